@@ -1,0 +1,55 @@
+package io.holdfast.server.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * A node's whole configuration, immutable and validated ({@link ServerConfigLoader} builds it from
+ * a YAML file plus overrides and names the key at fault when a value is wrong).
+ *
+ * @param nodeId this node's id; one of {@code peers}
+ * @param clusterId the Raft group id; identical on every node of one cluster
+ * @param peers every voting member
+ * @param dataDir where the Raft log and snapshots live
+ * @param minSessionTtlMs smallest TTL a session may ask for
+ * @param maxSessionTtlMs largest TTL a session may ask for
+ * @param electionTimeoutMinMs Raft election timeout, lower bound (heartbeats every half of it)
+ * @param electionTimeoutMaxMs Raft election timeout, upper bound
+ * @param checkpointIntervalMs R: the leader writes a renewal checkpoint (or an empty tick) at
+ *     least this often while sessions exist
+ * @param failoverGraceMs what a new leader adds to each session's remaining time
+ * @param snapshotThreshold entries between automatic snapshots
+ * @param maxWaitMs the longest a queued acquire may ask to wait (-1 "forever" is always allowed)
+ */
+public record ServerConfig(
+    String nodeId,
+    UUID clusterId,
+    List<PeerConfig> peers,
+    Path dataDir,
+    long minSessionTtlMs,
+    long maxSessionTtlMs,
+    long electionTimeoutMinMs,
+    long electionTimeoutMaxMs,
+    long checkpointIntervalMs,
+    long failoverGraceMs,
+    long snapshotThreshold,
+    long maxWaitMs) {
+
+  public ServerConfig {
+    peers = List.copyOf(peers);
+  }
+
+  public PeerConfig self() {
+    return peer(nodeId);
+  }
+
+  public PeerConfig peer(String id) {
+    for (PeerConfig p : peers) {
+      if (p.id().equals(id)) {
+        return p;
+      }
+    }
+    return null;
+  }
+}

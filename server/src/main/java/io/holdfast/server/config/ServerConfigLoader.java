@@ -1,0 +1,242 @@
+package io.holdfast.server.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * Builds a {@link ServerConfig} from a YAML file, then {@code key=value} overrides (command-line
+ * flags), then {@code HOLDFAST_*} environment variables ({@code HOLDFAST_DATA_DIR} overrides
+ * {@code data-dir}). Unknown keys and bad values stop the node with a message naming the key.
+ *
+ * <p>YAML because SREs already write etcd's config in it, and the peer list nests naturally:
+ *
+ * <pre>
+ * node-id: n1
+ * cluster-id: 9d2b0b0e-5d3c-4b8e-8d55-2b7f1f0c8a11
+ * data-dir: /var/lib/holdfast
+ * peers:
+ *   n1: {peer: 10.0.0.1:7410, client: 10.0.0.1:7400}
+ *   n2: {peer: 10.0.0.2:7410, client: 10.0.0.2:7400}
+ *   n3: {peer: 10.0.0.3:7410, client: 10.0.0.3:7400}
+ * </pre>
+ */
+public final class ServerConfigLoader {
+  /** Every key, with its default ({@code null}: required). */
+  private static final Map<String, Object> DEFAULTS = new LinkedHashMap<>();
+
+  static {
+    DEFAULTS.put("node-id", null);
+    DEFAULTS.put("cluster-id", "6f1a2c3e-0b7d-4c59-9a41-1d0e5b7c2f10");
+    DEFAULTS.put("peers", null);
+    DEFAULTS.put("data-dir", null);
+    DEFAULTS.put("session-ttl-min-ms", 1_000L);
+    DEFAULTS.put("session-ttl-max-ms", 300_000L);
+    DEFAULTS.put("election-timeout-min-ms", 500L);
+    DEFAULTS.put("election-timeout-max-ms", 1_000L);
+    DEFAULTS.put("checkpoint-interval-ms", 1_000L);
+    DEFAULTS.put("failover-grace-ms", 1_000L);
+    DEFAULTS.put("snapshot-threshold", 10_000L);
+    DEFAULTS.put("max-wait-ms", 3_600_000L);
+  }
+
+  private ServerConfigLoader() {}
+
+  public static Set<String> keys() {
+    return DEFAULTS.keySet();
+  }
+
+  /** Loads {@code file} (may be null), then applies overrides and the environment. */
+  public static ServerConfig load(Path file, Map<String, String> overrides, Map<String, String> env) {
+    Map<String, Object> raw = new LinkedHashMap<>();
+    if (file != null) {
+      raw.putAll(readYaml(file));
+    }
+    for (Map.Entry<String, String> e : overrides.entrySet()) {
+      raw.put(e.getKey(), e.getValue());
+    }
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      if (e.getKey().startsWith("HOLDFAST_") && !e.getKey().startsWith("HOLDFAST_OPTS")
+          && !e.getKey().startsWith("HOLDFAST_JAVA")) {
+        raw.put(e.getKey().substring("HOLDFAST_".length()).toLowerCase().replace('_', '-'), e.getValue());
+      }
+    }
+    return fromMap(raw);
+  }
+
+  static Map<String, Object> readYaml(Path file) {
+    try (Reader r = Files.newBufferedReader(file)) {
+      Object doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
+      if (doc == null) {
+        return Map.of();
+      }
+      if (!(doc instanceof Map<?, ?> m)) {
+        throw new ConfigException(file + ": the config file must be a YAML mapping of keys to values");
+      }
+      Map<String, Object> out = new LinkedHashMap<>();
+      m.forEach((k, v) -> out.put(String.valueOf(k), v));
+      return out;
+    } catch (IOException e) {
+      throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
+    } catch (org.yaml.snakeyaml.error.YAMLException e) {
+      throw new ConfigException(file + " is not valid YAML: " + e.getMessage());
+    }
+  }
+
+  public static ServerConfig fromMap(Map<String, Object> raw) {
+    Set<String> unknown = new TreeSet<>(raw.keySet());
+    unknown.removeAll(DEFAULTS.keySet());
+    if (!unknown.isEmpty()) {
+      throw new ConfigException("unknown config key '" + unknown.iterator().next() + "' (known keys: "
+          + String.join(", ", DEFAULTS.keySet()) + ")");
+    }
+    Map<String, Object> v = new LinkedHashMap<>(DEFAULTS);
+    v.putAll(raw);
+
+    String nodeId = string(v, "node-id");
+    UUID clusterId;
+    try {
+      clusterId = UUID.fromString(string(v, "cluster-id"));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("cluster-id: '" + v.get("cluster-id") + "' is not a UUID");
+    }
+    List<PeerConfig> peers = peers(v.get("peers"));
+    Path dataDir = Path.of(string(v, "data-dir"));
+    long ttlMin = positive(v, "session-ttl-min-ms");
+    long ttlMax = positive(v, "session-ttl-max-ms");
+    long eMin = positive(v, "election-timeout-min-ms");
+    long eMax = positive(v, "election-timeout-max-ms");
+    long checkpoint = positive(v, "checkpoint-interval-ms");
+    long grace = nonNegative(v, "failover-grace-ms");
+    long snapshot = positive(v, "snapshot-threshold");
+    long maxWait = positive(v, "max-wait-ms");
+
+    if (!nodeId.matches("[A-Za-z0-9_-]{1,64}")) {
+      throw new ConfigException("node-id: '" + nodeId + "' must be 1-64 letters, digits, '_' or '-'");
+    }
+    if (peers.stream().noneMatch(p -> p.id().equals(nodeId))) {
+      throw new ConfigException("node-id: '" + nodeId + "' is not one of the peers " + ids(peers));
+    }
+    if (ttlMin > ttlMax) {
+      throw new ConfigException("session-ttl-min-ms (" + ttlMin + ") cannot be larger than session-ttl-max-ms ("
+          + ttlMax + ")");
+    }
+    if (eMin >= eMax) {
+      throw new ConfigException("election-timeout-min-ms (" + eMin + ") must be smaller than "
+          + "election-timeout-max-ms (" + eMax + ")");
+    }
+    if (eMin < 50) {
+      throw new ConfigException("election-timeout-min-ms (" + eMin + ") must be at least 50");
+    }
+    if (ttlMin < 2 * eMax) {
+      throw new ConfigException("session-ttl-min-ms (" + ttlMin + ") must be at least twice "
+          + "election-timeout-max-ms (" + eMax + "), or a single election could expire every session");
+    }
+    if (checkpoint * 2 > ttlMin) {
+      throw new ConfigException("checkpoint-interval-ms (" + checkpoint + ") must be at most half of "
+          + "session-ttl-min-ms (" + ttlMin + ")");
+    }
+    return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
+        snapshot, maxWait);
+  }
+
+  private static List<PeerConfig> peers(Object value) {
+    if (value == null) {
+      throw new ConfigException("peers: required (a mapping of node id to {peer: host:port, client: host:port})");
+    }
+    Map<String, Object> byId = new LinkedHashMap<>();
+    if (value instanceof Map<?, ?> m) {
+      m.forEach((k, v) -> byId.put(String.valueOf(k), v));
+    } else {
+      // Override form: n1=peerhost:port/clienthost:port,n2=...
+      for (String part : String.valueOf(value).split(",")) {
+        String[] kv = part.trim().split("=", 2);
+        String[] addrs = kv.length == 2 ? kv[1].split("/", 2) : new String[0];
+        if (addrs.length != 2) {
+          throw new ConfigException("peers: '" + part + "' is not id=peerhost:port/clienthost:port");
+        }
+        byId.put(kv[0].trim(), Map.of("peer", addrs[0], "client", addrs[1]));
+      }
+    }
+    List<PeerConfig> out = new ArrayList<>();
+    Set<String> addresses = new HashSet<>();
+    for (Map.Entry<String, Object> e : byId.entrySet()) {
+      String key = "peers." + e.getKey();
+      if (!(e.getValue() instanceof Map<?, ?> pm)) {
+        throw new ConfigException(key + ": must be {peer: host:port, client: host:port}");
+      }
+      for (Object k : pm.keySet()) {
+        if (!"peer".equals(k) && !"client".equals(k)) {
+          throw new ConfigException(key + ": unknown key '" + k + "' (known: peer, client)");
+        }
+      }
+      HostPort peer = HostPort.parse(key + ".peer", pm.get("peer") == null ? null : String.valueOf(pm.get("peer")));
+      HostPort client = HostPort.parse(key + ".client",
+          pm.get("client") == null ? null : String.valueOf(pm.get("client")));
+      for (HostPort hp : List.of(peer, client)) {
+        if (!addresses.add(hp.toString())) {
+          throw new ConfigException(key + ": address " + hp + " is used twice");
+        }
+      }
+      out.add(new PeerConfig(e.getKey(), peer, client));
+    }
+    if (out.isEmpty()) {
+      throw new ConfigException("peers: at least one peer is required");
+    }
+    return out;
+  }
+
+  private static String ids(List<PeerConfig> peers) {
+    List<String> ids = new ArrayList<>();
+    peers.forEach(p -> ids.add(p.id()));
+    return ids.toString();
+  }
+
+  private static String string(Map<String, Object> v, String key) {
+    Object o = v.get(key);
+    if (o == null || String.valueOf(o).isBlank()) {
+      throw new ConfigException(key + ": required");
+    }
+    return String.valueOf(o).trim();
+  }
+
+  private static long number(Map<String, Object> v, String key) {
+    Object o = v.get(key);
+    if (o instanceof Number n) {
+      return n.longValue();
+    }
+    try {
+      return Long.parseLong(String.valueOf(o).trim());
+    } catch (NumberFormatException e) {
+      throw new ConfigException(key + ": '" + o + "' is not a whole number");
+    }
+  }
+
+  private static long positive(Map<String, Object> v, String key) {
+    long n = number(v, key);
+    if (n <= 0) {
+      throw new ConfigException(key + ": must be positive, got " + n);
+    }
+    return n;
+  }
+
+  private static long nonNegative(Map<String, Object> v, String key) {
+    long n = number(v, key);
+    if (n < 0) {
+      throw new ConfigException(key + ": must not be negative, got " + n);
+    }
+    return n;
+  }
+}

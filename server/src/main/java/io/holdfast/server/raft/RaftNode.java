@@ -1,0 +1,240 @@
+package io.holdfast.server.raft;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.holdfast.server.config.PeerConfig;
+import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.ErrorCode;
+import io.holdfast.server.state.Result;
+import io.holdfast.server.statemachine.CommandCodec;
+import io.holdfast.server.statemachine.HoldfastStateMachine;
+import io.holdfast.server.statemachine.ResultCodec;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.NotLeaderException;
+import org.apache.ratis.protocol.exceptions.RaftException;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This node's Ratis server for the one Holdfast group, and the two ways into it: {@link #submit}
+ * for commands (leader only, no forwarding hop) and {@link #readBarrier} for linearizable reads.
+ */
+public final class RaftNode implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RaftNode.class);
+
+  private final ServerConfig config;
+  private final HoldfastStateMachine stateMachine;
+  private final RaftGroupId groupId;
+  private final RaftPeerId selfId;
+  private final RaftServer server;
+  // Our own requests carry our own client id; exactly-once comes from request ids in the commands.
+  private final ClientId clientId = ClientId.randomId();
+  private final AtomicLong callIds = new AtomicLong();
+
+  public RaftNode(ServerConfig config, HoldfastStateMachine stateMachine) throws IOException {
+    this.config = config;
+    this.stateMachine = stateMachine;
+    this.groupId = RaftGroupId.valueOf(config.clusterId());
+    this.selfId = RaftPeerId.valueOf(config.nodeId());
+    List<RaftPeer> peers = new ArrayList<>();
+    for (PeerConfig p : config.peers()) {
+      peers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.peerAddress().toString()).build());
+    }
+    this.server = RaftServer.newBuilder()
+        .setServerId(selfId)
+        .setGroup(RaftGroup.valueOf(groupId, peers))
+        .setStateMachine(stateMachine)
+        .setProperties(properties(config))
+        // FORMAT (the default) refuses an existing storage dir: a restarted node must RECOVER.
+        .setOption(RaftStorage.StartupOption.RECOVER)
+        .build();
+  }
+
+  static RaftProperties properties(ServerConfig c) {
+    RaftProperties p = new RaftProperties();
+    RaftServerConfigKeys.setStorageDir(p, List.of(c.dataDir().resolve("raft").toFile()));
+    GrpcConfigKeys.Server.setHost(p, c.self().peerAddress().host());
+    GrpcConfigKeys.Server.setPort(p, c.self().peerAddress().port());
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(c.electionTimeoutMinMs(), TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(c.electionTimeoutMaxMs(), TimeUnit.MILLISECONDS));
+    // Ratis's DEFAULT read option lets a deposed leader answer from stale state; ReadIndex does not.
+    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, c.snapshotThreshold());
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
+    // Keep fsync before acknowledgement (Ratis's default); say so, so nobody "optimises" it away.
+    RaftServerConfigKeys.Log.setUnsafeFlushEnabled(p, false);
+    RaftServerConfigKeys.Log.setAsyncFlushEnabled(p, false);
+    return p;
+  }
+
+  public void start() throws IOException {
+    server.start();
+    LOG.info("Raft server {} started on {} (group {})", selfId, config.self().peerAddress(), groupId);
+  }
+
+  public HoldfastStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  private RaftServer.Division division() {
+    try {
+      return server.getDivision(groupId);
+    } catch (IOException e) {
+      throw new RaftCallException(ErrorCode.NO_LEADER, null, "raft group not available: " + e.getMessage());
+    }
+  }
+
+  public boolean isLeader() {
+    DivisionInfo info = division().getInfo();
+    return info.isLeader() && info.isLeaderReady();
+  }
+
+  /** The leader this node knows of, or null. */
+  public String leaderId() {
+    RaftPeerId id = division().getInfo().getLeaderId();
+    return id == null ? null : id.toString();
+  }
+
+  public String nodeId() {
+    return selfId.toString();
+  }
+
+  public String role() {
+    return division().getInfo().getCurrentRole().name();
+  }
+
+  public long term() {
+    return division().getInfo().getCurrentTerm();
+  }
+
+  public long appliedIndex() {
+    return division().getInfo().getLastAppliedIndex();
+  }
+
+  public long commitIndex() {
+    return division().getRaftLog().getLastCommittedIndex();
+  }
+
+  /**
+   * Replicates {@code command} and returns what apply answered. Fails with
+   * {@link RaftCallException} when this node is not the ready leader: nothing was logged then.
+   */
+  public CompletableFuture<Result> submit(Command command) {
+    if (!isLeader()) {
+      return CompletableFuture.failedFuture(notLeader());
+    }
+    byte[] bytes = CommandCodec.encode(command, 0);
+    return send(Message.valueOf(ByteString.copyFrom(bytes)), RaftClientRequest.writeRequestType())
+        .thenApply(reply -> {
+          try {
+            return ResultCodec.decode(reply.getMessage().getContent().toByteArray());
+          } catch (InvalidProtocolBufferException e) {
+            throw new CompletionException(e);
+          }
+        });
+  }
+
+  /**
+   * Completes once this node has applied everything committed before the call (Raft ReadIndex,
+   * with leadership confirmed by a majority). Works on followers too.
+   */
+  public CompletableFuture<Void> readBarrier() {
+    return send(Message.EMPTY, RaftClientRequest.readRequestType()).thenApply(r -> null);
+  }
+
+  private CompletableFuture<RaftClientReply> send(Message message, RaftClientRequest.Type type) {
+    RaftClientRequest request = RaftClientRequest.newBuilder()
+        .setClientId(clientId)
+        .setServerId(selfId)
+        .setGroupId(groupId)
+        .setCallId(callIds.incrementAndGet())
+        .setMessage(message)
+        .setType(type)
+        .build();
+    CompletableFuture<RaftClientReply> f;
+    try {
+      f = server.submitClientRequestAsync(request);
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null, e.getMessage()));
+    }
+    return f.handle((reply, error) -> {
+      if (error != null) {
+        throw new CompletionException(translate(unwrap(error)));
+      }
+      if (!reply.isSuccess()) {
+        throw new CompletionException(translate(reply.getException()));
+      }
+      return reply;
+    });
+  }
+
+  private RuntimeException translate(Throwable e) {
+    if (e instanceof NotLeaderException nle) {
+      RaftPeer hint = nle.getSuggestedLeader();
+      return new RaftCallException(ErrorCode.NOT_LEADER, hint == null ? null : hint.getId().toString(),
+          "not the leader");
+    }
+    if (e instanceof RaftCallException rce) {
+      return rce;
+    }
+    String what = e == null ? "unknown error" : e.getClass().getSimpleName() + ": " + e.getMessage();
+    if (e instanceof RaftException || e instanceof IOException) {
+      return new RaftCallException(ErrorCode.NO_LEADER, leaderIdQuietly(), "raft: " + what);
+    }
+    return new RaftCallException(ErrorCode.INTERNAL, null, what);
+  }
+
+  private RaftCallException notLeader() {
+    String leader = leaderIdQuietly();
+    if (leader == null || leader.equals(selfId.toString())) {
+      return new RaftCallException(ErrorCode.NO_LEADER, null, "no leader is ready yet");
+    }
+    return new RaftCallException(ErrorCode.NOT_LEADER, leader, "not the leader");
+  }
+
+  private String leaderIdQuietly() {
+    try {
+      return leaderId();
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while ((t instanceof CompletionException || t instanceof java.util.concurrent.ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  @Override
+  public void close() throws IOException {
+    server.close();
+  }
+}

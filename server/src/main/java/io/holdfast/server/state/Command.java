@@ -1,0 +1,72 @@
+package io.holdfast.server.state;
+
+import java.util.List;
+
+/**
+ * One replicated command. Every mutating command a client sends carries a client-chosen request
+ * id, so that a retry (same id, e.g. after a failover) acts once. Commands the leader proposes on
+ * its own ({@link ExpireSession}, {@link Checkpoint}) need none: they are conditional on the state
+ * they were computed from.
+ */
+public sealed interface Command {
+
+  /**
+   * What makes two commands "the same request": a retry must carry the same fingerprint, a reused
+   * request id with a different fingerprint is refused. Parameters that a retry may legitimately
+   * change (the remaining wait of an acquire) are left out.
+   */
+  String fingerprint();
+
+  record OpenSession(String requestId, long ttlMs, ClientInfo client) implements Command {
+    public String fingerprint() {
+      return "open:" + ttlMs + ":" + client.name() + ":" + client.host() + ":" + client.pid();
+    }
+  }
+
+  record CloseSession(String requestId, long sessionId) implements Command {
+    public String fingerprint() {
+      return "close:" + sessionId;
+    }
+  }
+
+  /** Proposed by the leader's session clock; ignored if the session was renewed since. */
+  record ExpireSession(long sessionId, long expectedRenewedIndex) implements Command {
+    public String fingerprint() {
+      return "expire:" + sessionId + ":" + expectedRenewedIndex;
+    }
+  }
+
+  /** {@code waitMs}: 0 try once, &gt; 0 wait that long, -1 wait until granted. */
+  record Acquire(String requestId, long sessionId, String lockName, long waitMs) implements Command {
+    public String fingerprint() {
+      return "acquire:" + sessionId + ":" + lockName + ":" + (waitMs == 0 ? "try" : "wait");
+    }
+  }
+
+  record CancelWait(String requestId, long sessionId, String lockName, String acquireRequestId,
+      boolean releaseIfGranted) implements Command {
+    public String fingerprint() {
+      return "cancel:" + sessionId + ":" + lockName + ":" + acquireRequestId + ":" + releaseIfGranted;
+    }
+  }
+
+  record Release(String requestId, long sessionId, String lockName, long token) implements Command {
+    public String fingerprint() {
+      return "release:" + sessionId + ":" + lockName + ":" + token;
+    }
+  }
+
+  /**
+   * The leader's renewal checkpoint: the sessions whose keepalives it received since the last one.
+   * Also proposed empty every tick while sessions exist, so that the log's clock keeps moving.
+   */
+  record Checkpoint(List<Long> renewedSessionIds) implements Command {
+    public Checkpoint {
+      renewedSessionIds = List.copyOf(renewedSessionIds);
+    }
+
+    public String fingerprint() {
+      return "checkpoint";
+    }
+  }
+}

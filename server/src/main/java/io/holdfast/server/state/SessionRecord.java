@@ -1,0 +1,63 @@
+package io.holdfast.server.state;
+
+import java.util.TreeSet;
+
+/** A live session in the replicated state. Mutated only by {@link HoldfastState} during apply. */
+public final class SessionRecord {
+  static final int REQUEST_CACHE_SIZE = 64;
+
+  private final long id;
+  private final long ttlMs;
+  private final ClientInfo client;
+  private final long createdAtMs;
+  private long renewedAtMs;
+  private long renewedAtClockMs;
+  private long renewedIndex;
+  final TreeSet<String> heldLocks = new TreeSet<>();
+  final TreeSet<String> waitingOn = new TreeSet<>();
+  final RequestCache requests = new RequestCache(REQUEST_CACHE_SIZE);
+
+  SessionRecord(long id, long ttlMs, ClientInfo client, long createdAtMs) {
+    this.id = id;
+    this.ttlMs = ttlMs;
+    this.client = client;
+    this.createdAtMs = createdAtMs;
+  }
+
+  void renew(long index, long wallMs, long clockMs) {
+    this.renewedIndex = index;
+    this.renewedAtMs = wallMs;
+    this.renewedAtClockMs = clockMs;
+  }
+
+  public long id() {
+    return id;
+  }
+
+  public long ttlMs() {
+    return ttlMs;
+  }
+
+  public ClientInfo client() {
+    return client;
+  }
+
+  public long createdAtMs() {
+    return createdAtMs;
+  }
+
+  /** Leader wall-clock time of the last committed renewal (display only). */
+  public long renewedAtMs() {
+    return renewedAtMs;
+  }
+
+  /** {@link LogClock#elapsedMs()} at the last committed renewal. */
+  public long renewedAtClockMs() {
+    return renewedAtClockMs;
+  }
+
+  /** Log index of the last committed renewal; an expiry must name it to take effect. */
+  public long renewedIndex() {
+    return renewedIndex;
+  }
+}

@@ -1,0 +1,32 @@
+package io.holdfast.server.state;
+
+/**
+ * What an applied entry changed, for node-local observers (waiting RPCs, the leader's session
+ * clock). Events are side effects of apply, never inputs to it.
+ */
+public sealed interface StateEvent {
+  long index();
+
+  record SessionOpened(long index, long sessionId, long ttlMs) implements StateEvent {}
+
+  record SessionRenewed(long index, long sessionId, long ttlMs) implements StateEvent {}
+
+  record SessionEnded(long index, long sessionId, EndReason reason) implements StateEvent {}
+
+  record LockGranted(long index, String lockName, long sessionId, long token) implements StateEvent {}
+
+  record LockReleased(long index, String lockName, long sessionId, long token, EndReason reason)
+      implements StateEvent {}
+
+  record WaitEnded(long index, String lockName, long sessionId, String requestId, EndReason reason)
+      implements StateEvent {}
+
+  enum EndReason {
+    /** Released, closed or cancelled by its owner. */
+    CLOSED,
+    /** The session's TTL ran out. */
+    EXPIRED,
+    /** A queued acquire's wait ran out. */
+    TIMED_OUT
+  }
+}

@@ -1,0 +1,29 @@
+package io.holdfast.server.state;
+
+import java.util.List;
+
+/**
+ * Everything the replicated state holds, as plain values: what a snapshot stores and what a
+ * restore rebuilds from. Derived indexes (a session's held locks, wait deadlines) are not stored.
+ */
+public record StateImage(
+    long lastAppliedIndex,
+    long lastAppliedTerm,
+    long clockElapsedMs,
+    long clockLastStampMs,
+    long clockLastStampTerm,
+    long clockWallMs,
+    List<SessionImage> sessions,
+    List<LockImage> locks,
+    List<OpenImage> recentOpens) {
+
+  public record CachedRequest(String requestId, String fingerprint, Result result) {}
+
+  public record SessionImage(long id, long ttlMs, ClientInfo client, long createdAtMs,
+      long renewedAtMs, long renewedAtClockMs, long renewedIndex, List<CachedRequest> recentRequests) {}
+
+  public record LockImage(String name, long holderSessionId, String grantRequestId, long token,
+      long acquiredAtMs, List<Waiter> waiters) {}
+
+  public record OpenImage(String requestId, String fingerprint, long sessionId, long ttlMs) {}
+}

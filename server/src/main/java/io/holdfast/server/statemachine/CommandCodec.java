@@ -1,0 +1,112 @@
+package io.holdfast.server.statemachine;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.holdfast.server.state.ClientInfo;
+import io.holdfast.server.state.Command;
+import io.holdfast.server.statemachine.proto.Identity;
+import io.holdfast.server.statemachine.proto.Label;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Maps commands between the domain records and their log encoding (protobuf). */
+public final class CommandCodec {
+  private CommandCodec() {}
+
+  /** A decoded log entry payload. */
+  public record Decoded(long leaderTimeMs, Command command) {}
+
+  public static byte[] encode(Command c, long leaderTimeMs) {
+    return toProto(c).setLeaderTimeMs(leaderTimeMs).build().toByteArray();
+  }
+
+  public static Decoded decode(byte[] bytes) throws InvalidProtocolBufferException {
+    var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
+    return new Decoded(p.getLeaderTimeMs(), fromProto(p));
+  }
+
+  /** Re-stamps an encoded command with the leader's time (done in startTransaction). */
+  public static byte[] stamp(byte[] bytes, long leaderTimeMs) throws InvalidProtocolBufferException {
+    return io.holdfast.server.statemachine.proto.Command.parseFrom(bytes).toBuilder()
+        .setLeaderTimeMs(leaderTimeMs).build().toByteArray();
+  }
+
+  private static io.holdfast.server.statemachine.proto.Command.Builder toProto(Command c) {
+    var b = io.holdfast.server.statemachine.proto.Command.newBuilder();
+    if (c instanceof Command.OpenSession o) {
+      b.setOpenSession(io.holdfast.server.statemachine.proto.OpenSession.newBuilder()
+          .setRequestId(o.requestId()).setTtlMs(o.ttlMs()).setClient(identity(o.client())));
+    } else if (c instanceof Command.CloseSession o) {
+      b.setCloseSession(io.holdfast.server.statemachine.proto.CloseSession.newBuilder()
+          .setRequestId(o.requestId()).setSessionId(o.sessionId()));
+    } else if (c instanceof Command.ExpireSession o) {
+      b.setExpireSession(io.holdfast.server.statemachine.proto.ExpireSession.newBuilder()
+          .setSessionId(o.sessionId()).setExpectedRenewedIndex(o.expectedRenewedIndex()));
+    } else if (c instanceof Command.Acquire o) {
+      b.setAcquire(io.holdfast.server.statemachine.proto.Acquire.newBuilder()
+          .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
+          .setWaitMs(o.waitMs()));
+    } else if (c instanceof Command.CancelWait o) {
+      b.setCancelWait(io.holdfast.server.statemachine.proto.CancelWait.newBuilder()
+          .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
+          .setAcquireRequestId(o.acquireRequestId()).setReleaseIfGranted(o.releaseIfGranted()));
+    } else if (c instanceof Command.Release o) {
+      b.setRelease(io.holdfast.server.statemachine.proto.Release.newBuilder()
+          .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
+          .setToken(o.token()));
+    } else if (c instanceof Command.Checkpoint o) {
+      b.setCheckpoint(io.holdfast.server.statemachine.proto.Checkpoint.newBuilder()
+          .addAllRenewedSessionIds(o.renewedSessionIds()));
+    } else {
+      throw new IllegalArgumentException("unknown command " + c);
+    }
+    return b;
+  }
+
+  private static Command fromProto(io.holdfast.server.statemachine.proto.Command p)
+      throws InvalidProtocolBufferException {
+    switch (p.getKindCase()) {
+      case OPEN_SESSION: {
+        var o = p.getOpenSession();
+        return new Command.OpenSession(o.getRequestId(), o.getTtlMs(), clientInfo(o.getClient()));
+      }
+      case CLOSE_SESSION:
+        return new Command.CloseSession(p.getCloseSession().getRequestId(), p.getCloseSession().getSessionId());
+      case EXPIRE_SESSION:
+        return new Command.ExpireSession(p.getExpireSession().getSessionId(),
+            p.getExpireSession().getExpectedRenewedIndex());
+      case ACQUIRE: {
+        var o = p.getAcquire();
+        return new Command.Acquire(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getWaitMs());
+      }
+      case CANCEL_WAIT: {
+        var o = p.getCancelWait();
+        return new Command.CancelWait(o.getRequestId(), o.getSessionId(), o.getLockName(),
+            o.getAcquireRequestId(), o.getReleaseIfGranted());
+      }
+      case RELEASE: {
+        var o = p.getRelease();
+        return new Command.Release(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getToken());
+      }
+      case CHECKPOINT:
+        return new Command.Checkpoint(p.getCheckpoint().getRenewedSessionIdsList());
+      default:
+        throw new InvalidProtocolBufferException("log entry holds no known command: " + p.getKindCase());
+    }
+  }
+
+  static Identity identity(ClientInfo c) {
+    Identity.Builder b = Identity.newBuilder().setName(c.name()).setHost(c.host()).setPid(c.pid());
+    for (Map.Entry<String, String> e : c.labels().entrySet()) {
+      b.addLabels(Label.newBuilder().setKey(e.getKey()).setValue(e.getValue()));
+    }
+    return b.build();
+  }
+
+  static ClientInfo clientInfo(Identity i) {
+    TreeMap<String, String> labels = new TreeMap<>();
+    for (Label l : i.getLabelsList()) {
+      labels.put(l.getKey(), l.getValue());
+    }
+    return new ClientInfo(i.getName(), i.getHost(), i.getPid(), labels);
+  }
+}

@@ -1,0 +1,93 @@
+package io.holdfast.server.statemachine;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.holdfast.server.state.StateImage;
+import io.holdfast.server.state.Waiter;
+import io.holdfast.server.statemachine.proto.CachedResult;
+import io.holdfast.server.statemachine.proto.LockStateRecord;
+import io.holdfast.server.statemachine.proto.OpenedSession;
+import io.holdfast.server.statemachine.proto.SessionState;
+import io.holdfast.server.statemachine.proto.Snapshot;
+import io.holdfast.server.statemachine.proto.WaiterState;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Encodes the whole state as one protobuf message. The encoding is deterministic (no maps; every
+ * list in the image's own sorted or insertion order), so equal states give equal bytes.
+ */
+public final class SnapshotCodec {
+  static final int FORMAT_VERSION = 1;
+
+  private SnapshotCodec() {}
+
+  public static byte[] encode(StateImage img) {
+    Snapshot.Builder b = Snapshot.newBuilder()
+        .setFormatVersion(FORMAT_VERSION)
+        .setLastAppliedIndex(img.lastAppliedIndex())
+        .setLastAppliedTerm(img.lastAppliedTerm())
+        .setClockMs(img.clockElapsedMs())
+        .setLastStampMs(img.clockLastStampMs())
+        .setLastStampTerm(img.clockLastStampTerm())
+        .setWallMs(img.clockWallMs());
+    for (StateImage.SessionImage s : img.sessions()) {
+      SessionState.Builder sb = SessionState.newBuilder().setId(s.id()).setTtlMs(s.ttlMs())
+          .setClient(CommandCodec.identity(s.client())).setCreatedAtMs(s.createdAtMs())
+          .setRenewedAtMs(s.renewedAtMs()).setRenewedAtClockMs(s.renewedAtClockMs())
+          .setRenewedIndex(s.renewedIndex());
+      for (StateImage.CachedRequest r : s.recentRequests()) {
+        sb.addRecentRequests(CachedResult.newBuilder().setRequestId(r.requestId())
+            .setFingerprint(r.fingerprint()).setResult(ResultCodec.toProto(r.result())));
+      }
+      b.addSessions(sb);
+    }
+    for (StateImage.LockImage l : img.locks()) {
+      LockStateRecord.Builder lb = LockStateRecord.newBuilder().setName(l.name())
+          .setHolderSessionId(l.holderSessionId()).setGrantRequestId(l.grantRequestId())
+          .setToken(l.token()).setAcquiredAtMs(l.acquiredAtMs());
+      for (Waiter w : l.waiters()) {
+        lb.addWaiters(WaiterState.newBuilder().setSessionId(w.sessionId()).setRequestId(w.requestId())
+            .setQueuedAtMs(w.queuedAtMs()).setDeadlineClockMs(w.deadlineClockMs()));
+      }
+      b.addLocks(lb);
+    }
+    for (StateImage.OpenImage o : img.recentOpens()) {
+      b.addRecentOpens(OpenedSession.newBuilder().setRequestId(o.requestId()).setFingerprint(o.fingerprint())
+          .setSessionId(o.sessionId()).setTtlMs(o.ttlMs()));
+    }
+    return b.build().toByteArray();
+  }
+
+  public static StateImage decode(byte[] bytes) throws InvalidProtocolBufferException {
+    Snapshot p = Snapshot.parseFrom(bytes);
+    if (p.getFormatVersion() != FORMAT_VERSION) {
+      throw new InvalidProtocolBufferException("snapshot format " + p.getFormatVersion()
+          + " is not supported (expected " + FORMAT_VERSION + ")");
+    }
+    List<StateImage.SessionImage> sessions = new ArrayList<>();
+    for (SessionState s : p.getSessionsList()) {
+      List<StateImage.CachedRequest> reqs = new ArrayList<>();
+      for (CachedResult r : s.getRecentRequestsList()) {
+        reqs.add(new StateImage.CachedRequest(r.getRequestId(), r.getFingerprint(),
+            ResultCodec.fromProto(r.getResult())));
+      }
+      sessions.add(new StateImage.SessionImage(s.getId(), s.getTtlMs(), CommandCodec.clientInfo(s.getClient()),
+          s.getCreatedAtMs(), s.getRenewedAtMs(), s.getRenewedAtClockMs(), s.getRenewedIndex(), reqs));
+    }
+    List<StateImage.LockImage> locks = new ArrayList<>();
+    for (LockStateRecord l : p.getLocksList()) {
+      List<Waiter> waiters = new ArrayList<>();
+      for (WaiterState w : l.getWaitersList()) {
+        waiters.add(new Waiter(w.getSessionId(), w.getRequestId(), w.getQueuedAtMs(), w.getDeadlineClockMs()));
+      }
+      locks.add(new StateImage.LockImage(l.getName(), l.getHolderSessionId(), l.getGrantRequestId(),
+          l.getToken(), l.getAcquiredAtMs(), waiters));
+    }
+    List<StateImage.OpenImage> opens = new ArrayList<>();
+    for (OpenedSession o : p.getRecentOpensList()) {
+      opens.add(new StateImage.OpenImage(o.getRequestId(), o.getFingerprint(), o.getSessionId(), o.getTtlMs()));
+    }
+    return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
+        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens);
+  }
+}
