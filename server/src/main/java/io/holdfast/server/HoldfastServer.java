@@ -1,0 +1,117 @@
+package io.holdfast.server;
+
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.holdfast.server.api.AdminEndpoint;
+import io.holdfast.server.api.ApiErrors;
+import io.holdfast.server.api.GrantWaiters;
+import io.holdfast.server.api.LockEndpoint;
+import io.holdfast.server.api.SessionEndpoint;
+import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.session.LeaderSessionClock;
+import io.holdfast.server.session.RenewalCheckpointer;
+import io.holdfast.server.statemachine.HoldfastStateMachine;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One Holdfast node: its Raft server, the leader's session duties, and the client API. */
+public final class HoldfastServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(HoldfastServer.class);
+  static final long EXPIRY_SCAN_MS = 50;
+
+  private final ServerConfig config;
+  private final HoldfastStateMachine stateMachine = new HoldfastStateMachine();
+  private final RaftNode raft;
+  private final LeaderSessionClock sessionClock;
+  private final RenewalCheckpointer checkpointer;
+  private final ExecutorService responseExecutor;
+  private final ScheduledExecutorService timers;
+  private final Server grpc;
+
+  public HoldfastServer(ServerConfig config) throws IOException {
+    this.config = config;
+    Files.createDirectories(config.dataDir());
+    this.raft = new RaftNode(config, stateMachine);
+    this.sessionClock = new LeaderSessionClock(raft, config.failoverGraceMs(), EXPIRY_SCAN_MS);
+    this.checkpointer = new RenewalCheckpointer(raft, config.checkpointIntervalMs(),
+        () -> stateMachine.read(s -> s.sessionCount()));
+    this.responseExecutor = Executors.newFixedThreadPool(2, named("holdfast-respond"));
+    this.timers = Executors.newSingleThreadScheduledExecutor(named("holdfast-timers"));
+    GrantWaiters waiters = new GrantWaiters(responseExecutor);
+    stateMachine.addObserver(sessionClock);
+    stateMachine.addObserver(waiters);
+    ApiErrors errors = new ApiErrors(config);
+    HealthStatusManager health = new HealthStatusManager();
+    var address = config.self().clientAddress();
+    this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()))
+        .addService(new SessionEndpoint(config, raft, checkpointer, errors))
+        .addService(new LockEndpoint(config, raft, waiters, timers, errors))
+        .addService(new AdminEndpoint(config, raft, errors))
+        .addService(health.getHealthService())
+        .maxInboundMessageSize(4 * 1024 * 1024)
+        .permitKeepAliveTime(5, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .build();
+  }
+
+  private static java.util.concurrent.ThreadFactory named(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  public HoldfastServer start() throws IOException {
+    raft.start();
+    checkpointer.start();
+    grpc.start();
+    LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),
+        config.peers());
+    return this;
+  }
+
+  public ServerConfig config() {
+    return config;
+  }
+
+  public RaftNode raft() {
+    return raft;
+  }
+
+  public HoldfastStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  @Override
+  public void close() {
+    LOG.info("Holdfast node {} stopping", config.nodeId());
+    grpc.shutdown();
+    checkpointer.close();
+    sessionClock.close();
+    try {
+      raft.close();
+    } catch (IOException e) {
+      LOG.warn("Raft server did not close cleanly", e);
+    }
+    try {
+      grpc.awaitTermination(2, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    grpc.shutdownNow();
+    timers.shutdownNow();
+    responseExecutor.shutdownNow();
+  }
+}

@@ -1,0 +1,106 @@
+package io.holdfast.server.api;
+
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.holdfast.server.config.PeerConfig;
+import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.raft.RaftCallException;
+import io.holdfast.server.state.ErrorCode;
+import io.holdfast.server.state.Result;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Maps failures to gRPC statuses. Each carries its {@link ErrorCode} in the {@code holdfast-error}
+ * trailer and, when another node leads, that node's client endpoint in {@code holdfast-leader}.
+ */
+public final class ApiErrors {
+  public static final Metadata.Key<String> ERROR_KEY =
+      Metadata.Key.of("holdfast-error", Metadata.ASCII_STRING_MARSHALLER);
+  public static final Metadata.Key<String> LEADER_KEY =
+      Metadata.Key.of("holdfast-leader", Metadata.ASCII_STRING_MARSHALLER);
+  public static final Metadata.Key<String> TOKEN_KEY =
+      Metadata.Key.of("holdfast-current-token", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final ServerConfig config;
+
+  public ApiErrors(ServerConfig config) {
+    this.config = config;
+  }
+
+  public static Status.Code statusOf(ErrorCode code) {
+    switch (code) {
+      case NOT_LEADER:
+      case NO_LEADER:
+        return Status.Code.UNAVAILABLE;
+      case SESSION_NOT_FOUND:
+      case LOCK_NOT_FOUND:
+      case WAIT_NOT_FOUND:
+        return Status.Code.NOT_FOUND;
+      case SESSION_EXPIRED:
+      case NOT_HOLDER:
+      case STALE_TOKEN:
+        return Status.Code.FAILED_PRECONDITION;
+      case INVALID_ARGUMENT:
+      case REQUEST_ID_REUSED:
+        return Status.Code.INVALID_ARGUMENT;
+      case PERMISSION_DENIED:
+        return Status.Code.PERMISSION_DENIED;
+      case RESOURCE_EXHAUSTED:
+        return Status.Code.RESOURCE_EXHAUSTED;
+      case TIMEOUT:
+        return Status.Code.DEADLINE_EXCEEDED;
+      default:
+        return Status.Code.INTERNAL;
+    }
+  }
+
+  public StatusRuntimeException of(ErrorCode code, String message) {
+    return of(code, message, null, 0);
+  }
+
+  public StatusRuntimeException of(ErrorCode code, String message, String leaderId, long currentToken) {
+    Metadata trailers = new Metadata();
+    trailers.put(ERROR_KEY, code.name());
+    if (leaderId != null) {
+      PeerConfig leader = config.peer(leaderId);
+      if (leader != null) {
+        trailers.put(LEADER_KEY, leader.clientAddress().toString());
+      }
+    }
+    if (currentToken != 0) {
+      trailers.put(TOKEN_KEY, Long.toString(currentToken));
+    }
+    return Status.fromCode(statusOf(code)).withDescription(message).asRuntimeException(trailers);
+  }
+
+  public StatusRuntimeException invalid(String message) {
+    return of(ErrorCode.INVALID_ARGUMENT, message);
+  }
+
+  public StatusRuntimeException of(Result.Failure f) {
+    return of(f.code(), f.message(), null, f.currentToken());
+  }
+
+  /** Maps any failure of a call path (Raft, apply, timeouts, bugs) to a status. */
+  public StatusRuntimeException of(Throwable t) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof StatusRuntimeException s) {
+      return s;
+    }
+    if (t instanceof RaftCallException r) {
+      String msg = r.code() == ErrorCode.NOT_LEADER
+          ? "not the leader" + (r.leaderId() == null ? "" : "; the leader is " + r.leaderId())
+          : r.getMessage();
+      return of(r.code(), msg, r.leaderId(), 0);
+    }
+    if (t instanceof TimeoutException) {
+      return of(ErrorCode.NO_LEADER, "the cluster did not commit the call in time; retry");
+    }
+    return of(ErrorCode.INTERNAL, "internal error: " + t);
+  }
+}

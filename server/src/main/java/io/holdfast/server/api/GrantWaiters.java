@@ -1,0 +1,92 @@
+package io.holdfast.server.api;
+
+import io.holdfast.server.state.StateEvent;
+import io.holdfast.server.statemachine.StateObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+
+/**
+ * Acquire RPCs waiting on this node for a grant. Apply (on any node, leader or not) tells them
+ * when the lock went to their session or their wait ended, so no client ever polls.
+ */
+public final class GrantWaiters implements StateObserver {
+
+  /** How a wait ended. {@code token} is set for a grant. */
+  public record Outcome(Kind kind, long token) {
+    public enum Kind { GRANTED, CANCELLED, TIMED_OUT, SESSION_ENDED, RELOADED }
+  }
+
+  private record Key(long sessionId, String lockName) {}
+
+  private final Map<Key, List<CompletableFuture<Outcome>>> waiting = new ConcurrentHashMap<>();
+  private final Executor executor;
+
+  /** Futures complete on {@code executor}, never on the apply thread. */
+  public GrantWaiters(Executor executor) {
+    this.executor = executor;
+  }
+
+  /** Registers before the acquire is submitted, so a grant cannot slip between submit and wait. */
+  public CompletableFuture<Outcome> register(long sessionId, String lockName) {
+    CompletableFuture<Outcome> f = new CompletableFuture<>();
+    waiting.compute(new Key(sessionId, lockName), (k, list) -> {
+      List<CompletableFuture<Outcome>> l = list == null ? new ArrayList<>() : list;
+      l.add(f);
+      return l;
+    });
+    return f;
+  }
+
+  public void unregister(long sessionId, String lockName, CompletableFuture<Outcome> f) {
+    waiting.computeIfPresent(new Key(sessionId, lockName), (k, list) -> {
+      list.remove(f);
+      return list.isEmpty() ? null : list;
+    });
+  }
+
+  @Override
+  public void onApplied(List<StateEvent> events) {
+    if (waiting.isEmpty()) {
+      return;
+    }
+    for (StateEvent e : events) {
+      if (e instanceof StateEvent.LockGranted g) {
+        complete(new Key(g.sessionId(), g.lockName()), new Outcome(Outcome.Kind.GRANTED, g.token()));
+      } else if (e instanceof StateEvent.WaitEnded w) {
+        Outcome.Kind kind = switch (w.reason()) {
+          case CLOSED -> Outcome.Kind.CANCELLED;
+          case TIMED_OUT -> Outcome.Kind.TIMED_OUT;
+          case EXPIRED -> Outcome.Kind.SESSION_ENDED;
+        };
+        complete(new Key(w.sessionId(), w.lockName()), new Outcome(kind, 0));
+      } else if (e instanceof StateEvent.SessionEnded s) {
+        for (Key k : new ArrayList<>(waiting.keySet())) {
+          if (k.sessionId() == s.sessionId()) {
+            complete(k, new Outcome(Outcome.Kind.SESSION_ENDED, 0));
+          }
+        }
+      }
+    }
+  }
+
+  @Override
+  public void onStateReloaded() {
+    // A snapshot replaced the state; events in between are lost. Waiters retry (idempotently).
+    for (Key k : new ArrayList<>(waiting.keySet())) {
+      complete(k, new Outcome(Outcome.Kind.RELOADED, 0));
+    }
+  }
+
+  private void complete(Key key, Outcome outcome) {
+    List<CompletableFuture<Outcome>> list = waiting.remove(key);
+    if (list != null) {
+      for (CompletableFuture<Outcome> f : list) {
+        executor.execute(() -> f.complete(outcome));
+      }
+    }
+  }
+}

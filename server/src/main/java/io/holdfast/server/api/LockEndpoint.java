@@ -1,0 +1,250 @@
+package io.holdfast.server.api;
+
+import io.grpc.stub.StreamObserver;
+import io.holdfast.proto.v1.AcquireRequest;
+import io.holdfast.proto.v1.AcquireResponse;
+import io.holdfast.proto.v1.CancelWaitRequest;
+import io.holdfast.proto.v1.CancelWaitResponse;
+import io.holdfast.proto.v1.DescribeLockRequest;
+import io.holdfast.proto.v1.DescribeLockResponse;
+import io.holdfast.proto.v1.ListLocksRequest;
+import io.holdfast.proto.v1.ListLocksResponse;
+import io.holdfast.proto.v1.ListSessionsRequest;
+import io.holdfast.proto.v1.ListSessionsResponse;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.ReleaseRequest;
+import io.holdfast.proto.v1.ReleaseResponse;
+import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.ErrorCode;
+import io.holdfast.server.state.LockRecord;
+import io.holdfast.server.state.Names;
+import io.holdfast.server.state.Result;
+import io.holdfast.server.state.SessionRecord;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The lock service. A waiting acquire is queued in the replicated state and this node holds the
+ * RPC until apply grants the lock ({@link GrantWaiters}); when the wait runs out, this node
+ * proposes CancelWait, and if the grant won that race the caller gets the lock after all.
+ */
+public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
+  private final ServerConfig config;
+  private final RaftNode raft;
+  private final GrantWaiters waiters;
+  private final ScheduledExecutorService timers;
+  private final ApiErrors errors;
+  private final Responses responses;
+
+  public LockEndpoint(ServerConfig config, RaftNode raft, GrantWaiters waiters, ScheduledExecutorService timers,
+      ApiErrors errors) {
+    this.config = config;
+    this.raft = raft;
+    this.waiters = waiters;
+    this.timers = timers;
+    this.errors = errors;
+    this.responses = new Responses(raft, errors);
+  }
+
+  @Override
+  public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+    String bad = checkCall(req.getRequestId(), req.getSessionId(), req.getLockName());
+    if (bad == null && (req.getWaitMs() < -1 || req.getWaitMs() > config.maxWaitMs())) {
+      bad = "wait_ms must be -1 (until granted), 0 (try once) or up to " + config.maxWaitMs() + ", got "
+          + req.getWaitMs();
+    }
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    long session = req.getSessionId();
+    String name = req.getLockName();
+    boolean waits = req.getWaitMs() != 0;
+    CompletableFuture<GrantWaiters.Outcome> grant = waits ? waiters.register(session, name) : null;
+    raft.submit(new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs())).whenComplete((r, err) -> {
+      if (err != null || !(r instanceof Result.Queued)) {
+        if (grant != null) {
+          waiters.unregister(session, name, grant);
+        }
+        responses.answer(r, err, out, res -> {
+          if (res instanceof Result.Granted g) {
+            return acquired(name, g.token());
+          }
+          return notAcquired(name);
+        });
+        return;
+      }
+      awaitGrant(req, grant, out);
+    });
+  }
+
+  private void awaitGrant(AcquireRequest req, CompletableFuture<GrantWaiters.Outcome> grant,
+      StreamObserver<AcquireResponse> out) {
+    String name = req.getLockName();
+    if (req.getWaitMs() > 0) {
+      timers.schedule(() -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
+          req.getWaitMs(), TimeUnit.MILLISECONDS);
+    }
+    grant.whenComplete((o, e) -> {
+      waiters.unregister(req.getSessionId(), name, grant);
+      switch (o.kind()) {
+        case GRANTED:
+          finish(out, () -> acquired(name, o.token()));
+          break;
+        case SESSION_ENDED:
+          out.onError(errors.of(ErrorCode.SESSION_EXPIRED, "session " + req.getSessionId()
+              + " ended while waiting for lock '" + name + "'"));
+          break;
+        case RELOADED:
+          out.onError(errors.of(ErrorCode.NO_LEADER, "this node reloaded its state while the acquire waited; retry"));
+          break;
+        case TIMED_OUT:
+          if (o.token() == -1) {
+            cancelOnTimeout(req, out);
+          } else {
+            finish(out, () -> notAcquired(name));
+          }
+          break;
+        default:
+          finish(out, () -> notAcquired(name));
+      }
+    });
+  }
+
+  /** The wait ran out here: withdraw it, unless the grant won the race. */
+  private void cancelOnTimeout(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+    String name = req.getLockName();
+    Command.CancelWait cancel = new Command.CancelWait(req.getRequestId() + "#timeout", req.getSessionId(), name,
+        req.getRequestId(), false);
+    raft.submit(cancel).whenComplete((r, err) -> {
+      if (r instanceof Result.Failure f && f.code() == ErrorCode.WAIT_NOT_FOUND) {
+        // Already ended by apply (its own backstop) before our cancel landed.
+        finish(out, () -> notAcquired(name));
+        return;
+      }
+      responses.answer(r, err, out, res -> {
+        Result.WaitCancelled c = (Result.WaitCancelled) res;
+        return c.wasGranted() ? acquired(name, c.token()) : notAcquired(name);
+      });
+    });
+  }
+
+  private static <T> void finish(StreamObserver<T> out, Supplier<T> value) {
+    try {
+      out.onNext(value.get());
+      out.onCompleted();
+    } catch (IllegalStateException e) {
+      // cancelled by the client meanwhile
+    }
+  }
+
+  private AcquireResponse acquired(String name, long token) {
+    return AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(true).setToken(token)
+        .setLock(lockView(name)).build();
+  }
+
+  private AcquireResponse notAcquired(String name) {
+    return AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(false)
+        .setLock(lockView(name)).build();
+  }
+
+  private io.holdfast.proto.v1.LockInfo lockView(String name) {
+    return raft.stateMachine().read(s -> ProtoViews.lockInfo(s, name));
+  }
+
+  @Override
+  public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
+    String bad = checkCall(req.getRequestId(), req.getSessionId(), req.getLockName());
+    if (bad == null && req.getToken() <= 0) {
+      bad = "token must be positive, got " + req.getToken();
+    }
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    responses.submit(new Command.Release(req.getRequestId(), req.getSessionId(), req.getLockName(), req.getToken()),
+        out, r -> ReleaseResponse.newBuilder().setHeader(responses.header())
+            .setNextHolderSessionId(((Result.Released) r).nextHolderSessionId()).build());
+  }
+
+  @Override
+  public void cancelWait(CancelWaitRequest req, StreamObserver<CancelWaitResponse> out) {
+    String bad = checkCall(req.getRequestId(), req.getSessionId(), req.getLockName());
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    responses.submit(new Command.CancelWait(req.getRequestId(), req.getSessionId(), req.getLockName(),
+        req.getAcquireRequestId(), true), out, r -> CancelWaitResponse.newBuilder().setHeader(responses.header())
+            .setReleased(((Result.WaitCancelled) r).released()).build());
+  }
+
+  @Override
+  public void describeLock(DescribeLockRequest req, StreamObserver<DescribeLockResponse> out) {
+    String bad = Names.checkLockName(req.getLockName());
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    read(req.getStaleOk(), out, () -> DescribeLockResponse.newBuilder().setHeader(responses.header())
+        .setLock(lockView(req.getLockName())).build());
+  }
+
+  @Override
+  public void listLocks(ListLocksRequest req, StreamObserver<ListLocksResponse> out) {
+    if (req.getPrefix().length() > Names.MAX_LOCK_NAME) {
+      out.onError(errors.invalid("prefix is longer than the longest lock name (" + Names.MAX_LOCK_NAME + ")"));
+      return;
+    }
+    read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
+      ListLocksResponse.Builder b = ListLocksResponse.newBuilder();
+      for (LockRecord l : s.locks(req.getPrefix())) {
+        b.addLocks(ProtoViews.lockInfo(s, l));
+      }
+      return b;
+    }).setHeader(responses.header()).build());
+  }
+
+  @Override
+  public void listSessions(ListSessionsRequest req, StreamObserver<ListSessionsResponse> out) {
+    read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
+      ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder();
+      for (SessionRecord r : s.sessions()) {
+        b.addSessions(ProtoViews.sessionInfo(s, r));
+      }
+      return b;
+    }).setHeader(responses.header()).build());
+  }
+
+  /** Answers from local state, after a ReadIndex barrier unless a stale read was asked for. */
+  private <T> void read(boolean staleOk, StreamObserver<T> out, Supplier<T> answer) {
+    CompletableFuture<Void> barrier = staleOk ? CompletableFuture.completedFuture(null) : raft.readBarrier();
+    barrier.whenComplete((v, err) -> {
+      if (err != null) {
+        out.onError(errors.of(err));
+        return;
+      }
+      try {
+        out.onNext(answer.get());
+        out.onCompleted();
+      } catch (RuntimeException e) {
+        out.onError(errors.of(e));
+      }
+    });
+  }
+
+  private static String checkCall(String requestId, long sessionId, String lockName) {
+    String bad = Names.checkRequestId(requestId);
+    if (bad == null && sessionId <= 0) {
+      bad = "session_id must be positive, got " + sessionId;
+    }
+    if (bad == null) {
+      bad = Names.checkLockName(lockName);
+    }
+    return bad;
+  }
+}

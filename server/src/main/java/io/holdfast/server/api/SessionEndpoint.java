@@ -1,0 +1,184 @@
+package io.holdfast.server.api;
+
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.holdfast.proto.v1.ClientIdentity;
+import io.holdfast.proto.v1.CloseSessionRequest;
+import io.holdfast.proto.v1.CloseSessionResponse;
+import io.holdfast.proto.v1.KeepAliveRequest;
+import io.holdfast.proto.v1.KeepAliveResponse;
+import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.OpenSessionResponse;
+import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.session.RenewalCheckpointer;
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.ErrorCode;
+import io.holdfast.server.state.Names;
+import io.holdfast.server.state.Result;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The session service: open, keep alive (a stream), close. */
+public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImplBase {
+  private static final Logger LOG = LoggerFactory.getLogger(SessionEndpoint.class);
+  static final int MAX_NAME = 128;
+  static final int MAX_HOST = 256;
+  static final int MAX_LABELS = 32;
+  static final int MAX_LABEL_TEXT = 256;
+
+  private final ServerConfig config;
+  private final RaftNode raft;
+  private final RenewalCheckpointer checkpointer;
+  private final ApiErrors errors;
+  private final Responses responses;
+
+  public SessionEndpoint(ServerConfig config, RaftNode raft, RenewalCheckpointer checkpointer, ApiErrors errors) {
+    this.config = config;
+    this.raft = raft;
+    this.checkpointer = checkpointer;
+    this.errors = errors;
+    this.responses = new Responses(raft, errors);
+  }
+
+  @Override
+  public void openSession(OpenSessionRequest req, StreamObserver<OpenSessionResponse> out) {
+    String bad = Names.checkRequestId(req.getRequestId());
+    if (bad == null) {
+      bad = checkTtl(req.getTtlMs());
+    }
+    if (bad == null) {
+      bad = checkIdentity(req.getClient());
+    }
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    Command.OpenSession cmd = new Command.OpenSession(req.getRequestId(), req.getTtlMs(),
+        ProtoViews.clientInfo(req.getClient()));
+    responses.submit(cmd, out, r -> {
+      Result.SessionOpened o = (Result.SessionOpened) r;
+      LOG.info("Session {} opened for {} on {} (pid {}), TTL {} ms", o.sessionId(), req.getClient().getName(),
+          req.getClient().getHost(), req.getClient().getPid(), o.ttlMs());
+      return OpenSessionResponse.newBuilder().setHeader(responses.header()).setSessionId(o.sessionId())
+          .setTtlMs(o.ttlMs()).build();
+    });
+  }
+
+  @Override
+  public void closeSession(CloseSessionRequest req, StreamObserver<CloseSessionResponse> out) {
+    String bad = Names.checkRequestId(req.getRequestId());
+    if (bad == null && req.getSessionId() <= 0) {
+      bad = "session_id must be positive, got " + req.getSessionId();
+    }
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    responses.submit(new Command.CloseSession(req.getRequestId(), req.getSessionId()), out, r -> {
+      Result.SessionClosed c = (Result.SessionClosed) r;
+      LOG.info("Session {} closed by its client; released locks {}", req.getSessionId(), c.releasedLocks());
+      return CloseSessionResponse.newBuilder().setHeader(responses.header()).addAllReleasedLocks(c.releasedLocks())
+          .build();
+    });
+  }
+
+  @Override
+  public StreamObserver<KeepAliveRequest> keepAlive(StreamObserver<KeepAliveResponse> out) {
+    ServerCallStreamObserver<KeepAliveResponse> call = (ServerCallStreamObserver<KeepAliveResponse>) out;
+    return new StreamObserver<>() {
+      private boolean closed;
+
+      @Override
+      public void onNext(KeepAliveRequest req) {
+        if (!raft.isLeader()) {
+          // Only the leader renews; tell the client where to go and end the stream.
+          fail(errors.of(new io.holdfast.server.raft.RaftCallException(
+              raft.leaderId() == null || raft.leaderId().equals(raft.nodeId()) ? ErrorCode.NO_LEADER
+                  : ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader")));
+          return;
+        }
+        checkpointer.renew(req.getSessionId()).whenComplete((renewed, err) -> {
+          if (err != null) {
+            fail(errors.of(err));
+            return;
+          }
+          KeepAliveResponse.Builder b = KeepAliveResponse.newBuilder().setSessionId(req.getSessionId())
+              .setSeq(req.getSeq()).setAlive(renewed);
+          if (!renewed) {
+            b.setError(io.holdfast.proto.v1.ErrorCode.SESSION_NOT_FOUND);
+          }
+          send(b.build());
+        });
+      }
+
+      private void send(KeepAliveResponse r) {
+        synchronized (this) {
+          if (!closed && !call.isCancelled()) {
+            out.onNext(r);
+          }
+        }
+      }
+
+      private void fail(Throwable t) {
+        synchronized (this) {
+          if (!closed) {
+            closed = true;
+            if (!call.isCancelled()) {
+              out.onError(t);
+            }
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        synchronized (this) {
+          closed = true;
+        }
+      }
+
+      @Override
+      public void onCompleted() {
+        synchronized (this) {
+          if (!closed) {
+            closed = true;
+            out.onCompleted();
+          }
+        }
+      }
+    };
+  }
+
+  private String checkTtl(long ttlMs) {
+    if (ttlMs < config.minSessionTtlMs() || ttlMs > config.maxSessionTtlMs()) {
+      return "ttl_ms " + ttlMs + " is out of bounds [" + config.minSessionTtlMs() + ", "
+          + config.maxSessionTtlMs() + "]";
+    }
+    return null;
+  }
+
+  static String checkIdentity(ClientIdentity c) {
+    if (c.getName().length() > MAX_NAME) {
+      return "client.name is " + c.getName().length() + " characters long; the limit is " + MAX_NAME;
+    }
+    if (c.getHost().length() > MAX_HOST) {
+      return "client.host is " + c.getHost().length() + " characters long; the limit is " + MAX_HOST;
+    }
+    if (c.getPid() < 0) {
+      return "client.pid must not be negative, got " + c.getPid();
+    }
+    if (c.getLabelsCount() > MAX_LABELS) {
+      return "client.labels has " + c.getLabelsCount() + " entries; the limit is " + MAX_LABELS;
+    }
+    for (Map.Entry<String, String> e : c.getLabelsMap().entrySet()) {
+      if (e.getKey().isEmpty() || e.getKey().length() > MAX_LABEL_TEXT || e.getValue().length() > MAX_LABEL_TEXT) {
+        return "client.labels: keys must be 1-" + MAX_LABEL_TEXT + " characters and values at most "
+            + MAX_LABEL_TEXT + " (key '" + Names.printable(e.getKey()) + "')";
+      }
+    }
+    return null;
+  }
+}

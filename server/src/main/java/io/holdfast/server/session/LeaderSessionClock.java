@@ -1,0 +1,162 @@
+package io.holdfast.server.session;
+
+import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.HoldfastState;
+import io.holdfast.server.state.Result;
+import io.holdfast.server.state.SessionRecord;
+import io.holdfast.server.state.StateEvent;
+import io.holdfast.server.statemachine.StateObserver;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The leader's view of when each session expires, on this node's monotonic clock, and the one
+ * place that proposes {@link Command.ExpireSession}.
+ *
+ * <p>Deadlines live in leader memory only; keepalives are not log entries. A renewal counts once
+ * its checkpoint is applied: the deadline becomes (apply time + TTL), which is never earlier than
+ * the client's own (send time of the keepalive + TTL). An expiry names the renewal it was based on,
+ * so a renewal that races it wins in apply.
+ *
+ * <p>A node that becomes leader cannot know when renewals after the last checkpoint arrived, but
+ * no such renewal was acknowledged (acks wait for the checkpoint). So it gives every session what
+ * the log says is left, {@code TTL - (log clock now - log clock at renewal)}, plus a grace, from
+ * the moment it takes over. The log clock never runs faster than real time (see LogClock), so a
+ * failover never shortens a session.
+ */
+public final class LeaderSessionClock implements StateObserver, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(LeaderSessionClock.class);
+
+  private static final class Deadline {
+    final long ttlMs;
+    volatile long atNanos;
+    volatile long basisIndex;
+    volatile boolean expiring;
+
+    Deadline(long ttlMs, long atNanos, long basisIndex) {
+      this.ttlMs = ttlMs;
+      this.atNanos = atNanos;
+      this.basisIndex = basisIndex;
+    }
+  }
+
+  private final RaftNode raft;
+  private final long failoverGraceMs;
+  private final Map<Long, Deadline> deadlines = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService ticker;
+  private volatile boolean active;
+
+  public LeaderSessionClock(RaftNode raft, long failoverGraceMs, long scanIntervalMs) {
+    this.raft = raft;
+    this.failoverGraceMs = failoverGraceMs;
+    this.ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "holdfast-session-clock");
+      t.setDaemon(true);
+      return t;
+    });
+    ticker.scheduleWithFixedDelay(this::expireOverdue, scanIntervalMs, scanIntervalMs, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void onLeaderReady(HoldfastState state) {
+    long now = System.nanoTime();
+    deadlines.clear();
+    long logNow = state.clock().elapsedMs();
+    for (SessionRecord s : state.sessions()) {
+      long remaining = Math.max(0, s.ttlMs() - Math.max(0, logNow - s.renewedAtClockMs()));
+      long at = now + TimeUnit.MILLISECONDS.toNanos(remaining + failoverGraceMs);
+      deadlines.put(s.id(), new Deadline(s.ttlMs(), at, s.renewedIndex()));
+    }
+    active = true;
+    LOG.info("Leader ready: tracking {} sessions, each given what the log says is left plus {} ms grace",
+        deadlines.size(), failoverGraceMs);
+  }
+
+  @Override
+  public void onLeadershipLost() {
+    if (active) {
+      active = false;
+      deadlines.clear();
+      LOG.info("Leadership lost: session clock stopped");
+    }
+  }
+
+  @Override
+  public void onStateReloaded() {
+    onLeadershipLost();
+  }
+
+  @Override
+  public void onApplied(List<StateEvent> events) {
+    if (!active) {
+      return;
+    }
+    long now = System.nanoTime();
+    for (StateEvent e : events) {
+      if (e instanceof StateEvent.SessionOpened o) {
+        deadlines.put(o.sessionId(), new Deadline(o.ttlMs(), now + TimeUnit.MILLISECONDS.toNanos(o.ttlMs()), o.index()));
+      } else if (e instanceof StateEvent.SessionRenewed r) {
+        Deadline d = deadlines.get(r.sessionId());
+        long at = now + TimeUnit.MILLISECONDS.toNanos(r.ttlMs());
+        if (d == null) {
+          deadlines.put(r.sessionId(), new Deadline(r.ttlMs(), at, r.index()));
+        } else {
+          // Extend first, then move the basis: the scanner must never see the new basis with the
+          // old deadline (it would expire a session that was just renewed).
+          d.atNanos = Math.max(d.atNanos, at);
+          d.basisIndex = r.index();
+        }
+      } else if (e instanceof StateEvent.SessionEnded x) {
+        deadlines.remove(x.sessionId());
+      }
+    }
+  }
+
+  /** Remaining time of a tracked session, for status displays; -1 when unknown. */
+  public long remainingMs(long sessionId) {
+    Deadline d = deadlines.get(sessionId);
+    return d == null ? -1 : Math.max(0, TimeUnit.NANOSECONDS.toMillis(d.atNanos - System.nanoTime()));
+  }
+
+  public boolean isActive() {
+    return active;
+  }
+
+  private void expireOverdue() {
+    if (!active) {
+      return;
+    }
+    long now = System.nanoTime();
+    for (Map.Entry<Long, Deadline> en : deadlines.entrySet()) {
+      Deadline d = en.getValue();
+      if (d.expiring || d.atNanos - now > 0) {
+        continue;
+      }
+      d.expiring = true;
+      long id = en.getKey();
+      long basis = d.basisIndex;
+      raft.submit(new Command.ExpireSession(id, basis)).whenComplete((r, err) -> {
+        d.expiring = false;
+        if (err != null) {
+          LOG.debug("Expiry of session {} not committed: {}", id, err.toString());
+        } else if (r instanceof Result.SessionExpired x && x.expired()) {
+          deadlines.remove(id);
+          LOG.info("Session {} expired: no keepalive within its TTL of {} ms; released locks {}", id, d.ttlMs,
+              x.releasedLocks());
+        }
+      });
+    }
+  }
+
+  @Override
+  public void close() {
+    ticker.shutdownNow();
+  }
+}

@@ -1,0 +1,123 @@
+package io.holdfast.server.session;
+
+import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.Result;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns keepalives into renewal checkpoints: one log entry per batch, listing the sessions renewed
+ * since the previous one. A keepalive is acknowledged only when its checkpoint is committed and
+ * applied, which proves this node was a leader backed by a majority when it renewed the session
+ * (a deposed leader cannot commit) and puts every acknowledged renewal in the log, where the next
+ * leader finds it.
+ *
+ * <p>One checkpoint is in flight at a time, so batches grow with load (group commit). While
+ * sessions exist, an empty checkpoint goes out at least every {@code intervalMs} to keep the log's
+ * clock moving; that bounds how much a failover can extend a session.
+ */
+public final class RenewalCheckpointer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RenewalCheckpointer.class);
+
+  private final RaftNode raft;
+  private final long intervalMs;
+  private final IntSupplier sessionCount;
+  private final Object lock = new Object();
+  private Map<Long, List<CompletableFuture<Boolean>>> pending = new HashMap<>();
+  private final Thread thread;
+  private volatile boolean running = true;
+
+  public RenewalCheckpointer(RaftNode raft, long intervalMs, IntSupplier sessionCount) {
+    this.raft = raft;
+    this.intervalMs = intervalMs;
+    this.sessionCount = sessionCount;
+    this.thread = new Thread(this::run, "holdfast-checkpointer");
+    thread.setDaemon(true);
+  }
+
+  public void start() {
+    thread.start();
+  }
+
+  /**
+   * Queues a renewal. The future completes with true once committed, false if the session no
+   * longer exists, or exceptionally if this node cannot commit (not the leader).
+   */
+  public CompletableFuture<Boolean> renew(long sessionId) {
+    CompletableFuture<Boolean> f = new CompletableFuture<>();
+    synchronized (lock) {
+      pending.computeIfAbsent(sessionId, k -> new ArrayList<>(1)).add(f);
+      lock.notifyAll();
+    }
+    return f;
+  }
+
+  private void run() {
+    long lastProposal = System.nanoTime();
+    while (running) {
+      Map<Long, List<CompletableFuture<Boolean>>> batch;
+      synchronized (lock) {
+        long waitMs = intervalMs - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastProposal);
+        if (pending.isEmpty() && waitMs > 0) {
+          try {
+            lock.wait(waitMs);
+          } catch (InterruptedException e) {
+            return;
+          }
+          continue;
+        }
+        batch = pending;
+        pending = new HashMap<>();
+      }
+      if (!raft.isLeader()) {
+        failAll(batch, new IllegalStateException("not the leader"));
+        if (batch.isEmpty()) {
+          lastProposal = System.nanoTime();
+        }
+        continue;
+      }
+      if (batch.isEmpty() && sessionCount.getAsInt() == 0) {
+        lastProposal = System.nanoTime();
+        continue;
+      }
+      lastProposal = System.nanoTime();
+      List<Long> ids = new ArrayList<>(batch.keySet());
+      ids.sort(null);
+      try {
+        Result r = raft.submit(new Command.Checkpoint(ids)).get(10, TimeUnit.SECONDS);
+        Set<Long> renewed = r instanceof Result.CheckpointApplied c ? new HashSet<>(c.renewedSessionIds()) : Set.of();
+        batch.forEach((id, fs) -> fs.forEach(f -> f.complete(renewed.contains(id))));
+      } catch (InterruptedException e) {
+        failAll(batch, e);
+        return;
+      } catch (Exception e) {
+        LOG.debug("Checkpoint of {} renewals failed: {}", ids.size(), e.toString());
+        failAll(batch, e);
+      }
+    }
+  }
+
+  private static void failAll(Map<Long, List<CompletableFuture<Boolean>>> batch, Throwable e) {
+    batch.values().forEach(fs -> fs.forEach(f -> f.completeExceptionally(e)));
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    thread.interrupt();
+    synchronized (lock) {
+      failAll(pending, new IllegalStateException("server closing"));
+      pending.clear();
+    }
+  }
+}
