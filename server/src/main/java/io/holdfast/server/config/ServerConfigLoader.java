@@ -42,7 +42,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("cluster-id", "6f1a2c3e-0b7d-4c59-9a41-1d0e5b7c2f10");
     DEFAULTS.put("peers", null);
     DEFAULTS.put("data-dir", null);
-    DEFAULTS.put("session-ttl-min-ms", 1_000L);
+    DEFAULTS.put("session-ttl-min-ms", 2_000L);
     DEFAULTS.put("session-ttl-max-ms", 300_000L);
     DEFAULTS.put("election-timeout-min-ms", 500L);
     DEFAULTS.put("election-timeout-max-ms", 1_000L);

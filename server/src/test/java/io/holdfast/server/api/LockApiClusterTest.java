@@ -1,0 +1,190 @@
+package io.holdfast.server.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.holdfast.proto.v1.AcquireRequest;
+import io.holdfast.proto.v1.AcquireResponse;
+import io.holdfast.proto.v1.ClientIdentity;
+import io.holdfast.proto.v1.DescribeLockRequest;
+import io.holdfast.proto.v1.LockInfo;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.LockState;
+import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.ReleaseRequest;
+import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The wire API against a real 3-node cluster, through raw gRPC stubs: status codes, trailers and
+ * the refusal of bad input without any change of state.
+ */
+class LockApiClusterTest {
+  @TempDir
+  static Path dir;
+  static ProcessCluster cluster;
+  static int leader;
+
+  @BeforeAll
+  static void start() {
+    cluster = new ProcessCluster(3, dir).start();
+    leader = cluster.awaitLeader(Duration.ofSeconds(60));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  static String rid() {
+    return UUID.randomUUID().toString();
+  }
+
+  static SessionServiceGrpc.SessionServiceBlockingStub sessions(int node) {
+    return SessionServiceGrpc.newBlockingStub(cluster.channel(node)).withDeadlineAfter(10, TimeUnit.SECONDS);
+  }
+
+  static LockServiceGrpc.LockServiceBlockingStub locks(int node) {
+    return LockServiceGrpc.newBlockingStub(cluster.channel(node)).withDeadlineAfter(10, TimeUnit.SECONDS);
+  }
+
+  static long openSession(long ttlMs) {
+    return sessions(leader).openSession(OpenSessionRequest.newBuilder().setRequestId(rid()).setTtlMs(ttlMs)
+        .setClient(ClientIdentity.newBuilder().setName("test").setHost("localhost").setPid(1)).build())
+        .getSessionId();
+  }
+
+  static AcquireResponse acquire(long session, String lock, long waitMs) {
+    return locks(leader).acquire(AcquireRequest.newBuilder().setRequestId(rid()).setSessionId(session)
+        .setLockName(lock).setWaitMs(waitMs).build());
+  }
+
+  static LockInfo describe(int node, String lock) {
+    return locks(node).describeLock(DescribeLockRequest.newBuilder().setLockName(lock).build()).getLock();
+  }
+
+  static StatusRuntimeException failure(Function<Void, ?> call) {
+    return assertThrows(StatusRuntimeException.class, () -> call.apply(null));
+  }
+
+  @Test
+  void acquireReleaseAndFencingTokensIncrease() {
+    long s1 = openSession(30_000);
+    long s2 = openSession(30_000);
+    AcquireResponse a1 = acquire(s1, "jobs/a", 0);
+    assertTrue(a1.getGranted());
+    assertEquals(LockState.HELD, a1.getLock().getState());
+    assertEquals(s1, a1.getLock().getHolderSessionId());
+    assertEquals("test", a1.getLock().getHolder().getName());
+
+    AcquireResponse tryOther = acquire(s2, "jobs/a", 0);
+    assertFalse(tryOther.getGranted());
+
+    locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(s1).setLockName("jobs/a")
+        .setToken(a1.getToken()).build());
+    AcquireResponse a2 = acquire(s2, "jobs/a", 0);
+    assertTrue(a2.getGranted());
+    assertTrue(a2.getToken() > a1.getToken(), "tokens strictly increase: " + a1.getToken() + " then " + a2.getToken());
+
+    // Every node, leader or not, answers a linearizable read with the new holder.
+    for (int i = 0; i < 3; i++) {
+      LockInfo info = describe(i, "jobs/a");
+      assertEquals(s2, info.getHolderSessionId(), "node " + i);
+      assertEquals(a2.getToken(), info.getToken(), "node " + i);
+    }
+  }
+
+  @Test
+  void releaseByNonHolderOrWithStaleTokenIsRefusedAndChangesNothing() {
+    long s1 = openSession(30_000);
+    long s2 = openSession(30_000);
+    AcquireResponse a = acquire(s1, "jobs/refuse", 0);
+    StatusRuntimeException notHolder = failure(v -> locks(leader).release(ReleaseRequest.newBuilder()
+        .setRequestId(rid()).setSessionId(s2).setLockName("jobs/refuse").setToken(a.getToken()).build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, notHolder.getStatus().getCode());
+    assertEquals("NOT_HOLDER", notHolder.getTrailers().get(ApiErrors.ERROR_KEY));
+
+    StatusRuntimeException stale = failure(v -> locks(leader).release(ReleaseRequest.newBuilder()
+        .setRequestId(rid()).setSessionId(s1).setLockName("jobs/refuse").setToken(a.getToken() - 1).build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, stale.getStatus().getCode());
+    assertEquals("STALE_TOKEN", stale.getTrailers().get(ApiErrors.ERROR_KEY));
+    assertEquals(Long.toString(a.getToken()), stale.getTrailers().get(ApiErrors.TOKEN_KEY));
+
+    LockInfo after = describe(leader, "jobs/refuse");
+    assertEquals(s1, after.getHolderSessionId());
+    assertEquals(a.getToken(), after.getToken());
+  }
+
+  @Test
+  void unknownSessionIsNotFoundAndBadInputIsInvalidArgument() {
+    StatusRuntimeException unknown = failure(v -> acquire(987654321L, "jobs/x", 0));
+    assertEquals(Status.Code.NOT_FOUND, unknown.getStatus().getCode());
+    assertEquals("SESSION_NOT_FOUND", unknown.getTrailers().get(ApiErrors.ERROR_KEY));
+
+    long s = openSession(30_000);
+    for (String bad : new String[] {"", "has space", "a//b", "../etc", "x".repeat(300), "trailing/"}) {
+      StatusRuntimeException e = failure(v -> acquire(s, bad, 0));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), "lock name '" + bad + "'");
+      assertTrue(e.getStatus().getDescription().contains("lock name"), e.getStatus().getDescription());
+    }
+    for (long ttl : new long[] {0, -5, 1, 1999, 300_001, Long.MAX_VALUE}) {
+      StatusRuntimeException e = failure(v -> openSession(ttl));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), "ttl " + ttl);
+      assertTrue(e.getStatus().getDescription().contains("ttl_ms"), e.getStatus().getDescription());
+    }
+  }
+
+  @Test
+  void followerAnswersWritesWithTheLeadersAddress() {
+    int follower = (leader + 1) % 3;
+    StatusRuntimeException e = failure(v -> sessions(follower).openSession(OpenSessionRequest.newBuilder()
+        .setRequestId(rid()).setTtlMs(10_000).build()));
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals("NOT_LEADER", e.getTrailers().get(ApiErrors.ERROR_KEY));
+    assertEquals(cluster.endpoint(leader), e.getTrailers().get(ApiErrors.LEADER_KEY));
+  }
+
+  @Test
+  void waitingAcquireIsGrantedByTheServerWhenTheHolderReleases() throws Exception {
+    long s1 = openSession(30_000);
+    long s2 = openSession(30_000);
+    AcquireResponse a1 = acquire(s1, "jobs/wait", 0);
+    var pending = java.util.concurrent.CompletableFuture.supplyAsync(() -> acquire(s2, "jobs/wait", 20_000));
+    // The second acquire is queued in the replicated state, not polling.
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (describe(leader, "jobs/wait").getWaitersCount() == 0 && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    assertEquals(s2, describe(leader, "jobs/wait").getWaiters(0).getSessionId());
+    locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(s1).setLockName("jobs/wait")
+        .setToken(a1.getToken()).build());
+    AcquireResponse a2 = pending.get(10, TimeUnit.SECONDS);
+    assertTrue(a2.getGranted());
+    assertTrue(a2.getToken() > a1.getToken());
+  }
+
+  @Test
+  void waitThatRunsOutReturnsNotGrantedAndLeavesTheQueue() {
+    long s1 = openSession(30_000);
+    long s2 = openSession(30_000);
+    acquire(s1, "jobs/timeout", 0);
+    AcquireResponse r = acquire(s2, "jobs/timeout", 300);
+    assertFalse(r.getGranted());
+    assertEquals(0, describe(leader, "jobs/timeout").getWaitersCount());
+  }
+}

@@ -1,0 +1,310 @@
+package io.holdfast.server.testing;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.holdfast.proto.v1.AdminServiceGrpc;
+import io.holdfast.proto.v1.ClusterStatusRequest;
+import io.holdfast.proto.v1.ClusterStatusResponse;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * A real Holdfast cluster for tests: one JVM process per node, on loopback ports picked free at
+ * run time, each with its own data dir. {@link #kill} is SIGKILL (kill -9), {@link #pause} is
+ * SIGSTOP; only processes this cluster started are ever signalled.
+ */
+public final class ProcessCluster implements AutoCloseable {
+  private final Path dir;
+  private final int size;
+  private final Map<String, String> settings;
+  private final int[] clientPorts;
+  private final int[] peerPorts;
+  private final Process[] processes;
+  private final ManagedChannel[] channels;
+  private final String clusterId = UUID.randomUUID().toString();
+
+  /** Test-friendly defaults; {@code overrides} are config keys (see ServerConfigLoader). */
+  public ProcessCluster(int size, Path dir, Map<String, String> overrides) {
+    this.size = size;
+    this.dir = dir;
+    this.settings = new LinkedHashMap<>();
+    settings.put("election-timeout-min-ms", "500");
+    settings.put("election-timeout-max-ms", "1000");
+    settings.put("session-ttl-min-ms", "2000");
+    settings.put("checkpoint-interval-ms", "500");
+    settings.put("failover-grace-ms", "500");
+    settings.putAll(overrides);
+    this.clientPorts = new int[size];
+    this.peerPorts = new int[size];
+    this.processes = new Process[size];
+    this.channels = new ManagedChannel[size];
+    int[] ports = freePorts(2 * size);
+    for (int i = 0; i < size; i++) {
+      clientPorts[i] = ports[i];
+      peerPorts[i] = ports[size + i];
+    }
+  }
+
+  public ProcessCluster(int size, Path dir) {
+    this(size, dir, Map.of());
+  }
+
+  private static int[] freePorts(int n) {
+    List<ServerSocket> sockets = new ArrayList<>();
+    try {
+      int[] ports = new int[n];
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        sockets.add(s);
+        ports[i] = s.getLocalPort();
+      }
+      return ports;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      for (ServerSocket s : sockets) {
+        try {
+          s.close();
+        } catch (IOException ignored) {
+          // best effort
+        }
+      }
+    }
+  }
+
+  public static String nodeId(int i) {
+    return "n" + (i + 1);
+  }
+
+  public int size() {
+    return size;
+  }
+
+  public String endpoint(int i) {
+    return "127.0.0.1:" + clientPorts[i];
+  }
+
+  public List<String> endpoints() {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      out.add(endpoint(i));
+    }
+    return out;
+  }
+
+  public Path dataDir(int i) {
+    return dir.resolve(nodeId(i));
+  }
+
+  public Path log(int i) {
+    return dir.resolve(nodeId(i) + ".log");
+  }
+
+  private Path writeConfig(int i) throws IOException {
+    StringBuilder y = new StringBuilder();
+    y.append("node-id: ").append(nodeId(i)).append('\n');
+    y.append("cluster-id: ").append(clusterId).append('\n');
+    y.append("data-dir: ").append(dataDir(i).toAbsolutePath()).append('\n');
+    y.append("peers:\n");
+    for (int j = 0; j < size; j++) {
+      y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])
+          .append(", client: 127.0.0.1:").append(clientPorts[j]).append("}\n");
+    }
+    settings.forEach((k, v) -> y.append(k).append(": ").append(v).append('\n'));
+    Path file = dir.resolve(nodeId(i) + ".yaml");
+    Files.writeString(file, y.toString());
+    return file;
+  }
+
+  /** Starts every node that is not running. */
+  public ProcessCluster start() {
+    for (int i = 0; i < size; i++) {
+      if (processes[i] == null || !processes[i].isAlive()) {
+        start(i);
+      }
+    }
+    return this;
+  }
+
+  public void start(int i) {
+    try {
+      Files.createDirectories(dir);
+      Path config = writeConfig(i);
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+          "-cp", System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain",
+          "--config", config.toString()));
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log(i).toFile()));
+      processes[i] = pb.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public boolean isRunning(int i) {
+    return processes[i] != null && processes[i].isAlive();
+  }
+
+  public long pid(int i) {
+    return processes[i].pid();
+  }
+
+  /** kill -9. */
+  public void kill(int i) {
+    Process p = processes[i];
+    if (p != null) {
+      p.destroyForcibly();
+      try {
+        p.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    closeChannel(i);
+  }
+
+  /** SIGTERM and wait for a clean stop. */
+  public void stop(int i) {
+    Process p = processes[i];
+    if (p != null) {
+      p.destroy();
+      try {
+        if (!p.waitFor(15, TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    closeChannel(i);
+  }
+
+  public void pause(int i) {
+    signal(i, "STOP");
+  }
+
+  public void resume(int i) {
+    signal(i, "CONT");
+  }
+
+  private void signal(int i, String sig) {
+    try {
+      new ProcessBuilder("kill", "-" + sig, Long.toString(pid(i))).inheritIO().start().waitFor(5, TimeUnit.SECONDS);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  public synchronized ManagedChannel channel(int i) {
+    if (channels[i] == null) {
+      channels[i] = NettyChannelBuilder.forTarget(endpoint(i)).usePlaintext().build();
+    }
+    return channels[i];
+  }
+
+  private synchronized void closeChannel(int i) {
+    if (channels[i] != null) {
+      channels[i].shutdownNow();
+      channels[i] = null;
+    }
+  }
+
+  /** The node's view of the cluster, or null if it does not answer. */
+  public ClusterStatusResponse status(int i) {
+    if (!isRunning(i)) {
+      return null;
+    }
+    try {
+      return AdminServiceGrpc.newBlockingStub(channel(i)).withDeadlineAfter(2, TimeUnit.SECONDS)
+          .clusterStatus(ClusterStatusRequest.getDefaultInstance());
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Waits until a running node reports itself leader (role LEADER) and a majority of the running
+   * nodes agree; returns its index.
+   */
+  public int awaitLeader(Duration timeout) {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      for (int i = 0; i < size; i++) {
+        ClusterStatusResponse s = status(i);
+        if (s != null && s.getRole().equals("LEADER")) {
+          int agree = 0;
+          for (int j = 0; j < size; j++) {
+            ClusterStatusResponse o = j == i ? s : status(j);
+            if (o != null && o.getLeaderId().equals(nodeId(i))) {
+              agree++;
+            }
+          }
+          if (agree > size / 2) {
+            return i;
+          }
+        }
+      }
+      sleep(100);
+    }
+    throw new AssertionError("no leader within " + timeout + "\n" + logTails());
+  }
+
+  public String logTails() {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < size; i++) {
+      b.append("---- ").append(nodeId(i)).append(" log tail ----\n");
+      try {
+        List<String> lines = Files.exists(log(i)) ? Files.readAllLines(log(i), StandardCharsets.UTF_8) : List.of();
+        b.append(lines.subList(Math.max(0, lines.size() - 30), lines.size()).stream()
+            .collect(Collectors.joining("\n"))).append('\n');
+      } catch (IOException e) {
+        b.append(e).append('\n');
+      }
+    }
+    return b.toString();
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted");
+    }
+  }
+
+  @Override
+  public void close() {
+    for (int i = 0; i < size; i++) {
+      if (processes[i] != null && processes[i].isAlive()) {
+        resume(i);
+        processes[i].destroyForcibly();
+      }
+    }
+    for (int i = 0; i < size; i++) {
+      if (processes[i] != null) {
+        try {
+          processes[i].waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      closeChannel(i);
+    }
+  }
+}
