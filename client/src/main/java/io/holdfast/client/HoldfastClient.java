@@ -1,0 +1,168 @@
+package io.holdfast.client;
+
+import io.holdfast.client.internal.ClientCore;
+import io.holdfast.client.internal.Endpoints;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * The entry point to a Holdfast cluster. Create one per application and share it; it is
+ * thread-safe and {@link AutoCloseable}.
+ *
+ * <pre>{@code
+ * try (HoldfastClient client = HoldfastClient.builder()
+ *         .endpoints("10.0.0.1:7400", "10.0.0.2:7400", "10.0.0.3:7400")
+ *         .clientName("orchestrator")
+ *         .build();
+ *      Session session = client.newSession(Duration.ofSeconds(10));
+ *      LockLease lease = session.lock("fleet/config")) {
+ *   configStore.write(newConfig, lease.token());   // the store refuses older tokens
+ * }
+ * }</pre>
+ *
+ * <p>Calls follow the leader on their own: a follower's redirect is followed at once, an
+ * unreachable node is skipped, and with no leader anywhere the {@link RetryPolicy} backs off
+ * (never a busy loop) until it gives up with {@link ClusterUnavailableException}.
+ */
+public final class HoldfastClient implements AutoCloseable {
+  private final ClientCore core;
+
+  private HoldfastClient(ClientCore core) {
+    this.core = core;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Opens a session with the given TTL (within the cluster's bounds) and keeps it alive. */
+  public Session newSession(Duration ttl) {
+    return core.newSession(ttl);
+  }
+
+  public CompletableFuture<Session> newSessionAsync(Duration ttl) {
+    return core.newSessionAsync(ttl);
+  }
+
+  /** Who holds {@code name}, read linearizably from the cluster. */
+  public LockDescription describeLock(String name) {
+    return core.describeLock(name);
+  }
+
+  /** The endpoint the client currently believes leads. */
+  public String currentEndpoint() {
+    return core.endpoints().current();
+  }
+
+  @Override
+  public void close() {
+    core.close();
+  }
+
+  /** Configures a {@link HoldfastClient}. Only {@link #endpoints} is required. */
+  public static final class Builder {
+    private final List<String> endpoints = new ArrayList<>();
+    private String name = "holdfast-client";
+    private String host = defaultHost();
+    private long pid = ProcessHandle.current().pid();
+    private final Map<String, String> labels = new LinkedHashMap<>();
+    private Duration callTimeout = Duration.ofSeconds(5);
+    private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
+    private Executor executor;
+
+    private Builder() {}
+
+    private static String defaultHost() {
+      try {
+        return InetAddress.getLocalHost().getHostName();
+      } catch (Exception e) {
+        return Optional.ofNullable(System.getenv("HOSTNAME")).orElse("unknown");
+      }
+    }
+
+    /** {@code host:port} of each node's client API (several, so the client can fail over). */
+    public Builder endpoints(String... endpoints) {
+      return endpoints(Arrays.asList(endpoints));
+    }
+
+    public Builder endpoints(List<String> endpoints) {
+      for (String e : endpoints) {
+        for (String part : e.split(",")) {
+          if (!part.isBlank()) {
+            this.endpoints.add(part.trim());
+          }
+        }
+      }
+      return this;
+    }
+
+    /** The name shown as the holder of this client's locks. Default "holdfast-client". */
+    public Builder clientName(String name) {
+      this.name = name;
+      return this;
+    }
+
+    /** Default: this machine's host name. */
+    public Builder host(String host) {
+      this.host = host;
+      return this;
+    }
+
+    /** Default: this process's pid. */
+    public Builder pid(long pid) {
+      this.pid = pid;
+      return this;
+    }
+
+    public Builder label(String key, String value) {
+      labels.put(key, value);
+      return this;
+    }
+
+    /** How long one attempt of a call may take before it is retried elsewhere. Default 5 s. */
+    public Builder callTimeout(Duration timeout) {
+      this.callTimeout = timeout;
+      return this;
+    }
+
+    public Builder retryPolicy(RetryPolicy policy) {
+      this.retryPolicy = policy;
+      return this;
+    }
+
+    /** Where session listeners run. Default: one daemon thread of the client's own. */
+    public Builder executor(Executor executor) {
+      this.executor = executor;
+      return this;
+    }
+
+    public HoldfastClient build() {
+      if (endpoints.isEmpty()) {
+        throw new IllegalArgumentException("endpoints: at least one host:port is required");
+      }
+      for (String e : endpoints) {
+        int colon = e.lastIndexOf(':');
+        if (colon <= 0 || colon == e.length() - 1 || !e.substring(colon + 1).chars().allMatch(Character::isDigit)) {
+          throw new IllegalArgumentException("endpoints: '" + e + "' is not host:port");
+        }
+      }
+      if (callTimeout.isNegative() || callTimeout.isZero()) {
+        throw new IllegalArgumentException("callTimeout must be positive, got " + callTimeout);
+      }
+      var identity = io.holdfast.proto.v1.ClientIdentity.newBuilder().setName(name).setHost(host).setPid(pid)
+          .putAllLabels(labels).build();
+      return new HoldfastClient(new ClientCore(new Endpoints(endpoints), retryPolicy, callTimeout, identity,
+          executor));
+    }
+  }
+
+}

@@ -1,0 +1,37 @@
+package io.holdfast.client;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A granted lock, held by a {@link Session}, with the fencing token of the grant. Hand
+ * {@link #token()} to every resource you write under the lock; a resource that checks tokens (see
+ * {@link FencingGuard}) then refuses anything from a holder whose lock has moved on.
+ *
+ * <p>{@link #close()} releases the lock. Thread-safe.
+ */
+public interface LockLease extends AutoCloseable {
+  String name();
+
+  /** The fencing token: the log index of the granting entry; higher for every later grant. */
+  long token();
+
+  Session session();
+
+  /**
+   * True while this lease can be trusted: not released, not known lost, and the session's
+   * conservative local deadline has not passed. Check it before acting on the lock; once false it
+   * never becomes true again.
+   */
+  boolean isValid();
+
+  /**
+   * Releases the lock.
+   *
+   * @throws LockLostException if the lock was no longer held (session expired, or released or
+   *     taken away meanwhile): whatever was done under it after that may have raced another holder
+   */
+  @Override
+  void close();
+
+  CompletableFuture<Void> releaseAsync();
+}

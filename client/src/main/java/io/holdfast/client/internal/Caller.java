@@ -1,0 +1,124 @@
+package io.holdfast.client.internal;
+
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.holdfast.client.ClusterUnavailableException;
+import io.holdfast.client.RetryPolicy;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a unary call against the leader, following redirects and retrying with backoff when no
+ * leader answers. Callers put a request id in every mutating request, so a retry (the same
+ * request) acts at most once on the server.
+ */
+public final class Caller {
+  private static final Logger LOG = LoggerFactory.getLogger(Caller.class);
+
+  private final Endpoints endpoints;
+  private final RetryPolicy retry;
+  private final ScheduledExecutorService scheduler;
+  private volatile boolean closed;
+
+  public Caller(Endpoints endpoints, RetryPolicy retry, ScheduledExecutorService scheduler) {
+    this.endpoints = endpoints;
+    this.retry = retry;
+    this.scheduler = scheduler;
+  }
+
+  public Endpoints endpoints() {
+    return endpoints;
+  }
+
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
+  }
+
+  /** One attempt: the RPC on {@code channel} with an attempt deadline of {@code timeout}. */
+  public interface Rpc<T> extends BiFunction<ManagedChannel, Duration, ListenableFuture<T>> {}
+
+  /**
+   * Calls until success, a non-retryable failure, or the retry policy's budget (from now) runs
+   * out. {@code attemptTimeout} bounds each attempt.
+   */
+  public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Rpc<T> rpc) {
+    return call(what, attemptTimeout, retry.maxElapsed(), rpc);
+  }
+
+  public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Duration budget, Rpc<T> rpc) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, rpc, result);
+    return result;
+  }
+
+  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, Rpc<T> rpc,
+      CompletableFuture<T> result) {
+    if (result.isDone()) {
+      return;
+    }
+    if (closed) {
+      result.completeExceptionally(new ClusterUnavailableException("client closed"));
+      return;
+    }
+    String endpoint = endpoints.current();
+    ListenableFuture<T> f;
+    try {
+      f = rpc.apply(endpoints.channel(endpoint), timeout);
+    } catch (RuntimeException e) {
+      result.completeExceptionally(Errors.map(e));
+      return;
+    }
+    result.whenComplete((v, e) -> {
+      if (result.isCancelled()) {
+        f.cancel(true);
+      }
+    });
+    Futures.addCallback(f, new FutureCallback<T>() {
+      @Override
+      public void onSuccess(T value) {
+        result.complete(value);
+      }
+
+      @Override
+      public void onFailure(Throwable t) {
+        if (!(t instanceof StatusRuntimeException e) || !Errors.retryable(e)
+            || e.getStatus().getCode() == Status.Code.CANCELLED) {
+          result.completeExceptionally(Errors.map(t));
+          return;
+        }
+        String hint = Errors.leaderHint(e);
+        long delayMs;
+        if (hint != null && !hint.equals(endpoint)) {
+          endpoints.leaderHint(hint);
+          // A redirect is not a failure: go straight to the leader (but never ping-pong in a loop).
+          delayMs = n <= 2 ? 0 : retry.backoffMillis(n - 2);
+        } else {
+          endpoints.failed(endpoint);
+          delayMs = retry.backoffMillis(n);
+        }
+        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMs) - giveUpAt > 0) {
+          result.completeExceptionally(new ClusterUnavailableException(what + ": no leader answered within the retry "
+              + "budget; last error: " + e.getStatus(), e));
+          return;
+        }
+        LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
+        scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, rpc, result), delayMs,
+            TimeUnit.MILLISECONDS);
+      }
+    }, MoreExecutors.directExecutor());
+  }
+
+  public void close() {
+    closed = true;
+  }
+}

@@ -1,0 +1,113 @@
+package io.holdfast.client.internal;
+
+import io.holdfast.client.LockDescription;
+import io.holdfast.client.RetryPolicy;
+import io.holdfast.client.Session;
+import io.holdfast.proto.v1.ClientIdentity;
+import io.holdfast.proto.v1.DescribeLockRequest;
+import io.holdfast.proto.v1.LockInfo;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.LockState;
+import io.holdfast.proto.v1.Waiter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** What a HoldfastClient owns: endpoints, the retrying caller, threads, open sessions. */
+public final class ClientCore implements AutoCloseable {
+  private final Endpoints endpoints;
+  private final Caller caller;
+  private final Duration callTimeout;
+  private final ClientIdentity identity;
+  private final ScheduledExecutorService scheduler;
+  private final ExecutorService ownExecutor;
+  private final Executor listenerExecutor;
+  private final Set<RealSession> sessions = ConcurrentHashMap.newKeySet();
+
+  public ClientCore(Endpoints endpoints, RetryPolicy retry, Duration callTimeout, ClientIdentity identity,
+      Executor executor) {
+    this.endpoints = endpoints;
+    this.callTimeout = callTimeout;
+    this.identity = identity;
+    AtomicInteger n = new AtomicInteger();
+    this.scheduler = Executors.newScheduledThreadPool(2, r -> {
+      Thread t = new Thread(r, "holdfast-client-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    this.ownExecutor = executor == null ? Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "holdfast-client-events");
+      t.setDaemon(true);
+      return t;
+    }) : null;
+    this.listenerExecutor = executor == null ? ownExecutor : executor;
+    this.caller = new Caller(endpoints, retry, scheduler);
+  }
+
+  public Endpoints endpoints() {
+    return endpoints;
+  }
+
+  public Session newSession(Duration ttl) {
+    try {
+      return newSessionAsync(ttl).join();
+    } catch (CompletionException e) {
+      throw Errors.map(e);
+    }
+  }
+
+  public CompletableFuture<Session> newSessionAsync(Duration ttl) {
+    return RealSession.open(caller, identity, ttl, listenerExecutor, callTimeout).thenApply(s -> {
+      sessions.add(s);
+      return s;
+    });
+  }
+
+  public LockDescription describeLock(String name) {
+    try {
+      LockInfo l = caller.call("describe " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+          .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+          .describeLock(DescribeLockRequest.newBuilder().setLockName(name).build())).join().getLock();
+      List<Long> waiting = new ArrayList<>();
+      for (Waiter w : l.getWaitersList()) {
+        waiting.add(w.getSessionId());
+      }
+      return new LockDescription(l.getName(), l.getState() == LockState.HELD, l.getHolderSessionId(),
+          l.getHolder().getName(), l.getHolder().getHost(), l.getHolder().getPid(), l.getToken(),
+          l.getAcquiredAtMs() == 0 ? null : Instant.ofEpochMilli(l.getAcquiredAtMs()), waiting);
+    } catch (CompletionException e) {
+      throw Errors.map(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    List<CompletableFuture<Void>> closing = new ArrayList<>();
+    for (RealSession s : sessions) {
+      closing.add(s.closeAsync());
+    }
+    try {
+      CompletableFuture.allOf(closing.toArray(new CompletableFuture[0])).get(callTimeout.toMillis(),
+          TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      // best effort: the server expires what we could not close
+    }
+    caller.close();
+    scheduler.shutdownNow();
+    if (ownExecutor != null) {
+      ownExecutor.shutdown();
+    }
+    endpoints.close();
+  }
+}

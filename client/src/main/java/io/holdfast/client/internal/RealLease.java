@@ -1,0 +1,73 @@
+package io.holdfast.client.internal;
+
+import io.holdfast.client.LockLease;
+import io.holdfast.client.LockLostException;
+import io.holdfast.client.Session;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** A lease on one grant; released once. */
+final class RealLease implements LockLease {
+  private final RealSession session;
+  private final String name;
+  private final long token;
+  private final AtomicBoolean released = new AtomicBoolean();
+  private volatile boolean lost;
+
+  RealLease(RealSession session, String name, long token) {
+    this.session = session;
+    this.name = name;
+    this.token = token;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public long token() {
+    return token;
+  }
+
+  @Override
+  public Session session() {
+    return session;
+  }
+
+  @Override
+  public boolean isValid() {
+    return !released.get() && !lost && session.isValid();
+  }
+
+  void markLost() {
+    lost = true;
+  }
+
+  @Override
+  public void close() {
+    try {
+      releaseAsync().join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw Errors.map(e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> releaseAsync() {
+    if (!released.compareAndSet(false, true)) {
+      return CompletableFuture.completedFuture(null);
+    }
+    if (lost || !session.isValid()) {
+      session.forget(this);
+      return CompletableFuture.failedFuture(new LockLostException("lock '" + name + "' (token " + token
+          + ") was lost before release: its session " + session.id() + " is " + session.state()));
+    }
+    return session.release(this);
+  }
+
+  @Override
+  public String toString() {
+    return "LockLease[" + name + ", token " + token + ", session " + session.id() + "]";
+  }
+}

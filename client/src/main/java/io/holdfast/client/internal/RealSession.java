@@ -1,0 +1,488 @@
+package io.holdfast.client.internal;
+
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.StatusRuntimeException;
+import io.holdfast.client.HoldfastException;
+import io.holdfast.client.LockLease;
+import io.holdfast.client.LockLostException;
+import io.holdfast.client.Session;
+import io.holdfast.client.SessionExpiredException;
+import io.holdfast.client.SessionListener;
+import io.holdfast.client.SessionState;
+import io.holdfast.proto.v1.AcquireRequest;
+import io.holdfast.proto.v1.AcquireResponse;
+import io.holdfast.proto.v1.CancelWaitRequest;
+import io.holdfast.proto.v1.CloseSessionRequest;
+import io.holdfast.proto.v1.KeepAliveRequest;
+import io.holdfast.proto.v1.KeepAliveResponse;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.ReleaseRequest;
+import io.holdfast.proto.v1.SessionServiceGrpc;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A session: its keepalive stream, its local deadline, its state events, and its locks.
+ *
+ * <p>Keepalives go every TTL/3 over one stream to the leader. Each carries a sequence number; the
+ * send time of the newest acknowledged one, plus TTL minus a margin, is the local deadline. A
+ * watchdog declares the session SUSPENDED when acknowledgements stop for two intervals and
+ * EXPIRED when the deadline passes. The server counts the TTL from when it received that same
+ * keepalive, so the client always knows first.
+ */
+public final class RealSession implements Session {
+  private static final Logger LOG = LoggerFactory.getLogger(RealSession.class);
+  /** How much longer than the wait an acquire RPC may take before the client gives up on it. */
+  private static final long ACQUIRE_SLACK_MS = 5_000;
+
+  private final long id;
+  private final Duration ttl;
+  private final long marginNanos;
+  private final long intervalNanos;
+  private final Caller caller;
+  private final Executor listenerExecutor;
+  private final Duration callTimeout;
+  private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
+  private final CompletableFuture<Void> expired = new CompletableFuture<>();
+  private final Set<RealLease> leases = ConcurrentHashMap.newKeySet();
+  private final Map<Long, Long> sendTimes = new ConcurrentHashMap<>();
+  private final AtomicLong seq = new AtomicLong();
+  private final Object streamLock = new Object();
+  private final ScheduledFuture<?> keepaliveTask;
+  private final ScheduledFuture<?> watchdogTask;
+
+  private volatile long validUntilNanos;
+  private volatile long lastAckSendNanos;
+  private volatile SessionState state = SessionState.CONNECTED;
+  private ClientCallStreamObserver<KeepAliveRequest> stream; // guarded by streamLock
+  private int reconnects; // guarded by streamLock
+
+  RealSession(long id, Duration ttl, long openSentNanos, Caller caller, Executor listenerExecutor,
+      Duration callTimeout) {
+    this.id = id;
+    this.ttl = ttl;
+    this.caller = caller;
+    this.listenerExecutor = listenerExecutor;
+    this.callTimeout = callTimeout;
+    // The margin covers clock-rate differences between client and server over one TTL.
+    this.marginNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(1_000, Math.max(50, ttl.toMillis() / 10)));
+    this.intervalNanos = ttl.toNanos() / 3;
+    this.lastAckSendNanos = openSentNanos;
+    this.validUntilNanos = openSentNanos + ttl.toNanos() - marginNanos;
+    long watchMs = Math.max(10, Math.min(100, ttl.toMillis() / 20));
+    this.keepaliveTask = caller.scheduler().scheduleAtFixedRate(this::sendKeepAlive, intervalNanos, intervalNanos,
+        TimeUnit.NANOSECONDS);
+    this.watchdogTask = caller.scheduler().scheduleAtFixedRate(this::watch, watchMs, watchMs, TimeUnit.MILLISECONDS);
+  }
+
+  static CompletableFuture<RealSession> open(Caller caller, io.holdfast.proto.v1.ClientIdentity identity,
+      Duration ttl, Executor listenerExecutor, Duration callTimeout) {
+    String requestId = UUID.randomUUID().toString();
+    long[] sent = new long[1];
+    return caller.call("open session", callTimeout, (ch, t) -> {
+      sent[0] = System.nanoTime(); // the last attempt's send time is the conservative one
+      return SessionServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+          .openSession(io.holdfast.proto.v1.OpenSessionRequest.newBuilder().setRequestId(requestId)
+              .setTtlMs(ttl.toMillis()).setClient(identity).build());
+    }).thenApply(r -> new RealSession(r.getSessionId(), ttl, sent[0], caller, listenerExecutor, callTimeout));
+  }
+
+  @Override
+  public long id() {
+    return id;
+  }
+
+  @Override
+  public Duration ttl() {
+    return ttl;
+  }
+
+  @Override
+  public SessionState state() {
+    return state;
+  }
+
+  @Override
+  public Instant validUntil() {
+    long left = validUntilNanos - System.nanoTime();
+    return Instant.now().plusNanos(left);
+  }
+
+  @Override
+  public boolean isValid() {
+    SessionState s = state;
+    return s != SessionState.EXPIRED && s != SessionState.CLOSED && System.nanoTime() - validUntilNanos < 0;
+  }
+
+  @Override
+  public CompletableFuture<Void> onExpired() {
+    return expired.copy();
+  }
+
+  @Override
+  public void addListener(SessionListener listener) {
+    listeners.add(listener);
+  }
+
+  // ---- keepalives --------------------------------------------------------------------------
+
+  private void sendKeepAlive() {
+    if (isFinal()) {
+      return;
+    }
+    long n = seq.incrementAndGet();
+    long now = System.nanoTime();
+    sendTimes.put(n, now);
+    sendTimes.keySet().removeIf(k -> k < n - 64);
+    synchronized (streamLock) {
+      if (stream == null) {
+        openStream();
+      }
+      try {
+        stream.onNext(KeepAliveRequest.newBuilder().setSessionId(id).setSeq(n).build());
+      } catch (RuntimeException e) {
+        LOG.debug("session {}: keepalive send failed: {}", id, e.toString());
+        stream = null;
+      }
+    }
+  }
+
+  private void openStream() {
+    String endpoint = caller.endpoints().current();
+    ClientResponseObserver<KeepAliveRequest, KeepAliveResponse> observer = new ClientResponseObserver<>() {
+      private ClientCallStreamObserver<KeepAliveRequest> mine;
+
+      @Override
+      public void beforeStart(ClientCallStreamObserver<KeepAliveRequest> requestStream) {
+        mine = requestStream;
+      }
+
+      @Override
+      public void onNext(KeepAliveResponse r) {
+        onAck(r);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        streamFailed(mine, endpoint, t);
+      }
+
+      @Override
+      public void onCompleted() {
+        streamFailed(mine, endpoint, null);
+      }
+    };
+    stream = (ClientCallStreamObserver<KeepAliveRequest>) SessionServiceGrpc.newStub(caller.endpoints().channel(endpoint))
+        .keepAlive(observer);
+  }
+
+  private void streamFailed(ClientCallStreamObserver<KeepAliveRequest> failed, String endpoint, Throwable t) {
+    long delayMs;
+    synchronized (streamLock) {
+      if (stream != failed) {
+        return;
+      }
+      stream = null;
+      String hint = t instanceof StatusRuntimeException e ? Errors.leaderHint(e) : null;
+      if (hint != null && !hint.equals(endpoint)) {
+        caller.endpoints().leaderHint(hint);
+        delayMs = 0;
+      } else {
+        caller.endpoints().failed(endpoint);
+        delayMs = Math.min(intervalNanos / 1_000_000, 50L << Math.min(6, reconnects));
+      }
+      reconnects++;
+    }
+    LOG.debug("session {}: keepalive stream to {} ended ({}); reconnecting in {} ms", id, endpoint, t, delayMs);
+    if (!isFinal()) {
+      // Reconnect and renew at once rather than waiting for the next tick: a failover should cost
+      // the session as little of its TTL as possible.
+      caller.scheduler().schedule(this::sendKeepAlive, delayMs, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void onAck(KeepAliveResponse r) {
+    if (!r.getAlive()) {
+      expire("the cluster no longer knows session " + id + " (" + r.getError() + ")");
+      return;
+    }
+    Long sent = sendTimes.get(r.getSeq());
+    if (sent == null) {
+      return;
+    }
+    synchronized (streamLock) {
+      reconnects = 0;
+    }
+    if (sent - lastAckSendNanos > 0) {
+      lastAckSendNanos = sent;
+      long until = sent + ttl.toNanos() - marginNanos;
+      // Never extend a session that the watchdog already declared expired.
+      if (!isFinal()) {
+        validUntilNanos = until;
+      }
+    }
+    if (state == SessionState.SUSPENDED && System.nanoTime() - validUntilNanos < 0) {
+      setState(SessionState.RECONNECTED);
+    }
+  }
+
+  private void watch() {
+    if (isFinal()) {
+      return;
+    }
+    long now = System.nanoTime();
+    if (now - validUntilNanos >= 0) {
+      expire("no keepalive acknowledged within the TTL (" + ttl.toMillis() + " ms, less a "
+          + TimeUnit.NANOSECONDS.toMillis(marginNanos) + " ms margin)");
+    } else if (now - lastAckSendNanos > 2 * intervalNanos && state != SessionState.SUSPENDED) {
+      setState(SessionState.SUSPENDED);
+    }
+  }
+
+  private boolean isFinal() {
+    SessionState s = state;
+    return s == SessionState.EXPIRED || s == SessionState.CLOSED;
+  }
+
+  private synchronized boolean setState(SessionState next) {
+    SessionState prev = state;
+    if (prev == next || prev == SessionState.EXPIRED || prev == SessionState.CLOSED) {
+      return false;
+    }
+    state = next;
+    LOG.info("session {}: {} -> {}", id, prev, next);
+    for (SessionListener l : listeners) {
+      listenerExecutor.execute(() -> l.onStateChange(this, next));
+    }
+    return true;
+  }
+
+  private void expire(String why) {
+    if (!setState(SessionState.EXPIRED)) {
+      return;
+    }
+    LOG.warn("session {} expired: {}", id, why);
+    validUntilNanos = System.nanoTime();
+    leases.forEach(RealLease::markLost);
+    stopKeepalives();
+    expired.complete(null);
+    // Tell the cluster at once, so its locks move on now instead of at the server's deadline.
+    closeOnServer();
+  }
+
+  private void stopKeepalives() {
+    keepaliveTask.cancel(false);
+    watchdogTask.cancel(false);
+    synchronized (streamLock) {
+      if (stream != null) {
+        try {
+          stream.onCompleted();
+        } catch (RuntimeException ignored) {
+          // already broken
+        }
+        stream = null;
+      }
+    }
+  }
+
+  // ---- locks -------------------------------------------------------------------------------
+
+  @Override
+  public LockLease lock(String name) throws InterruptedException {
+    return await(acquire(name, -1)).orElseThrow();
+  }
+
+  @Override
+  public Optional<LockLease> lock(String name, Duration wait) throws InterruptedException {
+    return await(acquire(name, Math.max(1, wait.toMillis())));
+  }
+
+  @Override
+  public Optional<LockLease> tryLock(String name) {
+    try {
+      return acquire(name, 0).join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw Errors.map(e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<LockLease> lockAsync(String name) {
+    return acquire(name, -1).thenApply(Optional::orElseThrow);
+  }
+
+  @Override
+  public CompletableFuture<Optional<LockLease>> lockAsync(String name, Duration wait) {
+    return acquire(name, Math.max(1, wait.toMillis()));
+  }
+
+  @Override
+  public CompletableFuture<Optional<LockLease>> tryLockAsync(String name) {
+    return acquire(name, 0);
+  }
+
+  private Optional<LockLease> await(CompletableFuture<Optional<LockLease>> f) throws InterruptedException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      f.cancel(true);
+      throw e;
+    } catch (ExecutionException e) {
+      throw Errors.map(e.getCause());
+    }
+  }
+
+  /**
+   * One acquire, under one request id for all its retries. When the caller gives up (cancels the
+   * future) or the client-side deadline passes without an answer, the queued wait is withdrawn,
+   * and a grant that won the race is released: the session never holds a lock nobody knows of.
+   */
+  private CompletableFuture<Optional<LockLease>> acquire(String name, long waitMs) {
+    if (!isValid()) {
+      return CompletableFuture.failedFuture(new SessionExpiredException("session " + id + " is " + state));
+    }
+    String requestId = UUID.randomUUID().toString();
+    long start = System.nanoTime();
+    CompletableFuture<Optional<LockLease>> result = new CompletableFuture<>();
+    Duration budget = waitMs < 0 ? Duration.ofDays(3650) : Duration.ofMillis(waitMs + ACQUIRE_SLACK_MS)
+        .plus(callTimeout);
+    CompletableFuture<AcquireResponse> rpc = caller.call("acquire " + name, callTimeout, budget, (ch, t) -> {
+      long remaining = waitMs <= 0 ? waitMs
+          : Math.max(1, waitMs - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+      var stub = LockServiceGrpc.newFutureStub(ch);
+      if (waitMs >= 0) {
+        stub = stub.withDeadlineAfter(t.toMillis() + Math.max(0, remaining), TimeUnit.MILLISECONDS);
+      }
+      return stub.acquire(AcquireRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
+          .setWaitMs(remaining).build());
+    });
+    rpc.whenComplete((r, err) -> {
+      if (err != null) {
+        if (Errors.unwrap(err) instanceof CancellationException) {
+          return;
+        }
+        if (waitMs != 0) {
+          withdraw(name, requestId);
+        }
+        result.completeExceptionally(Errors.map(err));
+      } else if (!r.getGranted()) {
+        result.complete(Optional.empty());
+      } else {
+        RealLease lease = new RealLease(this, name, r.getToken());
+        leases.add(lease);
+        if (!result.complete(Optional.of(lease))) {
+          // The caller gave up while the grant was on its way: give it back.
+          lease.releaseAsync();
+        }
+      }
+    });
+    result.whenComplete((v, err) -> {
+      if (result.isCancelled()) {
+        rpc.cancel(true);
+        if (waitMs != 0) {
+          withdraw(name, requestId);
+        }
+      }
+    });
+    // Sessions end waits: fail the acquire with the session's expiry.
+    expired.whenComplete((v, err) -> result.completeExceptionally(
+        new SessionExpiredException("session " + id + " is " + state + "; its waits ended")));
+    return result;
+  }
+
+  /** Withdraws a queued acquire; if the grant already happened, releases it. */
+  private void withdraw(String name, String acquireRequestId) {
+    if (isFinal()) {
+      return;
+    }
+    String requestId = UUID.randomUUID().toString();
+    caller.call("cancel wait on " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+        .cancelWait(CancelWaitRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
+            .setAcquireRequestId(acquireRequestId).build()))
+        .whenComplete((r, err) -> {
+          if (err != null && !(Errors.map(err) instanceof io.holdfast.client.HoldfastException)) {
+            LOG.warn("session {}: could not withdraw acquire of '{}': {}", id, name, err.toString());
+          }
+        });
+  }
+
+  CompletableFuture<Void> release(RealLease lease) {
+    String requestId = UUID.randomUUID().toString();
+    return caller.call("release " + lease.name(), callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+        .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(lease.name())
+            .setToken(lease.token()).build()))
+        .handle((r, err) -> {
+          leases.remove(lease);
+          if (err == null) {
+            return null;
+          }
+          HoldfastException e = Errors.map(err);
+          if (e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException) {
+            throw new LockLostException("lock '" + lease.name() + "' (token " + lease.token() + ") was lost: "
+                + e.getMessage(), e);
+          }
+          throw e;
+        });
+  }
+
+  void forget(RealLease lease) {
+    leases.remove(lease);
+  }
+
+  // ---- close -------------------------------------------------------------------------------
+
+  @Override
+  public void close() {
+    try {
+      closeAsync().get(callTimeout.toMillis() * 2, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.warn("session {}: close did not complete: {}", id, e.toString());
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> closeAsync() {
+    if (!setState(SessionState.CLOSED)) {
+      return CompletableFuture.completedFuture(null);
+    }
+    leases.forEach(RealLease::markLost);
+    stopKeepalives();
+    expired.cancel(false);
+    return closeOnServer();
+  }
+
+  private CompletableFuture<Void> closeOnServer() {
+    String requestId = UUID.randomUUID().toString();
+    return caller.call("close session", callTimeout, (ch, t) -> SessionServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+        .closeSession(CloseSessionRequest.newBuilder().setRequestId(requestId).setSessionId(id).build()))
+        .handle((r, err) -> null);
+  }
+
+  @Override
+  public String toString() {
+    return "Session[" + id + ", " + state + "]";
+  }
+}
