@@ -1,0 +1,168 @@
+package io.holdfast.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.client.testing.LockHolderProcess;
+import io.holdfast.proto.v1.AcquireRequest;
+import io.holdfast.proto.v1.ClientIdentity;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Sessions and locks through the client, on a real 3-node cluster with a stable leader. */
+class LockingClusterTest {
+  @TempDir
+  static Path dir;
+  static ProcessCluster cluster;
+  static HoldfastClient client;
+
+  @BeforeAll
+  static void start() {
+    cluster = new ProcessCluster(3, dir).start();
+    cluster.awaitLeader(Duration.ofSeconds(60));
+    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("locking-test").build();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (client != null) {
+      client.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @Test
+  void waitersAreGrantedInFifoOrderWithIncreasingTokens() throws Exception {
+    Session holder = client.newSession(Duration.ofSeconds(10));
+    LockLease first = holder.tryLock("fifo/a").orElseThrow();
+    List<Session> sessions = new ArrayList<>();
+    List<CompletableFuture<LockLease>> waits = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Session s = client.newSession(Duration.ofSeconds(10));
+      sessions.add(s);
+      waits.add(s.lockAsync("fifo/a"));
+      // Queue them one after another, so the FIFO order is defined.
+      awaitWaiters("fifo/a", i + 1);
+    }
+    assertEquals(List.of(sessions.get(0).id(), sessions.get(1).id(), sessions.get(2).id()),
+        client.describeLock("fifo/a").waitingSessionIds());
+
+    long previous = first.token();
+    first.close();
+    for (int i = 0; i < 3; i++) {
+      LockLease lease = waits.get(i).get(10, TimeUnit.SECONDS);
+      assertEquals(sessions.get(i).id(), client.describeLock("fifo/a").holderSessionId(), "waiter " + i);
+      for (int j = i + 1; j < 3; j++) {
+        assertFalse(waits.get(j).isDone(), "waiter " + j + " must still wait while " + i + " holds the lock");
+      }
+      assertTrue(lease.token() > previous, "token " + lease.token() + " after " + previous);
+      previous = lease.token();
+      lease.close();
+    }
+    assertFalse(client.describeLock("fifo/a").held());
+    holder.close();
+    sessions.forEach(Session::close);
+  }
+
+  @Test
+  void timedWaitReturnsEmptyAndLeavesNoPlaceInTheQueue() throws Exception {
+    Session a = client.newSession(Duration.ofSeconds(10));
+    Session b = client.newSession(Duration.ofSeconds(10));
+    LockLease lease = a.tryLock("timed/a").orElseThrow();
+    Optional<LockLease> none = b.lock("timed/a", Duration.ofMillis(400));
+    assertTrue(none.isEmpty());
+    assertEquals(List.of(), client.describeLock("timed/a").waitingSessionIds());
+    assertTrue(b.tryLock("timed/a").isEmpty());
+    lease.close();
+    assertTrue(b.tryLock("timed/a").isPresent());
+    a.close();
+    b.close();
+  }
+
+  @Test
+  void silentSessionLosesItsLockWithinTtlAndTheWaiterGetsAHigherToken() throws Exception {
+    // A session opened by hand and never kept alive: node-7 frozen, as far as the cluster knows.
+    int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+    long ttlMs = 3_000;
+    var sessions = SessionServiceGrpc.newBlockingStub(cluster.channel(leader));
+    long silent = sessions.openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
+        .setTtlMs(ttlMs).setClient(ClientIdentity.newBuilder().setName("node-7")).build()).getSessionId();
+    long t0 = System.nanoTime();
+    long silentToken = LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString()).setSessionId(silent).setLockName("fleet/config").build())
+        .getToken();
+    assertEquals("node-7", client.describeLock("fleet/config").holderName());
+
+    Session waiter = client.newSession(Duration.ofSeconds(10));
+    LockLease lease = waiter.lock("fleet/config", Duration.ofSeconds(ttlMs / 1000 + 10)).orElseThrow();
+    long grantedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    assertTrue(grantedAfterMs <= ttlMs + 2_000, "granted " + grantedAfterMs + " ms after the last sign of life");
+    assertTrue(grantedAfterMs >= ttlMs - 100, "granted too early: " + grantedAfterMs + " ms");
+    assertTrue(lease.token() > silentToken);
+    lease.close();
+    waiter.close();
+  }
+
+  @Test
+  void killedHolderProcessLosesItsLockWithinTtlPlusTwoSeconds() throws Exception {
+    long ttlMs = 3_000;
+    Process holder = LockHolderProcess.start(String.join(",", cluster.endpoints()), "fleet/killed", ttlMs);
+    try {
+      long[] held = LockHolderProcess.awaitHolding(holder, Duration.ofSeconds(30));
+      assertEquals(held[0], client.describeLock("fleet/killed").holderSessionId());
+      Session waiter = client.newSession(Duration.ofSeconds(10));
+      CompletableFuture<LockLease> wait = waiter.lockAsync("fleet/killed");
+      awaitWaiters("fleet/killed", 1);
+      holder.destroyForcibly(); // kill -9: no goodbye, no release
+      long killedAt = System.nanoTime();
+      LockLease lease = wait.get(ttlMs + 10_000, TimeUnit.MILLISECONDS);
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+      assertTrue(ms <= ttlMs + 2_000, "lock moved " + ms + " ms after the holder was killed");
+      assertTrue(lease.token() > held[1]);
+      lease.close();
+      waiter.close();
+    } finally {
+      holder.destroyForcibly();
+    }
+  }
+
+  @Test
+  void releaseWithALostLeaseIsRefusedAndTypedErrorsReachTheApplication() throws Exception {
+    Session s = client.newSession(Duration.ofSeconds(10));
+    assertThrows(InvalidArgumentException.class, () -> s.tryLock("bad name"));
+    assertThrows(InvalidArgumentException.class, () -> client.newSession(Duration.ofMillis(10)));
+    LockLease lease = s.tryLock("typed/a").orElseThrow();
+    s.close();
+    assertFalse(lease.isValid());
+    assertThrows(LockLostException.class, lease::close);
+    assertThrows(SessionExpiredException.class, () -> s.tryLock("typed/b"));
+  }
+
+  static void awaitWaiters(String lock, int n) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (client.describeLock(lock).waitingSessionIds().size() < n) {
+      if (System.nanoTime() > end) {
+        throw new AssertionError("lock " + lock + " never had " + n + " waiters");
+      }
+      Thread.sleep(10);
+    }
+  }
+}
