@@ -112,8 +112,12 @@ public final class Caller {
           return;
         }
         LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
-        scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, rpc, result), delayMs,
-            TimeUnit.MILLISECONDS);
+        try {
+          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, rpc, result), delayMs,
+              TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+          result.completeExceptionally(new ClusterUnavailableException("client closed", e));
+        }
       }
     }, MoreExecutors.directExecutor());
   }

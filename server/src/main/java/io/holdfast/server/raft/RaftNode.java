@@ -27,7 +27,6 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.NotLeaderException;
-import org.apache.ratis.protocol.exceptions.RaftException;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
@@ -202,11 +201,11 @@ public final class RaftNode implements AutoCloseable {
     if (e instanceof RaftCallException rce) {
       return rce;
     }
+    // Anything else from Ratis (a peer's channel failing as the leader dies, a read index that
+    // timed out, a leader stepping down) is transient for the caller: every mutating command
+    // carries a request id, so a retry with the same id acts at most once.
     String what = e == null ? "unknown error" : e.getClass().getSimpleName() + ": " + e.getMessage();
-    if (e instanceof RaftException || e instanceof IOException) {
-      return new RaftCallException(ErrorCode.NO_LEADER, leaderIdQuietly(), "raft: " + what);
-    }
-    return new RaftCallException(ErrorCode.INTERNAL, null, what);
+    return new RaftCallException(ErrorCode.NO_LEADER, leaderIdQuietly(), "raft: " + what);
   }
 
   private RaftCallException notLeader() {

@@ -1,0 +1,168 @@
+package io.holdfast.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.server.testing.ProcessCluster;
+import io.holdfast.server.testing.TcpProxy;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What the client does when the network fails it: loss detection, lost responses, races. */
+class ClientFaultsClusterTest {
+  @TempDir
+  static Path dir;
+  static ProcessCluster cluster;
+  static HoldfastClient direct;
+
+  @BeforeAll
+  static void start() {
+    cluster = new ProcessCluster(3, dir).start();
+    cluster.awaitLeader(Duration.ofSeconds(60));
+    direct = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("direct").build();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (direct != null) {
+      direct.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  /**
+   * A proxy in front of the leader only. A client given only this endpoint is never redirected
+   * (a redirect names the leader's real address, which would bypass the proxy).
+   */
+  static TcpProxy leaderProxy() {
+    String e = cluster.endpoint(cluster.awaitLeader(Duration.ofSeconds(30)));
+    return new TcpProxy(Integer.parseInt(e.substring(e.lastIndexOf(':') + 1)));
+  }
+
+  @Test
+  void aClientCutOffFromTheClusterKnowsItLostTheLockBeforeAnyoneElseGetsIt() throws Exception {
+    TcpProxy proxy = leaderProxy();
+    try (HoldfastClient cutOff = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("cut-off")
+        .build()) {
+      Session s = cutOff.newSession(Duration.ofSeconds(3));
+      AtomicLong expiredAtWallMs = new AtomicLong();
+      s.addListener((session, state) -> {
+        if (state == SessionState.EXPIRED) {
+          expiredAtWallMs.compareAndSet(0, System.currentTimeMillis());
+        }
+      });
+      LockLease lease = s.tryLock("loss/a").orElseThrow();
+      Session other = direct.newSession(Duration.ofSeconds(10));
+      CompletableFuture<LockLease> wait = other.lockAsync("loss/a");
+
+      proxy.blackhole(true);
+      LockLease taken = wait.get(20, TimeUnit.SECONDS);
+      LockDescription d = direct.describeLock("loss/a");
+      assertEquals(other.id(), d.holderSessionId());
+
+      assertEquals(SessionState.EXPIRED, s.state());
+      assertFalse(lease.isValid());
+      assertTrue(s.onExpired().isDone());
+      assertNotEquals(0, expiredAtWallMs.get());
+      // Both clocks are this machine's: the client gave up before the leader stamped the grant.
+      assertTrue(expiredAtWallMs.get() <= d.acquiredAt().toEpochMilli(), "client noticed at "
+          + expiredAtWallMs.get() + ", lock granted to another session at " + d.acquiredAt().toEpochMilli());
+      assertTrue(taken.token() > lease.token());
+      taken.close();
+      other.close();
+    } finally {
+      proxy.close();
+    }
+  }
+
+  @Test
+  void aLostResponseIsRetriedWithTheSameRequestIdAndActsOnce() throws Exception {
+    TcpProxy proxy = leaderProxy();
+    try (HoldfastClient flaky = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("flaky").build()) {
+      Session s = flaky.newSession(Duration.ofSeconds(10));
+      Session other = direct.newSession(Duration.ofSeconds(10));
+      for (int round = 0; round < 5; round++) {
+        String name = "retry/" + round;
+        int before = proxy.connectionsAccepted();
+        proxy.cutNextResponse();
+        LockLease lease = s.tryLock(name).orElseThrow();
+        assertFalse(proxy.cutPending(), "the response was cut");
+        assertTrue(proxy.connectionsAccepted() > before, "so the client had to reconnect and retry");
+        LockDescription d = direct.describeLock(name);
+        assertEquals(s.id(), d.holderSessionId());
+        assertEquals(lease.token(), d.token(), "the lease carries the token the server granted");
+        assertTrue(other.tryLock(name).isEmpty(), "held exactly once");
+
+        CompletableFuture<Optional<LockLease>> queued = other.lockAsync(name, Duration.ofSeconds(10));
+        awaitWaiters(name, 1);
+        proxy.cutNextResponse();
+        lease.close();
+        assertFalse(proxy.cutPending());
+        LockLease next = queued.get(10, TimeUnit.SECONDS).orElseThrow();
+        // The retried release must not have released the next holder's grant.
+        assertEquals(other.id(), direct.describeLock(name).holderSessionId());
+        assertTrue(next.isValid());
+        next.close();
+      }
+      s.close();
+      other.close();
+    } finally {
+      proxy.close();
+    }
+  }
+
+  @Test
+  void aWaitThatTimesOutAsTheGrantArrivesNeverLeavesTheLockHeld() throws Exception {
+    Session a = direct.newSession(Duration.ofSeconds(10));
+    Session b = direct.newSession(Duration.ofSeconds(10));
+    int granted = 0;
+    for (int i = 0; i < 12; i++) {
+      String name = "race/" + i;
+      LockLease held = a.tryLock(name).orElseThrow();
+      long waitMs = 300;
+      CompletableFuture<Optional<LockLease>> wait = b.lockAsync(name, Duration.ofMillis(waitMs));
+      // Release right around the moment the wait runs out.
+      Thread.sleep(waitMs - 60 + 10 * i);
+      held.close();
+      Optional<LockLease> got = wait.get(15, TimeUnit.SECONDS);
+      Thread.sleep(100);
+      LockDescription d = direct.describeLock(name);
+      if (got.isPresent()) {
+        granted++;
+        assertEquals(b.id(), d.holderSessionId());
+        assertEquals(got.get().token(), d.token());
+        got.get().close();
+      } else {
+        assertFalse(d.held() && d.holderSessionId() == b.id(),
+            "round " + i + ": the waiter gave up but its session holds the lock " + d);
+      }
+    }
+    System.out.println("timeout/grant race: granted in " + granted + " of 12 rounds");
+    a.close();
+    b.close();
+  }
+
+  static void awaitWaiters(String lock, int n) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (direct.describeLock(lock).waitingSessionIds().size() < n) {
+      assertNotNull(lock);
+      if (System.nanoTime() > end) {
+        throw new AssertionError("lock " + lock + " never had " + n + " waiters");
+      }
+      Thread.sleep(10);
+    }
+  }
+}
