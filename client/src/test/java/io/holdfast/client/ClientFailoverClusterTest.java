@@ -71,6 +71,53 @@ class ClientFailoverClusterTest {
   }
 
   @Test
+  void aPausedLeaderIsLeftBehindBySessionsAndWaiters() throws Exception {
+    start();
+    Session holder = client.newSession(Duration.ofSeconds(6));
+    Session waiter = client.newSession(Duration.ofSeconds(6));
+    List<SessionState> states = new java.util.concurrent.CopyOnWriteArrayList<>();
+    holder.addListener((s, st) -> states.add(st));
+    waiter.addListener((s, st) -> states.add(st));
+    LockLease held = holder.tryLock("pause/a").orElseThrow();
+    CompletableFuture<LockLease> waiting = waiter.lockAsync("pause/a");
+    Thread.sleep(300);
+
+    int leader = cluster.awaitLeader(Duration.ofSeconds(10));
+    cluster.pause(leader); // SIGSTOP: its TCP connections stay open, nothing answers
+    try {
+      int next = awaitLeaderOtherThan(leader);
+      // Keepalives found the new leader in time: nobody's session was lost.
+      Thread.sleep(7_000);
+      assertTrue(holder.isValid() && waiter.isValid(), "states seen: " + states);
+      assertTrue(!states.contains(SessionState.EXPIRED), states.toString());
+      assertEquals(holder.id(), client.describeLock("pause/a").holderSessionId());
+
+      held.close();
+      LockLease got = waiting.get(40, TimeUnit.SECONDS);
+      assertEquals(got.token(), client.describeLock("pause/a").token());
+      assertEquals(waiter.id(), client.describeLock("pause/a").holderSessionId());
+      got.close();
+      assertTrue(next != leader);
+    } finally {
+      cluster.resume(leader);
+    }
+  }
+
+  int awaitLeaderOtherThan(int old) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < end) {
+      for (int i = 0; i < 3; i++) {
+        var st = i == old ? null : cluster.status(i);
+        if (st != null && st.getRole().equals("LEADER")) {
+          return i;
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no new leader while node " + old + " was paused\n" + cluster.logTails());
+  }
+
+  @Test
   void withEveryServerDownTheClientBacksOffInsteadOfSpinning() throws Exception {
     start();
     Session s = client.newSession(Duration.ofSeconds(30));

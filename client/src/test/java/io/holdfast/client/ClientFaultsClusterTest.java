@@ -89,6 +89,36 @@ class ClientFaultsClusterTest {
   }
 
   @Test
+  void aShortCutIsReportedAsSuspendedThenReconnectedAndLosesNothing() throws Exception {
+    TcpProxy proxy = leaderProxy();
+    try (HoldfastClient flaky = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("blip").build()) {
+      Session s = flaky.newSession(Duration.ofSeconds(9));
+      java.util.List<SessionState> states = new java.util.concurrent.CopyOnWriteArrayList<>();
+      s.addListener((session, state) -> states.add(state));
+      LockLease lease = s.tryLock("blip/a").orElseThrow();
+      proxy.blackhole(true);
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+      while (!states.contains(SessionState.SUSPENDED) && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      assertTrue(states.contains(SessionState.SUSPENDED), states.toString());
+      assertTrue(lease.isValid(), "suspended is not lost: the lease stays valid until the local deadline");
+      proxy.blackhole(false);
+      end = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+      while (!states.contains(SessionState.RECONNECTED) && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      assertEquals(java.util.List.of(SessionState.SUSPENDED, SessionState.RECONNECTED), states);
+      assertTrue(lease.isValid());
+      assertEquals(s.id(), direct.describeLock("blip/a").holderSessionId());
+      lease.close();
+      s.close();
+    } finally {
+      proxy.close();
+    }
+  }
+
+  @Test
   void aLostResponseIsRetriedWithTheSameRequestIdAndActsOnce() throws Exception {
     TcpProxy proxy = leaderProxy();
     try (HoldfastClient flaky = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("flaky").build()) {

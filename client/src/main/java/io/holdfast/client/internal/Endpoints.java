@@ -33,9 +33,13 @@ public final class Endpoints implements AutoCloseable {
     return List.copyOf(all);
   }
 
+  /**
+   * HTTP/2 keepalive pings find a node that stopped answering (paused, or cut off) within about
+   * ten seconds, so that a call waiting there fails over instead of hanging.
+   */
   public ManagedChannel channel(String endpoint) {
     return channels.computeIfAbsent(endpoint, e -> NettyChannelBuilder.forTarget(e).usePlaintext()
-        .keepAliveTime(30, TimeUnit.SECONDS).build());
+        .keepAliveTime(5, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).build());
   }
 
   /** A node named {@code endpoint} as the leader. */

@@ -69,10 +69,13 @@ public final class RealSession implements Session {
   private final ScheduledFuture<?> keepaliveTask;
   private final ScheduledFuture<?> watchdogTask;
 
+  private final long ackTimeoutNanos;
+  private volatile long pendingSinceNanos; // send time of the oldest unacknowledged keepalive, or 0
   private volatile long validUntilNanos;
   private volatile long lastAckSendNanos;
   private volatile SessionState state = SessionState.CONNECTED;
   private ClientCallStreamObserver<KeepAliveRequest> stream; // guarded by streamLock
+  private String streamEndpoint; // guarded by streamLock
   private int reconnects; // guarded by streamLock
 
   RealSession(long id, Duration ttl, long openSentNanos, Caller caller, Executor listenerExecutor,
@@ -85,6 +88,7 @@ public final class RealSession implements Session {
     // The margin covers clock-rate differences between client and server over one TTL.
     this.marginNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(1_000, Math.max(50, ttl.toMillis() / 10)));
     this.intervalNanos = ttl.toNanos() / 3;
+    this.ackTimeoutNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(500), intervalNanos / 2);
     this.lastAckSendNanos = openSentNanos;
     this.validUntilNanos = openSentNanos + ttl.toNanos() - marginNanos;
     long watchMs = Math.max(10, Math.min(100, ttl.toMillis() / 20));
@@ -152,6 +156,9 @@ public final class RealSession implements Session {
     long now = System.nanoTime();
     sendTimes.put(n, now);
     sendTimes.keySet().removeIf(k -> k < n - 64);
+    if (pendingSinceNanos == 0) {
+      pendingSinceNanos = now;
+    }
     synchronized (streamLock) {
       if (stream == null) {
         openStream();
@@ -167,6 +174,7 @@ public final class RealSession implements Session {
 
   private void openStream() {
     String endpoint = caller.endpoints().current();
+    streamEndpoint = endpoint;
     ClientResponseObserver<KeepAliveRequest, KeepAliveResponse> observer = new ClientResponseObserver<>() {
       private ClientCallStreamObserver<KeepAliveRequest> mine;
 
@@ -231,6 +239,7 @@ public final class RealSession implements Session {
     synchronized (streamLock) {
       reconnects = 0;
     }
+    pendingSinceNanos = 0;
     if (sent - lastAckSendNanos > 0) {
       lastAckSendNanos = sent;
       long until = sent + ttl.toNanos() - marginNanos;
@@ -252,8 +261,31 @@ public final class RealSession implements Session {
     if (now - validUntilNanos >= 0) {
       expire("no keepalive acknowledged within the TTL (" + ttl.toMillis() + " ms, less a "
           + TimeUnit.NANOSECONDS.toMillis(marginNanos) + " ms margin)");
-    } else if (now - lastAckSendNanos > 2 * intervalNanos && state != SessionState.SUSPENDED) {
-      setState(SessionState.SUSPENDED);
+    } else if (pendingSinceNanos != 0 && now - pendingSinceNanos > ackTimeoutNanos) {
+      // No answer on this stream: the node may be paused or cut off, with its TCP connection still
+      // open. Drop the stream and renew through the next endpoint now.
+      if (state != SessionState.SUSPENDED) {
+        setState(SessionState.SUSPENDED);
+      }
+      resetStream();
+      pendingSinceNanos = 0;
+      sendKeepAlive();
+    }
+  }
+
+  private void resetStream() {
+    synchronized (streamLock) {
+      if (stream != null) {
+        try {
+          stream.cancel("no keepalive acknowledgement", null);
+        } catch (RuntimeException ignored) {
+          // already broken
+        }
+        stream = null;
+      }
+      if (streamEndpoint != null) {
+        caller.endpoints().failed(streamEndpoint);
+      }
     }
   }
 

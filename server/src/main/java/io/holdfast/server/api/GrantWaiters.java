@@ -17,7 +17,7 @@ public final class GrantWaiters implements StateObserver {
 
   /** How a wait ended. {@code token} is set for a grant. */
   public record Outcome(Kind kind, long token) {
-    public enum Kind { GRANTED, CANCELLED, TIMED_OUT, SESSION_ENDED, RELOADED }
+    public enum Kind { GRANTED, CANCELLED, TIMED_OUT, SESSION_ENDED, RETRY }
   }
 
   private record Key(long sessionId, String lockName) {}
@@ -76,8 +76,19 @@ public final class GrantWaiters implements StateObserver {
   @Override
   public void onStateReloaded() {
     // A snapshot replaced the state; events in between are lost. Waiters retry (idempotently).
+    retryAll();
+  }
+
+  @Override
+  public void onLeadershipLost() {
+    // A deposed leader may be cut off from the majority and never apply the grant; the client
+    // retries the same acquire (same request id, same place in the queue) on the new leader.
+    retryAll();
+  }
+
+  private void retryAll() {
     for (Key k : new ArrayList<>(waiting.keySet())) {
-      complete(k, new Outcome(Outcome.Kind.RELOADED, 0));
+      complete(k, new Outcome(Outcome.Kind.RETRY, 0));
     }
   }
 

@@ -99,8 +99,9 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
           out.onError(errors.of(ErrorCode.SESSION_EXPIRED, "session " + req.getSessionId()
               + " ended while waiting for lock '" + name + "'"));
           break;
-        case RELOADED:
-          out.onError(errors.of(ErrorCode.NO_LEADER, "this node reloaded its state while the acquire waited; retry"));
+        case RETRY:
+          out.onError(errors.of(new io.holdfast.server.raft.RaftCallException(ErrorCode.NOT_LEADER, raft.leaderId(),
+              "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
           break;
         case TIMED_OUT:
           if (o.token() == -1) {
