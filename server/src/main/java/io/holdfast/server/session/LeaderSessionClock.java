@@ -136,12 +136,14 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
     long now = System.nanoTime();
     for (Map.Entry<Long, Deadline> en : deadlines.entrySet()) {
       Deadline d = en.getValue();
+      // Read the basis before the deadline (apply writes them in the opposite order): seeing a
+      // new basis guarantees seeing its new deadline, so an expiry never names a fresh renewal.
+      long basis = d.basisIndex;
       if (d.expiring || d.atNanos - now > 0) {
         continue;
       }
       d.expiring = true;
       long id = en.getKey();
-      long basis = d.basisIndex;
       raft.submit(new Command.ExpireSession(id, basis)).whenComplete((r, err) -> {
         d.expiring = false;
         if (err != null) {

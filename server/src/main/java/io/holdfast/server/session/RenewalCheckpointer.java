@@ -1,6 +1,8 @@
 package io.holdfast.server.session;
 
+import io.holdfast.server.raft.RaftCallException;
 import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.state.ErrorCode;
 import io.holdfast.server.state.Command;
 import io.holdfast.server.state.Result;
 import java.util.ArrayList;
@@ -80,7 +82,7 @@ public final class RenewalCheckpointer implements AutoCloseable {
         pending = new HashMap<>();
       }
       if (!raft.isLeader()) {
-        failAll(batch, new IllegalStateException("not the leader"));
+        failAll(batch, new RaftCallException(ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader"));
         if (batch.isEmpty()) {
           lastProposal = System.nanoTime();
         }
@@ -116,7 +118,7 @@ public final class RenewalCheckpointer implements AutoCloseable {
     running = false;
     thread.interrupt();
     synchronized (lock) {
-      failAll(pending, new IllegalStateException("server closing"));
+      failAll(pending, new RaftCallException(ErrorCode.NO_LEADER, null, "server closing"));
       pending.clear();
     }
   }
