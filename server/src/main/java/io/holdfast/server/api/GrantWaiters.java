@@ -60,7 +60,7 @@ public final class GrantWaiters implements StateObserver {
         Outcome.Kind kind = switch (w.reason()) {
           case CLOSED -> Outcome.Kind.CANCELLED;
           case TIMED_OUT -> Outcome.Kind.TIMED_OUT;
-          case EXPIRED -> Outcome.Kind.SESSION_ENDED;
+          case EXPIRED, ADMIN_EXPIRED, TAKEN_OVER, REVOKED -> Outcome.Kind.SESSION_ENDED;
         };
         complete(new Key(w.sessionId(), w.lockName()), new Outcome(kind, 0));
       } else if (e instanceof StateEvent.SessionEnded s) {

@@ -17,9 +17,17 @@ public sealed interface Command {
    */
   String fingerprint();
 
-  record OpenSession(String requestId, long ttlMs, ClientInfo client) implements Command {
+  /**
+   * {@code exclusiveKey} (may be empty): opening a session with the key of a live session ends
+   * that older session at once (a restarted process clearing its own ghost).
+   */
+  record OpenSession(String requestId, long ttlMs, ClientInfo client, String exclusiveKey) implements Command {
+    public OpenSession(String requestId, long ttlMs, ClientInfo client) {
+      this(requestId, ttlMs, client, "");
+    }
+
     public String fingerprint() {
-      return "open:" + ttlMs + ":" + client.name() + ":" + client.host() + ":" + client.pid();
+      return "open:" + ttlMs + ":" + client.name() + ":" + client.host() + ":" + client.pid() + ":" + exclusiveKey;
     }
   }
 
@@ -36,8 +44,17 @@ public sealed interface Command {
     }
   }
 
-  /** {@code waitMs}: 0 try once, &gt; 0 wait that long, -1 wait until granted. */
-  record Acquire(String requestId, long sessionId, String lockName, long waitMs) implements Command {
+  /**
+   * {@code waitMs}: 0 try once, &gt; 0 wait that long, -1 wait until granted. {@code lockDelayMs}:
+   * after an unclean release (expiry, revocation) the lock is not granted again for this long.
+   * {@code maxHoldMs}: past this, the lock is revoked (0: no limit).
+   */
+  record Acquire(String requestId, long sessionId, String lockName, long waitMs, long lockDelayMs, long maxHoldMs)
+      implements Command {
+    public Acquire(String requestId, long sessionId, String lockName, long waitMs) {
+      this(requestId, sessionId, lockName, waitMs, 0, 0);
+    }
+
     public String fingerprint() {
       return "acquire:" + sessionId + ":" + lockName + ":" + (waitMs == 0 ? "try" : "wait");
     }
@@ -53,6 +70,22 @@ public sealed interface Command {
   record Release(String requestId, long sessionId, String lockName, long token) implements Command {
     public String fingerprint() {
       return "release:" + sessionId + ":" + lockName + ":" + token;
+    }
+  }
+
+  /** An operator takes a lock away, optionally handing it straight to {@code successorSessionId}. */
+  record Revoke(String requestId, String lockName, String reason, long successorSessionId, String requestedBy)
+      implements Command {
+    public String fingerprint() {
+      return "revoke:" + lockName + ":" + successorSessionId + ":" + reason;
+    }
+  }
+
+  /** An operator ends a session (a host known dead), releasing its locks as an expiry would. */
+  record AdminExpireSession(String requestId, long sessionId, String reason, String requestedBy)
+      implements Command {
+    public String fingerprint() {
+      return "admin-expire:" + sessionId + ":" + reason;
     }
   }
 

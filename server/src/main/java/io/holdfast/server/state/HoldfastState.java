@@ -1,18 +1,19 @@
 package io.holdfast.server.state;
 
 import io.holdfast.server.state.Command.Acquire;
+import io.holdfast.server.state.Command.AdminExpireSession;
 import io.holdfast.server.state.Command.CancelWait;
 import io.holdfast.server.state.Command.Checkpoint;
 import io.holdfast.server.state.Command.CloseSession;
 import io.holdfast.server.state.Command.ExpireSession;
 import io.holdfast.server.state.Command.OpenSession;
 import io.holdfast.server.state.Command.Release;
+import io.holdfast.server.state.Command.Revoke;
 import io.holdfast.server.state.Result.Failure;
 import io.holdfast.server.state.StateEvent.EndReason;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,12 +23,16 @@ import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
- * Holdfast's replicated state: sessions, locks with FIFO waiters, and the log's clock.
+ * Holdfast's replicated state: sessions, locks with FIFO waiters, lock-delays and max hold times,
+ * the audit log, and the log's clock.
  *
  * <p>Deterministic by construction: {@link #apply} reads nothing but the entry and the state (no
  * clock, no randomness, no node-local configuration), iterates only sorted or insertion-ordered
  * collections, and fails a command by returning a {@link Failure} before changing anything. Two
- * instances fed the same entries hold the same state and produce byte-identical snapshots.
+ * instances fed the same entries hold the same state and produce byte-identical snapshots. Time-
+ * driven changes (a waiter's backstop, a max hold time, the end of a lock-delay) happen at the
+ * first entry whose log clock passes their deadline; the leader's checkpoint ticks every R keep
+ * that prompt.
  *
  * <p>Not thread-safe; the state machine serialises access.
  */
@@ -35,29 +40,21 @@ public final class HoldfastState {
   /** How long past its wait a forgotten waiter stays queued before apply drops it. */
   static final long WAITER_BACKSTOP_SLACK_MS = 5_000;
   static final int RECENT_OPENS = 10_000;
+  static final int ADMIN_REQUESTS = 1_000;
+  static final int MAX_REASON = 1_024;
 
   private final TreeMap<Long, SessionRecord> sessions = new TreeMap<>();
+  private final TreeMap<String, Long> exclusiveKeys = new TreeMap<>();
   private final TreeMap<String, LockRecord> locks = new TreeMap<>();
   private final LinkedHashMap<String, StateImage.OpenImage> recentOpens = new LinkedHashMap<>();
-  /** Waiters with a backstop deadline, by (deadline, lock, session). */
-  private final TreeSet<WaitDeadline> waitDeadlines = new TreeSet<>();
+  private final RequestCache adminRequests = new RequestCache(ADMIN_REQUESTS);
+  private final AuditLog audit = new AuditLog();
+  private final TreeSet<Deadline> waitDeadlines = new TreeSet<>();
+  private final TreeSet<Deadline> holdDeadlines = new TreeSet<>();
+  private final TreeSet<Deadline> orphanDeadlines = new TreeSet<>();
   private final LogClock clock = new LogClock();
   private long lastAppliedIndex;
   private long lastAppliedTerm;
-
-  private record WaitDeadline(long deadlineClockMs, String lockName, long sessionId, String requestId)
-      implements Comparable<WaitDeadline> {
-    private static final Comparator<WaitDeadline> ORDER = Comparator
-        .comparingLong(WaitDeadline::deadlineClockMs)
-        .thenComparing(WaitDeadline::lockName)
-        .thenComparingLong(WaitDeadline::sessionId)
-        .thenComparing(WaitDeadline::requestId);
-
-    @Override
-    public int compareTo(WaitDeadline o) {
-      return ORDER.compare(this, o);
-    }
-  }
 
   /**
    * Applies one entry. Never throws for any input: invalid commands come back as a {@link Failure}
@@ -71,7 +68,7 @@ public final class HoldfastState {
     clock.advance(entry.term(), entry.leaderTimeMs());
     lastAppliedIndex = entry.index();
     lastAppliedTerm = entry.term();
-    dropOverdueWaiters(entry.index(), events);
+    runDeadlines(entry, events);
     Command c = entry.command();
     if (c instanceof OpenSession o) {
       return openSession(entry, o, events);
@@ -79,12 +76,16 @@ public final class HoldfastState {
       return closeSession(entry, cl, events);
     } else if (c instanceof ExpireSession ex) {
       return expireSession(entry, ex, events);
+    } else if (c instanceof AdminExpireSession ax) {
+      return adminExpire(entry, ax, events);
     } else if (c instanceof Acquire a) {
       return acquire(entry, a, events);
     } else if (c instanceof Release r) {
       return release(entry, r, events);
     } else if (c instanceof CancelWait cw) {
       return cancelWait(entry, cw, events);
+    } else if (c instanceof Revoke rv) {
+      return revoke(entry, rv, events);
     } else if (c instanceof Checkpoint cp) {
       return checkpoint(entry, cp, events);
     }
@@ -101,6 +102,9 @@ public final class HoldfastState {
     if (o.ttlMs() <= 0) {
       return new Failure(ErrorCode.INVALID_ARGUMENT, "ttl_ms must be positive, got " + o.ttlMs());
     }
+    if (o.exclusiveKey().length() > Names.MAX_LOCK_NAME) {
+      return new Failure(ErrorCode.INVALID_ARGUMENT, "exclusive_key is longer than " + Names.MAX_LOCK_NAME);
+    }
     StateImage.OpenImage seen = recentOpens.get(o.requestId());
     if (seen != null) {
       if (!seen.fingerprint().equals(o.fingerprint())) {
@@ -108,10 +112,23 @@ public final class HoldfastState {
       }
       return new Result.SessionOpened(seen.sessionId(), seen.ttlMs());
     }
+    if (!o.exclusiveKey().isEmpty()) {
+      Long older = exclusiveKeys.get(o.exclusiveKey());
+      if (older != null) {
+        // A new incarnation of the same identity: the old one is known dead, no lock-delay.
+        SessionRecord old = sessions.get(older);
+        List<String> freed = endSession(e, old, EndReason.TAKEN_OVER, events);
+        audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.TAKEN_OVER, "", old.id(),
+            old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", e.index()));
+      }
+    }
     long id = e.index();
-    SessionRecord s = new SessionRecord(id, o.ttlMs(), o.client(), e.leaderTimeMs());
+    SessionRecord s = new SessionRecord(id, o.ttlMs(), o.client(), e.leaderTimeMs(), o.exclusiveKey());
     s.renew(e.index(), e.leaderTimeMs(), clock.elapsedMs());
     sessions.put(id, s);
+    if (!o.exclusiveKey().isEmpty()) {
+      exclusiveKeys.put(o.exclusiveKey(), id);
+    }
     recentOpens.put(o.requestId(), new StateImage.OpenImage(o.requestId(), o.fingerprint(), id, o.ttlMs()));
     while (recentOpens.size() > RECENT_OPENS) {
       recentOpens.remove(recentOpens.keySet().iterator().next());
@@ -125,8 +142,7 @@ public final class HoldfastState {
     if (s == null) {
       return sessionNotFound(c.sessionId());
     }
-    List<String> released = endSession(e, s, EndReason.CLOSED, events);
-    return new Result.SessionClosed(released);
+    return new Result.SessionClosed(endSession(e, s, EndReason.CLOSED, events));
   }
 
   private Result expireSession(LogEntry e, ExpireSession x, Consumer<StateEvent> events) {
@@ -136,25 +152,59 @@ public final class HoldfastState {
       return new Result.SessionExpired(false, List.of());
     }
     List<String> released = endSession(e, s, EndReason.EXPIRED, events);
+    audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.EXPIRED, "", s.id(), s.client(), 0,
+        released, "no keepalive within its TTL of " + s.ttlMs() + " ms", "", 0));
     return new Result.SessionExpired(true, released);
   }
 
-  /** Removes a session, releasing its locks to their next waiters in this same entry. */
-  private List<String> endSession(LogEntry e, SessionRecord s, EndReason reason,
-      Consumer<StateEvent> events) {
+  private Result adminExpire(LogEntry e, AdminExpireSession x, Consumer<StateEvent> events) {
+    Failure bad = checkAdmin(x.requestId(), x.reason());
+    if (bad != null) {
+      return bad;
+    }
+    RequestCache.Entry cached = adminRequests.get(x.requestId());
+    if (cached != null) {
+      return cached.fingerprint().equals(x.fingerprint()) ? cached.result() : reused(x.requestId());
+    }
+    SessionRecord s = sessions.get(x.sessionId());
+    if (s == null) {
+      return sessionNotFound(x.sessionId());
+    }
+    List<String> released = endSession(e, s, EndReason.ADMIN_EXPIRED, events);
+    audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.ADMIN_EXPIRED, "", s.id(), s.client(), 0,
+        released, x.reason(), x.requestedBy(), 0));
+    Result r = new Result.SessionExpired(true, released);
+    adminRequests.put(x.requestId(), x.fingerprint(), r);
+    return r;
+  }
+
+  /**
+   * Removes a session. Its waits end; its locks go to their next waiters in this same entry, or
+   * stay orphaned for their lock-delay when the session did not end by its own hand.
+   */
+  private List<String> endSession(LogEntry e, SessionRecord s, EndReason reason, Consumer<StateEvent> events) {
     List<String> released = new ArrayList<>(s.heldLocks);
     for (String name : new ArrayList<>(s.waitingOn)) {
       LockRecord lock = locks.get(name);
       Waiter w = lock.waiterOf(s.id());
       removeWaiter(lock, w);
       events.accept(new StateEvent.WaitEnded(e.index(), name, s.id(), w.requestId(), reason));
+      dropIfUnused(lock);
     }
+    boolean unclean = reason == EndReason.EXPIRED || reason == EndReason.ADMIN_EXPIRED;
     for (String name : released) {
       LockRecord lock = locks.get(name);
-      events.accept(new StateEvent.LockReleased(e.index(), name, s.id(), lock.token, reason));
-      handOver(e, lock, events);
+      if (unclean) {
+        freeUnclean(e, lock, s, reason, events);
+      } else {
+        events.accept(new StateEvent.LockReleased(e.index(), name, s.id(), lock.token, reason));
+        handOver(e, lock, events);
+      }
     }
     sessions.remove(s.id());
+    if (!s.exclusiveKey().isEmpty()) {
+      exclusiveKeys.remove(s.exclusiveKey());
+    }
     events.accept(new StateEvent.SessionEnded(e.index(), s.id(), reason));
     return released;
   }
@@ -181,6 +231,9 @@ public final class HoldfastState {
     }
     if (a.waitMs() < -1) {
       return new Failure(ErrorCode.INVALID_ARGUMENT, "wait_ms must be -1, 0 or positive, got " + a.waitMs());
+    }
+    if (a.lockDelayMs() < 0 || a.maxHoldMs() < 0) {
+      return new Failure(ErrorCode.INVALID_ARGUMENT, "lock_delay_ms and max_hold_ms must not be negative");
     }
     SessionRecord s = sessions.get(a.sessionId());
     if (s == null) {
@@ -215,19 +268,19 @@ public final class HoldfastState {
       lock = new LockRecord(a.lockName());
       locks.put(a.lockName(), lock);
     }
-    if (!lock.isHeld()) {
-      grant(e, lock, s, a.requestId(), events);
+    if (!lock.isHeld() && !lock.isOrphaned()) {
+      grant(e, lock, s, a.requestId(), a.lockDelayMs(), a.maxHoldMs(), events);
       return remember(s, a, new Result.Granted(lock.token));
     }
     if (a.waitMs() == 0) {
       return remember(s, a, new Result.NotGranted(lock.holderSessionId));
     }
     long deadline = a.waitMs() > 0 ? clock.elapsedMs() + a.waitMs() + WAITER_BACKSTOP_SLACK_MS : 0;
-    Waiter w = new Waiter(s.id(), a.requestId(), e.leaderTimeMs(), deadline);
+    Waiter w = new Waiter(s.id(), a.requestId(), e.leaderTimeMs(), deadline, a.lockDelayMs(), a.maxHoldMs());
     lock.waiters.addLast(w);
     s.waitingOn.add(lock.name());
     if (deadline != 0) {
-      waitDeadlines.add(new WaitDeadline(deadline, lock.name(), s.id(), a.requestId()));
+      waitDeadlines.add(new Deadline(deadline, lock.name(), s.id(), a.requestId()));
     }
     return remember(s, a, new Result.Queued(lock.waiters.size()));
   }
@@ -281,6 +334,7 @@ public final class HoldfastState {
     if (w != null && (any || w.requestId().equals(c.acquireRequestId()))) {
       removeWaiter(lock, w);
       events.accept(new StateEvent.WaitEnded(e.index(), lock.name(), s.id(), w.requestId(), EndReason.CLOSED));
+      dropIfUnused(lock);
       result = new Result.WaitCancelled(false, false, 0);
     } else if (lock != null && lock.holderSessionId == s.id()
         && (any || lock.grantRequestId.equals(c.acquireRequestId()))) {
@@ -300,22 +354,158 @@ public final class HoldfastState {
     return result;
   }
 
-  private void grant(LogEntry e, LockRecord lock, SessionRecord s, String requestId,
-      Consumer<StateEvent> events) {
+  /** What a revocation would do, without doing it (a dry run reads this). */
+  public Result previewRevoke(String lockName, long successorSessionId) {
+    LockRecord lock = locks.get(lockName);
+    Failure bad = checkRevoke(lockName, successorSessionId, lock);
+    if (bad != null) {
+      return bad;
+    }
+    long former = lock.isHeld() ? lock.holderSessionId : lock.formerHolderSessionId;
+    long formerToken = lock.token;
+    long next = lastAppliedIndex + 1; // the token a grant in the next entry would carry
+    if (successorSessionId != 0) {
+      return new Result.Revoked(former, formerToken, successorSessionId, next, 0);
+    }
+    if (lock.isHeld() && lock.lockDelayMs > 0) {
+      return new Result.Revoked(former, formerToken, 0, 0, lock.lockDelayMs);
+    }
+    Waiter first = lock.waiters.peekFirst();
+    return new Result.Revoked(former, formerToken, first == null ? 0 : first.sessionId(), first == null ? 0 : next, 0);
+  }
+
+  private Result revoke(LogEntry e, Revoke r, Consumer<StateEvent> events) {
+    Failure bad = checkAdmin(r.requestId(), r.reason());
+    if (bad == null) {
+      bad = checkRevoke(r.lockName(), r.successorSessionId(), locks.get(r.lockName()));
+    }
+    RequestCache.Entry cached = adminRequests.get(r.requestId());
+    if (cached != null) {
+      return cached.fingerprint().equals(r.fingerprint()) ? cached.result() : reused(r.requestId());
+    }
+    if (bad != null) {
+      return bad;
+    }
+    LockRecord lock = locks.get(r.lockName());
+    boolean held = lock.isHeld();
+    long former = held ? lock.holderSessionId : lock.formerHolderSessionId;
+    SessionRecord formerSession = sessions.get(former);
+    ClientInfo formerClient = formerSession != null ? formerSession.client() : lock.formerHolder;
+    long formerToken = lock.token;
+    long orphanedFor = 0;
+    if (r.successorSessionId() != 0) {
+      if (held) {
+        events.accept(new StateEvent.LockReleased(e.index(), lock.name(), former, formerToken, EndReason.REVOKED));
+        sessions.get(former).heldLocks.remove(lock.name());
+        holdDeadlines.remove(new Deadline(lock.holdDeadlineClockMs, lock.name(), former, ""));
+      }
+      SessionRecord successor = sessions.get(r.successorSessionId());
+      Waiter queued = lock.waiterOf(successor.id());
+      if (queued != null) {
+        removeWaiter(lock, queued);
+      }
+      clearOrphan(lock);
+      grant(e, lock, successor, queued == null ? "" : queued.requestId(),
+          queued == null ? lock.lockDelayMs : queued.lockDelayMs(), queued == null ? 0 : queued.maxHoldMs(), events);
+      if (queued != null) {
+        successor.requests.update(queued.requestId(), new Result.Granted(lock.token));
+      }
+    } else if (held) {
+      orphanedFor = lock.lockDelayMs;
+      freeUnclean(e, lock, sessions.get(former), EndReason.REVOKED, events);
+    } else {
+      // Already orphaned: the operator ends the lock-delay now.
+      clearOrphan(lock);
+      handOver(e, lock, events);
+    }
+    LockRecord after = locks.get(r.lockName());
+    long grantedTo = after != null && after.isHeld() ? after.holderSessionId : 0;
+    audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.REVOKED, r.lockName(), former, formerClient,
+        formerToken, List.of(r.lockName()), r.reason(), r.requestedBy(), grantedTo));
+    Result result = new Result.Revoked(former, formerToken, grantedTo, grantedTo == 0 ? 0 : after.token, orphanedFor);
+    adminRequests.put(r.requestId(), r.fingerprint(), result);
+    return result;
+  }
+
+  private Failure checkRevoke(String lockName, long successorSessionId, LockRecord lock) {
+    String bad = Names.checkLockName(lockName);
+    if (bad != null) {
+      return new Failure(ErrorCode.INVALID_ARGUMENT, bad);
+    }
+    if (lock == null || (!lock.isHeld() && !lock.isOrphaned())) {
+      return new Failure(ErrorCode.LOCK_NOT_FOUND, "lock '" + lockName + "' is neither held nor orphaned");
+    }
+    if (successorSessionId != 0) {
+      if (!sessions.containsKey(successorSessionId)) {
+        return sessionNotFound(successorSessionId);
+      }
+      if (successorSessionId == lock.holderSessionId) {
+        return new Failure(ErrorCode.INVALID_ARGUMENT, "successor session " + successorSessionId
+            + " already holds lock '" + lockName + "'");
+      }
+    }
+    return null;
+  }
+
+  private void grant(LogEntry e, LockRecord lock, SessionRecord s, String requestId, long lockDelayMs,
+      long maxHoldMs, Consumer<StateEvent> events) {
     // The fencing token is the index of the granting entry: strictly increasing per lock, across
     // leader changes and restarts, with no counter of its own to persist.
     lock.holderSessionId = s.id();
     lock.grantRequestId = requestId;
     lock.token = e.index();
     lock.acquiredAtMs = e.leaderTimeMs();
+    lock.lockDelayMs = lockDelayMs;
+    lock.maxHoldMs = maxHoldMs;
+    lock.holdDeadlineClockMs = maxHoldMs > 0 ? clock.elapsedMs() + maxHoldMs : 0;
+    if (lock.holdDeadlineClockMs != 0) {
+      holdDeadlines.add(new Deadline(lock.holdDeadlineClockMs, lock.name(), s.id(), ""));
+    }
     s.heldLocks.add(lock.name());
     events.accept(new StateEvent.LockGranted(e.index(), lock.name(), s.id(), lock.token));
   }
 
-  /** Frees the lock and grants it to the first waiter still in time; returns its session or 0. */
-  private long handOver(LogEntry e, LockRecord lock, Consumer<StateEvent> events) {
+  /**
+   * Frees a lock its holder did not release (expiry, revocation): with a lock-delay it stays
+   * orphaned until the delay has passed, so that a holder that may still be running cannot race
+   * the next one on resources that do not check tokens; without one, the queue proceeds now.
+   */
+  private void freeUnclean(LogEntry e, LockRecord lock, SessionRecord holder, EndReason reason,
+      Consumer<StateEvent> events) {
+    events.accept(new StateEvent.LockReleased(e.index(), lock.name(), holder.id(), lock.token, reason));
+    holder.heldLocks.remove(lock.name());
+    holdDeadlines.remove(new Deadline(lock.holdDeadlineClockMs, lock.name(), holder.id(), ""));
+    if (lock.lockDelayMs <= 0) {
+      handOver(e, lock, events);
+      return;
+    }
     lock.holderSessionId = 0;
     lock.grantRequestId = "";
+    lock.holdDeadlineClockMs = 0;
+    lock.grantableAtClockMs = Math.max(1, clock.elapsedMs() + lock.lockDelayMs);
+    lock.formerHolderSessionId = holder.id();
+    lock.formerHolder = holder.client();
+    lock.freedAtMs = e.leaderTimeMs();
+    lock.freeReason = reason.name();
+    orphanDeadlines.add(new Deadline(lock.grantableAtClockMs, lock.name(), 0, ""));
+  }
+
+  private void clearOrphan(LockRecord lock) {
+    if (lock.grantableAtClockMs != 0) {
+      orphanDeadlines.remove(new Deadline(lock.grantableAtClockMs, lock.name(), 0, ""));
+    }
+    lock.clearOrphan();
+  }
+
+  /** Frees the lock and grants it to the first waiter still in time; returns its session or 0. */
+  private long handOver(LogEntry e, LockRecord lock, Consumer<StateEvent> events) {
+    if (lock.holdDeadlineClockMs != 0) {
+      holdDeadlines.remove(new Deadline(lock.holdDeadlineClockMs, lock.name(), lock.holderSessionId, ""));
+    }
+    lock.holderSessionId = 0;
+    lock.grantRequestId = "";
+    lock.holdDeadlineClockMs = 0;
+    clearOrphan(lock);
     while (!lock.waiters.isEmpty()) {
       Waiter w = lock.waiters.peekFirst();
       SessionRecord next = sessions.get(w.sessionId());
@@ -325,7 +515,7 @@ public final class HoldfastState {
             EndReason.TIMED_OUT));
         continue;
       }
-      grant(e, lock, next, w.requestId(), events);
+      grant(e, lock, next, w.requestId(), w.lockDelayMs(), w.maxHoldMs(), events);
       next.requests.update(w.requestId(), new Result.Granted(lock.token));
       return next.id();
     }
@@ -340,19 +530,50 @@ public final class HoldfastState {
       s.waitingOn.remove(lock.name());
     }
     if (w.deadlineClockMs() != 0) {
-      waitDeadlines.remove(new WaitDeadline(w.deadlineClockMs(), lock.name(), w.sessionId(), w.requestId()));
+      waitDeadlines.remove(new Deadline(w.deadlineClockMs(), lock.name(), w.sessionId(), w.requestId()));
     }
   }
 
-  private void dropOverdueWaiters(long index, Consumer<StateEvent> events) {
-    while (!waitDeadlines.isEmpty() && waitDeadlines.first().deadlineClockMs() < clock.elapsedMs()) {
-      WaitDeadline d = waitDeadlines.pollFirst();
+  /** A lock that is neither held nor orphaned and has no waiters is not stored. */
+  private void dropIfUnused(LockRecord lock) {
+    if (!lock.isHeld() && !lock.isOrphaned() && lock.waiters.isEmpty()) {
+      locks.remove(lock.name());
+    }
+  }
+
+  /** Acts on every log-clock deadline the entry's time has passed, in deadline order. */
+  private void runDeadlines(LogEntry e, Consumer<StateEvent> events) {
+    long now = clock.elapsedMs();
+    while (!waitDeadlines.isEmpty() && waitDeadlines.first().clockMs() < now) {
+      Deadline d = waitDeadlines.pollFirst();
       LockRecord lock = locks.get(d.lockName());
       Waiter w = lock == null ? null : lock.waiterOf(d.sessionId());
       if (w != null && w.requestId().equals(d.requestId())) {
         removeWaiter(lock, w);
-        events.accept(new StateEvent.WaitEnded(index, lock.name(), w.sessionId(), w.requestId(),
+        events.accept(new StateEvent.WaitEnded(e.index(), lock.name(), w.sessionId(), w.requestId(),
             EndReason.TIMED_OUT));
+        dropIfUnused(lock);
+      }
+    }
+    while (!holdDeadlines.isEmpty() && holdDeadlines.first().clockMs() <= now) {
+      Deadline d = holdDeadlines.pollFirst();
+      LockRecord lock = locks.get(d.lockName());
+      if (lock != null && lock.holderSessionId == d.sessionId() && lock.holdDeadlineClockMs == d.clockMs()) {
+        SessionRecord holder = sessions.get(d.sessionId());
+        long token = lock.token;
+        long maxHold = lock.maxHoldMs;
+        freeUnclean(e, lock, holder, EndReason.REVOKED, events);
+        LockRecord after = locks.get(d.lockName());
+        audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.MAX_HOLD_EXCEEDED, d.lockName(),
+            holder.id(), holder.client(), token, List.of(d.lockName()), "held longer than its max hold time of "
+            + maxHold + " ms", "", after != null && after.isHeld() ? after.holderSessionId : 0));
+      }
+    }
+    while (!orphanDeadlines.isEmpty() && orphanDeadlines.first().clockMs() <= now) {
+      Deadline d = orphanDeadlines.pollFirst();
+      LockRecord lock = locks.get(d.lockName());
+      if (lock != null && lock.isOrphaned() && lock.grantableAtClockMs == d.clockMs()) {
+        handOver(e, lock, events);
       }
     }
   }
@@ -370,6 +591,17 @@ public final class HoldfastState {
     return bad == null ? null : new Failure(ErrorCode.INVALID_ARGUMENT, bad);
   }
 
+  private static Failure checkAdmin(String requestId, String reason) {
+    String bad = Names.checkRequestId(requestId);
+    if (bad == null && (reason == null || reason.isBlank())) {
+      bad = "a reason is required: it goes into the audit log";
+    }
+    if (bad == null && reason.length() > MAX_REASON) {
+      bad = "reason is " + reason.length() + " characters long; the limit is " + MAX_REASON;
+    }
+    return bad == null ? null : new Failure(ErrorCode.INVALID_ARGUMENT, bad);
+  }
+
   private static Failure sessionNotFound(long id) {
     return new Failure(ErrorCode.SESSION_NOT_FOUND, "session " + id + " not found (closed, expired or never opened)");
   }
@@ -380,8 +612,9 @@ public final class HoldfastState {
   }
 
   private static Failure notHolder(String lockName, long sessionId, LockRecord lock) {
-    String now = lock == null || !lock.isHeld() ? "it is free"
-        : "it is held by session " + lock.holderSessionId + " with token " + lock.token;
+    String now = lock == null ? "it is free"
+        : lock.isHeld() ? "it is held by session " + lock.holderSessionId + " with token " + lock.token
+        : lock.isOrphaned() ? "it is orphaned (its holder's session ended)" : "it is free";
     return new Failure(ErrorCode.NOT_HOLDER, "session " + sessionId + " does not hold lock '" + lockName
         + "': " + now, lock == null ? 0 : lock.token);
   }
@@ -416,7 +649,7 @@ public final class HoldfastState {
     return locks.get(name);
   }
 
-  /** Locks (held or waited on) whose names start with {@code prefix}, in name order. */
+  /** Locks (held, orphaned or waited on) whose names start with {@code prefix}, in name order. */
   public Collection<LockRecord> locks(String prefix) {
     if (prefix.isEmpty()) {
       return Collections.unmodifiableCollection(locks.values());
@@ -437,41 +670,60 @@ public final class HoldfastState {
     return s == null ? List.of() : List.copyOf(s.heldLocks);
   }
 
+  /** Audit entries after {@code afterIndex}, for one lock or all (""), oldest first. */
+  public List<AuditEntry> audit(long afterIndex, String lockName, int limit) {
+    return audit.since(afterIndex, lockName, limit);
+  }
+
   // ---- snapshots ---------------------------------------------------------------------------
 
   public StateImage image() {
     List<StateImage.SessionImage> ss = new ArrayList<>();
     for (SessionRecord s : sessions.values()) {
-      List<StateImage.CachedRequest> reqs = new ArrayList<>();
-      s.requests.entries().forEach((id, en) -> reqs.add(new StateImage.CachedRequest(id, en.fingerprint(), en.result())));
       ss.add(new StateImage.SessionImage(s.id(), s.ttlMs(), s.client(), s.createdAtMs(), s.renewedAtMs(),
-          s.renewedAtClockMs(), s.renewedIndex(), reqs));
+          s.renewedAtClockMs(), s.renewedIndex(), cached(s.requests), s.exclusiveKey()));
     }
     List<StateImage.LockImage> ls = new ArrayList<>();
     for (LockRecord l : locks.values()) {
       ls.add(new StateImage.LockImage(l.name(), l.holderSessionId, l.grantRequestId, l.token, l.acquiredAtMs,
-          List.copyOf(l.waiters)));
+          List.copyOf(l.waiters), l.lockDelayMs, l.maxHoldMs, l.holdDeadlineClockMs, l.grantableAtClockMs,
+          l.formerHolderSessionId, l.formerHolder, l.freedAtMs, l.freeReason));
     }
     return new StateImage(lastAppliedIndex, lastAppliedTerm, clock.elapsedMs(), clock.lastStampMs(),
-        clock.lastStampTerm(), clock.wallMs(), ss, ls, List.copyOf(recentOpens.values()));
+        clock.lastStampTerm(), clock.wallMs(), ss, ls, List.copyOf(recentOpens.values()), cached(adminRequests),
+        audit.all());
+  }
+
+  private static List<StateImage.CachedRequest> cached(RequestCache cache) {
+    List<StateImage.CachedRequest> out = new ArrayList<>();
+    cache.entries().forEach((id, en) -> out.add(new StateImage.CachedRequest(id, en.fingerprint(), en.result())));
+    return out;
   }
 
   /** Replaces this state with the image's (a snapshot load). */
   public void restore(StateImage img) {
     sessions.clear();
+    exclusiveKeys.clear();
     locks.clear();
     recentOpens.clear();
+    adminRequests.entries().clear();
+    audit.clear();
     waitDeadlines.clear();
+    holdDeadlines.clear();
+    orphanDeadlines.clear();
     lastAppliedIndex = img.lastAppliedIndex();
     lastAppliedTerm = img.lastAppliedTerm();
     clock.restore(img.clockElapsedMs(), img.clockLastStampMs(), img.clockLastStampTerm(), img.clockWallMs());
     for (StateImage.SessionImage si : img.sessions()) {
-      SessionRecord s = new SessionRecord(si.id(), si.ttlMs(), si.client(), si.createdAtMs());
+      SessionRecord s = new SessionRecord(si.id(), si.ttlMs(), si.client(), si.createdAtMs(), si.exclusiveKey());
       s.renew(si.renewedIndex(), si.renewedAtMs(), si.renewedAtClockMs());
       for (StateImage.CachedRequest r : si.recentRequests()) {
         s.requests.put(r.requestId(), r.fingerprint(), r.result());
       }
       sessions.put(s.id(), s);
+      if (!s.exclusiveKey().isEmpty()) {
+        exclusiveKeys.put(s.exclusiveKey(), s.id());
+      }
     }
     for (StateImage.LockImage li : img.locks()) {
       LockRecord l = new LockRecord(li.name());
@@ -479,20 +731,38 @@ public final class HoldfastState {
       l.grantRequestId = li.grantRequestId();
       l.token = li.token();
       l.acquiredAtMs = li.acquiredAtMs();
+      l.lockDelayMs = li.lockDelayMs();
+      l.maxHoldMs = li.maxHoldMs();
+      l.holdDeadlineClockMs = li.holdDeadlineClockMs();
+      l.grantableAtClockMs = li.grantableAtClockMs();
+      l.formerHolderSessionId = li.formerHolderSessionId();
+      l.formerHolder = li.formerHolder();
+      l.freedAtMs = li.freedAtMs();
+      l.freeReason = li.freeReason();
       l.waiters.addAll(li.waiters());
       locks.put(l.name(), l);
       if (l.isHeld()) {
         sessions.get(l.holderSessionId).heldLocks.add(l.name());
+        if (l.holdDeadlineClockMs != 0) {
+          holdDeadlines.add(new Deadline(l.holdDeadlineClockMs, l.name(), l.holderSessionId, ""));
+        }
+      }
+      if (l.isOrphaned()) {
+        orphanDeadlines.add(new Deadline(l.grantableAtClockMs, l.name(), 0, ""));
       }
       for (Waiter w : li.waiters()) {
         sessions.get(w.sessionId()).waitingOn.add(l.name());
         if (w.deadlineClockMs() != 0) {
-          waitDeadlines.add(new WaitDeadline(w.deadlineClockMs(), l.name(), w.sessionId(), w.requestId()));
+          waitDeadlines.add(new Deadline(w.deadlineClockMs(), l.name(), w.sessionId(), w.requestId()));
         }
       }
     }
     for (StateImage.OpenImage o : img.recentOpens()) {
       recentOpens.put(o.requestId(), o);
     }
+    for (StateImage.CachedRequest r : img.adminRequests()) {
+      adminRequests.put(r.requestId(), r.fingerprint(), r.result());
+    }
+    img.audit().forEach(audit::add);
   }
 }

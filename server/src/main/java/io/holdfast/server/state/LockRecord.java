@@ -3,8 +3,9 @@ package io.holdfast.server.state;
 import java.util.ArrayDeque;
 
 /**
- * A lock that is held or waited on; free locks without waiters are not stored. Invariant: a lock
- * with waiters is held (a freed lock passes straight to its first live waiter).
+ * A lock that is held, orphaned or waited on; free locks without waiters are not stored.
+ * Invariant: a lock with waiters is held or orphaned (a freed lock passes straight to its first
+ * live waiter unless its lock-delay holds it back).
  */
 public final class LockRecord {
   private final String name;
@@ -12,6 +13,17 @@ public final class LockRecord {
   String grantRequestId = "";
   long token;
   long acquiredAtMs;
+  /** Requested by the current grant: how long an unclean release keeps the lock orphaned. */
+  long lockDelayMs;
+  long maxHoldMs;
+  /** Log clock at which the current grant is revoked (0: no max hold). */
+  long holdDeadlineClockMs;
+  // While orphaned (grantableAtClockMs != 0): who held it, with which token, freed how and when.
+  long grantableAtClockMs;
+  long formerHolderSessionId;
+  ClientInfo formerHolder = ClientInfo.UNKNOWN;
+  long freedAtMs;
+  String freeReason = "";
   final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
 
   LockRecord(String name) {
@@ -24,6 +36,51 @@ public final class LockRecord {
 
   public boolean isHeld() {
     return holderSessionId != 0;
+  }
+
+  /** Freed by expiry or revocation and inside its lock-delay: not grantable yet. */
+  public boolean isOrphaned() {
+    return holderSessionId == 0 && grantableAtClockMs != 0;
+  }
+
+  public long lockDelayMs() {
+    return lockDelayMs;
+  }
+
+  public long maxHoldMs() {
+    return maxHoldMs;
+  }
+
+  public long holdDeadlineClockMs() {
+    return holdDeadlineClockMs;
+  }
+
+  public long grantableAtClockMs() {
+    return grantableAtClockMs;
+  }
+
+  public long formerHolderSessionId() {
+    return formerHolderSessionId;
+  }
+
+  public ClientInfo formerHolder() {
+    return formerHolder;
+  }
+
+  public long freedAtMs() {
+    return freedAtMs;
+  }
+
+  public String freeReason() {
+    return freeReason;
+  }
+
+  void clearOrphan() {
+    grantableAtClockMs = 0;
+    formerHolderSessionId = 0;
+    formerHolder = ClientInfo.UNKNOWN;
+    freedAtMs = 0;
+    freeReason = "";
   }
 
   public long holderSessionId() {

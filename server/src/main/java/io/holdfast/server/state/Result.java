@@ -44,6 +44,13 @@ public sealed interface Result {
    */
   record WaitCancelled(boolean wasGranted, boolean released, long token) implements Result {}
 
+  /**
+   * What a revocation did (or, for a dry run, would do): the former holder and its token, who got
+   * the lock (0: nobody yet) with which token, and until when (log clock) it stays orphaned.
+   */
+  record Revoked(long formerHolderSessionId, long formerToken, long grantedToSessionId, long newToken,
+      long orphanedForMs) implements Result {}
+
   record CheckpointApplied(List<Long> renewedSessionIds) implements Result {
     public CheckpointApplied {
       renewedSessionIds = List.copyOf(renewedSessionIds);

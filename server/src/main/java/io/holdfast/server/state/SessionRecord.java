@@ -10,6 +10,7 @@ public final class SessionRecord {
   private final long ttlMs;
   private final ClientInfo client;
   private final long createdAtMs;
+  private final String exclusiveKey;
   private long renewedAtMs;
   private long renewedAtClockMs;
   private long renewedIndex;
@@ -17,11 +18,17 @@ public final class SessionRecord {
   final TreeSet<String> waitingOn = new TreeSet<>();
   final RequestCache requests = new RequestCache(REQUEST_CACHE_SIZE);
 
-  SessionRecord(long id, long ttlMs, ClientInfo client, long createdAtMs) {
+  SessionRecord(long id, long ttlMs, ClientInfo client, long createdAtMs, String exclusiveKey) {
     this.id = id;
     this.ttlMs = ttlMs;
     this.client = client;
     this.createdAtMs = createdAtMs;
+    this.exclusiveKey = exclusiveKey;
+  }
+
+  /** The identity key this session holds exclusively ("" for none). */
+  public String exclusiveKey() {
+    return exclusiveKey;
   }
 
   void renew(long index, long wallMs, long clockMs) {

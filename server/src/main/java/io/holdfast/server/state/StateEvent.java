@@ -27,6 +27,12 @@ public sealed interface StateEvent {
     /** The session's TTL ran out. */
     EXPIRED,
     /** A queued acquire's wait ran out. */
-    TIMED_OUT
+    TIMED_OUT,
+    /** An operator revoked it, or the lock's max hold time ran out. */
+    REVOKED,
+    /** An operator ended the session. */
+    ADMIN_EXPIRED,
+    /** A new session with the same exclusive key replaced it. */
+    TAKEN_OVER
   }
 }

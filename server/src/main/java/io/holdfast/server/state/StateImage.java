@@ -15,15 +15,20 @@ public record StateImage(
     long clockWallMs,
     List<SessionImage> sessions,
     List<LockImage> locks,
-    List<OpenImage> recentOpens) {
+    List<OpenImage> recentOpens,
+    List<CachedRequest> adminRequests,
+    List<AuditEntry> audit) {
 
   public record CachedRequest(String requestId, String fingerprint, Result result) {}
 
   public record SessionImage(long id, long ttlMs, ClientInfo client, long createdAtMs,
-      long renewedAtMs, long renewedAtClockMs, long renewedIndex, List<CachedRequest> recentRequests) {}
+      long renewedAtMs, long renewedAtClockMs, long renewedIndex, List<CachedRequest> recentRequests,
+      String exclusiveKey) {}
 
   public record LockImage(String name, long holderSessionId, String grantRequestId, long token,
-      long acquiredAtMs, List<Waiter> waiters) {}
+      long acquiredAtMs, List<Waiter> waiters, long lockDelayMs, long maxHoldMs, long holdDeadlineClockMs,
+      long grantableAtClockMs, long formerHolderSessionId, ClientInfo formerHolder, long freedAtMs,
+      String freeReason) {}
 
   public record OpenImage(String requestId, String fingerprint, long sessionId, long ttlMs) {}
 }

@@ -34,7 +34,8 @@ public final class CommandCodec {
     var b = io.holdfast.server.statemachine.proto.Command.newBuilder();
     if (c instanceof Command.OpenSession o) {
       b.setOpenSession(io.holdfast.server.statemachine.proto.OpenSession.newBuilder()
-          .setRequestId(o.requestId()).setTtlMs(o.ttlMs()).setClient(identity(o.client())));
+          .setRequestId(o.requestId()).setTtlMs(o.ttlMs()).setClient(identity(o.client()))
+          .setExclusiveKey(o.exclusiveKey()));
     } else if (c instanceof Command.CloseSession o) {
       b.setCloseSession(io.holdfast.server.statemachine.proto.CloseSession.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()));
@@ -44,7 +45,7 @@ public final class CommandCodec {
     } else if (c instanceof Command.Acquire o) {
       b.setAcquire(io.holdfast.server.statemachine.proto.Acquire.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
-          .setWaitMs(o.waitMs()));
+          .setWaitMs(o.waitMs()).setLockDelayMs(o.lockDelayMs()).setMaxHoldMs(o.maxHoldMs()));
     } else if (c instanceof Command.CancelWait o) {
       b.setCancelWait(io.holdfast.server.statemachine.proto.CancelWait.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
@@ -53,6 +54,14 @@ public final class CommandCodec {
       b.setRelease(io.holdfast.server.statemachine.proto.Release.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
           .setToken(o.token()));
+    } else if (c instanceof Command.Revoke o) {
+      b.setRevoke(io.holdfast.server.statemachine.proto.Revoke.newBuilder()
+          .setRequestId(o.requestId()).setLockName(o.lockName()).setReason(o.reason())
+          .setSuccessorSessionId(o.successorSessionId()).setRequestedBy(o.requestedBy()));
+    } else if (c instanceof Command.AdminExpireSession o) {
+      b.setAdminExpireSession(io.holdfast.server.statemachine.proto.AdminExpireSession.newBuilder()
+          .setRequestId(o.requestId()).setSessionId(o.sessionId()).setReason(o.reason())
+          .setRequestedBy(o.requestedBy()));
     } else if (c instanceof Command.Checkpoint o) {
       b.setCheckpoint(io.holdfast.server.statemachine.proto.Checkpoint.newBuilder()
           .addAllRenewedSessionIds(o.renewedSessionIds()));
@@ -67,7 +76,8 @@ public final class CommandCodec {
     switch (p.getKindCase()) {
       case OPEN_SESSION: {
         var o = p.getOpenSession();
-        return new Command.OpenSession(o.getRequestId(), o.getTtlMs(), clientInfo(o.getClient()));
+        return new Command.OpenSession(o.getRequestId(), o.getTtlMs(), clientInfo(o.getClient()),
+            o.getExclusiveKey());
       }
       case CLOSE_SESSION:
         return new Command.CloseSession(p.getCloseSession().getRequestId(), p.getCloseSession().getSessionId());
@@ -76,7 +86,8 @@ public final class CommandCodec {
             p.getExpireSession().getExpectedRenewedIndex());
       case ACQUIRE: {
         var o = p.getAcquire();
-        return new Command.Acquire(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getWaitMs());
+        return new Command.Acquire(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getWaitMs(),
+            o.getLockDelayMs(), o.getMaxHoldMs());
       }
       case CANCEL_WAIT: {
         var o = p.getCancelWait();
@@ -86,6 +97,15 @@ public final class CommandCodec {
       case RELEASE: {
         var o = p.getRelease();
         return new Command.Release(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getToken());
+      }
+      case REVOKE: {
+        var o = p.getRevoke();
+        return new Command.Revoke(o.getRequestId(), o.getLockName(), o.getReason(), o.getSuccessorSessionId(),
+            o.getRequestedBy());
+      }
+      case ADMIN_EXPIRE_SESSION: {
+        var o = p.getAdminExpireSession();
+        return new Command.AdminExpireSession(o.getRequestId(), o.getSessionId(), o.getReason(), o.getRequestedBy());
       }
       case CHECKPOINT:
         return new Command.Checkpoint(p.getCheckpoint().getRenewedSessionIdsList());

@@ -36,6 +36,9 @@ public final class ResultCodec {
       b.setSessionId(o.nextHolderSessionId());
     } else if (r instanceof Result.WaitCancelled o) {
       b.setFlag(o.wasGranted()).setPosition(o.released() ? 1 : 0).setToken(o.token());
+    } else if (r instanceof Result.Revoked o) {
+      b.setSessionId(o.formerHolderSessionId()).setToken(o.formerToken()).setSessionId2(o.grantedToSessionId())
+          .setToken2(o.newToken()).setTtlMs(o.orphanedForMs());
     } else if (r instanceof Result.CheckpointApplied o) {
       b.addAllSessionIds(o.renewedSessionIds());
     }
@@ -62,6 +65,8 @@ public final class ResultCodec {
         return new Result.Released(p.getSessionId());
       case "WaitCancelled":
         return new Result.WaitCancelled(p.getFlag(), p.getPosition() == 1, p.getToken());
+      case "Revoked":
+        return new Result.Revoked(p.getSessionId(), p.getToken(), p.getSessionId2(), p.getToken2(), p.getTtlMs());
       case "CheckpointApplied":
         return new Result.CheckpointApplied(p.getSessionIdsList());
       default:

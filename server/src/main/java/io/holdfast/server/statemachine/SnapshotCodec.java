@@ -1,8 +1,10 @@
 package io.holdfast.server.statemachine;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.holdfast.server.state.AuditEntry;
 import io.holdfast.server.state.StateImage;
 import io.holdfast.server.state.Waiter;
+import io.holdfast.server.statemachine.proto.AuditRecord;
 import io.holdfast.server.statemachine.proto.CachedResult;
 import io.holdfast.server.statemachine.proto.LockStateRecord;
 import io.holdfast.server.statemachine.proto.OpenedSession;
@@ -34,7 +36,7 @@ public final class SnapshotCodec {
       SessionState.Builder sb = SessionState.newBuilder().setId(s.id()).setTtlMs(s.ttlMs())
           .setClient(CommandCodec.identity(s.client())).setCreatedAtMs(s.createdAtMs())
           .setRenewedAtMs(s.renewedAtMs()).setRenewedAtClockMs(s.renewedAtClockMs())
-          .setRenewedIndex(s.renewedIndex());
+          .setRenewedIndex(s.renewedIndex()).setExclusiveKey(s.exclusiveKey());
       for (StateImage.CachedRequest r : s.recentRequests()) {
         sb.addRecentRequests(CachedResult.newBuilder().setRequestId(r.requestId())
             .setFingerprint(r.fingerprint()).setResult(ResultCodec.toProto(r.result())));
@@ -44,16 +46,31 @@ public final class SnapshotCodec {
     for (StateImage.LockImage l : img.locks()) {
       LockStateRecord.Builder lb = LockStateRecord.newBuilder().setName(l.name())
           .setHolderSessionId(l.holderSessionId()).setGrantRequestId(l.grantRequestId())
-          .setToken(l.token()).setAcquiredAtMs(l.acquiredAtMs());
+          .setToken(l.token()).setAcquiredAtMs(l.acquiredAtMs()).setLockDelayMs(l.lockDelayMs())
+          .setMaxHoldMs(l.maxHoldMs()).setHoldDeadlineClockMs(l.holdDeadlineClockMs())
+          .setGrantableAtClockMs(l.grantableAtClockMs()).setFormerHolderSessionId(l.formerHolderSessionId())
+          .setFormerHolder(CommandCodec.identity(l.formerHolder())).setFreedAtMs(l.freedAtMs())
+          .setFreeReason(l.freeReason());
       for (Waiter w : l.waiters()) {
         lb.addWaiters(WaiterState.newBuilder().setSessionId(w.sessionId()).setRequestId(w.requestId())
-            .setQueuedAtMs(w.queuedAtMs()).setDeadlineClockMs(w.deadlineClockMs()));
+            .setQueuedAtMs(w.queuedAtMs()).setDeadlineClockMs(w.deadlineClockMs()).setLockDelayMs(w.lockDelayMs())
+            .setMaxHoldMs(w.maxHoldMs()));
       }
       b.addLocks(lb);
     }
     for (StateImage.OpenImage o : img.recentOpens()) {
       b.addRecentOpens(OpenedSession.newBuilder().setRequestId(o.requestId()).setFingerprint(o.fingerprint())
           .setSessionId(o.sessionId()).setTtlMs(o.ttlMs()));
+    }
+    for (StateImage.CachedRequest r : img.adminRequests()) {
+      b.addAdminRequests(CachedResult.newBuilder().setRequestId(r.requestId()).setFingerprint(r.fingerprint())
+          .setResult(ResultCodec.toProto(r.result())));
+    }
+    for (AuditEntry a : img.audit()) {
+      b.addAudit(AuditRecord.newBuilder().setIndex(a.index()).setWallMs(a.wallMs()).setKind(a.kind().name())
+          .setLockName(a.lockName()).setSessionId(a.sessionId()).setClient(CommandCodec.identity(a.client()))
+          .setToken(a.token()).addAllLocks(a.locks()).setReason(a.reason()).setRequestedBy(a.requestedBy())
+          .setSuccessorSessionId(a.successorSessionId()));
     }
     return b.build().toByteArray();
   }
@@ -72,22 +89,36 @@ public final class SnapshotCodec {
             ResultCodec.fromProto(r.getResult())));
       }
       sessions.add(new StateImage.SessionImage(s.getId(), s.getTtlMs(), CommandCodec.clientInfo(s.getClient()),
-          s.getCreatedAtMs(), s.getRenewedAtMs(), s.getRenewedAtClockMs(), s.getRenewedIndex(), reqs));
+          s.getCreatedAtMs(), s.getRenewedAtMs(), s.getRenewedAtClockMs(), s.getRenewedIndex(), reqs,
+          s.getExclusiveKey()));
     }
     List<StateImage.LockImage> locks = new ArrayList<>();
     for (LockStateRecord l : p.getLocksList()) {
       List<Waiter> waiters = new ArrayList<>();
       for (WaiterState w : l.getWaitersList()) {
-        waiters.add(new Waiter(w.getSessionId(), w.getRequestId(), w.getQueuedAtMs(), w.getDeadlineClockMs()));
+        waiters.add(new Waiter(w.getSessionId(), w.getRequestId(), w.getQueuedAtMs(), w.getDeadlineClockMs(),
+            w.getLockDelayMs(), w.getMaxHoldMs()));
       }
       locks.add(new StateImage.LockImage(l.getName(), l.getHolderSessionId(), l.getGrantRequestId(),
-          l.getToken(), l.getAcquiredAtMs(), waiters));
+          l.getToken(), l.getAcquiredAtMs(), waiters, l.getLockDelayMs(), l.getMaxHoldMs(),
+          l.getHoldDeadlineClockMs(), l.getGrantableAtClockMs(), l.getFormerHolderSessionId(),
+          CommandCodec.clientInfo(l.getFormerHolder()), l.getFreedAtMs(), l.getFreeReason()));
     }
     List<StateImage.OpenImage> opens = new ArrayList<>();
     for (OpenedSession o : p.getRecentOpensList()) {
       opens.add(new StateImage.OpenImage(o.getRequestId(), o.getFingerprint(), o.getSessionId(), o.getTtlMs()));
     }
+    List<StateImage.CachedRequest> admin = new ArrayList<>();
+    for (CachedResult r : p.getAdminRequestsList()) {
+      admin.add(new StateImage.CachedRequest(r.getRequestId(), r.getFingerprint(), ResultCodec.fromProto(r.getResult())));
+    }
+    List<AuditEntry> audit = new ArrayList<>();
+    for (AuditRecord a : p.getAuditList()) {
+      audit.add(new AuditEntry(a.getIndex(), a.getWallMs(), AuditEntry.Kind.valueOf(a.getKind()), a.getLockName(),
+          a.getSessionId(), CommandCodec.clientInfo(a.getClient()), a.getToken(), a.getLocksList(), a.getReason(),
+          a.getRequestedBy(), a.getSuccessorSessionId()));
+    }
     return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
-        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens);
+        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit);
   }
 }

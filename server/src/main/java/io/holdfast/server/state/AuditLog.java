@@ -1,0 +1,39 @@
+package io.holdfast.server.state;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The newest audit entries, bounded; part of the replicated state. */
+final class AuditLog {
+  static final int CAPACITY = 1_000;
+
+  private final ArrayDeque<AuditEntry> entries = new ArrayDeque<>();
+
+  void add(AuditEntry e) {
+    entries.addLast(e);
+    while (entries.size() > CAPACITY) {
+      entries.removeFirst();
+    }
+  }
+
+  /** Entries with index &gt; {@code afterIndex}, for {@code lockName} ("" for all), oldest first. */
+  List<AuditEntry> since(long afterIndex, String lockName, int limit) {
+    List<AuditEntry> out = new ArrayList<>();
+    for (AuditEntry e : entries) {
+      if (e.index() > afterIndex && (lockName.isEmpty() || e.lockName().equals(lockName)
+          || e.locks().contains(lockName))) {
+        out.add(e);
+      }
+    }
+    return out.size() > limit ? out.subList(out.size() - limit, out.size()) : out;
+  }
+
+  List<AuditEntry> all() {
+    return List.copyOf(entries);
+  }
+
+  void clear() {
+    entries.clear();
+  }
+}
