@@ -4,23 +4,40 @@ import io.grpc.stub.StreamObserver;
 import io.holdfast.proto.v1.AdminServiceGrpc;
 import io.holdfast.proto.v1.ClusterStatusRequest;
 import io.holdfast.proto.v1.ClusterStatusResponse;
+import io.holdfast.proto.v1.ExpireSessionRequest;
+import io.holdfast.proto.v1.ExpireSessionResponse;
+import io.holdfast.proto.v1.ListAuditRequest;
+import io.holdfast.proto.v1.ListAuditResponse;
 import io.holdfast.proto.v1.Member;
+import io.holdfast.proto.v1.RevokeRequest;
+import io.holdfast.proto.v1.RevokeResponse;
 import io.holdfast.server.config.PeerConfig;
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.state.AuditEntry;
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.Names;
+import io.holdfast.server.state.Result;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** The admin service: what this node knows of the cluster. */
+/** The admin service: cluster status, the safe bypass (revoke, admin expiry), the audit log. */
 public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
+  private static final Logger LOG = LoggerFactory.getLogger(AdminEndpoint.class);
   public static final String VERSION = "0.1.0";
+  static final int MAX_AUDIT = 1_000;
 
   private final ServerConfig config;
   private final RaftNode raft;
   private final ApiErrors errors;
+  private final Responses responses;
 
   public AdminEndpoint(ServerConfig config, RaftNode raft, ApiErrors errors) {
     this.config = config;
     this.raft = raft;
     this.errors = errors;
+    this.responses = new Responses(raft, errors);
   }
 
   @Override
@@ -53,5 +70,106 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     } catch (RuntimeException e) {
       out.onError(errors.of(e));
     }
+  }
+
+  @Override
+  public void revoke(RevokeRequest req, StreamObserver<RevokeResponse> out) {
+    String bad = Names.checkRequestId(req.getRequestId());
+    if (bad == null) {
+      bad = Names.checkLockName(req.getLockName());
+    }
+    if (bad == null && req.getReason().isBlank()) {
+      bad = "reason is required: it goes into the audit log";
+    }
+    if (bad == null && req.getSuccessorSessionId() < 0) {
+      bad = "successor_session_id must not be negative";
+    }
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    if (req.getDryRun()) {
+      // A dry run is a linearizable read: nothing is logged, nothing changes.
+      raft.readBarrier().whenComplete((v, err) -> {
+        if (err != null) {
+          out.onError(errors.of(err));
+          return;
+        }
+        Result r = raft.stateMachine().read(s -> s.previewRevoke(req.getLockName(), req.getSuccessorSessionId()));
+        responses.answer(r, null, out, res -> revoked(req, (Result.Revoked) res, true));
+      });
+      return;
+    }
+    Command.Revoke cmd = new Command.Revoke(req.getRequestId(), req.getLockName(), req.getReason(),
+        req.getSuccessorSessionId(), req.getRequestedBy());
+    responses.submit(cmd, out, r -> {
+      Result.Revoked rv = (Result.Revoked) r;
+      LOG.info("Lock {} revoked by '{}' (reason: {}): former holder session {} token {}; now {}", req.getLockName(),
+          req.getRequestedBy(), req.getReason(), rv.formerHolderSessionId(), rv.formerToken(),
+          rv.grantedToSessionId() != 0 ? "held by session " + rv.grantedToSessionId() + " token " + rv.newToken()
+              : rv.orphanedForMs() > 0 ? "orphaned for " + rv.orphanedForMs() + " ms" : "free");
+      return revoked(req, rv, false);
+    });
+  }
+
+  private RevokeResponse revoked(RevokeRequest req, Result.Revoked r, boolean dryRun) {
+    return RevokeResponse.newBuilder().setHeader(responses.header()).setDryRun(dryRun)
+        .setFormerHolderSessionId(r.formerHolderSessionId()).setFormerToken(r.formerToken())
+        .setGrantedToSessionId(r.grantedToSessionId()).setNewToken(r.newToken()).setOrphanedForMs(r.orphanedForMs())
+        .setLock(lockView(req.getLockName())).build();
+  }
+
+  private io.holdfast.proto.v1.LockInfo lockView(String name) {
+    return raft.stateMachine().read(s -> ProtoViews.lockInfo(s, name));
+  }
+
+  @Override
+  public void expireSession(ExpireSessionRequest req, StreamObserver<ExpireSessionResponse> out) {
+    String bad = Names.checkRequestId(req.getRequestId());
+    if (bad == null && req.getSessionId() <= 0) {
+      bad = "session_id must be positive, got " + req.getSessionId();
+    }
+    if (bad == null && req.getReason().isBlank()) {
+      bad = "reason is required: it goes into the audit log";
+    }
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    Command.AdminExpireSession cmd = new Command.AdminExpireSession(req.getRequestId(), req.getSessionId(),
+        req.getReason(), req.getRequestedBy());
+    responses.submit(cmd, out, r -> {
+      Result.SessionExpired x = (Result.SessionExpired) r;
+      LOG.info("Session {} expired by '{}' (reason: {}); released locks {}", req.getSessionId(), req.getRequestedBy(),
+          req.getReason(), x.releasedLocks());
+      return ExpireSessionResponse.newBuilder().setHeader(responses.header()).addAllReleasedLocks(x.releasedLocks())
+          .build();
+    });
+  }
+
+  @Override
+  public void listAudit(ListAuditRequest req, StreamObserver<ListAuditResponse> out) {
+    if (req.getLimit() < 0 || req.getLimit() > MAX_AUDIT) {
+      out.onError(errors.invalid("limit must be between 0 (default 100) and " + MAX_AUDIT + ", got " + req.getLimit()));
+      return;
+    }
+    if (!req.getLockName().isEmpty() && Names.checkLockName(req.getLockName()) != null) {
+      out.onError(errors.invalid(Names.checkLockName(req.getLockName())));
+      return;
+    }
+    int limit = req.getLimit() == 0 ? 100 : req.getLimit();
+    CompletableFuture<Void> barrier = req.getStaleOk() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
+    barrier.whenComplete((v, err) -> {
+      if (err != null) {
+        out.onError(errors.of(err));
+        return;
+      }
+      ListAuditResponse.Builder b = ListAuditResponse.newBuilder().setHeader(responses.header());
+      for (AuditEntry a : raft.stateMachine().read(s -> s.audit(req.getAfterIndex(), req.getLockName(), limit))) {
+        b.addEntries(ProtoViews.audit(a));
+      }
+      out.onNext(b.build());
+      out.onCompleted();
+    });
   }
 }

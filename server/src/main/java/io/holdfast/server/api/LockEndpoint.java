@@ -33,6 +33,7 @@ import java.util.function.Supplier;
  * proposes CancelWait, and if the grant won that race the caller gets the lock after all.
  */
 public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
+  static final long MAX_HOLD_LIMIT_MS = 30L * 24 * 3600 * 1000;
   private final ServerConfig config;
   private final RaftNode raft;
   private final GrantWaiters waiters;
@@ -57,6 +58,13 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       bad = "wait_ms must be -1 (until granted), 0 (try once) or up to " + config.maxWaitMs() + ", got "
           + req.getWaitMs();
     }
+    long lockDelay = req.hasLockDelayMs() ? req.getLockDelayMs() : config.defaultLockDelayMs(req.getLockName());
+    if (bad == null && (lockDelay < 0 || lockDelay > config.maxLockDelayMs())) {
+      bad = "lock_delay_ms must be between 0 and " + config.maxLockDelayMs() + ", got " + lockDelay;
+    }
+    if (bad == null && (req.getMaxHoldMs() < 0 || req.getMaxHoldMs() > MAX_HOLD_LIMIT_MS)) {
+      bad = "max_hold_ms must be between 0 (no limit) and " + MAX_HOLD_LIMIT_MS + ", got " + req.getMaxHoldMs();
+    }
     if (bad != null) {
       out.onError(errors.invalid(bad));
       return;
@@ -65,7 +73,9 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     String name = req.getLockName();
     boolean waits = req.getWaitMs() != 0;
     CompletableFuture<GrantWaiters.Outcome> grant = waits ? waiters.register(session, name) : null;
-    raft.submit(new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs())).whenComplete((r, err) -> {
+    Command.Acquire cmd = new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs(), lockDelay,
+        req.getMaxHoldMs());
+    raft.submit(cmd).whenComplete((r, err) -> {
       if (err != null || !(r instanceof Result.Queued)) {
         if (grant != null) {
           waiters.unregister(session, name, grant);

@@ -4,6 +4,7 @@ import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.LockInfo;
 import io.holdfast.proto.v1.LockState;
 import io.holdfast.proto.v1.SessionInfo;
+import io.holdfast.server.state.AuditEntry;
 import io.holdfast.server.state.ClientInfo;
 import io.holdfast.server.state.HoldfastState;
 import io.holdfast.server.state.LockRecord;
@@ -34,16 +35,22 @@ final class ProtoViews {
   }
 
   static LockInfo lockInfo(HoldfastState state, LockRecord l) {
-    LockInfo.Builder b = LockInfo.newBuilder().setName(l.name());
+    LockInfo.Builder b = LockInfo.newBuilder().setName(l.name()).setToken(l.token())
+        .setLockDelayMs(l.lockDelayMs()).setMaxHoldMs(l.maxHoldMs());
     if (l.isHeld()) {
-      b.setState(LockState.HELD).setHolderSessionId(l.holderSessionId()).setToken(l.token())
-          .setAcquiredAtMs(l.acquiredAtMs());
+      b.setState(LockState.HELD).setHolderSessionId(l.holderSessionId()).setAcquiredAtMs(l.acquiredAtMs())
+          .setHolderTtlLeftMs(state.ttlLeftMs(l.holderSessionId()));
       SessionRecord holder = state.session(l.holderSessionId());
       if (holder != null) {
         b.setHolder(identity(holder.client()));
       }
+    } else if (l.isOrphaned()) {
+      b.setState(LockState.ORPHANED).setFormerHolderSessionId(l.formerHolderSessionId())
+          .setFormerHolder(identity(l.formerHolder())).setFreedAtMs(l.freedAtMs()).setFreeReason(l.freeReason())
+          .setAcquiredAtMs(l.acquiredAtMs())
+          .setGrantableInMs(Math.max(0, l.grantableAtClockMs() - state.clock().elapsedMs()));
     } else {
-      b.setState(LockState.FREE).setToken(l.token());
+      b.setState(LockState.FREE);
     }
     for (Waiter w : l.waiters()) {
       io.holdfast.proto.v1.Waiter.Builder wb = io.holdfast.proto.v1.Waiter.newBuilder()
@@ -60,6 +67,14 @@ final class ProtoViews {
   static SessionInfo sessionInfo(HoldfastState state, SessionRecord s) {
     return SessionInfo.newBuilder().setSessionId(s.id()).setClient(identity(s.client())).setTtlMs(s.ttlMs())
         .setCreatedAtMs(s.createdAtMs()).setRenewedAtMs(s.renewedAtMs())
-        .addAllHeldLocks(state.heldLocks(s.id())).build();
+        .addAllHeldLocks(state.heldLocks(s.id())).setExclusiveKey(s.exclusiveKey())
+        .setTtlLeftMs(state.ttlLeftMs(s.id())).addAllWaitingOn(state.waitingOn(s.id())).build();
+  }
+
+  static io.holdfast.proto.v1.AuditEntry audit(AuditEntry a) {
+    return io.holdfast.proto.v1.AuditEntry.newBuilder().setIndex(a.index()).setTimeMs(a.wallMs())
+        .setKind(a.kind().name()).setLockName(a.lockName()).setSessionId(a.sessionId())
+        .setClient(identity(a.client())).setToken(a.token()).addAllLocks(a.locks()).setReason(a.reason())
+        .setRequestedBy(a.requestedBy()).setSuccessorSessionId(a.successorSessionId()).build();
   }
 }

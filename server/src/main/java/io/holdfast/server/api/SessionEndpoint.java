@@ -52,12 +52,16 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
     if (bad == null) {
       bad = checkIdentity(req.getClient());
     }
+    if (bad == null && !req.getExclusiveKey().isEmpty()) {
+      String why = Names.checkLockName(req.getExclusiveKey());
+      bad = why == null ? null : "exclusive_key: " + why.replace("lock name", "key");
+    }
     if (bad != null) {
       out.onError(errors.invalid(bad));
       return;
     }
     Command.OpenSession cmd = new Command.OpenSession(req.getRequestId(), req.getTtlMs(),
-        ProtoViews.clientInfo(req.getClient()));
+        ProtoViews.clientInfo(req.getClient()), req.getExclusiveKey());
     responses.submit(cmd, out, r -> {
       Result.SessionOpened o = (Result.SessionOpened) r;
       LOG.info("Session {} opened for {} on {} (pid {}), TTL {} ms", o.sessionId(), req.getClient().getName(),

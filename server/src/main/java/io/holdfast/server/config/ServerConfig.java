@@ -21,6 +21,9 @@ import java.util.UUID;
  * @param failoverGraceMs what a new leader adds to each session's remaining time
  * @param snapshotThreshold entries between automatic snapshots
  * @param maxWaitMs the longest a queued acquire may ask to wait (-1 "forever" is always allowed)
+ * @param maxLockDelayMs the longest lock-delay an acquire may ask for
+ * @param lockDelayDefaults lock-delay for acquires that do not ask, by lock name prefix (the
+ *     longest matching prefix wins)
  */
 public record ServerConfig(
     String nodeId,
@@ -34,10 +37,24 @@ public record ServerConfig(
     long checkpointIntervalMs,
     long failoverGraceMs,
     long snapshotThreshold,
-    long maxWaitMs) {
+    long maxWaitMs,
+    long maxLockDelayMs,
+    java.util.SortedMap<String, Long> lockDelayDefaults) {
 
   public ServerConfig {
     peers = List.copyOf(peers);
+    lockDelayDefaults = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(lockDelayDefaults));
+  }
+
+  /** The configured lock-delay for {@code lockName}: its longest matching prefix's, or 0. */
+  public long defaultLockDelayMs(String lockName) {
+    String best = null;
+    for (String prefix : lockDelayDefaults.keySet()) {
+      if (lockName.startsWith(prefix) && (best == null || prefix.length() > best.length())) {
+        best = prefix;
+      }
+    }
+    return best == null ? 0 : lockDelayDefaults.get(best);
   }
 
   public PeerConfig self() {

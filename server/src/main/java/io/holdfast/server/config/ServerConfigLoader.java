@@ -50,6 +50,8 @@ public final class ServerConfigLoader {
     DEFAULTS.put("failover-grace-ms", 1_000L);
     DEFAULTS.put("snapshot-threshold", 10_000L);
     DEFAULTS.put("max-wait-ms", 3_600_000L);
+    DEFAULTS.put("max-lock-delay-ms", 60_000L);
+    DEFAULTS.put("lock-delay-defaults", Map.of());
   }
 
   private ServerConfigLoader() {}
@@ -122,6 +124,8 @@ public final class ServerConfigLoader {
     long grace = nonNegative(v, "failover-grace-ms");
     long snapshot = positive(v, "snapshot-threshold");
     long maxWait = positive(v, "max-wait-ms");
+    long maxLockDelay = nonNegative(v, "max-lock-delay-ms");
+    java.util.SortedMap<String, Long> delays = lockDelays(v.get("lock-delay-defaults"), maxLockDelay);
 
     if (!nodeId.matches("[A-Za-z0-9_-]{1,64}")) {
       throw new ConfigException("node-id: '" + nodeId + "' must be 1-64 letters, digits, '_' or '-'");
@@ -149,7 +153,34 @@ public final class ServerConfigLoader {
           + "session-ttl-min-ms (" + ttlMin + ")");
     }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
-        snapshot, maxWait);
+        snapshot, maxWait, maxLockDelay, delays);
+  }
+
+  /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */
+  private static java.util.SortedMap<String, Long> lockDelays(Object value, long max) {
+    Map<String, Object> raw = new LinkedHashMap<>();
+    if (value instanceof Map<?, ?> m) {
+      m.forEach((k, v) -> raw.put(String.valueOf(k), v));
+    } else if (value != null && !String.valueOf(value).isBlank()) {
+      for (String part : String.valueOf(value).split(",")) {
+        String[] kv = part.trim().split("=", 2);
+        if (kv.length != 2) {
+          throw new ConfigException("lock-delay-defaults: '" + part + "' is not prefix=milliseconds");
+        }
+        raw.put(kv[0].trim(), kv[1].trim());
+      }
+    }
+    java.util.SortedMap<String, Long> out = new java.util.TreeMap<>();
+    for (Map.Entry<String, Object> e : raw.entrySet()) {
+      long ms = nonNegative(Map.of("lock-delay-defaults." + e.getKey(), e.getValue()),
+          "lock-delay-defaults." + e.getKey());
+      if (ms > max) {
+        throw new ConfigException("lock-delay-defaults." + e.getKey() + " (" + ms + ") exceeds max-lock-delay-ms ("
+            + max + ")");
+      }
+      out.put(e.getKey(), ms);
+    }
+    return out;
   }
 
   private static List<PeerConfig> peers(Object value) {

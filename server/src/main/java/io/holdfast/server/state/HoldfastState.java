@@ -670,6 +670,17 @@ public final class HoldfastState {
     return s == null ? List.of() : List.copyOf(s.heldLocks);
   }
 
+  public List<String> waitingOn(long sessionId) {
+    SessionRecord s = sessions.get(sessionId);
+    return s == null ? List.of() : List.copyOf(s.waitingOn);
+  }
+
+  /** About how long a session has left without a renewal, by the log clock (0 if gone). */
+  public long ttlLeftMs(long sessionId) {
+    SessionRecord s = sessions.get(sessionId);
+    return s == null ? 0 : Math.max(0, s.ttlMs() - (clock.elapsedMs() - s.renewedAtClockMs()));
+  }
+
   /** Audit entries after {@code afterIndex}, for one lock or all (""), oldest first. */
   public List<AuditEntry> audit(long afterIndex, String lockName, int limit) {
     return audit.since(afterIndex, lockName, limit);
