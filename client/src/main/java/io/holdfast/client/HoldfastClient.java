@@ -46,11 +46,25 @@ public final class HoldfastClient implements AutoCloseable {
 
   /** Opens a session with the given TTL (within the cluster's bounds) and keeps it alive. */
   public Session newSession(Duration ttl) {
-    return core.newSession(ttl);
+    return core.newSession(ttl, "");
+  }
+
+  /**
+   * Opens a session that holds {@code exclusiveKey} (e.g. "orchestrator/node-7"): an older live
+   * session with the same key (this process's previous incarnation) is ended at once, and its locks
+   * move on without waiting out its TTL.
+   */
+  public Session newSession(Duration ttl, String exclusiveKey) {
+    return core.newSession(ttl, exclusiveKey);
   }
 
   public CompletableFuture<Session> newSessionAsync(Duration ttl) {
-    return core.newSessionAsync(ttl);
+    return core.newSessionAsync(ttl, "");
+  }
+
+  /** The operator's view and tools (status, listings, revoke, admin expiry, audit). */
+  public AdminClient admin() {
+    return core.admin();
   }
 
   /** Who holds {@code name}, read linearizably from the cluster. */

@@ -51,6 +51,9 @@ public interface Session extends AutoCloseable {
 
   CompletableFuture<Optional<LockLease>> tryLockAsync(String name);
 
+  /** The general form: wait, lock-delay and max hold time as {@code options} say. */
+  CompletableFuture<Optional<LockLease>> lockAsync(String name, LockOptions options);
+
   /** Closes the session on the server, releasing its locks. */
   @Override
   void close();

@@ -1,16 +1,11 @@
 package io.holdfast.client.internal;
 
+import io.holdfast.client.AdminClient;
 import io.holdfast.client.LockDescription;
 import io.holdfast.client.RetryPolicy;
 import io.holdfast.client.Session;
 import io.holdfast.proto.v1.ClientIdentity;
-import io.holdfast.proto.v1.DescribeLockRequest;
-import io.holdfast.proto.v1.LockInfo;
-import io.holdfast.proto.v1.LockServiceGrpc;
-import io.holdfast.proto.v1.LockState;
-import io.holdfast.proto.v1.Waiter;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -34,6 +29,7 @@ public final class ClientCore implements AutoCloseable {
   private final ExecutorService ownExecutor;
   private final Executor listenerExecutor;
   private final Set<RealSession> sessions = ConcurrentHashMap.newKeySet();
+  private final RealAdminClient admin;
 
   public ClientCore(Endpoints endpoints, RetryPolicy retry, Duration callTimeout, ClientIdentity identity,
       Executor executor) {
@@ -53,42 +49,34 @@ public final class ClientCore implements AutoCloseable {
     }) : null;
     this.listenerExecutor = executor == null ? ownExecutor : executor;
     this.caller = new Caller(endpoints, retry, scheduler);
+    this.admin = new RealAdminClient(caller, callTimeout);
   }
 
   public Endpoints endpoints() {
     return endpoints;
   }
 
-  public Session newSession(Duration ttl) {
+  public Session newSession(Duration ttl, String exclusiveKey) {
     try {
-      return newSessionAsync(ttl).join();
+      return newSessionAsync(ttl, exclusiveKey).join();
     } catch (CompletionException e) {
       throw Errors.map(e);
     }
   }
 
-  public CompletableFuture<Session> newSessionAsync(Duration ttl) {
-    return RealSession.open(caller, identity, ttl, listenerExecutor, callTimeout).thenApply(s -> {
+  public CompletableFuture<Session> newSessionAsync(Duration ttl, String exclusiveKey) {
+    return RealSession.open(caller, identity, ttl, exclusiveKey, listenerExecutor, callTimeout).thenApply(s -> {
       sessions.add(s);
       return s;
     });
   }
 
   public LockDescription describeLock(String name) {
-    try {
-      LockInfo l = caller.call("describe " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
-          .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
-          .describeLock(DescribeLockRequest.newBuilder().setLockName(name).build())).join().getLock();
-      List<Long> waiting = new ArrayList<>();
-      for (Waiter w : l.getWaitersList()) {
-        waiting.add(w.getSessionId());
-      }
-      return new LockDescription(l.getName(), l.getState() == LockState.HELD, l.getHolderSessionId(),
-          l.getHolder().getName(), l.getHolder().getHost(), l.getHolder().getPid(), l.getToken(),
-          l.getAcquiredAtMs() == 0 ? null : Instant.ofEpochMilli(l.getAcquiredAtMs()), waiting);
-    } catch (CompletionException e) {
-      throw Errors.map(e);
-    }
+    return admin.lock(name);
+  }
+
+  public AdminClient admin() {
+    return admin;
   }
 
   @Override

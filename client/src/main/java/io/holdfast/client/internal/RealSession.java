@@ -98,14 +98,14 @@ public final class RealSession implements Session {
   }
 
   static CompletableFuture<RealSession> open(Caller caller, io.holdfast.proto.v1.ClientIdentity identity,
-      Duration ttl, Executor listenerExecutor, Duration callTimeout) {
+      Duration ttl, String exclusiveKey, Executor listenerExecutor, Duration callTimeout) {
     String requestId = UUID.randomUUID().toString();
     long[] sent = new long[1];
     return caller.call("open session", callTimeout, (ch, t) -> {
       sent[0] = System.nanoTime(); // the last attempt's send time is the conservative one
       return SessionServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
           .openSession(io.holdfast.proto.v1.OpenSessionRequest.newBuilder().setRequestId(requestId)
-              .setTtlMs(ttl.toMillis()).setClient(identity).build());
+              .setTtlMs(ttl.toMillis()).setClient(identity).setExclusiveKey(exclusiveKey).build());
     }).thenApply(r -> new RealSession(r.getSessionId(), ttl, sent[0], caller, listenerExecutor, callTimeout));
   }
 
@@ -388,6 +388,19 @@ public final class RealSession implements Session {
    * and a grant that won the race is released: the session never holds a lock nobody knows of.
    */
   private CompletableFuture<Optional<LockLease>> acquire(String name, long waitMs) {
+    return acquire(name, waitMs, -1, 0);
+  }
+
+  @Override
+  public CompletableFuture<Optional<LockLease>> lockAsync(String name, io.holdfast.client.LockOptions options) {
+    long waitMs = options.maxWait() == null ? -1 : options.maxWait().isZero() ? 0 : Math.max(1, options.maxWait().toMillis());
+    long delayMs = options.lockDelay() == null ? -1 : options.lockDelay().toMillis();
+    return acquire(name, waitMs, delayMs, options.maxHold().toMillis());
+  }
+
+  /** {@code lockDelayMs} -1: the server's default. */
+  private CompletableFuture<Optional<LockLease>> acquire(String name, long waitMs, long lockDelayMs,
+      long maxHoldMs) {
     if (!isValid()) {
       return CompletableFuture.failedFuture(new SessionExpiredException("session " + id + " is " + state));
     }
@@ -403,8 +416,12 @@ public final class RealSession implements Session {
       if (waitMs >= 0) {
         stub = stub.withDeadlineAfter(t.toMillis() + Math.max(0, remaining), TimeUnit.MILLISECONDS);
       }
-      return stub.acquire(AcquireRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
-          .setWaitMs(remaining).build());
+      AcquireRequest.Builder req = AcquireRequest.newBuilder().setRequestId(requestId).setSessionId(id)
+          .setLockName(name).setWaitMs(remaining).setMaxHoldMs(maxHoldMs);
+      if (lockDelayMs >= 0) {
+        req.setLockDelayMs(lockDelayMs);
+      }
+      return stub.acquire(req.build());
     });
     rpc.whenComplete((r, err) -> {
       if (err != null) {
