@@ -18,9 +18,10 @@ public interface LockLease extends AutoCloseable {
   Session session();
 
   /**
-   * True while this lease can be trusted: not released, not known lost, and the session's
-   * conservative local deadline has not passed. Check it before acting on the lock; once false it
-   * never becomes true again.
+   * True while this lease can be trusted: not released, not known lost (the session's keepalive
+   * answers list the locks it holds, so a revocation shows within one keepalive interval), and the
+   * session's conservative local deadline has not passed. Check it before acting on the lock; once
+   * false it never becomes true again. Fencing, not this check, is what makes a late write safe.
    */
   boolean isValid();
 

@@ -251,6 +251,18 @@ public final class RealSession implements Session {
     if (state == SessionState.SUSPENDED && System.nanoTime() - validUntilNanos < 0) {
       setState(SessionState.RECONNECTED);
     }
+    if (r.getAsOfIndex() > 0 && !leases.isEmpty()) {
+      java.util.Map<String, Long> held = new java.util.HashMap<>();
+      r.getHeldLocksList().forEach(h -> held.put(h.getName(), h.getToken()));
+      for (RealLease lease : leases) {
+        // Only grants the server had applied when it answered can be judged by this answer.
+        Long token = held.get(lease.name());
+        if (lease.token() <= r.getAsOfIndex() && (token == null || token != lease.token()) && lease.isValid()) {
+          LOG.warn("session {}: lock '{}' (token {}) was taken away by the cluster", id, lease.name(), lease.token());
+          lease.markLost();
+        }
+      }
+    }
   }
 
   private void watch() {

@@ -113,6 +113,14 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
               .setSeq(req.getSeq()).setAlive(renewed);
           if (!renewed) {
             b.setError(io.holdfast.proto.v1.ErrorCode.SESSION_NOT_FOUND);
+          } else {
+            raft.stateMachine().read(s -> {
+              b.setAsOfIndex(s.lastAppliedIndex());
+              for (String name : s.heldLocks(req.getSessionId())) {
+                b.addHeldLocks(io.holdfast.proto.v1.HeldLock.newBuilder().setName(name).setToken(s.lock(name).token()));
+              }
+              return null;
+            });
           }
           send(b.build());
         });

@@ -1,0 +1,54 @@
+package io.holdfast.ops;
+
+import io.holdfast.ops.cli.AuditCommand;
+import io.holdfast.ops.cli.ExitCodes;
+import io.holdfast.ops.cli.LockCommand;
+import io.holdfast.ops.cli.LocksCommand;
+import io.holdfast.ops.cli.RevokeCommand;
+import io.holdfast.ops.cli.SessionCommand;
+import io.holdfast.ops.cli.SessionsCommand;
+import io.holdfast.ops.cli.StatusCommand;
+import io.holdfast.server.HoldfastServerMain;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code holdfast}: the operator's command line, and the launcher of servers. */
+@Command(name = "holdfast", mixinStandardHelpOptions = true, version = "holdfast 0.1.0",
+    description = "Holdfast, a lock and lease service: see who holds what, and take it back safely.",
+    subcommands = {StatusCommand.class, LocksCommand.class, LockCommand.class, SessionsCommand.class,
+        SessionCommand.class, RevokeCommand.class, AuditCommand.class, HoldfastCli.Server.class,
+        CommandLine.HelpCommand.class},
+    footer = {"", "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found or precondition failed, 4 lock lost.",
+        "Endpoints come from --endpoints or $HOLDFAST_ENDPOINTS.", "", "Example:", "  holdfast locks fleet/"})
+public final class HoldfastCli implements Runnable {
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  public static CommandLine commandLine() {
+    // picocli answers invalid input with exit code 2 (usage) by itself.
+    return new CommandLine(new HoldfastCli()).setExecutionExceptionHandler(new ExitCodes());
+  }
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required (see holdfast --help)");
+  }
+
+  @Command(name = "server", description = "Runs one node in the foreground (see holdfast server -- --help).",
+      footer = {"", "Example:", "  holdfast server --config /etc/holdfast/holdfast.yaml"})
+  static final class Server implements Callable<Integer> {
+    @Parameters(arity = "0..*", paramLabel = "ARGS", description = "passed to the server: --config FILE, --set key=value")
+    List<String> args = List.of();
+
+    @Override
+    public Integer call() {
+      HoldfastServerMain.main(args.toArray(new String[0]));
+      return 0;
+    }
+  }
+}

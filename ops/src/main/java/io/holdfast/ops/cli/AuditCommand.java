@@ -1,0 +1,83 @@
+package io.holdfast.ops.cli;
+
+import io.holdfast.client.AuditRecord;
+import io.holdfast.client.HoldfastClient;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "audit", mixinStandardHelpOptions = true,
+    description = "The audit log: expiries, admin expiries, incarnation takeovers, revocations and max-hold "
+        + "revocations, with the former holder, its token, the reason and who asked.",
+    footer = {"", "Example:", "  holdfast audit --since 1h", "  holdfast audit --lock fleet/config --follow"})
+public final class AuditCommand implements Callable<Integer> {
+  @Mixin
+  ClusterOptions cluster;
+
+  @Option(names = "--since", converter = Durations.class, description = "only entries newer than this (e.g. 30m)")
+  Duration since;
+
+  @Option(names = "--lock", description = "only entries about this lock")
+  String lock = "";
+
+  @Option(names = "--limit", description = "at most this many (newest; default 100)")
+  int limit = 100;
+
+  @Option(names = {"-f", "--follow"}, description = "keep printing new entries until interrupted")
+  boolean follow;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    PrintWriter out = spec.commandLine().getOut();
+    try (HoldfastClient client = cluster.client("holdfast-cli")) {
+      List<AuditRecord> entries = filter(client.admin().audit(0, lock, limit));
+      print(out, entries, true);
+      long last = entries.isEmpty() ? 0 : entries.get(entries.size() - 1).index();
+      while (follow) {
+        Thread.sleep(1_000);
+        List<AuditRecord> more = client.admin().audit(last, lock, 1_000);
+        print(out, more, false);
+        if (!more.isEmpty()) {
+          last = more.get(more.size() - 1).index();
+        }
+      }
+      return ExitCodes.OK;
+    }
+  }
+
+  private List<AuditRecord> filter(List<AuditRecord> all) {
+    if (since == null) {
+      return all;
+    }
+    Instant cutoff = Instant.now().minus(since);
+    return all.stream().filter(a -> a.time() != null && a.time().isAfter(cutoff)).toList();
+  }
+
+  private void print(PrintWriter out, List<AuditRecord> entries, boolean first) {
+    if (cluster.json()) {
+      if (follow) {
+        entries.forEach(a -> Output.json(out, Rendering.auditJson(a)));
+      } else {
+        Output.json(out, entries.stream().map(Rendering::auditJson).toList());
+      }
+    } else if (first || !entries.isEmpty()) {
+      List<List<String>> rows = entries.stream().map(Rendering::auditRow).toList();
+      if (first) {
+        Output.table(out, Rendering.AUDIT_HEADER, rows);
+      } else {
+        rows.forEach(r -> out.println(String.join("  ", r)));
+      }
+    }
+    out.flush();
+  }
+}

@@ -1,0 +1,197 @@
+package io.holdfast.ops.cli;
+
+import io.holdfast.client.AuditRecord;
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.LockDescription;
+import io.holdfast.client.LockLease;
+import io.holdfast.client.LockLostException;
+import io.holdfast.client.LockOptions;
+import io.holdfast.client.Session;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "lock", mixinStandardHelpOptions = true, description = "Look at one lock, or hold one while a command runs.",
+    subcommands = {LockCommand.Show.class, LockCommand.Run.class},
+    footer = {"", "Examples:", "  holdfast lock show fleet/config", "  holdfast lock run fleet/config -- ./apply-config.sh"})
+public final class LockCommand {
+
+  @Command(name = "show", mixinStandardHelpOptions = true,
+      description = "Everything about one lock: state, holder, token, TTL left, waiters, recent audit entries.",
+      footer = {"", "Example:", "  holdfast lock show fleet/config -o json"})
+  static final class Show implements Callable<Integer> {
+    @Mixin
+    ClusterOptions cluster;
+
+    @Parameters(paramLabel = "NAME")
+    String name;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      try (HoldfastClient client = cluster.client("holdfast-cli")) {
+        LockDescription l = client.admin().lock(name);
+        List<AuditRecord> audit = client.admin().audit(0, name, 10);
+        PrintWriter out = spec.commandLine().getOut();
+        if (cluster.json()) {
+          Map<String, Object> doc = new LinkedHashMap<>(Rendering.lockJson(l));
+          doc.put("audit", audit.stream().map(Rendering::auditJson).toList());
+          Output.json(out, doc);
+          return ExitCodes.OK;
+        }
+        Output.table(out, Rendering.LOCK_HEADER, List.of(Rendering.lockRow(l)));
+        if (l.lockDelay().toMillis() > 0 || l.maxHold().toMillis() > 0) {
+          out.println("lock-delay " + Durations.format(l.lockDelay()) + ", max hold "
+              + (l.maxHold().isZero() ? "none" : Durations.format(l.maxHold())));
+        }
+        if (!l.waiters().isEmpty()) {
+          out.println();
+          out.println("waiters (first in line first):");
+          List<List<String>> rows = new ArrayList<>();
+          int i = 1;
+          for (LockDescription.Waiter w : l.waiters()) {
+            rows.add(List.of(Integer.toString(i++), Long.toString(w.sessionId()), Rendering.who(w.clientName(), w.host(),
+                w.pid()), Rendering.since(w.queuedAt())));
+          }
+          Output.table(out, List.of("#", "SESSION", "CLIENT", "WAITING FOR"), rows);
+        }
+        if (!audit.isEmpty()) {
+          out.println();
+          out.println("recent audit entries:");
+          Output.table(out, Rendering.AUDIT_HEADER, audit.stream().map(Rendering::auditRow).toList());
+        }
+        out.flush();
+        return ExitCodes.OK;
+      }
+    }
+  }
+
+  @Command(name = "run", mixinStandardHelpOptions = true,
+      description = {"Holds a lock while a command runs. The command gets HOLDFAST_LOCK, HOLDFAST_FENCING_TOKEN "
+          + "and HOLDFAST_SESSION_ID in its environment; hand the token to whatever it writes.",
+          "If the lock is lost (the session expired: this process was paused or cut off), the command is sent "
+              + "SIGTERM, then SIGKILL after --grace, and the exit code is 4. Otherwise the exit code is the "
+              + "command's; 1 if the lock was not acquired within --wait."},
+      footer = {"", "Example:", "  holdfast lock run fleet/config --ttl 10s --wait 1m --lock-delay 15s -- ./apply-config.sh"})
+  static final class Run implements Callable<Integer> {
+    @Mixin
+    ClusterOptions cluster;
+
+    @Parameters(index = "0", paramLabel = "NAME")
+    String name;
+
+    @Parameters(index = "1..*", paramLabel = "COMMAND", arity = "1..*", description = "the command (after --)")
+    List<String> command;
+
+    @Option(names = "--ttl", converter = Durations.class, description = "session TTL (default 10s)")
+    Duration ttl = Duration.ofSeconds(10);
+
+    @Option(names = "--wait", converter = Durations.class, description = "how long to wait for the lock (default: until granted)")
+    Duration wait;
+
+    @Option(names = "--lock-delay", converter = Durations.class,
+        description = "keep the lock ORPHANED this long if this process dies holding it (default: the server's)")
+    Duration lockDelay;
+
+    @Option(names = "--max-hold", converter = Durations.class, description = "the cluster revokes the lock after this long")
+    Duration maxHold = Duration.ZERO;
+
+    @Option(names = "--grace", converter = Durations.class, description = "SIGTERM to SIGKILL (default 10s)")
+    Duration grace = Duration.ofSeconds(10);
+
+    @Option(names = "--client-name", description = "shown as the holder (default: holdfast-lock-run)")
+    String clientName = "holdfast-lock-run";
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter err = spec.commandLine().getErr();
+      try (HoldfastClient client = cluster.client(clientName)) {
+        Session session = client.newSession(ttl);
+        LockOptions options = new LockOptions(wait, lockDelay, maxHold);
+        Optional<LockLease> got;
+        try {
+          got = session.lockAsync(name, options).get();
+        } catch (ExecutionException e) {
+          throw e.getCause() instanceof Exception x ? x : e;
+        }
+        if (got.isEmpty()) {
+          err.println("holdfast lock run: lock '" + name + "' not acquired within " + Durations.format(wait));
+          err.flush();
+          session.close();
+          return ExitCodes.FAILED;
+        }
+        LockLease lease = got.get();
+        err.println("holdfast lock run: holding '" + name + "' with fencing token " + lease.token() + " (session "
+            + session.id() + ")");
+        err.flush();
+        ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
+        pb.environment().put("HOLDFAST_LOCK", name);
+        pb.environment().put("HOLDFAST_FENCING_TOKEN", Long.toString(lease.token()));
+        pb.environment().put("HOLDFAST_SESSION_ID", Long.toString(session.id()));
+        Process child = pb.start();
+        Thread stopChild = new Thread(() -> terminate(child));
+        Runtime.getRuntime().addShutdownHook(stopChild);
+        try {
+          while (!child.waitFor(50, TimeUnit.MILLISECONDS)) {
+            if (!lease.isValid()) {
+              err.println("holdfast lock run: lock '" + name + "' lost (session " + session.id() + " is "
+                  + session.state() + "); stopping the command");
+              err.flush();
+              terminate(child);
+              return ExitCodes.LOCK_LOST;
+            }
+          }
+        } finally {
+          try {
+            Runtime.getRuntime().removeShutdownHook(stopChild);
+          } catch (IllegalStateException shuttingDown) {
+            // the hook is running
+          }
+        }
+        int code = child.exitValue();
+        try {
+          lease.close();
+        } catch (LockLostException e) {
+          err.println("holdfast lock run: the command finished but the lock had been lost: " + e.getMessage());
+          err.flush();
+          return ExitCodes.LOCK_LOST;
+        }
+        session.close();
+        return code;
+      }
+    }
+
+    private void terminate(Process child) {
+      if (!child.isAlive()) {
+        return;
+      }
+      child.destroy();
+      try {
+        if (!child.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+          child.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        child.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}
