@@ -9,11 +9,14 @@ import io.holdfast.ops.cli.SessionCommand;
 import io.holdfast.ops.cli.SessionsCommand;
 import io.holdfast.ops.cli.StatusCommand;
 import io.holdfast.server.HoldfastServerMain;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Option;
 
 /** {@code holdfast}: the operator's command line, and the launcher of servers. */
 @Command(name = "holdfast", mixinStandardHelpOptions = true, version = "holdfast 0.1.0",
@@ -39,14 +42,23 @@ public final class HoldfastCli implements Runnable {
     throw new CommandLine.ParameterException(new CommandLine(this), "a command is required (see holdfast --help)");
   }
 
-  @Command(name = "server", description = "Runs one node in the foreground (see holdfast server -- --help).",
-      footer = {"", "Example:", "  holdfast server --config /etc/holdfast/holdfast.yaml"})
+  @Command(name = "server", mixinStandardHelpOptions = true,
+      description = "Runs one node in the foreground until SIGTERM or Ctrl-C.",
+      footer = {"", "Example:", "  holdfast server --config /etc/holdfast/holdfast.yaml --set data-dir=/var/lib/holdfast"})
   static final class Server implements Callable<Integer> {
-    @Parameters(arity = "0..*", paramLabel = "ARGS", description = "passed to the server: --config FILE, --set key=value")
-    List<String> args = List.of();
+    @Option(names = "--config", paramLabel = "FILE", description = "the node's YAML config")
+    String config;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "override one config key")
+    Map<String, String> overrides = new LinkedHashMap<>();
 
     @Override
     public Integer call() {
+      List<String> args = new ArrayList<>();
+      if (config != null) {
+        args.addAll(List.of("--config", config));
+      }
+      overrides.forEach((k, v) -> args.addAll(List.of("--set", k + "=" + v)));
       HoldfastServerMain.main(args.toArray(new String[0]));
       return 0;
     }

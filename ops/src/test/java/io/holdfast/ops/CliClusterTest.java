@@ -1,0 +1,255 @@
+package io.holdfast.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.client.FencingGuard;
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.LockLease;
+import io.holdfast.client.Session;
+import io.holdfast.server.testing.ProcessCluster;
+import java.io.File;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The operator's CLI against a real cluster: the node-7 story and the safe bypass, through the CLI. */
+class CliClusterTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir
+  static Path dir;
+  static ProcessCluster cluster;
+  static String endpoints;
+
+  @BeforeAll
+  static void start() {
+    cluster = new ProcessCluster(3, dir.resolve("cluster"), java.util.Map.of("checkpoint-interval-ms", "250")).start();
+    cluster.awaitLeader(Duration.ofSeconds(60));
+    endpoints = String.join(",", cluster.endpoints());
+  }
+
+  @AfterAll
+  static void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  record Run(int code, String out, String err) {}
+
+  /** Runs the CLI in this JVM; {@code --endpoints} is added after the (sub)command words. */
+  static Run cli(String... args) {
+    List<String> a = new ArrayList<>(List.of(args));
+    int at = 0;
+    while (at < a.size() && !a.get(at).startsWith("-") && isCommandWord(a.subList(0, at + 1))) {
+      at++;
+    }
+    a.addAll(at, List.of("--endpoints", endpoints));
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = HoldfastCli.commandLine();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute(a.toArray(new String[0]));
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  private static boolean isCommandWord(List<String> path) {
+    CommandLine c = HoldfastCli.commandLine();
+    for (String w : path) {
+      c = c.getSubcommands().get(w);
+      if (c == null) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static Process spawn(String... args) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+        System.getProperty("java.class.path"), HoldfastCli.class.getName()));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("spawned-" + System.nanoTime() + ".log").toFile()).start();
+  }
+
+  static JsonNode lock(String name) throws Exception {
+    Run r = cli("lock", "show", name, "-o", "json");
+    assertEquals(0, r.code(), r.err());
+    return JSON.readTree(r.out());
+  }
+
+  static void killTree(Process p) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+  }
+
+  @Test
+  void theNode7StoryThroughTheCliAlone() throws Exception {
+    Path tokenFile = dir.resolve("next-token");
+    Process node7 = spawn("lock", "run", "fleet/config", "--endpoints", endpoints, "--ttl", "3s", "--lock-delay", "2s",
+        "--client-name", "node-7", "--", "sleep", "600");
+    Process node8 = null;
+    try {
+      JsonNode held = awaitState("fleet/config", "HELD", Duration.ofSeconds(30));
+      assertEquals("node-7", held.get("holder").get("client").asText());
+      assertEquals(node7.pid(), held.get("holder").get("pid").asLong(), "the lock names the holder's pid");
+      assertFalse(held.get("holder").get("host").asText().isEmpty(), "and its host");
+      long oldToken = held.get("token").asLong();
+      Run table = cli("locks", "fleet/");
+      assertTrue(table.out().contains("node-7@") && table.out().contains("pid " + node7.pid()), table.out());
+
+      node8 = spawn("lock", "run", "fleet/config", "--endpoints", endpoints, "--wait", "30s", "--client-name", "node-8",
+          "--", "sh", "-c", "echo $HOLDFAST_FENCING_TOKEN > " + tokenFile);
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (lock("fleet/config").get("waiters").size() == 0 && System.nanoTime() < end) {
+        Thread.sleep(50);
+      }
+      killTree(node7); // kill -9: node-7 crashes holding the lock
+
+      JsonNode orphaned = awaitState("fleet/config", "ORPHANED", Duration.ofSeconds(15));
+      assertEquals("node-7", orphaned.get("former_holder").get("client").asText());
+      assertEquals(node7.pid(), orphaned.get("former_holder").get("pid").asLong());
+      assertEquals("EXPIRED", orphaned.get("free_reason").asText());
+      assertEquals(oldToken, orphaned.get("token").asLong());
+      assertTrue(cli("locks").out().contains("ORPHANED"));
+
+      assertTrue(node8.waitFor(30, TimeUnit.SECONDS), "node-8 got the lock and ran its command");
+      assertEquals(0, node8.exitValue());
+      long newToken = Long.parseLong(Files.readString(tokenFile).trim());
+      assertTrue(newToken > oldToken, "next holder's token " + newToken + " > " + oldToken);
+
+      JsonNode audit = JSON.readTree(cli("audit", "--lock", "fleet/config", "-o", "json").out());
+      assertTrue(audit.size() >= 1);
+      assertEquals("EXPIRED", audit.get(0).get("kind").asText());
+      assertEquals("node-7", audit.get(0).get("client").asText());
+    } finally {
+      killTree(node7);
+      if (node8 != null) {
+        killTree(node8);
+      }
+    }
+  }
+
+  @Test
+  void revokeIsTheSafeBypass() throws Exception {
+    Process node7 = spawn("lock", "run", "fleet/revoke", "--endpoints", endpoints, "--ttl", "6s", "--client-name",
+        "node-7", "--", "sleep", "600");
+    try {
+      JsonNode held = awaitState("fleet/revoke", "HELD", Duration.ofSeconds(30));
+      long oldToken = held.get("token").asLong();
+      long oldSession = held.get("holder").get("session_id").asLong();
+      FencingGuard resource = FencingGuard.fileBacked(dir.resolve("resource-fencing"));
+      assertTrue(resource.admit("fleet/revoke", oldToken), "node-7 writes while it holds the lock");
+
+      Run dry = cli("revoke", "fleet/revoke", "--reason", "node-7 is wedged", "--dry-run", "-o", "json");
+      assertEquals(0, dry.code(), dry.err());
+      JsonNode d = JSON.readTree(dry.out());
+      assertTrue(d.get("dry_run").asBoolean());
+      assertEquals(oldToken, d.get("former_token").asLong());
+      assertEquals(oldToken, lock("fleet/revoke").get("token").asLong(), "a dry run changes nothing");
+      assertEquals("HELD", lock("fleet/revoke").get("state").asText());
+      assertEquals(0, JSON.readTree(cli("audit", "--lock", "fleet/revoke", "-o", "json").out()).size());
+
+      Run r = cli("revoke", "fleet/revoke", "--reason", "node-7 is wedged", "--as", "sre-alice");
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.out().contains("revoked 'fleet/revoke' from session " + oldSession), r.out());
+
+      // The holder learns from its next keepalive answer and stops its command: exit code 4.
+      assertTrue(node7.waitFor(15, TimeUnit.SECONDS), "lock run noticed the revocation");
+      assertEquals(4, node7.exitValue());
+
+      try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+           Session s = client.newSession(Duration.ofSeconds(10));
+           LockLease next = s.tryLock("fleet/revoke").orElseThrow()) {
+        assertTrue(next.token() > oldToken);
+        assertTrue(resource.admit("fleet/revoke", next.token()));
+        assertFalse(resource.admit("fleet/revoke", oldToken), "the former holder's fenced write is refused");
+      }
+
+      JsonNode audit = JSON.readTree(cli("audit", "--lock", "fleet/revoke", "-o", "json").out());
+      assertEquals(1, audit.size());
+      assertEquals("REVOKED", audit.get(0).get("kind").asText());
+      assertEquals("node-7 is wedged", audit.get(0).get("reason").asText());
+      assertEquals("sre-alice", audit.get(0).get("requested_by").asText());
+      assertEquals(oldSession, audit.get(0).get("session_id").asLong());
+      assertEquals(oldToken, audit.get(0).get("token").asLong());
+    } finally {
+      killTree(node7);
+    }
+  }
+
+  @Test
+  void everyCommandHasHelpWithAnExampleAndExitCodesAreClear() throws Exception {
+    List<List<String>> commands = new ArrayList<>();
+    collect(HoldfastCli.commandLine(), new ArrayList<>(), commands);
+    assertTrue(commands.size() >= 10, commands.toString());
+    for (List<String> c : commands) {
+      List<String> args = new ArrayList<>(c);
+      args.add("--help");
+      StringWriter out = new StringWriter();
+      CommandLine cl = HoldfastCli.commandLine();
+      cl.setOut(new PrintWriter(out, true));
+      assertEquals(0, cl.execute(args.toArray(new String[0])), "help of " + c);
+      assertTrue(out.toString().contains("Example"), "help of " + c + " shows an example:\n" + out);
+    }
+    assertEquals(2, cli("lock", "show", "bad name").code());
+    assertEquals(2, cli("locks", "--no-such-flag").code());
+    Run missing = cli("session", "expire", "987654321", "--reason", "gone");
+    assertEquals(3, missing.code());
+    assertEquals(1, missing.err().strip().lines().count(), "one line on stderr: " + missing.err());
+    assertEquals(3, cli("revoke", "nothing/here", "--reason", "x").code());
+    assertEquals(2, cli("revoke", "nothing/here").code(), "--reason is required");
+
+    JsonNode status = JSON.readTree(cli("status", "-o", "json").out());
+    assertTrue(status.get("healthy").asBoolean());
+    assertEquals(3, status.get("members").size());
+    JsonNode sessions = JSON.readTree(cli("sessions", "-o", "json").out());
+    assertTrue(sessions.isArray());
+  }
+
+  private static void collect(CommandLine c, List<String> path, List<List<String>> out) {
+    for (var e : c.getSubcommands().entrySet()) {
+      if (e.getKey().equals("help")) {
+        continue;
+      }
+      List<String> p = new ArrayList<>(path);
+      p.add(e.getKey());
+      out.add(p);
+      collect(e.getValue(), p, out);
+    }
+  }
+
+  static JsonNode awaitState(String name, String state, Duration timeout) throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    JsonNode last = null;
+    while (System.nanoTime() < end) {
+      last = lock(name);
+      if (last.get("state").asText().equals(state)) {
+        return last;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("lock " + name + " never became " + state + "; last: " + last);
+  }
+
+  static {
+    // The spawned CLIs write their logs next to the test's data.
+    new File(System.getProperty("java.io.tmpdir")).mkdirs();
+  }
+}
