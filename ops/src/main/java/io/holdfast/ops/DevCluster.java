@@ -1,0 +1,245 @@
+package io.holdfast.ops;
+
+import io.holdfast.client.ClusterStatus;
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.ops.cli.ExitCodes;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * A local cluster on loopback for development: one server JVM per node, data under one
+ * directory, the same cluster again when started on the same directory.
+ */
+@Command(name = "dev", mixinStandardHelpOptions = true,
+    description = {"Starts a local cluster on 127.0.0.1 and stays in the foreground; Ctrl-C stops every node cleanly.",
+        "Node i gets client port BASE+i-1 and peer port BASE+100+i-1. Started again on the same --data-dir, it "
+            + "resumes the same cluster."},
+    footer = {"", "Example:", "  holdfast dev --nodes 5 --base-port 7500 --data-dir /tmp/holdfast-dev"})
+public final class DevCluster implements Callable<Integer>, AutoCloseable {
+  @Option(names = "--nodes", description = "3 or 5 (default 3)")
+  int nodes = 3;
+
+  @Option(names = "--base-port", description = "first client port (default 7400)")
+  int basePort = 7400;
+
+  @Option(names = "--data-dir", description = "where the nodes keep their data (default ./data/dev)")
+  Path dataDir = Path.of("data", "dev");
+
+  @Spec
+  CommandSpec spec;
+
+  private final List<Process> processes = new ArrayList<>();
+  private volatile boolean stopping;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    String problem = validate();
+    if (problem != null) {
+      err.println("holdfast dev: " + problem);
+      err.flush();
+      return ExitCodes.USAGE;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      close();
+      out.println("all nodes stopped");
+      out.flush();
+      stopped.countDown();
+    }, "holdfast-dev-stop"));
+    String leader = start(out, err);
+    if (leader == null) {
+      return ExitCodes.FAILED;
+    }
+    out.println("Ctrl-C to stop.");
+    out.flush();
+    watchChildren(err);
+    stopped.await();
+    return ExitCodes.OK;
+  }
+
+  /** Why these options cannot start a cluster, or null. */
+  String validate() {
+    if (nodes != 3 && nodes != 5) {
+      return "--nodes must be 3 or 5, got " + nodes;
+    }
+    if (basePort < 1024 || basePort + 100 + nodes > 65535) {
+      return "--base-port must leave room for ports " + basePort + ".." + (basePort + 100 + nodes - 1)
+          + " between 1024 and 65535";
+    }
+    Path countFile = dataDir.resolve("nodes");
+    try {
+      if (Files.exists(countFile)) {
+        int existing = Integer.parseInt(Files.readString(countFile).trim());
+        if (existing != nodes) {
+          return dataDir + " holds a " + existing + "-node cluster; start it with --nodes " + existing
+              + " or use another --data-dir";
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return "cannot read " + countFile + ": " + e.getMessage();
+    }
+    for (int i = 0; i < nodes; i++) {
+      for (int port : new int[] {clientPort(i), peerPort(i)}) {
+        try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+          s.setReuseAddress(true);
+        } catch (IOException e) {
+          return "port " + port + " on 127.0.0.1 is in use (choose another --base-port)";
+        }
+      }
+    }
+    return null;
+  }
+
+  int clientPort(int i) {
+    return basePort + i;
+  }
+
+  int peerPort(int i) {
+    return basePort + 100 + i;
+  }
+
+  List<String> endpoints() {
+    List<String> e = new ArrayList<>();
+    for (int i = 0; i < nodes; i++) {
+      e.add("127.0.0.1:" + clientPort(i));
+    }
+    return e;
+  }
+
+  /** Starts the nodes and waits for a leader; returns its id, or null (after saying why). */
+  String start(PrintWriter out, PrintWriter err) throws IOException {
+    Files.createDirectories(dataDir);
+    Path idFile = dataDir.resolve("cluster-id");
+    if (!Files.exists(idFile)) {
+      Files.writeString(idFile, UUID.randomUUID() + "\n");
+      Files.writeString(dataDir.resolve("nodes"), nodes + "\n");
+    }
+    String clusterId = Files.readString(idFile).trim();
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    for (int i = 0; i < nodes; i++) {
+      Path nodeDir = dataDir.resolve("n" + (i + 1)).toAbsolutePath();
+      Files.createDirectories(nodeDir);
+      Path config = nodeDir.resolve("holdfast.yaml");
+      Files.writeString(config, config(i, clusterId, nodeDir));
+      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:+UseSerialGC", "-cp",
+          System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain", "--config", config.toString())
+          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(nodeDir.resolve("node.log").toFile()));
+      processes.add(pb.start());
+    }
+    String leader = awaitLeader(Duration.ofSeconds(60));
+    if (leader == null) {
+      err.println("holdfast dev: no leader within 60 s; the nodes' logs say:");
+      for (int i = 0; i < nodes; i++) {
+        err.println(tail(i));
+      }
+      err.flush();
+      close();
+      return null;
+    }
+    int li = Integer.parseInt(leader.substring(1)) - 1;
+    out.println("endpoints: " + String.join(",", endpoints()));
+    out.println("leader: " + leader + " (127.0.0.1:" + clientPort(li) + ")");
+    out.println("data and logs: " + dataDir.toAbsolutePath() + "/n*/ (cluster " + clusterId + ")");
+    out.flush();
+    return leader;
+  }
+
+  private String config(int i, String clusterId, Path nodeDir) {
+    StringBuilder y = new StringBuilder();
+    y.append("# written by holdfast dev\n");
+    y.append("node-id: n").append(i + 1).append('\n');
+    y.append("cluster-id: ").append(clusterId).append('\n');
+    y.append("data-dir: ").append(nodeDir).append('\n');
+    y.append("peers:\n");
+    for (int j = 0; j < nodes; j++) {
+      y.append("  n").append(j + 1).append(": {peer: 127.0.0.1:").append(peerPort(j)).append(", client: 127.0.0.1:")
+          .append(clientPort(j)).append("}\n");
+    }
+    return y.toString();
+  }
+
+  private String awaitLeader(Duration timeout) {
+    long end = System.nanoTime() + timeout.toNanos();
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(endpoints()).clientName("holdfast-dev").build()) {
+      while (System.nanoTime() < end) {
+        for (String e : endpoints()) {
+          try {
+            ClusterStatus s = client.admin().memberStatus(e, Duration.ofSeconds(1));
+            if ("LEADER".equals(s.role())) {
+              return s.memberId();
+            }
+          } catch (RuntimeException notYet) {
+            // still starting
+          }
+        }
+        if (processes.stream().noneMatch(Process::isAlive)) {
+          return null;
+        }
+        Thread.sleep(200);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return null;
+  }
+
+  private void watchChildren(PrintWriter err) {
+    for (int i = 0; i < processes.size(); i++) {
+      int node = i;
+      processes.get(i).onExit().thenRun(() -> {
+        if (!stopping) {
+          err.println("holdfast dev: node n" + (node + 1) + " exited with code " + processes.get(node).exitValue()
+              + "; the others keep running. Its log ends:\n" + tail(node));
+          err.flush();
+        }
+      });
+    }
+  }
+
+  private String tail(int i) {
+    Path log = dataDir.resolve("n" + (i + 1)).resolve("node.log");
+    try {
+      List<String> lines = Files.exists(log) ? Files.readAllLines(log, StandardCharsets.UTF_8) : List.of();
+      return "---- n" + (i + 1) + " ----\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** SIGTERM to every node, then SIGKILL to any that has not stopped within 10 s. */
+  @Override
+  public void close() {
+    stopping = true;
+    processes.forEach(Process::destroy);
+    for (Process p : processes) {
+      try {
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
+    processes.clear();
+  }
+}
