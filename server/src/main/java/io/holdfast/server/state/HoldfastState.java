@@ -162,9 +162,9 @@ public final class HoldfastState {
     if (bad != null) {
       return bad;
     }
-    RequestCache.Entry cached = adminRequests.get(x.requestId());
-    if (cached != null) {
-      return cached.fingerprint().equals(x.fingerprint()) ? cached.result() : reused(x.requestId());
+    Result earlier = earlierAnswer(adminRequests, x.requestId(), x.fingerprint());
+    if (earlier != null) {
+      return earlier;
     }
     SessionRecord s = sessions.get(x.sessionId());
     if (s == null) {
@@ -294,9 +294,9 @@ public final class HoldfastState {
     if (s == null) {
       return sessionNotFound(r.sessionId());
     }
-    RequestCache.Entry cached = s.requests.get(r.requestId());
-    if (cached != null) {
-      return cached.fingerprint().equals(r.fingerprint()) ? cached.result() : reused(r.requestId());
+    Result earlier = earlierAnswer(s.requests, r.requestId(), r.fingerprint());
+    if (earlier != null) {
+      return earlier;
     }
     LockRecord lock = locks.get(r.lockName());
     if (lock == null || lock.holderSessionId != s.id()) {
@@ -323,9 +323,9 @@ public final class HoldfastState {
     if (s == null) {
       return sessionNotFound(c.sessionId());
     }
-    RequestCache.Entry cached = s.requests.get(c.requestId());
-    if (cached != null) {
-      return cached.fingerprint().equals(c.fingerprint()) ? cached.result() : reused(c.requestId());
+    Result earlier = earlierAnswer(s.requests, c.requestId(), c.fingerprint());
+    if (earlier != null) {
+      return earlier;
     }
     LockRecord lock = locks.get(c.lockName());
     boolean any = c.acquireRequestId().isEmpty();
@@ -379,9 +379,9 @@ public final class HoldfastState {
     if (bad == null) {
       bad = checkRevoke(r.lockName(), r.successorSessionId(), locks.get(r.lockName()));
     }
-    RequestCache.Entry cached = adminRequests.get(r.requestId());
-    if (cached != null) {
-      return cached.fingerprint().equals(r.fingerprint()) ? cached.result() : reused(r.requestId());
+    Result earlier = earlierAnswer(adminRequests, r.requestId(), r.fingerprint());
+    if (earlier != null) {
+      return earlier;
     }
     if (bad != null) {
       return bad;
@@ -576,6 +576,15 @@ public final class HoldfastState {
         handOver(e, lock, events);
       }
     }
+  }
+
+  /** What a retry gets: the first attempt's answer, a refusal for a reused id, or null if new. */
+  private static Result earlierAnswer(RequestCache cache, String requestId, String fingerprint) {
+    RequestCache.Entry cached = cache.get(requestId);
+    if (cached == null) {
+      return null;
+    }
+    return cached.fingerprint().equals(fingerprint) ? cached.result() : reused(requestId);
   }
 
   private Result remember(SessionRecord s, Acquire a, Result r) {
