@@ -50,7 +50,8 @@ class AdminApiClusterTest {
 
   @BeforeAll
   static void start() {
-    cluster = new ProcessCluster(3, dir, Map.of("checkpoint-interval-ms", "200")).start();
+    cluster = new ProcessCluster(3, dir, Map.of("checkpoint-interval-ms", "200",
+        "lock-delay-defaults", "{delayed/: 1500, delayed/long/: 4000}")).start();
     leader = cluster.awaitLeader(Duration.ofSeconds(60));
   }
 
@@ -237,6 +238,23 @@ class AdminApiClusterTest {
     assertTrue(got.getToken() > d.getToken());
     assertEquals("EXPIRED", audit("").stream().filter(a -> a.getSessionId() == dying).findFirst().orElseThrow()
         .getKind());
+  }
+
+  @Test
+  void aLockThatDoesNotAskGetsTheConfiguredLockDelayOfItsLongestPrefix() {
+    long s = open("defaults");
+    acquire(AcquireRequest.newBuilder().setSessionId(s).setLockName("delayed/a"));
+    acquire(AcquireRequest.newBuilder().setSessionId(s).setLockName("delayed/long/b"));
+    acquire(AcquireRequest.newBuilder().setSessionId(s).setLockName("plain/c"));
+    acquire(AcquireRequest.newBuilder().setSessionId(s).setLockName("delayed/asks").setLockDelayMs(0));
+    assertEquals(1_500, describe("delayed/a").getLockDelayMs());
+    assertEquals(4_000, describe("delayed/long/b").getLockDelayMs());
+    assertEquals(0, describe("plain/c").getLockDelayMs());
+    assertEquals(0, describe("delayed/asks").getLockDelayMs(), "an explicit request wins over the default");
+    StatusRuntimeException tooLong = assertThrows(StatusRuntimeException.class, () -> acquire(
+        AcquireRequest.newBuilder().setSessionId(s).setLockName("delayed/x").setLockDelayMs(3_600_000)));
+    assertEquals(Status.Code.INVALID_ARGUMENT, tooLong.getStatus().getCode());
+    assertTrue(tooLong.getStatus().getDescription().contains("lock_delay_ms"));
   }
 
   @Test
