@@ -114,6 +114,8 @@ class LockingClusterTest {
     Session waiter = client.newSession(Duration.ofSeconds(10));
     LockLease lease = waiter.lock("fleet/config", Duration.ofSeconds(ttlMs / 1000 + 10)).orElseThrow();
     long grantedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    System.out.printf("silent holder (TTL %d ms): waiter granted %d ms after the holder's last sign of life%n",
+        ttlMs, grantedAfterMs);
     assertTrue(grantedAfterMs <= ttlMs + 2_000, "granted " + grantedAfterMs + " ms after the last sign of life");
     assertTrue(grantedAfterMs >= ttlMs - 100, "granted too early: " + grantedAfterMs + " ms");
     assertTrue(lease.token() > silentToken);
@@ -135,6 +137,7 @@ class LockingClusterTest {
       long killedAt = System.nanoTime();
       LockLease lease = wait.get(ttlMs + 10_000, TimeUnit.MILLISECONDS);
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+      System.out.printf("killed holder process (TTL %d ms): lock moved %d ms after kill -9%n", ttlMs, ms);
       assertTrue(ms <= ttlMs + 2_000, "lock moved " + ms + " ms after the holder was killed");
       assertTrue(lease.token() > held[1]);
       lease.close();
