@@ -13,13 +13,7 @@ import io.holdfast.server.state.Result.Failure;
 import io.holdfast.server.state.StateEvent.EndReason;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.NavigableMap;
-import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
@@ -39,20 +33,14 @@ import java.util.function.Consumer;
 public final class HoldfastState {
   /** How long past its wait a forgotten waiter stays queued before apply drops it. */
   static final long WAITER_BACKSTOP_SLACK_MS = 5_000;
-  static final int RECENT_OPENS = 10_000;
   static final int ADMIN_REQUESTS = 1_000;
   static final int MAX_REASON = 1_024;
 
-  private final TreeMap<Long, SessionRecord> sessions = new TreeMap<>();
-  private final TreeMap<String, Long> exclusiveKeys = new TreeMap<>();
-  private final TreeMap<String, LockRecord> locks = new TreeMap<>();
-  private final LinkedHashMap<String, StateImage.OpenImage> recentOpens = new LinkedHashMap<>();
-  private final RequestCache adminRequests = new RequestCache(ADMIN_REQUESTS);
-  private final AuditLog audit = new AuditLog();
-  private final TreeSet<Deadline> waitDeadlines = new TreeSet<>();
-  private final TreeSet<Deadline> holdDeadlines = new TreeSet<>();
-  private final TreeSet<Deadline> orphanDeadlines = new TreeSet<>();
   private final LogClock clock = new LogClock();
+  private final AuditLog audit = new AuditLog();
+  private final SessionTable sessions = new SessionTable();
+  private final LockTable locks = new LockTable(sessions, clock, audit);
+  private final RequestCache adminRequests = new RequestCache(ADMIN_REQUESTS);
   private long lastAppliedIndex;
   private long lastAppliedTerm;
 
@@ -68,7 +56,7 @@ public final class HoldfastState {
     clock.advance(entry.term(), entry.leaderTimeMs());
     lastAppliedIndex = entry.index();
     lastAppliedTerm = entry.term();
-    runDeadlines(entry, events);
+    locks.runDeadlines(entry, events);
     Command c = entry.command();
     if (c instanceof OpenSession o) {
       return openSession(entry, o, events);
@@ -105,34 +93,25 @@ public final class HoldfastState {
     if (o.exclusiveKey().length() > Names.MAX_LOCK_NAME) {
       return new Failure(ErrorCode.INVALID_ARGUMENT, "exclusive_key is longer than " + Names.MAX_LOCK_NAME);
     }
-    StateImage.OpenImage seen = recentOpens.get(o.requestId());
+    StateImage.OpenImage seen = sessions.recentOpen(o.requestId());
     if (seen != null) {
       if (!seen.fingerprint().equals(o.fingerprint())) {
         return reused(o.requestId());
       }
       return new Result.SessionOpened(seen.sessionId(), seen.ttlMs());
     }
-    if (!o.exclusiveKey().isEmpty()) {
-      Long older = exclusiveKeys.get(o.exclusiveKey());
-      if (older != null) {
-        // A new incarnation of the same identity: the old one is known dead, no lock-delay.
-        SessionRecord old = sessions.get(older);
-        List<String> freed = endSession(e, old, EndReason.TAKEN_OVER, events);
-        audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.TAKEN_OVER, "", old.id(),
-            old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", e.index()));
-      }
+    SessionRecord old = o.exclusiveKey().isEmpty() ? null : sessions.holderOf(o.exclusiveKey());
+    if (old != null) {
+      // A new incarnation of the same identity: the old one is known dead, no lock-delay.
+      List<String> freed = endSession(e, old, EndReason.TAKEN_OVER, events);
+      audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.TAKEN_OVER, "", old.id(),
+          old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", e.index()));
     }
     long id = e.index();
     SessionRecord s = new SessionRecord(id, o.ttlMs(), o.client(), e.leaderTimeMs(), o.exclusiveKey());
     s.renew(e.index(), e.leaderTimeMs(), clock.elapsedMs());
-    sessions.put(id, s);
-    if (!o.exclusiveKey().isEmpty()) {
-      exclusiveKeys.put(o.exclusiveKey(), id);
-    }
-    recentOpens.put(o.requestId(), new StateImage.OpenImage(o.requestId(), o.fingerprint(), id, o.ttlMs()));
-    while (recentOpens.size() > RECENT_OPENS) {
-      recentOpens.remove(recentOpens.keySet().iterator().next());
-    }
+    sessions.add(s);
+    sessions.rememberOpen(new StateImage.OpenImage(o.requestId(), o.fingerprint(), id, o.ttlMs()));
     events.accept(new StateEvent.SessionOpened(e.index(), id, o.ttlMs()));
     return new Result.SessionOpened(id, o.ttlMs());
   }
@@ -187,24 +166,20 @@ public final class HoldfastState {
     for (String name : new ArrayList<>(s.waitingOn)) {
       LockRecord lock = locks.get(name);
       Waiter w = lock.waiterOf(s.id());
-      removeWaiter(lock, w);
+      locks.removeWaiter(lock, w);
       events.accept(new StateEvent.WaitEnded(e.index(), name, s.id(), w.requestId(), reason));
-      dropIfUnused(lock);
+      locks.dropIfUnused(lock);
     }
     boolean unclean = reason == EndReason.EXPIRED || reason == EndReason.ADMIN_EXPIRED;
     for (String name : released) {
       LockRecord lock = locks.get(name);
       if (unclean) {
-        freeUnclean(e, lock, s, reason, events);
+        locks.freeUnclean(e, lock, reason, events);
       } else {
-        events.accept(new StateEvent.LockReleased(e.index(), name, s.id(), lock.token, reason));
-        handOver(e, lock, events);
+        locks.release(e, lock, reason, events);
       }
     }
-    sessions.remove(s.id());
-    if (!s.exclusiveKey().isEmpty()) {
-      exclusiveKeys.remove(s.exclusiveKey());
-    }
+    sessions.remove(s);
     events.accept(new StateEvent.SessionEnded(e.index(), s.id(), reason));
     return released;
   }
@@ -264,24 +239,17 @@ public final class HoldfastState {
       }
       return cached.result();
     }
-    if (lock == null) {
-      lock = new LockRecord(a.lockName());
-      locks.put(a.lockName(), lock);
-    }
+    lock = locks.getOrCreate(a.lockName());
     if (!lock.isHeld() && !lock.isOrphaned()) {
-      grant(e, lock, s, a.requestId(), a.lockDelayMs(), a.maxHoldMs(), events);
+      locks.grant(e, lock, s, a.requestId(), a.lockDelayMs(), a.maxHoldMs(), events);
       return remember(s, a, new Result.Granted(lock.token));
     }
     if (a.waitMs() == 0) {
       return remember(s, a, new Result.NotGranted(lock.holderSessionId));
     }
     long deadline = a.waitMs() > 0 ? clock.elapsedMs() + a.waitMs() + WAITER_BACKSTOP_SLACK_MS : 0;
-    Waiter w = new Waiter(s.id(), a.requestId(), e.leaderTimeMs(), deadline, a.lockDelayMs(), a.maxHoldMs());
-    lock.waiters.addLast(w);
-    s.waitingOn.add(lock.name());
-    if (deadline != 0) {
-      waitDeadlines.add(new Deadline(deadline, lock.name(), s.id(), a.requestId()));
-    }
+    locks.enqueue(lock, s, new Waiter(s.id(), a.requestId(), e.leaderTimeMs(), deadline, a.lockDelayMs(),
+        a.maxHoldMs()));
     return remember(s, a, new Result.Queued(lock.waiters.size()));
   }
 
@@ -306,10 +274,7 @@ public final class HoldfastState {
       return new Failure(ErrorCode.STALE_TOKEN, "token " + r.token() + " is not the current token of lock '"
           + r.lockName() + "' (current token " + lock.token + ")", lock.token);
     }
-    events.accept(new StateEvent.LockReleased(e.index(), lock.name(), s.id(), lock.token, EndReason.CLOSED));
-    s.heldLocks.remove(lock.name());
-    long next = handOver(e, lock, events);
-    Result result = new Result.Released(next);
+    Result result = new Result.Released(locks.release(e, lock, EndReason.CLOSED, events));
     s.requests.put(r.requestId(), r.fingerprint(), result);
     return result;
   }
@@ -332,18 +297,16 @@ public final class HoldfastState {
     Result result;
     Waiter w = lock == null ? null : lock.waiterOf(s.id());
     if (w != null && (any || w.requestId().equals(c.acquireRequestId()))) {
-      removeWaiter(lock, w);
+      locks.removeWaiter(lock, w);
       events.accept(new StateEvent.WaitEnded(e.index(), lock.name(), s.id(), w.requestId(), EndReason.CLOSED));
-      dropIfUnused(lock);
+      locks.dropIfUnused(lock);
       result = new Result.WaitCancelled(false, false, 0);
     } else if (lock != null && lock.holderSessionId == s.id()
         && (any || lock.grantRequestId.equals(c.acquireRequestId()))) {
       // The grant won the race with the cancel.
       long token = lock.token;
       if (c.releaseIfGranted()) {
-        events.accept(new StateEvent.LockReleased(e.index(), lock.name(), s.id(), token, EndReason.CLOSED));
-        s.heldLocks.remove(lock.name());
-        handOver(e, lock, events);
+        locks.release(e, lock, EndReason.CLOSED, events);
       }
       result = new Result.WaitCancelled(true, c.releaseIfGranted(), token);
     } else {
@@ -395,28 +358,25 @@ public final class HoldfastState {
     long orphanedFor = 0;
     if (r.successorSessionId() != 0) {
       if (held) {
-        events.accept(new StateEvent.LockReleased(e.index(), lock.name(), former, formerToken, EndReason.REVOKED));
-        sessions.get(former).heldLocks.remove(lock.name());
-        holdDeadlines.remove(new Deadline(lock.holdDeadlineClockMs, lock.name(), former, ""));
+        locks.detachHolder(e, lock, EndReason.REVOKED, events);
       }
       SessionRecord successor = sessions.get(r.successorSessionId());
       Waiter queued = lock.waiterOf(successor.id());
       if (queued != null) {
-        removeWaiter(lock, queued);
+        locks.removeWaiter(lock, queued);
       }
-      clearOrphan(lock);
-      grant(e, lock, successor, queued == null ? "" : queued.requestId(),
+      locks.clearOrphan(lock);
+      locks.grant(e, lock, successor, queued == null ? "" : queued.requestId(),
           queued == null ? lock.lockDelayMs : queued.lockDelayMs(), queued == null ? 0 : queued.maxHoldMs(), events);
       if (queued != null) {
         successor.requests.update(queued.requestId(), new Result.Granted(lock.token));
       }
     } else if (held) {
       orphanedFor = lock.lockDelayMs;
-      freeUnclean(e, lock, sessions.get(former), EndReason.REVOKED, events);
+      locks.freeUnclean(e, lock, EndReason.REVOKED, events);
     } else {
       // Already orphaned: the operator ends the lock-delay now.
-      clearOrphan(lock);
-      handOver(e, lock, events);
+      locks.handOver(e, lock, events);
     }
     LockRecord after = locks.get(r.lockName());
     long grantedTo = after != null && after.isHeld() ? after.holderSessionId : 0;
@@ -436,7 +396,7 @@ public final class HoldfastState {
       return new Failure(ErrorCode.LOCK_NOT_FOUND, "lock '" + lockName + "' is neither held nor orphaned");
     }
     if (successorSessionId != 0) {
-      if (!sessions.containsKey(successorSessionId)) {
+      if (!sessions.contains(successorSessionId)) {
         return sessionNotFound(successorSessionId);
       }
       if (successorSessionId == lock.holderSessionId) {
@@ -445,137 +405,6 @@ public final class HoldfastState {
       }
     }
     return null;
-  }
-
-  private void grant(LogEntry e, LockRecord lock, SessionRecord s, String requestId, long lockDelayMs,
-      long maxHoldMs, Consumer<StateEvent> events) {
-    // The fencing token is the index of the granting entry: strictly increasing per lock, across
-    // leader changes and restarts, with no counter of its own to persist.
-    lock.holderSessionId = s.id();
-    lock.grantRequestId = requestId;
-    lock.token = e.index();
-    lock.acquiredAtMs = e.leaderTimeMs();
-    lock.lockDelayMs = lockDelayMs;
-    lock.maxHoldMs = maxHoldMs;
-    lock.holdDeadlineClockMs = maxHoldMs > 0 ? clock.elapsedMs() + maxHoldMs : 0;
-    if (lock.holdDeadlineClockMs != 0) {
-      holdDeadlines.add(new Deadline(lock.holdDeadlineClockMs, lock.name(), s.id(), ""));
-    }
-    s.heldLocks.add(lock.name());
-    events.accept(new StateEvent.LockGranted(e.index(), lock.name(), s.id(), lock.token));
-  }
-
-  /**
-   * Frees a lock its holder did not release (expiry, revocation): with a lock-delay it stays
-   * orphaned until the delay has passed, so that a holder that may still be running cannot race
-   * the next one on resources that do not check tokens; without one, the queue proceeds now.
-   */
-  private void freeUnclean(LogEntry e, LockRecord lock, SessionRecord holder, EndReason reason,
-      Consumer<StateEvent> events) {
-    events.accept(new StateEvent.LockReleased(e.index(), lock.name(), holder.id(), lock.token, reason));
-    holder.heldLocks.remove(lock.name());
-    holdDeadlines.remove(new Deadline(lock.holdDeadlineClockMs, lock.name(), holder.id(), ""));
-    if (lock.lockDelayMs <= 0) {
-      handOver(e, lock, events);
-      return;
-    }
-    lock.holderSessionId = 0;
-    lock.grantRequestId = "";
-    lock.holdDeadlineClockMs = 0;
-    lock.grantableAtClockMs = Math.max(1, clock.elapsedMs() + lock.lockDelayMs);
-    lock.formerHolderSessionId = holder.id();
-    lock.formerHolder = holder.client();
-    lock.freedAtMs = e.leaderTimeMs();
-    lock.freeReason = reason.name();
-    orphanDeadlines.add(new Deadline(lock.grantableAtClockMs, lock.name(), 0, ""));
-  }
-
-  private void clearOrphan(LockRecord lock) {
-    if (lock.grantableAtClockMs != 0) {
-      orphanDeadlines.remove(new Deadline(lock.grantableAtClockMs, lock.name(), 0, ""));
-    }
-    lock.clearOrphan();
-  }
-
-  /** Frees the lock and grants it to the first waiter still in time; returns its session or 0. */
-  private long handOver(LogEntry e, LockRecord lock, Consumer<StateEvent> events) {
-    if (lock.holdDeadlineClockMs != 0) {
-      holdDeadlines.remove(new Deadline(lock.holdDeadlineClockMs, lock.name(), lock.holderSessionId, ""));
-    }
-    lock.holderSessionId = 0;
-    lock.grantRequestId = "";
-    lock.holdDeadlineClockMs = 0;
-    clearOrphan(lock);
-    while (!lock.waiters.isEmpty()) {
-      Waiter w = lock.waiters.peekFirst();
-      SessionRecord next = sessions.get(w.sessionId());
-      removeWaiter(lock, w);
-      if (next == null || (w.deadlineClockMs() != 0 && w.deadlineClockMs() < clock.elapsedMs())) {
-        events.accept(new StateEvent.WaitEnded(e.index(), lock.name(), w.sessionId(), w.requestId(),
-            EndReason.TIMED_OUT));
-        continue;
-      }
-      grant(e, lock, next, w.requestId(), w.lockDelayMs(), w.maxHoldMs(), events);
-      next.requests.update(w.requestId(), new Result.Granted(lock.token));
-      return next.id();
-    }
-    locks.remove(lock.name());
-    return 0;
-  }
-
-  private void removeWaiter(LockRecord lock, Waiter w) {
-    lock.waiters.remove(w);
-    SessionRecord s = sessions.get(w.sessionId());
-    if (s != null) {
-      s.waitingOn.remove(lock.name());
-    }
-    if (w.deadlineClockMs() != 0) {
-      waitDeadlines.remove(new Deadline(w.deadlineClockMs(), lock.name(), w.sessionId(), w.requestId()));
-    }
-  }
-
-  /** A lock that is neither held nor orphaned and has no waiters is not stored. */
-  private void dropIfUnused(LockRecord lock) {
-    if (!lock.isHeld() && !lock.isOrphaned() && lock.waiters.isEmpty()) {
-      locks.remove(lock.name());
-    }
-  }
-
-  /** Acts on every log-clock deadline the entry's time has passed, in deadline order. */
-  private void runDeadlines(LogEntry e, Consumer<StateEvent> events) {
-    long now = clock.elapsedMs();
-    while (!waitDeadlines.isEmpty() && waitDeadlines.first().clockMs() < now) {
-      Deadline d = waitDeadlines.pollFirst();
-      LockRecord lock = locks.get(d.lockName());
-      Waiter w = lock == null ? null : lock.waiterOf(d.sessionId());
-      if (w != null && w.requestId().equals(d.requestId())) {
-        removeWaiter(lock, w);
-        events.accept(new StateEvent.WaitEnded(e.index(), lock.name(), w.sessionId(), w.requestId(),
-            EndReason.TIMED_OUT));
-        dropIfUnused(lock);
-      }
-    }
-    while (!holdDeadlines.isEmpty() && holdDeadlines.first().clockMs() <= now) {
-      Deadline d = holdDeadlines.pollFirst();
-      LockRecord lock = locks.get(d.lockName());
-      if (lock != null && lock.holderSessionId == d.sessionId() && lock.holdDeadlineClockMs == d.clockMs()) {
-        SessionRecord holder = sessions.get(d.sessionId());
-        long token = lock.token;
-        long maxHold = lock.maxHoldMs;
-        freeUnclean(e, lock, holder, EndReason.REVOKED, events);
-        LockRecord after = locks.get(d.lockName());
-        audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.MAX_HOLD_EXCEEDED, d.lockName(),
-            holder.id(), holder.client(), token, List.of(d.lockName()), "held longer than its max hold time of "
-            + maxHold + " ms", "", after != null && after.isHeld() ? after.holderSessionId : 0));
-      }
-    }
-    while (!orphanDeadlines.isEmpty() && orphanDeadlines.first().clockMs() <= now) {
-      Deadline d = orphanDeadlines.pollFirst();
-      LockRecord lock = locks.get(d.lockName());
-      if (lock != null && lock.isOrphaned() && lock.grantableAtClockMs == d.clockMs()) {
-        handOver(e, lock, events);
-      }
-    }
   }
 
   /** What a retry gets: the first attempt's answer, a refusal for a reused id, or null if new. */
@@ -647,7 +476,7 @@ public final class HoldfastState {
   }
 
   public Collection<SessionRecord> sessions() {
-    return Collections.unmodifiableCollection(sessions.values());
+    return sessions.all();
   }
 
   public int sessionCount() {
@@ -660,18 +489,7 @@ public final class HoldfastState {
 
   /** Locks (held, orphaned or waited on) whose names start with {@code prefix}, in name order. */
   public Collection<LockRecord> locks(String prefix) {
-    if (prefix.isEmpty()) {
-      return Collections.unmodifiableCollection(locks.values());
-    }
-    NavigableMap<String, LockRecord> tail = locks.tailMap(prefix, true);
-    List<LockRecord> out = new ArrayList<>();
-    for (Map.Entry<String, LockRecord> en : tail.entrySet()) {
-      if (!en.getKey().startsWith(prefix)) {
-        break;
-      }
-      out.add(en.getValue());
-    }
-    return out;
+    return locks.withPrefix(prefix);
   }
 
   public List<String> heldLocks(long sessionId) {
@@ -699,19 +517,13 @@ public final class HoldfastState {
 
   public StateImage image() {
     List<StateImage.SessionImage> ss = new ArrayList<>();
-    for (SessionRecord s : sessions.values()) {
+    for (SessionRecord s : sessions.all()) {
       ss.add(new StateImage.SessionImage(s.id(), s.ttlMs(), s.client(), s.createdAtMs(), s.renewedAtMs(),
           s.renewedAtClockMs(), s.renewedIndex(), cached(s.requests), s.exclusiveKey()));
     }
-    List<StateImage.LockImage> ls = new ArrayList<>();
-    for (LockRecord l : locks.values()) {
-      ls.add(new StateImage.LockImage(l.name(), l.holderSessionId, l.grantRequestId, l.token, l.acquiredAtMs,
-          List.copyOf(l.waiters), l.lockDelayMs, l.maxHoldMs, l.holdDeadlineClockMs, l.grantableAtClockMs,
-          l.formerHolderSessionId, l.formerHolder, l.freedAtMs, l.freeReason));
-    }
     return new StateImage(lastAppliedIndex, lastAppliedTerm, clock.elapsedMs(), clock.lastStampMs(),
-        clock.lastStampTerm(), clock.wallMs(), ss, ls, List.copyOf(recentOpens.values()), cached(adminRequests),
-        audit.all());
+        clock.lastStampTerm(), clock.wallMs(), ss, locks.image(), List.copyOf(sessions.recentOpens()),
+        cached(adminRequests), audit.all());
   }
 
   private static List<StateImage.CachedRequest> cached(RequestCache cache) {
@@ -723,14 +535,8 @@ public final class HoldfastState {
   /** Replaces this state with the image's (a snapshot load). */
   public void restore(StateImage img) {
     sessions.clear();
-    exclusiveKeys.clear();
-    locks.clear();
-    recentOpens.clear();
     adminRequests.entries().clear();
     audit.clear();
-    waitDeadlines.clear();
-    holdDeadlines.clear();
-    orphanDeadlines.clear();
     lastAppliedIndex = img.lastAppliedIndex();
     lastAppliedTerm = img.lastAppliedTerm();
     clock.restore(img.clockElapsedMs(), img.clockLastStampMs(), img.clockLastStampTerm(), img.clockWallMs());
@@ -740,46 +546,10 @@ public final class HoldfastState {
       for (StateImage.CachedRequest r : si.recentRequests()) {
         s.requests.put(r.requestId(), r.fingerprint(), r.result());
       }
-      sessions.put(s.id(), s);
-      if (!s.exclusiveKey().isEmpty()) {
-        exclusiveKeys.put(s.exclusiveKey(), s.id());
-      }
+      sessions.add(s);
     }
-    for (StateImage.LockImage li : img.locks()) {
-      LockRecord l = new LockRecord(li.name());
-      l.holderSessionId = li.holderSessionId();
-      l.grantRequestId = li.grantRequestId();
-      l.token = li.token();
-      l.acquiredAtMs = li.acquiredAtMs();
-      l.lockDelayMs = li.lockDelayMs();
-      l.maxHoldMs = li.maxHoldMs();
-      l.holdDeadlineClockMs = li.holdDeadlineClockMs();
-      l.grantableAtClockMs = li.grantableAtClockMs();
-      l.formerHolderSessionId = li.formerHolderSessionId();
-      l.formerHolder = li.formerHolder();
-      l.freedAtMs = li.freedAtMs();
-      l.freeReason = li.freeReason();
-      l.waiters.addAll(li.waiters());
-      locks.put(l.name(), l);
-      if (l.isHeld()) {
-        sessions.get(l.holderSessionId).heldLocks.add(l.name());
-        if (l.holdDeadlineClockMs != 0) {
-          holdDeadlines.add(new Deadline(l.holdDeadlineClockMs, l.name(), l.holderSessionId, ""));
-        }
-      }
-      if (l.isOrphaned()) {
-        orphanDeadlines.add(new Deadline(l.grantableAtClockMs, l.name(), 0, ""));
-      }
-      for (Waiter w : li.waiters()) {
-        sessions.get(w.sessionId()).waitingOn.add(l.name());
-        if (w.deadlineClockMs() != 0) {
-          waitDeadlines.add(new Deadline(w.deadlineClockMs(), l.name(), w.sessionId(), w.requestId()));
-        }
-      }
-    }
-    for (StateImage.OpenImage o : img.recentOpens()) {
-      recentOpens.put(o.requestId(), o);
-    }
+    locks.restore(img.locks());
+    img.recentOpens().forEach(sessions::rememberOpen);
     for (StateImage.CachedRequest r : img.adminRequests()) {
       adminRequests.put(r.requestId(), r.fingerprint(), r.result());
     }
