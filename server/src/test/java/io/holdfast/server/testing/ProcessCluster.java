@@ -269,6 +269,15 @@ public final class ProcessCluster implements AutoCloseable {
     throw new AssertionError("no leader within " + timeout + "\n" + logTails());
   }
 
+  /** Whether node {@code i}'s log (all its runs) contains {@code text}. */
+  public boolean logContains(int i, String text) {
+    try {
+      return Files.exists(log(i)) && Files.readString(log(i), StandardCharsets.UTF_8).contains(text);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   public String logTails() {
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < size; i++) {
