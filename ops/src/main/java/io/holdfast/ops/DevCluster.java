@@ -36,7 +36,9 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
   @Option(names = "--nodes", description = "3 or 5 (default 3)")
   int nodes = 3;
 
-  @Option(names = "--base-port", description = "first client port (default 7400)")
+  @Option(names = "--base-port", description = "first client port (default 7400, or the one the data dir was created with)")
+  Integer basePortOption;
+
   int basePort = 7400;
 
   @Option(names = "--data-dir", description = "where the nodes keep their data (default ./data/dev)")
@@ -80,6 +82,18 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
   String validate() {
     if (nodes != 3 && nodes != 5) {
       return "--nodes must be 3 or 5, got " + nodes;
+    }
+    // The peer addresses are in the Raft log: a cluster resumes only on the ports it was made with.
+    Path portFile = dataDir.resolve("base-port");
+    try {
+      Integer stored = Files.exists(portFile) ? Integer.valueOf(Files.readString(portFile).trim()) : null;
+      if (stored != null && basePortOption != null && !stored.equals(basePortOption)) {
+        return dataDir + " holds a cluster on base port " + stored + "; start it with --base-port " + stored
+            + " or use another --data-dir";
+      }
+      basePort = basePortOption != null ? basePortOption : stored != null ? stored : 7400;
+    } catch (IOException | NumberFormatException e) {
+      return "cannot read " + portFile + ": " + e.getMessage();
     }
     if (basePort < 1024 || basePort + 100 + nodes > 65535) {
       return "--base-port must leave room for ports " + basePort + ".." + (basePort + 100 + nodes - 1)
@@ -132,6 +146,7 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
     if (!Files.exists(idFile)) {
       Files.writeString(idFile, UUID.randomUUID() + "\n");
       Files.writeString(dataDir.resolve("nodes"), nodes + "\n");
+      Files.writeString(dataDir.resolve("base-port"), basePort + "\n");
     }
     String clusterId = Files.readString(idFile).trim();
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -143,6 +158,9 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
       ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:+UseSerialGC", "-cp",
           System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain", "--config", config.toString())
           .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(nodeDir.resolve("node.log").toFile()));
+      // The server reads HOLDFAST_* variables as config overrides: a stray HOLDFAST_DATA_DIR in
+      // this shell would point every node at one directory.
+      pb.environment().keySet().removeIf(k -> k.startsWith("HOLDFAST_"));
       processes.add(pb.start());
     }
     String leader = awaitLeader(Duration.ofSeconds(60));

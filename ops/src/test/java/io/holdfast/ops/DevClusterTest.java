@@ -95,6 +95,17 @@ class DevClusterTest {
   }
 
   @Test
+  void refusesToResumeOnOtherPortsOrAnotherNodeCount() throws Exception {
+    java.nio.file.Files.writeString(dir.resolve("nodes"), "3\n");
+    java.nio.file.Files.writeString(dir.resolve("base-port"), "7400\n");
+    DevCluster otherPort = dev(7600);
+    assertTrue(otherPort.validate().contains("--base-port 7400"), otherPort.validate());
+    DevCluster five = new DevCluster();
+    new CommandLine(five).parseArgs("--nodes", "5", "--data-dir", dir.toString());
+    assertTrue(five.validate().contains("--nodes 3"), five.validate());
+  }
+
+  @Test
   void refusesBadNodeCountsWithAUsageError() {
     StringWriter err = new StringWriter();
     CommandLine cl = HoldfastCli.commandLine();
