@@ -36,6 +36,19 @@ public final class TestLog {
     this.index = state.lastAppliedIndex();
   }
 
+  /**
+   * A driver for {@code other} (e.g. restored from this one's snapshot) that continues where this
+   * one is: same next index, term, leader time and request id sequence.
+   */
+  public TestLog continueOn(HoldfastState other) {
+    TestLog t = new TestLog(other);
+    t.index = index;
+    t.term = term;
+    t.timeMs = timeMs;
+    t.requestCounter = requestCounter;
+    return t;
+  }
+
   public HoldfastState state() {
     return state;
   }
