@@ -1,0 +1,338 @@
+package io.holdfast.server.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class ServerConfigLoaderTest {
+  private static final String CLUSTER = "9d2b0b0e-5d3c-4b8e-8d55-2b7f1f0c8a11";
+
+  private static Map<String, Object> peer(String peer, String client) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("peer", peer);
+    m.put("client", client);
+    return m;
+  }
+
+  /** A valid three-node configuration, as SnakeYAML would hand it over. */
+  private static Map<String, Object> valid() {
+    Map<String, Object> peers = new LinkedHashMap<>();
+    peers.put("n1", peer("10.0.0.1:7410", "10.0.0.1:7400"));
+    peers.put("n2", peer("10.0.0.2:7410", "10.0.0.2:7400"));
+    peers.put("n3", peer("10.0.0.3:7410", "10.0.0.3:7400"));
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("node-id", "n2");
+    m.put("cluster-id", CLUSTER);
+    m.put("data-dir", "/var/lib/holdfast");
+    m.put("peers", peers);
+    m.put("session-ttl-min-ms", 2_000);
+    return m;
+  }
+
+  private static Map<String, Object> with(String key, Object value) {
+    Map<String, Object> m = valid();
+    m.put(key, value);
+    return m;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> peers(Map<String, Object> m) {
+    return (Map<String, Object>) m.get("peers");
+  }
+
+  /** Loading fails, and the message starts with the key at fault. */
+  private static String failsNaming(String key, Map<String, Object> raw) {
+    ConfigException e = assertThrows(ConfigException.class, () -> ServerConfigLoader.fromMap(raw));
+    assertTrue(e.getMessage().startsWith(key), "message should name '" + key + "': " + e.getMessage());
+    return e.getMessage();
+  }
+
+  @Test
+  void validMapGivesTheConfigWithDefaultsForTheRest() {
+    ServerConfig c = ServerConfigLoader.fromMap(valid());
+
+    assertEquals("n2", c.nodeId());
+    assertEquals(UUID.fromString(CLUSTER), c.clusterId());
+    assertEquals(Path.of("/var/lib/holdfast"), c.dataDir());
+    assertEquals(List.of("n1", "n2", "n3"), c.peers().stream().map(PeerConfig::id).toList());
+    assertEquals(new PeerConfig("n2", new HostPort("10.0.0.2", 7410), new HostPort("10.0.0.2", 7400)), c.self());
+    assertEquals(2_000, c.minSessionTtlMs());
+    assertEquals(300_000, c.maxSessionTtlMs());
+    assertEquals(500, c.electionTimeoutMinMs());
+    assertEquals(1_000, c.electionTimeoutMaxMs());
+    assertEquals(1_000, c.checkpointIntervalMs());
+    assertEquals(1_000, c.failoverGraceMs());
+    assertEquals(10_000, c.snapshotThreshold());
+    assertEquals(3_600_000, c.maxWaitMs());
+  }
+
+  @Test
+  void numbersMayBeGivenAsText() {
+    Map<String, Object> m = with("snapshot-threshold", " 500 ");
+    m.put("failover-grace-ms", "0");
+    ServerConfig c = ServerConfigLoader.fromMap(m);
+    assertEquals(500, c.snapshotThreshold());
+    assertEquals(0, c.failoverGraceMs());
+  }
+
+  /**
+   * BUG: the built-in defaults contradict the loader's own rule session-ttl-min-ms >= 2 *
+   * election-timeout-max-ms (1000 < 2 * 1000), so a config that sets only the required keys is
+   * refused. Enable once the defaults agree (e.g. session-ttl-min-ms 2000).
+   */
+  @Test
+  @Disabled("BUG: default session-ttl-min-ms (1000) < 2 x default election-timeout-max-ms (1000)")
+  void requiredKeysAloneAreEnoughBecauseTheDefaultsAreValid() {
+    Map<String, Object> m = valid();
+    m.remove("session-ttl-min-ms");
+    assertNotNull(ServerConfigLoader.fromMap(m));
+  }
+
+  @Test
+  void unknownKeyIsRefusedByName() {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ServerConfigLoader.fromMap(with("session-tll-min-ms", 3_000)));
+    assertTrue(e.getMessage().contains("'session-tll-min-ms'"), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"node-id", "peers", "data-dir"})
+  void missingRequiredKeyIsNamed(String key) {
+    Map<String, Object> m = valid();
+    m.remove(key);
+    failsNaming(key, m);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"session-ttl-min-ms", "session-ttl-max-ms", "election-timeout-min-ms",
+      "election-timeout-max-ms", "checkpoint-interval-ms", "failover-grace-ms", "snapshot-threshold", "max-wait-ms"})
+  void badNumberIsNamed(String key) {
+    failsNaming(key, with(key, "ten"));
+    failsNaming(key, with(key, -1));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"session-ttl-min-ms", "session-ttl-max-ms", "election-timeout-min-ms",
+      "election-timeout-max-ms", "checkpoint-interval-ms", "snapshot-threshold", "max-wait-ms"})
+  void zeroIsRefusedWherePositiveIsRequired(String key) {
+    failsNaming(key, with(key, 0));
+  }
+
+  @Test
+  void electionTimeoutMinimumMustBeBelowTheMaximum() {
+    Map<String, Object> m = with("election-timeout-min-ms", 1_000);
+    m.put("election-timeout-max-ms", 1_000);
+    failsNaming("election-timeout-min-ms", m);
+    m.put("election-timeout-min-ms", 1_500);
+    failsNaming("election-timeout-min-ms", m);
+  }
+
+  @Test
+  void sessionTtlMinimumMustNotExceedTheMaximum() {
+    Map<String, Object> m = with("session-ttl-min-ms", 60_000);
+    m.put("session-ttl-max-ms", 30_000);
+    String msg = failsNaming("session-ttl-min-ms", m);
+    assertTrue(msg.contains("session-ttl-max-ms"), msg);
+    m.put("session-ttl-max-ms", 60_000);
+    assertEquals(60_000, ServerConfigLoader.fromMap(m).maxSessionTtlMs(), "equal bounds are allowed");
+  }
+
+  @Test
+  void sessionTtlMinimumMustOutlastTwoElectionTimeouts() {
+    Map<String, Object> m = with("election-timeout-max-ms", 1_001);
+    failsNaming("session-ttl-min-ms", m);
+  }
+
+  @Test
+  void checkpointIntervalMustBeAtMostHalfTheMinimumTtl() {
+    failsNaming("checkpoint-interval-ms", with("checkpoint-interval-ms", 1_001));
+    assertEquals(1_000, ServerConfigLoader.fromMap(with("checkpoint-interval-ms", 1_000)).checkpointIntervalMs());
+  }
+
+  @Test
+  void nodeIdMustBeOneOfThePeers() {
+    String msg = failsNaming("node-id", with("node-id", "n9"));
+    assertTrue(msg.contains("n1") && msg.contains("n3"), msg);
+  }
+
+  @Test
+  void malformedNodeIdIsNamed() {
+    failsNaming("node-id", with("node-id", "n 1"));
+  }
+
+  @Test
+  void badClusterIdIsNamed() {
+    failsNaming("cluster-id", with("cluster-id", "not-a-uuid"));
+  }
+
+  @Test
+  void addressUsedTwiceIsRefusedNamingThePeer() {
+    Map<String, Object> m = valid();
+    peers(m).put("n3", peer("10.0.0.3:7410", "10.0.0.1:7400"));
+    String msg = failsNaming("peers.n3", m);
+    assertTrue(msg.contains("10.0.0.1:7400"), msg);
+
+    Map<String, Object> same = valid();
+    peers(same).put("n1", peer("10.0.0.1:7400", "10.0.0.1:7400"));
+    failsNaming("peers.n1", same);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"10.0.0.3", "10.0.0.3:", ":7410", "10.0.0.3:http", "10.0.0.3:0", "10.0.0.3:65536", ""})
+  void badHostPortIsNamedDownToTheField(String address) {
+    Map<String, Object> m = valid();
+    peers(m).put("n3", peer(address, "10.0.0.3:7400"));
+    failsNaming("peers.n3.peer", m);
+
+    Map<String, Object> client = valid();
+    peers(client).put("n3", peer("10.0.0.3:7410", address));
+    failsNaming("peers.n3.client", client);
+  }
+
+  @Test
+  void peerEntriesMustHaveOnlyPeerAndClient() {
+    Map<String, Object> m = valid();
+    Map<String, Object> p = peer("10.0.0.3:7410", "10.0.0.3:7400");
+    p.put("admin", "10.0.0.3:7420");
+    peers(m).put("n3", p);
+    failsNaming("peers.n3", m);
+
+    Map<String, Object> notAMap = valid();
+    peers(notAMap).put("n3", "10.0.0.3:7410");
+    failsNaming("peers.n3", notAMap);
+
+    Map<String, Object> missing = valid();
+    Map<String, Object> half = new LinkedHashMap<>();
+    half.put("peer", "10.0.0.3:7410");
+    peers(missing).put("n3", half);
+    failsNaming("peers.n3.client", missing);
+  }
+
+  @Test
+  void ipv6LiteralsAreAccepted() {
+    Map<String, Object> m = valid();
+    peers(m).put("n3", peer("[fd00::3]:7410", "[fd00::3]:7400"));
+    PeerConfig n3 = ServerConfigLoader.fromMap(m).peer("n3");
+    assertEquals(new HostPort("fd00::3", 7410), n3.peerAddress());
+    assertEquals("[fd00::3]:7400", n3.clientAddress().toString());
+  }
+
+  @Test
+  void peersMayBeGivenInTheOverrideForm() {
+    Map<String, Object> m = with("peers", "n1=h1:7410/h1:7400, n2=h2:7410/h2:7400");
+    ServerConfig c = ServerConfigLoader.fromMap(m);
+    assertEquals(List.of(
+        new PeerConfig("n1", new HostPort("h1", 7410), new HostPort("h1", 7400)),
+        new PeerConfig("n2", new HostPort("h2", 7410), new HostPort("h2", 7400))), c.peers());
+
+    failsNaming("peers", with("peers", "n1=h1:7410"));
+  }
+
+  // ---- files, overrides, environment ----------------------------------------------------------
+
+  private static final String YAML = String.join("\n",
+      "node-id: n1",
+      "cluster-id: " + CLUSTER,
+      "data-dir: /srv/holdfast/from-file",
+      "session-ttl-min-ms: 4000",
+      "snapshot-threshold: 2000",
+      "peers:",
+      "  n1: {peer: 127.0.0.1:7411, client: 127.0.0.1:7401}",
+      "  n2: {peer: 127.0.0.1:7412, client: 127.0.0.1:7402}",
+      "  n3: {peer: 127.0.0.1:7413, client: 127.0.0.1:7403}",
+      "");
+
+  @Test
+  void loadsAYamlFile(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("holdfast.yaml"), YAML);
+
+    ServerConfig c = ServerConfigLoader.load(file, Map.of(), Map.of());
+
+    assertEquals("n1", c.nodeId());
+    assertEquals(Path.of("/srv/holdfast/from-file"), c.dataDir());
+    assertEquals(4_000, c.minSessionTtlMs());
+    assertEquals(2_000, c.snapshotThreshold());
+    assertEquals(new HostPort("127.0.0.1", 7403), c.peer("n3").clientAddress());
+  }
+
+  @Test
+  void overridesBeatTheFileAndTheEnvironmentBeatsBoth(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("holdfast.yaml"), YAML);
+    Map<String, String> overrides = Map.of("data-dir", "/from/flag", "snapshot-threshold", "300");
+    Map<String, String> env = Map.of(
+        "HOLDFAST_DATA_DIR", "/from/env",
+        "HOLDFAST_OPTS", "-Xmx1g",
+        "HOLDFAST_JAVA_HOME", "/usr/lib/jvm/17",
+        "PATH", "/usr/bin",
+        "DATA_DIR", "/not/ours");
+
+    ServerConfig c = ServerConfigLoader.load(file, overrides, env);
+
+    assertEquals(Path.of("/from/env"), c.dataDir());
+    assertEquals(300, c.snapshotThreshold());
+    assertEquals(4_000, c.minSessionTtlMs());
+  }
+
+  @Test
+  void environmentNamesMapToKeys(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("holdfast.yaml"), YAML);
+    ServerConfig c = ServerConfigLoader.load(file, Map.of(),
+        Map.of("HOLDFAST_NODE_ID", "n3", "HOLDFAST_SESSION_TTL_MAX_MS", "90000"));
+    assertEquals("n3", c.nodeId());
+    assertEquals(90_000, c.maxSessionTtlMs());
+  }
+
+  @Test
+  void badValueFromTheEnvironmentIsNamedByItsKey(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("holdfast.yaml"), YAML);
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ServerConfigLoader.load(file, Map.of(), Map.of("HOLDFAST_MAX_WAIT_MS", "soon")));
+    assertTrue(e.getMessage().startsWith("max-wait-ms"), e.getMessage());
+  }
+
+  @Test
+  void withoutAFileEverythingMayComeFromOverrides() {
+    Map<String, String> overrides = new LinkedHashMap<>();
+    overrides.put("node-id", "n1");
+    overrides.put("peers", "n1=127.0.0.1:7411/127.0.0.1:7401");
+    overrides.put("data-dir", "/tmp/hf");
+    overrides.put("session-ttl-min-ms", "2000");
+    ServerConfig c = ServerConfigLoader.load(null, overrides, Map.of());
+    assertEquals("n1", c.self().id());
+  }
+
+  @Test
+  void fileThatIsNotAMappingOrNotYamlIsRefusedNamingTheFile(@TempDir Path dir) throws Exception {
+    Path list = Files.writeString(dir.resolve("list.yaml"), "- a\n- b\n");
+    ConfigException e1 = assertThrows(ConfigException.class, () -> ServerConfigLoader.load(list, Map.of(), Map.of()));
+    assertTrue(e1.getMessage().contains("list.yaml"), e1.getMessage());
+
+    Path broken = Files.writeString(dir.resolve("broken.yaml"), "node-id: [n1\npeers: {");
+    ConfigException e2 = assertThrows(ConfigException.class, () -> ServerConfigLoader.load(broken, Map.of(), Map.of()));
+    assertTrue(e2.getMessage().contains("broken.yaml"), e2.getMessage());
+
+    Path missing = dir.resolve("missing.yaml");
+    ConfigException e3 = assertThrows(ConfigException.class, () -> ServerConfigLoader.load(missing, Map.of(), Map.of()));
+    assertTrue(e3.getMessage().contains("missing.yaml"), e3.getMessage());
+  }
+
+  @Test
+  void unknownKeyInTheFileIsNamed(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("holdfast.yaml"), YAML + "electon-timeout-max-ms: 900\n");
+    ConfigException e = assertThrows(ConfigException.class, () -> ServerConfigLoader.load(file, Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("'electon-timeout-max-ms'"), e.getMessage());
+  }
+}

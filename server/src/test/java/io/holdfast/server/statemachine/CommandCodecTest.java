@@ -1,0 +1,77 @@
+package io.holdfast.server.statemachine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.holdfast.server.state.ClientInfo;
+import io.holdfast.server.state.Command;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class CommandCodecTest {
+  private static final ClientInfo CLIENT =
+      new ClientInfo("deployer", "node-7", 4242, new TreeMap<>(Map.of("zone", "b", "app", "aim", "ä", "ü")));
+
+  static List<Command> samples() {
+    return List.of(
+        new Command.OpenSession("open-1", 15_000, CLIENT),
+        new Command.OpenSession("open-2", 1, ClientInfo.UNKNOWN),
+        new Command.CloseSession("close-1", 42),
+        new Command.ExpireSession(42, 41),
+        new Command.Acquire("acq-1", 42, "fleet/aim_lock_config.conf", -1),
+        new Command.Acquire("acq-2", 42, "x", 0),
+        new Command.Acquire("acq-3", 42, "x", 3_600_000),
+        new Command.CancelWait("cw-1", 42, "x", "acq-3", true),
+        new Command.CancelWait("cw-2", 42, "x", "", false),
+        new Command.Release("rel-1", 42, "x", Long.MAX_VALUE),
+        new Command.Checkpoint(List.of()),
+        new Command.Checkpoint(List.of(42L, 7L, 42L)));
+  }
+
+  @ParameterizedTest
+  @MethodSource("samples")
+  void everyCommandRoundTripsWithItsLeaderTime(Command c) throws Exception {
+    CommandCodec.Decoded d = CommandCodec.decode(CommandCodec.encode(c, 1_700_000_123_456L));
+    assertEquals(c, d.command());
+    assertEquals(c.fingerprint(), d.command().fingerprint());
+    assertEquals(1_700_000_123_456L, d.leaderTimeMs());
+  }
+
+  @Test
+  void samplesCoverEveryCommandKind() {
+    Set<Class<?>> kinds = Arrays.stream(Command.class.getPermittedSubclasses()).collect(Collectors.toSet());
+    assertEquals(kinds, samples().stream().map(Object::getClass).collect(Collectors.toSet()));
+  }
+
+  @Test
+  void stampReplacesTheLeaderTimeAndKeepsTheCommand() throws Exception {
+    Command c = new Command.Acquire("acq-1", 42, "x", 5_000);
+    byte[] unstamped = CommandCodec.encode(c, 0);
+
+    CommandCodec.Decoded d = CommandCodec.decode(CommandCodec.stamp(unstamped, 123_456));
+    assertEquals(123_456, d.leaderTimeMs());
+    assertEquals(c, d.command());
+    assertEquals(999, CommandCodec.decode(CommandCodec.stamp(CommandCodec.encode(c, 5), 999)).leaderTimeMs());
+  }
+
+  @Test
+  void labelsComeBackSorted() throws Exception {
+    var open = (Command.OpenSession) CommandCodec.decode(CommandCodec.encode(samples().get(0), 1)).command();
+    assertEquals(List.of("app", "zone", "ä"), List.copyOf(open.client().labels().keySet()));
+  }
+
+  @Test
+  void entryWithoutACommandIsRefused() {
+    byte[] empty = io.holdfast.server.statemachine.proto.Command.newBuilder().setLeaderTimeMs(5).build().toByteArray();
+    assertThrows(InvalidProtocolBufferException.class, () -> CommandCodec.decode(empty));
+    assertThrows(InvalidProtocolBufferException.class, () -> CommandCodec.decode(new byte[] {(byte) 0x80}));
+  }
+}
