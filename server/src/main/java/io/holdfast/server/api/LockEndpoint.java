@@ -129,8 +129,8 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   /** The wait ran out here: withdraw it, unless the grant won the race. */
   private void cancelOnTimeout(AcquireRequest req, StreamObserver<AcquireResponse> out) {
     String name = req.getLockName();
-    Command.CancelWait cancel = new Command.CancelWait(req.getRequestId() + "#timeout", req.getSessionId(), name,
-        req.getRequestId(), false);
+    Command.CancelWait cancel = new Command.CancelWait(Names.derivedRequestId(req.getRequestId(), "#timeout"),
+        req.getSessionId(), name, req.getRequestId(), false);
     raft.submit(cancel).whenComplete((r, err) -> {
       if (r instanceof Result.Failure f && f.code() == ErrorCode.WAIT_NOT_FOUND) {
         // Already ended by apply (its own backstop) before our cancel landed.

@@ -18,8 +18,9 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
  * Builds a {@link ServerConfig} from a YAML file, then {@code key=value} overrides (command-line
- * flags), then {@code HOLDFAST_*} environment variables ({@code HOLDFAST_DATA_DIR} overrides
- * {@code data-dir}). Unknown keys and bad values stop the node with a message naming the key.
+ * flags), then {@code HOLDFAST_*} environment variables that name a key ({@code HOLDFAST_DATA_DIR}
+ * overrides {@code data-dir}). Unknown keys in the file or the flags, and bad values anywhere, stop
+ * the node with a message naming the key.
  *
  * <p>YAML because SREs already write etcd's config in it, and the peer list nests naturally:
  *
@@ -70,9 +71,13 @@ public final class ServerConfigLoader {
       raw.put(e.getKey(), e.getValue());
     }
     for (Map.Entry<String, String> e : env.entrySet()) {
-      if (e.getKey().startsWith("HOLDFAST_") && !e.getKey().startsWith("HOLDFAST_OPTS")
-          && !e.getKey().startsWith("HOLDFAST_JAVA")) {
-        raw.put(e.getKey().substring("HOLDFAST_".length()).toLowerCase().replace('_', '-'), e.getValue());
+      // Only variables that name a config key count: others with the prefix belong to the CLI
+      // (HOLDFAST_ENDPOINTS) or the launcher (HOLDFAST_JAVA_OPTS) and must not stop a node.
+      if (e.getKey().startsWith("HOLDFAST_")) {
+        String key = e.getKey().substring("HOLDFAST_".length()).toLowerCase().replace('_', '-');
+        if (DEFAULTS.containsKey(key)) {
+          raw.put(key, e.getValue());
+        }
       }
     }
     return fromMap(raw);

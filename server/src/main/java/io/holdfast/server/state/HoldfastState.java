@@ -247,7 +247,10 @@ public final class HoldfastState {
     if (a.waitMs() == 0) {
       return remember(s, a, new Result.NotGranted(lock.holderSessionId));
     }
-    long deadline = a.waitMs() > 0 ? clock.elapsedMs() + a.waitMs() + WAITER_BACKSTOP_SLACK_MS : 0;
+    // Saturating: a wait of "almost forever" must not wrap around into the past.
+    long deadline = a.waitMs() > 0
+        ? Math.min(Long.MAX_VALUE / 2, clock.elapsedMs() + Math.min(a.waitMs(), Long.MAX_VALUE / 4)
+            + WAITER_BACKSTOP_SLACK_MS) : 0;
     locks.enqueue(lock, s, new Waiter(s.id(), a.requestId(), e.leaderTimeMs(), deadline, a.lockDelayMs(),
         a.maxHoldMs()));
     return remember(s, a, new Result.Queued(lock.waiters.size()));

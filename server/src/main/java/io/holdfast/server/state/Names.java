@@ -47,6 +47,24 @@ public final class Names {
     return null;
   }
 
+  /**
+   * A request id derived from another (the front door's own follow-up to a client's call), kept
+   * within {@link #MAX_REQUEST_ID}: a long base is replaced by its SHA-256, so the derived id is
+   * still the same on every retry.
+   */
+  public static String derivedRequestId(String base, String suffix) {
+    if (base.length() + suffix.length() <= MAX_REQUEST_ID) {
+      return base + suffix;
+    }
+    try {
+      byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+          .digest(base.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return java.util.HexFormat.of().formatHex(h) + suffix;
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is always available", e);
+    }
+  }
+
   /** Shortens and escapes a name for an error message. */
   public static String printable(String s) {
     StringBuilder b = new StringBuilder();

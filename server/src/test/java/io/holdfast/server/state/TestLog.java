@@ -157,7 +157,8 @@ public final class TestLog {
   public byte[] stateBytes() {
     StateImage i = state.image();
     return SnapshotCodec.encode(new StateImage(0, 0, i.clockElapsedMs(), i.clockLastStampMs(),
-        i.clockLastStampTerm(), i.clockWallMs(), i.sessions(), i.locks(), i.recentOpens()));
+        i.clockLastStampTerm(), i.clockWallMs(), i.sessions(), i.locks(), i.recentOpens(), i.adminRequests(),
+        i.audit()));
   }
 
   public List<Long> waiterSessions(String lock) {

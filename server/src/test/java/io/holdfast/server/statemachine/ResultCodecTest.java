@@ -37,6 +37,8 @@ class ResultCodecTest {
         new Result.NotGranted(0),
         new Result.Released(0),
         new Result.Released(88),
+        new Result.Revoked(7, 40, 9, 55, 0),
+        new Result.Revoked(7, 40, 0, 0, 15_000),
         new Result.CheckpointApplied(List.of()),
         new Result.CheckpointApplied(List.of(9L, 3L, 1_000_000_000_000L))));
     for (boolean granted : new boolean[] {false, true}) {
