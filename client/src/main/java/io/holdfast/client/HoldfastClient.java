@@ -62,6 +62,11 @@ public final class HoldfastClient implements AutoCloseable {
     return core.newSessionAsync(ttl, "");
   }
 
+  /** The fenced key-value store (config-sized values, revisions, compare-and-set, fenced writes). */
+  public KvClient kv() {
+    return core.kv();
+  }
+
   /** The operator's view and tools (status, listings, revoke, admin expiry, audit). */
   public AdminClient admin() {
     return core.admin();

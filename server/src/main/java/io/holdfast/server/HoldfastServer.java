@@ -6,6 +6,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.holdfast.server.api.AdminEndpoint;
 import io.holdfast.server.api.ApiErrors;
 import io.holdfast.server.api.GrantWaiters;
+import io.holdfast.server.api.KvEndpoint;
 import io.holdfast.server.api.LockEndpoint;
 import io.holdfast.server.api.SessionEndpoint;
 import io.holdfast.server.config.ServerConfig;
@@ -58,7 +59,9 @@ public final class HoldfastServer implements AutoCloseable {
         .addService(new LockEndpoint(config, raft, waiters, timers, errors))
         .addService(new AdminEndpoint(config, raft, errors))
         .addService(health.getHealthService())
-        .maxInboundMessageSize(4 * 1024 * 1024)
+        .addService(new KvEndpoint(config, raft, errors))
+        // Room for the largest value plus its request; larger requests fail with RESOURCE_EXHAUSTED.
+        .maxInboundMessageSize((int) Math.max(4L * 1024 * 1024, config.maxValueBytes() + 64 * 1024))
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();

@@ -30,6 +30,7 @@ public final class ClientCore implements AutoCloseable {
   private final Executor listenerExecutor;
   private final Set<RealSession> sessions = ConcurrentHashMap.newKeySet();
   private final RealAdminClient admin;
+  private final RealKvClient kv;
 
   public ClientCore(Endpoints endpoints, RetryPolicy retry, Duration callTimeout, ClientIdentity identity,
       Executor executor) {
@@ -50,6 +51,7 @@ public final class ClientCore implements AutoCloseable {
     this.listenerExecutor = executor == null ? ownExecutor : executor;
     this.caller = new Caller(endpoints, retry, scheduler);
     this.admin = new RealAdminClient(caller, callTimeout);
+    this.kv = new RealKvClient(caller, callTimeout);
   }
 
   public Endpoints endpoints() {
@@ -77,6 +79,10 @@ public final class ClientCore implements AutoCloseable {
 
   public AdminClient admin() {
     return admin;
+  }
+
+  public io.holdfast.client.KvClient kv() {
+    return kv;
   }
 
   @Override

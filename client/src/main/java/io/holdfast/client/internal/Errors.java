@@ -65,6 +65,8 @@ public final class Errors {
         return new LockLostException(message, e);
       case "STALE_TOKEN":
         return new StaleTokenException(message, e);
+      case "REVISION_MISMATCH":
+        return new io.holdfast.client.RevisionMismatchException(message, e);
       case "INVALID_ARGUMENT":
       case "REQUEST_ID_REUSED":
         return new InvalidArgumentException(message, e);

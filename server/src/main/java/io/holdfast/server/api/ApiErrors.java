@@ -42,6 +42,7 @@ public final class ApiErrors {
       case SESSION_EXPIRED:
       case NOT_HOLDER:
       case STALE_TOKEN:
+      case REVISION_MISMATCH:
         return Status.Code.FAILED_PRECONDITION;
       case INVALID_ARGUMENT:
       case REQUEST_ID_REUSED:

@@ -201,7 +201,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
-    read(req.getStaleOk(), out, () -> DescribeLockResponse.newBuilder().setHeader(responses.header())
+    responses.read(req.getStaleOk(), out, () -> DescribeLockResponse.newBuilder().setHeader(responses.header())
         .setLock(lockView(req.getLockName())).build());
   }
 
@@ -211,7 +211,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid("prefix is longer than the longest lock name (" + Names.MAX_LOCK_NAME + ")"));
       return;
     }
-    read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
+    responses.read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
       ListLocksResponse.Builder b = ListLocksResponse.newBuilder();
       for (LockRecord l : s.locks(req.getPrefix())) {
         b.addLocks(ProtoViews.lockInfo(s, l));
@@ -222,7 +222,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
 
   @Override
   public void listSessions(ListSessionsRequest req, StreamObserver<ListSessionsResponse> out) {
-    read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
+    responses.read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
       ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder();
       for (SessionRecord r : s.sessions()) {
         b.addSessions(ProtoViews.sessionInfo(s, r));
@@ -231,22 +231,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     }).setHeader(responses.header()).build());
   }
 
-  /** Answers from local state, after a ReadIndex barrier unless a stale read was asked for. */
-  private <T> void read(boolean staleOk, StreamObserver<T> out, Supplier<T> answer) {
-    CompletableFuture<Void> barrier = staleOk ? CompletableFuture.completedFuture(null) : raft.readBarrier();
-    barrier.whenComplete((v, err) -> {
-      if (err != null) {
-        out.onError(errors.of(err));
-        return;
-      }
-      try {
-        out.onNext(answer.get());
-        out.onCompleted();
-      } catch (RuntimeException e) {
-        out.onError(errors.of(e));
-      }
-    });
-  }
+
 
   private static String checkCall(String requestId, long sessionId, String lockName) {
     String bad = Names.checkRequestId(requestId);

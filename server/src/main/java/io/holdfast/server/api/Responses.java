@@ -44,7 +44,20 @@ final class Responses {
     }
   }
 
-  static <T> CompletableFuture<T> failed(Throwable t) {
-    return CompletableFuture.failedFuture(t);
+  /** Answers from local state, after a ReadIndex barrier unless a stale read was asked for. */
+  <T> void read(boolean staleOk, StreamObserver<T> out, java.util.function.Supplier<T> answer) {
+    CompletableFuture<Void> barrier = staleOk ? CompletableFuture.completedFuture(null) : raft.readBarrier();
+    barrier.whenComplete((v, err) -> {
+      if (err != null) {
+        out.onError(errors.of(err));
+        return;
+      }
+      try {
+        out.onNext(answer.get());
+        out.onCompleted();
+      } catch (RuntimeException e) {
+        out.onError(errors.of(e));
+      }
+    });
   }
 }

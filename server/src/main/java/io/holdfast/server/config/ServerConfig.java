@@ -22,6 +22,7 @@ import java.util.UUID;
  * @param snapshotThreshold entries between automatic snapshots
  * @param maxWaitMs the longest a queued acquire may ask to wait (-1 "forever" is always allowed)
  * @param maxLockDelayMs the longest lock-delay an acquire may ask for
+ * @param maxValueBytes the largest value the key-value store takes
  * @param lockDelayDefaults lock-delay for acquires that do not ask, by lock name prefix (the
  *     longest matching prefix wins)
  */
@@ -39,7 +40,8 @@ public record ServerConfig(
     long snapshotThreshold,
     long maxWaitMs,
     long maxLockDelayMs,
-    java.util.SortedMap<String, Long> lockDelayDefaults) {
+    java.util.SortedMap<String, Long> lockDelayDefaults,
+    long maxValueBytes) {
 
   public ServerConfig {
     peers = List.copyOf(peers);

@@ -53,6 +53,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("max-wait-ms", 3_600_000L);
     DEFAULTS.put("max-lock-delay-ms", 60_000L);
     DEFAULTS.put("lock-delay-defaults", Map.of());
+    DEFAULTS.put("max-value-bytes", 1_048_576L);
   }
 
   private ServerConfigLoader() {}
@@ -131,6 +132,11 @@ public final class ServerConfigLoader {
     long maxWait = positive(v, "max-wait-ms");
     long maxLockDelay = nonNegative(v, "max-lock-delay-ms");
     java.util.SortedMap<String, Long> delays = lockDelays(v.get("lock-delay-defaults"), maxLockDelay);
+    long maxValue = positive(v, "max-value-bytes");
+    if (maxValue > 16L * 1024 * 1024) {
+      throw new ConfigException("max-value-bytes (" + maxValue + ") may be at most 16 MiB: the store is for "
+          + "config-sized values, and every value is replicated through the Raft log");
+    }
 
     if (!nodeId.matches("[A-Za-z0-9_-]{1,64}")) {
       throw new ConfigException("node-id: '" + nodeId + "' must be 1-64 letters, digits, '_' or '-'");
@@ -158,7 +164,7 @@ public final class ServerConfigLoader {
           + "session-ttl-min-ms (" + ttlMin + ")");
     }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
-        snapshot, maxWait, maxLockDelay, delays);
+        snapshot, maxWait, maxLockDelay, delays, maxValue);
   }
 
   /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */

@@ -90,6 +90,54 @@ public sealed interface Command {
   }
 
   /**
+   * Writes a key. {@code expectedRevision}: -1 any, 0 the key must not exist, else its current
+   * revision (compare-and-set). {@code fenceLock} (may be empty) with {@code fenceToken}: the write
+   * succeeds only if that token is the lock's current token and the lock is held.
+   */
+  record Put(String requestId, String key, byte[] value, long expectedRevision, String fenceLock, long fenceToken)
+      implements Command {
+    public Put {
+      value = value.clone();
+    }
+
+    @Override
+    public byte[] value() {
+      return value.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Put p && requestId.equals(p.requestId) && key.equals(p.key)
+          && java.util.Arrays.equals(value, p.value) && expectedRevision == p.expectedRevision
+          && fenceLock.equals(p.fenceLock) && fenceToken == p.fenceToken;
+    }
+
+    @Override
+    public int hashCode() {
+      return requestId.hashCode() * 31 + key.hashCode();
+    }
+
+    @Override
+    public String toString() {
+      return "Put[" + requestId + ", " + key + ", " + value.length + " bytes, expected revision " + expectedRevision
+          + ", fence " + fenceLock + "/" + fenceToken + "]";
+    }
+
+    public String fingerprint() {
+      return "put:" + key + ":" + java.util.Arrays.hashCode(value) + ":" + value.length + ":" + expectedRevision + ":"
+          + fenceLock + ":" + fenceToken;
+    }
+  }
+
+  /** Deletes a key, with the same conditions as {@link Put}. */
+  record Delete(String requestId, String key, long expectedRevision, String fenceLock, long fenceToken)
+      implements Command {
+    public String fingerprint() {
+      return "delete:" + key + ":" + expectedRevision + ":" + fenceLock + ":" + fenceToken;
+    }
+  }
+
+  /**
    * The leader's renewal checkpoint: the sessions whose keepalives it received since the last one.
    * Also proposed empty every tick while sessions exist, so that the log's clock keeps moving.
    */

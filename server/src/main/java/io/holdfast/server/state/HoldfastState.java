@@ -34,6 +34,7 @@ public final class HoldfastState {
   /** How long past its wait a forgotten waiter stays queued before apply drops it. */
   static final long WAITER_BACKSTOP_SLACK_MS = 5_000;
   static final int ADMIN_REQUESTS = 1_000;
+  static final int KV_REQUESTS = 10_000;
   static final int MAX_REASON = 1_024;
 
   private final LogClock clock = new LogClock();
@@ -41,6 +42,8 @@ public final class HoldfastState {
   private final SessionTable sessions = new SessionTable();
   private final LockTable locks = new LockTable(sessions, clock, audit);
   private final RequestCache adminRequests = new RequestCache(ADMIN_REQUESTS);
+  private final KvTable kv = new KvTable();
+  private final RequestCache kvRequests = new RequestCache(KV_REQUESTS);
   private long lastAppliedIndex;
   private long lastAppliedTerm;
 
@@ -76,6 +79,10 @@ public final class HoldfastState {
       return revoke(entry, rv, events);
     } else if (c instanceof Checkpoint cp) {
       return checkpoint(entry, cp, events);
+    } else if (c instanceof Command.Put p) {
+      return put(entry, p, events);
+    } else if (c instanceof Command.Delete d) {
+      return delete(entry, d, events);
     }
     return new Failure(ErrorCode.INVALID_ARGUMENT, "unknown command");
   }
@@ -410,6 +417,118 @@ public final class HoldfastState {
     return null;
   }
 
+  // ---- the fenced key-value store -----------------------------------------------------------
+
+  private Result put(LogEntry e, Command.Put p, Consumer<StateEvent> events) {
+    Failure bad = checkKvCall(p.requestId(), p.key(), p.expectedRevision(), p.fenceLock(), p.fenceToken());
+    if (bad != null) {
+      return bad;
+    }
+    Result earlier = earlierAnswer(kvRequests, p.requestId(), p.fingerprint());
+    if (earlier != null) {
+      return earlier;
+    }
+    KvEntry current = kv.get(p.key());
+    Failure refused = checkWrite(p.key(), current, p.expectedRevision(), p.fenceLock(), p.fenceToken());
+    if (refused != null) {
+      return refused;
+    }
+    kv.put(new KvEntry(p.key(), p.value(), e.index(), current == null ? e.index() : current.createRevision(),
+        p.fenceLock(), p.fenceToken(), e.leaderTimeMs()));
+    events.accept(new StateEvent.KeyChanged(e.index(), p.key(), false));
+    Result r = new Result.KvWritten(e.index(), current != null);
+    kvRequests.put(p.requestId(), p.fingerprint(), r);
+    return r;
+  }
+
+  private Result delete(LogEntry e, Command.Delete d, Consumer<StateEvent> events) {
+    Failure bad = checkKvCall(d.requestId(), d.key(), d.expectedRevision(), d.fenceLock(), d.fenceToken());
+    if (bad != null) {
+      return bad;
+    }
+    Result earlier = earlierAnswer(kvRequests, d.requestId(), d.fingerprint());
+    if (earlier != null) {
+      return earlier;
+    }
+    KvEntry current = kv.get(d.key());
+    Failure refused = checkWrite(d.key(), current, d.expectedRevision(), d.fenceLock(), d.fenceToken());
+    if (refused != null) {
+      return refused;
+    }
+    if (current != null) {
+      kv.remove(d.key());
+      events.accept(new StateEvent.KeyChanged(e.index(), d.key(), true));
+    }
+    Result r = new Result.KvWritten(e.index(), current != null);
+    kvRequests.put(d.requestId(), d.fingerprint(), r);
+    return r;
+  }
+
+  private static Failure checkKvCall(String requestId, String key, long expectedRevision, String fenceLock,
+      long fenceToken) {
+    String bad = Names.checkRequestId(requestId);
+    if (bad == null) {
+      bad = Names.checkKey(key);
+    }
+    if (bad == null && expectedRevision < -1) {
+      bad = "expected_revision must be -1 (any), 0 (absent) or a revision, got " + expectedRevision;
+    }
+    if (bad == null && !fenceLock.isEmpty()) {
+      bad = Names.checkLockName(fenceLock);
+      if (bad == null && fenceToken <= 0) {
+        bad = "a fenced write needs the lock's token (positive), got " + fenceToken;
+      }
+    }
+    return bad == null ? null : new Failure(ErrorCode.INVALID_ARGUMENT, bad);
+  }
+
+  /**
+   * The conditions of a write, checked atomically with it: the fence (the token is the lock's
+   * current one and the lock is held) and the expected revision.
+   */
+  private Failure checkWrite(String key, KvEntry current, long expectedRevision, String fenceLock, long fenceToken) {
+    Failure f = checkFence(fenceLock, fenceToken);
+    if (f != null) {
+      return f;
+    }
+    if (expectedRevision == 0 && current != null) {
+      return new Failure(ErrorCode.REVISION_MISMATCH, "key '" + key + "' exists (revision " + current.revision()
+          + "); the write required it absent");
+    }
+    if (expectedRevision > 0 && (current == null || current.revision() != expectedRevision)) {
+      return new Failure(ErrorCode.REVISION_MISMATCH, "key '" + key + "' is "
+          + (current == null ? "absent" : "at revision " + current.revision()) + ", not at revision "
+          + expectedRevision);
+    }
+    return null;
+  }
+
+  /** Null when {@code token} is {@code lockName}'s current token and the lock is held. */
+  public Failure checkFence(String lockName, long token) {
+    if (lockName.isEmpty()) {
+      return null;
+    }
+    LockRecord lock = locks.get(lockName);
+    if (lock == null || !lock.isHeld()) {
+      long last = lock == null ? 0 : lock.token;
+      return new Failure(ErrorCode.STALE_TOKEN, "token " + token + " is stale: lock '" + lockName
+          + "' is not held" + (last == 0 ? "" : " (its last token was " + last + ")"), last);
+    }
+    if (lock.token != token) {
+      return new Failure(ErrorCode.STALE_TOKEN, "token " + token + " is stale: lock '" + lockName
+          + "' is held with token " + lock.token, lock.token);
+    }
+    return null;
+  }
+
+  public KvEntry kv(String key) {
+    return kv.get(key);
+  }
+
+  public List<KvEntry> kvList(String prefix, int limit) {
+    return kv.withPrefix(prefix, limit);
+  }
+
   /** What a retry gets: the first attempt's answer, a refusal for a reused id, or null if new. */
   private static Result earlierAnswer(RequestCache cache, String requestId, String fingerprint) {
     RequestCache.Entry cached = cache.get(requestId);
@@ -526,7 +645,7 @@ public final class HoldfastState {
     }
     return new StateImage(lastAppliedIndex, lastAppliedTerm, clock.elapsedMs(), clock.lastStampMs(),
         clock.lastStampTerm(), clock.wallMs(), ss, locks.image(), List.copyOf(sessions.recentOpens()),
-        cached(adminRequests), audit.all());
+        cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests));
   }
 
   private static List<StateImage.CachedRequest> cached(RequestCache cache) {
@@ -557,5 +676,11 @@ public final class HoldfastState {
       adminRequests.put(r.requestId(), r.fingerprint(), r.result());
     }
     img.audit().forEach(audit::add);
+    kv.clear();
+    img.kv().forEach(kv::put);
+    kvRequests.entries().clear();
+    for (StateImage.CachedRequest r : img.kvRequests()) {
+      kvRequests.put(r.requestId(), r.fingerprint(), r.result());
+    }
   }
 }

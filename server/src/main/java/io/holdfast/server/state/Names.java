@@ -36,6 +36,12 @@ public final class Names {
     return null;
   }
 
+  /** Returns null when the key is valid (keys follow the lock name rules), else why not. */
+  public static String checkKey(String key) {
+    String bad = checkLockName(key);
+    return bad == null ? null : bad.replace("lock name", "key");
+  }
+
   /** Returns null when the request id is valid, else why not. */
   public static String checkRequestId(String requestId) {
     if (requestId == null || requestId.isEmpty()) {

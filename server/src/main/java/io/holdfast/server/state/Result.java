@@ -51,6 +51,9 @@ public sealed interface Result {
   record Revoked(long formerHolderSessionId, long formerToken, long grantedToSessionId, long newToken,
       long orphanedForMs) implements Result {}
 
+  /** A put or delete took effect at {@code revision} (the entry's index). */
+  record KvWritten(long revision, boolean existed) implements Result {}
+
   record CheckpointApplied(List<Long> renewedSessionIds) implements Result {
     public CheckpointApplied {
       renewedSessionIds = List.copyOf(renewedSessionIds);

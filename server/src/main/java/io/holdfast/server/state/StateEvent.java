@@ -18,6 +18,9 @@ public sealed interface StateEvent {
   record LockReleased(long index, String lockName, long sessionId, long token, EndReason reason)
       implements StateEvent {}
 
+  /** A key was written ({@code deleted} false) or deleted, at revision {@code index}. */
+  record KeyChanged(long index, String key, boolean deleted) implements StateEvent {}
+
   record WaitEnded(long index, String lockName, long sessionId, String requestId, EndReason reason)
       implements StateEvent {}
 

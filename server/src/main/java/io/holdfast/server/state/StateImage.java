@@ -17,7 +17,9 @@ public record StateImage(
     List<LockImage> locks,
     List<OpenImage> recentOpens,
     List<CachedRequest> adminRequests,
-    List<AuditEntry> audit) {
+    List<AuditEntry> audit,
+    List<KvEntry> kv,
+    List<CachedRequest> kvRequests) {
 
   public record CachedRequest(String requestId, String fingerprint, Result result) {}
 

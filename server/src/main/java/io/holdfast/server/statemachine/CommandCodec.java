@@ -62,6 +62,13 @@ public final class CommandCodec {
       b.setAdminExpireSession(io.holdfast.server.statemachine.proto.AdminExpireSession.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setReason(o.reason())
           .setRequestedBy(o.requestedBy()));
+    } else if (c instanceof Command.Put o) {
+      b.setPut(io.holdfast.server.statemachine.proto.Put.newBuilder().setRequestId(o.requestId()).setKey(o.key())
+          .setValue(com.google.protobuf.ByteString.copyFrom(o.value())).setExpectedRevision(o.expectedRevision())
+          .setFenceLock(o.fenceLock()).setFenceToken(o.fenceToken()));
+    } else if (c instanceof Command.Delete o) {
+      b.setDelete(io.holdfast.server.statemachine.proto.Delete.newBuilder().setRequestId(o.requestId()).setKey(o.key())
+          .setExpectedRevision(o.expectedRevision()).setFenceLock(o.fenceLock()).setFenceToken(o.fenceToken()));
     } else if (c instanceof Command.Checkpoint o) {
       b.setCheckpoint(io.holdfast.server.statemachine.proto.Checkpoint.newBuilder()
           .addAllRenewedSessionIds(o.renewedSessionIds()));
@@ -106,6 +113,16 @@ public final class CommandCodec {
       case ADMIN_EXPIRE_SESSION: {
         var o = p.getAdminExpireSession();
         return new Command.AdminExpireSession(o.getRequestId(), o.getSessionId(), o.getReason(), o.getRequestedBy());
+      }
+      case PUT: {
+        var o = p.getPut();
+        return new Command.Put(o.getRequestId(), o.getKey(), o.getValue().toByteArray(), o.getExpectedRevision(),
+            o.getFenceLock(), o.getFenceToken());
+      }
+      case DELETE: {
+        var o = p.getDelete();
+        return new Command.Delete(o.getRequestId(), o.getKey(), o.getExpectedRevision(), o.getFenceLock(),
+            o.getFenceToken());
       }
       case CHECKPOINT:
         return new Command.Checkpoint(p.getCheckpoint().getRenewedSessionIdsList());

@@ -39,6 +39,8 @@ public final class ResultCodec {
     } else if (r instanceof Result.Revoked o) {
       b.setSessionId(o.formerHolderSessionId()).setToken(o.formerToken()).setSessionId2(o.grantedToSessionId())
           .setToken2(o.newToken()).setTtlMs(o.orphanedForMs());
+    } else if (r instanceof Result.KvWritten o) {
+      b.setToken(o.revision()).setFlag(o.existed());
     } else if (r instanceof Result.CheckpointApplied o) {
       b.addAllSessionIds(o.renewedSessionIds());
     }
@@ -67,6 +69,8 @@ public final class ResultCodec {
         return new Result.WaitCancelled(p.getFlag(), p.getPosition() == 1, p.getToken());
       case "Revoked":
         return new Result.Revoked(p.getSessionId(), p.getToken(), p.getSessionId2(), p.getToken2(), p.getTtlMs());
+      case "KvWritten":
+        return new Result.KvWritten(p.getToken(), p.getFlag());
       case "CheckpointApplied":
         return new Result.CheckpointApplied(p.getSessionIdsList());
       default:

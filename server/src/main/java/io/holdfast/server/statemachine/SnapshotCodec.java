@@ -2,10 +2,12 @@ package io.holdfast.server.statemachine;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.holdfast.server.state.AuditEntry;
+import io.holdfast.server.state.KvEntry;
 import io.holdfast.server.state.StateImage;
 import io.holdfast.server.state.Waiter;
 import io.holdfast.server.statemachine.proto.AuditRecord;
 import io.holdfast.server.statemachine.proto.CachedResult;
+import io.holdfast.server.statemachine.proto.KvRecord;
 import io.holdfast.server.statemachine.proto.LockStateRecord;
 import io.holdfast.server.statemachine.proto.OpenedSession;
 import io.holdfast.server.statemachine.proto.SessionState;
@@ -72,6 +74,15 @@ public final class SnapshotCodec {
           .setToken(a.token()).addAllLocks(a.locks()).setReason(a.reason()).setRequestedBy(a.requestedBy())
           .setSuccessorSessionId(a.successorSessionId()));
     }
+    for (KvEntry k : img.kv()) {
+      b.addKv(KvRecord.newBuilder().setKey(k.key()).setValue(com.google.protobuf.ByteString.copyFrom(k.value()))
+          .setRevision(k.revision()).setCreateRevision(k.createRevision()).setFenceLock(k.fenceLock())
+          .setFenceToken(k.fenceToken()).setWrittenAtMs(k.writtenAtMs()));
+    }
+    for (StateImage.CachedRequest r : img.kvRequests()) {
+      b.addKvRequests(CachedResult.newBuilder().setRequestId(r.requestId()).setFingerprint(r.fingerprint())
+          .setResult(ResultCodec.toProto(r.result())));
+    }
     return b.build().toByteArray();
   }
 
@@ -118,7 +129,17 @@ public final class SnapshotCodec {
           a.getSessionId(), CommandCodec.clientInfo(a.getClient()), a.getToken(), a.getLocksList(), a.getReason(),
           a.getRequestedBy(), a.getSuccessorSessionId()));
     }
+    List<KvEntry> kv = new ArrayList<>();
+    for (KvRecord k : p.getKvList()) {
+      kv.add(new KvEntry(k.getKey(), k.getValue().toByteArray(), k.getRevision(), k.getCreateRevision(),
+          k.getFenceLock(), k.getFenceToken(), k.getWrittenAtMs()));
+    }
+    List<StateImage.CachedRequest> kvRequests = new ArrayList<>();
+    for (CachedResult r : p.getKvRequestsList()) {
+      kvRequests.add(new StateImage.CachedRequest(r.getRequestId(), r.getFingerprint(),
+          ResultCodec.fromProto(r.getResult())));
+    }
     return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
-        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit);
+        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests);
   }
 }

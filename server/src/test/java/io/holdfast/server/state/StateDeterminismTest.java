@@ -38,7 +38,7 @@ class StateDeterminismTest {
       long session = sessions.isEmpty() || r.nextInt(20) == 0 ? 1 + r.nextInt((int) index)
           : sessions.get(r.nextInt(sessions.size()));
       String rid = "r" + r.nextInt(400); // reused now and then, on purpose
-      Command c = switch (r.nextInt(12)) {
+      Command c = switch (r.nextInt(14)) {
         case 0 -> new Command.OpenSession(rid, 1_000 + r.nextInt(10_000),
             new ClientInfo("c" + r.nextInt(5), "h", r.nextInt(100), new TreeMap<>()),
             r.nextBoolean() ? "" : "key/" + r.nextInt(3));
@@ -49,6 +49,9 @@ class StateDeterminismTest {
         case 7 -> new Command.CancelWait(rid, session, lock, r.nextBoolean() ? "" : rid, r.nextBoolean());
         case 8 -> new Command.Revoke(rid, lock, r.nextInt(4) == 0 ? "" : "why", r.nextBoolean() ? 0 : session, "op");
         case 9 -> new Command.AdminExpireSession(rid, session, "dead host", "op");
+        case 10 -> new Command.Put(rid, "cfg/" + r.nextInt(4), ("v" + index).getBytes(), r.nextInt(3) - 1,
+            r.nextBoolean() ? "" : lock, index - 1 - r.nextInt(20));
+        case 11 -> new Command.Delete(rid, "cfg/" + r.nextInt(4), r.nextInt(2) - 1, "", 0);
         default -> new Command.Checkpoint(sessions.isEmpty() ? List.of() : List.of(sessions.get(r.nextInt(sessions.size()))));
       };
       if (c instanceof Command.OpenSession) {

@@ -158,7 +158,7 @@ public final class TestLog {
     StateImage i = state.image();
     return SnapshotCodec.encode(new StateImage(0, 0, i.clockElapsedMs(), i.clockLastStampMs(),
         i.clockLastStampTerm(), i.clockWallMs(), i.sessions(), i.locks(), i.recentOpens(), i.adminRequests(),
-        i.audit()));
+        i.audit(), i.kv(), i.kvRequests()));
   }
 
   public List<Long> waiterSessions(String lock) {

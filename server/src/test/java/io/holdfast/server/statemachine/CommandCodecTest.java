@@ -37,6 +37,9 @@ class CommandCodecTest {
         new Command.Revoke("rv-1", "fleet/x", "node-7 is dead", 43, "sre-alice"),
         new Command.Revoke("rv-2", "fleet/x", "again", 0, ""),
         new Command.AdminExpireSession("ax-1", 42, "host powered off", "sre-bob"),
+        new Command.Put("put-1", "fleet/aim_lock_config.conf", "threads=8".getBytes(), -1, "", 0),
+        new Command.Put("put-2", "k", new byte[0], 0, "fleet/aim_lock_config", 77),
+        new Command.Delete("del-1", "k", 12, "fleet/aim_lock_config", 77),
         new Command.Checkpoint(List.of()),
         new Command.Checkpoint(List.of(42L, 7L, 42L)));
   }

@@ -38,6 +38,8 @@ class ResultCodecTest {
         new Result.Released(0),
         new Result.Released(88),
         new Result.Revoked(7, 40, 9, 55, 0),
+        new Result.KvWritten(101, true),
+        new Result.KvWritten(102, false),
         new Result.Revoked(7, 40, 0, 0, 15_000),
         new Result.CheckpointApplied(List.of()),
         new Result.CheckpointApplied(List.of(9L, 3L, 1_000_000_000_000L))));

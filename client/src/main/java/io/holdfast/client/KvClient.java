@@ -1,0 +1,61 @@
+package io.holdfast.client;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The cluster's fenced key-value store, for config-sized values (1 MiB by default). Each key has a
+ * revision, the log index of its last write. Reads are linearizable. Obtained from
+ * {@link HoldfastClient#kv()}.
+ *
+ * <p>The config-file pattern: the holder of a lock writes with its lease, so the store itself
+ * refuses the write once the lock has moved on.
+ *
+ * <pre>{@code
+ * try (LockLease lease = session.lock("fleet/aim_lock_config")) {
+ *   long revision = client.kv().putFenced("fleet/aim_lock_config.conf", configBytes, lease);
+ * } // a holder whose lock moved on gets StaleTokenException, and the value stays as it was
+ * }</pre>
+ */
+public interface KvClient {
+  /** Writes {@code key} unconditionally; returns the new revision. */
+  long put(String key, byte[] value);
+
+  /**
+   * Writes {@code key} only while {@code lease} is its lock's current grant (checked atomically
+   * with the write); the stored value remembers the lock and token.
+   *
+   * @throws StaleTokenException if the lock has moved on (released, expired, revoked); nothing changed
+   */
+  long putFenced(String key, byte[] value, LockLease lease);
+
+  /**
+   * Compare-and-set: writes {@code key} only if it is at {@code expectedRevision} (0: absent).
+   *
+   * @throws RevisionMismatchException otherwise; nothing changed
+   */
+  long putIfRevision(String key, byte[] value, long expectedRevision);
+
+  /** The general write: CAS ({@code expectedRevision} -1: any) and fence (lock "" : none). */
+  CompletableFuture<Long> putAsync(String key, byte[] value, long expectedRevision, String fenceLock, long fenceToken);
+
+  Optional<KeyValue> get(String key);
+
+  CompletableFuture<Optional<KeyValue>> getAsync(String key);
+
+  /** Deletes {@code key}; false if it was absent. */
+  boolean delete(String key);
+
+  /** Deletes {@code key} only while {@code lease} is its lock's current grant. */
+  boolean deleteFenced(String key, LockLease lease);
+
+  /** Keys starting with {@code prefix}, in name order (at most 1000; values included). */
+  List<KeyValue> list(String prefix);
+
+  /**
+   * Whether {@code token} is still {@code lock}'s current token and the lock is held: the check a
+   * resource outside Holdfast makes before acting on a holder's request.
+   */
+  boolean validateFence(String lock, long token);
+}

@@ -1,0 +1,115 @@
+package io.holdfast.client.internal;
+
+import com.google.protobuf.ByteString;
+import io.holdfast.client.KeyValue;
+import io.holdfast.client.KvClient;
+import io.holdfast.client.LockLease;
+import io.holdfast.proto.v1.DeleteRequest;
+import io.holdfast.proto.v1.GetRequest;
+import io.holdfast.proto.v1.KvServiceGrpc;
+import io.holdfast.proto.v1.ListRequest;
+import io.holdfast.proto.v1.PutRequest;
+import io.holdfast.proto.v1.ValidateFenceRequest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+
+/** KvClient over the retrying caller; every write carries one request id across its retries. */
+final class RealKvClient implements KvClient {
+  private final Caller caller;
+  private final Duration callTimeout;
+
+  RealKvClient(Caller caller, Duration callTimeout) {
+    this.caller = caller;
+    this.callTimeout = callTimeout;
+  }
+
+  private static <T> T join(CompletableFuture<T> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      throw Errors.map(e);
+    }
+  }
+
+  static KeyValue keyValue(io.holdfast.proto.v1.KeyValue kv) {
+    return new KeyValue(kv.getKey(), kv.getValue().toByteArray(), kv.getRevision(), kv.getCreateRevision(),
+        kv.getFenceLock(), kv.getFenceToken(), kv.getWrittenAtMs() == 0 ? null : Instant.ofEpochMilli(kv.getWrittenAtMs()));
+  }
+
+  @Override
+  public long put(String key, byte[] value) {
+    return join(putAsync(key, value, -1, "", 0));
+  }
+
+  @Override
+  public long putFenced(String key, byte[] value, LockLease lease) {
+    return join(putAsync(key, value, -1, lease.name(), lease.token()));
+  }
+
+  @Override
+  public long putIfRevision(String key, byte[] value, long expectedRevision) {
+    return join(putAsync(key, value, expectedRevision, "", 0));
+  }
+
+  @Override
+  public CompletableFuture<Long> putAsync(String key, byte[] value, long expectedRevision, String fenceLock,
+      long fenceToken) {
+    PutRequest.Builder b = PutRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setKey(key)
+        .setValue(ByteString.copyFrom(value)).setFenceLock(fenceLock).setFenceToken(fenceToken);
+    if (expectedRevision >= 0) {
+      b.setExpectedRevision(expectedRevision);
+    }
+    PutRequest req = b.build();
+    return caller.call("put " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).put(req)).thenApply(r -> r.getRevision());
+  }
+
+  @Override
+  public Optional<KeyValue> get(String key) {
+    return join(getAsync(key));
+  }
+
+  @Override
+  public CompletableFuture<Optional<KeyValue>> getAsync(String key) {
+    return caller.call("get " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).get(GetRequest.newBuilder().setKey(key).build()))
+        .thenApply(r -> r.getFound() ? Optional.of(keyValue(r.getKv())) : Optional.empty());
+  }
+
+  @Override
+  public boolean delete(String key) {
+    return deleteAsync(key, "", 0);
+  }
+
+  @Override
+  public boolean deleteFenced(String key, LockLease lease) {
+    return deleteAsync(key, lease.name(), lease.token());
+  }
+
+  private boolean deleteAsync(String key, String fenceLock, long fenceToken) {
+    DeleteRequest req = DeleteRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setKey(key)
+        .setFenceLock(fenceLock).setFenceToken(fenceToken).build();
+    return join(caller.call("delete " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).delete(req))).getDeleted();
+  }
+
+  @Override
+  public List<KeyValue> list(String prefix) {
+    return join(caller.call("list " + prefix, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).list(ListRequest.newBuilder().setPrefix(prefix).build())))
+        .getKvsList().stream().map(RealKvClient::keyValue).toList();
+  }
+
+  @Override
+  public boolean validateFence(String lock, long token) {
+    return join(caller.call("validate fence " + lock, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+        .validateFence(ValidateFenceRequest.newBuilder().setLockName(lock).setToken(token).build()))).getValid();
+  }
+}
