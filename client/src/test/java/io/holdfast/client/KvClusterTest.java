@@ -1,0 +1,168 @@
+package io.holdfast.client;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.proto.v1.AcquireRequest;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The fenced key-value store through the client, on a real 3-node cluster. */
+class KvClusterTest {
+  static final int MAX_VALUE = 4_096;
+
+  @TempDir
+  static Path dir;
+  static ProcessCluster cluster;
+  static HoldfastClient client;
+
+  @BeforeAll
+  static void start() {
+    cluster = new ProcessCluster(3, dir, Map.of("max-value-bytes", Integer.toString(MAX_VALUE))).start();
+    cluster.awaitLeader(Duration.ofSeconds(60));
+    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("kv-test").build();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (client != null) {
+      client.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** The async API's failure, as the sync API would throw it. */
+  static <T> T join(java.util.concurrent.CompletableFuture<T> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      throw (RuntimeException) e.getCause();
+    }
+  }
+
+  static String value(String key) {
+    return client.kv().get(key).orElseThrow().valueAsString();
+  }
+
+  @Test
+  void aFencedPutSucceedsOnlyWithTheCurrentTokenOfAHeldLock() throws Exception {
+    KvClient kv = client.kv();
+    String key = "fleet/aim_lock_config.conf";
+    Session a = client.newSession(Duration.ofSeconds(10));
+    Session b = client.newSession(Duration.ofSeconds(10));
+
+    LockLease first = a.tryLock("fleet/aim_lock_config").orElseThrow();
+    long rev = kv.putFenced(key, bytes("threads=8"), first);
+    KeyValue written = kv.get(key).orElseThrow();
+    assertEquals(rev, written.revision());
+    assertEquals("fleet/aim_lock_config", written.fenceLock());
+    assertEquals(first.token(), written.fenceToken(), "the value remembers the token it was written under");
+    assertTrue(kv.validateFence("fleet/aim_lock_config", first.token()));
+
+    // After release: the token is stale.
+    first.close();
+    assertFalse(kv.validateFence("fleet/aim_lock_config", first.token()));
+    StaleTokenException afterRelease = assertThrows(StaleTokenException.class,
+        () -> kv.putFenced(key, bytes("threads=1"), first));
+    assertTrue(afterRelease.getMessage().contains("not held"), afterRelease.getMessage());
+    assertEquals("threads=8", value(key));
+
+    // Another holder: the older token is refused, naming the current one.
+    LockLease second = b.tryLock("fleet/aim_lock_config").orElseThrow();
+    StaleTokenException older = assertThrows(StaleTokenException.class,
+        () -> join(kv.putAsync(key, bytes("threads=2"), -1, "fleet/aim_lock_config", first.token())));
+    assertTrue(older.getMessage().contains(Long.toString(second.token())), older.getMessage());
+    assertEquals("threads=8", value(key));
+    kv.putFenced(key, bytes("threads=16"), second);
+    assertEquals("threads=16", value(key));
+
+    // After a revoke: the revoked holder's token is refused.
+    client.admin().revoke("fleet/aim_lock_config", "test", 0, false, "kv-test");
+    assertThrows(StaleTokenException.class, () -> kv.putFenced(key, bytes("threads=32"), second));
+    assertEquals("threads=16", value(key));
+    a.close();
+    b.close();
+  }
+
+  @Test
+  void aFencedPutAfterTheHoldersSessionExpiredIsRefused() throws Exception {
+    int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+    long silent = SessionServiceGrpc.newBlockingStub(cluster.channel(leader)).openSession(OpenSessionRequest
+        .newBuilder().setRequestId(UUID.randomUUID().toString()).setTtlMs(2_000).build()).getSessionId();
+    long token = LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString()).setSessionId(silent).setLockName("kv/expiring").build()).getToken();
+    client.kv().putAsync("kv/expiring.conf", bytes("v1"), -1, "kv/expiring", token).join();
+    long end = System.nanoTime() + 10_000_000_000L;
+    while (client.kv().validateFence("kv/expiring", token) && System.nanoTime() < end) {
+      Thread.sleep(100);
+    }
+    assertThrows(StaleTokenException.class,
+        () -> join(client.kv().putAsync("kv/expiring.conf", bytes("v2"), -1, "kv/expiring", token)));
+    assertEquals("v1", value("kv/expiring.conf"));
+  }
+
+  @Test
+  void compareAndSetOnRevision() {
+    KvClient kv = client.kv();
+    long r1 = kv.putIfRevision("cas/a", bytes("one"), 0);
+    assertThrows(RevisionMismatchException.class, () -> kv.putIfRevision("cas/a", bytes("again"), 0),
+        "0 means: only if absent");
+    long r2 = kv.putIfRevision("cas/a", bytes("two"), r1);
+    assertTrue(r2 > r1);
+    assertThrows(RevisionMismatchException.class, () -> kv.putIfRevision("cas/a", bytes("stale"), r1));
+    assertEquals("two", value("cas/a"));
+    assertEquals(r1, kv.get("cas/a").orElseThrow().createRevision());
+    assertTrue(kv.delete("cas/a"));
+    assertFalse(kv.delete("cas/a"));
+    assertTrue(kv.get("cas/a").isEmpty());
+  }
+
+  @Test
+  void oversizedValuesAndBadKeysAreInvalidArguments() {
+    KvClient kv = client.kv();
+    byte[] atLimit = new byte[MAX_VALUE];
+    atLimit[7] = 42;
+    kv.put("limit/ok", atLimit);
+    assertArrayEquals(atLimit, kv.get("limit/ok").orElseThrow().value());
+    InvalidArgumentException big = assertThrows(InvalidArgumentException.class,
+        () -> kv.put("limit/big", new byte[MAX_VALUE + 1]));
+    assertTrue(big.getMessage().contains("max-value-bytes"), big.getMessage());
+    for (String bad : new String[] {"", "has space", "a//b", "../etc/passwd", "trailing/", "x".repeat(300)}) {
+      assertThrows(InvalidArgumentException.class, () -> kv.put(bad, bytes("v")), "key '" + bad + "'");
+    }
+    assertTrue(kv.get("limit/big").isEmpty());
+  }
+
+  @Test
+  void listReturnsKeysUnderAPrefixInOrder() {
+    KvClient kv = client.kv();
+    kv.put("list/b", bytes("2"));
+    kv.put("list/a", bytes("1"));
+    kv.put("listing/c", bytes("3"));
+    List<KeyValue> under = kv.list("list/");
+    assertEquals(List.of("list/a", "list/b"), under.stream().map(KeyValue::key).toList());
+    assertEquals("1", under.get(0).valueAsString());
+  }
+}
