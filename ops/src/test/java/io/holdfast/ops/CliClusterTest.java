@@ -156,6 +156,9 @@ class CliClusterTest {
       long oldSession = held.get("holder").get("session_id").asLong();
       FencingGuard resource = FencingGuard.fileBacked(dir.resolve("resource-fencing"));
       assertTrue(resource.admit("fleet/revoke", oldToken), "node-7 writes while it holds the lock");
+      Run write = cli("kv", "put", "fleet/revoke.conf", "--value", "v1", "--fence-lock", "fleet/revoke",
+          "--fence-token", Long.toString(oldToken));
+      assertEquals(0, write.code(), write.err());
 
       Run dry = cli("revoke", "fleet/revoke", "--reason", "node-7 is wedged", "--dry-run", "-o", "json");
       assertEquals(0, dry.code(), dry.err());
@@ -181,6 +184,15 @@ class CliClusterTest {
         assertTrue(resource.admit("fleet/revoke", next.token()));
         assertFalse(resource.admit("fleet/revoke", oldToken), "the former holder's fenced write is refused");
       }
+
+      // The store refuses node-7's late write as well: its token is not the lock's current one.
+      Run late = cli("kv", "put", "fleet/revoke.conf", "--value", "v-late", "--fence-lock", "fleet/revoke",
+          "--fence-token", Long.toString(oldToken));
+      assertEquals(3, late.code(), late.out() + late.err());
+      assertTrue(late.err().contains("stale"), late.err());
+      assertEquals("v1", cli("kv", "get", "fleet/revoke.conf").out());
+      JsonNode kvs = JSON.readTree(cli("kv", "ls", "fleet/", "-o", "json").out());
+      assertEquals(oldToken, kvs.get(0).get("fence_token").asLong());
 
       JsonNode audit = JSON.readTree(cli("audit", "--lock", "fleet/revoke", "-o", "json").out());
       assertEquals(1, audit.size());
