@@ -67,6 +67,16 @@ public final class HoldfastClient implements AutoCloseable {
     return core.kv();
   }
 
+  /**
+   * Watches locks under {@code lockPrefixes} and keys under {@code keyPrefixes} ("" for all),
+   * starting after log index {@code afterIndex} (0: with the current state). {@code listener} gets
+   * every matching entry once, in log order, across failovers.
+   */
+  public Watch watch(List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,
+      java.util.function.Consumer<WatchBatch> listener) {
+    return core.watch(lockPrefixes, keyPrefixes, afterIndex, listener);
+  }
+
   /** The operator's view and tools (status, listings, revoke, admin expiry, audit). */
   public AdminClient admin() {
     return core.admin();

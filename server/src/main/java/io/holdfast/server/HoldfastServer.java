@@ -9,6 +9,8 @@ import io.holdfast.server.api.GrantWaiters;
 import io.holdfast.server.api.KvEndpoint;
 import io.holdfast.server.api.LockEndpoint;
 import io.holdfast.server.api.SessionEndpoint;
+import io.holdfast.server.api.WatchEndpoint;
+import io.holdfast.server.api.WatchHub;
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.raft.RaftNode;
 import io.holdfast.server.session.LeaderSessionClock;
@@ -51,6 +53,8 @@ public final class HoldfastServer implements AutoCloseable {
     GrantWaiters waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
     stateMachine.addObserver(waiters);
+    WatchHub watches = new WatchHub(stateMachine, config.watchHistory());
+    stateMachine.addObserver(watches);
     ApiErrors errors = new ApiErrors(config);
     HealthStatusManager health = new HealthStatusManager();
     var address = config.self().clientAddress();
@@ -60,6 +64,7 @@ public final class HoldfastServer implements AutoCloseable {
         .addService(new AdminEndpoint(config, raft, errors))
         .addService(health.getHealthService())
         .addService(new KvEndpoint(config, raft, errors))
+        .addService(new WatchEndpoint(watches, errors))
         // Room for the largest value plus its request; larger requests fail with RESOURCE_EXHAUSTED.
         .maxInboundMessageSize((int) Math.max(4L * 1024 * 1024, config.maxValueBytes() + 64 * 1024))
         .permitKeepAliveTime(5, TimeUnit.SECONDS)

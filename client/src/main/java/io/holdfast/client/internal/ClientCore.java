@@ -31,6 +31,7 @@ public final class ClientCore implements AutoCloseable {
   private final Set<RealSession> sessions = ConcurrentHashMap.newKeySet();
   private final RealAdminClient admin;
   private final RealKvClient kv;
+  private final Set<RealWatch> watches = ConcurrentHashMap.newKeySet();
 
   public ClientCore(Endpoints endpoints, RetryPolicy retry, Duration callTimeout, ClientIdentity identity,
       Executor executor) {
@@ -85,6 +86,13 @@ public final class ClientCore implements AutoCloseable {
     return kv;
   }
 
+  public io.holdfast.client.Watch watch(List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,
+      java.util.function.Consumer<io.holdfast.client.WatchBatch> listener) {
+    RealWatch w = new RealWatch(caller, lockPrefixes, keyPrefixes, afterIndex, listener);
+    watches.add(w);
+    return w;
+  }
+
   @Override
   public void close() {
     List<CompletableFuture<Void>> closing = new ArrayList<>();
@@ -97,6 +105,7 @@ public final class ClientCore implements AutoCloseable {
     } catch (Exception e) {
       // best effort: the server expires what we could not close
     }
+    watches.forEach(RealWatch::close);
     caller.close();
     scheduler.shutdownNow();
     if (ownExecutor != null) {

@@ -23,6 +23,8 @@ import java.util.UUID;
  * @param maxWaitMs the longest a queued acquire may ask to wait (-1 "forever" is always allowed)
  * @param maxLockDelayMs the longest lock-delay an acquire may ask for
  * @param maxValueBytes the largest value the key-value store takes
+ * @param watchHistory how many applied entries with events each node keeps for watchers to resume
+ *     from; an older resume point gets the current state instead
  * @param lockDelayDefaults lock-delay for acquires that do not ask, by lock name prefix (the
  *     longest matching prefix wins)
  */
@@ -41,7 +43,8 @@ public record ServerConfig(
     long maxWaitMs,
     long maxLockDelayMs,
     java.util.SortedMap<String, Long> lockDelayDefaults,
-    long maxValueBytes) {
+    long maxValueBytes,
+    int watchHistory) {
 
   public ServerConfig {
     peers = List.copyOf(peers);

@@ -54,6 +54,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("max-lock-delay-ms", 60_000L);
     DEFAULTS.put("lock-delay-defaults", Map.of());
     DEFAULTS.put("max-value-bytes", 1_048_576L);
+    DEFAULTS.put("watch-history", 10_000L);
   }
 
   private ServerConfigLoader() {}
@@ -164,7 +165,7 @@ public final class ServerConfigLoader {
           + "session-ttl-min-ms (" + ttlMin + ")");
     }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
-        snapshot, maxWait, maxLockDelay, delays, maxValue);
+        snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")));
   }
 
   /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */

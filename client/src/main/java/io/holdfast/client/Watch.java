@@ -1,0 +1,18 @@
+package io.holdfast.client;
+
+/**
+ * A running watch. It follows the cluster across failovers by itself, resuming after the last
+ * index it delivered, so the listener sees every matching entry once, in log order. Close it to
+ * stop.
+ *
+ * <pre>{@code
+ * try (Watch w = client.watch(List.of(), List.of("fleet/"), 0, batch -> apply(batch))) { ... }
+ * }</pre>
+ */
+public interface Watch extends AutoCloseable {
+  /** The index of the last batch delivered. */
+  long lastIndex();
+
+  @Override
+  void close();
+}

@@ -1,0 +1,129 @@
+package io.holdfast.client.internal;
+
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.holdfast.client.Watch;
+import io.holdfast.client.WatchBatch;
+import io.holdfast.client.WatchEvent;
+import io.holdfast.proto.v1.WatchRequest;
+import io.holdfast.proto.v1.WatchResponse;
+import io.holdfast.proto.v1.WatchServiceGrpc;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A watch stream that resumes itself: after a failure it reconnects (next endpoint, with backoff)
+ * asking for events after the last index it delivered. Batches are delivered on the stream's own
+ * callback thread, one at a time, in log order.
+ */
+public final class RealWatch implements Watch {
+  private static final Logger LOG = LoggerFactory.getLogger(RealWatch.class);
+
+  private final Caller caller;
+  private final List<String> lockPrefixes;
+  private final List<String> keyPrefixes;
+  private final Consumer<WatchBatch> listener;
+  private volatile long lastIndex;
+  private volatile boolean closed;
+  private ClientCallStreamObserver<WatchRequest> call; // guarded by this
+  private int failures; // guarded by this
+
+  RealWatch(Caller caller, List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,
+      Consumer<WatchBatch> listener) {
+    this.caller = caller;
+    this.lockPrefixes = List.copyOf(lockPrefixes);
+    this.keyPrefixes = List.copyOf(keyPrefixes);
+    this.lastIndex = afterIndex;
+    this.listener = listener;
+    open();
+  }
+
+  private synchronized void open() {
+    if (closed) {
+      return;
+    }
+    String endpoint = caller.endpoints().current();
+    WatchRequest req = WatchRequest.newBuilder().addAllLockPrefixes(lockPrefixes).addAllKeyPrefixes(keyPrefixes)
+        .setAfterIndex(lastIndex).build();
+    WatchServiceGrpc.newStub(caller.endpoints().channel(endpoint)).watch(req,
+        new ClientResponseObserver<WatchRequest, WatchResponse>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<WatchRequest> stream) {
+            call = stream;
+          }
+
+          @Override
+          public void onNext(WatchResponse r) {
+            if (closed || r.getIndex() <= lastIndex && !r.getSnapshot()) {
+              return;
+            }
+            synchronized (RealWatch.this) {
+              failures = 0;
+            }
+            lastIndex = r.getIndex();
+            listener.accept(batch(r));
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            failed(endpoint, t);
+          }
+
+          @Override
+          public void onCompleted() {
+            failed(endpoint, null);
+          }
+        });
+  }
+
+  private void failed(String endpoint, Throwable t) {
+    if (closed) {
+      return;
+    }
+    long delay;
+    synchronized (this) {
+      failures++;
+      delay = Math.min(2_000, 50L << Math.min(6, failures - 1));
+    }
+    caller.endpoints().failed(endpoint);
+    LOG.debug("watch on {} ended ({}); resuming after index {} in {} ms", endpoint, t, lastIndex, delay);
+    try {
+      caller.scheduler().schedule(this::open, delay, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException clientClosed) {
+      closed = true;
+    }
+  }
+
+  static WatchBatch batch(WatchResponse r) {
+    List<WatchEvent> events = new ArrayList<>();
+    for (io.holdfast.proto.v1.WatchEvent e : r.getEventsList()) {
+      WatchEvent.Kind kind = switch (e.getKind()) {
+        case LOCK_ACQUIRED -> WatchEvent.Kind.LOCK_ACQUIRED;
+        case LOCK_RELEASED -> WatchEvent.Kind.LOCK_RELEASED;
+        case KEY_PUT -> WatchEvent.Kind.KEY_PUT;
+        default -> WatchEvent.Kind.KEY_DELETED;
+      };
+      events.add(new WatchEvent(kind, e.getLockName(), e.getSessionId(), e.getToken(), e.getReason(), e.getKey(),
+          e.hasKv() ? RealKvClient.keyValue(e.getKv()) : null));
+    }
+    return new WatchBatch(r.getIndex(), r.getSnapshot(), events);
+  }
+
+  @Override
+  public long lastIndex() {
+    return lastIndex;
+  }
+
+  @Override
+  public synchronized void close() {
+    closed = true;
+    if (call != null) {
+      call.cancel("watch closed", null);
+    }
+  }
+}

@@ -1,0 +1,197 @@
+package io.holdfast.server.api;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.holdfast.proto.v1.KeyValue;
+import io.holdfast.proto.v1.WatchEvent;
+import io.holdfast.proto.v1.WatchEventKind;
+import io.holdfast.proto.v1.WatchRequest;
+import io.holdfast.proto.v1.WatchResponse;
+import io.holdfast.server.state.HoldfastState;
+import io.holdfast.server.state.KvEntry;
+import io.holdfast.server.state.LockRecord;
+import io.holdfast.server.state.StateEvent;
+import io.holdfast.server.statemachine.HoldfastStateMachine;
+import io.holdfast.server.statemachine.StateObserver;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * This node's watchers, and the recent history they resume from. Events come from apply, so every
+ * node produces the same events in the same order; one response carries all of one entry's events,
+ * so a watcher that resumes after index N never sees part of an entry twice or misses the rest.
+ *
+ * <p>Everything here runs under the state machine's lock (apply, and subscribe reads the state
+ * with it), which orders deliveries per watcher. A watcher that needs events older than the kept
+ * history gets the current state first ({@code snapshot = true}), then live events.
+ */
+public final class WatchHub implements StateObserver {
+  private record Batch(long index, List<WatchEvent> events) {}
+
+  private final class Subscriber {
+    final List<String> lockPrefixes;
+    final List<String> keyPrefixes;
+    final ServerCallStreamObserver<WatchResponse> out;
+    long lastIndex;
+
+    Subscriber(WatchRequest req, ServerCallStreamObserver<WatchResponse> out) {
+      this.lockPrefixes = List.copyOf(req.getLockPrefixesList());
+      this.keyPrefixes = List.copyOf(req.getKeyPrefixesList());
+      this.out = out;
+    }
+
+    boolean wants(WatchEvent e) {
+      return e.getLockName().isEmpty() ? matches(keyPrefixes, e.getKey()) : matches(lockPrefixes, e.getLockName());
+    }
+
+    void send(WatchResponse r) {
+      try {
+        out.onNext(r);
+      } catch (RuntimeException e) {
+        subscribers.remove(this);
+      }
+    }
+  }
+
+  private static boolean matches(List<String> prefixes, String name) {
+    for (String p : prefixes) {
+      if (name.startsWith(p)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private final HoldfastStateMachine stateMachine;
+  private final int capacity;
+  private final ArrayDeque<Batch> history = new ArrayDeque<>();
+  private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
+  /** Every entry with events after this index is in {@link #history}; -1 until known. */
+  private long coveredAfter = -1;
+
+  public WatchHub(HoldfastStateMachine stateMachine, int capacity) {
+    this.stateMachine = stateMachine;
+    this.capacity = capacity;
+  }
+
+  @Override
+  public void onApplied(List<StateEvent> events) {
+    List<WatchEvent> out = new ArrayList<>();
+    long index = events.get(0).index();
+    for (StateEvent e : events) {
+      if (e instanceof StateEvent.LockGranted g) {
+        out.add(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(g.lockName())
+            .setSessionId(g.sessionId()).setToken(g.token()).build());
+      } else if (e instanceof StateEvent.LockReleased r) {
+        out.add(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_RELEASED).setLockName(r.lockName())
+            .setSessionId(r.sessionId()).setToken(r.token())
+            .setReason(r.reason() == StateEvent.EndReason.CLOSED ? "RELEASED" : r.reason().name()).build());
+      } else if (e instanceof StateEvent.KeyChanged k) {
+        WatchEvent.Builder b = WatchEvent.newBuilder().setKey(k.key())
+            .setKind(k.deleted() ? WatchEventKind.KEY_DELETED : WatchEventKind.KEY_PUT);
+        if (!k.deleted()) {
+          KvEntry kv = stateMachine.read(s -> s.kv(k.key()));
+          if (kv != null) {
+            b.setKv(keyValue(kv));
+          }
+        }
+        out.add(b.build());
+      }
+    }
+    if (out.isEmpty()) {
+      return;
+    }
+    if (coveredAfter < 0) {
+      coveredAfter = index - 1; // entries before this one that reached us had no events
+    }
+    Batch batch = new Batch(index, out);
+    history.addLast(batch);
+    while (history.size() > capacity) {
+      coveredAfter = history.removeFirst().index();
+    }
+    for (Subscriber s : subscribers) {
+      deliver(s, batch);
+    }
+  }
+
+  private static void deliver(Subscriber s, Batch b) {
+    if (b.index() <= s.lastIndex) {
+      return;
+    }
+    s.lastIndex = b.index();
+    List<WatchEvent> wanted = new ArrayList<>();
+    for (WatchEvent e : b.events()) {
+      if (s.wants(e)) {
+        wanted.add(e);
+      }
+    }
+    if (!wanted.isEmpty()) {
+      s.send(WatchResponse.newBuilder().setIndex(b.index()).addAllEvents(wanted).build());
+    }
+  }
+
+  static KeyValue keyValue(KvEntry e) {
+    return KeyValue.newBuilder().setKey(e.key()).setValue(ByteString.copyFrom(e.value())).setRevision(e.revision())
+        .setCreateRevision(e.createRevision()).setFenceLock(e.fenceLock()).setFenceToken(e.fenceToken())
+        .setWrittenAtMs(e.writtenAtMs()).build();
+  }
+
+  /** Starts a watcher: the history after its index, or the current state, then live events. */
+  public Runnable subscribe(WatchRequest req, ServerCallStreamObserver<WatchResponse> out) {
+    Subscriber sub = new Subscriber(req, out);
+    stateMachine.read(s -> {
+      if (coveredAfter < 0) {
+        coveredAfter = s.lastAppliedIndex();
+      }
+      sub.lastIndex = req.getAfterIndex();
+      if (req.getAfterIndex() == 0 || req.getAfterIndex() < coveredAfter) {
+        sub.send(snapshot(s, sub));
+        sub.lastIndex = s.lastAppliedIndex();
+      } else {
+        for (Batch b : history) {
+          deliver(sub, b);
+        }
+      }
+      subscribers.add(sub);
+      return null;
+    });
+    return () -> subscribers.remove(sub);
+  }
+
+  private static WatchResponse snapshot(HoldfastState s, Subscriber sub) {
+    WatchResponse.Builder b = WatchResponse.newBuilder().setIndex(s.lastAppliedIndex()).setSnapshot(true);
+    for (String prefix : sub.lockPrefixes) {
+      for (LockRecord l : s.locks(prefix)) {
+        if (l.isHeld()) {
+          b.addEvents(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(l.name())
+              .setSessionId(l.holderSessionId()).setToken(l.token()));
+        }
+      }
+    }
+    for (String prefix : sub.keyPrefixes) {
+      for (KvEntry e : s.kvList(prefix, Integer.MAX_VALUE)) {
+        b.addEvents(WatchEvent.newBuilder().setKind(WatchEventKind.KEY_PUT).setKey(e.key()).setKv(keyValue(e)));
+      }
+    }
+    return b.build();
+  }
+
+  @Override
+  public void onStateReloaded() {
+    // The history no longer joins up with the state: watchers resume (and get a snapshot).
+    history.clear();
+    coveredAfter = stateMachine.read(HoldfastState::lastAppliedIndex);
+    for (Subscriber s : subscribers) {
+      try {
+        s.out.onError(Status.UNAVAILABLE.withDescription("this node reloaded its state; resume the watch")
+            .asRuntimeException());
+      } catch (RuntimeException ignored) {
+        // already gone
+      }
+    }
+    subscribers.clear();
+  }
+}
