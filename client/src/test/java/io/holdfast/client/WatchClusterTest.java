@@ -1,0 +1,128 @@
+package io.holdfast.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Watches through failovers and compaction, on a real 3-node cluster. */
+class WatchClusterTest {
+  @TempDir
+  Path dir;
+  ProcessCluster cluster;
+  HoldfastClient writer;
+  HoldfastClient watcher;
+
+  void start(Map<String, String> settings) {
+    cluster = new ProcessCluster(3, dir, settings).start();
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    writer = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("writer").build();
+    // The watcher starts on the leader, so that killing the leader breaks its stream.
+    List<String> leaderFirst = new ArrayList<>(List.of(cluster.endpoint(leader)));
+    cluster.endpoints().stream().filter(e -> !leaderFirst.contains(e)).forEach(leaderFirst::add);
+    watcher = HoldfastClient.builder().endpoints(leaderFirst).clientName("watcher").build();
+  }
+
+  @AfterEach
+  void stop() {
+    for (HoldfastClient c : new HoldfastClient[] {watcher, writer}) {
+      if (c != null) {
+        c.close();
+      }
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @Test
+  void aWatcherSeesEveryPutExactlyOnceInLogOrderThroughALeaderKill() throws Exception {
+    start(Map.of());
+    List<WatchBatch> batches = new CopyOnWriteArrayList<>();
+    Watch watch = watcher.watch(List.of(), List.of("w/"), 0, batches::add);
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (batches.isEmpty() && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
+    assertTrue(batches.get(0).snapshot(), "a fresh watch starts with the current state");
+
+    int leader = cluster.awaitLeader(Duration.ofSeconds(10));
+    List<Long> acknowledged = new ArrayList<>();
+    int n = 120;
+    for (int i = 0; i < n; i++) {
+      if (i == 40) {
+        cluster.kill(leader); // the watcher's stream and the writer's leader go down together
+      }
+      acknowledged.add(writer.kv().put("w/k", ("" + i).getBytes(StandardCharsets.UTF_8)));
+    }
+    end = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+    while (puts(batches).size() < n && System.nanoTime() < end) {
+      Thread.sleep(50);
+    }
+    List<KeyValue> seen = puts(batches);
+    assertEquals(n, seen.size(), "every put seen once: " + seen.stream().map(KeyValue::valueAsString).toList());
+    for (int i = 0; i < n; i++) {
+      assertEquals(Integer.toString(i), seen.get(i).valueAsString(), "in log order");
+      assertEquals(acknowledged.get(i), seen.get(i).revision(), "with the revision the writer was given");
+    }
+    long previous = 0;
+    for (WatchBatch b : batches) {
+      assertTrue(b.index() > previous || b.snapshot(), "indexes strictly increase");
+      previous = b.index();
+    }
+    assertEquals(previous, watch.lastIndex());
+    watch.close();
+  }
+
+  @Test
+  void aWatcherThatFellBehindCompactionGetsTheCurrentStateThenLiveEvents() throws Exception {
+    start(Map.of("watch-history", "10"));
+    long first = writer.kv().put("c/a", "first".getBytes(StandardCharsets.UTF_8));
+    for (int i = 0; i < 40; i++) {
+      writer.kv().put("c/b", ("v" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    List<WatchBatch> batches = new CopyOnWriteArrayList<>();
+    Watch watch = watcher.watch(List.of(), List.of("c/"), first, batches::add);
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (batches.isEmpty() && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
+    WatchBatch snapshot = batches.get(0);
+    assertTrue(snapshot.snapshot(), "the events after " + first + " were compacted: the state comes first");
+    assertEquals(List.of("c/a", "c/b"), snapshot.events().stream().map(WatchEvent::key).toList());
+    assertEquals("v39", snapshot.events().get(1).kv().valueAsString());
+
+    long live = writer.kv().put("c/a", "second".getBytes(StandardCharsets.UTF_8));
+    end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (batches.size() < 2 && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
+    assertEquals(2, batches.size());
+    assertFalse(batches.get(1).snapshot());
+    assertEquals(live, batches.get(1).index());
+    assertEquals("second", batches.get(1).events().get(0).kv().valueAsString());
+    watch.close();
+  }
+
+  static List<KeyValue> puts(List<WatchBatch> batches) {
+    List<KeyValue> out = new ArrayList<>();
+    for (WatchBatch b : batches) {
+      if (!b.snapshot()) {
+        b.events().stream().filter(e -> e.kind() == WatchEvent.Kind.KEY_PUT).forEach(e -> out.add(e.kv()));
+      }
+    }
+    return out;
+  }
+}
