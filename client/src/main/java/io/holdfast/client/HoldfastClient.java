@@ -77,6 +77,11 @@ public final class HoldfastClient implements AutoCloseable {
     return core.watch(lockPrefixes, keyPrefixes, afterIndex, listener);
   }
 
+  /** Leader election named {@code name} (a lock name; the leader announces itself in {@code name/leader}). */
+  public Election election(String name) {
+    return new io.holdfast.client.internal.RealElection(this, name);
+  }
+
   /** The operator's view and tools (status, listings, revoke, admin expiry, audit). */
   public AdminClient admin() {
     return core.admin();

@@ -1,0 +1,121 @@
+package io.holdfast.client.internal;
+
+import io.holdfast.client.Election;
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.KeyValue;
+import io.holdfast.client.Leader;
+import io.holdfast.client.Leadership;
+import io.holdfast.client.LockDescription;
+import io.holdfast.client.LockLease;
+import io.holdfast.client.LockLostException;
+import io.holdfast.client.Session;
+import io.holdfast.client.StaleTokenException;
+import io.holdfast.client.Watch;
+import io.holdfast.client.WatchEvent;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/** An election: the lock {@code name}, and the fenced announcement key {@code name/leader}. */
+public final class RealElection implements Election {
+  private final HoldfastClient client;
+  private final String name;
+  private final String key;
+
+  public RealElection(HoldfastClient client, String name) {
+    this.client = client;
+    this.name = name;
+    this.key = name + "/leader";
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public Leadership campaign(Session session, String value) throws InterruptedException {
+    LockLease lease = session.lock(name);
+    try {
+      client.kv().putFenced(key, value.getBytes(StandardCharsets.UTF_8), lease);
+    } catch (RuntimeException e) {
+      lease.releaseAsync();
+      throw e;
+    }
+    return new Leadership() {
+      @Override
+      public String election() {
+        return name;
+      }
+
+      @Override
+      public long token() {
+        return lease.token();
+      }
+
+      @Override
+      public String value() {
+        return value;
+      }
+
+      @Override
+      public boolean isValid() {
+        return lease.isValid();
+      }
+
+      @Override
+      public void resign() {
+        if (!lease.isValid()) {
+          return;
+        }
+        try {
+          client.kv().deleteFenced(key, lease);
+          lease.close();
+        } catch (StaleTokenException | LockLostException lost) {
+          // already not the leader: nothing to step down from
+        }
+      }
+    };
+  }
+
+  @Override
+  public Leader leader() {
+    LockDescription lock = client.admin().lock(name);
+    Optional<KeyValue> kv = client.kv().get(key);
+    if (!lock.held() || kv.isEmpty() || kv.get().fenceToken() != lock.token()) {
+      return Leader.NONE; // between a grant and its announcement, or nobody leads
+    }
+    return new Leader(kv.get().valueAsString(), lock.token(), lock.holderSessionId());
+  }
+
+  @Override
+  public Watch observe(Consumer<Leader> observer) {
+    AtomicReference<Leader> last = new AtomicReference<>();
+    // The lock's current grant: an announcement counts only if written under it.
+    AtomicReference<long[]> grant = new AtomicReference<>(new long[] {0, 0});
+    return client.watch(List.of(name), List.of(key), 0, batch -> {
+      Leader now = last.get() == null ? Leader.NONE : last.get();
+      for (WatchEvent e : batch.events()) {
+        if (e.kind() == WatchEvent.Kind.LOCK_ACQUIRED && e.lockName().equals(name)) {
+          grant.set(new long[] {e.sessionId(), e.token()});
+        } else if (e.kind() == WatchEvent.Kind.LOCK_RELEASED && e.lockName().equals(name)) {
+          grant.set(new long[] {0, 0});
+          now = Leader.NONE;
+        } else if (e.kind() == WatchEvent.Kind.KEY_PUT && e.key().equals(key)) {
+          long[] g = grant.get();
+          // An announcement left by a leader that is gone does not count.
+          now = g[1] != 0 && e.kv().fenceToken() == g[1] ? new Leader(e.kv().valueAsString(), g[1], g[0]) : Leader.NONE;
+        } else if (e.kind() == WatchEvent.Kind.KEY_DELETED && e.key().equals(key)) {
+          now = Leader.NONE;
+        }
+      }
+      if (!now.equals(last.get())) {
+        last.set(now);
+        observer.accept(now);
+      }
+    });
+  }
+
+}

@@ -1,0 +1,112 @@
+package io.holdfast.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.client.testing.CampaignerProcess;
+import io.holdfast.client.testing.LockHolderProcess;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Leader election on a real cluster, with campaigners in their own processes. */
+class ElectionClusterTest {
+  @TempDir
+  static Path dir;
+  static ProcessCluster cluster;
+  static HoldfastClient client;
+
+  @BeforeAll
+  static void start() {
+    cluster = new ProcessCluster(3, dir).start();
+    cluster.awaitLeader(Duration.ofSeconds(60));
+    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("observer").build();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (client != null) {
+      client.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @Test
+  void whenTheLeadersProcessIsKilledTheOtherLeadsWithinTtlAndObserversSeeEachChangeOnce() throws Exception {
+    long ttlMs = 3_000;
+    String endpoints = String.join(",", cluster.endpoints());
+    Election election = client.election("orchestrators/eu-1");
+    List<Leader> seen = new CopyOnWriteArrayList<>();
+    Watch observing = election.observe(seen::add);
+    Process a = CampaignerProcess.start(endpoints, "orchestrators/eu-1", ttlMs, "node-a");
+    Process b = null;
+    try {
+      long[] aLeads = LockHolderProcess.awaitHolding(a, Duration.ofSeconds(30));
+      awaitLeaderValue(seen, "node-a");
+      assertEquals("node-a", election.leader().value());
+      assertEquals(aLeads[1], election.leader().token());
+
+      b = CampaignerProcess.start(endpoints, "orchestrators/eu-1", ttlMs, "node-b");
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (client.describeLock("orchestrators/eu-1").waitingSessionIds().isEmpty() && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      a.destroyForcibly();
+      long killed = System.nanoTime();
+      long[] bLeads = LockHolderProcess.awaitHolding(b, Duration.ofSeconds(ttlMs / 1000 + 20));
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+      System.out.printf("election: node-b leads %d ms after node-a was killed (TTL %d ms)%n", ms, ttlMs);
+      assertTrue(ms <= ttlMs + 2_000, "took " + ms + " ms");
+      assertTrue(bLeads[1] > aLeads[1], "the new leader's token is higher");
+      awaitLeaderValue(seen, "node-b");
+
+      List<String> changes = seen.stream().map(l -> l.present() ? l.value() : "-").toList();
+      assertEquals(List.of("-", "node-a", "-", "node-b"), changes, "each change seen once: " + seen);
+      assertEquals(bLeads[1], seen.get(seen.size() - 1).token());
+    } finally {
+      a.destroyForcibly();
+      if (b != null) {
+        b.destroyForcibly();
+      }
+      observing.close();
+    }
+  }
+
+  @Test
+  void aLeaderWhoseSessionEndsStopsLeadingAndResignLetsTheNextOneIn() throws Exception {
+    Election election = client.election("orchestrators/eu-2");
+    Session s1 = client.newSession(Duration.ofSeconds(10));
+    Leadership first = election.campaign(s1, "one");
+    assertTrue(first.isValid());
+    assertEquals("one", election.leader().value());
+    s1.close();
+    assertFalse(first.isValid(), "a leader whose session ended stops leading");
+    assertEquals(Leader.NONE, election.leader());
+
+    Session s2 = client.newSession(Duration.ofSeconds(10));
+    Leadership second = election.campaign(s2, "two");
+    assertTrue(second.token() > first.token());
+    second.resign();
+    assertFalse(second.isValid());
+    assertEquals(Leader.NONE, election.leader());
+    s2.close();
+  }
+
+  static void awaitLeaderValue(List<Leader> seen, String value) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while ((seen.isEmpty() || !seen.get(seen.size() - 1).value().equals(value)) && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    assertEquals(value, seen.get(seen.size() - 1).value(), "observers learn of " + value + ": " + seen);
+  }
+}
