@@ -77,6 +77,12 @@ public final class HoldfastClient implements AutoCloseable {
     return core.watch(lockPrefixes, keyPrefixes, afterIndex, listener);
   }
 
+  /** The same watch as a {@link java.util.concurrent.Flow.Publisher}: one resuming watch per subscriber. */
+  public java.util.concurrent.Flow.Publisher<WatchBatch> watchPublisher(List<String> lockPrefixes,
+      List<String> keyPrefixes, long afterIndex) {
+    return new io.holdfast.client.internal.WatchPublisher(core, lockPrefixes, keyPrefixes, afterIndex);
+  }
+
   /** Leader election named {@code name} (a lock name; the leader announces itself in {@code name/leader}). */
   public Election election(String name) {
     return new io.holdfast.client.internal.RealElection(this, name);

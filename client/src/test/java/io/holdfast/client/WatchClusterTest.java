@@ -116,6 +116,47 @@ class WatchClusterTest {
     watch.close();
   }
 
+  @Test
+  void aWatchIsAlsoAFlowPublisherThatHonoursDemand() throws Exception {
+    start(Map.of());
+    List<WatchBatch> got = new CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Flow.Subscription> sub =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    watcher.watchPublisher(List.of(), List.of("p/"), 0).subscribe(new java.util.concurrent.Flow.Subscriber<>() {
+      public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+        sub.set(s);
+        s.request(2); // the snapshot and one live batch
+      }
+
+      public void onNext(WatchBatch b) {
+        got.add(b);
+      }
+
+      public void onError(Throwable t) {
+      }
+
+      public void onComplete() {
+      }
+    });
+    for (int i = 0; i < 5; i++) {
+      writer.kv().put("p/k", ("" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (got.size() < 2 && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(300);
+    assertEquals(2, got.size(), "no more than requested");
+    sub.get().request(10);
+    end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (got.size() < 6 && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
+    assertEquals(6, got.size(), "then the rest, in order");
+    assertEquals("4", got.get(5).events().get(0).kv().valueAsString());
+    sub.get().cancel();
+  }
+
   static List<KeyValue> puts(List<WatchBatch> batches) {
     List<KeyValue> out = new ArrayList<>();
     for (WatchBatch b : batches) {

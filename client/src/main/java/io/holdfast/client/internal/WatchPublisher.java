@@ -1,0 +1,72 @@
+package io.holdfast.client.internal;
+
+import io.holdfast.client.Watch;
+import io.holdfast.client.WatchBatch;
+import java.util.List;
+import java.util.concurrent.Flow;
+import java.util.concurrent.SubmissionPublisher;
+
+/**
+ * A watch as a {@link Flow.Publisher}: each subscriber gets its own resuming watch, with the JDK's
+ * {@link SubmissionPublisher} buffering between the stream and the subscriber's demand (a full
+ * buffer holds the stream back). Cancelling the subscription closes the watch.
+ */
+public final class WatchPublisher implements Flow.Publisher<WatchBatch> {
+  private final ClientCore core;
+  private final List<String> lockPrefixes;
+  private final List<String> keyPrefixes;
+  private final long afterIndex;
+
+  public WatchPublisher(ClientCore core, List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex) {
+    this.core = core;
+    this.lockPrefixes = List.copyOf(lockPrefixes);
+    this.keyPrefixes = List.copyOf(keyPrefixes);
+    this.afterIndex = afterIndex;
+  }
+
+  @Override
+  public void subscribe(Flow.Subscriber<? super WatchBatch> subscriber) {
+    SubmissionPublisher<WatchBatch> buffer = new SubmissionPublisher<>();
+    Watch[] watch = new Watch[1];
+    buffer.subscribe(new Flow.Subscriber<WatchBatch>() {
+      @Override
+      public void onSubscribe(Flow.Subscription s) {
+        subscriber.onSubscribe(new Flow.Subscription() {
+          @Override
+          public void request(long n) {
+            s.request(n);
+          }
+
+          @Override
+          public void cancel() {
+            s.cancel();
+            if (watch[0] != null) {
+              watch[0].close();
+            }
+            buffer.close();
+          }
+        });
+      }
+
+      @Override
+      public void onNext(WatchBatch item) {
+        subscriber.onNext(item);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        subscriber.onError(t);
+      }
+
+      @Override
+      public void onComplete() {
+        subscriber.onComplete();
+      }
+    });
+    watch[0] = core.watch(lockPrefixes, keyPrefixes, afterIndex, batch -> {
+      if (!buffer.isClosed()) {
+        buffer.submit(batch);
+      }
+    });
+  }
+}
