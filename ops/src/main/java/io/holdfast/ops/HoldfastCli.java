@@ -9,6 +9,7 @@ import io.holdfast.ops.cli.RevokeCommand;
 import io.holdfast.ops.cli.SessionCommand;
 import io.holdfast.ops.cli.SessionsCommand;
 import io.holdfast.ops.cli.StatusCommand;
+import io.holdfast.ops.cli.WatchCommand;
 import io.holdfast.server.HoldfastServerMain;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Option;
 @Command(name = "holdfast", mixinStandardHelpOptions = true, version = "holdfast 0.1.0",
     description = "Holdfast, a lock and lease service: see who holds what, and take it back safely.",
     subcommands = {StatusCommand.class, LocksCommand.class, LockCommand.class, SessionsCommand.class,
-        SessionCommand.class, RevokeCommand.class, AuditCommand.class, KvCommand.class, DevCluster.class, HoldfastCli.Server.class,
+        SessionCommand.class, RevokeCommand.class, AuditCommand.class, KvCommand.class, WatchCommand.class, DevCluster.class, HoldfastCli.Server.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found or precondition failed, 4 lock lost.",
         "Endpoints come from --endpoints or $HOLDFAST_ENDPOINTS.", "", "Example:", "  holdfast locks fleet/"})

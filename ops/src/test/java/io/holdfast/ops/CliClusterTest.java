@@ -191,6 +191,11 @@ class CliClusterTest {
       assertEquals(3, late.code(), late.out() + late.err());
       assertTrue(late.err().contains("stale"), late.err());
       assertEquals("v1", cli("kv", "get", "fleet/revoke.conf").out());
+      Run watched = cli("watch", "fleet/revoke", "--for", "1s", "-o", "json");
+      assertEquals(0, watched.code(), watched.err());
+      JsonNode now = JSON.readTree(watched.out().lines().filter(l -> l.contains("KEY_PUT")).findFirst().orElseThrow());
+      assertTrue(now.get("snapshot").asBoolean());
+      assertEquals(oldToken, now.get("token").asLong());
       JsonNode kvs = JSON.readTree(cli("kv", "ls", "fleet/", "-o", "json").out());
       assertEquals(oldToken, kvs.get(0).get("fence_token").asLong());
 

@@ -22,7 +22,19 @@ final class Rendering {
   static final List<String> AUDIT_HEADER =
       List.of("INDEX", "TIME", "KIND", "LOCK", "SESSION", "HOLDER", "TOKEN", "BY", "REASON");
 
+  private static final com.fasterxml.jackson.databind.ObjectMapper COMPACT =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+
   private Rendering() {}
+
+  /** One JSON object on one line, for streams. */
+  static String compactJson(Object value) {
+    try {
+      return COMPACT.writeValueAsString(value);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
 
   static String who(String name, String host, long pid) {
     return (name == null || name.isEmpty() ? "?" : name) + "@" + (host == null || host.isEmpty() ? "?" : host)

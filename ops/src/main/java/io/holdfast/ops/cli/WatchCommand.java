@@ -1,0 +1,91 @@
+package io.holdfast.ops.cli;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.Watch;
+import io.holdfast.client.WatchBatch;
+import io.holdfast.client.WatchEvent;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "watch", mixinStandardHelpOptions = true,
+    description = "Prints lock and key events under PREFIX as the cluster applies them (acquired, released and "
+        + "why, put, deleted), each with its log index, starting with the current state; resumes by itself "
+        + "across failovers. With -o json, one JSON object per line.",
+    footer = {"", "Example:", "  holdfast watch fleet/", "  holdfast watch fleet/ --after 81234 -o json"})
+public final class WatchCommand implements Callable<Integer> {
+  @Mixin
+  ClusterOptions cluster;
+
+  @Parameters(arity = "0..1", paramLabel = "PREFIX", description = "lock and key names under it (default: all)")
+  String prefix = "";
+
+  @Option(names = "--after", description = "resume after this log index instead of starting with the current state")
+  long after;
+
+  @Option(names = "--for", converter = Durations.class, description = "stop after this long (default: until Ctrl-C)")
+  Duration duration;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    PrintWriter out = spec.commandLine().getOut();
+    try (HoldfastClient client = cluster.client("holdfast-cli");
+         Watch watch = client.watch(List.of(prefix), List.of(prefix), after, b -> print(out, b))) {
+      CountDownLatch forever = new CountDownLatch(1);
+      if (duration == null) {
+        forever.await();
+      } else {
+        forever.await(duration.toMillis(), TimeUnit.MILLISECONDS);
+      }
+      out.flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  private synchronized void print(PrintWriter out, WatchBatch b) {
+    for (WatchEvent e : b.events()) {
+      if (cluster.json()) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("index", b.index());
+        m.put("snapshot", b.snapshot());
+        m.put("kind", e.kind().name());
+        m.put("lock", e.lockName());
+        m.put("key", e.key());
+        m.put("session_id", e.sessionId());
+        m.put("token", e.kind() == WatchEvent.Kind.KEY_PUT && e.kv() != null ? e.kv().fenceToken() : e.token());
+        m.put("reason", e.reason());
+        if (e.kv() != null) {
+          m.put("revision", e.kv().revision());
+          m.put("size", e.kv().value().length);
+        }
+        out.println(Rendering.compactJson(m));
+      } else {
+        String what = switch (e.kind()) {
+          case LOCK_ACQUIRED -> "ACQUIRED  " + e.lockName() + " session " + e.sessionId() + " token " + e.token();
+          case LOCK_RELEASED -> "RELEASED  " + e.lockName() + " session " + e.sessionId() + " token " + e.token()
+              + " (" + e.reason() + ")";
+          case KEY_PUT -> "PUT       " + e.key() + " revision " + e.kv().revision() + ", " + e.kv().value().length
+              + " bytes" + (e.kv().fenceLock().isEmpty() ? "" : ", fenced by " + e.kv().fenceLock() + " token "
+              + e.kv().fenceToken());
+          case KEY_DELETED -> "DELETED   " + e.key();
+        };
+        out.println((b.snapshot() ? "(now) " : "") + b.index() + "  " + Output.cell(what));
+      }
+    }
+    out.flush();
+  }
+}
