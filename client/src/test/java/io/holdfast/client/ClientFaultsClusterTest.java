@@ -6,41 +6,30 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.holdfast.client.testing.ClusterExtension;
 import io.holdfast.server.testing.ProcessCluster;
 import io.holdfast.server.testing.TcpProxy;
-import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What the client does when the network fails it: loss detection, lost responses, races. */
 class ClientFaultsClusterTest {
-  @TempDir
-  static Path dir;
+  @RegisterExtension
+  static final ClusterExtension CLUSTER = new ClusterExtension(Map.of(), "direct");
   static ProcessCluster cluster;
   static HoldfastClient direct;
 
   @BeforeAll
-  static void start() {
-    cluster = new ProcessCluster(3, dir).start();
-    cluster.awaitLeader(Duration.ofSeconds(60));
-    direct = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("direct").build();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (direct != null) {
-      direct.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void bind() {
+    cluster = CLUSTER.cluster();
+    direct = CLUSTER.client();
   }
 
   /**

@@ -6,39 +6,28 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.client.testing.CampaignerProcess;
 import io.holdfast.client.testing.LockHolderProcess;
+import io.holdfast.client.testing.ClusterExtension;
 import io.holdfast.server.testing.ProcessCluster;
-import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Leader election on a real cluster, with campaigners in their own processes. */
 class ElectionClusterTest {
-  @TempDir
-  static Path dir;
+  @RegisterExtension
+  static final ClusterExtension CLUSTER = new ClusterExtension(Map.of(), "observer");
   static ProcessCluster cluster;
   static HoldfastClient client;
 
   @BeforeAll
-  static void start() {
-    cluster = new ProcessCluster(3, dir).start();
-    cluster.awaitLeader(Duration.ofSeconds(60));
-    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("observer").build();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (client != null) {
-      client.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void bind() {
+    cluster = CLUSTER.cluster();
+    client = CLUSTER.client();
   }
 
   @Test

@@ -10,43 +10,32 @@ import io.holdfast.proto.v1.AcquireRequest;
 import io.holdfast.proto.v1.LockServiceGrpc;
 import io.holdfast.proto.v1.OpenSessionRequest;
 import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.client.testing.ClusterExtension;
 import io.holdfast.server.testing.ProcessCluster;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletionException;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The fenced key-value store through the client, on a real 3-node cluster. */
 class KvClusterTest {
   static final int MAX_VALUE = 4_096;
 
-  @TempDir
-  static Path dir;
+  @RegisterExtension
+  static final ClusterExtension CLUSTER =
+      new ClusterExtension(Map.of("max-value-bytes", Integer.toString(MAX_VALUE)), "kv-test");
   static ProcessCluster cluster;
   static HoldfastClient client;
 
   @BeforeAll
-  static void start() {
-    cluster = new ProcessCluster(3, dir, Map.of("max-value-bytes", Integer.toString(MAX_VALUE))).start();
-    cluster.awaitLeader(Duration.ofSeconds(60));
-    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("kv-test").build();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (client != null) {
-      client.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void bind() {
+    cluster = CLUSTER.cluster();
+    client = CLUSTER.client();
   }
 
   static byte[] bytes(String s) {

@@ -11,42 +11,31 @@ import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.LockServiceGrpc;
 import io.holdfast.proto.v1.OpenSessionRequest;
 import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.client.testing.ClusterExtension;
 import io.holdfast.server.testing.ProcessCluster;
-import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Sessions and locks through the client, on a real 3-node cluster with a stable leader. */
 class LockingClusterTest {
-  @TempDir
-  static Path dir;
+  @RegisterExtension
+  static final ClusterExtension CLUSTER = new ClusterExtension(Map.of(), "locking-test");
   static ProcessCluster cluster;
   static HoldfastClient client;
 
   @BeforeAll
-  static void start() {
-    cluster = new ProcessCluster(3, dir).start();
-    cluster.awaitLeader(Duration.ofSeconds(60));
-    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("locking-test").build();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (client != null) {
-      client.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void bind() {
+    cluster = CLUSTER.cluster();
+    client = CLUSTER.client();
   }
 
   @Test

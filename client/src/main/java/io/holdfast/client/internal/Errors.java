@@ -40,6 +40,15 @@ public final class Errors {
         || c == Status.Code.ABORTED || (c == Status.Code.INTERNAL && code(e).isEmpty());
   }
 
+  /** Waits for a call and throws its failure as the client's exception. */
+  public static <T> T join(java.util.concurrent.CompletableFuture<T> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      throw map(e);
+    }
+  }
+
   public static Throwable unwrap(Throwable t) {
     while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
       t = t.getCause();

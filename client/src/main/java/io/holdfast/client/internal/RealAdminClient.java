@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
 /** AdminClient over the retrying caller. */
@@ -31,14 +30,6 @@ final class RealAdminClient implements AdminClient {
   RealAdminClient(Caller caller, Duration callTimeout) {
     this.caller = caller;
     this.callTimeout = callTimeout;
-  }
-
-  private static <T> T join(CompletableFuture<T> f) {
-    try {
-      return f.join();
-    } catch (CompletionException e) {
-      throw Errors.map(e);
-    }
   }
 
   @Override
@@ -65,7 +56,7 @@ final class RealAdminClient implements AdminClient {
 
   @Override
   public List<LockDescription> locks(String prefix) {
-    return join(caller.call("list locks", callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.call("list locks", callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .listLocks(ListLocksRequest.newBuilder().setPrefix(prefix).build())))
         .getLocksList().stream().map(Views::lock).toList();
@@ -73,14 +64,14 @@ final class RealAdminClient implements AdminClient {
 
   @Override
   public LockDescription lock(String name) {
-    return Views.lock(join(caller.call("describe " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+    return Views.lock(Errors.join(caller.call("describe " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .describeLock(DescribeLockRequest.newBuilder().setLockName(name).build()))).getLock());
   }
 
   @Override
   public List<SessionDescription> sessions() {
-    return join(caller.call("list sessions", callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.call("list sessions", callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .listSessions(ListSessionsRequest.getDefaultInstance())))
         .getSessionsList().stream().map(Views::session).toList();
@@ -90,7 +81,7 @@ final class RealAdminClient implements AdminClient {
   public RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
       String requestedBy) {
     String requestId = UUID.randomUUID().toString();
-    RevokeResponse r = join(caller.call("revoke " + lock, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
+    RevokeResponse r = Errors.join(caller.call("revoke " + lock, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .revoke(RevokeRequest.newBuilder().setRequestId(requestId).setLockName(lock).setReason(reason)
             .setSuccessorSessionId(successorSessionId).setDryRun(dryRun).setRequestedBy(requestedBy).build())));
@@ -101,7 +92,7 @@ final class RealAdminClient implements AdminClient {
   @Override
   public List<String> expireSession(long sessionId, String reason, String requestedBy) {
     String requestId = UUID.randomUUID().toString();
-    return join(caller.call("expire session " + sessionId, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.call("expire session " + sessionId, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .expireSession(ExpireSessionRequest.newBuilder().setRequestId(requestId).setSessionId(sessionId)
             .setReason(reason).setRequestedBy(requestedBy).build()))).getReleasedLocksList();
@@ -109,7 +100,7 @@ final class RealAdminClient implements AdminClient {
 
   @Override
   public List<AuditRecord> audit(long afterIndex, String lock, int limit) {
-    return join(caller.call("audit", callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.call("audit", callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .listAudit(ListAuditRequest.newBuilder().setAfterIndex(afterIndex).setLockName(lock).setLimit(limit).build())))
         .getEntriesList().stream().map(Views::audit).toList();

@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
 /** KvClient over the retrying caller; every write carries one request id across its retries. */
@@ -29,14 +28,6 @@ final class RealKvClient implements KvClient {
     this.callTimeout = callTimeout;
   }
 
-  private static <T> T join(CompletableFuture<T> f) {
-    try {
-      return f.join();
-    } catch (CompletionException e) {
-      throw Errors.map(e);
-    }
-  }
-
   static KeyValue keyValue(io.holdfast.proto.v1.KeyValue kv) {
     return new KeyValue(kv.getKey(), kv.getValue().toByteArray(), kv.getRevision(), kv.getCreateRevision(),
         kv.getFenceLock(), kv.getFenceToken(), kv.getWrittenAtMs() == 0 ? null : Instant.ofEpochMilli(kv.getWrittenAtMs()));
@@ -44,17 +35,17 @@ final class RealKvClient implements KvClient {
 
   @Override
   public long put(String key, byte[] value) {
-    return join(putAsync(key, value, -1, "", 0));
+    return Errors.join(putAsync(key, value, -1, "", 0));
   }
 
   @Override
   public long putFenced(String key, byte[] value, LockLease lease) {
-    return join(putAsync(key, value, -1, lease.name(), lease.token()));
+    return Errors.join(putAsync(key, value, -1, lease.name(), lease.token()));
   }
 
   @Override
   public long putIfRevision(String key, byte[] value, long expectedRevision) {
-    return join(putAsync(key, value, expectedRevision, "", 0));
+    return Errors.join(putAsync(key, value, expectedRevision, "", 0));
   }
 
   @Override
@@ -72,7 +63,7 @@ final class RealKvClient implements KvClient {
 
   @Override
   public Optional<KeyValue> get(String key) {
-    return join(getAsync(key));
+    return Errors.join(getAsync(key));
   }
 
   @Override
@@ -95,20 +86,20 @@ final class RealKvClient implements KvClient {
   private boolean deleteAsync(String key, String fenceLock, long fenceToken) {
     DeleteRequest req = DeleteRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setKey(key)
         .setFenceLock(fenceLock).setFenceToken(fenceToken).build();
-    return join(caller.call("delete " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.call("delete " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).delete(req))).getDeleted();
   }
 
   @Override
   public List<KeyValue> list(String prefix) {
-    return join(caller.call("list " + prefix, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.call("list " + prefix, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).list(ListRequest.newBuilder().setPrefix(prefix).build())))
         .getKvsList().stream().map(RealKvClient::keyValue).toList();
   }
 
   @Override
   public boolean validateFence(String lock, long token) {
-    return join(caller.call("validate fence " + lock, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.call("validate fence " + lock, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .validateFence(ValidateFenceRequest.newBuilder().setLockName(lock).setToken(token).build()))).getValid();
   }
