@@ -19,7 +19,6 @@ import io.holdfast.proto.v1.RevokeResponse;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** AdminClient over the retrying caller. */
