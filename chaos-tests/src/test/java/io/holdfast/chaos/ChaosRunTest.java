@@ -1,0 +1,360 @@
+package io.holdfast.chaos;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.chaos.History.Operation;
+import io.holdfast.chaos.Schedule.Fault;
+import io.holdfast.chaos.Schedule.Kind;
+import io.holdfast.chaos.Schedule.Profile;
+import io.holdfast.proto.v1.ClusterStatusResponse;
+import io.holdfast.proto.v1.ListLocksRequest;
+import io.holdfast.proto.v1.LockInfo;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The default chaos profile: 3 server JVMs, 3 worker JVMs on 3 lock names, about 75 s of
+ * operations under a seeded schedule of faults (kill -9 and restart of the leader or a follower,
+ * SIGSTOP of the leader for longer than an election but shorter than a session, SIGSTOP of a worker
+ * while it holds a lock for longer than its session), then heal, settle, check.
+ *
+ * <p>Seed: {@code -Dchaos.seed=<long>} replays a schedule (interleavings still differ). Artifacts:
+ * {@code target/chaos/<run-id>/} with {@code schedule.json}, {@code history.jsonl},
+ * {@code summary.txt}, node and worker logs.
+ */
+class ChaosRunTest {
+  static final String KEY_PREFIX = "chaos/";
+  static final List<String> KEYS = List.of(KEY_PREFIX + "L1", KEY_PREFIX + "L2", KEY_PREFIX + "L3");
+  /** Liveness is judged on operations invoked this long after the last heal: TTL + 2 elections. */
+  static final long SETTLE_MS = 10_000;
+  /** Operations go on at least this long after the last heal. */
+  static final long POST_HEAL_MS = 25_000;
+
+  private final History history = new History();
+  private final Map<Kind, Integer> injected = new TreeMap<>();
+  private final List<String> pauseNotes = new ArrayList<>();
+  private final List<long[]> heldAtPause = new ArrayList<>(); // {pauseT, workerIndex, keyIndex}
+  private long lastHealT;
+
+  @Test
+  void defaultProfile() throws Exception {
+    long seed = System.getProperty("chaos.seed") != null && !System.getProperty("chaos.seed").isBlank()
+        ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
+    System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
+    Profile profile = Profile.defaults();
+    Schedule schedule = Schedule.generate(seed, profile);
+    System.out.println(schedule);
+    String runId = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
+        + Long.toHexString(seed);
+    Path runDir = Path.of("target", "chaos", runId);
+    Files.createDirectories(runDir);
+    Files.writeString(runDir.resolve("schedule.json"), schedule.toJson() + "\n");
+    long wallStart = System.nanoTime();
+
+    Map<String, String> settings = Map.of("election-timeout-min-ms", "1000",
+        "election-timeout-max-ms", Long.toString(profile.electionTimeoutMaxMs()),
+        "session-ttl-min-ms", "4000", "checkpoint-interval-ms", "500", "failover-grace-ms", "500");
+    List<WorkerProcess> workers = new ArrayList<>();
+    Map<String, List<String>> tables;
+    long opsStart;
+    long opsEnd;
+    try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), runDir.resolve("cluster"), settings);
+        FencedStore store = new FencedStore(history)) {
+      cluster.start();
+      cluster.awaitLeader(Duration.ofSeconds(60));
+      try {
+        for (int w = 0; w < profile.workers(); w++) {
+          String proc = "w" + (w + 1);
+          workers.add(WorkerProcess.start(proc, history, runDir.resolve(proc + ".log"), List.of(
+              String.join(",", cluster.endpoints()), proc, store.baseUrl(), String.join(",", KEYS),
+              Long.toString(profile.sessionTtlMs()), Long.toString(seed + w + 1), "300", "600", "4000")));
+        }
+        awaitFirstGrants(workers, Duration.ofSeconds(60));
+        opsStart = System.nanoTime();
+        nemesis("start", null, Map.of("seed", seed));
+        for (Fault f : schedule.faults()) {
+          sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(f.atMs()));
+          inject(f, cluster, workers);
+        }
+        sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
+        healAll(cluster, workers);
+        sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(POST_HEAL_MS));
+        opsEnd = System.nanoTime();
+        nemesis("stop-workers", null, Map.of());
+        for (WorkerProcess w : workers) {
+          w.requestStop();
+        }
+        for (WorkerProcess w : workers) {
+          w.awaitExit(20_000);
+        }
+      } finally {
+        for (WorkerProcess w : workers) {
+          w.close();
+        }
+      }
+      tables = settledTables(cluster, Duration.ofSeconds(30));
+    }
+
+    // ---- check
+    history.write(runDir.resolve("history.jsonl"));
+    List<Verdict> verdicts = List.of(LockSafetyChecker.check(history), FencingChecker.checkFenced(history),
+        FencingChecker.checkCanary(history),
+        LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
+        LivenessChecker.checkTables(tables));
+    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart);
+    System.out.println(summary);
+    Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
+    for (Verdict v : verdicts) {
+      assertTrue(v.valid(), v + "\n(seed " + seed + ", run dir " + runDir + ")");
+    }
+  }
+
+  // ---------------------------------------------------------------- nemesis
+
+  private void nemesis(String f, String target, Map<String, Object> value) {
+    history.add(new Op(System.nanoTime(), "nemesis", "info", f, target, value));
+  }
+
+  private void inject(Fault f, ProcessCluster cluster, List<WorkerProcess> workers) throws Exception {
+    Map<String, Object> v = new LinkedHashMap<>();
+    v.put("fault", f.index());
+    v.put("kind", f.kind().name());
+    long duration = TimeUnit.MILLISECONDS.toNanos(f.durationMs());
+    switch (f.kind()) {
+      case KILL_LEADER, KILL_FOLLOWER -> {
+        int node = target(f, cluster);
+        String id = ProcessCluster.nodeId(node);
+        v.put("pid", cluster.pid(node));
+        cluster.kill(node);
+        nemesis("kill", id, v);
+        sleepUntil(System.nanoTime() + duration);
+        cluster.start(node);
+        nemesis("restart", id, Map.of("fault", f.index()));
+      }
+      case PAUSE_LEADER -> {
+        int node = target(f, cluster);
+        String id = ProcessCluster.nodeId(node);
+        cluster.pause(node);
+        nemesis("pause", id, v);
+        sleepUntil(System.nanoTime() + duration);
+        cluster.resume(node);
+        nemesis("resume", id, Map.of("fault", f.index()));
+      }
+      case PAUSE_WORKER -> {
+        int w = f.targetChoice() % workers.size();
+        WorkerProcess worker = workers.get(w);
+        Op grant;
+        try {
+          grant = worker.pauseOnNextGrant().get(15, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+          grant = null;
+          if (worker.disarm()) {
+            worker.pause();
+          }
+        }
+        long pausedAt = System.nanoTime();
+        if (grant != null) {
+          v.put("held_key", grant.key());
+          v.put("held_token", grant.longValue("token"));
+          heldAtPause.add(new long[] {pausedAt, w, KEYS.indexOf(grant.key())});
+        } else {
+          pauseNotes.add("fault " + f.index() + ": " + worker.proc() + " paused without a held lock (no grant in 15 s)");
+        }
+        nemesis("pause", worker.proc(), v);
+        sleepUntil(pausedAt + duration);
+        worker.resume();
+        nemesis("resume", worker.proc(), Map.of("fault", f.index()));
+      }
+      default -> throw new IllegalStateException(f.kind().name());
+    }
+    injected.merge(f.kind(), 1, Integer::sum);
+    lastHealT = System.nanoTime();
+  }
+
+  /** The node a server fault hits: the leader, or one of the followers by the schedule's choice. */
+  private static int target(Fault f, ProcessCluster cluster) {
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    if (f.kind() == Kind.KILL_FOLLOWER) {
+      List<Integer> followers = new ArrayList<>();
+      for (int i = 0; i < cluster.size(); i++) {
+        if (i != leader) {
+          followers.add(i);
+        }
+      }
+      return followers.get(f.targetChoice() % followers.size());
+    }
+    return leader;
+  }
+
+  /** Faults heal themselves one by one; this makes sure nothing is left down or stopped. */
+  private void healAll(ProcessCluster cluster, List<WorkerProcess> workers) {
+    for (WorkerProcess w : workers) {
+      if (w.isPaused()) {
+        w.resume();
+        lastHealT = System.nanoTime();
+      }
+    }
+    for (int i = 0; i < cluster.size(); i++) {
+      if (!cluster.isRunning(i)) {
+        cluster.start(i);
+        lastHealT = System.nanoTime();
+      }
+    }
+    nemesis("heal-all", null, Map.of());
+    if (lastHealT == 0) {
+      lastHealT = System.nanoTime();
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private void awaitFirstGrants(List<WorkerProcess> workers, Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      long ready = workers.stream().filter(w -> history.ops().stream()
+          .anyMatch(op -> op.proc().equals(w.proc()) && op.is("ok", "acquire"))).count();
+      if (ready == workers.size()) {
+        return;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("workers did not take a first lock within " + timeout);
+  }
+
+  private static void sleepUntil(long nanoTime) throws InterruptedException {
+    long left;
+    while ((left = nanoTime - System.nanoTime()) > 0) {
+      Thread.sleep(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 500)));
+    }
+  }
+
+  /**
+   * Once every node has applied the same index (twice in a row), each node's own (local, stale-ok)
+   * view of the chaos locks. A node that does not answer maps to null.
+   */
+  private static Map<String, List<String>> settledTables(ProcessCluster cluster, Duration timeout)
+      throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    Map<String, List<String>> tables = new TreeMap<>();
+    while (System.nanoTime() < end) {
+      long before = commonAppliedIndex(cluster);
+      if (before < 0) {
+        Thread.sleep(300);
+        continue;
+      }
+      tables.clear();
+      for (int i = 0; i < cluster.size(); i++) {
+        tables.put(ProcessCluster.nodeId(i), table(cluster, i));
+      }
+      if (commonAppliedIndex(cluster) == before) {
+        return tables;
+      }
+      Thread.sleep(300);
+    }
+    for (int i = 0; i < cluster.size(); i++) {
+      tables.putIfAbsent(ProcessCluster.nodeId(i), table(cluster, i));
+    }
+    return tables;
+  }
+
+  private static long commonAppliedIndex(ProcessCluster cluster) {
+    long index = -1;
+    for (int i = 0; i < cluster.size(); i++) {
+      ClusterStatusResponse s = cluster.status(i);
+      if (s == null || (index >= 0 && s.getAppliedIndex() != index)) {
+        return -1;
+      }
+      index = s.getAppliedIndex();
+    }
+    return index;
+  }
+
+  private static List<String> table(ProcessCluster cluster, int i) {
+    try {
+      List<String> rows = new ArrayList<>();
+      for (LockInfo l : LockServiceGrpc.newBlockingStub(cluster.channel(i)).withDeadlineAfter(5, TimeUnit.SECONDS)
+          .listLocks(ListLocksRequest.newBuilder().setPrefix(KEY_PREFIX).setStaleOk(true).build()).getLocksList()) {
+        rows.add(l.getName() + " " + l.getState() + " holder=" + l.getHolderSessionId() + " token=" + l.getToken()
+            + " waiters=" + l.getWaitersCount());
+      }
+      rows.sort(null);
+      return rows;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- summary
+
+  private String summary(long seed, String runId, Schedule schedule, List<Verdict> verdicts, long opsStart,
+      long opsEnd, long wallStart) {
+    StringBuilder b = new StringBuilder();
+    b.append("==== chaos run ").append(runId).append(" ====\n");
+    b.append("seed: ").append(seed).append(schedule.forcedWorkerPause() ? " (worker pause forced)" : "").append('\n');
+    b.append(String.format("run time: %.1f s (operations %.1f s)%n", (System.nanoTime() - wallStart) / 1e9,
+        (opsEnd - opsStart) / 1e9));
+    b.append("faults injected: ").append(injected).append(" of ").append(schedule.faults().size())
+        .append(" scheduled\n");
+    for (String note : pauseNotes) {
+      b.append("  note: ").append(note).append('\n');
+    }
+    Map<String, Map<String, Integer>> outcomes = new TreeMap<>();
+    for (Operation o : history.operations()) {
+      String f = o.f().equals("write") ? "write-" + o.invoke().str("store") : o.f();
+      outcomes.computeIfAbsent(f, k -> new TreeMap<>()).merge(o.outcome(), 1, Integer::sum);
+    }
+    b.append("operations by outcome:\n");
+    outcomes.forEach((f, m) -> b.append("  ").append(f).append(' ').append(m).append('\n'));
+    b.append(String.format("longest unavailability seen by workers: %.2f s%n",
+        LivenessChecker.longestUnavailabilityNanos(history, opsStart, opsEnd) / 1e9));
+    b.append(reclaims());
+    b.append("verdicts:\n");
+    for (Verdict v : verdicts) {
+      b.append("  ").append(v.toString().replace("\n", "\n  ")).append('\n');
+    }
+    boolean ok = verdicts.stream().allMatch(Verdict::valid);
+    b.append("RESULT: ").append(ok ? "PASS" : "FAIL").append('\n');
+    return b.toString();
+  }
+
+  /** For each worker pause that caught a held lock: time until another worker was granted it. */
+  private String reclaims() {
+    StringBuilder b = new StringBuilder();
+    long slowest = -1;
+    List<Op> ops = history.ops();
+    for (long[] p : heldAtPause) {
+      String proc = "w" + (p[1] + 1);
+      String key = KEYS.get((int) p[2]);
+      long reclaimed = ops.stream().filter(op -> op.t() > p[0] && op.is("ok", "acquire") && key.equals(op.key())
+          && !op.proc().equals(proc)).mapToLong(Op::t).findFirst().orElse(-1);
+      if (reclaimed < 0) {
+        b.append("  orphan reclaim: ").append(key).append(" held by paused ").append(proc)
+            .append(" was not granted to anyone else\n");
+      } else {
+        slowest = Math.max(slowest, reclaimed - p[0]);
+        b.append(String.format("  orphan reclaim: %s held by paused %s re-granted after %.2f s%n", key, proc,
+            (reclaimed - p[0]) / 1e9));
+      }
+    }
+    if (slowest >= 0) {
+      b.append(String.format("slowest orphan reclaim: %.2f s (bound: session TTL %d ms + failover)%n", slowest / 1e9,
+          Profile.defaults().sessionTtlMs()));
+    }
+    return b.toString();
+  }
+}
