@@ -6,10 +6,15 @@ import io.holdfast.chaos.History.Operation;
 import io.holdfast.chaos.Schedule.Fault;
 import io.holdfast.chaos.Schedule.Kind;
 import io.holdfast.chaos.Schedule.Profile;
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.LockLease;
+import io.holdfast.client.Session;
 import io.holdfast.proto.v1.ClusterStatusResponse;
 import io.holdfast.proto.v1.ListLocksRequest;
+import io.holdfast.proto.v1.ListSessionsRequest;
 import io.holdfast.proto.v1.LockInfo;
 import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.SessionInfo;
 import io.holdfast.server.testing.ProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -44,6 +50,9 @@ class ChaosRunTest {
   static final long SETTLE_MS = 10_000;
   /** Operations go on at least this long after the last heal. */
   static final long POST_HEAL_MS = 25_000;
+
+  /** The harness's own client in the final phase. */
+  static final String FINAL_PROC = "final";
 
   private final History history = new History();
   private final Map<Kind, Integer> injected = new TreeMap<>();
@@ -107,7 +116,7 @@ class ChaosRunTest {
           w.close();
         }
       }
-      tables = settledTables(cluster, Duration.ofSeconds(30));
+      tables = finalPhase(cluster);
     }
 
     // ---- check
@@ -115,7 +124,7 @@ class ChaosRunTest {
     List<Verdict> verdicts = List.of(LockSafetyChecker.check(history), FencingChecker.checkFenced(history),
         FencingChecker.checkCanary(history),
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
-        LivenessChecker.checkTables(tables));
+        LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
     String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart);
     System.out.println(summary);
     Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
@@ -244,8 +253,52 @@ class ChaosRunTest {
   }
 
   /**
+   * After the workers are gone: the harness takes every lock (each must be grantable again, so no
+   * ghost holder survived the faults), then, once all nodes applied the same index, reads each
+   * node's own lock and session tables, and releases. The acquires and releases go into the history
+   * under {@link #FINAL_PROC}, so the safety checkers see them too.
+   */
+  private Map<String, List<String>> finalPhase(ProcessCluster cluster) throws InterruptedException {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(FINAL_PROC)
+        .build(); Session session = client.newSession(Duration.ofSeconds(10))) {
+      List<LockLease> leases = new ArrayList<>();
+      for (String key : KEYS) {
+        history.add(new Op(System.nanoTime(), FINAL_PROC, "invoke", "acquire", key, Map.of("session", session.id())));
+        try {
+          Optional<LockLease> lease = session.lock(key, Duration.ofSeconds(20));
+          if (lease.isPresent()) {
+            leases.add(lease.get());
+            history.add(new Op(System.nanoTime(), FINAL_PROC, "ok", "acquire", key,
+                Map.of("session", session.id(), "token", lease.get().token())));
+          } else {
+            history.add(new Op(System.nanoTime(), FINAL_PROC, "fail", "acquire", key,
+                Map.of("session", session.id(), "error", "not granted within 20 s")));
+          }
+        } catch (RuntimeException e) {
+          history.add(new Op(System.nanoTime(), FINAL_PROC, "info", "acquire", key,
+              Map.of("session", session.id(), "error", e.toString())));
+        }
+      }
+      Map<String, List<String>> tables = settledTables(cluster, Duration.ofSeconds(30));
+      for (LockLease lease : leases) {
+        history.add(new Op(System.nanoTime(), FINAL_PROC, "invoke", "release", lease.name(),
+            Map.of("session", session.id(), "token", lease.token())));
+        try {
+          lease.close();
+          history.add(new Op(System.nanoTime(), FINAL_PROC, "ok", "release", lease.name(),
+              Map.of("session", session.id(), "token", lease.token())));
+        } catch (RuntimeException e) {
+          history.add(new Op(System.nanoTime(), FINAL_PROC, "info", "release", lease.name(),
+              Map.of("session", session.id(), "token", lease.token(), "error", e.toString())));
+        }
+      }
+      return tables;
+    }
+  }
+
+  /**
    * Once every node has applied the same index (twice in a row), each node's own (local, stale-ok)
-   * view of the chaos locks. A node that does not answer maps to null.
+   * view of the chaos locks and of the live sessions. A node that does not answer maps to null.
    */
   private static Map<String, List<String>> settledTables(ProcessCluster cluster, Duration timeout)
       throws InterruptedException {
@@ -287,10 +340,16 @@ class ChaosRunTest {
   private static List<String> table(ProcessCluster cluster, int i) {
     try {
       List<String> rows = new ArrayList<>();
-      for (LockInfo l : LockServiceGrpc.newBlockingStub(cluster.channel(i)).withDeadlineAfter(5, TimeUnit.SECONDS)
+      var stub = LockServiceGrpc.newBlockingStub(cluster.channel(i));
+      for (LockInfo l : stub.withDeadlineAfter(5, TimeUnit.SECONDS)
           .listLocks(ListLocksRequest.newBuilder().setPrefix(KEY_PREFIX).setStaleOk(true).build()).getLocksList()) {
-        rows.add(l.getName() + " " + l.getState() + " holder=" + l.getHolderSessionId() + " token=" + l.getToken()
-            + " waiters=" + l.getWaitersCount());
+        rows.add("lock " + l.getName() + " " + l.getState() + " holder=" + l.getHolderSessionId() + " token="
+            + l.getToken() + " waiters=" + l.getWaitersCount());
+      }
+      for (SessionInfo s : stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+          .listSessions(ListSessionsRequest.newBuilder().setStaleOk(true).build()).getSessionsList()) {
+        rows.add("session " + s.getSessionId() + " " + s.getClient().getName() + " ttl=" + s.getTtlMs() + " holds="
+            + s.getHeldLocksList().stream().sorted().toList());
       }
       rows.sort(null);
       return rows;

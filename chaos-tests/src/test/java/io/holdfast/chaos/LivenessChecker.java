@@ -57,6 +57,22 @@ public final class LivenessChecker {
     return new Verdict("liveness-after-heal", valid, valid ? List.of() : failed, note);
   }
 
+  /**
+   * After the heal, the harness's own client ({@code proc}) must have been granted every key: no
+   * ghost holder, no orphan stuck past its session.
+   */
+  public static Verdict checkFinalGrants(History history, String proc, List<String> keys) {
+    List<String> problems = new ArrayList<>();
+    for (String key : keys) {
+      boolean granted = history.operations().stream()
+          .anyMatch(o -> o.proc().equals(proc) && o.f().equals("acquire") && key.equals(o.key()) && o.ok());
+      if (!granted) {
+        problems.add(key + " was not granted to the final reader");
+      }
+    }
+    return new Verdict("final-grants", problems.isEmpty(), problems, keys.size() + " keys");
+  }
+
   /** {@code tables}: node id to its lock rows (already rendered as comparable strings). */
   public static Verdict checkTables(Map<String, List<String>> tables) {
     List<String> problems = new ArrayList<>();

@@ -78,4 +78,11 @@ class LivenessCheckerTest {
     assertEquals(80, LivenessChecker.longestUnavailabilityNanos(h, 0, 130));
     assertEquals(100, LivenessChecker.longestUnavailabilityNanos(h, 0, 220));
   }
+
+  @Test
+  void catchesAKeyTheFinalReaderCouldNotTake() {
+    History h = new Histories().acquire("final", "L1", 0, 10, 5).acquireFailed("final", "L2", 20, 30).build();
+    assertTrue(LivenessChecker.checkFinalGrants(h, "final", List.of("L1")).valid());
+    assertFalse(LivenessChecker.checkFinalGrants(h, "final", List.of("L1", "L2")).valid());
+  }
 }
