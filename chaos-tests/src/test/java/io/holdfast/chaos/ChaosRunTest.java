@@ -80,47 +80,51 @@ class ChaosRunTest {
         "session-ttl-min-ms", "4000", "checkpoint-interval-ms", "500", "failover-grace-ms", "500");
     List<WorkerProcess> workers = new ArrayList<>();
     Map<String, List<String>> tables;
-    long opsStart;
-    long opsEnd;
-    try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), runDir.resolve("cluster"), settings);
-        FencedStore store = new FencedStore(history)) {
-      cluster.start();
-      cluster.awaitLeader(Duration.ofSeconds(60));
-      try {
-        for (int w = 0; w < profile.workers(); w++) {
-          String proc = "w" + (w + 1);
-          workers.add(WorkerProcess.start(proc, history, runDir.resolve(proc + ".log"), List.of(
-              String.join(",", cluster.endpoints()), proc, store.baseUrl(), String.join(",", KEYS),
-              Long.toString(profile.sessionTtlMs()), Long.toString(seed + w + 1), "300", "600", "4000")));
+    long opsStart = 0;
+    long opsEnd = 0;
+    try {
+      try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), runDir.resolve("cluster"), settings);
+          FencedStore store = new FencedStore(history)) {
+        cluster.start();
+        cluster.awaitLeader(Duration.ofSeconds(60));
+        try {
+          for (int w = 0; w < profile.workers(); w++) {
+            String proc = "w" + (w + 1);
+            workers.add(WorkerProcess.start(proc, history, runDir.resolve(proc + ".log"), List.of(
+                String.join(",", cluster.endpoints()), proc, store.baseUrl(), String.join(",", KEYS),
+                Long.toString(profile.sessionTtlMs()), Long.toString(seed + w + 1), "300", "600", "4000")));
+          }
+          awaitFirstGrants(workers, Duration.ofSeconds(60));
+          opsStart = System.nanoTime();
+          nemesis("start", null, Map.of("seed", seed));
+          for (Fault f : schedule.faults()) {
+            sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(f.atMs()));
+            inject(f, cluster, workers);
+          }
+          sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
+          healAll(cluster, workers);
+          sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(POST_HEAL_MS));
+          opsEnd = System.nanoTime();
+          nemesis("stop-workers", null, Map.of());
+          for (WorkerProcess w : workers) {
+            w.requestStop();
+          }
+          for (WorkerProcess w : workers) {
+            w.awaitExit(20_000);
+          }
+        } finally {
+          for (WorkerProcess w : workers) {
+            w.close();
+          }
         }
-        awaitFirstGrants(workers, Duration.ofSeconds(60));
-        opsStart = System.nanoTime();
-        nemesis("start", null, Map.of("seed", seed));
-        for (Fault f : schedule.faults()) {
-          sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(f.atMs()));
-          inject(f, cluster, workers);
-        }
-        sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
-        healAll(cluster, workers);
-        sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(POST_HEAL_MS));
-        opsEnd = System.nanoTime();
-        nemesis("stop-workers", null, Map.of());
-        for (WorkerProcess w : workers) {
-          w.requestStop();
-        }
-        for (WorkerProcess w : workers) {
-          w.awaitExit(20_000);
-        }
-      } finally {
-        for (WorkerProcess w : workers) {
-          w.close();
-        }
+        tables = finalPhase(cluster);
       }
-      tables = finalPhase(cluster);
+    } finally {
+      // Keep what happened even if the run itself broke down.
+      history.write(runDir.resolve("history.jsonl"));
     }
 
     // ---- check
-    history.write(runDir.resolve("history.jsonl"));
     List<Verdict> verdicts = List.of(LockSafetyChecker.check(history), FencingChecker.checkFenced(history),
         FencingChecker.checkCanary(history),
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
