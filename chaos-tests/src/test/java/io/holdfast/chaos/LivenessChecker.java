@@ -15,8 +15,8 @@ import java.util.Objects;
  * The settle time must cover a session TTL (a paused holder's lock comes back by expiry) plus
  * elections; the run states its value.
  *
- * <p>{@link #checkTables}: every node reports the same lock table (read locally on each node once
- * all applied the same index).
+ * <p>{@link #checkTables}: every node reports the same lock and session tables (read locally on
+ * each node after the heal, without the fields that change by themselves).
  */
 public final class LivenessChecker {
   private LivenessChecker() {}
@@ -90,7 +90,7 @@ public final class LivenessChecker {
       }
     }
     return new Verdict("lock-tables-agree", problems.isEmpty(), problems, tables.size() + " nodes, "
-        + (first == null ? 0 : first.getValue().size()) + " locks each");
+        + (first == null ? 0 : first.getValue().size()) + " rows each");
   }
 
   /** The longest time no worker saw any operation succeed, between {@code from} and {@code to}. */
