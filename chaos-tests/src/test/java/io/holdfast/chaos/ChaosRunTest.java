@@ -52,6 +52,8 @@ class ChaosRunTest {
 
   /** The harness's own client in the final phase. */
   static final String FINAL_PROC = "final";
+  /** The harness's client that takes a paused worker's lock. */
+  static final String PROBER = "prober";
 
   private final History history = new History();
   private final Map<Kind, Integer> injected = new TreeMap<>();
@@ -98,7 +100,7 @@ class ChaosRunTest {
           nemesis("start", null, Map.of("seed", seed));
           for (Fault f : schedule.faults()) {
             sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(f.atMs()));
-            inject(f, cluster, workers);
+            inject(f, cluster, store, workers);
           }
           sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
           healAll(cluster, workers);
@@ -142,7 +144,8 @@ class ChaosRunTest {
     history.add(new Op(System.nanoTime(), "nemesis", "info", f, target, value));
   }
 
-  private void inject(Fault f, ProcessCluster cluster, List<WorkerProcess> workers) throws Exception {
+  private void inject(Fault f, ProcessCluster cluster, FencedStore store, List<WorkerProcess> workers)
+      throws Exception {
     Map<String, Object> v = new LinkedHashMap<>();
     v.put("fault", f.index());
     v.put("kind", f.kind().name());
@@ -188,6 +191,9 @@ class ChaosRunTest {
           pauseNotes.add("fault " + f.index() + ": " + worker.proc() + " paused without a held lock (no grant in 15 s)");
         }
         nemesis("pause", worker.proc(), v);
+        if (grant != null) {
+          probe(cluster, store, grant.key(), f.durationMs() - 2_000);
+        }
         sleepUntil(pausedAt + duration);
         worker.resume();
         nemesis("resume", worker.proc(), Map.of("fault", f.index()));
@@ -196,6 +202,46 @@ class ChaosRunTest {
     }
     injected.merge(f.kind(), 1, Integer::sum);
     lastHealT = System.nanoTime();
+  }
+
+  /**
+   * While a worker is paused holding {@code key}: take the key as soon as the paused holder's
+   * session has expired, write both stores with the new token, release. This makes sure the lock
+   * really moved on before the paused holder wakes up and writes (so the canary fires whatever the
+   * other workers happened to pick), and it is itself checked like any worker. Recorded as
+   * {@link #PROBER}.
+   */
+  private void probe(ProcessCluster cluster, FencedStore store, String key, long waitMs) {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(PROBER)
+        .callTimeout(Duration.ofSeconds(2)).build();
+        Session session = client.newSession(Duration.ofMillis(Profile.defaults().sessionTtlMs()))) {
+      Map<String, Object> s = Map.of("session", session.id());
+      history.add(new Op(System.nanoTime(), PROBER, "invoke", "acquire", key, s));
+      Optional<LockLease> got = session.lock(key, Duration.ofMillis(waitMs));
+      if (got.isEmpty()) {
+        history.add(new Op(System.nanoTime(), PROBER, "fail", "acquire", key, Map.of("error", "wait timed out")));
+        pauseNotes.add("the prober was not granted " + key + " within " + waitMs + " ms of the holder's pause");
+        return;
+      }
+      LockLease lease = got.get();
+      long token = lease.token();
+      history.add(new Op(System.nanoTime(), PROBER, "ok", "acquire", key, Map.of("session", session.id(), "token", token)));
+      for (String which : List.of("fenced", "unfenced")) {
+        history.add(new Op(System.nanoTime(), PROBER, "invoke", "write", key, Map.of("store", which, "token", token)));
+        boolean accepted = store.decide(which.equals("fenced"), key, token, PROBER, PROBER);
+        history.add(new Op(System.nanoTime(), PROBER, accepted ? "ok" : "fail", "write", key,
+            Map.of("store", which, "token", token)));
+      }
+      history.add(new Op(System.nanoTime(), PROBER, "invoke", "release", key, Map.of("token", token)));
+      lease.close();
+      history.add(new Op(System.nanoTime(), PROBER, "ok", "release", key, Map.of("token", token)));
+    } catch (RuntimeException | InterruptedException e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      // An open operation stays without completion: the checkers treat it as indeterminate.
+      pauseNotes.add("the prober on " + key + " failed: " + e);
+    }
   }
 
   /** The node a server fault hits: the leader, or one of the followers by the schedule's choice. */
