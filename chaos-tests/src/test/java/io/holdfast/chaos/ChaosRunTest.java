@@ -131,8 +131,14 @@ class ChaosRunTest {
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
         LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
     String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart);
-    System.out.println(summary);
+    System.out.println(summary + "run dir: " + runDir);
     Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
+    if (verdicts.stream().allMatch(Verdict::valid)) {
+      // Node data dirs are kept only for failed runs; logs always.
+      for (int i = 0; i < profile.nodes(); i++) {
+        deleteTree(runDir.resolve("cluster").resolve(ProcessCluster.nodeId(i)));
+      }
+    }
     for (Verdict v : verdicts) {
       assertTrue(v.valid(), v + "\n(seed " + seed + ", run dir " + runDir + ")");
     }
@@ -292,6 +298,17 @@ class ChaosRunTest {
       Thread.sleep(200);
     }
     throw new AssertionError("workers did not take a first lock within " + timeout);
+  }
+
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
   }
 
   private static void sleepUntil(long nanoTime) throws InterruptedException {
