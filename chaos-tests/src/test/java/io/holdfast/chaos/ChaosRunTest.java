@@ -1,0 +1,469 @@
+package io.holdfast.chaos;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.chaos.History.Operation;
+import io.holdfast.chaos.Schedule.Fault;
+import io.holdfast.chaos.Schedule.Kind;
+import io.holdfast.chaos.Schedule.Profile;
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.LockLease;
+import io.holdfast.client.Session;
+import io.holdfast.proto.v1.ListLocksRequest;
+import io.holdfast.proto.v1.ListSessionsRequest;
+import io.holdfast.proto.v1.LockInfo;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.SessionInfo;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The default chaos profile: 3 server JVMs, 3 worker JVMs on 3 lock names, about 75 s of
+ * operations under a seeded schedule of faults (kill -9 and restart of the leader or a follower,
+ * SIGSTOP of the leader for longer than an election but shorter than a session, SIGSTOP of a worker
+ * while it holds a lock for longer than its session), then heal, settle, check.
+ *
+ * <p>Seed: {@code -Dchaos.seed=<long>} replays a schedule (interleavings still differ). Artifacts:
+ * {@code target/chaos/<run-id>/} with {@code schedule.json}, {@code history.jsonl},
+ * {@code summary.txt}, node and worker logs.
+ */
+class ChaosRunTest {
+  static final String KEY_PREFIX = "chaos/";
+  static final List<String> KEYS = List.of(KEY_PREFIX + "L1", KEY_PREFIX + "L2", KEY_PREFIX + "L3");
+  /** Liveness is judged on operations invoked this long after the last heal: TTL + 2 elections. */
+  static final long SETTLE_MS = 10_000;
+  /** Operations go on at least this long after the last heal. */
+  static final long POST_HEAL_MS = 25_000;
+
+  /** The harness's own client in the final phase. */
+  static final String FINAL_PROC = "final";
+  /** The harness's client that takes a paused worker's lock. */
+  static final String PROBER = "prober";
+
+  private final History history = new History();
+  private final Map<Kind, Integer> injected = new TreeMap<>();
+  private final List<String> pauseNotes = new ArrayList<>();
+  private final List<long[]> heldAtPause = new ArrayList<>(); // {pauseT, workerIndex, keyIndex}
+  private long lastHealT;
+
+  @Test
+  void defaultProfile() throws Exception {
+    long seed = System.getProperty("chaos.seed") != null && !System.getProperty("chaos.seed").isBlank()
+        ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
+    System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
+    Profile profile = Profile.defaults();
+    Schedule schedule = Schedule.generate(seed, profile);
+    System.out.println(schedule);
+    String runId = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
+        + Long.toHexString(seed);
+    Path runDir = Path.of("target", "chaos", runId);
+    Files.createDirectories(runDir);
+    Files.writeString(runDir.resolve("schedule.json"), schedule.toJson() + "\n");
+    long wallStart = System.nanoTime();
+
+    Map<String, String> settings = Map.of("election-timeout-min-ms", "1000",
+        "election-timeout-max-ms", Long.toString(profile.electionTimeoutMaxMs()),
+        "session-ttl-min-ms", "4000", "checkpoint-interval-ms", "500", "failover-grace-ms", "500");
+    List<WorkerProcess> workers = new ArrayList<>();
+    Map<String, List<String>> tables;
+    long opsStart = 0;
+    long opsEnd = 0;
+    try {
+      try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), runDir.resolve("cluster"), settings);
+          FencedStore store = new FencedStore(history)) {
+        cluster.start();
+        cluster.awaitLeader(Duration.ofSeconds(60));
+        try {
+          for (int w = 0; w < profile.workers(); w++) {
+            String proc = "w" + (w + 1);
+            workers.add(WorkerProcess.start(proc, history, runDir.resolve(proc + ".log"), List.of(
+                String.join(",", cluster.endpoints()), proc, store.baseUrl(), String.join(",", KEYS),
+                Long.toString(profile.sessionTtlMs()), Long.toString(seed + w + 1), "300", "600", "4000")));
+          }
+          awaitFirstGrants(workers, Duration.ofSeconds(60));
+          opsStart = System.nanoTime();
+          nemesis("start", null, Map.of("seed", seed));
+          for (Fault f : schedule.faults()) {
+            sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(f.atMs()));
+            inject(f, cluster, store, workers);
+          }
+          sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
+          healAll(cluster, workers);
+          sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(POST_HEAL_MS));
+          opsEnd = System.nanoTime();
+          nemesis("stop-workers", null, Map.of());
+          for (WorkerProcess w : workers) {
+            w.requestStop();
+          }
+          for (WorkerProcess w : workers) {
+            w.awaitExit(20_000);
+          }
+        } finally {
+          for (WorkerProcess w : workers) {
+            w.close();
+          }
+        }
+        tables = finalPhase(cluster);
+      }
+    } finally {
+      // Keep what happened even if the run itself broke down.
+      history.write(runDir.resolve("history.jsonl"));
+    }
+
+    // ---- check
+    List<Verdict> verdicts = List.of(LockSafetyChecker.check(history), FencingChecker.checkFenced(history),
+        FencingChecker.checkCanary(history),
+        LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
+        LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
+    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart);
+    System.out.println(summary + "run dir: " + runDir);
+    Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
+    if (verdicts.stream().allMatch(Verdict::valid)) {
+      // Node data dirs are kept only for failed runs; logs always.
+      for (int i = 0; i < profile.nodes(); i++) {
+        deleteTree(runDir.resolve("cluster").resolve(ProcessCluster.nodeId(i)));
+      }
+    }
+    for (Verdict v : verdicts) {
+      assertTrue(v.valid(), v + "\n(seed " + seed + ", run dir " + runDir + ")");
+    }
+  }
+
+  // ---------------------------------------------------------------- nemesis
+
+  private void nemesis(String f, String target, Map<String, Object> value) {
+    history.add(new Op(System.nanoTime(), "nemesis", "info", f, target, value));
+  }
+
+  private void inject(Fault f, ProcessCluster cluster, FencedStore store, List<WorkerProcess> workers)
+      throws Exception {
+    Map<String, Object> v = new LinkedHashMap<>();
+    v.put("fault", f.index());
+    v.put("kind", f.kind().name());
+    long duration = TimeUnit.MILLISECONDS.toNanos(f.durationMs());
+    switch (f.kind()) {
+      case KILL_LEADER, KILL_FOLLOWER -> {
+        int node = target(f, cluster);
+        String id = ProcessCluster.nodeId(node);
+        v.put("pid", cluster.pid(node));
+        cluster.kill(node);
+        nemesis("kill", id, v);
+        sleepUntil(System.nanoTime() + duration);
+        cluster.start(node);
+        nemesis("restart", id, Map.of("fault", f.index()));
+      }
+      case PAUSE_LEADER -> {
+        int node = target(f, cluster);
+        String id = ProcessCluster.nodeId(node);
+        cluster.pause(node);
+        nemesis("pause", id, v);
+        sleepUntil(System.nanoTime() + duration);
+        cluster.resume(node);
+        nemesis("resume", id, Map.of("fault", f.index()));
+      }
+      case PAUSE_WORKER -> {
+        int w = f.targetChoice() % workers.size();
+        WorkerProcess worker = workers.get(w);
+        Op grant;
+        try {
+          grant = worker.pauseOnNextGrant().get(15, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+          grant = null;
+          if (worker.disarm()) {
+            worker.pause();
+          }
+        }
+        long pausedAt = System.nanoTime();
+        if (grant != null) {
+          v.put("held_key", grant.key());
+          v.put("held_token", grant.longValue("token"));
+          heldAtPause.add(new long[] {pausedAt, w, KEYS.indexOf(grant.key())});
+        } else {
+          pauseNotes.add("fault " + f.index() + ": " + worker.proc() + " paused without a held lock (no grant in 15 s)");
+        }
+        nemesis("pause", worker.proc(), v);
+        if (grant != null) {
+          probe(cluster, store, grant.key(), f.durationMs() - 2_000);
+        }
+        sleepUntil(pausedAt + duration);
+        worker.resume();
+        nemesis("resume", worker.proc(), Map.of("fault", f.index()));
+      }
+      default -> throw new IllegalStateException(f.kind().name());
+    }
+    injected.merge(f.kind(), 1, Integer::sum);
+    lastHealT = System.nanoTime();
+  }
+
+  /**
+   * While a worker is paused holding {@code key}: take the key as soon as the paused holder's
+   * session has expired, write both stores with the new token, release. This makes sure the lock
+   * really moved on before the paused holder wakes up and writes (so the canary fires whatever the
+   * other workers happened to pick), and it is itself checked like any worker. Recorded as
+   * {@link #PROBER}.
+   */
+  private void probe(ProcessCluster cluster, FencedStore store, String key, long waitMs) {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(PROBER)
+        .callTimeout(Duration.ofSeconds(2)).build();
+        Session session = client.newSession(Duration.ofMillis(Profile.defaults().sessionTtlMs()))) {
+      Map<String, Object> s = Map.of("session", session.id());
+      history.add(new Op(System.nanoTime(), PROBER, "invoke", "acquire", key, s));
+      Optional<LockLease> got = session.lock(key, Duration.ofMillis(waitMs));
+      if (got.isEmpty()) {
+        history.add(new Op(System.nanoTime(), PROBER, "fail", "acquire", key, Map.of("error", "wait timed out")));
+        pauseNotes.add("the prober was not granted " + key + " within " + waitMs + " ms of the holder's pause");
+        return;
+      }
+      LockLease lease = got.get();
+      long token = lease.token();
+      history.add(new Op(System.nanoTime(), PROBER, "ok", "acquire", key, Map.of("session", session.id(), "token", token)));
+      for (String which : List.of("fenced", "unfenced")) {
+        history.add(new Op(System.nanoTime(), PROBER, "invoke", "write", key, Map.of("store", which, "token", token)));
+        boolean accepted = store.decide(which.equals("fenced"), key, token, PROBER, PROBER);
+        history.add(new Op(System.nanoTime(), PROBER, accepted ? "ok" : "fail", "write", key,
+            Map.of("store", which, "token", token)));
+      }
+      history.add(new Op(System.nanoTime(), PROBER, "invoke", "release", key, Map.of("token", token)));
+      lease.close();
+      history.add(new Op(System.nanoTime(), PROBER, "ok", "release", key, Map.of("token", token)));
+    } catch (RuntimeException | InterruptedException e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      // An open operation stays without completion: the checkers treat it as indeterminate.
+      pauseNotes.add("the prober on " + key + " failed: " + e);
+    }
+  }
+
+  /** The node a server fault hits: the leader, or one of the followers by the schedule's choice. */
+  private static int target(Fault f, ProcessCluster cluster) {
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    if (f.kind() == Kind.KILL_FOLLOWER) {
+      List<Integer> followers = new ArrayList<>();
+      for (int i = 0; i < cluster.size(); i++) {
+        if (i != leader) {
+          followers.add(i);
+        }
+      }
+      return followers.get(f.targetChoice() % followers.size());
+    }
+    return leader;
+  }
+
+  /** Faults heal themselves one by one; this makes sure nothing is left down or stopped. */
+  private void healAll(ProcessCluster cluster, List<WorkerProcess> workers) {
+    for (WorkerProcess w : workers) {
+      if (w.isPaused()) {
+        w.resume();
+        lastHealT = System.nanoTime();
+      }
+    }
+    for (int i = 0; i < cluster.size(); i++) {
+      if (!cluster.isRunning(i)) {
+        cluster.start(i);
+        lastHealT = System.nanoTime();
+      }
+    }
+    nemesis("heal-all", null, Map.of());
+    if (lastHealT == 0) {
+      lastHealT = System.nanoTime();
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private void awaitFirstGrants(List<WorkerProcess> workers, Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      long ready = workers.stream().filter(w -> history.ops().stream()
+          .anyMatch(op -> op.proc().equals(w.proc()) && op.is("ok", "acquire"))).count();
+      if (ready == workers.size()) {
+        return;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("workers did not take a first lock within " + timeout);
+  }
+
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  private static void sleepUntil(long nanoTime) throws InterruptedException {
+    long left;
+    while ((left = nanoTime - System.nanoTime()) > 0) {
+      Thread.sleep(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 500)));
+    }
+  }
+
+  /**
+   * After the workers are gone: the harness takes every lock (each must be grantable again, so no
+   * ghost holder survived the faults), then reads each node's own lock and session tables until
+   * they agree (or 30 s pass), and releases. The acquires and releases go into the history
+   * under {@link #FINAL_PROC}, so the safety checkers see them too.
+   */
+  private Map<String, List<String>> finalPhase(ProcessCluster cluster) throws InterruptedException {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(FINAL_PROC)
+        .build(); Session session = client.newSession(Duration.ofSeconds(10))) {
+      List<LockLease> leases = new ArrayList<>();
+      for (String key : KEYS) {
+        history.add(new Op(System.nanoTime(), FINAL_PROC, "invoke", "acquire", key, Map.of("session", session.id())));
+        try {
+          Optional<LockLease> lease = session.lock(key, Duration.ofSeconds(20));
+          if (lease.isPresent()) {
+            leases.add(lease.get());
+            history.add(new Op(System.nanoTime(), FINAL_PROC, "ok", "acquire", key,
+                Map.of("session", session.id(), "token", lease.get().token())));
+          } else {
+            history.add(new Op(System.nanoTime(), FINAL_PROC, "fail", "acquire", key,
+                Map.of("session", session.id(), "error", "not granted within 20 s")));
+          }
+        } catch (RuntimeException e) {
+          history.add(new Op(System.nanoTime(), FINAL_PROC, "info", "acquire", key,
+              Map.of("session", session.id(), "error", e.toString())));
+        }
+      }
+      Map<String, List<String>> tables = settledTables(cluster, Duration.ofSeconds(30));
+      for (LockLease lease : leases) {
+        history.add(new Op(System.nanoTime(), FINAL_PROC, "invoke", "release", lease.name(),
+            Map.of("session", session.id(), "token", lease.token())));
+        try {
+          lease.close();
+          history.add(new Op(System.nanoTime(), FINAL_PROC, "ok", "release", lease.name(),
+              Map.of("session", session.id(), "token", lease.token())));
+        } catch (RuntimeException e) {
+          history.add(new Op(System.nanoTime(), FINAL_PROC, "info", "release", lease.name(),
+              Map.of("session", session.id(), "token", lease.token(), "error", e.toString())));
+        }
+      }
+      return tables;
+    }
+  }
+
+  /**
+   * Each node's own (local, stale-ok) view of the chaos locks and of the live sessions, without the
+   * fields that move on their own (TTL left, renewal times). Reads every node until all answer and
+   * agree, or the timeout passes (then the last reading is returned, for the checker to report).
+   * Renewal checkpoints keep the applied index moving, so waiting for equal indexes does not work;
+   * a disagreement that lasts the whole timeout is a real one. A node that does not answer maps to
+   * null.
+   */
+  private static Map<String, List<String>> settledTables(ProcessCluster cluster, Duration timeout)
+      throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    Map<String, List<String>> tables = new TreeMap<>();
+    while (true) {
+      tables.clear();
+      for (int i = 0; i < cluster.size(); i++) {
+        tables.put(ProcessCluster.nodeId(i), table(cluster, i));
+      }
+      if (tables.values().stream().distinct().count() == 1 && !tables.containsValue(null)
+          || System.nanoTime() > end) {
+        return tables;
+      }
+      Thread.sleep(300);
+    }
+  }
+
+  private static List<String> table(ProcessCluster cluster, int i) {
+    try {
+      List<String> rows = new ArrayList<>();
+      var stub = LockServiceGrpc.newBlockingStub(cluster.channel(i));
+      for (LockInfo l : stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+          .listLocks(ListLocksRequest.newBuilder().setPrefix(KEY_PREFIX).setStaleOk(true).build()).getLocksList()) {
+        rows.add("lock " + l.getName() + " " + l.getState() + " holder=" + l.getHolderSessionId() + " token="
+            + l.getToken() + " waiters=" + l.getWaitersCount());
+      }
+      for (SessionInfo s : stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+          .listSessions(ListSessionsRequest.newBuilder().setStaleOk(true).build()).getSessionsList()) {
+        rows.add("session " + s.getSessionId() + " " + s.getClient().getName() + " ttl=" + s.getTtlMs() + " holds="
+            + s.getHeldLocksList().stream().sorted().toList());
+      }
+      rows.sort(null);
+      return rows;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- summary
+
+  private String summary(long seed, String runId, Schedule schedule, List<Verdict> verdicts, long opsStart,
+      long opsEnd, long wallStart) {
+    StringBuilder b = new StringBuilder();
+    b.append("==== chaos run ").append(runId).append(" ====\n");
+    b.append("seed: ").append(seed).append(schedule.forcedWorkerPause() ? " (worker pause forced)" : "").append('\n');
+    b.append(String.format("run time: %.1f s (operations %.1f s)%n", (System.nanoTime() - wallStart) / 1e9,
+        (opsEnd - opsStart) / 1e9));
+    b.append("faults injected: ").append(injected).append(" of ").append(schedule.faults().size())
+        .append(" scheduled\n");
+    for (String note : pauseNotes) {
+      b.append("  note: ").append(note).append('\n');
+    }
+    Map<String, Map<String, Integer>> outcomes = new TreeMap<>();
+    for (Operation o : history.operations()) {
+      String f = o.f().equals("write") ? "write-" + o.invoke().str("store") : o.f();
+      outcomes.computeIfAbsent(f, k -> new TreeMap<>()).merge(o.outcome(), 1, Integer::sum);
+    }
+    b.append("operations by outcome:\n");
+    outcomes.forEach((f, m) -> b.append("  ").append(f).append(' ').append(m).append('\n'));
+    b.append(String.format("longest unavailability seen by workers: %.2f s%n",
+        LivenessChecker.longestUnavailabilityNanos(history, opsStart, opsEnd) / 1e9));
+    b.append(reclaims());
+    b.append("verdicts:\n");
+    for (Verdict v : verdicts) {
+      b.append("  ").append(v.toString().replace("\n", "\n  ")).append('\n');
+    }
+    boolean ok = verdicts.stream().allMatch(Verdict::valid);
+    b.append("RESULT: ").append(ok ? "PASS" : "FAIL").append('\n');
+    return b.toString();
+  }
+
+  /** For each worker pause that caught a held lock: time until another worker was granted it. */
+  private String reclaims() {
+    StringBuilder b = new StringBuilder();
+    long slowest = -1;
+    List<Op> ops = history.ops();
+    for (long[] p : heldAtPause) {
+      String proc = "w" + (p[1] + 1);
+      String key = KEYS.get((int) p[2]);
+      long reclaimed = ops.stream().filter(op -> op.t() > p[0] && op.is("ok", "acquire") && key.equals(op.key())
+          && !op.proc().equals(proc)).mapToLong(Op::t).findFirst().orElse(-1);
+      if (reclaimed < 0) {
+        b.append("  orphan reclaim: ").append(key).append(" held by paused ").append(proc)
+            .append(" was not granted to anyone else\n");
+      } else {
+        slowest = Math.max(slowest, reclaimed - p[0]);
+        b.append(String.format("  orphan reclaim: %s held by paused %s re-granted after %.2f s%n", key, proc,
+            (reclaimed - p[0]) / 1e9));
+      }
+    }
+    if (slowest >= 0) {
+      b.append(String.format("slowest orphan reclaim: %.2f s (bound: session TTL %d ms + failover)%n", slowest / 1e9,
+          Profile.defaults().sessionTtlMs()));
+    }
+    return b.toString();
+  }
+}

@@ -1,0 +1,192 @@
+package io.holdfast.chaos;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.InvalidArgumentException;
+import io.holdfast.client.LockLease;
+import io.holdfast.client.LockLostException;
+import io.holdfast.client.RetryPolicy;
+import io.holdfast.client.Session;
+import io.holdfast.client.SessionExpiredException;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+
+/**
+ * A client worker in its own JVM (so that the harness can SIGSTOP it as a whole: pausing a thread
+ * would not do, the session's keepalive thread would keep the session alive). It loops on a few
+ * lock names: acquire (waiting a while), check the lease is valid, hold briefly, write to the
+ * fenced store and to the unfenced canary store with the lease's token, release.
+ *
+ * <p>The validity check comes BEFORE the hold on purpose: that is the check-then-act race every
+ * real client has (a pause between the check and the write), and the one the worker-pause nemesis
+ * aims at. The fenced store must refuse the late write; the unfenced store will take it.
+ *
+ * <p>Every step is printed to stdout as one history line ({@link Op}) timed with
+ * {@link System#nanoTime()} (CLOCK_MONOTONIC, shared by all processes on this host). Diagnostics
+ * go to stderr. The worker stops on a "stop" line or end of input on stdin.
+ *
+ * <p>Args: endpoints proc storeBaseUrl keys(comma) ttlMs seed holdMinMs holdMaxMs waitMs
+ */
+public final class ChaosWorker {
+  private static final PrintStream OUT = System.out;
+  private static volatile boolean stop;
+
+  private ChaosWorker() {}
+
+  static synchronized void emit(String proc, String type, String f, String key, Map<String, Object> value) {
+    OUT.println(new Op(System.nanoTime(), proc, type, f, key, value).toJson());
+    OUT.flush();
+  }
+
+  private static Map<String, Object> v(Object... kv) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i + 1 < kv.length; i += 2) {
+      if (kv[i + 1] != null) {
+        m.put((String) kv[i], kv[i + 1]);
+      }
+    }
+    return m;
+  }
+
+  private static String error(Throwable e) {
+    return e.getClass().getSimpleName() + ": " + e.getMessage();
+  }
+
+  public static void main(String[] args) throws Exception {
+    String endpoints = args[0];
+    String proc = args[1];
+    String store = args[2];
+    String[] keys = args[3].split(",");
+    long ttlMs = Long.parseLong(args[4]);
+    Random random = new Random(Long.parseLong(args[5]));
+    long holdMin = Long.parseLong(args[6]);
+    long holdMax = Long.parseLong(args[7]);
+    Duration wait = Duration.ofMillis(Long.parseLong(args[8]));
+
+    Thread stdin = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+        for (String line; (line = r.readLine()) != null; ) {
+          if (line.trim().equals("stop")) {
+            break;
+          }
+        }
+      } catch (Exception ignored) {
+        // treat as stop
+      }
+      stop = true;
+    }, "stdin");
+    stdin.setDaemon(true);
+    stdin.start();
+
+    HoldfastClient client = HoldfastClient.builder().endpoints(endpoints).clientName(proc)
+        .callTimeout(Duration.ofSeconds(2))
+        .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ofSeconds(10)))
+        .build();
+    Session session = null;
+    long n = 0;
+    while (!stop) {
+      if (session == null || !session.isValid()) {
+        if (session != null) {
+          emit(proc, "info", "session-lost", null, v("session", session.id(), "state", session.state().name()));
+          Session old = session;
+          old.closeAsync().exceptionally(e -> null);
+          session = null;
+        }
+        emit(proc, "invoke", "open-session", null, v());
+        try {
+          session = client.newSession(Duration.ofMillis(ttlMs));
+          emit(proc, "ok", "open-session", null, v("session", session.id()));
+        } catch (RuntimeException e) {
+          emit(proc, "info", "open-session", null, v("error", error(e)));
+          Thread.sleep(200);
+        }
+        continue;
+      }
+      String key = keys[random.nextInt(keys.length)];
+      emit(proc, "invoke", "acquire", key, v("session", session.id()));
+      LockLease lease;
+      try {
+        Optional<LockLease> got = session.lock(key, wait);
+        if (got.isEmpty()) {
+          emit(proc, "fail", "acquire", key, v("session", session.id(), "error", "wait timed out"));
+          continue;
+        }
+        lease = got.get();
+      } catch (SessionExpiredException | InvalidArgumentException e) {
+        emit(proc, "fail", "acquire", key, v("session", session.id(), "error", error(e)));
+        continue;
+      } catch (RuntimeException e) {
+        emit(proc, "info", "acquire", key, v("session", session.id(), "error", error(e)));
+        continue;
+      }
+      long token = lease.token();
+      emit(proc, "ok", "acquire", key, v("session", session.id(), "token", token));
+      if (!lease.isValid()) {
+        emit(proc, "info", "lease-invalid", key, v("session", session.id(), "token", token));
+      } else {
+        Thread.sleep(holdMin + (long) (random.nextDouble() * (holdMax - holdMin)));
+        String value = proc + "-" + (++n);
+        write(proc, store, "fenced", key, token, value);
+        write(proc, store, "unfenced", key, token, value);
+      }
+      emit(proc, "invoke", "release", key, v("session", session.id(), "token", token));
+      try {
+        lease.close();
+        emit(proc, "ok", "release", key, v("session", session.id(), "token", token));
+      } catch (LockLostException | SessionExpiredException e) {
+        emit(proc, "fail", "release", key, v("session", session.id(), "token", token, "error", error(e)));
+      } catch (RuntimeException e) {
+        emit(proc, "info", "release", key, v("session", session.id(), "token", token, "error", error(e)));
+      }
+    }
+    if (session != null) {
+      try {
+        session.close();
+      } catch (RuntimeException e) {
+        System.err.println("closing session: " + error(e));
+      }
+    }
+    emit(proc, "info", "exit", null, v());
+    try {
+      client.close();
+    } catch (RuntimeException ignored) {
+      // exiting anyway
+    }
+    System.exit(0);
+  }
+
+  private static void write(String proc, String store, String which, String key, long token, String value) {
+    emit(proc, "invoke", "write", key, v("store", which, "token", token, "value", value));
+    try {
+      String url = store + "/write/" + which + "?key=" + enc(key) + "&token=" + token + "&writer=" + enc(proc)
+          + "&value=" + enc(value);
+      HttpURLConnection c = (HttpURLConnection) URI.create(url).toURL().openConnection();
+      c.setConnectTimeout(2_000);
+      c.setReadTimeout(2_000);
+      int status = c.getResponseCode();
+      c.disconnect();
+      if (status == 200) {
+        emit(proc, "ok", "write", key, v("store", which, "token", token, "accepted", true));
+      } else if (status == 409) {
+        emit(proc, "fail", "write", key, v("store", which, "token", token, "error", "stale token refused"));
+      } else {
+        emit(proc, "info", "write", key, v("store", which, "token", token, "error", "http " + status));
+      }
+    } catch (Exception e) {
+      emit(proc, "info", "write", key, v("store", which, "token", token, "error", error(e)));
+    }
+  }
+
+  private static String enc(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+}

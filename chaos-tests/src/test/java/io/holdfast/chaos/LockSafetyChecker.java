@@ -1,0 +1,115 @@
+package io.holdfast.chaos;
+
+import io.holdfast.chaos.History.Operation;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Lock safety from the workers' history, without a linearizability search. The model is the one
+ * the server promises: a grant's fencing token is the log index of the granting entry, so tokens
+ * are unique and grow in the order grants happen. Three checks, each sound with a shared
+ * monotonic clock ({@link Op}):
+ *
+ * <ol>
+ *   <li><b>unique tokens</b>: no two {@code ok} acquires (any keys) carry the same token;
+ *   <li><b>real-time token order</b>: for one key, if acquire A returned ok before acquire B was
+ *       invoked, then A's grant preceded B's, so {@code token(A) < token(B)};
+ *   <li><b>no overlapping certain holds</b>: a holder certainly held a key from its acquire's
+ *       {@code ok} until the invoke of a release that returned {@code ok} (the server confirmed
+ *       it still held it then). Two such intervals for one key must not overlap.
+ * </ol>
+ *
+ * <p>What it does not do: acquires that ended {@code info} and holds that ended by expiry give no
+ * certain interval, so a violation hidden entirely inside them is not seen here; a full
+ * Wing-Gong/Porcupine search over a lock model with {@code expire} events is the next step.
+ */
+public final class LockSafetyChecker {
+  private LockSafetyChecker() {}
+
+  record Hold(String proc, String key, long token, long from, long to) {}
+
+  public static Verdict check(History history) {
+    List<Operation> ops = history.operations();
+    List<String> problems = new ArrayList<>();
+    List<Operation> grants = new ArrayList<>();
+    for (Operation o : ops) {
+      if (o.f().equals("acquire") && o.ok()) {
+        grants.add(o);
+      }
+    }
+
+    // 1. unique tokens
+    Map<Long, Operation> byToken = new HashMap<>();
+    for (Operation g : grants) {
+      long token = g.completion().longValue("token");
+      Operation other = byToken.putIfAbsent(token, g);
+      if (other != null) {
+        problems.add("token " + token + " granted twice: " + describe(other) + " and " + describe(g));
+      }
+    }
+
+    // 2. real-time order of tokens per key
+    Map<String, List<Operation>> perKey = new HashMap<>();
+    for (Operation g : grants) {
+      perKey.computeIfAbsent(g.key(), k -> new ArrayList<>()).add(g);
+    }
+    for (List<Operation> list : perKey.values()) {
+      list.sort(Comparator.comparingLong(o -> o.invoke().t()));
+      for (int i = 0; i < list.size(); i++) {
+        Operation a = list.get(i);
+        for (int j = i + 1; j < list.size(); j++) {
+          Operation b = list.get(j);
+          if (a.endT() < b.invoke().t() && a.completion().longValue("token") >= b.completion().longValue("token")) {
+            problems.add("token order broken on " + a.key() + ": " + describe(a) + " completed before "
+                + describe(b) + " was invoked, yet its token is not lower");
+          }
+        }
+      }
+    }
+
+    // 3. no overlapping certain holds
+    Map<String, List<Hold>> holds = new HashMap<>();
+    Map<String, Operation> lastGrant = new HashMap<>();
+    for (Operation o : ops) {
+      if (o.f().equals("acquire")) {
+        lastGrant.remove(o.proc());
+        if (o.ok()) {
+          lastGrant.put(o.proc(), o);
+        }
+      } else if (o.f().equals("release") && o.ok()) {
+        Operation g = lastGrant.remove(o.proc());
+        long token = o.invoke().longValue("token");
+        if (g != null && g.key().equals(o.key()) && g.completion().longValue("token") == token) {
+          holds.computeIfAbsent(o.key(), k -> new ArrayList<>())
+              .add(new Hold(o.proc(), o.key(), token, g.completion().t(), o.invoke().t()));
+        }
+      }
+    }
+    int holdCount = 0;
+    for (List<Hold> list : holds.values()) {
+      holdCount += list.size();
+      list.sort(Comparator.comparingLong(Hold::from));
+      Hold widest = null;
+      for (Hold h : list) {
+        if (widest != null && h.from() < widest.to()) {
+          problems.add("two holders of " + h.key() + " at once: " + widest.proc() + " (token " + widest.token()
+              + ") held it until " + widest.to() + " and " + h.proc() + " (token " + h.token() + ") from "
+              + h.from());
+        }
+        if (widest == null || h.to() > widest.to()) {
+          widest = h;
+        }
+      }
+    }
+    return new Verdict("lock-safety", problems.isEmpty(), problems,
+        grants.size() + " ok acquires on " + perKey.size() + " keys, " + holdCount + " certain holds");
+  }
+
+  private static String describe(Operation o) {
+    return o.proc() + " acquire " + o.key() + " [" + o.invoke().t() + ".." + o.endT() + "] token "
+        + o.completion().longValue("token");
+  }
+}
