@@ -29,8 +29,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "dev", mixinStandardHelpOptions = true,
     description = {"Starts a local cluster on 127.0.0.1 and stays in the foreground; Ctrl-C stops every node cleanly.",
-        "Node i gets client port BASE+i-1 and peer port BASE+100+i-1. Started again on the same --data-dir, it "
-            + "resumes the same cluster."},
+        "Node i gets client port BASE+i-1, peer port BASE+100+i-1 and admin HTTP port BASE+200+i-1. Started again "
+            + "on the same --data-dir, it resumes the same cluster."},
     footer = {"", "Example:", "  holdfast dev --nodes 5 --base-port 7500 --data-dir /tmp/holdfast-dev"})
 public final class DevCluster implements Callable<Integer>, AutoCloseable {
   @Option(names = "--nodes", description = "3 or 5 (default 3)")
@@ -95,8 +95,8 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
     } catch (IOException | NumberFormatException e) {
       return "cannot read " + portFile + ": " + e.getMessage();
     }
-    if (basePort < 1024 || basePort + 100 + nodes > 65535) {
-      return "--base-port must leave room for ports " + basePort + ".." + (basePort + 100 + nodes - 1)
+    if (basePort < 1024 || basePort + 200 + nodes > 65535) {
+      return "--base-port must leave room for ports " + basePort + ".." + (basePort + 200 + nodes - 1)
           + " between 1024 and 65535";
     }
     Path countFile = dataDir.resolve("nodes");
@@ -112,7 +112,7 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
       return "cannot read " + countFile + ": " + e.getMessage();
     }
     for (int i = 0; i < nodes; i++) {
-      for (int port : new int[] {clientPort(i), peerPort(i)}) {
+      for (int port : new int[] {clientPort(i), peerPort(i), adminPort(i)}) {
         try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
           s.setReuseAddress(true);
         } catch (IOException e) {
@@ -129,6 +129,10 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
 
   int peerPort(int i) {
     return basePort + 100 + i;
+  }
+
+  int adminPort(int i) {
+    return basePort + 200 + i;
   }
 
   List<String> endpoints() {
@@ -175,6 +179,10 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
     }
     int li = Integer.parseInt(leader.substring(1)) - 1;
     out.println("endpoints: " + String.join(",", endpoints()));
+    for (int i = 0; i < nodes; i++) {
+      out.println("  n" + (i + 1) + ": client 127.0.0.1:" + clientPort(i) + ", admin http://127.0.0.1:" + adminPort(i)
+          + " (/metrics /livez /readyz /status)");
+    }
     out.println("leader: " + leader + " (127.0.0.1:" + clientPort(li) + ")");
     out.println("data and logs: " + dataDir.toAbsolutePath() + "/n*/ (cluster " + clusterId + ")");
     out.flush();
@@ -187,6 +195,7 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
     y.append("node-id: n").append(i + 1).append('\n');
     y.append("cluster-id: ").append(clusterId).append('\n');
     y.append("data-dir: ").append(nodeDir).append('\n');
+    y.append("admin-address: 127.0.0.1:").append(adminPort(i)).append('\n');
     y.append("peers:\n");
     for (int j = 0; j < nodes; j++) {
       y.append("  n").append(j + 1).append(": {peer: 127.0.0.1:").append(peerPort(j)).append(", client: 127.0.0.1:")

@@ -28,7 +28,7 @@ class DevClusterTest {
     for (int base = 20_000 + (int) (ProcessHandle.current().pid() % 2_000) * 10; base < 60_000; base += 1_000) {
       boolean free = true;
       for (int i = 0; i < nodes && free; i++) {
-        free = isFree(base + i) && isFree(base + 100 + i);
+        free = isFree(base + i) && isFree(base + 100 + i) && isFree(base + 200 + i);
       }
       if (free) {
         return base;
@@ -63,6 +63,7 @@ class DevClusterTest {
       String expected = "endpoints: 127.0.0.1:" + base + ",127.0.0.1:" + (base + 1) + ",127.0.0.1:" + (base + 2);
       assertTrue(out.toString().contains(expected), out.toString());
       assertTrue(out.toString().contains("leader: " + leader), out.toString());
+      assertTrue(out.toString().contains("admin http://127.0.0.1:" + (base + 200)), out.toString());
       clusterId = Files.readString(dir.resolve("cluster-id")).trim();
       assertEquals(leader, leaderSeenByAll(d));
     }

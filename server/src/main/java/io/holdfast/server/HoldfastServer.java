@@ -11,7 +11,10 @@ import io.holdfast.server.api.LockEndpoint;
 import io.holdfast.server.api.SessionEndpoint;
 import io.holdfast.server.api.WatchEndpoint;
 import io.holdfast.server.api.WatchHub;
+import com.codahale.metrics.MetricRegistry;
 import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.ops.AdminHttpServer;
+import io.holdfast.server.ops.ServerMetrics;
 import io.holdfast.server.raft.RaftNode;
 import io.holdfast.server.session.LeaderSessionClock;
 import io.holdfast.server.session.RenewalCheckpointer;
@@ -40,9 +43,18 @@ public final class HoldfastServer implements AutoCloseable {
   private final ExecutorService responseExecutor;
   private final ScheduledExecutorService timers;
   private final Server grpc;
+  private final ServerMetrics metrics;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private AdminHttpServer admin;
 
   public HoldfastServer(ServerConfig config) throws IOException {
+    this(config, new MetricRegistry());
+  }
+
+  /** A node whose metrics go to {@code registry} (one per node; never a global one). */
+  public HoldfastServer(ServerConfig config, MetricRegistry registry) throws IOException {
     this.config = config;
+    this.metrics = new ServerMetrics(registry);
     Files.createDirectories(config.dataDir());
     this.raft = new RaftNode(config, stateMachine);
     this.sessionClock = new LeaderSessionClock(raft, config.failoverGraceMs(), EXPIRY_SCAN_MS);
@@ -52,15 +64,16 @@ public final class HoldfastServer implements AutoCloseable {
     this.timers = Executors.newSingleThreadScheduledExecutor(named("holdfast-timers"));
     GrantWaiters waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
+    stateMachine.addObserver(metrics);
+    metrics.bind(raft);
     stateMachine.addObserver(waiters);
     WatchHub watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);
-    ApiErrors errors = new ApiErrors(config);
-    HealthStatusManager health = new HealthStatusManager();
+    ApiErrors errors = new ApiErrors(config, metrics);
     var address = config.self().clientAddress();
     this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()))
-        .addService(new SessionEndpoint(config, raft, checkpointer, errors))
-        .addService(new LockEndpoint(config, raft, waiters, timers, errors))
+        .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics))
+        .addService(new LockEndpoint(config, raft, waiters, timers, errors, metrics))
         .addService(new AdminEndpoint(config, raft, errors))
         .addService(health.getHealthService())
         .addService(new KvEndpoint(config, raft, errors))
@@ -85,6 +98,11 @@ public final class HoldfastServer implements AutoCloseable {
     raft.start();
     checkpointer.start();
     grpc.start();
+    health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+    if (config.adminAddress() != null) {
+      admin = new AdminHttpServer(config.adminAddress(), raft, metrics).start();
+      LOG.info("Admin HTTP on http://{}", config.adminAddress());
+    }
     LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),
         config.peers());
     return this;
@@ -105,6 +123,10 @@ public final class HoldfastServer implements AutoCloseable {
   @Override
   public void close() {
     LOG.info("Holdfast node {} stopping", config.nodeId());
+    health.enterTerminalState();
+    if (admin != null) {
+      admin.close();
+    }
     grpc.shutdown();
     checkpointer.close();
     sessionClock.close();

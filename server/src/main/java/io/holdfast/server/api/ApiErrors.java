@@ -25,9 +25,11 @@ public final class ApiErrors {
       Metadata.Key.of("holdfast-current-token", Metadata.ASCII_STRING_MARSHALLER);
 
   private final ServerConfig config;
+  private final io.holdfast.server.ops.ServerMetrics metrics;
 
-  public ApiErrors(ServerConfig config) {
+  public ApiErrors(ServerConfig config, io.holdfast.server.ops.ServerMetrics metrics) {
     this.config = config;
+    this.metrics = metrics;
   }
 
   public static Status.Code statusOf(ErrorCode code) {
@@ -82,6 +84,9 @@ public final class ApiErrors {
   }
 
   public StatusRuntimeException of(Result.Failure f) {
+    if (f.code() == ErrorCode.STALE_TOKEN) {
+      metrics.staleTokenRefused();
+    }
     return of(f.code(), f.message(), null, f.currentToken());
   }
 

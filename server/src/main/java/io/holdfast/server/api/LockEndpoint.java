@@ -41,8 +41,11 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   private final ApiErrors errors;
   private final Responses responses;
 
+  private final io.holdfast.server.ops.ServerMetrics metrics;
+
   public LockEndpoint(ServerConfig config, RaftNode raft, GrantWaiters waiters, ScheduledExecutorService timers,
-      ApiErrors errors) {
+      ApiErrors errors, io.holdfast.server.ops.ServerMetrics metrics) {
+    this.metrics = metrics;
     this.config = config;
     this.raft = raft;
     this.waiters = waiters;
@@ -75,7 +78,11 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     CompletableFuture<GrantWaiters.Outcome> grant = waits ? waiters.register(session, name) : null;
     Command.Acquire cmd = new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs(), lockDelay,
         req.getMaxHoldMs());
+    var timer = metrics.acquire();
     raft.submit(cmd).whenComplete((r, err) -> {
+      if (r instanceof Result.Granted) {
+        timer.stop(); // acquires granted at once; waits are measured by their callers
+      }
       if (err != null || !(r instanceof Result.Queued)) {
         if (grant != null) {
           waiters.unregister(session, name, grant);

@@ -35,7 +35,11 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
   private final ApiErrors errors;
   private final Responses responses;
 
-  public SessionEndpoint(ServerConfig config, RaftNode raft, RenewalCheckpointer checkpointer, ApiErrors errors) {
+  private final io.holdfast.server.ops.ServerMetrics metrics;
+
+  public SessionEndpoint(ServerConfig config, RaftNode raft, RenewalCheckpointer checkpointer, ApiErrors errors,
+      io.holdfast.server.ops.ServerMetrics metrics) {
+    this.metrics = metrics;
     this.config = config;
     this.raft = raft;
     this.checkpointer = checkpointer;
@@ -104,7 +108,9 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
                   : ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader")));
           return;
         }
+        var timer = metrics.keepalive();
         checkpointer.renew(req.getSessionId()).whenComplete((renewed, err) -> {
+          timer.stop();
           if (err != null) {
             fail(errors.of(err));
             return;

@@ -25,6 +25,8 @@ import java.util.UUID;
  * @param maxValueBytes the largest value the key-value store takes
  * @param watchHistory how many applied entries with events each node keeps for watchers to resume
  *     from; an older resume point gets the current state instead
+ * @param adminAddress where the admin HTTP port listens (/metrics, /livez, /readyz, /status), or
+ *     null for none
  * @param lockDelayDefaults lock-delay for acquires that do not ask, by lock name prefix (the
  *     longest matching prefix wins)
  */
@@ -44,7 +46,8 @@ public record ServerConfig(
     long maxLockDelayMs,
     java.util.SortedMap<String, Long> lockDelayDefaults,
     long maxValueBytes,
-    int watchHistory) {
+    int watchHistory,
+    HostPort adminAddress) {
 
   public ServerConfig {
     peers = List.copyOf(peers);

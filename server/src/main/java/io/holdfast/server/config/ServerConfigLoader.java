@@ -55,6 +55,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("lock-delay-defaults", Map.of());
     DEFAULTS.put("max-value-bytes", 1_048_576L);
     DEFAULTS.put("watch-history", 10_000L);
+    DEFAULTS.put("admin-address", "");
   }
 
   private ServerConfigLoader() {}
@@ -165,7 +166,9 @@ public final class ServerConfigLoader {
           + "session-ttl-min-ms (" + ttlMin + ")");
     }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
-        snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")));
+        snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
+        String.valueOf(v.get("admin-address")).isBlank() ? null
+            : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))));
   }
 
   /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */

@@ -135,6 +135,15 @@ public final class RaftNode implements AutoCloseable {
     return division().getInfo().getLastAppliedIndex();
   }
 
+  /** Whether the Raft division is running (not closing or closed). */
+  public boolean isAlive() {
+    try {
+      return division().getInfo().isAlive();
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   public long commitIndex() {
     return division().getRaftLog().getLastCommittedIndex();
   }
@@ -205,18 +214,18 @@ public final class RaftNode implements AutoCloseable {
     // timed out, a leader stepping down) is transient for the caller: every mutating command
     // carries a request id, so a retry with the same id acts at most once.
     String what = e == null ? "unknown error" : e.getClass().getSimpleName() + ": " + e.getMessage();
-    return new RaftCallException(ErrorCode.NO_LEADER, leaderIdQuietly(), "raft: " + what);
+    return new RaftCallException(ErrorCode.NO_LEADER, leaderIdOrNull(), "raft: " + what);
   }
 
   private RaftCallException notLeader() {
-    String leader = leaderIdQuietly();
+    String leader = leaderIdOrNull();
     if (leader == null || leader.equals(selfId.toString())) {
       return new RaftCallException(ErrorCode.NO_LEADER, null, "no leader is ready yet");
     }
     return new RaftCallException(ErrorCode.NOT_LEADER, leader, "not the leader");
   }
 
-  private String leaderIdQuietly() {
+  public String leaderIdOrNull() {
     try {
       return leaderId();
     } catch (RuntimeException e) {

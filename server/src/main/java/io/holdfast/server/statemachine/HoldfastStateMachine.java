@@ -207,6 +207,10 @@ public final class HoldfastStateMachine extends BaseStateMachine {
 
   @Override
   public void notifyLeaderChanged(RaftGroupMemberId self, RaftPeerId newLeaderId) {
+    LOG.info("Leader changed: {} leads (seen by {})", newLeaderId, self.getPeerId());
+    for (StateObserver o : observers) {
+      o.onLeaderChanged(newLeaderId == null ? null : newLeaderId.toString());
+    }
     if (!self.getPeerId().equals(newLeaderId)) {
       leadershipLost();
     }

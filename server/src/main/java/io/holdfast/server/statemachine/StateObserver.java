@@ -16,6 +16,9 @@ public interface StateObserver {
   /** This node became leader and has applied every entry of earlier terms. State lock held. */
   default void onLeaderReady(HoldfastState state) {}
 
+  /** Raft reported a new leader ({@code leaderId}; this node or another). */
+  default void onLeaderChanged(String leaderId) {}
+
   /** This node stopped being leader (stepped down, or another leader was seen). */
   default void onLeadershipLost() {}
 

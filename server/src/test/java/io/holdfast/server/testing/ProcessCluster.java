@@ -31,6 +31,7 @@ public final class ProcessCluster implements AutoCloseable {
   private final Map<String, String> settings;
   private final int[] clientPorts;
   private final int[] peerPorts;
+  private final int[] adminPorts;
   private final Process[] processes;
   private final ManagedChannel[] channels;
   private final String clusterId = UUID.randomUUID().toString();
@@ -48,12 +49,14 @@ public final class ProcessCluster implements AutoCloseable {
     settings.putAll(overrides);
     this.clientPorts = new int[size];
     this.peerPorts = new int[size];
+    this.adminPorts = new int[size];
     this.processes = new Process[size];
     this.channels = new ManagedChannel[size];
-    int[] ports = freePorts(2 * size);
+    int[] ports = freePorts(3 * size);
     for (int i = 0; i < size; i++) {
       clientPorts[i] = ports[i];
       peerPorts[i] = ports[size + i];
+      adminPorts[i] = ports[2 * size + i];
     }
   }
 
@@ -96,6 +99,11 @@ public final class ProcessCluster implements AutoCloseable {
     return "127.0.0.1:" + clientPorts[i];
   }
 
+  /** The node's admin HTTP base URL (/metrics, /livez, /readyz, /status). */
+  public String adminUrl(int i) {
+    return "http://127.0.0.1:" + adminPorts[i];
+  }
+
   public List<String> endpoints() {
     List<String> out = new ArrayList<>();
     for (int i = 0; i < size; i++) {
@@ -117,6 +125,7 @@ public final class ProcessCluster implements AutoCloseable {
     y.append("node-id: ").append(nodeId(i)).append('\n');
     y.append("cluster-id: ").append(clusterId).append('\n');
     y.append("data-dir: ").append(dataDir(i).toAbsolutePath()).append('\n');
+    y.append("admin-address: 127.0.0.1:").append(adminPorts[i]).append('\n');
     y.append("peers:\n");
     for (int j = 0; j < size; j++) {
       y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])

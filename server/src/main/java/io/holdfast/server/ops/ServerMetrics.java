@@ -1,0 +1,137 @@
+package io.holdfast.server.ops;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.Timer;
+import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.state.HoldfastState;
+import io.holdfast.server.state.LockRecord;
+import io.holdfast.server.state.StateEvent;
+import io.holdfast.server.statemachine.StateObserver;
+import java.util.List;
+
+/**
+ * This node's metrics, in the one {@link MetricRegistry} the node is given. Names follow etcd's
+ * conventions with a {@code holdfast_} prefix and the unit in the name; counters get their
+ * {@code _total} suffix from the Prometheus exporter. Lock and session counters count applied
+ * events, so every node reports the same numbers for the same log.
+ */
+public final class ServerMetrics implements StateObserver {
+  private final MetricRegistry registry;
+  private final Counter leaderChanges;
+  private final Counter sessionsOpened;
+  private final Counter sessionsClosed;
+  private final Counter sessionsExpiredTtl;
+  private final Counter sessionsExpiredAdmin;
+  private final Counter sessionsTakenOver;
+  private final Counter grants;
+  private final Counter releases;
+  private final Counter revocations;
+  private final Counter keyWrites;
+  private final Counter keepalives;
+  private final Counter staleTokenRefusals;
+  private final Timer keepaliveLatency;
+  private final Timer acquireLatency;
+
+  public ServerMetrics(MetricRegistry registry) {
+    this.registry = registry;
+    leaderChanges = registry.counter("holdfast_server_leader_changes_seen");
+    sessionsOpened = registry.counter("holdfast_sessions_opened");
+    sessionsClosed = registry.counter("holdfast_sessions_closed");
+    sessionsExpiredTtl = registry.counter("holdfast_sessions_expired");
+    sessionsExpiredAdmin = registry.counter("holdfast_sessions_admin_expired");
+    sessionsTakenOver = registry.counter("holdfast_sessions_taken_over");
+    grants = registry.counter("holdfast_lock_grants");
+    releases = registry.counter("holdfast_lock_releases");
+    revocations = registry.counter("holdfast_lock_revocations");
+    keyWrites = registry.counter("holdfast_kv_writes");
+    keepalives = registry.counter("holdfast_keepalives");
+    staleTokenRefusals = registry.counter("holdfast_fencing_rejections");
+    keepaliveLatency = registry.timer("holdfast_keepalive_duration_seconds");
+    acquireLatency = registry.timer("holdfast_lock_acquire_duration_seconds");
+  }
+
+  public MetricRegistry registry() {
+    return registry;
+  }
+
+  /** Gauges read from the Raft node and the state when scraped. */
+  public void bind(RaftNode raft) {
+    gauge("holdfast_server_has_leader", () -> raft.leaderIdOrNull() == null ? 0 : 1);
+    gauge("holdfast_server_is_leader", () -> raft.isLeader() ? 1 : 0);
+    gauge("holdfast_raft_term", raft::term);
+    gauge("holdfast_raft_commit_index", raft::commitIndex);
+    gauge("holdfast_raft_applied_index", raft::appliedIndex);
+    gauge("holdfast_raft_apply_lag", () -> Math.max(0, raft.commitIndex() - raft.appliedIndex()));
+    gauge("holdfast_sessions_active", () -> raft.stateMachine().read(HoldfastState::sessionCount));
+    gauge("holdfast_locks_held", () -> raft.stateMachine().read(s -> count(s, true)));
+    gauge("holdfast_locks_orphaned", () -> raft.stateMachine().read(s -> count(s, false)));
+    gauge("holdfast_lock_waiters", () -> raft.stateMachine().read(s -> {
+      long n = 0;
+      for (LockRecord l : s.locks("")) {
+        for (var w : l.waiters()) {
+          n++;
+        }
+      }
+      return n;
+    }));
+  }
+
+  private static long count(HoldfastState s, boolean held) {
+    long n = 0;
+    for (LockRecord l : s.locks("")) {
+      if (held ? l.isHeld() : l.isOrphaned()) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private void gauge(String name, Gauge<Number> g) {
+    registry.gauge(name, () -> g);
+  }
+
+  @Override
+  public void onLeaderChanged(String leaderId) {
+    leaderChanges.inc();
+  }
+
+  public Timer.Context keepalive() {
+    keepalives.inc();
+    return keepaliveLatency.time();
+  }
+
+  public Timer.Context acquire() {
+    return acquireLatency.time();
+  }
+
+  public void staleTokenRefused() {
+    staleTokenRefusals.inc();
+  }
+
+  @Override
+  public void onApplied(List<StateEvent> events) {
+    for (StateEvent e : events) {
+      if (e instanceof StateEvent.SessionOpened) {
+        sessionsOpened.inc();
+      } else if (e instanceof StateEvent.SessionEnded x) {
+        switch (x.reason()) {
+          case EXPIRED -> sessionsExpiredTtl.inc();
+          case ADMIN_EXPIRED -> sessionsExpiredAdmin.inc();
+          case TAKEN_OVER -> sessionsTakenOver.inc();
+          default -> sessionsClosed.inc();
+        }
+      } else if (e instanceof StateEvent.LockGranted) {
+        grants.inc();
+      } else if (e instanceof StateEvent.LockReleased r) {
+        releases.inc();
+        if (r.reason() == StateEvent.EndReason.REVOKED) {
+          revocations.inc();
+        }
+      } else if (e instanceof StateEvent.KeyChanged) {
+        keyWrites.inc();
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+package io.holdfast.server.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.proto.v1.AcquireRequest;
+import io.holdfast.proto.v1.ClientIdentity;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.testing.ProcessCluster;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Each node's admin HTTP port, on a real cluster: metrics that move, liveness and readiness. */
+class AdminHttpClusterTest {
+  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  static final Pattern SAMPLE = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? (-?[0-9.eE+-]+|NaN|\\+Inf|-Inf)");
+
+  @TempDir
+  Path dir;
+  ProcessCluster cluster;
+
+  @AfterEach
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  static HttpResponse<String> get(String url) throws Exception {
+    return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Parses Prometheus text format strictly enough to fail on anything malformed. */
+  Map<String, Double> metrics(int node) throws Exception {
+    HttpResponse<String> r = get(cluster.adminUrl(node) + "/metrics");
+    assertEquals(200, r.statusCode());
+    Map<String, Double> out = new HashMap<>();
+    for (String line : r.body().split("\n")) {
+      if (line.isEmpty() || line.startsWith("#")) {
+        continue;
+      }
+      Matcher m = SAMPLE.matcher(line);
+      assertTrue(m.matches(), "not a Prometheus sample line: " + line);
+      if (m.group(2) == null) {
+        out.put(m.group(1), Double.parseDouble(m.group(3)));
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void metricsParseAndMoveWithLocksAndExpiries() throws Exception {
+    cluster = new ProcessCluster(3, dir).start();
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    Map<String, Double> before = metrics(leader);
+    for (String name : List.of("holdfast_server_has_leader", "holdfast_server_is_leader", "holdfast_raft_term",
+        "holdfast_raft_commit_index", "holdfast_raft_applied_index", "holdfast_raft_apply_lag",
+        "holdfast_sessions_active", "holdfast_locks_held", "holdfast_locks_orphaned", "holdfast_lock_waiters",
+        "holdfast_lock_grants_total", "holdfast_lock_releases_total", "holdfast_sessions_expired_total",
+        "holdfast_server_leader_changes_seen_total", "holdfast_fencing_rejections_total",
+        "holdfast_keepalives_total")) {
+      assertTrue(before.containsKey(name), name + " missing from /metrics: " + before.keySet());
+    }
+    assertEquals(1.0, before.get("holdfast_server_has_leader"));
+    assertEquals(1.0, before.get("holdfast_server_is_leader"));
+
+    var sessions = SessionServiceGrpc.newBlockingStub(cluster.channel(leader));
+    long session = sessions.openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
+        .setTtlMs(2_000).setClient(ClientIdentity.newBuilder().setName("metrics")).build()).getSessionId();
+    LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString()).setSessionId(session).setLockName("m/a").build());
+    Map<String, Double> held = metrics(leader);
+    assertEquals(1.0, held.get("holdfast_locks_held"));
+    assertEquals(before.get("holdfast_lock_grants_total") + 1, held.get("holdfast_lock_grants_total"));
+
+    long end = System.nanoTime() + 15_000_000_000L;
+    Map<String, Double> after = held;
+    while (after.get("holdfast_sessions_expired_total") < before.get("holdfast_sessions_expired_total") + 1
+        && System.nanoTime() < end) {
+      Thread.sleep(200);
+      after = metrics(leader);
+    }
+    assertEquals(before.get("holdfast_sessions_expired_total") + 1, after.get("holdfast_sessions_expired_total"));
+    assertEquals(0.0, after.get("holdfast_locks_held"));
+    // Every node counts the same applied events.
+    int follower = (leader + 1) % 3;
+    end = System.nanoTime() + 10_000_000_000L;
+    while (metrics(follower).get("holdfast_sessions_expired_total") < after.get("holdfast_sessions_expired_total")
+        && System.nanoTime() < end) {
+      Thread.sleep(100);
+    }
+    assertEquals(after.get("holdfast_sessions_expired_total"), metrics(follower).get("holdfast_sessions_expired_total"));
+    assertTrue(get(cluster.adminUrl(leader) + "/status").body().contains("\"role\":\"LEADER\""));
+  }
+
+  @Test
+  void readyzFailsOnANodeCutOffFromTheMajorityAndLivezStaysUp() throws Exception {
+    cluster = new ProcessCluster(3, dir).start();
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    for (int i = 0; i < 3; i++) {
+      assertEquals(200, get(cluster.adminUrl(i) + "/readyz").statusCode(), "node " + i);
+      assertEquals(200, get(cluster.adminUrl(i) + "/livez").statusCode(), "node " + i);
+    }
+    // Kill the leader: the followers stay alive through the election.
+    cluster.kill(leader);
+    int a = (leader + 1) % 3;
+    int b = (leader + 2) % 3;
+    for (int k = 0; k < 10; k++) {
+      assertEquals(200, get(cluster.adminUrl(a) + "/livez").statusCode());
+      Thread.sleep(50);
+    }
+    cluster.start(leader);
+    cluster.awaitLeader(Duration.ofSeconds(30));
+
+    // Cut node a off from the majority by killing both others.
+    cluster.kill(leader);
+    cluster.kill(b);
+    long end = System.nanoTime() + 20_000_000_000L;
+    HttpResponse<String> r = get(cluster.adminUrl(a) + "/readyz");
+    while (r.statusCode() == 200 && System.nanoTime() < end) {
+      Thread.sleep(200);
+      r = get(cluster.adminUrl(a) + "/readyz");
+    }
+    assertEquals(503, r.statusCode());
+    assertTrue(r.body().startsWith("failed: "), r.body());
+    assertEquals(200, get(cluster.adminUrl(a) + "/livez").statusCode(), "alone, but alive");
+
+    cluster.start(leader);
+    cluster.start(b);
+    cluster.awaitLeader(Duration.ofSeconds(30));
+    end = System.nanoTime() + 20_000_000_000L;
+    while (get(cluster.adminUrl(a) + "/readyz").statusCode() != 200 && System.nanoTime() < end) {
+      Thread.sleep(200);
+    }
+    assertEquals(200, get(cluster.adminUrl(a) + "/readyz").statusCode(), "ready again after rejoining");
+  }
+}
