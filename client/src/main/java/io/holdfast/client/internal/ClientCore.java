@@ -100,7 +100,7 @@ public final class ClientCore implements AutoCloseable {
       closing.add(s.closeAsync());
     }
     try {
-      CompletableFuture.allOf(closing.toArray(new CompletableFuture[0])).get(callTimeout.toMillis(),
+      CompletableFuture.allOf(closing.toArray(new CompletableFuture<?>[0])).get(callTimeout.toMillis(),
           TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       // best effort: the server expires what we could not close

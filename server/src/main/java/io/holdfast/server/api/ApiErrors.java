@@ -17,6 +17,7 @@ import java.util.concurrent.TimeoutException;
  * trailer and, when another node leads, that node's client endpoint in {@code holdfast-leader}.
  */
 public final class ApiErrors {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ApiErrors.class);
   public static final Metadata.Key<String> ERROR_KEY =
       Metadata.Key.of("holdfast-error", Metadata.ASCII_STRING_MARSHALLER);
   public static final Metadata.Key<String> LEADER_KEY =
@@ -86,6 +87,7 @@ public final class ApiErrors {
   public StatusRuntimeException of(Result.Failure f) {
     if (f.code() == ErrorCode.STALE_TOKEN) {
       metrics.staleTokenRefused();
+      LOG.info("Refused a call with a stale fencing token: {}", f.message());
     }
     return of(f.code(), f.message(), null, f.currentToken());
   }

@@ -52,6 +52,12 @@ public final class RaftNode implements AutoCloseable {
   // Our own requests carry our own client id; exactly-once comes from request ids in the commands.
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
+  private volatile com.codahale.metrics.Timer commitTimer;
+
+  /** Times every command from submission to its applied result (replication, fsync, apply). */
+  public void timeCommitsWith(com.codahale.metrics.Timer timer) {
+    this.commitTimer = timer;
+  }
 
   public RaftNode(ServerConfig config, HoldfastStateMachine stateMachine) throws IOException {
     this.config = config;
@@ -157,8 +163,13 @@ public final class RaftNode implements AutoCloseable {
       return CompletableFuture.failedFuture(notLeader());
     }
     byte[] bytes = CommandCodec.encode(command, 0);
+    com.codahale.metrics.Timer timer = commitTimer;
+    com.codahale.metrics.Timer.Context timing = timer == null ? null : timer.time();
     return send(Message.valueOf(ByteString.copyFrom(bytes)), RaftClientRequest.writeRequestType())
         .thenApply(reply -> {
+          if (timing != null) {
+            timing.stop();
+          }
           try {
             return ResultCodec.decode(reply.getMessage().getContent().toByteArray());
           } catch (InvalidProtocolBufferException e) {
