@@ -14,6 +14,7 @@ import io.holdfast.server.api.WatchHub;
 import com.codahale.metrics.MetricRegistry;
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.ops.AdminHttpServer;
+import io.holdfast.server.ops.GrpcMetrics;
 import io.holdfast.server.ops.ServerMetrics;
 import io.holdfast.server.raft.RaftNode;
 import io.holdfast.server.session.LeaderSessionClock;
@@ -72,6 +73,7 @@ public final class HoldfastServer implements AutoCloseable {
     ApiErrors errors = new ApiErrors(config, metrics);
     var address = config.self().clientAddress();
     this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()))
+        .intercept(new GrpcMetrics(registry))
         .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics))
         .addService(new LockEndpoint(config, raft, waiters, timers, errors, metrics))
         .addService(new AdminEndpoint(config, raft, errors))

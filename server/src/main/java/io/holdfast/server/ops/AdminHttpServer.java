@@ -31,7 +31,9 @@ public final class AdminHttpServer implements AutoCloseable {
 
   public AdminHttpServer(HostPort address, RaftNode raft, ServerMetrics metrics) throws IOException {
     this.raft = raft;
-    DropwizardExports.builder().dropwizardRegistry(metrics.registry()).register(prometheus);
+    DropwizardExports.builder().dropwizardRegistry(metrics.registry())
+        .metricFilter((name, metric) -> !GrpcMetrics.isGrpcMetric(name)).register(prometheus);
+    prometheus.register(GrpcMetrics.collector(metrics.registry()));
     http = HttpServer.create(new InetSocketAddress(address.host(), address.port()), 16);
     http.setExecutor(Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "holdfast-admin-http");
@@ -52,7 +54,12 @@ public final class AdminHttpServer implements AutoCloseable {
 
   private void metrics(HttpExchange ex) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    new PrometheusTextFormatWriter(false).write(out, prometheus.scrape());
+    try {
+      new PrometheusTextFormatWriter(false).write(out, prometheus.scrape());
+    } catch (RuntimeException e) {
+      reply(ex, 500, "failed: metrics: " + e + "\n", "text/plain");
+      return;
+    }
     reply(ex, 200, out.toString(StandardCharsets.UTF_8), PrometheusTextFormatWriter.CONTENT_TYPE);
   }
 

@@ -49,7 +49,7 @@ class AdminHttpClusterTest {
   /** Parses Prometheus text format strictly enough to fail on anything malformed. */
   Map<String, Double> metrics(int node) throws Exception {
     HttpResponse<String> r = get(cluster.adminUrl(node) + "/metrics");
-    assertEquals(200, r.statusCode());
+    assertEquals(200, r.statusCode(), r.body());
     Map<String, Double> out = new HashMap<>();
     for (String line : r.body().split("\n")) {
       if (line.isEmpty() || line.startsWith("#")) {
@@ -86,6 +86,11 @@ class AdminHttpClusterTest {
     LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
         .setRequestId(UUID.randomUUID().toString()).setSessionId(session).setLockName("m/a").build());
     Map<String, Double> held = metrics(leader);
+    String raw = get(cluster.adminUrl(leader) + "/metrics").body();
+    assertTrue(raw.contains("holdfast_grpc_requests_total{code=\"OK\",method=\"LockService_Acquire\"} 1.0"), raw);
+    assertTrue(raw.contains("holdfast_grpc_request_duration_seconds{method=\"LockService_Acquire\",quantile=\"0.99\"}"),
+        raw);
+    assertTrue(raw.contains("holdfast_grpc_open_calls"), raw);
     assertEquals(1.0, held.get("holdfast_locks_held"));
     assertEquals(before.get("holdfast_lock_grants_total") + 1, held.get("holdfast_lock_grants_total"));
 
