@@ -66,6 +66,7 @@ public final class HoldfastServer implements AutoCloseable {
     GrantWaiters waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
     stateMachine.addObserver(metrics);
+    sessionClock.reportGraceTo(metrics::failoverGrace);
     metrics.bind(raft);
     stateMachine.addObserver(waiters);
     WatchHub watches = new WatchHub(stateMachine, config.watchHistory());

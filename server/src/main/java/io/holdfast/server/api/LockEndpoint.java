@@ -78,10 +78,10 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     CompletableFuture<GrantWaiters.Outcome> grant = waits ? waiters.register(session, name) : null;
     Command.Acquire cmd = new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs(), lockDelay,
         req.getMaxHoldMs());
-    var timer = metrics.acquire();
+    long started = System.nanoTime();
     raft.submit(cmd).whenComplete((r, err) -> {
       if (r instanceof Result.Granted) {
-        timer.stop(); // acquires granted at once; waits are measured by their callers
+        metrics.acquired(started, false);
       }
       if (err != null || !(r instanceof Result.Queued)) {
         if (grant != null) {
@@ -95,12 +95,12 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         });
         return;
       }
-      awaitGrant(req, grant, out);
+      awaitGrant(req, grant, out, started);
     });
   }
 
   private void awaitGrant(AcquireRequest req, CompletableFuture<GrantWaiters.Outcome> grant,
-      StreamObserver<AcquireResponse> out) {
+      StreamObserver<AcquireResponse> out, long started) {
     String name = req.getLockName();
     if (req.getWaitMs() > 0) {
       timers.schedule(() -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
@@ -110,6 +110,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       waiters.unregister(req.getSessionId(), name, grant);
       switch (o.kind()) {
         case GRANTED:
+          metrics.acquired(started, true);
           finish(out, () -> acquired(name, o.token()));
           break;
         case SESSION_ENDED:

@@ -33,6 +33,8 @@ public final class ServerMetrics implements StateObserver {
   private final Counter staleTokenRefusals;
   private final Timer keepaliveLatency;
   private final Timer acquireLatency;
+  private final Timer acquireWaitLatency;
+  private final Counter failoverGrace;
 
   public ServerMetrics(MetricRegistry registry) {
     this.registry = registry;
@@ -50,6 +52,8 @@ public final class ServerMetrics implements StateObserver {
     staleTokenRefusals = registry.counter("holdfast_fencing_rejections");
     keepaliveLatency = registry.timer("holdfast_keepalive_duration_seconds");
     acquireLatency = registry.timer("holdfast_lock_acquire_duration_seconds");
+    acquireWaitLatency = registry.timer("holdfast_lock_acquire_wait_duration_seconds");
+    failoverGrace = registry.counter("holdfast_sessions_failover_grace");
   }
 
   public MetricRegistry registry() {
@@ -103,8 +107,15 @@ public final class ServerMetrics implements StateObserver {
     return keepaliveLatency.time();
   }
 
-  public Timer.Context acquire() {
-    return acquireLatency.time();
+  /** An acquire granted: at once, or after waiting in the queue. */
+  public void acquired(long startNanos, boolean waited) {
+    (waited ? acquireWaitLatency : acquireLatency).update(System.nanoTime() - startNanos,
+        java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /** A new leader gave {@code sessions} sessions their remaining time plus the failover grace. */
+  public void failoverGrace(int sessions) {
+    failoverGrace.inc(sessions);
   }
 
   public void staleTokenRefused() {

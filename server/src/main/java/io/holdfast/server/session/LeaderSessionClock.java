@@ -52,6 +52,12 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
   private final Map<Long, Deadline> deadlines = new ConcurrentHashMap<>();
   private final ScheduledExecutorService ticker;
   private volatile boolean active;
+  private volatile java.util.function.IntConsumer graceReport = n -> { };
+
+  /** Told how many sessions each new leadership gave a failover grace (for metrics). */
+  public void reportGraceTo(java.util.function.IntConsumer report) {
+    this.graceReport = report;
+  }
 
   public LeaderSessionClock(RaftNode raft, long failoverGraceMs, long scanIntervalMs) {
     this.raft = raft;
@@ -75,6 +81,7 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
       deadlines.put(s.id(), new Deadline(s.ttlMs(), at, s.renewedIndex()));
     }
     active = true;
+    graceReport.accept(deadlines.size());
     LOG.info("Leader ready: tracking {} sessions, each given what the log says is left plus {} ms grace",
         deadlines.size(), failoverGraceMs);
   }

@@ -74,7 +74,9 @@ class AdminHttpClusterTest {
         "holdfast_sessions_active", "holdfast_locks_held", "holdfast_locks_orphaned", "holdfast_lock_waiters",
         "holdfast_lock_grants_total", "holdfast_lock_releases_total", "holdfast_sessions_expired_total",
         "holdfast_server_leader_changes_seen_total", "holdfast_fencing_rejections_total",
-        "holdfast_keepalives_total")) {
+        "holdfast_keepalives_total", "holdfast_sessions_failover_grace_total",
+        "holdfast_lock_acquire_duration_seconds_count", "holdfast_lock_acquire_wait_duration_seconds_count",
+        "holdfast_raft_commit_duration_seconds_count")) {
       assertTrue(before.containsKey(name), name + " missing from /metrics: " + before.keySet());
     }
     assertEquals(1.0, before.get("holdfast_server_has_leader"));
