@@ -103,7 +103,7 @@ public final class HoldfastServer implements AutoCloseable {
     grpc.start();
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
     if (config.adminAddress() != null) {
-      admin = new AdminHttpServer(config.adminAddress(), raft, metrics).start();
+      admin = new AdminHttpServer(config.adminAddress(), raft, metrics, config).start();
       LOG.info("Admin HTTP on http://{}", config.adminAddress());
     }
     LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),

@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.holdfast.server.api.AdminEndpoint;
 import io.holdfast.server.config.HostPort;
+import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.raft.RaftNode;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.instrumentation.dropwizard.DropwizardExports;
@@ -20,7 +21,8 @@ import java.util.concurrent.TimeUnit;
  * The node's admin HTTP port: {@code /metrics} (Prometheus text, exported from the Dropwizard
  * registry by Prometheus's own bridge), {@code /livez} (the process and its Raft division run),
  * {@code /readyz} (a leader is known, the node has applied nearly all it committed, and a
- * linearizable read goes through; else 503 naming the failed check) and {@code /status} (JSON).
+ * linearizable read goes through; else 503 naming the failed check), {@code /status} (JSON), and the
+ * operator's status page at {@code /} (with its data at {@code /api/overview}).
  */
 public final class AdminHttpServer implements AutoCloseable {
   static final long MAX_READY_LAG = 1_000;
@@ -29,8 +31,10 @@ public final class AdminHttpServer implements AutoCloseable {
   private final RaftNode raft;
   private final PrometheusRegistry prometheus = new PrometheusRegistry();
 
-  public AdminHttpServer(HostPort address, RaftNode raft, ServerMetrics metrics) throws IOException {
+  public AdminHttpServer(HostPort address, RaftNode raft, ServerMetrics metrics, ServerConfig config)
+      throws IOException {
     this.raft = raft;
+    StatusPage page = new StatusPage(config, raft);
     DropwizardExports.builder().dropwizardRegistry(metrics.registry())
         .metricFilter((name, metric) -> !GrpcMetrics.isGrpcMetric(name)).register(prometheus);
     prometheus.register(GrpcMetrics.collector(metrics.registry()));
@@ -45,6 +49,14 @@ public final class AdminHttpServer implements AutoCloseable {
         raft.isAlive() ? "ok\n" : "failed: raft division is not running\n", "text/plain"));
     http.createContext("/readyz", this::readyz);
     http.createContext("/status", this::status);
+    http.createContext("/api/overview", ex -> reply(ex, 200, page.overview(), "application/json"));
+    http.createContext("/", ex -> {
+      if (!ex.getRequestURI().getPath().equals("/")) {
+        reply(ex, 404, "not found\n", "text/plain");
+        return;
+      }
+      reply(ex, 200, new String(page.html(), StandardCharsets.UTF_8), "text/html; charset=utf-8");
+    });
   }
 
   public AdminHttpServer start() {

@@ -84,10 +84,19 @@ class AdminHttpClusterTest {
 
     var sessions = SessionServiceGrpc.newBlockingStub(cluster.channel(leader));
     long session = sessions.openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
-        .setTtlMs(2_000).setClient(ClientIdentity.newBuilder().setName("metrics")).build()).getSessionId();
+        .setTtlMs(2_000).setClient(ClientIdentity.newBuilder().setName("<script>alert(1)</script>")).build())
+        .getSessionId();
     LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
         .setRequestId(UUID.randomUUID().toString()).setSessionId(session).setLockName("m/a").build());
     Map<String, Double> held = metrics(leader);
+    // The status page's data: the lock with its holder, whose name is user input and goes out inert.
+    String overview = get(cluster.adminUrl(leader) + "/api/overview").body();
+    assertTrue(overview.contains("\"name\":\"m/a\"") && overview.contains("\"state\":\"HELD\""), overview);
+    assertTrue(overview.contains("\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"), overview);
+    assertTrue(!overview.contains("<script>"), overview);
+    HttpResponse<String> page = get(cluster.adminUrl(leader) + "/");
+    assertEquals(200, page.statusCode());
+    assertTrue(page.body().contains("/api/overview") && page.body().contains("textContent"), "the page renders text only");
     String raw = get(cluster.adminUrl(leader) + "/metrics").body();
     assertTrue(raw.contains("holdfast_grpc_requests_total{code=\"OK\",method=\"LockService_Acquire\"} 1.0"), raw);
     assertTrue(raw.contains("holdfast_grpc_request_duration_seconds{method=\"LockService_Acquire\",quantile=\"0.99\"}"),
