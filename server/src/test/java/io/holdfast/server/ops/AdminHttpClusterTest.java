@@ -123,6 +123,10 @@ class AdminHttpClusterTest {
     }
     assertEquals(after.get("holdfast_sessions_expired_total"), metrics(follower).get("holdfast_sessions_expired_total"));
     assertTrue(get(cluster.adminUrl(leader) + "/status").body().contains("\"role\":\"LEADER\""));
+    // The standard gRPC health service on the client port.
+    var health = io.grpc.health.v1.HealthGrpc.newBlockingStub(cluster.channel(follower))
+        .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
+    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, health.getStatus());
   }
 
   @Test
