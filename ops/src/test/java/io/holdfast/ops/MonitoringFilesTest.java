@@ -74,7 +74,7 @@ class MonitoringFilesTest {
       String runbook = String.valueOf(ann.get("runbook_url"));
       assertTrue(Files.exists(OPS.getParent().resolve(runbook)), alert + ": runbook " + runbook + " missing");
     }
-    assertTrue(names.containsAll(Set.of("HoldfastNoLeader", "HoldfastFrequentLeaderChanges", "HoldfastSlowCommits",
+    assertTrue(names.containsAll(Set.of("HoldfastNoLeader", "HoldfastFrequentLeaderChanges", "HoldfastSlowCommits", "HoldfastSlowFsync",
         "HoldfastHighApplyLag", "HoldfastSessionExpiryBurst", "HoldfastFencingRefusals", "HoldfastMemberDown")), names.toString());
   }
 

@@ -15,6 +15,7 @@ import com.codahale.metrics.MetricRegistry;
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.ops.AdminHttpServer;
 import io.holdfast.server.ops.GrpcMetrics;
+import io.holdfast.server.ops.RatisMetricsBridge;
 import io.holdfast.server.ops.ServerMetrics;
 import io.holdfast.server.raft.RaftNode;
 import io.holdfast.server.session.LeaderSessionClock;
@@ -56,6 +57,7 @@ public final class HoldfastServer implements AutoCloseable {
   public HoldfastServer(ServerConfig config, MetricRegistry registry) throws IOException {
     this.config = config;
     this.metrics = new ServerMetrics(registry);
+    RatisMetricsBridge.install(registry);
     Files.createDirectories(config.dataDir());
     this.raft = new RaftNode(config, stateMachine);
     this.sessionClock = new LeaderSessionClock(raft, config.failoverGraceMs(), EXPIRY_SCAN_MS);

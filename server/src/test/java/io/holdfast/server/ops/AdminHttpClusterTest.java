@@ -104,6 +104,8 @@ class AdminHttpClusterTest {
     assertTrue(raw.contains("holdfast_grpc_open_calls"), raw);
     assertEquals(1.0, held.get("holdfast_locks_held"));
     assertEquals(before.get("holdfast_lock_grants_total") + 1, held.get("holdfast_lock_grants_total"));
+    // Ratis's own metrics, bridged: the leader has fsynced its log.
+    assertTrue(held.getOrDefault("holdfast_raft_log_sync_duration_seconds_count", 0.0) > 0, held.keySet().toString());
 
     long end = System.nanoTime() + 15_000_000_000L;
     Map<String, Double> after = held;
