@@ -18,6 +18,7 @@ import java.util.List;
  * events, so every node reports the same numbers for the same log.
  */
 public final class ServerMetrics implements StateObserver {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("io.holdfast.server.events");
   private final MetricRegistry registry;
   private final Counter leaderChanges;
   private final Counter sessionsOpened;
@@ -128,6 +129,9 @@ public final class ServerMetrics implements StateObserver {
       if (e instanceof StateEvent.SessionOpened) {
         sessionsOpened.inc();
       } else if (e instanceof StateEvent.SessionEnded x) {
+        if (x.reason() != StateEvent.EndReason.CLOSED) {
+          LOG.info("session={} ended reason={} index={}", x.sessionId(), x.reason(), x.index());
+        }
         switch (x.reason()) {
           case EXPIRED -> sessionsExpiredTtl.inc();
           case ADMIN_EXPIRED -> sessionsExpiredAdmin.inc();
@@ -137,6 +141,11 @@ public final class ServerMetrics implements StateObserver {
       } else if (e instanceof StateEvent.LockGranted) {
         grants.inc();
       } else if (e instanceof StateEvent.LockReleased r) {
+        if (r.reason() != StateEvent.EndReason.CLOSED) {
+          // Locks taken from their holder: name the lock, the session and the token, once per node.
+          LOG.info("lock={} freed session={} token={} reason={} index={}", r.lockName(), r.sessionId(), r.token(),
+              r.reason(), r.index());
+        }
         releases.inc();
         if (r.reason() == StateEvent.EndReason.REVOKED) {
           revocations.inc();

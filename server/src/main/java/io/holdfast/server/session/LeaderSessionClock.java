@@ -157,7 +157,7 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
           LOG.debug("Expiry of session {} not committed: {}", id, err.toString());
         } else if (r instanceof Result.SessionExpired x && x.expired()) {
           deadlines.remove(id);
-          LOG.info("Session {} expired: no keepalive within its TTL of {} ms; released locks {}", id, d.ttlMs,
+          LOG.debug("Proposed expiry of session {} took effect (TTL {} ms); released locks {}", id, d.ttlMs,
               x.releasedLocks());
         }
       });
