@@ -70,6 +70,7 @@ public final class ServerMetrics implements StateObserver {
     gauge("holdfast_raft_commit_index", raft::commitIndex);
     gauge("holdfast_raft_applied_index", raft::appliedIndex);
     gauge("holdfast_raft_apply_lag", () -> Math.max(0, raft.commitIndex() - raft.appliedIndex()));
+    gauge("holdfast_raft_snapshot_size_bytes", () -> raft.stateMachine().lastSnapshotBytes());
     gauge("holdfast_sessions_active", () -> raft.stateMachine().read(HoldfastState::sessionCount));
     gauge("holdfast_locks_held", () -> raft.stateMachine().read(s -> count(s, true)));
     gauge("holdfast_locks_orphaned", () -> raft.stateMachine().read(s -> count(s, false)));

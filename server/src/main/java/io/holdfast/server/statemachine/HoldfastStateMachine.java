@@ -54,6 +54,12 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   private final HoldfastState state = new HoldfastState();
   private final List<StateObserver> observers = new CopyOnWriteArrayList<>();
   private volatile boolean leader;
+  private volatile long lastSnapshotBytes;
+
+  /** The size of the newest snapshot this node wrote or loaded (0 before the first). */
+  public long lastSnapshotBytes() {
+    return lastSnapshotBytes;
+  }
 
   public void addObserver(StateObserver o) {
     observers.add(o);
@@ -106,6 +112,7 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     Path file = snap.getFile().getPath();
     MD5FileUtil.verifySavedMD5(file.toFile(), snap.getFile().getFileDigest());
     byte[] bytes = Files.readAllBytes(file);
+    lastSnapshotBytes = bytes.length;
     synchronized (state) {
       state.restore(SnapshotCodec.decode(bytes));
       setLastAppliedTermIndex(TermIndex.valueOf(state.lastAppliedTerm(), state.lastAppliedIndex()));
@@ -136,6 +143,7 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     Files.move(tmp, target.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
     storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), last));
+    lastSnapshotBytes = bytes.length;
     LOG.info("Took snapshot at index {} ({} bytes)", last.getIndex(), bytes.length);
     return last.getIndex();
   }

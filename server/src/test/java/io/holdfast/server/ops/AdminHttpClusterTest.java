@@ -76,7 +76,8 @@ class AdminHttpClusterTest {
         "holdfast_server_leader_changes_seen_total", "holdfast_fencing_rejections_total",
         "holdfast_keepalives_total", "holdfast_sessions_failover_grace_total",
         "holdfast_lock_acquire_duration_seconds_count", "holdfast_lock_acquire_wait_duration_seconds_count",
-        "holdfast_raft_commit_duration_seconds_count")) {
+        "holdfast_raft_commit_duration_seconds_count", "holdfast_raft_snapshot_size_bytes",
+        "holdfast_raft_log_sync_duration_seconds_count", "holdfast_raft_snapshot_duration_seconds_count")) {
       assertTrue(before.containsKey(name), name + " missing from /metrics: " + before.keySet());
     }
     assertEquals(1.0, before.get("holdfast_server_has_leader"));
