@@ -63,6 +63,7 @@ public final class RealSession implements Session {
   private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> expired = new CompletableFuture<>();
   private final Set<RealLease> leases = ConcurrentHashMap.newKeySet();
+  private final Set<CompletableFuture<Optional<LockLease>>> pendingAcquires = ConcurrentHashMap.newKeySet();
   private final Map<Long, Long> sendTimes = new ConcurrentHashMap<>();
   private final AtomicLong seq = new AtomicLong();
   private final Object streamLock = new Object();
@@ -328,6 +329,7 @@ public final class RealSession implements Session {
     leases.forEach(RealLease::markLost);
     stopKeepalives();
     expired.complete(null);
+    endWaits();
     // Tell the cluster at once, so its locks move on now instead of at the server's deadline.
     closeOnServer();
   }
@@ -463,10 +465,19 @@ public final class RealSession implements Session {
         }
       }
     });
-    // Sessions end waits: fail the acquire with the session's expiry.
-    expired.whenComplete((v, err) -> result.completeExceptionally(
-        new SessionExpiredException("session " + id + " is " + state + "; its waits ended")));
+    // The session's end ends its waits (see endWaits); a finished acquire leaves the set.
+    pendingAcquires.add(result);
+    result.whenComplete((v, err) -> pendingAcquires.remove(result));
+    if (isFinal()) {
+      endWaits();
+    }
     return result;
+  }
+
+  private void endWaits() {
+    for (CompletableFuture<Optional<LockLease>> f : pendingAcquires) {
+      f.completeExceptionally(new SessionExpiredException("session " + id + " is " + state + "; its waits ended"));
+    }
   }
 
   /** Withdraws a queued acquire; if the grant already happened, releases it. */
@@ -531,6 +542,7 @@ public final class RealSession implements Session {
     leases.forEach(RealLease::markLost);
     stopKeepalives();
     expired.cancel(false);
+    endWaits();
     return closeOnServer();
   }
 

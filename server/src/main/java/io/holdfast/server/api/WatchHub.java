@@ -29,7 +29,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * history gets the current state first ({@code snapshot = true}), then live events.
  */
 public final class WatchHub implements StateObserver {
-  private record Batch(long index, List<WatchEvent> events) {}
+  private record Batch(long index, List<WatchEvent> events, long bytes) {}
+
+  /** The history is also bounded in bytes: values can be large (up to max-value-bytes each). */
+  static final long MAX_HISTORY_BYTES = 64L * 1024 * 1024;
 
   private final class Subscriber {
     final List<String> lockPrefixes;
@@ -68,6 +71,7 @@ public final class WatchHub implements StateObserver {
   private final HoldfastStateMachine stateMachine;
   private final int capacity;
   private final ArrayDeque<Batch> history = new ArrayDeque<>();
+  private long historyBytes;
   private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
   /** Every entry with events after this index is in {@link #history}; -1 until known. */
   private long coveredAfter = -1;
@@ -107,10 +111,17 @@ public final class WatchHub implements StateObserver {
     if (coveredAfter < 0) {
       coveredAfter = index - 1; // entries before this one that reached us had no events
     }
-    Batch batch = new Batch(index, out);
+    long bytes = 0;
+    for (WatchEvent w : out) {
+      bytes += w.getSerializedSize();
+    }
+    Batch batch = new Batch(index, out, bytes);
     history.addLast(batch);
-    while (history.size() > capacity) {
-      coveredAfter = history.removeFirst().index();
+    historyBytes += bytes;
+    while (history.size() > capacity || (historyBytes > MAX_HISTORY_BYTES && history.size() > 1)) {
+      Batch gone = history.removeFirst();
+      historyBytes -= gone.bytes();
+      coveredAfter = gone.index();
     }
     for (Subscriber s : subscribers) {
       deliver(s, batch);
@@ -183,6 +194,7 @@ public final class WatchHub implements StateObserver {
   public void onStateReloaded() {
     // The history no longer joins up with the state: watchers resume (and get a snapshot).
     history.clear();
+    historyBytes = 0;
     coveredAfter = stateMachine.read(HoldfastState::lastAppliedIndex);
     for (Subscriber s : subscribers) {
       try {
