@@ -38,7 +38,7 @@ public final class RatisMetricsBridge {
     }, r -> { });
   }
 
-  private static final class Mirror implements MetricRegistryListener {
+  private static final class Mirror extends MetricRegistryListener.Base {
     private static void mirror(String name, Metric m) {
       MetricRegistry r = target;
       if (r == null) {
@@ -66,16 +66,8 @@ public final class RatisMetricsBridge {
     }
 
     @Override
-    public void onGaugeRemoved(String name) {
-    }
-
-    @Override
     public void onCounterAdded(String name, Counter counter) {
       mirror(name, counter);
-    }
-
-    @Override
-    public void onCounterRemoved(String name) {
     }
 
     @Override
@@ -84,25 +76,13 @@ public final class RatisMetricsBridge {
     }
 
     @Override
-    public void onHistogramRemoved(String name) {
-    }
-
-    @Override
     public void onMeterAdded(String name, Meter meter) {
       mirror(name, meter);
     }
 
     @Override
-    public void onMeterRemoved(String name) {
-    }
-
-    @Override
     public void onTimerAdded(String name, Timer timer) {
       mirror(name, timer);
-    }
-
-    @Override
-    public void onTimerRemoved(String name) {
     }
   }
 }
