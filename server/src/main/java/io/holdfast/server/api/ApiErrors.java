@@ -87,7 +87,7 @@ public final class ApiErrors {
   public StatusRuntimeException of(Result.Failure f) {
     if (f.code() == ErrorCode.STALE_TOKEN) {
       metrics.staleTokenRefused();
-      LOG.info("Refused a lock call with a stale fencing token: {}", f.message());
+      LOG.info("stale token refused: {}", f.message());
     }
     return of(f.code(), f.message(), null, f.currentToken());
   }
@@ -103,7 +103,7 @@ public final class ApiErrors {
   /** Counts and logs one fenced write (or fence check) refused for its token. */
   public void fencedWriteRefused(String message) {
     metrics.fencedWriteRefused();
-    LOG.info("Refused a fenced write: {}", message);
+    LOG.info("fenced write refused: {}", message);
   }
 
   /** Maps any failure of a call path (Raft, apply, timeouts, bugs) to a status. */

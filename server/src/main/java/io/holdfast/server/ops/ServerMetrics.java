@@ -147,13 +147,16 @@ public final class ServerMetrics implements StateObserver {
           case TAKEN_OVER -> sessionsTakenOver.inc();
           default -> sessionsClosed.inc();
         }
-      } else if (e instanceof StateEvent.LockGranted) {
+      } else if (e instanceof StateEvent.LockGranted g) {
+        LOG.debug("lock={} granted session={} token={}", g.lockName(), g.sessionId(), g.token());
         grants.inc();
       } else if (e instanceof StateEvent.LockReleased r) {
         if (r.reason() != StateEvent.EndReason.CLOSED) {
           // Locks taken from their holder: name the lock, the session and the token, once per node.
           LOG.info("lock={} freed session={} token={} reason={} index={}", r.lockName(), r.sessionId(), r.token(),
               r.reason(), r.index());
+        } else {
+          LOG.debug("lock={} released session={} token={}", r.lockName(), r.sessionId(), r.token());
         }
         releases.inc();
         if (r.reason() == StateEvent.EndReason.REVOKED) {

@@ -165,11 +165,27 @@ class AdminHttpClusterTest {
       Thread.sleep(100);
     }
     assertEquals(after.get("holdfast_sessions_expired_total"), metrics(follower).get("holdfast_sessions_expired_total"));
+    // The expiry and the lock it freed are logged at INFO once on every node, naming session, lock and token.
+    String freed = "lock=m/a freed session=" + session + " token=" + token + " reason=EXPIRED";
+    String ended = "session=" + session + " ended reason=EXPIRED";
+    for (int i = 0; i < 3; i++) {
+      String log = java.nio.file.Files.readString(cluster.log(i));
+      assertEquals(1, occurrences(log, freed), "node " + i + ": " + freed + "\n" + log);
+      assertEquals(1, occurrences(log, ended), "node " + i + ": " + ended);
+    }
     assertTrue(get(cluster.adminUrl(leader) + "/status").body().contains("\"role\":\"LEADER\""));
     // The standard gRPC health service on the client port.
     var health = io.grpc.health.v1.HealthGrpc.newBlockingStub(cluster.channel(follower))
         .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
     assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, health.getStatus());
+  }
+
+  static int occurrences(String text, String part) {
+    int n = 0;
+    for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+      n++;
+    }
+    return n;
   }
 
   @Test
