@@ -11,7 +11,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -78,6 +80,9 @@ final class PeerOrphanBench implements java.util.concurrent.Callable<Integer> {
     BenchReport r = new BenchReport("W5 orphan");
     List<Double> reclaims = new ArrayList<>();
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    // lock() blocks, so the waiter queues from a thread of its own; the same thread releases, as
+    // Curator's mutex belongs to the thread that acquired it.
+    ExecutorService waiterThread = Executors.newSingleThreadExecutor(task -> new Thread(task, "bench-orphan-waiter"));
     try (PeerLockers waiters = cluster.lockers(1, 1, Duration.ofSeconds(10))) {
       PeerLockers.PeerLocker waiter = waiters.get(0);
       for (int trial = 1; trial <= trials; trial++) {
@@ -92,15 +97,7 @@ final class PeerOrphanBench implements java.util.concurrent.Callable<Integer> {
             break;
           }
           long holderToken = Long.parseLong(line.split(" ")[1]);
-          // Both clients block in lock(), so the waiter queues from a thread of its own.
-          CompletableFuture<Long> waiting = new CompletableFuture<>();
-          Workers.start("bench-orphan-waiter", () -> {
-            try {
-              waiting.complete(waiter.lock(lock));
-            } catch (Exception e) {
-              waiting.completeExceptionally(e);
-            }
-          });
+          Future<Long> waiting = waiterThread.submit(() -> waiter.lock(lock));
           // Queue the waiter, then kill at a random point of the holder's keepalive cycle.
           Thread.sleep(300 + random.nextInt((int) Math.max(1, ttl.toMillis() / 3)));
           long killAt = System.nanoTime();
@@ -114,11 +111,16 @@ final class PeerOrphanBench implements java.util.concurrent.Callable<Integer> {
           }
           err.println("trial " + trial + ": lock held by the waiter " + Math.round(ms) + " ms after the kill");
           err.flush();
-          waiter.unlock();
+          waiterThread.submit(() -> {
+            waiter.unlock();
+            return null;
+          }).get(30, TimeUnit.SECONDS);
         } finally {
           holder.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
       }
+    } finally {
+      waiterThread.shutdownNow();
     }
     List<Double> sorted = new ArrayList<>(reclaims);
     sorted.sort(null);
