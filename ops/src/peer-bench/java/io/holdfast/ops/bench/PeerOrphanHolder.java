@@ -6,8 +6,8 @@ import java.util.List;
 
 /**
  * The holder process of {@code peer-bench ... orphan}: takes a lock with a lease/session of the given
- * TTL, says so on stdout, and keeps it alive until it is killed. Arguments: peer, connect string,
- * lock name, TTL in ms.
+ * TTL, says so on stdout, and keeps it alive until it is killed (or its bench goes away).
+ * Arguments: peer, connect string, lock name, TTL in ms.
  */
 public final class PeerOrphanHolder {
   private PeerOrphanHolder() {}
@@ -26,7 +26,11 @@ public final class PeerOrphanHolder {
     long token = locker.lock(args[2]);
     System.out.println("HELD " + token + " " + locker.sessionId());
     System.out.flush();
-    Thread.sleep(Long.MAX_VALUE);
+    // Hold until killed; if the bench itself dies first, its end of our stdin closes, and so do we.
+    while (System.in.read() >= 0) {
+      // nothing is ever sent
+    }
+    System.exit(0);
   }
 
   /** The command line that starts a holder with this JVM's classpath. */
