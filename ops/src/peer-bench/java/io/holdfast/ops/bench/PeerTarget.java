@@ -2,6 +2,7 @@ package io.holdfast.ops.bench;
 
 import io.holdfast.ops.cli.Output;
 import java.io.PrintWriter;
+import java.util.Arrays;
 import picocli.CommandLine.Option;
 
 /** Which peer cluster a run starts, and how its figures are printed. */
@@ -20,6 +21,10 @@ final class PeerTarget {
           + ZooKeeperCluster.DEBIAN_CLASSPATH + ")")
   String zookeeperClasspath;
 
+  @Option(names = "--zookeeper-jvm-flags", paramLabel = "FLAGS",
+      description = "JVM flags of the ZooKeeper servers (default: none, as Debian's launcher passes none)")
+  String zookeeperJvmFlags = "";
+
   @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
   Output.Format output = Output.Format.table;
 
@@ -36,7 +41,8 @@ final class PeerTarget {
     PeerCluster c = switch (peer) {
       case etcd -> new EtcdCluster(first(etcdBinary, System.getenv("ETCD_BINARY"), "etcd"), members);
       case zookeeper -> new ZooKeeperCluster(
-          first(zookeeperClasspath, System.getenv("ZOOKEEPER_CLASSPATH"), ZooKeeperCluster.DEBIAN_CLASSPATH), members);
+          first(zookeeperClasspath, System.getenv("ZOOKEEPER_CLASSPATH"), ZooKeeperCluster.DEBIAN_CLASSPATH),
+          Arrays.stream(zookeeperJvmFlags.trim().split("\\s+")).filter(f -> !f.isEmpty()).toList(), members);
     };
     try {
       c.start(err);

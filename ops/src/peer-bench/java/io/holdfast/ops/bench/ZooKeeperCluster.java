@@ -32,11 +32,13 @@ final class ZooKeeperCluster extends PeerCluster {
   static final String DEBIAN_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
 
   private final String classpath;
+  private final List<String> jvmFlags;
   private final List<String> clientAddresses = new ArrayList<>();
 
-  ZooKeeperCluster(String classpath, int members) throws IOException {
+  ZooKeeperCluster(String classpath, List<String> jvmFlags, int members) throws IOException {
     super(members);
     this.classpath = classpath;
+    this.jvmFlags = List.copyOf(jvmFlags);
   }
 
   /** The servers' own version line, read from their {@code srvr} answer once they are up. */
@@ -69,9 +71,11 @@ final class ZooKeeperCluster extends PeerCluster {
       Files.writeString(home.resolve("zoo.cfg"), "tickTime=2000\ninitLimit=10\nsyncLimit=5\n"
           + "dataDir=" + data + "\nclientPort=" + ports[i] + "\nadmin.enableServer=false\n"
           + "4lw.commands.whitelist=srvr\n" + servers);
-      launch(List.of(java(), "-cp", classpath, "-Dzookeeper.log.dir=" + home,
-          "org.apache.zookeeper.server.quorum.QuorumPeerMain", home.resolve("zoo.cfg").toString()),
-          dir.resolve("zk" + (i + 1) + ".log"));
+      List<String> command = new ArrayList<>(List.of(java()));
+      command.addAll(jvmFlags);
+      command.addAll(List.of("-cp", classpath, "-Dzookeeper.log.dir=" + home,
+          "org.apache.zookeeper.server.quorum.QuorumPeerMain", home.resolve("zoo.cfg").toString()));
+      launch(command, dir.resolve("zk" + (i + 1) + ".log"));
     }
     awaitQuorum(Duration.ofSeconds(60));
     err.println("ZooKeeper ensemble: " + connectString() + " (data " + dir + ")");
