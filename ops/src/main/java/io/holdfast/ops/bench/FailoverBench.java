@@ -7,20 +7,15 @@ import io.holdfast.client.Session;
 import io.holdfast.client.SessionExpiredException;
 import io.holdfast.ops.LocalCluster;
 import io.holdfast.ops.cli.Durations;
-import io.holdfast.ops.cli.ExitCodes;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * W4: a client loops acquire + release on one lock (1 s call deadline, then retry) while the
@@ -31,11 +26,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "failover", mixinStandardHelpOptions = true,
     description = "Kills the leader (-9) under a lock loop, N times: unavailability per trial, false elections.",
     footer = {"", "Example:", "  holdfast bench failover --local 3 --trials 5"})
-final class FailoverBench implements Callable<Integer> {
+final class FailoverBench extends HoldfastWorkload {
   static final String LOCK = "bench/failover";
-
-  @Mixin
-  BenchTarget target;
 
   @Option(names = "--trials", description = "leader kills (default ${DEFAULT-VALUE})")
   int trials = 5;
@@ -50,29 +42,20 @@ final class FailoverBench implements Callable<Integer> {
   @Option(names = "--ttl", converter = Durations.class, description = "the looping client's session TTL (default 10s)")
   Duration ttl = Duration.ofSeconds(10);
 
-  @Spec
-  CommandSpec spec;
-
   @Override
-  public Integer call() throws Exception {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    String problem = target.problem(true);
-    if (problem == null && (trials < 1 || trials > 1_000)) {
-      problem = "--trials must be between 1 and 1000, got " + trials;
-    }
-    if (problem != null) {
-      err.println("holdfast bench failover: " + problem);
-      err.flush();
-      return ExitCodes.USAGE;
-    }
-    try (BenchTarget.Target t = target.open(err)) {
-      BenchReport report = run(t, err);
-      report.print(out, target.json());
-      return report.failed() ? ExitCodes.FAILED : ExitCodes.OK;
-    }
+  boolean needsLocal() {
+    return true;
   }
 
+  @Override
+  String optionProblem() {
+    if (trials < 1 || trials > 1_000) {
+      return "--trials must be between 1 and 1000, got " + trials;
+    }
+    return null;
+  }
+
+  @Override
   BenchReport run(BenchTarget.Target t, PrintWriter err) throws Exception {
     LocalCluster cluster = t.cluster();
     BenchReport r = new BenchReport("W4 failover");

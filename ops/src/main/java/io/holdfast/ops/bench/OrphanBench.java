@@ -4,7 +4,6 @@ import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.LockLease;
 import io.holdfast.client.Session;
 import io.holdfast.ops.cli.Durations;
-import io.holdfast.ops.cli.ExitCodes;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -14,14 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * W5: a holder in its own JVM takes a lock, a waiter queues behind it, the holder is killed with
@@ -32,10 +27,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "orphan", mixinStandardHelpOptions = true,
     description = "Kills a lock holder's process (-9) N times: time until the waiting client holds the lock.",
     footer = {"", "Example:", "  holdfast bench orphan --local 3 --trials 5 --ttl 5s"})
-final class OrphanBench implements Callable<Integer> {
-  @Mixin
-  BenchTarget target;
-
+final class OrphanBench extends HoldfastWorkload {
   @Option(names = "--trials", description = "holder kills (default ${DEFAULT-VALUE})")
   int trials = 5;
 
@@ -45,32 +37,18 @@ final class OrphanBench implements Callable<Integer> {
   @Option(names = "--seed", description = "seed for the kill times within the keepalive cycle (default: random, printed)")
   Long seed;
 
-  @Spec
-  CommandSpec spec;
-
   @Override
-  public Integer call() throws Exception {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    String problem = target.problem(false);
-    if (problem == null && (trials < 1 || trials > 1_000)) {
-      problem = "--trials must be between 1 and 1000, got " + trials;
+  String optionProblem() {
+    if (trials < 1 || trials > 1_000) {
+      return "--trials must be between 1 and 1000, got " + trials;
     }
-    if (problem == null && (ttl.toMillis() < 1_000 || ttl.toMillis() > 120_000)) {
-      problem = "--ttl must be between 1s and 120s, got " + Durations.format(ttl);
+    if (ttl.toMillis() < 1_000 || ttl.toMillis() > 120_000) {
+      return "--ttl must be between 1s and 120s, got " + Durations.format(ttl);
     }
-    if (problem != null) {
-      err.println("holdfast bench orphan: " + problem);
-      err.flush();
-      return ExitCodes.USAGE;
-    }
-    try (BenchTarget.Target t = target.open(err)) {
-      BenchReport report = run(t, err);
-      report.print(out, target.json());
-      return report.failed() ? ExitCodes.FAILED : ExitCodes.OK;
-    }
+    return null;
   }
 
+  @Override
   BenchReport run(BenchTarget.Target t, PrintWriter err) throws Exception {
     long s = seed != null ? seed : new Random().nextLong();
     err.println("seed " + s);
@@ -114,6 +92,12 @@ final class OrphanBench implements Callable<Integer> {
       }
       waiterSession.close();
     }
+    putReclaims(r, reclaims, ttl);
+    return r;
+  }
+
+  /** Each trial's time from kill to waiter holding, their median and maximum, and how many passed TTL + 0.3 s. */
+  static void putReclaims(BenchReport r, List<Double> reclaims, Duration ttl) {
     List<Double> sorted = new ArrayList<>(reclaims);
     sorted.sort(null);
     long bound = ttl.toMillis() + 300;
@@ -124,6 +108,5 @@ final class OrphanBench implements Callable<Integer> {
       r.put("reclaim_ms_max", Math.round(sorted.get(sorted.size() - 1)));
     }
     r.put("over_ttl_plus_300ms", reclaims.stream().filter(ms -> ms > bound).count());
-    return r;
   }
 }

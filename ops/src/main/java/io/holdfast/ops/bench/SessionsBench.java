@@ -7,7 +7,6 @@ import io.grpc.stub.StreamObserver;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.ops.LocalCluster;
 import io.holdfast.ops.cli.Durations;
-import io.holdfast.ops.cli.ExitCodes;
 import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.KeepAliveRequest;
 import io.holdfast.proto.v1.KeepAliveResponse;
@@ -22,16 +21,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * W3: S sessions opened and kept alive for a while. The keepalives are sent at a third of the TTL,
@@ -43,10 +38,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "sessions", mixinStandardHelpOptions = true,
     description = "Opens S sessions and keeps them alive: sessions lost (must be 0), keepalive latency, server CPU and RSS.",
     footer = {"", "Example:", "  holdfast bench sessions --local 3 --sessions 10000 --ttl 10s --hold 60s"})
-final class SessionsBench implements Callable<Integer> {
-  @Mixin
-  BenchTarget target;
-
+final class SessionsBench extends HoldfastWorkload {
   @Option(names = "--sessions", description = "sessions to hold (default ${DEFAULT-VALUE})")
   int sessions = 10_000;
 
@@ -59,35 +51,21 @@ final class SessionsBench implements Callable<Integer> {
   @Option(names = "--streams", description = "keepalive streams (default ${DEFAULT-VALUE})")
   int streams = 8;
 
-  @Spec
-  CommandSpec spec;
-
   @Override
-  public Integer call() throws Exception {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    String problem = target.problem(false);
-    if (problem == null && (sessions < 1 || sessions > 1_000_000)) {
-      problem = "--sessions must be between 1 and 1000000, got " + sessions;
+  String optionProblem() {
+    if (sessions < 1 || sessions > 1_000_000) {
+      return "--sessions must be between 1 and 1000000, got " + sessions;
     }
-    if (problem == null && (streams < 1 || streams > 1_000)) {
-      problem = "--streams must be between 1 and 1000, got " + streams;
+    if (streams < 1 || streams > 1_000) {
+      return "--streams must be between 1 and 1000, got " + streams;
     }
-    if (problem == null && hold.toMillis() < ttl.toMillis()) {
-      problem = "--hold must be at least the TTL, or no session could be lost";
+    if (hold.toMillis() < ttl.toMillis()) {
+      return "--hold must be at least the TTL, or no session could be lost";
     }
-    if (problem != null) {
-      err.println("holdfast bench sessions: " + problem);
-      err.flush();
-      return ExitCodes.USAGE;
-    }
-    try (BenchTarget.Target t = target.open(err)) {
-      BenchReport report = run(t, err);
-      report.print(out, target.json());
-      return report.failed() ? ExitCodes.FAILED : ExitCodes.OK;
-    }
+    return null;
   }
 
+  @Override
   BenchReport run(BenchTarget.Target t, PrintWriter err) throws Exception {
     String leader;
     try (HoldfastClient probe = t.client("bench-sessions-probe", Duration.ofSeconds(2))) {

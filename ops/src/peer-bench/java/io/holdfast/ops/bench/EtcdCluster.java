@@ -118,7 +118,7 @@ final class EtcdCluster extends PeerCluster {
     }
     return new PeerLockers() {
       @Override
-      public PeerLocker get(int c) {
+      public Locker get(int c) {
         return lockers.get(c);
       }
 
@@ -136,7 +136,7 @@ final class EtcdCluster extends PeerCluster {
   }
 
   /** A lease kept alive by jetcd, and the lock key the last lock() returned. */
-  static final class EtcdLocker implements PeerLockers.PeerLocker {
+  static final class EtcdLocker implements Locker {
     private final Client client;
     private final long leaseId;
     private final CloseableClient keepAlive;
@@ -186,10 +186,10 @@ final class EtcdCluster extends PeerCluster {
       key = null;
     }
 
-    private void checkAlive() throws PeerLockers.SessionLostException {
+    private void checkAlive() throws Locker.SessionLostException {
       Throwable t = lost;
       if (t != null) {
-        throw new PeerLockers.SessionLostException("lease " + Long.toHexString(leaseId) + " lost: " + t.getMessage(), t);
+        throw new Locker.SessionLostException("lease " + Long.toHexString(leaseId) + " lost: " + t.getMessage(), t);
       }
     }
 

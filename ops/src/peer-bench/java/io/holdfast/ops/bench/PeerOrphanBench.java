@@ -1,7 +1,6 @@
 package io.holdfast.ops.bench;
 
 import io.holdfast.ops.cli.Durations;
-import io.holdfast.ops.cli.ExitCodes;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -16,10 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * W5 on a peer, as {@link OrphanBench} runs it on Holdfast: a holder JVM takes the lock with a
@@ -28,12 +24,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "orphan", mixinStandardHelpOptions = true,
     description = "Kills a lock holder's process (-9) N times: time until the waiting client holds the lock.")
-final class PeerOrphanBench implements java.util.concurrent.Callable<Integer> {
-  private final PeerTarget.Peer peer;
-
-  @Mixin
-  PeerTarget target;
-
+final class PeerOrphanBench extends PeerWorkload {
   @Option(names = "--trials", description = "holder kills (default ${DEFAULT-VALUE})")
   int trials = 5;
 
@@ -43,36 +34,22 @@ final class PeerOrphanBench implements java.util.concurrent.Callable<Integer> {
   @Option(names = "--seed", description = "seed for the kill times within the keepalive cycle (default: random, printed)")
   Long seed;
 
-  @Spec
-  CommandSpec spec;
-
   PeerOrphanBench(PeerTarget.Peer peer) {
-    this.peer = peer;
+    super(peer);
   }
 
   @Override
-  public Integer call() throws Exception {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    String problem = target.problem();
-    if (problem == null && (trials < 1 || trials > 1_000)) {
-      problem = "--trials must be between 1 and 1000, got " + trials;
+  String optionProblem() {
+    if (trials < 1 || trials > 1_000) {
+      return "--trials must be between 1 and 1000, got " + trials;
     }
-    if (problem == null && (ttl.toMillis() < 1_000 || ttl.toMillis() > 120_000 || ttl.toMillis() % 1_000 != 0)) {
-      problem = "--ttl must be whole seconds between 1s and 120s (etcd leases are in seconds), got " + Durations.format(ttl);
+    if (ttl.toMillis() < 1_000 || ttl.toMillis() > 120_000 || ttl.toMillis() % 1_000 != 0) {
+      return "--ttl must be whole seconds between 1s and 120s (etcd leases are in seconds), got " + Durations.format(ttl);
     }
-    if (problem != null) {
-      err.println("peer-bench " + peer + " orphan: " + problem);
-      err.flush();
-      return ExitCodes.USAGE;
-    }
-    try (PeerCluster cluster = target.open(peer, err)) {
-      BenchReport report = run(cluster, err);
-      report.print(out, target.json());
-      return report.failed() ? ExitCodes.FAILED : ExitCodes.OK;
-    }
+    return null;
   }
 
+  @Override
   BenchReport run(PeerCluster cluster, PrintWriter err) throws Exception {
     long s = seed != null ? seed : new Random().nextLong();
     err.println("seed " + s);
@@ -84,7 +61,7 @@ final class PeerOrphanBench implements java.util.concurrent.Callable<Integer> {
     // Curator's mutex belongs to the thread that acquired it.
     ExecutorService waiterThread = Executors.newSingleThreadExecutor(task -> new Thread(task, "bench-orphan-waiter"));
     try (PeerLockers waiters = cluster.lockers(1, 1, Duration.ofSeconds(10))) {
-      PeerLockers.PeerLocker waiter = waiters.get(0);
+      Locker waiter = waiters.get(0);
       for (int trial = 1; trial <= trials; trial++) {
         String lock = "bench/orphan/" + s + "/" + trial;
         Process holder = new ProcessBuilder(PeerOrphanHolder.command(java, peer, cluster.connectString(), lock, ttl))
@@ -122,17 +99,8 @@ final class PeerOrphanBench implements java.util.concurrent.Callable<Integer> {
     } finally {
       waiterThread.shutdownNow();
     }
-    List<Double> sorted = new ArrayList<>(reclaims);
-    sorted.sort(null);
-    long bound = ttl.toMillis() + 300;
     r.put("system", cluster.system()).put("members", cluster.members);
-    r.put("trials", reclaims.size()).put("ttl_ms", ttl.toMillis());
-    r.put("reclaim_ms_each", reclaims.stream().map(Math::round).toList());
-    if (!sorted.isEmpty()) {
-      r.put("reclaim_ms_median", Math.round(sorted.get(sorted.size() / 2)));
-      r.put("reclaim_ms_max", Math.round(sorted.get(sorted.size() - 1)));
-    }
-    r.put("over_ttl_plus_300ms", reclaims.stream().filter(ms -> ms > bound).count());
+    OrphanBench.putReclaims(r, reclaims, ttl);
     return r;
   }
 }

@@ -16,7 +16,7 @@ public final class PeerOrphanHolder {
     PeerBench.quietLogs();
     PeerTarget.Peer peer = PeerTarget.Peer.valueOf(args[0]);
     Duration ttl = Duration.ofMillis(Long.parseLong(args[3]));
-    PeerLockers.PeerLocker locker = switch (peer) {
+    Locker locker = switch (peer) {
       case etcd -> {
         Client client = EtcdCluster.client(args[1]);
         yield new EtcdCluster.EtcdLocker(client, ttl);

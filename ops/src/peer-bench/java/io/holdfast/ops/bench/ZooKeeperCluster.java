@@ -156,7 +156,7 @@ final class ZooKeeperCluster extends PeerCluster {
     }
     return new PeerLockers() {
       @Override
-      public PeerLocker get(int c) {
+      public Locker get(int c) {
         return lockers.get(c);
       }
 
@@ -189,7 +189,7 @@ final class ZooKeeperCluster extends PeerCluster {
   }
 
   /** One Curator client (one session), a mutex per lock name it has used. */
-  static final class ZkLocker implements PeerLockers.PeerLocker {
+  static final class ZkLocker implements Locker {
     private final CuratorFramework curator;
     private final Map<String, Mutex> mutexes = new HashMap<>();
     private volatile boolean lost;
@@ -216,7 +216,7 @@ final class ZooKeeperCluster extends PeerCluster {
     @Override
     public long lock(String name) throws Exception {
       if (lost) {
-        throw new PeerLockers.SessionLostException("ZooKeeper session lost", null);
+        throw new Locker.SessionLostException("ZooKeeper session lost", null);
       }
       Mutex m = mutexes.computeIfAbsent(name, n -> new Mutex(curator, path(n)));
       m.acquire();
