@@ -54,7 +54,8 @@ public final class LocalCluster implements AutoCloseable {
     return new LocalCluster(dataDir, java.util.UUID.randomUUID().toString(), client, peer, admin, jvmFlags);
   }
 
-  static int[] freePorts(int n) throws IOException {
+  /** Ports the kernel says are free now; all held open together so that none repeats. */
+  public static int[] freePorts(int n) throws IOException {
     List<ServerSocket> held = new ArrayList<>();
     try {
       int[] out = new int[n];

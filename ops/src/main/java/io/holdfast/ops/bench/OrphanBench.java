@@ -3,7 +3,6 @@ package io.holdfast.ops.bench;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.LockLease;
 import io.holdfast.client.Session;
-import io.holdfast.ops.cli.Durations;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -16,7 +15,7 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /**
  * W5: a holder in its own JVM takes a lock, a waiter queues behind it, the holder is killed with
@@ -28,29 +27,17 @@ import picocli.CommandLine.Option;
     description = "Kills a lock holder's process (-9) N times: time until the waiting client holds the lock.",
     footer = {"", "Example:", "  holdfast bench orphan --local 3 --trials 5 --ttl 5s"})
 final class OrphanBench extends HoldfastWorkload {
-  @Option(names = "--trials", description = "holder kills (default ${DEFAULT-VALUE})")
-  int trials = 5;
-
-  @Option(names = "--ttl", converter = Durations.class, description = "the holder's session TTL (default 5s)")
-  Duration ttl = Duration.ofSeconds(5);
-
-  @Option(names = "--seed", description = "seed for the kill times within the keepalive cycle (default: random, printed)")
-  Long seed;
+  @Mixin
+  OrphanOptions options;
 
   @Override
   String optionProblem() {
-    if (trials < 1 || trials > 1_000) {
-      return "--trials must be between 1 and 1000, got " + trials;
-    }
-    if (ttl.toMillis() < 1_000 || ttl.toMillis() > 120_000) {
-      return "--ttl must be between 1s and 120s, got " + Durations.format(ttl);
-    }
-    return null;
+    return options.problem();
   }
 
   @Override
   BenchReport run(BenchTarget.Target t, PrintWriter err) throws Exception {
-    long s = seed != null ? seed : new Random().nextLong();
+    long s = options.seed != null ? options.seed : new Random().nextLong();
     err.println("seed " + s);
     Random random = new Random(s);
     BenchReport r = new BenchReport("W5 orphan");
@@ -58,11 +45,11 @@ final class OrphanBench extends HoldfastWorkload {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     try (HoldfastClient client = t.client("bench-orphan-waiter", Duration.ofSeconds(5))) {
       Session waiterSession = client.newSession(Duration.ofSeconds(10));
-      for (int trial = 1; trial <= trials; trial++) {
+      for (int trial = 1; trial <= options.trials; trial++) {
         String lock = "bench/orphan/" + s + "/" + trial;
         Process holder = new ProcessBuilder(java, "-Xmx128m", "-XX:+UseSerialGC", "-cp",
             System.getProperty("java.class.path"), OrphanHolder.class.getName(), String.join(",", t.endpoints()), lock,
-            Long.toString(ttl.toMillis())).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            Long.toString(options.ttl.toMillis())).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         try {
           BufferedReader lines = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
           String line = lines.readLine();
@@ -73,10 +60,10 @@ final class OrphanBench extends HoldfastWorkload {
           long holderToken = Long.parseLong(line.split(" ")[1]);
           CompletableFuture<LockLease> waiter = waiterSession.lockAsync(lock);
           // Queue the waiter, then kill at a random point of the holder's keepalive cycle.
-          Thread.sleep(300 + random.nextInt((int) Math.max(1, ttl.toMillis() / 3)));
+          Thread.sleep(300 + random.nextInt((int) Math.max(1, options.ttl.toMillis() / 3)));
           long killAt = System.nanoTime();
           holder.destroyForcibly();
-          LockLease lease = waiter.get(ttl.toMillis() + 60_000, TimeUnit.MILLISECONDS);
+          LockLease lease = waiter.get(options.ttl.toMillis() + 60_000, TimeUnit.MILLISECONDS);
           double ms = (System.nanoTime() - killAt) / 1e6;
           reclaims.add(ms);
           if (lease.token() <= holderToken) {
@@ -92,7 +79,7 @@ final class OrphanBench extends HoldfastWorkload {
       }
       waiterSession.close();
     }
-    putReclaims(r, reclaims, ttl);
+    putReclaims(r, reclaims, options.ttl);
     return r;
   }
 

@@ -2,8 +2,6 @@ package io.holdfast.ops.bench;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,22 +62,9 @@ abstract class PeerCluster implements AutoCloseable {
     }
   }
 
-  /** Ports the kernel says are free now; all held open together so that none repeats. */
+  /** Ports the kernel says are free now (the local Holdfast cluster's way of picking them). */
   static int[] freePorts(int n) throws IOException {
-    List<ServerSocket> held = new ArrayList<>();
-    try {
-      int[] out = new int[n];
-      for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        held.add(s);
-        out[i] = s.getLocalPort();
-      }
-      return out;
-    } finally {
-      for (ServerSocket s : held) {
-        s.close();
-      }
-    }
+    return io.holdfast.ops.LocalCluster.freePorts(n);
   }
 
   private synchronized void stop() {

@@ -15,7 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /**
  * W5 on a peer, as {@link OrphanBench} runs it on Holdfast: a holder JVM takes the lock with a
@@ -25,14 +25,8 @@ import picocli.CommandLine.Option;
 @Command(name = "orphan", mixinStandardHelpOptions = true,
     description = "Kills a lock holder's process (-9) N times: time until the waiting client holds the lock.")
 final class PeerOrphanBench extends PeerWorkload {
-  @Option(names = "--trials", description = "holder kills (default ${DEFAULT-VALUE})")
-  int trials = 5;
-
-  @Option(names = "--ttl", converter = Durations.class, description = "the holder's lease TTL / session timeout (default 5s)")
-  Duration ttl = Duration.ofSeconds(5);
-
-  @Option(names = "--seed", description = "seed for the kill times within the keepalive cycle (default: random, printed)")
-  Long seed;
+  @Mixin
+  OrphanOptions options;
 
   PeerOrphanBench(PeerTarget.Peer peer) {
     super(peer);
@@ -40,18 +34,16 @@ final class PeerOrphanBench extends PeerWorkload {
 
   @Override
   String optionProblem() {
-    if (trials < 1 || trials > 1_000) {
-      return "--trials must be between 1 and 1000, got " + trials;
+    String p = options.problem();
+    if (p == null && options.ttl.toMillis() % 1_000 != 0) {
+      p = "--ttl must be whole seconds (etcd leases are in seconds), got " + Durations.format(options.ttl);
     }
-    if (ttl.toMillis() < 1_000 || ttl.toMillis() > 120_000 || ttl.toMillis() % 1_000 != 0) {
-      return "--ttl must be whole seconds between 1s and 120s (etcd leases are in seconds), got " + Durations.format(ttl);
-    }
-    return null;
+    return p;
   }
 
   @Override
   BenchReport run(PeerCluster cluster, PrintWriter err) throws Exception {
-    long s = seed != null ? seed : new Random().nextLong();
+    long s = options.seed != null ? options.seed : new Random().nextLong();
     err.println("seed " + s);
     Random random = new Random(s);
     BenchReport r = new BenchReport("W5 orphan");
@@ -62,9 +54,9 @@ final class PeerOrphanBench extends PeerWorkload {
     ExecutorService waiterThread = Executors.newSingleThreadExecutor(task -> new Thread(task, "bench-orphan-waiter"));
     try (PeerLockers waiters = cluster.lockers(1, 1, Duration.ofSeconds(10))) {
       Locker waiter = waiters.get(0);
-      for (int trial = 1; trial <= trials; trial++) {
+      for (int trial = 1; trial <= options.trials; trial++) {
         String lock = "bench/orphan/" + s + "/" + trial;
-        Process holder = new ProcessBuilder(PeerOrphanHolder.command(java, peer, cluster.connectString(), lock, ttl))
+        Process holder = new ProcessBuilder(PeerOrphanHolder.command(java, peer, cluster.connectString(), lock, options.ttl))
             .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         try {
           BufferedReader lines = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
@@ -76,10 +68,10 @@ final class PeerOrphanBench extends PeerWorkload {
           long holderToken = Long.parseLong(line.split(" ")[1]);
           Future<Long> waiting = waiterThread.submit(() -> waiter.lock(lock));
           // Queue the waiter, then kill at a random point of the holder's keepalive cycle.
-          Thread.sleep(300 + random.nextInt((int) Math.max(1, ttl.toMillis() / 3)));
+          Thread.sleep(300 + random.nextInt((int) Math.max(1, options.ttl.toMillis() / 3)));
           long killAt = System.nanoTime();
           holder.destroyForcibly();
-          long token = waiting.get(ttl.toMillis() + 60_000, TimeUnit.MILLISECONDS);
+          long token = waiting.get(options.ttl.toMillis() + 60_000, TimeUnit.MILLISECONDS);
           double ms = (System.nanoTime() - killAt) / 1e6;
           reclaims.add(ms);
           if (token <= holderToken) {
@@ -100,7 +92,7 @@ final class PeerOrphanBench extends PeerWorkload {
       waiterThread.shutdownNow();
     }
     r.put("system", cluster.system()).put("members", cluster.members);
-    OrphanBench.putReclaims(r, reclaims, ttl);
+    OrphanBench.putReclaims(r, reclaims, options.ttl);
     return r;
   }
 }
