@@ -196,6 +196,9 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
     y.append("cluster-id: ").append(clusterId).append('\n');
     y.append("data-dir: ").append(nodeDir).append('\n');
     y.append("admin-address: 127.0.0.1:").append(adminPort(i)).append('\n');
+    // A dev cluster on loopback: plaintext, chosen explicitly (each node logs a warning).
+    y.append("client-tls: plaintext\n");
+    y.append("peer-tls: plaintext\n");
     y.append("peers:\n");
     for (int j = 0; j < nodes; j++) {
       y.append("  n").append(j + 1).append(": {peer: 127.0.0.1:").append(peerPort(j)).append(", client: 127.0.0.1:")

@@ -33,7 +33,10 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
   private final ApiErrors errors;
   private final Responses responses;
 
-  public AdminEndpoint(ServerConfig config, RaftNode raft, ApiErrors errors) {
+  private final Access access;
+
+  public AdminEndpoint(ServerConfig config, RaftNode raft, ApiErrors errors, Access access) {
+    this.access = access;
     this.config = config;
     this.raft = raft;
     this.errors = errors;
@@ -88,6 +91,12 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    var denied = access.require(io.holdfast.server.security.Verb.ADMIN, req.getLockName());
+    if (denied != null) {
+      out.onError(denied);
+      return;
+    }
+    String requestedBy = requestedBy(req.getRequestedBy());
     if (req.getDryRun()) {
       // A dry run is a linearizable read: nothing is logged, nothing changes.
       raft.readBarrier().whenComplete((v, err) -> {
@@ -101,15 +110,24 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       return;
     }
     Command.Revoke cmd = new Command.Revoke(req.getRequestId(), req.getLockName(), req.getReason(),
-        req.getSuccessorSessionId(), req.getRequestedBy());
+        req.getSuccessorSessionId(), requestedBy);
     responses.submit(cmd, out, r -> {
       Result.Revoked rv = (Result.Revoked) r;
-      LOG.info("Lock {} revoked by '{}' (reason: {}): former holder session {} token {}; now {}", req.getLockName(),
-          req.getRequestedBy(), req.getReason(), rv.formerHolderSessionId(), rv.formerToken(),
+      LOG.info("Lock {} revoked by {} (reason: {}): former holder session {} token {}; now {}", req.getLockName(),
+          requestedBy, req.getReason(), rv.formerHolderSessionId(), rv.formerToken(),
           rv.grantedToSessionId() != 0 ? "held by session " + rv.grantedToSessionId() + " token " + rv.newToken()
               : rv.orphanedForMs() > 0 ? "orphaned for " + rv.orphanedForMs() + " ms" : "free");
       return revoked(req, rv, false);
     });
+  }
+
+  /** The audit log's "requested by": the authenticated identity, with any self-declared name beside it. */
+  private static String requestedBy(String declared) {
+    String who = "'" + Access.who() + "'";
+    if (declared.isBlank() || declared.equals(Access.who())) {
+      return who;
+    }
+    return who + " (declared '" + Names.printable(declared) + "')";
   }
 
   private RevokeResponse revoked(RevokeRequest req, Result.Revoked r, boolean dryRun) {
@@ -136,11 +154,18 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    // A session may hold any lock, so ending one is admin over every name.
+    var denied = access.requireAllUnder(io.holdfast.server.security.Verb.ADMIN, "");
+    if (denied != null) {
+      out.onError(denied);
+      return;
+    }
+    String requestedBy = requestedBy(req.getRequestedBy());
     Command.AdminExpireSession cmd = new Command.AdminExpireSession(req.getRequestId(), req.getSessionId(),
-        req.getReason(), req.getRequestedBy());
+        req.getReason(), requestedBy);
     responses.submit(cmd, out, r -> {
       Result.SessionExpired x = (Result.SessionExpired) r;
-      LOG.info("Session {} expired by '{}' (reason: {}); released locks {}", req.getSessionId(), req.getRequestedBy(),
+      LOG.info("Session {} expired by {} (reason: {}); released locks {}", req.getSessionId(), requestedBy,
           req.getReason(), x.releasedLocks());
       return ExpireSessionResponse.newBuilder().setHeader(responses.header()).addAllReleasedLocks(x.releasedLocks())
           .build();
@@ -155,6 +180,12 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     }
     if (!req.getLockName().isEmpty() && Names.checkLockName(req.getLockName()) != null) {
       out.onError(errors.invalid(Names.checkLockName(req.getLockName())));
+      return;
+    }
+    // The audit log names holders and operators: reading it needs read on the lock (or on all).
+    var denied = access.requireAllUnder(io.holdfast.server.security.Verb.READ, req.getLockName());
+    if (denied != null) {
+      out.onError(denied);
       return;
     }
     int limit = req.getLimit() == 0 ? 100 : req.getLimit();

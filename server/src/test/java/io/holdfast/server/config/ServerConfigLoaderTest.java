@@ -38,6 +38,8 @@ class ServerConfigLoaderTest {
     m.put("data-dir", "/var/lib/holdfast");
     m.put("peers", peers);
     m.put("session-ttl-min-ms", 2_000);
+    m.put("client-tls", "plaintext");
+    m.put("peer-tls", "plaintext");
     return m;
   }
 
@@ -247,6 +249,8 @@ class ServerConfigLoaderTest {
       "data-dir: /srv/holdfast/from-file",
       "session-ttl-min-ms: 4000",
       "snapshot-threshold: 2000",
+      "client-tls: plaintext",
+      "peer-tls: plaintext",
       "peers:",
       "  n1: {peer: 127.0.0.1:7411, client: 127.0.0.1:7401}",
       "  n2: {peer: 127.0.0.1:7412, client: 127.0.0.1:7402}",
@@ -308,6 +312,8 @@ class ServerConfigLoaderTest {
     overrides.put("peers", "n1=127.0.0.1:7411/127.0.0.1:7401");
     overrides.put("data-dir", "/tmp/hf");
     overrides.put("session-ttl-min-ms", "2000");
+    overrides.put("client-tls", "plaintext");
+    overrides.put("peer-tls", "plaintext");
     ServerConfig c = ServerConfigLoader.load(null, overrides, Map.of());
     assertEquals("n1", c.self().id());
   }
@@ -339,7 +345,7 @@ class ServerConfigLoaderTest {
     java.nio.file.Path file = java.nio.file.Files.createTempFile("holdfast", ".yaml");
     try {
       java.nio.file.Files.writeString(file, String.join("\n", "node-id: n1", "data-dir: /tmp/x",
-          "peers:", "  n1: {peer: 127.0.0.1:7410, client: 127.0.0.1:7400}", ""));
+          "client-tls: plaintext", "peer-tls: plaintext", "peers:", "  n1: {peer: 127.0.0.1:7410, client: 127.0.0.1:7400}", ""));
       ServerConfig c = ServerConfigLoader.load(file, Map.of(), Map.of("HOLDFAST_ENDPOINTS", "a:1,b:2",
           "HOLDFAST_JAVA_OPTS", "-Xmx1g", "HOLDFAST_MAX_WAIT_MS", "1234"));
       assertEquals(1234, c.maxWaitMs(), "a variable that names a key still overrides it");

@@ -35,6 +35,9 @@ public final class ProcessCluster implements AutoCloseable {
   private final Process[] processes;
   private final ManagedChannel[] channels;
   private final String clusterId = UUID.randomUUID().toString();
+  private final Map<Integer, Map<String, String>> nodeSettings = new java.util.HashMap<>();
+  private java.util.function.Function<String, ManagedChannel> channels0 =
+      target -> NettyChannelBuilder.forTarget(target).usePlaintext().build();
 
   /** Test-friendly defaults; {@code overrides} are config keys (see ServerConfigLoader). */
   public ProcessCluster(int size, Path dir, Map<String, String> overrides) {
@@ -46,6 +49,9 @@ public final class ProcessCluster implements AutoCloseable {
     settings.put("session-ttl-min-ms", "2000");
     settings.put("checkpoint-interval-ms", "500");
     settings.put("failover-grace-ms", "500");
+    // Test clusters run on loopback: plaintext, chosen explicitly (overrides may switch on TLS).
+    settings.put("client-tls", "plaintext");
+    settings.put("peer-tls", "plaintext");
     settings.putAll(overrides);
     this.clientPorts = new int[size];
     this.peerPorts = new int[size];
@@ -62,6 +68,18 @@ public final class ProcessCluster implements AutoCloseable {
 
   public ProcessCluster(int size, Path dir) {
     this(size, dir, Map.of());
+  }
+
+  /** Settings for node {@code i} only (e.g. its own certificate), over the cluster's; before start. */
+  public ProcessCluster nodeSettings(int i, Map<String, String> overrides) {
+    nodeSettings.computeIfAbsent(i, k -> new LinkedHashMap<>()).putAll(overrides);
+    return this;
+  }
+
+  /** How {@link #channel} reaches a node (e.g. with TLS and credentials); plaintext by default. */
+  public ProcessCluster channelFactory(java.util.function.Function<String, ManagedChannel> factory) {
+    this.channels0 = factory;
+    return this;
   }
 
   private static int[] freePorts(int n) {
@@ -131,10 +149,17 @@ public final class ProcessCluster implements AutoCloseable {
       y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])
           .append(", client: 127.0.0.1:").append(clientPorts[j]).append("}\n");
     }
-    settings.forEach((k, v) -> y.append(k).append(": ").append(v).append('\n'));
+    Map<String, String> mine = new LinkedHashMap<>(settings);
+    mine.putAll(nodeSettings.getOrDefault(i, Map.of()));
+    mine.forEach((k, v) -> y.append(k).append(": ").append(yamlScalar(v)).append('\n'));
     Path file = dir.resolve(nodeId(i) + ".yaml");
     Files.writeString(file, y.toString());
     return file;
+  }
+
+  /** Quotes values YAML would misread (a leading '*' is an alias, ': ' a mapping). */
+  private static String yamlScalar(String v) {
+    return v.matches("[A-Za-z0-9_./-]*") ? v : "'" + v.replace("'", "''") + "'";
   }
 
   /** Starts every node that is not running. */
@@ -221,7 +246,7 @@ public final class ProcessCluster implements AutoCloseable {
 
   public synchronized ManagedChannel channel(int i) {
     if (channels[i] == null) {
-      channels[i] = NettyChannelBuilder.forTarget(endpoint(i)).usePlaintext().build();
+      channels[i] = channels0.apply(endpoint(i));
     }
     return channels[i];
   }
