@@ -56,7 +56,10 @@ public final class TlsFiles implements AutoCloseable {
 
   /** The client port's server-side context; requires a client certificate in mtls mode. */
   public SslContext serverContext() throws SSLException {
-    SslContextBuilder b = GrpcSslContexts.configure(SslContextBuilder.forServer(keyManager));
+    // The JDK provider asks the trust manager for its CAs at every handshake, so the CA names sent
+    // in the certificate request follow a reloaded CA file; the OpenSSL provider fixes them at build.
+    SslContextBuilder b = GrpcSslContexts.configure(SslContextBuilder.forServer(keyManager),
+        io.grpc.netty.shaded.io.netty.handler.ssl.SslProvider.JDK);
     if (trustManager != null) {
       b.trustManager(trustManager);
     }
