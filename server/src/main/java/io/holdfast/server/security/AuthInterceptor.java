@@ -79,7 +79,17 @@ public final class AuthInterceptor implements ServerInterceptor {
   }
 
   private Identity authenticate(ServerCall<?, ?> call, Metadata headers) throws AuthException {
-    String auth = headers.get(AUTHORIZATION);
+    Iterable<String> all = headers.getAll(AUTHORIZATION);
+    String auth = null;
+    if (all != null) {
+      for (String a : all) {
+        if (auth != null) {
+          // Which one would we believe? Neither: a proxy or a client bug sent two.
+          throw new AuthException("more than one authorization header");
+        }
+        auth = a;
+      }
+    }
     if (auth != null) {
       if (tokens == null) {
         throw new AuthException("bearer tokens are not enabled on this cluster (no auth-token-file)");

@@ -7,29 +7,36 @@ import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.grpc.util.AdvancedTlsX509TrustManager;
 import io.holdfast.server.config.TlsSettings;
-import java.io.Closeable;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import org.apache.ratis.grpc.GrpcTlsConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * One port's certificate, key and CA, loaded from PEM files and re-read every reload interval by
- * grpc's reloading key and trust managers: a rotated certificate is served by new connections
- * without a restart, and a bad new file keeps the old credentials (grpc logs the failure).
+ * One port's certificate, key and CA, loaded from PEM files into grpc's swappable key and trust
+ * managers. The files are checked every reload interval and re-read when their modification time
+ * changes, so a rotated certificate or CA is used by new connections without a restart; a bad new
+ * file keeps the old credentials and is logged. (Our own check, because grpc's periodic reload
+ * refuses periods under a minute.)
  */
 public final class TlsFiles implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TlsFiles.class);
   private final TlsSettings settings;
   private final AdvancedTlsX509KeyManager keyManager = new AdvancedTlsX509KeyManager();
   private final AdvancedTlsX509TrustManager trustManager;
-  private final List<Closeable> reloads = new ArrayList<>();
+  private final ScheduledFuture<?> reload;
+  private long identityStamp;
+  private long trustStamp;
 
   /**
-   * Loads the files now (failing if they are unusable) and schedules their reload on
+   * Loads the files now (failing if they are unusable) and checks them for changes on
    * {@code reloader}. {@code checkHostnames}: whether certificates of servers this side dials must
    * name the address dialled (peer traffic: yes).
    */
@@ -39,18 +46,60 @@ public final class TlsFiles implements AutoCloseable {
       throw new IllegalArgumentException("no TLS files in plaintext mode");
     }
     this.settings = settings;
-    reloads.add(keyManager.updateIdentityCredentials(settings.cert().toFile(), settings.key().toFile(),
-        settings.reloadIntervalMs(), TimeUnit.MILLISECONDS, reloader)::close);
+    keyManager.updateIdentityCredentials(settings.cert().toFile(), settings.key().toFile());
+    identityStamp = stamp(settings.cert(), settings.key());
     if (settings.ca() != null) {
       trustManager = AdvancedTlsX509TrustManager.newBuilder()
           .setVerification(checkHostnames
               ? AdvancedTlsX509TrustManager.Verification.CERTIFICATE_AND_HOST_NAME_VERIFICATION
               : AdvancedTlsX509TrustManager.Verification.CERTIFICATE_ONLY_VERIFICATION)
           .build();
-      reloads.add(trustManager.updateTrustCredentials(settings.ca().toFile(), settings.reloadIntervalMs(),
-          TimeUnit.MILLISECONDS, reloader)::close);
+      trustManager.updateTrustCredentials(settings.ca().toFile());
+      trustStamp = stamp(settings.ca());
     } else {
       trustManager = null;
+    }
+    reload = reloader.scheduleWithFixedDelay(this::reloadChanged, settings.reloadIntervalMs(),
+        settings.reloadIntervalMs(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Last-modified times folded into one number: any change to any of the files changes it. */
+  private static long stamp(Path... files) {
+    long h = 17;
+    for (Path f : files) {
+      try {
+        h = h * 31 + Files.getLastModifiedTime(f).toMillis() + Files.size(f);
+      } catch (IOException e) {
+        h = h * 31 - 1;
+      }
+    }
+    return h;
+  }
+
+  private void reloadChanged() {
+    long id = stamp(settings.cert(), settings.key());
+    if (id != identityStamp) {
+      try {
+        keyManager.updateIdentityCredentials(settings.cert().toFile(), settings.key().toFile());
+        identityStamp = id;
+        LOG.info("Reloaded TLS certificate {} and key {}", settings.cert(), settings.key());
+      } catch (IOException | GeneralSecurityException | RuntimeException e) {
+        // A half-written pair fails here; the next check retries it.
+        LOG.warn("Keeping the previous TLS certificate: cannot load {} / {}: {}", settings.cert(), settings.key(),
+            e.toString());
+      }
+    }
+    if (trustManager != null) {
+      long t = stamp(settings.ca());
+      if (t != trustStamp) {
+        try {
+          trustManager.updateTrustCredentials(settings.ca().toFile());
+          trustStamp = t;
+          LOG.info("Reloaded trusted CA certificates from {}", settings.ca());
+        } catch (IOException | GeneralSecurityException | RuntimeException e) {
+          LOG.warn("Keeping the previous trusted CAs: cannot load {}: {}", settings.ca(), e.toString());
+        }
+      }
     }
   }
 
@@ -73,12 +122,6 @@ public final class TlsFiles implements AutoCloseable {
 
   @Override
   public void close() {
-    for (Closeable c : reloads) {
-      try {
-        c.close();
-      } catch (IOException ignored) {
-        // stopping a scheduled reload cannot fail in a way that matters
-      }
-    }
+    reload.cancel(false);
   }
 }

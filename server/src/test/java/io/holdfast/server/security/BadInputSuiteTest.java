@@ -161,6 +161,7 @@ class BadInputSuiteTest {
         return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(m, o)) {
           @Override
           public void start(Listener<R> l, Metadata h) {
+            h.removeAll(auth);
             h.put(auth, value);
             super.start(l, h);
           }
@@ -168,6 +169,24 @@ class BadInputSuiteTest {
       }
     };
     return ClientInterceptors.intercept(ch, i);
+  }
+
+  /** Sends the admin's token and then mallory's: ambiguous credentials. */
+  static Channel twoTokens(Channel ch) {
+    Metadata.Key<String> auth = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    return ClientInterceptors.intercept(ch, new ClientInterceptor() {
+      @Override
+      public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> m, CallOptions o, Channel next) {
+        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(m, o)) {
+          @Override
+          public void start(Listener<R> l, Metadata h) {
+            h.put(auth, "Bearer " + TOKENS.get("mallory"));
+            h.put(auth, "Bearer " + TOKENS.get("sre"));
+            super.start(l, h);
+          }
+        };
+      }
+    });
   }
 
   static SessionServiceGrpc.SessionServiceBlockingStub sessions(String who) {
@@ -588,6 +607,9 @@ class BadInputSuiteTest {
         () -> KvServiceGrpc.newBlockingStub(header(rawChannel(leader), "Basic " + TOKENS.get("sre")))
             .withDeadlineAfter(10, TimeUnit.SECONDS).put(PutRequest.newBuilder().setRequestId("i-" + n())
                 .setKey("fleet/cfg").setValue(ByteString.copyFromUtf8("v")).build())));
+    out.add(new Case("other-identity", "two authorization headers", Status.Code.UNAUTHENTICATED,
+        () -> LockServiceGrpc.newBlockingStub(twoTokens(rawChannel(leader))).withDeadlineAfter(10, TimeUnit.SECONDS)
+            .describeLock(DescribeLockRequest.newBuilder().setLockName("fleet/a").build())));
     out.add(new Case("other-identity", "empty bearer", Status.Code.UNAUTHENTICATED,
         () -> SessionServiceGrpc.newBlockingStub(header(rawChannel(leader), "Bearer "))
             .withDeadlineAfter(10, TimeUnit.SECONDS).openSession(open("i-" + n(), "x"))));
