@@ -61,6 +61,9 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
     }
     if (bad == null && !req.getExclusiveKey().isEmpty()) {
       String why = Names.checkLockName(req.getExclusiveKey());
+      if (why == null) {
+        why = access.checkLength("key", req.getExclusiveKey());
+      }
       bad = why == null ? null : "exclusive_key: " + why.replace("lock name", "key");
     }
     if (bad != null) {

@@ -149,11 +149,16 @@ class BadInputSuiteTest {
     return identity == null ? base : header(base, "Bearer " + TOKENS.get(identity));
   }
 
+  /** The cluster's own channels: the admin's token, unless a call brings its own. */
   static ManagedChannel withToken(ManagedChannel ch, String identity) {
-    return new ForwardingManagedChannel(ch, header(ch, "Bearer " + TOKENS.get(identity)));
+    return new ForwardingManagedChannel(ch, header(ch, "Bearer " + TOKENS.get(identity), false));
   }
 
   static Channel header(Channel ch, String value) {
+    return header(ch, value, true);
+  }
+
+  static Channel header(Channel ch, String value, boolean replace) {
     Metadata.Key<String> auth = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     ClientInterceptor i = new ClientInterceptor() {
       @Override
@@ -161,8 +166,10 @@ class BadInputSuiteTest {
         return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(m, o)) {
           @Override
           public void start(Listener<R> l, Metadata h) {
-            h.removeAll(auth);
-            h.put(auth, value);
+            if (replace || !h.containsKey(auth)) {
+              h.removeAll(auth);
+              h.put(auth, value);
+            }
             super.start(l, h);
           }
         };

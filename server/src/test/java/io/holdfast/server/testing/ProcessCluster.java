@@ -177,8 +177,12 @@ public final class ProcessCluster implements AutoCloseable {
       Files.createDirectories(dir);
       Path config = writeConfig(i);
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-          "-cp", System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain",
+      List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      // -Dholdfast.log.ratis=INFO on the test JVM is passed on to the nodes (Ratis logs WARN otherwise).
+      if (System.getProperty("holdfast.log.ratis") != null) {
+        cmd.add("-Dholdfast.log.ratis=" + System.getProperty("holdfast.log.ratis"));
+      }
+      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain",
           "--config", config.toString()));
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.appendTo(log(i).toFile()));
