@@ -165,7 +165,7 @@ class AclClusterTest {
       sre.admin().revoke("fleet/revoked", "host is dead", 0, false, "claims-to-be-bob");
       assertFalse(sre.describeLock("fleet/revoked").held());
       AuditRecord last = sre.admin().audit(0, "fleet/revoked", 10).get(0);
-      assertTrue(last.requestedBy().startsWith("'sre'"), "the audit names the authenticated admin: "
+      assertTrue(last.requestedBy().startsWith("sre "), "the audit names the authenticated admin: "
           + last.requestedBy());
       assertTrue(last.requestedBy().contains("claims-to-be-bob"), "with the declared name beside it");
       assertTrue(lease.token() > 0);

@@ -81,6 +81,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     if (bad == null) {
       bad = Names.checkLockName(req.getLockName());
     }
+    if (bad == null) {
+      bad = access.checkLength("lock name", req.getLockName());
+    }
     if (bad == null && req.getReason().isBlank()) {
       bad = "reason is required: it goes into the audit log";
     }
@@ -121,13 +124,20 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     });
   }
 
-  /** The audit log's "requested by": the authenticated identity, with any self-declared name beside it. */
+  /**
+   * The audit log's "requested by": the authenticated identity, with any different self-declared
+   * name beside it. With auth off nobody is authenticated, so the declared name is all there is
+   * (the proto's documented meaning).
+   */
   private static String requestedBy(String declared) {
-    String who = "'" + Access.who() + "'";
-    if (declared.isBlank() || declared.equals(Access.who())) {
-      return who;
+    io.holdfast.server.security.Identity id = io.holdfast.server.security.Identity.current();
+    if (id.source() == io.holdfast.server.security.Identity.Source.ANONYMOUS) {
+      return declared.isBlank() ? id.name() : declared;
     }
-    return who + " (declared '" + Names.printable(declared) + "')";
+    if (declared.isBlank() || declared.equals(id.name())) {
+      return id.name();
+    }
+    return id.name() + " (declared '" + Names.printable(declared) + "')";
   }
 
   private RevokeResponse revoked(RevokeRequest req, Result.Revoked r, boolean dryRun) {
@@ -178,9 +188,15 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid("limit must be between 0 (default 100) and " + MAX_AUDIT + ", got " + req.getLimit()));
       return;
     }
-    if (!req.getLockName().isEmpty() && Names.checkLockName(req.getLockName()) != null) {
-      out.onError(errors.invalid(Names.checkLockName(req.getLockName())));
-      return;
+    if (!req.getLockName().isEmpty()) {
+      String bad = Names.checkLockName(req.getLockName());
+      if (bad == null) {
+        bad = access.checkLength("lock name", req.getLockName());
+      }
+      if (bad != null) {
+        out.onError(errors.invalid(bad));
+        return;
+      }
     }
     // The audit log names holders and operators: reading it needs read on the lock (or on all).
     var denied = access.requireAllUnder(io.holdfast.server.security.Verb.READ, req.getLockName());

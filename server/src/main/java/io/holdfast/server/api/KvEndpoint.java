@@ -147,6 +147,9 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
   @Override
   public void validateFence(ValidateFenceRequest req, StreamObserver<ValidateFenceResponse> out) {
     String bad = Names.checkLockName(req.getLockName());
+    if (bad == null) {
+      bad = access.checkLength("lock name", req.getLockName());
+    }
     if (bad == null && req.getToken() <= 0) {
       bad = "token must be positive, got " + req.getToken();
     }
@@ -196,6 +199,9 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
     }
     if (bad == null && !fenceLock.isEmpty()) {
       bad = Names.checkLockName(fenceLock);
+      if (bad == null) {
+        bad = access.checkLength("fence_lock", fenceLock);
+      }
       if (bad == null && fenceToken <= 0) {
         bad = "fence_token must be positive for a fenced write, got " + fenceToken;
       }

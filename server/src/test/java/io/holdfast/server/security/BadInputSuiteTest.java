@@ -256,7 +256,8 @@ class BadInputSuiteTest {
       sleep(100);
     }
     // An admin action, so that the audit log is part of what must not change.
-    admin("sre").revoke(RevokeRequest.newBuilder().setRequestId("revoke-y").setLockName("lim/y")
+    assertTrue(locks("limited").acquire(acquire("lim-r", lim[3], "lim/r", 0)).getGranted());
+    admin("sre").revoke(RevokeRequest.newBuilder().setRequestId("revoke-y").setLockName("lim/r")
         .setReason("suite setup").build());
   }
 
