@@ -212,8 +212,7 @@ class SecureClusterTest {
       }
       long committed = c.status(leader).getAppliedIndex();
       Thread.sleep(3_000);
-      ClusterStatusResponse outsider = c.status(2);
-      assertTrue(outsider != null, "n3 still serves its client port");
+      ClusterStatusResponse outsider = statusWithin(c, 2, Duration.ofSeconds(20));
       assertTrue(outsider.getAppliedIndex() < committed, "n3 applied " + outsider.getAppliedIndex()
           + " of the " + committed + " entries the others committed");
       assertNotEquals("LEADER", outsider.getRole());
@@ -250,6 +249,36 @@ class SecureClusterTest {
     }
   }
 
+  private static ClusterStatusResponse statusWithin(ProcessCluster c, int i, Duration timeout) throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    ClusterStatusResponse s;
+    while ((s = c.status(i)) == null) {
+      assertTrue(System.nanoTime() < end, "node " + ProcessCluster.nodeId(i) + " does not answer on its client port\n"
+          + electionLines(c));
+      Thread.sleep(200);
+    }
+    return s;
+  }
+
+  /** The election-related lines of every node's log, for a failure message. */
+  private static String electionLines(ProcessCluster c) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < c.size(); i++) {
+      b.append("---- ").append(ProcessCluster.nodeId(i)).append('\n');
+      try {
+        List<String> lines = Files.exists(c.log(i)) ? Files.readAllLines(c.log(i)) : List.of();
+        lines.stream().filter(l -> l.matches(".*(?i)(elect|vote|leader|changeTo|exception|started on|stopping).*"))
+            .skip(Math.max(0, lines.size() - 2_000)).map(l -> l.length() > 300 ? l.substring(0, 300) : l)
+            .reduce((x, y) -> x + "\n" + y).ifPresent(b::append);
+      } catch (IOException e) {
+        b.append(e);
+      }
+      b.append('\n');
+    }
+    String all = b.toString();
+    return all.length() > 40_000 ? all.substring(all.length() - 40_000) : all;
+  }
+
   private static int awaitLeaderAmong(ProcessCluster c, List<Integer> nodes, Duration timeout) throws Exception {
     long end = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < end) {
@@ -272,6 +301,6 @@ class SecureClusterTest {
       }
       Thread.sleep(200);
     }
-    throw new AssertionError("no leader among " + nodes + " within " + timeout + "\n" + c.logTails());
+    throw new AssertionError("no leader among " + nodes + " within " + timeout + "\n" + electionLines(c));
   }
 }
