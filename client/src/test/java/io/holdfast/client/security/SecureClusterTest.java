@@ -190,9 +190,9 @@ class SecureClusterTest {
   }
 
   /**
-   * n3's peer certificate and trust come from another CA. n1 and n2 elect and commit without it;
-   * n3 never applies their entries, and it cannot complete a quorum: with the leader down nobody
-   * leads. Given the right certificate (same data dir), n3 forms a quorum with the survivor.
+   * n3's peer certificate and trust come from another CA. n1 and n2 elect and commit without it; n3
+   * never hears from the leader nor applies an entry. Restarted with a certificate from the peer CA
+   * (same data dir, cluster running), it joins and catches up: the CA was the only difference.
    */
   @Test
   void aNodeWhosePeerCertificateComesFromAnotherCaCannotJoin() throws Exception {
@@ -213,39 +213,24 @@ class SecureClusterTest {
       long committed = c.status(leader).getAppliedIndex();
       Thread.sleep(3_000);
       ClusterStatusResponse outsider = statusWithin(c, 2, Duration.ofSeconds(20));
-      assertTrue(outsider.getAppliedIndex() < committed, "n3 applied " + outsider.getAppliedIndex()
-          + " of the " + committed + " entries the others committed");
+      assertEquals(0, outsider.getAppliedIndex(), "n3 applied nothing of the " + committed + " committed entries");
+      assertEquals("", outsider.getLeaderId(), "n3 never heard from the leader");
       assertNotEquals("LEADER", outsider.getRole());
+      assertTrue(c.logContains(leader, "n3"), "the leader's log names the peer it cannot reach");
 
-      // Without n1, n2 and n3 are two of three: a majority, if n3 could take part. It cannot.
-      int other = leader == 0 ? 1 : 0;
-      c.kill(leader);
-      long end = System.nanoTime() + Duration.ofSeconds(8).toNanos();
-      while (System.nanoTime() < end) {
-        for (int i : List.of(other, 2)) {
-          ClusterStatusResponse s = c.status(i);
-          assertTrue(s == null || !s.getRole().equals("LEADER"), "node " + ProcessCluster.nodeId(i)
-              + " became leader without a quorum that excludes n3");
-        }
-        Thread.sleep(200);
-      }
-
-      // Same node, same data, the right certificate: with n2 still down, n3 now completes a quorum
-      // with the survivor and catches up. (Both restart, so no channel sits in a reconnect backoff
-      // left over from the refused handshakes.)
-      c.stop(other);
       c.stop(2);
       c.nodeSettings(2, Map.of("peer-tls-cert", peerCert.cert().toString(), "peer-tls-key",
           peerCert.key().toString(), "peer-tls-ca", peerCa.cert().toString()));
-      c.start(other);
       c.start(2);
-      int newLeader = awaitLeaderAmong(c, List.of(other, 2), Duration.ofSeconds(90));
-      long end2 = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (c.status(2) == null || c.status(2).getAppliedIndex() < committed) {
-        assertTrue(System.nanoTime() < end2, "n3 did not catch up with the right certificate");
-        Thread.sleep(200);
+      long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+      while (true) {
+        ClusterStatusResponse s = c.status(2);
+        if (s != null && s.getAppliedIndex() >= committed && s.getLeaderId().equals(ProcessCluster.nodeId(leader))) {
+          break;
+        }
+        assertTrue(System.nanoTime() < end, "n3 did not catch up with the right certificate\n" + electionLines(c));
+        Thread.sleep(250);
       }
-      assertEquals(other, newLeader, "the survivor leads: n3's log was empty");
     }
   }
 
@@ -267,16 +252,16 @@ class SecureClusterTest {
       b.append("---- ").append(ProcessCluster.nodeId(i)).append('\n');
       try {
         List<String> lines = Files.exists(c.log(i)) ? Files.readAllLines(c.log(i)) : List.of();
-        lines.stream().filter(l -> l.matches(".*(?i)(elect|vote|leader|changeTo|exception|started on|stopping).*"))
-            .skip(Math.max(0, lines.size() - 2_000)).map(l -> l.length() > 300 ? l.substring(0, 300) : l)
-            .reduce((x, y) -> x + "\n" + y).ifPresent(b::append);
+        List<String> picked = lines.stream()
+            .filter(l -> l.matches(".*(?i)(elect|vote|leader|changeTo|exception|started on|stopping).*")).toList();
+        picked.subList(Math.max(0, picked.size() - 40), picked.size())
+            .forEach(l -> b.append(l.length() > 300 ? l.substring(0, 300) : l).append('\n'));
       } catch (IOException e) {
         b.append(e);
       }
       b.append('\n');
     }
-    String all = b.toString();
-    return all.length() > 40_000 ? all.substring(all.length() - 40_000) : all;
+    return b.toString();
   }
 
   private static int awaitLeaderAmong(ProcessCluster c, List<Integer> nodes, Duration timeout) throws Exception {
