@@ -216,7 +216,7 @@ class SecureClusterTest {
       assertEquals(0, outsider.getAppliedIndex(), "n3 applied nothing of the " + committed + " committed entries");
       assertEquals("", outsider.getLeaderId(), "n3 never heard from the leader");
       assertNotEquals("LEADER", outsider.getRole());
-      assertTrue(c.logContains(leader, "n3"), "the leader's log names the peer it cannot reach");
+      assertTrue(c.logContains(leader, "->n3"), "the leader logs that it cannot reach n3");
 
       c.stop(2);
       c.nodeSettings(2, Map.of("peer-tls-cert", peerCert.cert().toString(), "peer-tls-key",
