@@ -213,7 +213,8 @@ class SecureClusterTest {
       long committed = c.status(leader).getAppliedIndex();
       Thread.sleep(3_000);
       ClusterStatusResponse outsider = statusWithin(c, 2, Duration.ofSeconds(20));
-      assertEquals(0, outsider.getAppliedIndex(), "n3 applied nothing of the " + committed + " committed entries");
+      assertTrue(outsider.getAppliedIndex() <= 0, "n3 applied " + outsider.getAppliedIndex() + ", not one of the "
+          + committed + " committed entries");
       assertEquals("", outsider.getLeaderId(), "n3 never heard from the leader");
       assertNotEquals("LEADER", outsider.getRole());
       assertTrue(c.logContains(leader, "->n3"), "the leader logs that it cannot reach n3");
