@@ -151,15 +151,11 @@ public final class ProcessCluster implements AutoCloseable {
     }
     Map<String, String> mine = new LinkedHashMap<>(settings);
     mine.putAll(nodeSettings.getOrDefault(i, Map.of()));
-    mine.forEach((k, v) -> y.append(k).append(": ").append(yamlScalar(v)).append('\n'));
+    // Values go in as written: a caller may pass YAML (a flow mapping, a quoted string).
+    mine.forEach((k, v) -> y.append(k).append(": ").append(v).append('\n'));
     Path file = dir.resolve(nodeId(i) + ".yaml");
     Files.writeString(file, y.toString());
     return file;
-  }
-
-  /** Quotes values YAML would misread (a leading '*' is an alias, ': ' a mapping). */
-  private static String yamlScalar(String v) {
-    return v.matches("[A-Za-z0-9_./-]*") ? v : "'" + v.replace("'", "''") + "'";
   }
 
   /** Starts every node that is not running. */
