@@ -108,7 +108,10 @@ public final class HoldfastClient implements AutoCloseable {
     core.close();
   }
 
-  /** Configures a {@link HoldfastClient}. Only {@link #endpoints} is required. */
+  /**
+   * Configures a {@link HoldfastClient}. Only {@link #endpoints} is required; {@link #tls} and
+   * {@link #bearerToken} say how to reach and authenticate to a secured cluster.
+   */
   public static final class Builder {
     private final List<String> endpoints = new ArrayList<>();
     private String name = "holdfast-client";
@@ -118,6 +121,8 @@ public final class HoldfastClient implements AutoCloseable {
     private Duration callTimeout = Duration.ofSeconds(5);
     private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
     private Executor executor;
+    private TlsConfig tls;
+    private String bearerToken;
 
     private Builder() {}
 
@@ -179,6 +184,27 @@ public final class HoldfastClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Connects with TLS (and mutual TLS when {@code tls} has a client certificate, whose CN or SAN
+     * the cluster takes as this client's identity). Default: plaintext, for clusters configured so.
+     */
+    public Builder tls(TlsConfig tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    /**
+     * Authenticates every call with this bearer token (sent as {@code authorization: Bearer ...});
+     * the cluster maps it to an identity. Send tokens only over TLS outside a dev machine.
+     */
+    public Builder bearerToken(String token) {
+      if (token != null && (token.isBlank() || token.chars().anyMatch(c -> c < 0x21 || c > 0x7e))) {
+        throw new IllegalArgumentException("bearerToken must be printable ASCII without spaces");
+      }
+      this.bearerToken = token;
+      return this;
+    }
+
     /** Where session listeners run. Default: one daemon thread of the client's own. */
     public Builder executor(Executor executor) {
       this.executor = executor;
@@ -200,7 +226,7 @@ public final class HoldfastClient implements AutoCloseable {
       }
       var identity = io.holdfast.proto.v1.ClientIdentity.newBuilder().setName(name).setHost(host).setPid(pid)
           .putAllLabels(labels).build();
-      return new HoldfastClient(new ClientCore(new Endpoints(endpoints), retryPolicy, callTimeout, identity,
+      return new HoldfastClient(new ClientCore(new Endpoints(endpoints, tls, bearerToken), retryPolicy, callTimeout, identity,
           executor));
     }
   }

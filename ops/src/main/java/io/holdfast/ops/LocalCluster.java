@@ -140,6 +140,9 @@ public final class LocalCluster implements AutoCloseable {
     y.append("cluster-id: ").append(clusterId).append('\n');
     y.append("data-dir: ").append(nodeDir(i)).append('\n');
     y.append("admin-address: 127.0.0.1:").append(adminPorts[i]).append('\n');
+    // A local cluster on loopback: plaintext, chosen explicitly (each node logs a warning).
+    y.append("client-tls: plaintext\n");
+    y.append("peer-tls: plaintext\n");
     y.append("peers:\n");
     for (int j = 0; j < size(); j++) {
       y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])

@@ -12,7 +12,14 @@ import io.holdfast.server.api.SessionEndpoint;
 import io.holdfast.server.api.WatchEndpoint;
 import io.holdfast.server.api.WatchHub;
 import com.codahale.metrics.MetricRegistry;
+import io.holdfast.server.config.SecurityConfig;
 import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.api.Access;
+import io.holdfast.server.security.AccessPolicy;
+import io.holdfast.server.security.AuthInterceptor;
+import io.holdfast.server.security.RateLimiter;
+import io.holdfast.server.security.TlsFiles;
+import io.holdfast.server.security.TokenFile;
 import io.holdfast.server.ops.AdminHttpServer;
 import io.holdfast.server.ops.GrpcMetrics;
 import io.holdfast.server.ops.RatisMetricsBridge;
@@ -48,6 +55,9 @@ public final class HoldfastServer implements AutoCloseable {
   private final ServerMetrics metrics;
   private final HealthStatusManager health = new HealthStatusManager();
   private AdminHttpServer admin;
+  private final ScheduledExecutorService tlsReloader;
+  private final TlsFiles clientTls;
+  private final TlsFiles peerTls;
 
   public HoldfastServer(ServerConfig config) throws IOException {
     this(config, new MetricRegistry());
@@ -59,7 +69,16 @@ public final class HoldfastServer implements AutoCloseable {
     this.metrics = new ServerMetrics(registry);
     RatisMetricsBridge.install(registry);
     Files.createDirectories(config.dataDir());
-    this.raft = new RaftNode(config, stateMachine);
+    this.tlsReloader = Executors.newSingleThreadScheduledExecutor(named("holdfast-tls-reload"));
+    SecurityConfig sec = config.security();
+    try {
+      this.clientTls = sec.clientTls().enabled() ? new TlsFiles(sec.clientTls(), tlsReloader, false) : null;
+      this.peerTls = sec.peerTls().enabled() ? new TlsFiles(sec.peerTls(), tlsReloader, true) : null;
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IOException("cannot load TLS files: " + e.getMessage(), e);
+    }
+    warnAboutOpenDoors(sec);
+    this.raft = new RaftNode(config, stateMachine, peerTls == null ? null : peerTls.ratisConfig());
     this.sessionClock = new LeaderSessionClock(raft, config.failoverGraceMs(), EXPIRY_SCAN_MS);
     this.checkpointer = new RenewalCheckpointer(raft, config.checkpointIntervalMs(),
         () -> stateMachine.read(s -> s.sessionCount()));
@@ -74,20 +93,52 @@ public final class HoldfastServer implements AutoCloseable {
     WatchHub watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);
     ApiErrors errors = new ApiErrors(config, metrics);
+    Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength());
+    AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
+        new RateLimiter(config.limits().ratePerIdentity(), config.limits().rateBurst()), registry);
     var address = config.self().clientAddress();
-    this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()))
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
+    if (clientTls != null) {
+      builder.sslContext(clientTls.serverContext());
+    }
+    this.grpc = builder
+        // Interceptors run last-added first: metrics see every call, auth runs before any service.
+        .intercept(auth)
         .intercept(new GrpcMetrics(registry))
-        .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics))
-        .addService(new LockEndpoint(config, raft, waiters, timers, errors, metrics))
-        .addService(new AdminEndpoint(config, raft, errors))
+        .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics, access))
+        .addService(new LockEndpoint(config, raft, waiters, timers, errors, metrics, access))
+        .addService(new AdminEndpoint(config, raft, errors, access))
         .addService(health.getHealthService())
-        .addService(new KvEndpoint(config, raft, errors))
-        .addService(new WatchEndpoint(watches, errors))
+        .addService(new KvEndpoint(config, raft, errors, access))
+        .addService(new WatchEndpoint(watches, errors, access, config.limits().maxWatchesPerConnection()))
         // Room for the largest value plus its request; larger requests fail with RESOURCE_EXHAUSTED.
-        .maxInboundMessageSize((int) Math.max(4L * 1024 * 1024, config.maxValueBytes() + 64 * 1024))
+        .maxInboundMessageSize(config.limits().maxRequestBytes())
+        // Bound what one connection can hold open or send before a request is even parsed.
+        .maxInboundMetadataSize(16 * 1024)
+        .maxConcurrentCallsPerConnection(1_000)
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();
+  }
+
+  private static void warnAboutOpenDoors(SecurityConfig sec) {
+    if (!sec.clientTls().enabled()) {
+      LOG.warn("SECURITY: the client port is PLAINTEXT (client-tls: plaintext): traffic and tokens travel "
+          + "unencrypted; use tls or mtls outside a dev machine");
+    }
+    if (!sec.peerTls().enabled()) {
+      LOG.warn("SECURITY: Raft peer traffic is PLAINTEXT (peer-tls: plaintext): anyone who reaches a peer port "
+          + "can take part in the cluster; use mtls outside a dev machine");
+    }
+    if (!sec.authRequired()) {
+      LOG.warn("SECURITY: no authentication (no client certificates required, no auth-token-file): every caller "
+          + "is 'anonymous'");
+    }
+    if (sec.acl().isEmpty()) {
+      LOG.warn("SECURITY: no acl rules: every identity may do everything, including revoke");
+    } else {
+      LOG.info("ACL: {}", sec.acl());
+    }
   }
 
   private static java.util.concurrent.ThreadFactory named(String prefix) {
@@ -148,5 +199,12 @@ public final class HoldfastServer implements AutoCloseable {
     grpc.shutdownNow();
     timers.shutdownNow();
     responseExecutor.shutdownNow();
+    if (clientTls != null) {
+      clientTls.close();
+    }
+    if (peerTls != null) {
+      peerTls.close();
+    }
+    tlsReloader.shutdownNow();
   }
 }

@@ -16,8 +16,20 @@ public final class Endpoints implements AutoCloseable {
   private final List<String> all = new CopyOnWriteArrayList<>();
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private volatile String current;
+  private final io.grpc.ChannelCredentials credentials;
+  private final String bearerToken;
 
   public Endpoints(List<String> endpoints) {
+    this(endpoints, null, null);
+  }
+
+  /**
+   * {@code tls}: null for plaintext. {@code bearerToken}: sent as {@code authorization: Bearer ...}
+   * on every call, or null.
+   */
+  public Endpoints(List<String> endpoints, io.holdfast.client.TlsConfig tls, String bearerToken) {
+    this.credentials = tls == null ? null : credentials(tls);
+    this.bearerToken = bearerToken;
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("at least one endpoint is required");
     }
@@ -38,8 +50,50 @@ public final class Endpoints implements AutoCloseable {
    * ten seconds, so that a call waiting there fails over instead of hanging.
    */
   public ManagedChannel channel(String endpoint) {
-    return channels.computeIfAbsent(endpoint, e -> NettyChannelBuilder.forTarget(e).usePlaintext()
-        .keepAliveTime(5, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).build());
+    return channels.computeIfAbsent(endpoint, e -> {
+      NettyChannelBuilder b = credentials == null ? NettyChannelBuilder.forTarget(e).usePlaintext()
+          : NettyChannelBuilder.forTarget(e, credentials);
+      if (bearerToken != null) {
+        b.intercept(new BearerToken(bearerToken));
+      }
+      return b.keepAliveTime(5, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).build();
+    });
+  }
+
+  private static io.grpc.ChannelCredentials credentials(io.holdfast.client.TlsConfig tls) {
+    try {
+      io.grpc.TlsChannelCredentials.Builder b = io.grpc.TlsChannelCredentials.newBuilder()
+          .trustManager(tls.ca().toFile());
+      if (tls.mutual()) {
+        b.keyManager(tls.cert().toFile(), tls.key().toFile());
+      }
+      return b.build();
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("cannot read TLS files: " + e.getMessage(), e);
+    }
+  }
+
+  /** Adds the bearer token to every call's headers. */
+  private static final class BearerToken implements io.grpc.ClientInterceptor {
+    private static final io.grpc.Metadata.Key<String> AUTHORIZATION =
+        io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+    private final String header;
+
+    BearerToken(String token) {
+      this.header = "Bearer " + token;
+    }
+
+    @Override
+    public <Q, R> io.grpc.ClientCall<Q, R> interceptCall(io.grpc.MethodDescriptor<Q, R> method,
+        io.grpc.CallOptions options, io.grpc.Channel next) {
+      return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+        @Override
+        public void start(Listener<R> listener, io.grpc.Metadata headers) {
+          headers.put(AUTHORIZATION, header);
+          super.start(listener, headers);
+        }
+      };
+    }
   }
 
   /** A node named {@code endpoint} as the leader. */

@@ -39,14 +39,15 @@ final class Views {
         Duration.ofMillis(l.getHolderTtlLeftMs()), waiters, Duration.ofMillis(l.getLockDelayMs()),
         Duration.ofMillis(l.getMaxHoldMs()), l.getFormerHolderSessionId(), l.getFormerHolder().getName(),
         l.getFormerHolder().getHost(), l.getFormerHolder().getPid(), instant(l.getFreedAtMs()),
-        Duration.ofMillis(l.getGrantableInMs()), l.getFreeReason(), l.getHolder().getLabelsMap());
+        Duration.ofMillis(l.getGrantableInMs()), l.getFreeReason(), l.getHolder().getLabelsMap(),
+        l.getHolder().getAuthenticatedIdentity());
   }
 
   static SessionDescription session(SessionInfo s) {
     return new SessionDescription(s.getSessionId(), s.getClient().getName(), s.getClient().getHost(),
         s.getClient().getPid(), s.getClient().getLabelsMap(), Duration.ofMillis(s.getTtlMs()),
         Duration.ofMillis(s.getTtlLeftMs()), instant(s.getCreatedAtMs()), instant(s.getRenewedAtMs()),
-        s.getHeldLocksList(), s.getWaitingOnList(), s.getExclusiveKey());
+        s.getHeldLocksList(), s.getWaitingOnList(), s.getExclusiveKey(), s.getClient().getAuthenticatedIdentity());
   }
 
   static AuditRecord audit(AuditEntry a) {

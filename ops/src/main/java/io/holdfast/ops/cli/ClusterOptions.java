@@ -22,6 +22,27 @@ public final class ClusterOptions {
       description = "give up when no leader answers within this long (default 10s)")
   Duration timeout = Duration.ofSeconds(10);
 
+  @Option(names = "--tls-ca", paramLabel = "PEM",
+      description = "connect with TLS, trusting this CA (default: $HOLDFAST_TLS_CA; none: plaintext)")
+  java.nio.file.Path tlsCa;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM",
+      description = "client certificate for mutual TLS; its CN or SAN is your identity (default: $HOLDFAST_TLS_CERT)")
+  java.nio.file.Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM",
+      description = "the client certificate's private key, PKCS#8 (default: $HOLDFAST_TLS_KEY)")
+  java.nio.file.Path tlsKey;
+
+  @Option(names = "--token-file", paramLabel = "FILE",
+      description = "file holding a bearer token to authenticate with (default: $HOLDFAST_TOKEN_FILE)")
+  java.nio.file.Path tokenFile;
+
+  private static java.nio.file.Path orEnv(java.nio.file.Path p, String env) {
+    String v = System.getenv(env);
+    return p != null ? p : v == null || v.isBlank() ? null : java.nio.file.Path.of(v);
+  }
+
   List<String> endpointList() {
     String e = endpoints;
     if (e == null || e.isBlank()) {
@@ -34,10 +55,26 @@ public final class ClusterOptions {
   }
 
   HoldfastClient client(String name) {
-    return HoldfastClient.builder().endpoints(endpointList()).clientName(name)
+    HoldfastClient.Builder b = HoldfastClient.builder().endpoints(endpointList()).clientName(name)
         .callTimeout(Duration.ofMillis(Math.min(5_000, timeout.toMillis())))
-        .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofSeconds(1), timeout))
-        .build();
+        .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofSeconds(1), timeout));
+    java.nio.file.Path ca = orEnv(tlsCa, "HOLDFAST_TLS_CA");
+    java.nio.file.Path cert = orEnv(tlsCert, "HOLDFAST_TLS_CERT");
+    java.nio.file.Path key = orEnv(tlsKey, "HOLDFAST_TLS_KEY");
+    if (ca != null) {
+      b.tls(new io.holdfast.client.TlsConfig(ca, cert, key));
+    } else if (cert != null || key != null) {
+      throw new IllegalArgumentException("--tls-cert and --tls-key need --tls-ca (the CA that signed the servers)");
+    }
+    java.nio.file.Path tokens = orEnv(tokenFile, "HOLDFAST_TOKEN_FILE");
+    if (tokens != null) {
+      try {
+        b.bearerToken(java.nio.file.Files.readString(tokens).strip());
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("--token-file: cannot read " + tokens + ": " + e.getMessage(), e);
+      }
+    }
+    return b.build();
   }
 
   boolean json() {

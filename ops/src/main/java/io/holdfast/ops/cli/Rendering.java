@@ -18,7 +18,7 @@ final class Rendering {
   static final List<String> LOCK_HEADER =
       List.of("NAME", "STATE", "HOLDER", "SESSION", "TOKEN", "HELD FOR", "TTL LEFT", "WAITERS");
   static final List<String> SESSION_HEADER =
-      List.of("ID", "CLIENT", "HOST", "PID", "TTL", "TTL LEFT", "LOCKS", "WAITING", "KEY");
+      List.of("ID", "IDENTITY", "CLIENT", "HOST", "PID", "TTL", "TTL LEFT", "LOCKS", "WAITING", "KEY");
   static final List<String> AUDIT_HEADER =
       List.of("INDEX", "TIME", "KIND", "LOCK", "SESSION", "HOLDER", "TOKEN", "BY", "REASON");
 
@@ -67,6 +67,7 @@ final class Rendering {
     if (l.state() == LockDescription.State.HELD) {
       Map<String, Object> h = new LinkedHashMap<>();
       h.put("session_id", l.holderSessionId());
+      h.put("identity", l.holderIdentity());
       h.put("client", l.holderName());
       h.put("host", l.holderHost());
       h.put("pid", l.holderPid());
@@ -104,7 +105,7 @@ final class Rendering {
   }
 
   static List<String> sessionRow(SessionDescription s) {
-    return List.of(Long.toString(s.id()), s.clientName(), s.host(), Long.toString(s.pid()), Durations.format(s.ttl()),
+    return List.of(Long.toString(s.id()), s.identity().isEmpty() ? "-" : s.identity(), s.clientName(), s.host(), Long.toString(s.pid()), Durations.format(s.ttl()),
         Durations.format(s.ttlLeft()), String.join(",", s.heldLocks()), String.join(",", s.waitingOn()),
         s.exclusiveKey());
   }
@@ -112,6 +113,7 @@ final class Rendering {
   static Map<String, Object> sessionJson(SessionDescription s) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("session_id", s.id());
+    m.put("identity", s.identity());
     m.put("client", s.clientName());
     m.put("host", s.host());
     m.put("pid", s.pid());

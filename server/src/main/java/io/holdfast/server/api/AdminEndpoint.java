@@ -33,7 +33,10 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
   private final ApiErrors errors;
   private final Responses responses;
 
-  public AdminEndpoint(ServerConfig config, RaftNode raft, ApiErrors errors) {
+  private final Access access;
+
+  public AdminEndpoint(ServerConfig config, RaftNode raft, ApiErrors errors, Access access) {
+    this.access = access;
     this.config = config;
     this.raft = raft;
     this.errors = errors;
@@ -78,6 +81,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     if (bad == null) {
       bad = Names.checkLockName(req.getLockName());
     }
+    if (bad == null) {
+      bad = access.checkLength("lock name", req.getLockName());
+    }
     if (bad == null && req.getReason().isBlank()) {
       bad = "reason is required: it goes into the audit log";
     }
@@ -88,6 +94,12 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    var denied = access.require(io.holdfast.server.security.Verb.ADMIN, req.getLockName());
+    if (denied != null) {
+      out.onError(denied);
+      return;
+    }
+    String requestedBy = requestedBy(req.getRequestedBy());
     if (req.getDryRun()) {
       // A dry run is a linearizable read: nothing is logged, nothing changes.
       raft.readBarrier().whenComplete((v, err) -> {
@@ -101,16 +113,32 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       return;
     }
     Command.Revoke cmd = new Command.Revoke(req.getRequestId(), req.getLockName(), req.getReason(),
-        req.getSuccessorSessionId(), req.getRequestedBy());
+        req.getSuccessorSessionId(), requestedBy);
     responses.submit(cmd, out, r -> {
       Result.Revoked rv = (Result.Revoked) r;
       // At debug: every node logs the lock taken from its holder once, as it applies the entry.
       LOG.debug("lock={} revoke requested_by='{}' reason='{}' session={} token={} now={}", req.getLockName(),
-          req.getRequestedBy(), req.getReason(), rv.formerHolderSessionId(), rv.formerToken(),
+          requestedBy, req.getReason(), rv.formerHolderSessionId(), rv.formerToken(),
           rv.grantedToSessionId() != 0 ? "held by session " + rv.grantedToSessionId() + " token " + rv.newToken()
               : rv.orphanedForMs() > 0 ? "orphaned for " + rv.orphanedForMs() + " ms" : "free");
       return revoked(req, rv, false);
     });
+  }
+
+  /**
+   * The audit log's "requested by": the authenticated identity, with any different self-declared
+   * name beside it. With auth off nobody is authenticated, so the declared name is all there is
+   * (the proto's documented meaning).
+   */
+  private static String requestedBy(String declared) {
+    io.holdfast.server.security.Identity id = io.holdfast.server.security.Identity.current();
+    if (id.source() == io.holdfast.server.security.Identity.Source.ANONYMOUS) {
+      return declared.isBlank() ? id.name() : declared;
+    }
+    if (declared.isBlank() || declared.equals(id.name())) {
+      return id.name();
+    }
+    return id.name() + " (declared '" + Names.printable(declared) + "')";
   }
 
   private RevokeResponse revoked(RevokeRequest req, Result.Revoked r, boolean dryRun) {
@@ -137,12 +165,19 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    // A session may hold any lock, so ending one is admin over every name.
+    var denied = access.requireAllUnder(io.holdfast.server.security.Verb.ADMIN, "");
+    if (denied != null) {
+      out.onError(denied);
+      return;
+    }
+    String requestedBy = requestedBy(req.getRequestedBy());
     Command.AdminExpireSession cmd = new Command.AdminExpireSession(req.getRequestId(), req.getSessionId(),
-        req.getReason(), req.getRequestedBy());
+        req.getReason(), requestedBy);
     responses.submit(cmd, out, r -> {
       Result.SessionExpired x = (Result.SessionExpired) r;
       LOG.debug("session={} admin expiry requested_by='{}' reason='{}' released_locks={}", req.getSessionId(),
-          req.getRequestedBy(),
+          requestedBy,
           req.getReason(), x.releasedLocks());
       return ExpireSessionResponse.newBuilder().setHeader(responses.header()).addAllReleasedLocks(x.releasedLocks())
           .build();
@@ -155,8 +190,20 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid("limit must be between 0 (default 100) and " + MAX_AUDIT + ", got " + req.getLimit()));
       return;
     }
-    if (!req.getLockName().isEmpty() && Names.checkLockName(req.getLockName()) != null) {
-      out.onError(errors.invalid(Names.checkLockName(req.getLockName())));
+    if (!req.getLockName().isEmpty()) {
+      String bad = Names.checkLockName(req.getLockName());
+      if (bad == null) {
+        bad = access.checkLength("lock name", req.getLockName());
+      }
+      if (bad != null) {
+        out.onError(errors.invalid(bad));
+        return;
+      }
+    }
+    // The audit log names holders and operators: reading it needs read on the lock (or on all).
+    var denied = access.requireAllUnder(io.holdfast.server.security.Verb.READ, req.getLockName());
+    if (denied != null) {
+      out.onError(denied);
       return;
     }
     int limit = req.getLimit() == 0 ? 100 : req.getLimit();

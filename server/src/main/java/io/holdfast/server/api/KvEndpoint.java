@@ -39,7 +39,10 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
   private final ApiErrors errors;
   private final Responses responses;
 
-  public KvEndpoint(ServerConfig config, RaftNode raft, ApiErrors errors) {
+  private final Access access;
+
+  public KvEndpoint(ServerConfig config, RaftNode raft, ApiErrors errors, Access access) {
+    this.access = access;
     this.config = config;
     this.raft = raft;
     this.errors = errors;
@@ -60,6 +63,9 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    if (deny(out, io.holdfast.server.security.Verb.WRITE, req.getKey())) {
+      return;
+    }
     Command.Put cmd = new Command.Put(req.getRequestId(), req.getKey(), req.getValue().toByteArray(),
         req.hasExpectedRevision() ? req.getExpectedRevision() : -1, req.getFenceLock(), req.getFenceToken());
     responses.submit(cmd, out, r -> PutResponse.newBuilder().setHeader(responses.header())
@@ -76,6 +82,9 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    if (deny(out, io.holdfast.server.security.Verb.WRITE, req.getKey())) {
+      return;
+    }
     Command.Delete cmd = new Command.Delete(req.getRequestId(), req.getKey(),
         req.hasExpectedRevision() ? req.getExpectedRevision() : -1, req.getFenceLock(), req.getFenceToken());
     responses.submit(cmd, out, r -> {
@@ -88,8 +97,14 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
   @Override
   public void get(GetRequest req, StreamObserver<GetResponse> out) {
     String bad = Names.checkKey(req.getKey());
+    if (bad == null) {
+      bad = access.checkLength("key", req.getKey());
+    }
     if (bad != null) {
       out.onError(errors.invalid(bad));
+      return;
+    }
+    if (deny(out, io.holdfast.server.security.Verb.READ, req.getKey())) {
       return;
     }
     responses.read(req.getStaleOk(), out, () -> {
@@ -114,6 +129,10 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
       return;
     }
     int limit = req.getLimit() == 0 ? DEFAULT_LIST_LIMIT : req.getLimit();
+    // Listing a whole prefix needs read on all of it (filtering would make 'more' and limits lie).
+    if (deny(out, null, req.getPrefix())) {
+      return;
+    }
     responses.read(req.getStaleOk(), out, () -> {
       List<KvEntry> entries = raft.stateMachine().read(s -> s.kvList(req.getPrefix(), limit + 1));
       ListResponse.Builder b = ListResponse.newBuilder().setHeader(responses.header())
@@ -128,11 +147,17 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
   @Override
   public void validateFence(ValidateFenceRequest req, StreamObserver<ValidateFenceResponse> out) {
     String bad = Names.checkLockName(req.getLockName());
+    if (bad == null) {
+      bad = access.checkLength("lock name", req.getLockName());
+    }
     if (bad == null && req.getToken() <= 0) {
       bad = "token must be positive, got " + req.getToken();
     }
     if (bad != null) {
       out.onError(errors.invalid(bad));
+      return;
+    }
+    if (deny(out, io.holdfast.server.security.Verb.READ, req.getLockName())) {
       return;
     }
     responses.read(false, out, () -> raft.stateMachine().read(s -> {
@@ -158,13 +183,29 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
     return b.build();
   }
 
-  private static String checkWrite(String requestId, String key, String fenceLock, long fenceToken) {
+  /** Sends PERMISSION_DENIED unless the caller may {@code verb} {@code name} (null verb: read a prefix). */
+  private boolean deny(StreamObserver<?> out, io.holdfast.server.security.Verb verb, String name) {
+    var denied = verb == null ? access.requireAllUnder(io.holdfast.server.security.Verb.READ, name) : access.require(verb, name);
+    if (denied != null) {
+      out.onError(denied);
+      return true;
+    }
+    return false;
+  }
+
+  private String checkWrite(String requestId, String key, String fenceLock, long fenceToken) {
     String bad = Names.checkRequestId(requestId);
     if (bad == null) {
       bad = Names.checkKey(key);
     }
+    if (bad == null) {
+      bad = access.checkLength("key", key);
+    }
     if (bad == null && !fenceLock.isEmpty()) {
       bad = Names.checkLockName(fenceLock);
+      if (bad == null) {
+        bad = access.checkLength("fence_lock", fenceLock);
+      }
       if (bad == null && fenceToken <= 0) {
         bad = "fence_token must be positive for a fenced write, got " + fenceToken;
       }

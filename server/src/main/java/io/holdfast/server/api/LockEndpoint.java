@@ -43,8 +43,11 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
 
   private final io.holdfast.server.ops.ServerMetrics metrics;
 
+  private final Access access;
+
   public LockEndpoint(ServerConfig config, RaftNode raft, GrantWaiters waiters, ScheduledExecutorService timers,
-      ApiErrors errors, io.holdfast.server.ops.ServerMetrics metrics) {
+      ApiErrors errors, io.holdfast.server.ops.ServerMetrics metrics, Access access) {
+    this.access = access;
     this.metrics = metrics;
     this.config = config;
     this.raft = raft;
@@ -72,12 +75,15 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    if (denied(out, req.getLockName(), req.getSessionId())) {
+      return;
+    }
     long session = req.getSessionId();
     String name = req.getLockName();
     boolean waits = req.getWaitMs() != 0;
     CompletableFuture<GrantWaiters.Outcome> grant = waits ? waiters.register(session, name) : null;
     Command.Acquire cmd = new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs(), lockDelay,
-        req.getMaxHoldMs());
+        req.getMaxHoldMs(), config.limits().maxLocksPerSession(), config.limits().maxWaitersPerLock());
     long started = System.nanoTime();
     raft.submit(cmd).whenComplete((r, err) -> {
       if (r instanceof Result.Granted) {
@@ -185,6 +191,9 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    if (denied(out, req.getLockName(), req.getSessionId())) {
+      return;
+    }
     responses.submit(new Command.Release(req.getRequestId(), req.getSessionId(), req.getLockName(), req.getToken()),
         out, r -> ReleaseResponse.newBuilder().setHeader(responses.header())
             .setNextHolderSessionId(((Result.Released) r).nextHolderSessionId()).build());
@@ -197,6 +206,9 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    if (denied(out, req.getLockName(), req.getSessionId())) {
+      return;
+    }
     responses.submit(new Command.CancelWait(req.getRequestId(), req.getSessionId(), req.getLockName(),
         req.getAcquireRequestId(), true), out, r -> CancelWaitResponse.newBuilder().setHeader(responses.header())
             .setReleased(((Result.WaitCancelled) r).released()).build());
@@ -205,8 +217,16 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   @Override
   public void describeLock(DescribeLockRequest req, StreamObserver<DescribeLockResponse> out) {
     String bad = Names.checkLockName(req.getLockName());
+    if (bad == null) {
+      bad = access.checkLength("lock name", req.getLockName());
+    }
     if (bad != null) {
       out.onError(errors.invalid(bad));
+      return;
+    }
+    var denied = access.require(io.holdfast.server.security.Verb.READ, req.getLockName());
+    if (denied != null) {
+      out.onError(denied);
       return;
     }
     responses.read(req.getStaleOk(), out, () -> DescribeLockResponse.newBuilder().setHeader(responses.header())
@@ -219,10 +239,14 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid("prefix is longer than the longest lock name (" + Names.MAX_LOCK_NAME + ")"));
       return;
     }
+    String me = Access.who();
     responses.read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
       ListLocksResponse.Builder b = ListLocksResponse.newBuilder();
       for (LockRecord l : s.locks(req.getPrefix())) {
-        b.addLocks(ProtoViews.lockInfo(s, l));
+        // A listing shows only what the caller may read (the ACL filters, it does not refuse).
+        if (access.can(me, io.holdfast.server.security.Verb.READ, l.name())) {
+          b.addLocks(ProtoViews.lockInfo(s, l));
+        }
       }
       return b;
     }).setHeader(responses.header()).build());
@@ -230,10 +254,15 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
 
   @Override
   public void listSessions(ListSessionsRequest req, StreamObserver<ListSessionsResponse> out) {
+    // Everyone sees their own sessions; those who may read every name (or admins) see all.
+    boolean all = access.can(io.holdfast.server.security.Verb.READ, "");
+    String me = Access.who();
     responses.read(req.getStaleOk(), out, () -> raft.stateMachine().read(s -> {
       ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder();
       for (SessionRecord r : s.sessions()) {
-        b.addSessions(ProtoViews.sessionInfo(s, r));
+        if (all || r.client().principal().equals(me)) {
+          b.addSessions(ProtoViews.sessionInfo(s, r));
+        }
       }
       return b;
     }).setHeader(responses.header()).build());
@@ -241,7 +270,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
 
 
 
-  private static String checkCall(String requestId, long sessionId, String lockName) {
+  private String checkCall(String requestId, long sessionId, String lockName) {
     String bad = Names.checkRequestId(requestId);
     if (bad == null && sessionId <= 0) {
       bad = "session_id must be positive, got " + sessionId;
@@ -249,6 +278,22 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     if (bad == null) {
       bad = Names.checkLockName(lockName);
     }
+    if (bad == null) {
+      bad = access.checkLength("lock name", lockName);
+    }
     return bad;
+  }
+
+  /** Sends PERMISSION_DENIED unless the caller may lock {@code lockName} and owns the session. */
+  private boolean denied(StreamObserver<?> out, String lockName, long sessionId) {
+    var denied = access.require(io.holdfast.server.security.Verb.LOCK, lockName);
+    if (denied == null) {
+      denied = access.requireOwner(sessionId);
+    }
+    if (denied != null) {
+      out.onError(denied);
+      return true;
+    }
+    return false;
   }
 }

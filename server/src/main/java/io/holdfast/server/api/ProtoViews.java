@@ -16,13 +16,14 @@ import java.util.TreeMap;
 final class ProtoViews {
   private ProtoViews() {}
 
+  /** The declared fields only: authenticated_identity in a request is ignored, never trusted. */
   static ClientInfo clientInfo(ClientIdentity c) {
     return new ClientInfo(c.getName(), c.getHost(), c.getPid(), new TreeMap<>(c.getLabelsMap()));
   }
 
   static ClientIdentity identity(ClientInfo c) {
     return ClientIdentity.newBuilder().setName(c.name()).setHost(c.host()).setPid(c.pid())
-        .putAllLabels(c.labels()).build();
+        .putAllLabels(c.labels()).setAuthenticatedIdentity(c.principal()).build();
   }
 
   /** The lock as the state has it; a lock absent from the state is free. */

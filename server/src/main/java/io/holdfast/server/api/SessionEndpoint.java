@@ -37,8 +37,11 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
 
   private final io.holdfast.server.ops.ServerMetrics metrics;
 
+  private final Access access;
+
   public SessionEndpoint(ServerConfig config, RaftNode raft, RenewalCheckpointer checkpointer, ApiErrors errors,
-      io.holdfast.server.ops.ServerMetrics metrics) {
+      io.holdfast.server.ops.ServerMetrics metrics, Access access) {
+    this.access = access;
     this.metrics = metrics;
     this.config = config;
     this.raft = raft;
@@ -58,18 +61,24 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
     }
     if (bad == null && !req.getExclusiveKey().isEmpty()) {
       String why = Names.checkLockName(req.getExclusiveKey());
+      if (why == null) {
+        why = access.checkLength("key", req.getExclusiveKey());
+      }
       bad = why == null ? null : "exclusive_key: " + why.replace("lock name", "key");
     }
     if (bad != null) {
       out.onError(errors.invalid(bad));
       return;
     }
+    String principal = Access.who();
     Command.OpenSession cmd = new Command.OpenSession(req.getRequestId(), req.getTtlMs(),
-        ProtoViews.clientInfo(req.getClient()), req.getExclusiveKey());
+        ProtoViews.clientInfo(req.getClient()).withPrincipal(principal), req.getExclusiveKey(),
+        config.limits().maxSessionsPerIdentity());
     responses.submit(cmd, out, r -> {
       Result.SessionOpened o = (Result.SessionOpened) r;
-      LOG.info("session={} opened client={} host={} pid={} ttl_ms={}", o.sessionId(), req.getClient().getName(),
-          req.getClient().getHost(), req.getClient().getPid(), o.ttlMs());
+      LOG.info("session={} opened identity='{}' client='{}' host='{}' pid={} ttl_ms={}", o.sessionId(), principal,
+          Names.printable(req.getClient().getName()), Names.printable(req.getClient().getHost()),
+          req.getClient().getPid(), o.ttlMs());
       return OpenSessionResponse.newBuilder().setHeader(responses.header()).setSessionId(o.sessionId())
           .setTtlMs(o.ttlMs()).build();
     });
@@ -83,6 +92,11 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
     }
     if (bad != null) {
       out.onError(errors.invalid(bad));
+      return;
+    }
+    var denied = access.requireOwner(req.getSessionId());
+    if (denied != null) {
+      out.onError(denied);
       return;
     }
     responses.submit(new Command.CloseSession(req.getRequestId(), req.getSessionId()), out, r -> {
@@ -106,6 +120,11 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
           fail(errors.of(new io.holdfast.server.raft.RaftCallException(
               raft.leaderId() == null || raft.leaderId().equals(raft.nodeId()) ? ErrorCode.NO_LEADER
                   : ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader")));
+          return;
+        }
+        var denied = access.requireOwner(req.getSessionId());
+        if (denied != null) {
+          fail(denied);
           return;
         }
         var timer = metrics.keepalive();

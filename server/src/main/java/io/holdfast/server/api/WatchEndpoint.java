@@ -13,10 +13,17 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
 
   private final WatchHub hub;
   private final ApiErrors errors;
+  private final Access access;
+  private final int maxPerConnection;
+  // Open watch streams per client connection (its remote address and port).
+  private final java.util.concurrent.ConcurrentHashMap<java.net.SocketAddress, Integer> open =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
-  public WatchEndpoint(WatchHub hub, ApiErrors errors) {
+  public WatchEndpoint(WatchHub hub, ApiErrors errors, Access access, int maxPerConnection) {
     this.hub = hub;
     this.errors = errors;
+    this.access = access;
+    this.maxPerConnection = maxPerConnection;
   }
 
   @Override
@@ -40,8 +47,42 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    for (String p : req.getLockPrefixesList()) {
+      var denied = access.requireAllUnder(io.holdfast.server.security.Verb.WATCH, p);
+      if (denied != null) {
+        out.onError(denied);
+        return;
+      }
+    }
+    for (String p : req.getKeyPrefixesList()) {
+      var denied = access.requireAllUnder(io.holdfast.server.security.Verb.WATCH, p);
+      if (denied != null) {
+        out.onError(denied);
+        return;
+      }
+    }
+    java.net.SocketAddress conn = io.holdfast.server.security.Identity.connection();
+    if (conn != null && maxPerConnection > 0) {
+      int now = open.merge(conn, 1, Integer::sum);
+      if (now > maxPerConnection) {
+        open.computeIfPresent(conn, (k, n) -> n == 1 ? null : n - 1);
+        out.onError(errors.of(io.holdfast.server.state.ErrorCode.RESOURCE_EXHAUSTED, "this connection already has "
+            + maxPerConnection + " open watches; the limit is " + maxPerConnection + " (max-watches-per-connection)"));
+        return;
+      }
+    }
     ServerCallStreamObserver<WatchResponse> call = (ServerCallStreamObserver<WatchResponse>) out;
     Runnable unsubscribe = hub.subscribe(req, call);
-    call.setOnCancelHandler(unsubscribe);
+    java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+    Runnable release = () -> {
+      if (conn != null && maxPerConnection > 0 && ended.compareAndSet(false, true)) {
+        open.computeIfPresent(conn, (k, n) -> n == 1 ? null : n - 1);
+      }
+    };
+    call.setOnCancelHandler(() -> {
+      unsubscribe.run();
+      release.run();
+    });
+    call.setOnCloseHandler(release);
   }
 }

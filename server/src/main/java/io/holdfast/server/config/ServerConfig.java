@@ -29,6 +29,8 @@ import java.util.UUID;
  *     null for none
  * @param lockDelayDefaults lock-delay for acquires that do not ask, by lock name prefix (the
  *     longest matching prefix wins)
+ * @param security TLS on the client and peer ports, authentication and the ACL
+ * @param limits per-caller limits (sessions, locks, waiters, watches, request size and rate)
  */
 public record ServerConfig(
     String nodeId,
@@ -47,7 +49,9 @@ public record ServerConfig(
     java.util.SortedMap<String, Long> lockDelayDefaults,
     long maxValueBytes,
     int watchHistory,
-    HostPort adminAddress) {
+    HostPort adminAddress,
+    SecurityConfig security,
+    Limits limits) {
 
   public ServerConfig {
     peers = List.copyOf(peers);

@@ -12,6 +12,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import io.holdfast.server.security.AccessRule;
+import io.holdfast.server.security.Verb;
+import io.holdfast.server.state.Names;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -56,6 +59,28 @@ public final class ServerConfigLoader {
     DEFAULTS.put("max-value-bytes", 1_048_576L);
     DEFAULTS.put("watch-history", 10_000L);
     DEFAULTS.put("admin-address", "");
+    // Security: no default for the two modes, so plaintext is always a written choice.
+    DEFAULTS.put("client-tls", null);
+    DEFAULTS.put("client-tls-cert", "");
+    DEFAULTS.put("client-tls-key", "");
+    DEFAULTS.put("client-tls-ca", "");
+    DEFAULTS.put("peer-tls", null);
+    DEFAULTS.put("peer-tls-cert", "");
+    DEFAULTS.put("peer-tls-key", "");
+    DEFAULTS.put("peer-tls-ca", "");
+    DEFAULTS.put("tls-reload-interval-ms", 60_000L);
+    DEFAULTS.put("auth-token-file", "");
+    DEFAULTS.put("cert-identity", "cn");
+    DEFAULTS.put("acl", List.of());
+    // Limits.
+    DEFAULTS.put("max-name-length", (long) Names.MAX_LOCK_NAME);
+    DEFAULTS.put("max-sessions-per-identity", 1_000L);
+    DEFAULTS.put("max-locks-per-session", 1_000L);
+    DEFAULTS.put("max-waiters-per-lock", 1_000L);
+    DEFAULTS.put("max-watches-per-connection", 100L);
+    DEFAULTS.put("max-request-bytes", 0L);
+    DEFAULTS.put("rate-limit-per-identity", 1_000L);
+    DEFAULTS.put("rate-limit-burst", 2_000L);
   }
 
   private ServerConfigLoader() {}
@@ -168,7 +193,144 @@ public final class ServerConfigLoader {
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
         snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
         String.valueOf(v.get("admin-address")).isBlank() ? null
-            : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))));
+            : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))),
+        security(v), limits(v, maxValue));
+  }
+
+  private static SecurityConfig security(Map<String, Object> v) {
+    long reload = positive(v, "tls-reload-interval-ms");
+    TlsSettings client = tls(v, "client-tls", reload, true);
+    TlsSettings peer = tls(v, "peer-tls", reload, false);
+    String tokenFile = String.valueOf(v.get("auth-token-file")).trim();
+    Path tokens = tokenFile.isEmpty() ? null : existingFile("auth-token-file", tokenFile);
+    SecurityConfig.CertIdentity certIdentity;
+    switch (string(v, "cert-identity").toLowerCase(java.util.Locale.ROOT)) {
+      case "cn":
+        certIdentity = SecurityConfig.CertIdentity.CN;
+        break;
+      case "san":
+        certIdentity = SecurityConfig.CertIdentity.SAN;
+        break;
+      default:
+        throw new ConfigException("cert-identity: '" + v.get("cert-identity") + "' must be cn or san");
+    }
+    return new SecurityConfig(client, peer, tokens, certIdentity, acl(v.get("acl")));
+  }
+
+  private static TlsSettings tls(Map<String, Object> v, String key, long reload, boolean oneWayAllowed) {
+    Object raw = v.get(key);
+    if (raw == null || String.valueOf(raw).isBlank()) {
+      throw new ConfigException(key + ": required (plaintext, tls or mtls); plaintext must be chosen explicitly");
+    }
+    TlsSettings.Mode mode;
+    try {
+      mode = TlsSettings.Mode.valueOf(String.valueOf(raw).trim().toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(key + ": '" + raw + "' must be plaintext, tls or mtls");
+    }
+    if (mode == TlsSettings.Mode.TLS && !oneWayAllowed) {
+      // Every node is both client and server of the others: one-way TLS would let anyone who
+      // reaches the peer port cast votes and append entries.
+      throw new ConfigException(key + ": 'tls' is not allowed for peer traffic; use mtls (or plaintext)");
+    }
+    if (mode == TlsSettings.Mode.PLAINTEXT) {
+      return new TlsSettings(mode, null, null, null, reload);
+    }
+    Path cert = existingFile(key + "-cert", string(v, key + "-cert"));
+    Path pk = existingFile(key + "-key", string(v, key + "-key"));
+    String ca = String.valueOf(v.get(key + "-ca")).trim();
+    if (ca.isEmpty() && mode == TlsSettings.Mode.MTLS) {
+      throw new ConfigException(key + "-ca: required when " + key + " is mtls (the CA that signs the other side)");
+    }
+    return new TlsSettings(mode, cert, pk, ca.isEmpty() ? null : existingFile(key + "-ca", ca), reload);
+  }
+
+  private static Path existingFile(String key, String value) {
+    Path p = Path.of(value);
+    if (!Files.isReadable(p)) {
+      throw new ConfigException(key + ": '" + value + "' is not a readable file");
+    }
+    return p;
+  }
+
+  /** A YAML list of {identity, prefix, verbs}, or identity:prefix:verb+verb;... as an override. */
+  private static List<AccessRule> acl(Object value) {
+    List<Map<String, Object>> raw = new ArrayList<>();
+    if (value instanceof List<?> list) {
+      for (int i = 0; i < list.size(); i++) {
+        if (!(list.get(i) instanceof Map<?, ?> m)) {
+          throw new ConfigException("acl[" + i + "]: must be {identity: pattern, prefix: name-prefix, verbs: [...]}");
+        }
+        Map<String, Object> rule = new LinkedHashMap<>();
+        m.forEach((k, x) -> rule.put(String.valueOf(k), x));
+        raw.add(rule);
+      }
+    } else if (value != null && !String.valueOf(value).isBlank()) {
+      for (String part : String.valueOf(value).split(";")) {
+        String[] f = part.trim().split(":", 3);
+        if (f.length != 3) {
+          throw new ConfigException("acl: '" + part + "' is not identity:prefix:verb+verb");
+        }
+        raw.add(Map.of("identity", f[0], "prefix", f[1], "verbs", List.of(f[2].split("\\+"))));
+      }
+    }
+    List<AccessRule> rules = new ArrayList<>();
+    for (int i = 0; i < raw.size(); i++) {
+      Map<String, Object> r = raw.get(i);
+      String at = "acl[" + i + "]";
+      for (String k : r.keySet()) {
+        if (!Set.of("identity", "prefix", "verbs").contains(k)) {
+          throw new ConfigException(at + ": unknown key '" + k + "' (known: identity, prefix, verbs)");
+        }
+      }
+      Object id = r.get("identity");
+      if (id == null || String.valueOf(id).isBlank()) {
+        throw new ConfigException(at + ".identity: required (a name, or a pattern with *)");
+      }
+      String prefix = r.get("prefix") == null ? "" : String.valueOf(r.get("prefix"));
+      if (prefix.length() > Names.MAX_LOCK_NAME) {
+        throw new ConfigException(at + ".prefix: longer than the longest name (" + Names.MAX_LOCK_NAME + ")");
+      }
+      Object vs = r.get("verbs");
+      List<?> verbList = vs instanceof List<?> l ? l : vs == null ? List.of() : List.of(String.valueOf(vs).split(","));
+      Set<Verb> verbs = new java.util.TreeSet<>();
+      for (Object o : verbList) {
+        Verb verb = Verb.parse(String.valueOf(o));
+        if (verb == null) {
+          throw new ConfigException(at + ".verbs: '" + o + "' is not one of lock, read, write, watch, admin");
+        }
+        verbs.add(verb);
+      }
+      if (verbs.isEmpty()) {
+        throw new ConfigException(at + ".verbs: required (lock, read, write, watch, admin)");
+      }
+      rules.add(new AccessRule(String.valueOf(id).trim(), prefix, verbs));
+    }
+    return rules;
+  }
+
+  private static Limits limits(Map<String, Object> v, long maxValue) {
+    long name = positive(v, "max-name-length");
+    if (name > Names.MAX_LOCK_NAME) {
+      throw new ConfigException("max-name-length (" + name + ") may be at most " + Names.MAX_LOCK_NAME);
+    }
+    long request = nonNegative(v, "max-request-bytes");
+    long needed = maxValue + 64 * 1024;
+    if (request == 0) {
+      request = Math.max(4L * 1024 * 1024, needed);
+    } else if (request < needed) {
+      throw new ConfigException("max-request-bytes (" + request + ") must leave room for max-value-bytes ("
+          + maxValue + ") plus 64 KiB");
+    }
+    long rate = nonNegative(v, "rate-limit-per-identity");
+    long burst = positive(v, "rate-limit-burst");
+    if (rate > 0 && burst < rate / 10) {
+      throw new ConfigException("rate-limit-burst (" + burst + ") must be at least a tenth of "
+          + "rate-limit-per-identity (" + rate + ")");
+    }
+    return new Limits((int) name, nonNegative(v, "max-sessions-per-identity"), nonNegative(v, "max-locks-per-session"),
+        nonNegative(v, "max-waiters-per-lock"), (int) Math.min(Integer.MAX_VALUE, nonNegative(v,
+            "max-watches-per-connection")), (int) Math.min(Integer.MAX_VALUE, request), rate, burst);
   }
 
   /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */

@@ -113,8 +113,8 @@ final class StatusPage {
 
   private static String holder(long session, ClientInfo c) {
     ClientInfo ci = c == null ? ClientInfo.UNKNOWN : c;
-    return "{\"session\":" + session + ",\"client\":" + str(ci.name()) + ",\"host\":" + str(ci.host()) + ",\"pid\":"
-        + ci.pid() + "}";
+    return "{\"session\":" + session + ",\"identity\":" + str(ci.principal()) + ",\"client\":" + str(ci.name())
+        + ",\"host\":" + str(ci.host()) + ",\"pid\":" + ci.pid() + "}";
   }
 
   /** A JSON string literal: quotes, backslashes and control characters escaped. */

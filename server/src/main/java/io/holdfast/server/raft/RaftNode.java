@@ -60,6 +60,12 @@ public final class RaftNode implements AutoCloseable {
   }
 
   public RaftNode(ServerConfig config, HoldfastStateMachine stateMachine) throws IOException {
+    this(config, stateMachine, null);
+  }
+
+  /** {@code peerTls}: TLS for all Raft traffic of this node (serving and dialling), or null for plaintext. */
+  public RaftNode(ServerConfig config, HoldfastStateMachine stateMachine, org.apache.ratis.grpc.GrpcTlsConfig peerTls)
+      throws IOException {
     this.config = config;
     this.stateMachine = stateMachine;
     this.groupId = RaftGroupId.valueOf(config.clusterId());
@@ -73,9 +79,21 @@ public final class RaftNode implements AutoCloseable {
         .setGroup(RaftGroup.valueOf(groupId, peers))
         .setStateMachine(stateMachine)
         .setProperties(properties(config))
+        .setParameters(parameters(peerTls))
         // FORMAT (the default) refuses an existing storage dir: a restarted node must RECOVER.
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
+  }
+
+  private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls) {
+    org.apache.ratis.conf.Parameters params = new org.apache.ratis.conf.Parameters();
+    if (peerTls != null) {
+      // The GrpcConfigKeys.TLS property setters are no-ops in 3.3: TLS goes through Parameters.
+      // One config for the server, client and admin ports (all the same port here) and for the
+      // channels this node opens to its peers.
+      GrpcConfigKeys.TLS.setConf(params, peerTls);
+    }
+    return params;
   }
 
   static RaftProperties properties(ServerConfig c) {

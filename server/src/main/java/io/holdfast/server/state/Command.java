@@ -18,16 +18,26 @@ public sealed interface Command {
   String fingerprint();
 
   /**
+   * {@code maxSessionsPerIdentity}: the leader's limit on live sessions of {@code client.principal()}
+   * (0: none), carried in the entry so that apply enforces it deterministically.
    * {@code exclusiveKey} (may be empty): opening a session with the key of a live session ends
    * that older session at once (a restarted process clearing its own ghost).
    */
-  record OpenSession(String requestId, long ttlMs, ClientInfo client, String exclusiveKey) implements Command {
+  record OpenSession(String requestId, long ttlMs, ClientInfo client, String exclusiveKey,
+      long maxSessionsPerIdentity) implements Command {
     public OpenSession(String requestId, long ttlMs, ClientInfo client) {
       this(requestId, ttlMs, client, "");
     }
 
+    public OpenSession(String requestId, long ttlMs, ClientInfo client, String exclusiveKey) {
+      this(requestId, ttlMs, client, exclusiveKey, 0);
+    }
+
+    // The principal is part of the fingerprint: another identity reusing a request id gets a refusal,
+    // not the first identity's session. The limit is not: a retry may meet a changed config.
     public String fingerprint() {
-      return "open:" + ttlMs + ":" + client.name() + ":" + client.host() + ":" + client.pid() + ":" + exclusiveKey;
+      return "open:" + ttlMs + ":" + client.name() + ":" + client.host() + ":" + client.pid() + ":" + exclusiveKey
+          + (client.principal().isEmpty() ? "" : ":" + client.principal());
     }
   }
 
@@ -47,12 +57,18 @@ public sealed interface Command {
   /**
    * {@code waitMs}: 0 try once, &gt; 0 wait that long, -1 wait until granted. {@code lockDelayMs}:
    * after an unclean release (expiry, revocation) the lock is not granted again for this long.
-   * {@code maxHoldMs}: past this, the lock is revoked (0: no limit).
+   * {@code maxHoldMs}: past this, the lock is revoked (0: no limit). {@code maxLocksPerSession} and
+   * {@code maxWaitersPerLock} are the leader's limits (0: none), carried in the entry so that apply
+   * enforces them identically on every replica whatever each node's own config says.
    */
-  record Acquire(String requestId, long sessionId, String lockName, long waitMs, long lockDelayMs, long maxHoldMs)
-      implements Command {
+  record Acquire(String requestId, long sessionId, String lockName, long waitMs, long lockDelayMs, long maxHoldMs,
+      long maxLocksPerSession, long maxWaitersPerLock) implements Command {
     public Acquire(String requestId, long sessionId, String lockName, long waitMs) {
       this(requestId, sessionId, lockName, waitMs, 0, 0);
+    }
+
+    public Acquire(String requestId, long sessionId, String lockName, long waitMs, long lockDelayMs, long maxHoldMs) {
+      this(requestId, sessionId, lockName, waitMs, lockDelayMs, maxHoldMs, 0, 0);
     }
 
     public String fingerprint() {

@@ -108,6 +108,20 @@ public final class HoldfastState {
       return new Result.SessionOpened(seen.sessionId(), seen.ttlMs());
     }
     SessionRecord old = o.exclusiveKey().isEmpty() ? null : sessions.holderOf(o.exclusiveKey());
+    if (old != null && !old.client().principal().isEmpty()
+        && !old.client().principal().equals(o.client().principal())) {
+      // Otherwise anyone could end anyone's session by naming its exclusive key.
+      return new Failure(ErrorCode.PERMISSION_DENIED, "exclusive_key '" + Names.printable(o.exclusiveKey())
+          + "' is held by a session of another identity; only that identity may take it over");
+    }
+    // A takeover replaces a session of the same principal, so it does not count against the limit.
+    boolean replacesOwn = old != null && old.client().principal().equals(o.client().principal());
+    int live = sessions.countOf(o.client().principal()) - (replacesOwn ? 1 : 0);
+    if (o.maxSessionsPerIdentity() > 0 && live >= o.maxSessionsPerIdentity()) {
+      return new Failure(ErrorCode.RESOURCE_EXHAUSTED, "identity '" + Names.printable(o.client().principal())
+          + "' already has " + live + " live sessions; the limit is " + o.maxSessionsPerIdentity()
+          + " (max-sessions-per-identity)");
+    }
     if (old != null) {
       // A new incarnation of the same identity: the old one is known dead, no lock-delay.
       List<String> freed = endSession(e, old, EndReason.TAKEN_OVER, events);
@@ -245,6 +259,16 @@ public final class HoldfastState {
         return new Result.NotGranted(lock == null ? 0 : lock.holderSessionId);
       }
       return cached.result();
+    }
+    int inUse = s.heldLocks.size() + s.waitingOn.size();
+    if (a.maxLocksPerSession() > 0 && inUse >= a.maxLocksPerSession()) {
+      return new Failure(ErrorCode.RESOURCE_EXHAUSTED, "session " + s.id() + " already holds or waits for " + inUse
+          + " locks; the limit is " + a.maxLocksPerSession() + " (max-locks-per-session)");
+    }
+    if (a.maxWaitersPerLock() > 0 && a.waitMs() != 0 && lock != null && (lock.isHeld() || lock.isOrphaned())
+        && lock.waiters.size() >= a.maxWaitersPerLock()) {
+      return new Failure(ErrorCode.RESOURCE_EXHAUSTED, "lock '" + a.lockName() + "' already has "
+          + lock.waiters.size() + " waiters; the limit is " + a.maxWaitersPerLock() + " (max-waiters-per-lock)");
     }
     lock = locks.getOrCreate(a.lockName());
     if (!lock.isHeld() && !lock.isOrphaned()) {

@@ -15,6 +15,8 @@ final class SessionTable {
   private final TreeMap<Long, SessionRecord> byId = new TreeMap<>();
   private final TreeMap<String, Long> byExclusiveKey = new TreeMap<>();
   private final LinkedHashMap<String, StateImage.OpenImage> recentOpens = new LinkedHashMap<>();
+  // Derived (not in snapshots): live sessions per authenticated principal, for the per-identity limit.
+  private final TreeMap<String, Integer> perPrincipal = new TreeMap<>();
 
   SessionRecord get(long id) {
     return byId.get(id);
@@ -32,13 +34,16 @@ final class SessionTable {
 
   void add(SessionRecord s) {
     byId.put(s.id(), s);
+    perPrincipal.merge(s.client().principal(), 1, Integer::sum);
     if (!s.exclusiveKey().isEmpty()) {
       byExclusiveKey.put(s.exclusiveKey(), s.id());
     }
   }
 
   void remove(SessionRecord s) {
-    byId.remove(s.id());
+    if (byId.remove(s.id()) != null) {
+      perPrincipal.computeIfPresent(s.client().principal(), (k, n) -> n == 1 ? null : n - 1);
+    }
     if (!s.exclusiveKey().isEmpty()) {
       byExclusiveKey.remove(s.exclusiveKey());
     }
@@ -63,12 +68,18 @@ final class SessionTable {
     return recentOpens.values();
   }
 
+  /** How many live sessions authenticated as {@code principal}. */
+  int countOf(String principal) {
+    return perPrincipal.getOrDefault(principal, 0);
+  }
+
   int size() {
     return byId.size();
   }
 
   void clear() {
     byId.clear();
+    perPrincipal.clear();
     byExclusiveKey.clear();
     recentOpens.clear();
   }

@@ -35,7 +35,7 @@ public final class CommandCodec {
     if (c instanceof Command.OpenSession o) {
       b.setOpenSession(io.holdfast.server.statemachine.proto.OpenSession.newBuilder()
           .setRequestId(o.requestId()).setTtlMs(o.ttlMs()).setClient(identity(o.client()))
-          .setExclusiveKey(o.exclusiveKey()));
+          .setExclusiveKey(o.exclusiveKey()).setMaxSessionsPerIdentity(o.maxSessionsPerIdentity()));
     } else if (c instanceof Command.CloseSession o) {
       b.setCloseSession(io.holdfast.server.statemachine.proto.CloseSession.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()));
@@ -45,7 +45,8 @@ public final class CommandCodec {
     } else if (c instanceof Command.Acquire o) {
       b.setAcquire(io.holdfast.server.statemachine.proto.Acquire.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
-          .setWaitMs(o.waitMs()).setLockDelayMs(o.lockDelayMs()).setMaxHoldMs(o.maxHoldMs()));
+          .setWaitMs(o.waitMs()).setLockDelayMs(o.lockDelayMs()).setMaxHoldMs(o.maxHoldMs())
+          .setMaxLocksPerSession(o.maxLocksPerSession()).setMaxWaitersPerLock(o.maxWaitersPerLock()));
     } else if (c instanceof Command.CancelWait o) {
       b.setCancelWait(io.holdfast.server.statemachine.proto.CancelWait.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
@@ -84,7 +85,7 @@ public final class CommandCodec {
       case OPEN_SESSION: {
         var o = p.getOpenSession();
         return new Command.OpenSession(o.getRequestId(), o.getTtlMs(), clientInfo(o.getClient()),
-            o.getExclusiveKey());
+            o.getExclusiveKey(), o.getMaxSessionsPerIdentity());
       }
       case CLOSE_SESSION:
         return new Command.CloseSession(p.getCloseSession().getRequestId(), p.getCloseSession().getSessionId());
@@ -94,7 +95,7 @@ public final class CommandCodec {
       case ACQUIRE: {
         var o = p.getAcquire();
         return new Command.Acquire(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getWaitMs(),
-            o.getLockDelayMs(), o.getMaxHoldMs());
+            o.getLockDelayMs(), o.getMaxHoldMs(), o.getMaxLocksPerSession(), o.getMaxWaitersPerLock());
       }
       case CANCEL_WAIT: {
         var o = p.getCancelWait();
@@ -132,7 +133,8 @@ public final class CommandCodec {
   }
 
   static Identity identity(ClientInfo c) {
-    Identity.Builder b = Identity.newBuilder().setName(c.name()).setHost(c.host()).setPid(c.pid());
+    Identity.Builder b = Identity.newBuilder().setName(c.name()).setHost(c.host()).setPid(c.pid())
+        .setPrincipal(c.principal());
     for (Map.Entry<String, String> e : c.labels().entrySet()) {
       b.addLabels(Label.newBuilder().setKey(e.getKey()).setValue(e.getValue()));
     }
@@ -144,6 +146,6 @@ public final class CommandCodec {
     for (Label l : i.getLabelsList()) {
       labels.put(l.getKey(), l.getValue());
     }
-    return new ClientInfo(i.getName(), i.getHost(), i.getPid(), labels);
+    return new ClientInfo(i.getName(), i.getHost(), i.getPid(), labels, i.getPrincipal());
   }
 }

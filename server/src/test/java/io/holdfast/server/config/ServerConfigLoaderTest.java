@@ -38,6 +38,8 @@ class ServerConfigLoaderTest {
     m.put("data-dir", "/var/lib/holdfast");
     m.put("peers", peers);
     m.put("session-ttl-min-ms", 2_000);
+    m.put("client-tls", "plaintext");
+    m.put("peer-tls", "plaintext");
     return m;
   }
 
@@ -247,6 +249,8 @@ class ServerConfigLoaderTest {
       "data-dir: /srv/holdfast/from-file",
       "session-ttl-min-ms: 4000",
       "snapshot-threshold: 2000",
+      "client-tls: plaintext",
+      "peer-tls: plaintext",
       "peers:",
       "  n1: {peer: 127.0.0.1:7411, client: 127.0.0.1:7401}",
       "  n2: {peer: 127.0.0.1:7412, client: 127.0.0.1:7402}",
@@ -308,6 +312,8 @@ class ServerConfigLoaderTest {
     overrides.put("peers", "n1=127.0.0.1:7411/127.0.0.1:7401");
     overrides.put("data-dir", "/tmp/hf");
     overrides.put("session-ttl-min-ms", "2000");
+    overrides.put("client-tls", "plaintext");
+    overrides.put("peer-tls", "plaintext");
     ServerConfig c = ServerConfigLoader.load(null, overrides, Map.of());
     assertEquals("n1", c.self().id());
   }
@@ -339,12 +345,80 @@ class ServerConfigLoaderTest {
     java.nio.file.Path file = java.nio.file.Files.createTempFile("holdfast", ".yaml");
     try {
       java.nio.file.Files.writeString(file, String.join("\n", "node-id: n1", "data-dir: /tmp/x",
-          "peers:", "  n1: {peer: 127.0.0.1:7410, client: 127.0.0.1:7400}", ""));
+          "client-tls: plaintext", "peer-tls: plaintext", "peers:", "  n1: {peer: 127.0.0.1:7410, client: 127.0.0.1:7400}", ""));
       ServerConfig c = ServerConfigLoader.load(file, Map.of(), Map.of("HOLDFAST_ENDPOINTS", "a:1,b:2",
           "HOLDFAST_JAVA_OPTS", "-Xmx1g", "HOLDFAST_MAX_WAIT_MS", "1234"));
       assertEquals(1234, c.maxWaitMs(), "a variable that names a key still overrides it");
     } finally {
       java.nio.file.Files.deleteIfExists(file);
     }
+  }
+
+  // ---- security and limits --------------------------------------------------------------------
+
+  @Test
+  void transportSecurityMustBeChosenExplicitly() {
+    Map<String, Object> m = valid();
+    m.remove("client-tls");
+    failsNaming("client-tls", m);
+    Map<String, Object> p = valid();
+    p.remove("peer-tls");
+    failsNaming("peer-tls", p);
+    failsNaming("client-tls", with("client-tls", "sometimes"));
+    failsNaming("peer-tls", with("peer-tls", "tls"));
+  }
+
+  @Test
+  void tlsModesNeedTheirFiles(@TempDir Path dir) throws Exception {
+    failsNaming("client-tls-cert", with("client-tls", "tls"));
+    Path pem = Files.writeString(dir.resolve("x.pem"), "not checked here");
+    Map<String, Object> m = with("client-tls", "mtls");
+    m.put("client-tls-cert", pem.toString());
+    m.put("client-tls-key", pem.toString());
+    failsNaming("client-tls-ca", m);
+    m.put("client-tls-ca", dir.resolve("missing.pem").toString());
+    failsNaming("client-tls-ca", m);
+    m.put("client-tls-ca", pem.toString());
+    ServerConfig c = ServerConfigLoader.fromMap(m);
+    assertTrue(c.security().clientTls().mutual());
+    assertTrue(c.security().authRequired(), "mutual TLS means every caller is identified");
+  }
+
+  @Test
+  void aclRulesParseFromYamlAndFromAnOverride() {
+    Map<String, Object> rule = new LinkedHashMap<>();
+    rule.put("identity", "agent-*");
+    rule.put("prefix", "fleet/");
+    rule.put("verbs", List.of("read", "watch"));
+    ServerConfig c = ServerConfigLoader.fromMap(with("acl", List.of(rule)));
+    assertEquals(1, c.security().acl().size());
+    assertEquals("fleet/", c.security().acl().get(0).prefix());
+
+    ServerConfig o = ServerConfigLoader.fromMap(with("acl", "orchestrator:fleet/:lock+write;sre::admin"));
+    assertEquals(2, o.security().acl().size());
+    assertTrue(o.security().acl().get(1).grants(io.holdfast.server.security.Verb.LOCK));
+
+    Map<String, Object> bad = new LinkedHashMap<>(rule);
+    bad.put("verbs", List.of("read", "destroy"));
+    assertTrue(failsNaming("acl[0].verbs", with("acl", List.of(bad))).contains("destroy"));
+    Map<String, Object> noId = new LinkedHashMap<>(rule);
+    noId.remove("identity");
+    failsNaming("acl[0].identity", with("acl", List.of(noId)));
+    Map<String, Object> typo = new LinkedHashMap<>(rule);
+    typo.put("prefixes", "x");
+    failsNaming("acl[0]", with("acl", List.of(typo)));
+  }
+
+  @Test
+  void limitsHaveDefaultsAndBounds() {
+    ServerConfig c = ServerConfigLoader.fromMap(valid());
+    assertEquals(256, c.limits().maxNameLength());
+    assertEquals(4 * 1024 * 1024, c.limits().maxRequestBytes());
+    failsNaming("max-name-length", with("max-name-length", 300));
+    failsNaming("max-request-bytes", with("max-request-bytes", 1_000));
+    failsNaming("max-sessions-per-identity", with("max-sessions-per-identity", -1));
+    failsNaming("rate-limit-burst", with("rate-limit-burst", 1));
+    assertEquals(0, ServerConfigLoader.fromMap(with("max-locks-per-session", 0)).limits().maxLocksPerSession(),
+        "0 turns a limit off");
   }
 }

@@ -35,6 +35,9 @@ public final class ProcessCluster implements AutoCloseable {
   private final Process[] processes;
   private final ManagedChannel[] channels;
   private final String clusterId = UUID.randomUUID().toString();
+  private final Map<Integer, Map<String, String>> nodeSettings = new java.util.HashMap<>();
+  private java.util.function.Function<String, ManagedChannel> channels0 =
+      target -> NettyChannelBuilder.forTarget(target).usePlaintext().build();
 
   /** Test-friendly defaults; {@code overrides} are config keys (see ServerConfigLoader). */
   public ProcessCluster(int size, Path dir, Map<String, String> overrides) {
@@ -46,6 +49,9 @@ public final class ProcessCluster implements AutoCloseable {
     settings.put("session-ttl-min-ms", "2000");
     settings.put("checkpoint-interval-ms", "500");
     settings.put("failover-grace-ms", "500");
+    // Test clusters run on loopback: plaintext, chosen explicitly (overrides may switch on TLS).
+    settings.put("client-tls", "plaintext");
+    settings.put("peer-tls", "plaintext");
     settings.putAll(overrides);
     this.clientPorts = new int[size];
     this.peerPorts = new int[size];
@@ -62,6 +68,18 @@ public final class ProcessCluster implements AutoCloseable {
 
   public ProcessCluster(int size, Path dir) {
     this(size, dir, Map.of());
+  }
+
+  /** Settings for node {@code i} only (e.g. its own certificate), over the cluster's; before start. */
+  public ProcessCluster nodeSettings(int i, Map<String, String> overrides) {
+    nodeSettings.computeIfAbsent(i, k -> new LinkedHashMap<>()).putAll(overrides);
+    return this;
+  }
+
+  /** How {@link #channel} reaches a node (e.g. with TLS and credentials); plaintext by default. */
+  public ProcessCluster channelFactory(java.util.function.Function<String, ManagedChannel> factory) {
+    this.channels0 = factory;
+    return this;
   }
 
   private static int[] freePorts(int n) {
@@ -131,7 +149,10 @@ public final class ProcessCluster implements AutoCloseable {
       y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])
           .append(", client: 127.0.0.1:").append(clientPorts[j]).append("}\n");
     }
-    settings.forEach((k, v) -> y.append(k).append(": ").append(v).append('\n'));
+    Map<String, String> mine = new LinkedHashMap<>(settings);
+    mine.putAll(nodeSettings.getOrDefault(i, Map.of()));
+    // Values go in as written: a caller may pass YAML (a flow mapping, a quoted string).
+    mine.forEach((k, v) -> y.append(k).append(": ").append(v).append('\n'));
     Path file = dir.resolve(nodeId(i) + ".yaml");
     Files.writeString(file, y.toString());
     return file;
@@ -152,8 +173,12 @@ public final class ProcessCluster implements AutoCloseable {
       Files.createDirectories(dir);
       Path config = writeConfig(i);
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-          "-cp", System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain",
+      List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      // -Dholdfast.log.ratis=INFO on the test JVM is passed on to the nodes (Ratis logs WARN otherwise).
+      if (System.getProperty("holdfast.log.ratis") != null) {
+        cmd.add("-Dholdfast.log.ratis=" + System.getProperty("holdfast.log.ratis"));
+      }
+      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain",
           "--config", config.toString()));
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.appendTo(log(i).toFile()));
@@ -221,7 +246,7 @@ public final class ProcessCluster implements AutoCloseable {
 
   public synchronized ManagedChannel channel(int i) {
     if (channels[i] == null) {
-      channels[i] = NettyChannelBuilder.forTarget(endpoint(i)).usePlaintext().build();
+      channels[i] = channels0.apply(endpoint(i));
     }
     return channels[i];
   }

@@ -1,0 +1,17 @@
+package io.holdfast.server.config;
+
+/**
+ * Limits on what one caller can ask of the cluster, each enforced with INVALID_ARGUMENT or
+ * RESOURCE_EXHAUSTED and a message naming the limit's key. 0 means no limit where noted.
+ *
+ * @param maxNameLength longest lock name or key (at most the hard limit of 256)
+ * @param maxSessionsPerIdentity live sessions one authenticated identity may hold (0: none)
+ * @param maxLocksPerSession locks one session may hold or wait for at once (0: none)
+ * @param maxWaitersPerLock queued acquires one lock may have (0: none)
+ * @param maxWatchesPerConnection open watch streams on one client connection (0: none)
+ * @param maxRequestBytes the largest gRPC message the client port accepts
+ * @param ratePerIdentity requests per second one identity may start (0: no limit)
+ * @param rateBurst how many requests an identity may start at once after being idle
+ */
+public record Limits(int maxNameLength, long maxSessionsPerIdentity, long maxLocksPerSession, long maxWaitersPerLock,
+    int maxWatchesPerConnection, int maxRequestBytes, double ratePerIdentity, double rateBurst) {}

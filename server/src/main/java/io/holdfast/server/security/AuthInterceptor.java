@@ -1,0 +1,168 @@
+package io.holdfast.server.security;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.MetricRegistry;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.holdfast.server.config.SecurityConfig;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.util.Collection;
+import java.util.List;
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Authenticates every call on the client port and rate-limits it per identity. The identity comes
+ * from a bearer token ({@code authorization: Bearer ...}) when one is sent, else from the client
+ * certificate the TLS handshake verified; with neither it is {@code anonymous}, which is refused
+ * (UNAUTHENTICATED) when the config requires auth. Health checks are exempt, for load balancers.
+ */
+public final class AuthInterceptor implements ServerInterceptor {
+  private static final Logger LOG = LoggerFactory.getLogger(AuthInterceptor.class);
+  public static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String HEALTH_SERVICE = "grpc.health.v1.Health";
+
+  private final SecurityConfig config;
+  private final TokenFile tokens;
+  private final RateLimiter rate;
+  private final Counter unauthenticated;
+  private final Counter rateLimited;
+
+  public AuthInterceptor(SecurityConfig config, TokenFile tokens, RateLimiter rate, MetricRegistry registry) {
+    this.config = config;
+    this.tokens = tokens;
+    this.rate = rate;
+    this.unauthenticated = registry.counter("holdfast_auth_failures");
+    this.rateLimited = registry.counter("holdfast_rate_limited_requests");
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+      ServerCallHandler<Q, R> next) {
+    String service = call.getMethodDescriptor().getServiceName();
+    if (HEALTH_SERVICE.equals(service)) {
+      return next.startCall(call, headers);
+    }
+    Identity id;
+    try {
+      id = authenticate(call, headers);
+    } catch (AuthException e) {
+      unauthenticated.inc();
+      LOG.warn("Refused {} from {}: {}", call.getMethodDescriptor().getFullMethodName(),
+          call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), e.getMessage());
+      call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    if (!rate.tryAcquire(id.name())) {
+      rateLimited.inc();
+      call.close(Status.RESOURCE_EXHAUSTED.withDescription("identity '" + id.name() + "' exceeds its request rate ("
+          + "rate-limit-per-identity); slow down and retry"), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    Context ctx = Context.current().withValues(Identity.KEY, id, Identity.CONNECTION,
+        call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    return Contexts.interceptCall(ctx, call, headers, next);
+  }
+
+  private Identity authenticate(ServerCall<?, ?> call, Metadata headers) throws AuthException {
+    Iterable<String> all = headers.getAll(AUTHORIZATION);
+    String auth = null;
+    if (all != null) {
+      for (String a : all) {
+        if (auth != null) {
+          // Which one would we believe? Neither: a proxy or a client bug sent two.
+          throw new AuthException("more than one authorization header");
+        }
+        auth = a;
+      }
+    }
+    if (auth != null) {
+      if (tokens == null) {
+        throw new AuthException("bearer tokens are not enabled on this cluster (no auth-token-file)");
+      }
+      if (!auth.regionMatches(true, 0, "Bearer ", 0, 7) || auth.length() == 7) {
+        throw new AuthException("the authorization header must be 'Bearer <token>'");
+      }
+      String who = tokens.identityOf(auth.substring(7).trim());
+      if (who == null) {
+        throw new AuthException("unknown bearer token");
+      }
+      return new Identity(who, Identity.Source.TOKEN);
+    }
+    SSLSession tls = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    if (tls != null && config.clientTls().mutual()) {
+      try {
+        Certificate[] chain = tls.getPeerCertificates();
+        if (chain.length > 0 && chain[0] instanceof X509Certificate leaf) {
+          String name = config.certIdentity() == SecurityConfig.CertIdentity.SAN ? san(leaf) : cn(leaf);
+          if (name == null || name.isEmpty()) {
+            throw new AuthException("the client certificate has no " + config.certIdentity()
+                + " to take the identity from (cert-identity)");
+          }
+          return new Identity(name, Identity.Source.CERTIFICATE);
+        }
+      } catch (SSLPeerUnverifiedException e) {
+        // no client certificate: fall through
+      }
+    }
+    if (config.authRequired()) {
+      throw new AuthException("authentication required: present a client certificate or a bearer token");
+    }
+    return Identity.ANONYMOUS;
+  }
+
+  static String cn(X509Certificate cert) {
+    try {
+      List<Rdn> rdns = new LdapName(cert.getSubjectX500Principal().getName()).getRdns();
+      for (int i = rdns.size() - 1; i >= 0; i--) {
+        if (rdns.get(i).getType().equalsIgnoreCase("CN")) {
+          return String.valueOf(rdns.get(i).getValue());
+        }
+      }
+      return null;
+    } catch (InvalidNameException e) {
+      return null;
+    }
+  }
+
+  /** The first DNS name, URI or e-mail SAN. */
+  static String san(X509Certificate cert) {
+    try {
+      Collection<List<?>> sans = cert.getSubjectAlternativeNames();
+      if (sans == null) {
+        return null;
+      }
+      for (List<?> san : sans) {
+        int type = (Integer) san.get(0);
+        if (type == 1 || type == 2 || type == 6) {
+          return String.valueOf(san.get(1));
+        }
+      }
+      return null;
+    } catch (CertificateParsingException e) {
+      return null;
+    }
+  }
+
+  private static final class AuthException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    AuthException(String message) {
+      super(message);
+    }
+  }
+}

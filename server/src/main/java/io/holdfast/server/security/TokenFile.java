@@ -1,0 +1,83 @@
+package io.holdfast.server.security;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Bearer tokens for dev and tests: a file of {@code identity token} lines ({@code #} starts a
+ * comment). Re-read when its modification time changes, so tokens rotate without a restart; a file
+ * that turns unreadable or malformed keeps the last good tokens (and is logged). Thread-safe.
+ */
+public final class TokenFile {
+  private static final Logger LOG = LoggerFactory.getLogger(TokenFile.class);
+  private static final long CHECK_EVERY_NANOS = 1_000_000_000L;
+
+  private final Path file;
+  private volatile Map<String, String> identityByTokenHash = Map.of();
+  private volatile FileTime loadedMtime;
+  private volatile long lastCheck;
+
+  public TokenFile(Path file) {
+    this.file = file;
+    reload(true);
+  }
+
+  /** The identity {@code token} belongs to, or null. */
+  public String identityOf(String token) {
+    long now = System.nanoTime();
+    if (now - lastCheck > CHECK_EVERY_NANOS) {
+      lastCheck = now;
+      reload(false);
+    }
+    // Keyed by hash so that the lookup does not compare the secret itself character by character.
+    return identityByTokenHash.get(hash(token));
+  }
+
+  private synchronized void reload(boolean first) {
+    try {
+      FileTime mtime = Files.getLastModifiedTime(file);
+      if (!first && mtime.equals(loadedMtime)) {
+        return;
+      }
+      Map<String, String> out = new HashMap<>();
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      for (int i = 0; i < lines.size(); i++) {
+        String line = lines.get(i).strip();
+        if (line.isEmpty() || line.startsWith("#")) {
+          continue;
+        }
+        String[] f = line.split("\\s+");
+        if (f.length != 2) {
+          throw new IOException(file + " line " + (i + 1) + ": expected 'identity token'");
+        }
+        out.put(hash(f[1]), f[0]);
+      }
+      identityByTokenHash = Map.copyOf(out);
+      loadedMtime = mtime;
+      LOG.info("Loaded {} bearer tokens from {}", out.size(), file);
+    } catch (IOException e) {
+      if (first) {
+        throw new IllegalArgumentException("auth-token-file: " + e.getMessage(), e);
+      }
+      LOG.warn("Keeping the previous tokens: cannot reload {}: {}", file, e.getMessage());
+    }
+  }
+
+  private static String hash(String token) {
+    try {
+      return java.util.HexFormat.of().formatHex(
+          MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is always available", e);
+    }
+  }
+}
