@@ -74,6 +74,7 @@ public final class HoldfastServer implements AutoCloseable {
     WatchHub watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);
     ApiErrors errors = new ApiErrors(config, metrics);
+    errors.resolveClientAddressesWith(raft::clientAddressOf);
     var address = config.self().clientAddress();
     this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()))
         .intercept(new GrpcMetrics(registry))
@@ -108,8 +109,20 @@ public final class HoldfastServer implements AutoCloseable {
       admin = new AdminHttpServer(config.adminAddress(), raft, metrics, config).start();
       LOG.info("Admin HTTP on http://{}", config.adminAddress());
     }
-    LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),
-        config.peers());
+    if (config.join()) {
+      LOG.info("Holdfast node {} serving clients on {}; joining: waiting to be added (holdfast member add {} {} {})",
+          config.nodeId(), config.self().clientAddress(), config.nodeId(), config.self().peerAddress(),
+          config.self().clientAddress());
+    } else {
+      LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),
+          config.peers());
+    }
+    return this;
+  }
+
+  /** Runs {@code r} once, on its own thread, when a membership change removes this node. */
+  public HoldfastServer onRemovedFromCluster(Runnable r) {
+    stateMachine.onRemovedFromCluster(r);
     return this;
   }
 

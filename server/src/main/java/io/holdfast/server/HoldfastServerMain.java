@@ -43,7 +43,10 @@ public final class HoldfastServerMain implements Callable<Integer> {
       return 2;
     }
     LOG.info("Effective configuration: {}", config);
-    HoldfastServer server = new HoldfastServer(config).start();
+    HoldfastServer server = new HoldfastServer(config);
+    // A removed member stops (exit 0, so that systemd's Restart=on-failure leaves it stopped).
+    server.onRemovedFromCluster(() -> System.exit(0));
+    server.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.close();

@@ -56,6 +56,8 @@ public final class ServerConfigLoader {
     DEFAULTS.put("max-value-bytes", 1_048_576L);
     DEFAULTS.put("watch-history", 10_000L);
     DEFAULTS.put("admin-address", "");
+    DEFAULTS.put("raft-log-dir", "");
+    DEFAULTS.put("join", false);
   }
 
   private ServerConfigLoader() {}
@@ -165,10 +167,14 @@ public final class ServerConfigLoader {
       throw new ConfigException("checkpoint-interval-ms (" + checkpoint + ") must be at most half of "
           + "session-ttl-min-ms (" + ttlMin + ")");
     }
+    String logDir = v.get("raft-log-dir") == null ? "" : String.valueOf(v.get("raft-log-dir")).trim();
+    Path raftLogDir = logDir.isEmpty() ? dataDir.resolve("raft") : Path.of(logDir);
+    boolean join = bool(v, "join");
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
         snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
         String.valueOf(v.get("admin-address")).isBlank() ? null
-            : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))));
+            : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))),
+        raftLogDir, join);
   }
 
   /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */
@@ -256,6 +262,18 @@ public final class ServerConfigLoader {
       throw new ConfigException(key + ": required");
     }
     return String.valueOf(o).trim();
+  }
+
+  private static boolean bool(Map<String, Object> v, String key) {
+    Object o = v.get(key);
+    if (o instanceof Boolean b) {
+      return b;
+    }
+    String s = String.valueOf(o).trim();
+    if (s.equals("true") || s.equals("false")) {
+      return Boolean.parseBoolean(s);
+    }
+    throw new ConfigException(key + ": '" + o + "' is not true or false");
   }
 
   private static long number(Map<String, Object> v, String key) {

@@ -336,7 +336,8 @@ public final class HoldfastState {
     }
     long former = lock.isHeld() ? lock.holderSessionId : lock.formerHolderSessionId;
     long formerToken = lock.token;
-    long next = lastAppliedIndex + 1; // the token a grant in the next entry would carry
+    // the token a grant in the next entry would carry
+    long next = FencingToken.value(locks.fencingEpoch, lastAppliedIndex + 1);
     if (successorSessionId != 0) {
       return new Result.Revoked(former, formerToken, successorSessionId, next, 0);
     }
@@ -589,6 +590,11 @@ public final class HoldfastState {
     return lastAppliedTerm;
   }
 
+  /** The fencing epoch: 0 until a restore from a backup, then one more per restore. */
+  public long fencingEpoch() {
+    return locks.fencingEpoch;
+  }
+
   public LogClock clock() {
     return clock;
   }
@@ -645,7 +651,7 @@ public final class HoldfastState {
     }
     return new StateImage(lastAppliedIndex, lastAppliedTerm, clock.elapsedMs(), clock.lastStampMs(),
         clock.lastStampTerm(), clock.wallMs(), ss, locks.image(), List.copyOf(sessions.recentOpens()),
-        cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests));
+        cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests), locks.fencingEpoch);
   }
 
   private static List<StateImage.CachedRequest> cached(RequestCache cache) {
@@ -671,6 +677,7 @@ public final class HoldfastState {
       sessions.add(s);
     }
     locks.restore(img.locks());
+    locks.fencingEpoch = img.fencingEpoch();
     img.recentOpens().forEach(sessions::rememberOpen);
     for (StateImage.CachedRequest r : img.adminRequests()) {
       adminRequests.put(r.requestId(), r.fingerprint(), r.result());

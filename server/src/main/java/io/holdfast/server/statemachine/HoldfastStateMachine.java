@@ -55,6 +55,10 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   private final List<StateObserver> observers = new CopyOnWriteArrayList<>();
   private volatile boolean leader;
   private volatile long lastSnapshotBytes;
+  private volatile Path restoreSeed;
+  private volatile Runnable onRemoved = () -> { };
+  private volatile boolean wasMember;
+  private volatile RaftPeerId self;
 
   /** The size of the newest snapshot this node wrote or loaded (0 before the first). */
   public long lastSnapshotBytes() {
@@ -76,13 +80,89 @@ public final class HoldfastStateMachine extends BaseStateMachine {
 
   @Override
   public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    self = server.getId();
     // BaseStateMachine leaves the lifecycle at NEW; a snapshot install later asserts PAUSED and
     // would close the division (Ratis brief, P2). Walk the lifecycle properly.
     getLifeCycle().startAndTransition(() -> {
       super.initialize(server, groupId, raftStorage);
       storage.init(raftStorage);
+      installRestoreSeed(raftStorage);
       loadLatestSnapshot();
     });
+  }
+
+  /** A restore left {@code seed} for this node (see backup.RestoreSeed); used on an empty node only. */
+  public void installRestoreSeedFrom(Path seed) {
+    this.restoreSeed = seed;
+  }
+
+  /**
+   * Turns a restore seed into this node's first snapshot, before Ratis opens the log: the log then
+   * starts right after the backup's index, so log indexes (and with them session ids, KV revisions
+   * and token index parts) continue from where the backup left off.
+   */
+  private void installRestoreSeed(RaftStorage raftStorage) throws IOException {
+    Path seed = restoreSeed;
+    if (seed == null || !Files.exists(seed)) {
+      return;
+    }
+    boolean hasLog;
+    try (var files = Files.list(raftStorage.getStorageDir().getCurrentDir().toPath())) {
+      hasLog = files.anyMatch(f -> f.getFileName().toString().startsWith("log_"));
+    }
+    if (storage.getLatestSnapshot() != null || hasLog) {
+      throw new IOException("a restore seed " + seed + " is waiting, but this node already has Raft state in "
+          + raftStorage.getStorageDir().getRoot() + "; a restore is for the nodes of a new cluster, with empty data dirs");
+    }
+    byte[] bytes = Files.readAllBytes(seed);
+    io.holdfast.server.state.StateImage img = SnapshotCodec.decode(bytes);
+    // The seed's term is 0 (RestoreSeed resets it): the new cluster's first term is 1, and Ratis
+    // refuses entries whose term is below the last one it has.
+    File target = storage.getSnapshotFile(0, img.lastAppliedIndex());
+    Files.write(target.toPath(), bytes);
+    var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
+    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5),
+        TermIndex.valueOf(0, img.lastAppliedIndex())));
+    Files.move(seed, seed.resolveSibling(seed.getFileName() + ".installed"), StandardCopyOption.REPLACE_EXISTING);
+    LOG.info("Installed the restore seed {}: state at index {}, fencing epoch {}", seed, img.lastAppliedIndex(),
+        img.fencingEpoch());
+  }
+
+  /** The state as one snapshot encoding, with the index it was taken at (a backup). */
+  public record Export(long index, long fencingEpoch, byte[] bytes) {}
+
+  /** Serialises the state as applied so far; call after a read barrier for a linearizable point. */
+  public Export export() {
+    synchronized (state) {
+      return new Export(state.lastAppliedIndex(), state.fencingEpoch(), SnapshotCodec.encode(state.image()));
+    }
+  }
+
+  /** Runs {@code r} (once, on its own thread) when a configuration without this node is applied. */
+  public void onRemovedFromCluster(Runnable r) {
+    this.onRemoved = r;
+  }
+
+  @Override
+  public void notifyConfigurationChanged(long term, long index,
+      org.apache.ratis.proto.RaftProtos.RaftConfigurationProto conf) {
+    RaftPeerId me = self;
+    if (me == null) {
+      return;
+    }
+    boolean member = conf.getPeersList().stream().anyMatch(p -> RaftPeerId.valueOf(p.getId()).equals(me))
+        || conf.getOldPeersList().stream().anyMatch(p -> RaftPeerId.valueOf(p.getId()).equals(me));
+    if (member) {
+      wasMember = true;
+    } else if (wasMember) {
+      // A joining node replays configurations from before it was added; only a member that is
+      // then left out has been removed. Ratis closes the division but not the process.
+      wasMember = false;
+      LOG.warn("This node ({}) was removed from the cluster by the configuration at index {}; stopping", me, index);
+      Thread t = new Thread(onRemoved, "holdfast-removed");
+      t.setDaemon(false);
+      t.start();
+    }
   }
 
   @Override

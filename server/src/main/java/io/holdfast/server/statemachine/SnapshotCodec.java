@@ -33,7 +33,8 @@ public final class SnapshotCodec {
         .setClockMs(img.clockElapsedMs())
         .setLastStampMs(img.clockLastStampMs())
         .setLastStampTerm(img.clockLastStampTerm())
-        .setWallMs(img.clockWallMs());
+        .setWallMs(img.clockWallMs())
+        .setFencingEpoch(img.fencingEpoch());
     for (StateImage.SessionImage s : img.sessions()) {
       SessionState.Builder sb = SessionState.newBuilder().setId(s.id()).setTtlMs(s.ttlMs())
           .setClient(CommandCodec.identity(s.client())).setCreatedAtMs(s.createdAtMs())
@@ -140,6 +141,7 @@ public final class SnapshotCodec {
           ResultCodec.fromProto(r.getResult())));
     }
     return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
-        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests);
+        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests,
+        p.getFencingEpoch());
   }
 }
