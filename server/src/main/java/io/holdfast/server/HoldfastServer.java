@@ -102,6 +102,13 @@ public final class HoldfastServer implements AutoCloseable {
 
   public HoldfastServer start() throws IOException {
     raft.start();
+    timers.scheduleWithFixedDelay(() -> {
+      try {
+        watchMembership();
+      } catch (RuntimeException e) {
+        LOG.debug("membership check failed", e);
+      }
+    }, 500, 500, TimeUnit.MILLISECONDS);
     checkpointer.start();
     grpc.start();
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
@@ -120,10 +127,49 @@ public final class HoldfastServer implements AutoCloseable {
     return this;
   }
 
-  /** Runs {@code r} once, on its own thread, when a membership change removes this node. */
-  public HoldfastServer onRemovedFromCluster(Runnable r) {
-    stateMachine.onRemovedFromCluster(r);
+  /**
+   * Runs {@code onRemoved} once, on its own thread, when a membership change removes this node,
+   * and {@code onFailed} when its Raft division stops by itself (Ratis closes a removed
+   * member's division, and a division whose state machine failed, but leaves the process up).
+   */
+  public HoldfastServer onRemovedFromCluster(Runnable onRemoved, Runnable onFailed) {
+    this.onRemoved = onRemoved;
+    this.onFailed = onFailed;
     return this;
+  }
+
+  private volatile Runnable onRemoved;
+  private volatile Runnable onFailed;
+  private volatile boolean closing;
+  private boolean wasMember;
+  private boolean wasAlive;
+  private boolean reported;
+
+  /** Polled on the timer thread: a poll is cheap, and Ratis has no event for "I was removed". */
+  private void watchMembership() {
+    if (closing || reported) {
+      return;
+    }
+    RaftNode.Membership m = raft.membership();
+    boolean alive = raft.isAlive();
+    wasAlive |= alive;
+    if (m == RaftNode.Membership.MEMBER) {
+      wasMember = true;
+    }
+    Runnable action = null;
+    if (wasMember && m == RaftNode.Membership.NOT_MEMBER) {
+      LOG.warn("This node ({}) was removed from the cluster (members now {}); stopping", config.nodeId(),
+          raft.members().stream().map(RaftNode.Member::id).toList());
+      action = onRemoved;
+    } else if (wasAlive && !alive) {
+      LOG.error("This node's Raft division stopped by itself (see the errors above); stopping");
+      action = onFailed;
+    }
+    if (action != null) {
+      reported = true;
+      Thread t = new Thread(action, "holdfast-stop");
+      t.start();
+    }
   }
 
   public ServerConfig config() {
@@ -140,6 +186,7 @@ public final class HoldfastServer implements AutoCloseable {
 
   @Override
   public void close() {
+    closing = true;
     LOG.info("Holdfast node {} stopping", config.nodeId());
     health.enterTerminalState();
     if (admin != null) {

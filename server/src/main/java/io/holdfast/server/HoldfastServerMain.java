@@ -44,8 +44,9 @@ public final class HoldfastServerMain implements Callable<Integer> {
     }
     LOG.info("Effective configuration: {}", config);
     HoldfastServer server = new HoldfastServer(config);
-    // A removed member stops (exit 0, so that systemd's Restart=on-failure leaves it stopped).
-    server.onRemovedFromCluster(() -> System.exit(0));
+    // A removed member stops with 0, so that systemd's Restart=on-failure leaves it stopped; a
+    // division that died otherwise exits non-zero, so that it is restarted.
+    server.onRemovedFromCluster(() -> System.exit(0), () -> System.exit(1));
     server.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

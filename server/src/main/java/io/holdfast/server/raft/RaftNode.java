@@ -282,6 +282,22 @@ public final class RaftNode implements AutoCloseable {
     return out;
   }
 
+  /** Where this node stands in the current Raft configuration. */
+  public enum Membership { MEMBER, NOT_MEMBER, CHANGING, UNKNOWN }
+
+  public Membership membership() {
+    try {
+      var conf = division().getRaftConf();
+      if (!conf.getPreviousPeers().isEmpty()) {
+        return Membership.CHANGING;
+      }
+      return conf.getCurrentPeers().stream().anyMatch(p -> p.getId().equals(selfId))
+          ? Membership.MEMBER : Membership.NOT_MEMBER;
+    } catch (RuntimeException e) {
+      return Membership.UNKNOWN;
+    }
+  }
+
   /** The client endpoint of member {@code id}, or null if no member has that id. */
   public String clientAddressOf(String id) {
     try {

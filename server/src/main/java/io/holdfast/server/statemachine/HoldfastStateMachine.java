@@ -56,9 +56,6 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   private volatile boolean leader;
   private volatile long lastSnapshotBytes;
   private volatile Path restoreSeed;
-  private volatile Runnable onRemoved = () -> { };
-  private volatile boolean wasMember;
-  private volatile RaftPeerId self;
 
   /** The size of the newest snapshot this node wrote or loaded (0 before the first). */
   public long lastSnapshotBytes() {
@@ -80,7 +77,6 @@ public final class HoldfastStateMachine extends BaseStateMachine {
 
   @Override
   public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
-    self = server.getId();
     // BaseStateMachine leaves the lifecycle at NEW; a snapshot install later asserts PAUSED and
     // would close the division (Ratis brief, P2). Walk the lifecycle properly.
     getLifeCycle().startAndTransition(() -> {
@@ -138,32 +134,6 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     }
   }
 
-  /** Runs {@code r} (once, on its own thread) when a configuration without this node is applied. */
-  public void onRemovedFromCluster(Runnable r) {
-    this.onRemoved = r;
-  }
-
-  @Override
-  public void notifyConfigurationChanged(long term, long index,
-      org.apache.ratis.proto.RaftProtos.RaftConfigurationProto conf) {
-    RaftPeerId me = self;
-    if (me == null) {
-      return;
-    }
-    boolean member = conf.getPeersList().stream().anyMatch(p -> RaftPeerId.valueOf(p.getId()).equals(me))
-        || conf.getOldPeersList().stream().anyMatch(p -> RaftPeerId.valueOf(p.getId()).equals(me));
-    if (member) {
-      wasMember = true;
-    } else if (wasMember) {
-      // A joining node replays configurations from before it was added; only a member that is
-      // then left out has been removed. Ratis closes the division but not the process.
-      wasMember = false;
-      LOG.warn("This node ({}) was removed from the cluster by the configuration at index {}; stopping", me, index);
-      Thread t = new Thread(onRemoved, "holdfast-removed");
-      t.setDaemon(false);
-      t.start();
-    }
-  }
 
   @Override
   public void pause() {
