@@ -143,6 +143,7 @@ public final class HoldfastServer implements AutoCloseable {
   private volatile boolean closing;
   private boolean wasMember;
   private boolean wasAlive;
+  private RaftNode.Membership lastMembership = RaftNode.Membership.UNKNOWN;
   private boolean reported;
 
   /** Polled on the timer thread: a poll is cheap, and Ratis has no event for "I was removed". */
@@ -156,8 +157,15 @@ public final class HoldfastServer implements AutoCloseable {
     if (m == RaftNode.Membership.MEMBER) {
       wasMember = true;
     }
+    if (m != RaftNode.Membership.UNKNOWN) {
+      lastMembership = m;
+    }
     Runnable action = null;
-    if (wasMember && m == RaftNode.Membership.NOT_MEMBER) {
+    // Ratis closes a removed member's division soon after the change, sometimes before this node
+    // sees the final configuration: a division that closes while leaving was removed too.
+    boolean leftOut = m == RaftNode.Membership.NOT_MEMBER
+        || (!alive && lastMembership == RaftNode.Membership.LEAVING);
+    if (wasMember && leftOut) {
       LOG.warn("This node ({}) was removed from the cluster (members now {}); stopping", config.nodeId(),
           raft.members().stream().map(RaftNode.Member::id).toList());
       action = onRemoved;

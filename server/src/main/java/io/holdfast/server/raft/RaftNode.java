@@ -283,16 +283,24 @@ public final class RaftNode implements AutoCloseable {
   }
 
   /** Where this node stands in the current Raft configuration. */
-  public enum Membership { MEMBER, NOT_MEMBER, CHANGING, UNKNOWN }
+  public enum Membership {
+    MEMBER,
+    NOT_MEMBER,
+    /** A change is under way whose new configuration includes this node. */
+    CHANGING,
+    /** A change is under way whose new configuration leaves this node out. */
+    LEAVING,
+    UNKNOWN
+  }
 
   public Membership membership() {
     try {
       var conf = division().getRaftConf();
+      boolean inNew = conf.getCurrentPeers().stream().anyMatch(p -> p.getId().equals(selfId));
       if (!conf.getPreviousPeers().isEmpty()) {
-        return Membership.CHANGING;
+        return inNew ? Membership.CHANGING : Membership.LEAVING;
       }
-      return conf.getCurrentPeers().stream().anyMatch(p -> p.getId().equals(selfId))
-          ? Membership.MEMBER : Membership.NOT_MEMBER;
+      return inNew ? Membership.MEMBER : Membership.NOT_MEMBER;
     } catch (RuntimeException e) {
       return Membership.UNKNOWN;
     }
