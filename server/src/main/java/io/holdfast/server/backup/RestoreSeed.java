@@ -18,15 +18,19 @@ import java.nio.file.StandardCopyOption;
 public final class RestoreSeed {
   private RestoreSeed() {}
 
-  /** The state a restored cluster starts from: the backup's, one epoch on, with no Raft term. */
+  /** The Raft term of a seed: the first real term (Ratis treats a voter whose last entry has term 0 as empty). */
+  public static final long SEED_TERM = 1;
+
+  /** The state a restored cluster starts from: the backup's, one epoch on, in term 1. */
   public static StateImage seedImage(StateImage backup) {
     if (backup.fencingEpoch() >= FencingToken.MAX_EPOCH) {
       throw new IllegalArgumentException("the backup is in fencing epoch " + backup.fencingEpoch()
           + ", the last one there is; it cannot be restored again");
     }
-    // Term 0: the new cluster's terms start at 1 and Ratis refuses entries below the last term. The
-    // log clock restarts its per-term baseline (-1) but keeps its elapsed time.
-    return new StateImage(backup.lastAppliedIndex(), 0, backup.clockElapsedMs(), backup.clockLastStampMs(), -1,
+    // Term 1: the new cluster starts at term 0 and elects in term 1 or later, and Ratis refuses
+    // entries below the last term it has. The log clock restarts its per-term baseline (-1) but
+    // keeps its elapsed time.
+    return new StateImage(backup.lastAppliedIndex(), SEED_TERM, backup.clockElapsedMs(), backup.clockLastStampMs(), -1,
         backup.clockWallMs(), backup.sessions(), backup.locks(), backup.recentOpens(), backup.adminRequests(),
         backup.audit(), backup.kv(), backup.kvRequests(), backup.fencingEpoch() + 1);
   }

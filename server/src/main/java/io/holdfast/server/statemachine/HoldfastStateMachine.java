@@ -112,13 +112,14 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     }
     byte[] bytes = Files.readAllBytes(seed);
     io.holdfast.server.state.StateImage img = SnapshotCodec.decode(bytes);
-    // The seed's term is 0 (RestoreSeed resets it): the new cluster's first term is 1, and Ratis
-    // refuses entries whose term is below the last one it has.
-    File target = storage.getSnapshotFile(0, img.lastAppliedIndex());
+    // The seed's term is 1 (RestoreSeed sets it): low enough for the new cluster's first leader
+    // (Ratis refuses entries whose term is below the last one it has), and not 0, which Ratis
+    // takes for an empty log when counting votes.
+    File target = storage.getSnapshotFile(img.lastAppliedTerm(), img.lastAppliedIndex());
     Files.write(target.toPath(), bytes);
     var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
     storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5),
-        TermIndex.valueOf(0, img.lastAppliedIndex())));
+        TermIndex.valueOf(img.lastAppliedTerm(), img.lastAppliedIndex())));
     Files.move(seed, seed.resolveSibling(seed.getFileName() + ".installed"), StandardCopyOption.REPLACE_EXISTING);
     LOG.info("Installed the restore seed {}: state at index {}, fencing epoch {}", seed, img.lastAppliedIndex(),
         img.fencingEpoch());

@@ -46,7 +46,7 @@ class RestoreSeedTest {
 
     StateImage seed = RestoreSeed.seedImage(backupOf(atBackup).image());
     assertEquals(1, seed.fencingEpoch());
-    assertEquals(0, seed.lastAppliedTerm(), "the new cluster's terms start at 1");
+    assertEquals(1, seed.lastAppliedTerm(), "the new cluster's first term");
     HoldfastState restored = new HoldfastState();
     restored.restore(SnapshotCodec.decode(SnapshotCodec.encode(seed)));
     TestLog next = new TestLog(restored);
