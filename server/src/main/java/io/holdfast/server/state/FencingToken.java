@@ -16,6 +16,11 @@ package io.holdfast.server.state;
  * {@code (e + 1) * 2^48}, above every token of epoch {@code e} (whose index part stays below 2^48:
  * that is 2.8e14 entries, nearly 900 years at 10,000 writes a second), including tokens the old
  * cluster handed out after the backup was taken. 15 bits are left for epochs (32,767 restores).
+ *
+ * <p>Session ids and KV revisions are log indexes too, and take the same layout for the same
+ * reason: a client of the old cluster must never find its session id or a revision it read naming
+ * something else in the restored cluster. Values stay below 2^53 for the first 31 epochs, so
+ * JavaScript dashboards show them exactly.
  */
 public record FencingToken(long epoch, long index) {
   public static final int INDEX_BITS = 48;

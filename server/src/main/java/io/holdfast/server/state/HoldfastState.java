@@ -108,13 +108,15 @@ public final class HoldfastState {
       return new Result.SessionOpened(seen.sessionId(), seen.ttlMs());
     }
     SessionRecord old = o.exclusiveKey().isEmpty() ? null : sessions.holderOf(o.exclusiveKey());
+    // Like tokens, session ids carry the fencing epoch: a restored cluster never hands out the id of
+    // a session the old cluster opened after the backup.
+    long id = FencingToken.value(locks.fencingEpoch, e.index());
     if (old != null) {
       // A new incarnation of the same identity: the old one is known dead, no lock-delay.
       List<String> freed = endSession(e, old, EndReason.TAKEN_OVER, events);
       audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.TAKEN_OVER, "", old.id(),
-          old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", e.index()));
+          old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", id));
     }
-    long id = e.index();
     SessionRecord s = new SessionRecord(id, o.ttlMs(), o.client(), e.leaderTimeMs(), o.exclusiveKey());
     s.renew(e.index(), e.leaderTimeMs(), clock.elapsedMs());
     sessions.add(s);
@@ -434,10 +436,13 @@ public final class HoldfastState {
     if (refused != null) {
       return refused;
     }
-    kv.put(new KvEntry(p.key(), p.value(), e.index(), current == null ? e.index() : current.createRevision(),
+    // Revisions carry the fencing epoch too, so a compare-and-set never matches a revision the old
+    // cluster assigned after a backup.
+    long revision = FencingToken.value(locks.fencingEpoch, e.index());
+    kv.put(new KvEntry(p.key(), p.value(), revision, current == null ? revision : current.createRevision(),
         p.fenceLock(), p.fenceToken(), e.leaderTimeMs()));
     events.accept(new StateEvent.KeyChanged(e.index(), p.key(), false));
-    Result r = new Result.KvWritten(e.index(), current != null);
+    Result r = new Result.KvWritten(revision, current != null);
     kvRequests.put(p.requestId(), p.fingerprint(), r);
     return r;
   }
@@ -460,7 +465,7 @@ public final class HoldfastState {
       kv.remove(d.key());
       events.accept(new StateEvent.KeyChanged(e.index(), d.key(), true));
     }
-    Result r = new Result.KvWritten(e.index(), current != null);
+    Result r = new Result.KvWritten(FencingToken.value(locks.fencingEpoch, e.index()), current != null);
     kvRequests.put(d.requestId(), d.fingerprint(), r);
     return r;
   }

@@ -38,11 +38,15 @@ class RestoreSeedTest {
     long heldToken = old.acquireFree(a, "held");
     StateImage atBackup = old.state().image();
     long highestOld = 0;
+    long lastOldSession = 0;
     for (int i = 0; i < 50; i++) {
       long t = old.acquireFree(a, "churn");
       old.release(a, "churn", t);
       highestOld = Math.max(highestOld, t);
+      lastOldSession = old.open();
     }
+    long oldRevision = ((Result.KvWritten) old.apply(new io.holdfast.server.state.Command.Put(old.newRequestId(), "k",
+        new byte[] {1}, -1, "", 0))).revision();
 
     StateImage seed = RestoreSeed.seedImage(backupOf(atBackup).image());
     assertEquals(1, seed.fencingEpoch());
@@ -56,10 +60,15 @@ class RestoreSeedTest {
 
     assertEquals(heldToken, restored.lock("held").token(), "locks keep the token they were granted with");
     assertEquals(a, restored.lock("held").holderSessionId());
-    long fresh = ((Result.Granted) next.acquire(next.newRequestId(), next.open(), "churn", 0)).token();
+    long newSession = next.open();
+    assertTrue(newSession > lastOldSession, "session ids never repeat one the old cluster gave out after the backup");
+    long fresh = ((Result.Granted) next.acquire(next.newRequestId(), newSession, "churn", 0)).token();
     assertTrue(fresh > highestOld, fresh + " > " + highestOld);
     assertEquals(new FencingToken(1, atBackup.lastAppliedIndex() + 2), FencingToken.of(fresh),
         "epoch 1, and the log index continues after the backup's");
+    long newRevision = ((Result.KvWritten) next.apply(new io.holdfast.server.state.Command.Put(next.newRequestId(), "k",
+        new byte[] {2}, -1, "", 0))).revision();
+    assertTrue(newRevision > oldRevision, "KV revisions never repeat either");
     Result stale = next.release(a, "held", heldToken + 1);
     assertInstanceOf(Result.Failure.class, stale);
 
