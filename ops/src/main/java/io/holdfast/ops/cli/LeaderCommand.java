@@ -12,7 +12,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code holdfast leader transfer [--to NODE]}. */
 @Command(name = "leader", mixinStandardHelpOptions = true, description = "Leadership operations.",
-    subcommands = LeaderCommand.Transfer.class)
+    subcommands = LeaderCommand.Transfer.class,
+    footer = {"", "Example:", "  holdfast leader transfer --to n2", "", "See ops/runbooks/rolling-restart.md."})
 public final class LeaderCommand {
 
   @Command(name = "transfer", mixinStandardHelpOptions = true,

@@ -53,7 +53,8 @@ public final class MemberCommand {
   }
 
   @Command(name = "list", mixinStandardHelpOptions = true,
-      description = "The voting members, from the replicated Raft configuration.")
+      description = "The voting members, from the replicated Raft configuration.",
+      footer = {"", "Example:", "  holdfast member list -o json"})
   static final class ListMembers implements Callable<Integer> {
     @Mixin
     ClusterOptions cluster;
@@ -74,7 +75,8 @@ public final class MemberCommand {
 
   @Command(name = "add", mixinStandardHelpOptions = true,
       description = {"Adds a voting member. Start the node first, with join: true in its config; the leader "
-          + "catches it up, then it votes. Waits until the new configuration is committed."})
+          + "catches it up, then it votes. Waits until the new configuration is committed."},
+      footer = {"", "Example:", "  holdfast member add n4 10.0.0.4:7410 10.0.0.4:7400"})
   static final class Add implements Callable<Integer> {
     @Mixin
     ClusterOptions cluster;
@@ -106,7 +108,8 @@ public final class MemberCommand {
 
   @Command(name = "remove", mixinStandardHelpOptions = true,
       description = {"Removes a voting member; it stops itself once the change is committed. Removing the "
-          + "leader first hands leadership to another member."})
+          + "leader first hands leadership to another member."},
+      footer = {"", "Example:", "  holdfast member remove n2"})
   static final class Remove implements Callable<Integer> {
     @Mixin
     ClusterOptions cluster;

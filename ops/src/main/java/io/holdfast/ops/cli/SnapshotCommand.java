@@ -65,7 +65,8 @@ public final class SnapshotCommand {
   @Command(name = "save", mixinStandardHelpOptions = true,
       description = {"Writes a consistent backup of the running cluster to FILE: the state as of a linearizable "
           + "point (every write acknowledged before the command started), with its index, fencing epoch and "
-          + "SHA-256. The file is written atomically and checked before the command succeeds."})
+          + "SHA-256. The file is written atomically and checked before the command succeeds."},
+      footer = {"", "Example:", "  holdfast snapshot save /backups/holdfast-$(date +%F-%H%M).hfb"})
   static final class Save implements Callable<Integer> {
     @Mixin
     ClusterOptions cluster;
@@ -107,7 +108,8 @@ public final class SnapshotCommand {
   }
 
   @Command(name = "inspect", mixinStandardHelpOptions = true,
-      description = "Checks a backup file (magic, checksum, decoding) and prints what it holds.")
+      description = "Checks a backup file (magic, checksum, decoding) and prints what it holds.",
+      footer = {"", "Example:", "  holdfast snapshot inspect /backups/holdfast-2026-11-25-0300.hfb -o json"})
   static final class Inspect implements Callable<Integer> {
     @Spec
     CommandSpec spec;
