@@ -106,6 +106,19 @@ class MembershipChangeTest {
             endpointsOf(cluster, 2, 3, 4));
         assertEquals(2, badAddress.code(), badAddress.toString());
         assertTrue(badAddress.err().contains("peer_address"), badAddress.toString());
+        // A node that is not running never catches up: the change is refused, the members stay.
+        int nobody;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+          nobody = s.getLocalPort();
+        }
+        long started = System.nanoTime();
+        Run notRunning = CliRunner.run("member", "add", "n6", "127.0.0.1:" + nobody, "127.0.0.1:" + (nobody + 1),
+            "--endpoints", endpointsOf(cluster, 2, 3, 4));
+        assertEquals(3, notRunning.code(), notRunning.toString());
+        assertTrue(notRunning.err().contains("does not accept connections"), notRunning.toString());
+        System.out.printf("adding a node that is not running was refused after %d ms%n",
+            (System.nanoTime() - started) / 1_000_000);
+        assertEquals(new TreeSet<>(List.of("n3", "n4", "n5")), memberIds(endpointsOf(cluster, 2, 3, 4)));
 
         long before = load.lastToken(LockWorkload.lockName(0));
         List<String> problems = load.stopAndCheck(checker);

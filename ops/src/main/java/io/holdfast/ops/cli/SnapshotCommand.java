@@ -133,6 +133,11 @@ public final class SnapshotCommand {
     }
   }
 
+  /** Exit code 3, like any other failed precondition. */
+  static RuntimeException precondition(String message) {
+    return Status.FAILED_PRECONDITION.withDescription(message).asRuntimeException();
+  }
+
   static BackupFile read(Path file) throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(file + " does not exist or is not a file");
@@ -192,12 +197,12 @@ public final class SnapshotCommand {
       }
       for (Path[] t : targets) {
         if (Files.exists(t[0])) {
-          throw new IllegalStateException(t[0] + " exists: that node already waits for a restore");
+          throw precondition(t[0] + " exists: that node already waits for a restore");
         }
         if (Files.isDirectory(t[1])) {
           try (var entries = Files.list(t[1])) {
             if (entries.findAny().isPresent()) {
-              throw new IllegalStateException(t[1] + " already holds Raft state: restore into the empty data dirs "
+              throw precondition(t[1] + " already holds Raft state: restore into the empty data dirs "
                   + "of a new cluster");
             }
           }

@@ -136,6 +136,15 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
         return;
       }
     }
+    // Ratis stages a new member until it catches up, and keeps trying a node that never answers,
+    // blocking other changes meanwhile: refuse at once when nothing listens on its peer port.
+    String unreachable = unreachable(peer);
+    if (unreachable != null) {
+      out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription(req.getId() + "'s peer address " + peer
+          + " does not accept connections (" + unreachable + "): start the node (join: true) first")
+          .asRuntimeException());
+      return;
+    }
     java.util.List<RaftNode.Member> next = new java.util.ArrayList<>(current);
     next.add(new RaftNode.Member(req.getId(), peer.toString(), client.toString()));
     LOG.info("Adding member {} (peer {}, client {}) to {}", req.getId(), peer, client, current);
@@ -236,6 +245,18 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onNext(TransferLeaderResponse.newBuilder().setHeader(responses.header()).setLeaderId(target).build());
       out.onCompleted();
     });
+  }
+
+  static final int PROBE_TIMEOUT_MS = 2_000;
+
+  /** Null if a TCP connection to {@code address} opens within the probe timeout, else why not. */
+  private static String unreachable(HostPort address) {
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.connect(new java.net.InetSocketAddress(address.host(), address.port()), PROBE_TIMEOUT_MS);
+      return null;
+    } catch (java.io.IOException e) {
+      return e.getClass().getSimpleName() + ": " + e.getMessage();
+    }
   }
 
   private RaftCallException notLeader() {
