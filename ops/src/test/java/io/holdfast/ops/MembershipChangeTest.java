@@ -62,6 +62,10 @@ class MembershipChangeTest {
         // Grow: 3 -> 5.
         for (int i = 3; i < 5; i++) {
           cluster.startJoining(i);
+          long up = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+          while (cluster.status(i) == null && System.nanoTime() < up) {
+            Thread.sleep(100); // as an operator waits for "waiting to be added" in its log
+          }
           Run add = CliRunner.run("member", "add", ProcessCluster.nodeId(i), cluster.peerAddress(i), cluster.endpoint(i),
               "--endpoints", original, "--timeout", "30s");
           assertEquals(0, add.code(), add + "\n" + cluster.logTails());
