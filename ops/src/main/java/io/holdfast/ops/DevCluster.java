@@ -1,14 +1,10 @@
 package io.holdfast.ops;
 
-import io.holdfast.client.ClusterStatus;
-import io.holdfast.client.HoldfastClient;
 import io.holdfast.ops.cli.ExitCodes;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,7 +13,6 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -47,8 +42,7 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
   @Spec
   CommandSpec spec;
 
-  private final List<Process> processes = new ArrayList<>();
-  private volatile boolean stopping;
+  private volatile LocalCluster cluster;
 
   @Override
   public Integer call() throws Exception {
@@ -144,7 +138,7 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
   }
 
   /** Starts the nodes and waits for a leader; returns its id, or null (after saying why). */
-  String start(PrintWriter out, PrintWriter err) throws IOException {
+  String start(PrintWriter out, PrintWriter err) throws IOException, InterruptedException {
     Files.createDirectories(dataDir);
     Path idFile = dataDir.resolve("cluster-id");
     if (!Files.exists(idFile)) {
@@ -153,31 +147,27 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
       Files.writeString(dataDir.resolve("base-port"), basePort + "\n");
     }
     String clusterId = Files.readString(idFile).trim();
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    int[] client = new int[nodes];
+    int[] peer = new int[nodes];
+    int[] admin = new int[nodes];
     for (int i = 0; i < nodes; i++) {
-      Path nodeDir = dataDir.resolve("n" + (i + 1)).toAbsolutePath();
-      Files.createDirectories(nodeDir);
-      Path config = nodeDir.resolve("holdfast.yaml");
-      Files.writeString(config, config(i, clusterId, nodeDir));
-      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:+UseSerialGC", "-cp",
-          System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain", "--config", config.toString())
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(nodeDir.resolve("node.log").toFile()));
-      // The server reads HOLDFAST_* variables as config overrides: a stray HOLDFAST_DATA_DIR in
-      // this shell would point every node at one directory.
-      pb.environment().keySet().removeIf(k -> k.startsWith("HOLDFAST_"));
-      processes.add(pb.start());
+      client[i] = clientPort(i);
+      peer[i] = peerPort(i);
+      admin[i] = adminPort(i);
     }
-    String leader = awaitLeader(Duration.ofSeconds(60));
-    if (leader == null) {
+    cluster = new LocalCluster(dataDir, clusterId, client, peer, admin, List.of("-Xmx256m", "-XX:+UseSerialGC"));
+    cluster.start();
+    int li = cluster.awaitLeader(Duration.ofSeconds(60));
+    if (li < 0) {
       err.println("holdfast dev: no leader within 60 s; the nodes' logs say:");
       for (int i = 0; i < nodes; i++) {
-        err.println(tail(i));
+        err.println(cluster.tail(i, 15));
       }
       err.flush();
       close();
       return null;
     }
-    int li = Integer.parseInt(leader.substring(1)) - 1;
+    String leader = LocalCluster.nodeId(li);
     out.println("endpoints: " + String.join(",", endpoints()));
     for (int i = 0; i < nodes; i++) {
       out.println("  n" + (i + 1) + ": client 127.0.0.1:" + clientPort(i) + ", admin http://127.0.0.1:" + adminPort(i)
@@ -189,84 +179,26 @@ public final class DevCluster implements Callable<Integer>, AutoCloseable {
     return leader;
   }
 
-  private String config(int i, String clusterId, Path nodeDir) {
-    StringBuilder y = new StringBuilder();
-    y.append("# written by holdfast dev\n");
-    y.append("node-id: n").append(i + 1).append('\n');
-    y.append("cluster-id: ").append(clusterId).append('\n');
-    y.append("data-dir: ").append(nodeDir).append('\n');
-    y.append("admin-address: 127.0.0.1:").append(adminPort(i)).append('\n');
-    y.append("peers:\n");
-    for (int j = 0; j < nodes; j++) {
-      y.append("  n").append(j + 1).append(": {peer: 127.0.0.1:").append(peerPort(j)).append(", client: 127.0.0.1:")
-          .append(clientPort(j)).append("}\n");
-    }
-    return y.toString();
-  }
-
-  private String awaitLeader(Duration timeout) {
-    long end = System.nanoTime() + timeout.toNanos();
-    try (HoldfastClient client = HoldfastClient.builder().endpoints(endpoints()).clientName("holdfast-dev").build()) {
-      while (System.nanoTime() < end) {
-        for (String e : endpoints()) {
-          try {
-            ClusterStatus s = client.admin().memberStatus(e, Duration.ofSeconds(1));
-            if ("LEADER".equals(s.role())) {
-              return s.memberId();
-            }
-          } catch (RuntimeException notYet) {
-            // still starting
-          }
-        }
-        if (processes.stream().noneMatch(Process::isAlive)) {
-          return null;
-        }
-        Thread.sleep(200);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    return null;
-  }
-
   private void watchChildren(PrintWriter err) {
-    for (int i = 0; i < processes.size(); i++) {
+    for (int i = 0; i < nodes; i++) {
       int node = i;
-      processes.get(i).onExit().thenRun(() -> {
-        if (!stopping) {
-          err.println("holdfast dev: node n" + (node + 1) + " exited with code " + processes.get(node).exitValue()
-              + "; the others keep running. Its log ends:\n" + tail(node));
+      Process p = cluster.process(i);
+      p.onExit().thenRun(() -> {
+        if (!cluster.stopping()) {
+          err.println("holdfast dev: node n" + (node + 1) + " exited with code " + p.exitValue()
+              + "; the others keep running. Its log ends:\n" + cluster.tail(node, 15));
           err.flush();
         }
       });
     }
   }
 
-  private String tail(int i) {
-    Path log = dataDir.resolve("n" + (i + 1)).resolve("node.log");
-    try {
-      List<String> lines = Files.exists(log) ? Files.readAllLines(log, StandardCharsets.UTF_8) : List.of();
-      return "---- n" + (i + 1) + " ----\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
   /** SIGTERM to every node, then SIGKILL to any that has not stopped within 10 s. */
   @Override
   public void close() {
-    stopping = true;
-    processes.forEach(Process::destroy);
-    for (Process p : processes) {
-      try {
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        Thread.currentThread().interrupt();
-      }
+    LocalCluster c = cluster;
+    if (c != null) {
+      c.close();
     }
-    processes.clear();
   }
 }

@@ -1,5 +1,6 @@
 package io.holdfast.ops;
 
+import io.holdfast.ops.bench.BenchCommand;
 import io.holdfast.ops.cli.AuditCommand;
 import io.holdfast.ops.cli.ExitCodes;
 import io.holdfast.ops.cli.KvCommand;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Option;
 @Command(name = "holdfast", mixinStandardHelpOptions = true, version = "holdfast 0.1.0",
     description = "Holdfast, a lock and lease service: see who holds what, and take it back safely.",
     subcommands = {StatusCommand.class, LocksCommand.class, LockCommand.class, SessionsCommand.class,
-        SessionCommand.class, RevokeCommand.class, AuditCommand.class, KvCommand.class, WatchCommand.class, DevCluster.class, HoldfastCli.Server.class,
+        SessionCommand.class, RevokeCommand.class, AuditCommand.class, KvCommand.class, WatchCommand.class, BenchCommand.class, DevCluster.class, HoldfastCli.Server.class,
         MemberCommand.class, LeaderCommand.class, SnapshotCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found or precondition failed, 4 lock lost.",

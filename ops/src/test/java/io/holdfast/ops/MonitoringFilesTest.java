@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.yaml.snakeyaml.Yaml;
@@ -76,6 +77,44 @@ class MonitoringFilesTest {
     }
     assertTrue(names.containsAll(Set.of("HoldfastNoLeader", "HoldfastFrequentLeaderChanges", "HoldfastSlowCommits", "HoldfastSlowFsync",
         "HoldfastHighApplyLag", "HoldfastSessionExpiryBurst", "HoldfastFencingRefusals", "HoldfastMemberDown")), names.toString());
+  }
+
+  /**
+   * Prometheus's own checker on the rules, and its rule unit tests ({@code alerts_test.yml}: each
+   * alert fires on the series it is for and stays quiet before its {@code for}). {@code .ci/run}
+   * fetches promtool from Debian's prometheus package; elsewhere the test is skipped, saying so.
+   */
+  @Test
+  void promtoolChecksTheRulesAndTheirUnitTestsPass() throws Exception {
+    String promtool = promtool();
+    Assumptions.assumeTrue(promtool != null,
+        "promtool not found (set PROMTOOL or put it on PATH; .ci/run fetches it): skipping promtool checks");
+    String checked = run(promtool, "check", "rules", "alerts.yml");
+    assertTrue(checked.contains("SUCCESS: " + rules().size() + " rules found"), checked);
+    String tests = run(promtool, "test", "rules", "alerts_test.yml");
+    assertTrue(tests.contains("SUCCESS"), tests);
+  }
+
+  static String promtool() {
+    String env = System.getenv("PROMTOOL");
+    if (env != null && Files.isExecutable(Path.of(env))) {
+      return env;
+    }
+    for (String d : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+      if (!d.isEmpty() && Files.isExecutable(Path.of(d, "promtool"))) {
+        return Path.of(d, "promtool").toString();
+      }
+    }
+    return null;
+  }
+
+  /** Runs promtool in ops/prometheus; fails the test with its output unless it exits 0. */
+  static String run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).directory(OPS.resolve("prometheus").toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "promtool hung");
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
+    return out;
   }
 
   @Test

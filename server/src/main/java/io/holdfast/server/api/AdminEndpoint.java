@@ -353,7 +353,8 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
         req.getSuccessorSessionId(), req.getRequestedBy());
     responses.submit(cmd, out, r -> {
       Result.Revoked rv = (Result.Revoked) r;
-      LOG.info("Lock {} revoked by '{}' (reason: {}): former holder session {} token {}; now {}", req.getLockName(),
+      // At debug: every node logs the lock taken from its holder once, as it applies the entry.
+      LOG.debug("lock={} revoke requested_by='{}' reason='{}' session={} token={} now={}", req.getLockName(),
           req.getRequestedBy(), req.getReason(), rv.formerHolderSessionId(), rv.formerToken(),
           rv.grantedToSessionId() != 0 ? "held by session " + rv.grantedToSessionId() + " token " + rv.newToken()
               : rv.orphanedForMs() > 0 ? "orphaned for " + rv.orphanedForMs() + " ms" : "free");
@@ -389,7 +390,8 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
         req.getReason(), req.getRequestedBy());
     responses.submit(cmd, out, r -> {
       Result.SessionExpired x = (Result.SessionExpired) r;
-      LOG.info("Session {} expired by '{}' (reason: {}); released locks {}", req.getSessionId(), req.getRequestedBy(),
+      LOG.debug("session={} admin expiry requested_by='{}' reason='{}' released_locks={}", req.getSessionId(),
+          req.getRequestedBy(),
           req.getReason(), x.releasedLocks());
       return ExpireSessionResponse.newBuilder().setHeader(responses.header()).addAllReleasedLocks(x.releasedLocks())
           .build();

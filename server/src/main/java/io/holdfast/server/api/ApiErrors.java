@@ -99,9 +99,23 @@ public final class ApiErrors {
   public StatusRuntimeException of(Result.Failure f) {
     if (f.code() == ErrorCode.STALE_TOKEN) {
       metrics.staleTokenRefused();
-      LOG.info("Refused a call with a stale fencing token: {}", f.message());
+      LOG.info("stale token refused: {}", f.message());
     }
     return of(f.code(), f.message(), null, f.currentToken());
+  }
+
+  /** As {@link #of(Result.Failure)}, for a write fenced by a lock's token: counted apart from lock calls. */
+  public StatusRuntimeException ofFencedWrite(Result.Failure f) {
+    if (f.code() == ErrorCode.STALE_TOKEN) {
+      fencedWriteRefused(f.message());
+    }
+    return of(f.code(), f.message(), null, f.currentToken());
+  }
+
+  /** Counts and logs one fenced write (or fence check) refused for its token. */
+  public void fencedWriteRefused(String message) {
+    metrics.fencedWriteRefused();
+    LOG.info("fenced write refused: {}", message);
   }
 
   /** Maps any failure of a call path (Raft, apply, timeouts, bugs) to a status. */

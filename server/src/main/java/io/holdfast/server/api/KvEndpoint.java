@@ -43,7 +43,7 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
     this.config = config;
     this.raft = raft;
     this.errors = errors;
-    this.responses = new Responses(raft, errors);
+    this.responses = new Responses(raft, errors, true);
   }
 
   @Override
@@ -137,8 +137,12 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
     }
     responses.read(false, out, () -> raft.stateMachine().read(s -> {
       LockRecord lock = s.lock(req.getLockName());
+      Result.Failure refused = s.checkFence(req.getLockName(), req.getToken());
+      if (refused != null) {
+        errors.fencedWriteRefused(refused.message());
+      }
       return ValidateFenceResponse.newBuilder().setHeader(responses.header())
-          .setValid(s.checkFence(req.getLockName(), req.getToken()) == null)
+          .setValid(refused == null)
           .setCurrentToken(lock == null ? 0 : lock.token())
           .setHolderSessionId(lock == null ? 0 : lock.holderSessionId()).build();
     }));

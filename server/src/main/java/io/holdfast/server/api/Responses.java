@@ -12,10 +12,17 @@ import java.util.function.Function;
 final class Responses {
   private final RaftNode raft;
   private final ApiErrors errors;
+  private final boolean fencedWrites;
 
   Responses(RaftNode raft, ApiErrors errors) {
+    this(raft, errors, false);
+  }
+
+  /** {@code fencedWrites}: stale-token failures are fenced writes refused, not stale lock calls. */
+  Responses(RaftNode raft, ApiErrors errors, boolean fencedWrites) {
     this.raft = raft;
     this.errors = errors;
+    this.fencedWrites = fencedWrites;
   }
 
   ResponseHeader header() {
@@ -31,7 +38,7 @@ final class Responses {
       if (err != null) {
         out.onError(errors.of(err));
       } else if (r instanceof Result.Failure f) {
-        out.onError(errors.of(f));
+        out.onError(fencedWrites ? errors.ofFencedWrite(f) : errors.of(f));
       } else {
         out.onNext(onSuccess.apply(r));
         out.onCompleted();

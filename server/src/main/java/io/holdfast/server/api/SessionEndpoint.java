@@ -68,7 +68,7 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
         ProtoViews.clientInfo(req.getClient()), req.getExclusiveKey());
     responses.submit(cmd, out, r -> {
       Result.SessionOpened o = (Result.SessionOpened) r;
-      LOG.info("Session {} opened for {} on {} (pid {}), TTL {} ms", o.sessionId(), req.getClient().getName(),
+      LOG.info("session={} opened client={} host={} pid={} ttl_ms={}", o.sessionId(), req.getClient().getName(),
           req.getClient().getHost(), req.getClient().getPid(), o.ttlMs());
       return OpenSessionResponse.newBuilder().setHeader(responses.header()).setSessionId(o.sessionId())
           .setTtlMs(o.ttlMs()).build();
@@ -87,7 +87,7 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
     }
     responses.submit(new Command.CloseSession(req.getRequestId(), req.getSessionId()), out, r -> {
       Result.SessionClosed c = (Result.SessionClosed) r;
-      LOG.info("Session {} closed by its client; released locks {}", req.getSessionId(), c.releasedLocks());
+      LOG.debug("session={} closed by its client released_locks={}", req.getSessionId(), c.releasedLocks());
       return CloseSessionResponse.newBuilder().setHeader(responses.header()).addAllReleasedLocks(c.releasedLocks())
           .build();
     });

@@ -32,6 +32,7 @@ public final class ServerMetrics implements StateObserver {
   private final Counter keyWrites;
   private final Counter keepalives;
   private final Counter staleTokenRefusals;
+  private final Counter fencedWriteRefusals;
   private final Timer keepaliveLatency;
   private final Timer acquireLatency;
   private final Timer acquireWaitLatency;
@@ -50,7 +51,8 @@ public final class ServerMetrics implements StateObserver {
     revocations = registry.counter("holdfast_lock_revocations");
     keyWrites = registry.counter("holdfast_kv_writes");
     keepalives = registry.counter("holdfast_keepalives");
-    staleTokenRefusals = registry.counter("holdfast_fencing_rejections");
+    staleTokenRefusals = registry.counter("holdfast_lock_stale_token_refusals");
+    fencedWriteRefusals = registry.counter("holdfast_kv_fenced_write_refusals");
     keepaliveLatency = registry.timer("holdfast_keepalive_duration_seconds");
     acquireLatency = registry.timer("holdfast_lock_acquire_duration_seconds");
     acquireWaitLatency = registry.timer("holdfast_lock_acquire_wait_duration_seconds");
@@ -120,8 +122,14 @@ public final class ServerMetrics implements StateObserver {
     failoverGrace.inc(sessions);
   }
 
+  /** A lock call (release, extend) made with a token that is no longer the lock's current one. */
   public void staleTokenRefused() {
     staleTokenRefusals.inc();
+  }
+
+  /** A fenced write or fence check refused because its token is not the lock's current one. */
+  public void fencedWriteRefused() {
+    fencedWriteRefusals.inc();
   }
 
   @Override
@@ -139,13 +147,16 @@ public final class ServerMetrics implements StateObserver {
           case TAKEN_OVER -> sessionsTakenOver.inc();
           default -> sessionsClosed.inc();
         }
-      } else if (e instanceof StateEvent.LockGranted) {
+      } else if (e instanceof StateEvent.LockGranted g) {
+        LOG.debug("lock={} granted session={} token={}", g.lockName(), g.sessionId(), g.token());
         grants.inc();
       } else if (e instanceof StateEvent.LockReleased r) {
         if (r.reason() != StateEvent.EndReason.CLOSED) {
           // Locks taken from their holder: name the lock, the session and the token, once per node.
           LOG.info("lock={} freed session={} token={} reason={} index={}", r.lockName(), r.sessionId(), r.token(),
               r.reason(), r.index());
+        } else {
+          LOG.debug("lock={} released session={} token={}", r.lockName(), r.sessionId(), r.token());
         }
         releases.inc();
         if (r.reason() == StateEvent.EndReason.REVOKED) {

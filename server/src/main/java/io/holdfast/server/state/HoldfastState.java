@@ -283,8 +283,8 @@ public final class HoldfastState {
       return notHolder(r.lockName(), s.id(), lock);
     }
     if (lock.token != r.token()) {
-      return new Failure(ErrorCode.STALE_TOKEN, "token " + r.token() + " is not the current token of lock '"
-          + r.lockName() + "' (current token " + lock.token + ")", lock.token);
+      return new Failure(ErrorCode.STALE_TOKEN, "session " + s.id() + ": token " + r.token()
+          + " is not the current token of lock '" + r.lockName() + "' (current token " + lock.token + ")", lock.token);
     }
     Result result = new Result.Released(locks.release(e, lock, EndReason.CLOSED, events));
     s.requests.put(r.requestId(), r.fingerprint(), result);

@@ -1,12 +1,18 @@
 package io.holdfast.server.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.proto.v1.AcquireRequest;
 import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.KvServiceGrpc;
 import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.PutRequest;
+import io.holdfast.proto.v1.ReleaseRequest;
+import io.holdfast.proto.v1.ValidateFenceRequest;
 import io.holdfast.proto.v1.SessionServiceGrpc;
 import io.holdfast.server.testing.ProcessCluster;
 import java.net.URI;
@@ -66,14 +72,18 @@ class AdminHttpClusterTest {
 
   @Test
   void metricsParseAndMoveWithLocksAndExpiries() throws Exception {
-    cluster = new ProcessCluster(3, dir).start();
+    // A low snapshot threshold, so that the snapshot size gauge is seen to move.
+    cluster = new ProcessCluster(3, dir, Map.of("snapshot-threshold", "40")).start();
     int leader = cluster.awaitLeader(Duration.ofSeconds(60));
     Map<String, Double> before = metrics(leader);
     for (String name : List.of("holdfast_server_has_leader", "holdfast_server_is_leader", "holdfast_raft_term",
         "holdfast_raft_commit_index", "holdfast_raft_applied_index", "holdfast_raft_apply_lag",
         "holdfast_sessions_active", "holdfast_locks_held", "holdfast_locks_orphaned", "holdfast_lock_waiters",
         "holdfast_lock_grants_total", "holdfast_lock_releases_total", "holdfast_sessions_expired_total",
-        "holdfast_server_leader_changes_seen_total", "holdfast_fencing_rejections_total",
+        "holdfast_server_leader_changes_seen_total", "holdfast_lock_stale_token_refusals_total",
+        "holdfast_kv_fenced_write_refusals_total", "holdfast_sessions_opened_total",
+        "holdfast_sessions_closed_total", "holdfast_sessions_admin_expired_total",
+        "holdfast_sessions_taken_over_total", "holdfast_lock_revocations_total",
         "holdfast_keepalives_total", "holdfast_sessions_failover_grace_total",
         "holdfast_lock_acquire_duration_seconds_count", "holdfast_lock_acquire_wait_duration_seconds_count",
         "holdfast_raft_commit_duration_seconds_count", "holdfast_raft_snapshot_size_bytes",
@@ -82,14 +92,44 @@ class AdminHttpClusterTest {
     }
     assertEquals(1.0, before.get("holdfast_server_has_leader"));
     assertEquals(1.0, before.get("holdfast_server_is_leader"));
+    assertEquals(0.0, before.get("holdfast_raft_snapshot_size_bytes"), "a fresh cluster has no snapshot");
 
     var sessions = SessionServiceGrpc.newBlockingStub(cluster.channel(leader));
     long session = sessions.openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
         .setTtlMs(2_000).setClient(ClientIdentity.newBuilder().setName("<script>alert(1)</script>")).build())
         .getSessionId();
-    LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
-        .setRequestId(UUID.randomUUID().toString()).setSessionId(session).setLockName("m/a").build());
+    var locks = LockServiceGrpc.newBlockingStub(cluster.channel(leader));
+    long token = locks.acquire(AcquireRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString()).setSessionId(session).setLockName("m/a").build()).getToken();
     Map<String, Double> held = metrics(leader);
+    assertEquals(before.get("holdfast_sessions_opened_total") + 1, held.get("holdfast_sessions_opened_total"));
+
+    // Refusals are counted apart: a lock call with a stale token, and a fenced write with one.
+    assertThrows(io.grpc.StatusRuntimeException.class, () -> locks.release(ReleaseRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString()).setSessionId(session).setLockName("m/a").setToken(token - 1)
+        .build()));
+    var kv = KvServiceGrpc.newBlockingStub(cluster.channel(leader));
+    assertThrows(io.grpc.StatusRuntimeException.class, () -> kv.put(PutRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString()).setKey("m/config").setFenceLock("m/a").setFenceToken(token - 1)
+        .build()));
+    assertFalse(kv.validateFence(ValidateFenceRequest.newBuilder().setLockName("m/a").setToken(token - 1).build())
+        .getValid());
+    Map<String, Double> refused = metrics(leader);
+    assertEquals(before.get("holdfast_lock_stale_token_refusals_total") + 1,
+        refused.get("holdfast_lock_stale_token_refusals_total"));
+    assertEquals(before.get("holdfast_kv_fenced_write_refusals_total") + 2,
+        refused.get("holdfast_kv_fenced_write_refusals_total"));
+
+    // Enough writes to pass the snapshot threshold: the snapshot size gauge moves on every node.
+    for (int i = 0; i < 50; i++) {
+      kv.put(PutRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setKey("m/k" + i)
+          .setFenceLock("m/a").setFenceToken(token).build());
+    }
+    long snapEnd = System.nanoTime() + 15_000_000_000L;
+    while (metrics(leader).get("holdfast_raft_snapshot_size_bytes") <= 0 && System.nanoTime() < snapEnd) {
+      Thread.sleep(200);
+    }
+    assertTrue(metrics(leader).get("holdfast_raft_snapshot_size_bytes") > 0, "a snapshot was taken and measured");
     // The status page's data: the lock with its holder, whose name is user input and goes out inert.
     String overview = get(cluster.adminUrl(leader) + "/api/overview").body();
     assertTrue(overview.contains("\"name\":\"m/a\"") && overview.contains("\"state\":\"HELD\""), overview);
@@ -125,11 +165,27 @@ class AdminHttpClusterTest {
       Thread.sleep(100);
     }
     assertEquals(after.get("holdfast_sessions_expired_total"), metrics(follower).get("holdfast_sessions_expired_total"));
+    // The expiry and the lock it freed are logged at INFO once on every node, naming session, lock and token.
+    String freed = "lock=m/a freed session=" + session + " token=" + token + " reason=EXPIRED";
+    String ended = "session=" + session + " ended reason=EXPIRED";
+    for (int i = 0; i < 3; i++) {
+      String log = java.nio.file.Files.readString(cluster.log(i));
+      assertEquals(1, occurrences(log, freed), "node " + i + ": " + freed + "\n" + log);
+      assertEquals(1, occurrences(log, ended), "node " + i + ": " + ended);
+    }
     assertTrue(get(cluster.adminUrl(leader) + "/status").body().contains("\"role\":\"LEADER\""));
     // The standard gRPC health service on the client port.
     var health = io.grpc.health.v1.HealthGrpc.newBlockingStub(cluster.channel(follower))
         .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
     assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, health.getStatus());
+  }
+
+  static int occurrences(String text, String part) {
+    int n = 0;
+    for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+      n++;
+    }
+    return n;
   }
 
   @Test
