@@ -102,6 +102,25 @@ class MembershipChangeTest {
         assertTrue(cluster.logContains(0, "was removed from the cluster"), cluster.logTails());
         load.awaitProgress(10, Duration.ofSeconds(60));
 
+        // A member that joined at run time restarts from its own storage: its config still says
+        // join, and it comes back as a member of the replicated configuration.
+        int follower = cluster.awaitLeader(Duration.ofSeconds(30)) == 4 ? 3 : 4;
+        cluster.stop(follower);
+        load.awaitProgress(5, Duration.ofSeconds(60));
+        cluster.start(follower);
+        long back = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        ClusterStatusResponse again = null;
+        while (System.nanoTime() < back) {
+          again = cluster.status(follower);
+          if (again != null && again.getRole().equals("FOLLOWER") && !again.getLeaderId().isEmpty()) {
+            break;
+          }
+          Thread.sleep(100);
+        }
+        assertEquals("FOLLOWER", again == null ? null : again.getRole(), cluster.logTails());
+        assertEquals(3, again.getMembersCount(), "it knows the members from its own log: " + again);
+        load.awaitProgress(5, Duration.ofSeconds(60));
+
         // Bad input gets a precise refusal.
         Run unknown = CliRunner.run("member", "remove", "n9", "--endpoints", endpointsOf(cluster, 2, 3, 4));
         assertEquals(3, unknown.code(), unknown.toString());
