@@ -129,6 +129,9 @@ class MembershipChangeTest {
             endpointsOf(cluster, 2, 3, 4));
         assertEquals(2, badAddress.code(), badAddress.toString());
         assertTrue(badAddress.err().contains("peer_address"), badAddress.toString());
+        Run transferNowhere = CliRunner.run("leader", "transfer", "--to", "n1", "--endpoints", endpointsOf(cluster, 2, 3, 4));
+        assertEquals(3, transferNowhere.code(), transferNowhere.toString());
+        assertTrue(transferNowhere.err().contains("'n1' is not a member"), transferNowhere.toString());
         // A node that is not running never catches up: the change is refused, the members stay.
         int nobody;
         try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
