@@ -72,6 +72,13 @@ class RestoreSeedTest {
     Result stale = next.release(a, "held", heldToken + 1);
     assertInstanceOf(Result.Failure.class, stale);
 
+    // Epoch 0 keeps the snapshot format earlier versions read; a raised epoch is format 2, which
+    // they refuse instead of reading it as epoch 0.
+    assertEquals(1, io.holdfast.server.statemachine.proto.Snapshot.parseFrom(SnapshotCodec.encode(atBackup))
+        .getFormatVersion());
+    assertEquals(2, io.holdfast.server.statemachine.proto.Snapshot.parseFrom(SnapshotCodec.encode(seed))
+        .getFormatVersion());
+
     // A second restore, from a backup of the restored cluster, moves to epoch 2.
     assertEquals(2, RestoreSeed.seedImage(restored.image()).fencingEpoch());
   }
