@@ -134,6 +134,7 @@ class BackupRestoreTest {
           }
         }
         lastRestoredToken = newest;
+        assertEquals(1.0, CliRunner.metric(restored.adminUrl(0), "holdfast_fencing_epoch"), "the epoch is exported");
         // The old holder's token no longer fences anything once the lock moves on.
         Run revoke = CliRunner.run("revoke", "fleet/config", "--reason", "restore drill", "--endpoints",
             String.join(",", restored.endpoints()));

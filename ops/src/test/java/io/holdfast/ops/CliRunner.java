@@ -15,6 +15,19 @@ final class CliRunner {
 
   private CliRunner() {}
 
+  /** One unlabelled sample from a node's /metrics (Prometheus text format), or NaN if absent. */
+  static double metric(String adminUrl, String name) throws Exception {
+    var http = java.net.http.HttpClient.newHttpClient();
+    String body = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(adminUrl + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    for (String line : body.split("\n")) {
+      if (line.startsWith(name + " ")) {
+        return Double.parseDouble(line.substring(name.length() + 1).trim());
+      }
+    }
+    return Double.NaN;
+  }
+
   static Run run(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();

@@ -76,6 +76,7 @@ class MembershipChangeTest {
         ClusterStatusResponse n5 = cluster.status(4);
         assertEquals(5, n5.getMembersCount(), "the new member knows every member: " + n5);
         assertEquals(ProcessCluster.nodeId(leader), n5.getLeaderId());
+        assertEquals(5.0, CliRunner.metric(cluster.adminUrl(4), "holdfast_raft_members"), "the members gauge");
 
         // Leadership to a new member: clients configured with n1-n3 only must follow the redirect to
         // n4's client address, which no config file of n1-n3 contains.
