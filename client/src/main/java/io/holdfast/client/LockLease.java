@@ -12,7 +12,10 @@ import java.util.concurrent.CompletableFuture;
 public interface LockLease extends AutoCloseable {
   String name();
 
-  /** The fencing token: the log index of the granting entry; higher for every later grant. */
+  /**
+   * The fencing token: higher for every later grant of any lock, also after a restore from a backup
+   * (epoch * 2^48 + the log index of the granting entry; in epoch 0, just that index).
+   */
   long token();
 
   Session session();

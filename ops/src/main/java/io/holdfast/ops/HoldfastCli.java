@@ -4,11 +4,14 @@ import io.holdfast.ops.bench.BenchCommand;
 import io.holdfast.ops.cli.AuditCommand;
 import io.holdfast.ops.cli.ExitCodes;
 import io.holdfast.ops.cli.KvCommand;
+import io.holdfast.ops.cli.LeaderCommand;
 import io.holdfast.ops.cli.LockCommand;
+import io.holdfast.ops.cli.MemberCommand;
 import io.holdfast.ops.cli.LocksCommand;
 import io.holdfast.ops.cli.RevokeCommand;
 import io.holdfast.ops.cli.SessionCommand;
 import io.holdfast.ops.cli.SessionsCommand;
+import io.holdfast.ops.cli.SnapshotCommand;
 import io.holdfast.ops.cli.StatusCommand;
 import io.holdfast.ops.cli.WatchCommand;
 import io.holdfast.server.HoldfastServerMain;
@@ -26,6 +29,7 @@ import picocli.CommandLine.Option;
     description = "Holdfast, a lock and lease service: see who holds what, and take it back safely.",
     subcommands = {StatusCommand.class, LocksCommand.class, LockCommand.class, SessionsCommand.class,
         SessionCommand.class, RevokeCommand.class, AuditCommand.class, KvCommand.class, WatchCommand.class, BenchCommand.class, DevCluster.class, HoldfastCli.Server.class,
+        MemberCommand.class, LeaderCommand.class, SnapshotCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found or precondition failed, 4 lock lost.",
         "Endpoints come from --endpoints or $HOLDFAST_ENDPOINTS.", "", "Example:", "  holdfast locks fleet/"})

@@ -96,6 +96,7 @@ public final class HoldfastServer implements AutoCloseable {
     Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength());
     AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
         new RateLimiter(config.limits().ratePerIdentity(), config.limits().rateBurst()), registry);
+    errors.resolveClientAddressesWith(raft::clientAddressOf);
     var address = config.self().clientAddress();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
     if (clientTls != null) {
@@ -152,6 +153,13 @@ public final class HoldfastServer implements AutoCloseable {
 
   public HoldfastServer start() throws IOException {
     raft.start();
+    timers.scheduleWithFixedDelay(() -> {
+      try {
+        watchMembership();
+      } catch (RuntimeException e) {
+        LOG.debug("membership check failed", e);
+      }
+    }, 500, 500, TimeUnit.MILLISECONDS);
     checkpointer.start();
     grpc.start();
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
@@ -159,9 +167,68 @@ public final class HoldfastServer implements AutoCloseable {
       admin = new AdminHttpServer(config.adminAddress(), raft, metrics, config).start();
       LOG.info("Admin HTTP on http://{}", config.adminAddress());
     }
-    LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),
-        config.peers());
+    if (config.join()) {
+      LOG.info("Holdfast node {} serving clients on {}; joining: waiting to be added (holdfast member add {} {} {})",
+          config.nodeId(), config.self().clientAddress(), config.nodeId(), config.self().peerAddress(),
+          config.self().clientAddress());
+    } else {
+      LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),
+          config.peers());
+    }
     return this;
+  }
+
+  /**
+   * Runs {@code onRemoved} once, on its own thread, when a membership change removes this node,
+   * and {@code onFailed} when its Raft division stops by itself (Ratis closes a removed
+   * member's division, and a division whose state machine failed, but leaves the process up).
+   */
+  public HoldfastServer onRemovedFromCluster(Runnable onRemoved, Runnable onFailed) {
+    this.onRemoved = onRemoved;
+    this.onFailed = onFailed;
+    return this;
+  }
+
+  private volatile Runnable onRemoved;
+  private volatile Runnable onFailed;
+  private volatile boolean closing;
+  private boolean wasMember;
+  private boolean wasAlive;
+  private RaftNode.Membership lastMembership = RaftNode.Membership.UNKNOWN;
+  private boolean reported;
+
+  /** Polled on the timer thread: a poll is cheap, and Ratis has no event for "I was removed". */
+  private void watchMembership() {
+    if (closing || reported) {
+      return;
+    }
+    RaftNode.Membership m = raft.membership();
+    boolean alive = raft.isAlive();
+    wasAlive |= alive;
+    if (m == RaftNode.Membership.MEMBER) {
+      wasMember = true;
+    }
+    if (m != RaftNode.Membership.UNKNOWN) {
+      lastMembership = m;
+    }
+    Runnable action = null;
+    // Ratis closes a removed member's division soon after the change, sometimes before this node
+    // sees the final configuration: a division that closes while leaving was removed too.
+    boolean leftOut = m == RaftNode.Membership.NOT_MEMBER
+        || (!alive && lastMembership == RaftNode.Membership.LEAVING);
+    if (wasMember && leftOut) {
+      LOG.warn("This node ({}) was removed from the cluster (members now {}); stopping", config.nodeId(),
+          raft.members().stream().map(RaftNode.Member::id).toList());
+      action = onRemoved;
+    } else if (wasAlive && !alive) {
+      LOG.error("This node's Raft division stopped by itself (see the errors above); stopping");
+      action = onFailed;
+    }
+    if (action != null) {
+      reported = true;
+      Thread t = new Thread(action, "holdfast-stop");
+      t.start();
+    }
   }
 
   public ServerConfig config() {
@@ -178,6 +245,7 @@ public final class HoldfastServer implements AutoCloseable {
 
   @Override
   public void close() {
+    closing = true;
     LOG.info("Holdfast node {} stopping", config.nodeId());
     health.enterTerminalState();
     if (admin != null) {

@@ -43,7 +43,11 @@ public final class HoldfastServerMain implements Callable<Integer> {
       return 2;
     }
     LOG.info("Effective configuration: {}", config);
-    HoldfastServer server = new HoldfastServer(config).start();
+    HoldfastServer server = new HoldfastServer(config);
+    // A removed member stops with 0, so that systemd's Restart=on-failure leaves it stopped; a
+    // division that died otherwise exits non-zero, so that it is restarted.
+    server.onRemovedFromCluster(() -> System.exit(0), () -> System.exit(1));
+    server.start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.close();

@@ -11,9 +11,24 @@ import io.holdfast.proto.v1.ListAuditResponse;
 import io.holdfast.proto.v1.Member;
 import io.holdfast.proto.v1.RevokeRequest;
 import io.holdfast.proto.v1.RevokeResponse;
-import io.holdfast.server.config.PeerConfig;
+import io.holdfast.proto.v1.AddMemberRequest;
+import io.holdfast.proto.v1.AddMemberResponse;
+import io.holdfast.proto.v1.ListMembersRequest;
+import io.holdfast.proto.v1.ListMembersResponse;
+import io.holdfast.proto.v1.RemoveMemberRequest;
+import io.holdfast.proto.v1.RemoveMemberResponse;
+import io.holdfast.proto.v1.SaveSnapshotRequest;
+import io.holdfast.proto.v1.SnapshotChunk;
+import io.holdfast.proto.v1.SnapshotHeader;
+import io.holdfast.proto.v1.TransferLeaderRequest;
+import io.holdfast.proto.v1.TransferLeaderResponse;
+import io.holdfast.server.backup.BackupFile;
+import io.holdfast.server.config.ConfigException;
+import io.holdfast.server.config.HostPort;
 import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.raft.RaftCallException;
 import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.statemachine.HoldfastStateMachine;
 import io.holdfast.server.state.AuditEntry;
 import io.holdfast.server.state.Command;
 import io.holdfast.server.state.Names;
@@ -59,20 +74,254 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
           .setVersion(VERSION);
       if (leader != null) {
         b.setLeaderId(leader);
-        PeerConfig lp = config.peer(leader);
-        if (lp != null) {
-          b.setLeaderClientAddress(lp.clientAddress().toString());
+        String address = raft.clientAddressOf(leader);
+        if (address != null) {
+          b.setLeaderClientAddress(address);
         }
       }
-      for (PeerConfig p : config.peers()) {
-        b.addMembers(Member.newBuilder().setId(p.id()).setPeerAddress(p.peerAddress().toString())
-            .setClientAddress(p.clientAddress().toString()).setLeader(p.id().equals(leader)));
-      }
+      // Members come from the replicated Raft configuration, so nodes added or removed at run time
+      // show up here on every node, whatever its config file says.
+      b.addAllMembers(members(leader));
       out.onNext(b.build());
       out.onCompleted();
     } catch (RuntimeException e) {
       out.onError(errors.of(e));
     }
+  }
+
+  private java.util.List<Member> members(String leader) {
+    java.util.List<Member> out = new java.util.ArrayList<>();
+    for (RaftNode.Member m : raft.members()) {
+      out.add(Member.newBuilder().setId(m.id()).setPeerAddress(m.peerAddress()).setClientAddress(m.clientAddress())
+          .setLeader(m.id().equals(leader)).build());
+    }
+    return out;
+  }
+
+  // ---- membership and leadership -------------------------------------------------------------
+
+  @Override
+  public void listMembers(ListMembersRequest req, StreamObserver<ListMembersResponse> out) {
+    responses.read(false, out, () -> ListMembersResponse.newBuilder().setHeader(responses.header())
+        .addAllMembers(members(raft.leaderIdOrNull())).build());
+  }
+
+  @Override
+  public void addMember(AddMemberRequest req, StreamObserver<AddMemberResponse> out) {
+    String bad = checkMemberId(req.getId());
+    HostPort peer = null;
+    HostPort client = null;
+    try {
+      if (bad == null) {
+        peer = HostPort.parse("peer_address", req.getPeerAddress());
+        client = HostPort.parse("client_address", req.getClientAddress());
+      }
+    } catch (ConfigException e) {
+      bad = e.getMessage();
+    }
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    if (!raft.isLeader()) {
+      out.onError(errors.of(notLeader()));
+      return;
+    }
+    java.util.List<RaftNode.Member> current = raft.members();
+    for (RaftNode.Member m : current) {
+      String clash = m.id().equals(req.getId()) ? "id"
+          : m.peerAddress().equals(peer.toString()) || m.clientAddress().equals(peer.toString()) ? "peer address"
+          : m.peerAddress().equals(client.toString()) || m.clientAddress().equals(client.toString())
+          ? "client address" : null;
+      if (clash != null) {
+        out.onError(io.grpc.Status.ALREADY_EXISTS.withDescription("member " + m.id() + " already has this " + clash
+            + " (" + m + ")").asRuntimeException());
+        return;
+      }
+    }
+    // Ratis stages a new member until it catches up, and keeps trying a node that never answers,
+    // blocking other changes meanwhile: refuse at once when nothing listens on its peer port.
+    String unreachable = unreachable(peer);
+    if (unreachable != null) {
+      out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription(req.getId() + "'s peer address " + peer
+          + " does not accept connections (" + unreachable + "): start the node (join: true) first")
+          .asRuntimeException());
+      return;
+    }
+    java.util.List<RaftNode.Member> next = new java.util.ArrayList<>(current);
+    next.add(new RaftNode.Member(req.getId(), peer.toString(), client.toString()));
+    LOG.info("Adding member {} (peer {}, client {}) to {}", req.getId(), peer, client, current);
+    raft.changeMembers(current, next).whenComplete((v, err) -> {
+      if (err != null) {
+        out.onError(membershipError(err));
+        return;
+      }
+      LOG.info("Member {} added; members now {}", req.getId(), raft.members());
+      out.onNext(AddMemberResponse.newBuilder().setHeader(responses.header())
+          .addAllMembers(members(raft.leaderIdOrNull())).build());
+      out.onCompleted();
+    });
+  }
+
+  @Override
+  public void removeMember(RemoveMemberRequest req, StreamObserver<RemoveMemberResponse> out) {
+    String bad = checkMemberId(req.getId());
+    if (bad != null) {
+      out.onError(errors.invalid(bad));
+      return;
+    }
+    if (!raft.isLeader()) {
+      out.onError(errors.of(notLeader()));
+      return;
+    }
+    java.util.List<RaftNode.Member> current = raft.members();
+    java.util.List<RaftNode.Member> next = new java.util.ArrayList<>(current);
+    if (!next.removeIf(m -> m.id().equals(req.getId()))) {
+      out.onError(io.grpc.Status.NOT_FOUND.withDescription("'" + req.getId() + "' is not a member (members: "
+          + ids(current) + ")").asRuntimeException());
+      return;
+    }
+    if (req.getId().equals(raft.nodeId())) {
+      out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("'" + req.getId() + "' is the leader; "
+          + "transfer leadership first (holdfast leader transfer), then remove it").asRuntimeException());
+      return;
+    }
+    if (next.isEmpty()) {
+      out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("cannot remove the last member")
+          .asRuntimeException());
+      return;
+    }
+    LOG.info("Removing member {} from {}", req.getId(), ids(current));
+    raft.changeMembers(current, next).whenComplete((v, err) -> {
+      if (err != null) {
+        out.onError(membershipError(err));
+        return;
+      }
+      LOG.info("Member {} removed; members now {}", req.getId(), ids(raft.members()));
+      out.onNext(RemoveMemberResponse.newBuilder().setHeader(responses.header())
+          .addAllMembers(members(raft.leaderIdOrNull())).build());
+      out.onCompleted();
+    });
+  }
+
+  @Override
+  public void transferLeader(TransferLeaderRequest req, StreamObserver<TransferLeaderResponse> out) {
+    if (req.getTimeoutMs() < 0 || req.getTimeoutMs() > 300_000) {
+      out.onError(errors.invalid("timeout_ms must be between 0 (default 10 s) and 300000, got " + req.getTimeoutMs()));
+      return;
+    }
+    if (!req.getTo().isEmpty() && checkMemberId(req.getTo()) != null) {
+      out.onError(errors.invalid(checkMemberId(req.getTo())));
+      return;
+    }
+    if (!raft.isLeader()) {
+      out.onError(errors.of(notLeader()));
+      return;
+    }
+    String to = req.getTo();
+    if (to.isEmpty()) {
+      to = raft.freshestFollower();
+      if (to == null) {
+        out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("no follower to hand leadership to")
+            .asRuntimeException());
+        return;
+      }
+    } else if (raft.members().stream().noneMatch(m -> m.id().equals(req.getTo()))) {
+      out.onError(io.grpc.Status.NOT_FOUND.withDescription("'" + req.getTo() + "' is not a member (members: "
+          + ids(raft.members()) + ")").asRuntimeException());
+      return;
+    }
+    String target = to;
+    if (target.equals(raft.nodeId())) {
+      out.onNext(TransferLeaderResponse.newBuilder().setHeader(responses.header()).setLeaderId(target).build());
+      out.onCompleted();
+      return;
+    }
+    long timeout = req.getTimeoutMs() == 0 ? 10_000 : req.getTimeoutMs();
+    LOG.info("Transferring leadership from {} to {}", raft.nodeId(), target);
+    raft.transferLeadership(target, timeout).whenComplete((v, err) -> {
+      if (err != null) {
+        out.onError(membershipError(err));
+        return;
+      }
+      LOG.info("Leadership transferred to {}", target);
+      out.onNext(TransferLeaderResponse.newBuilder().setHeader(responses.header()).setLeaderId(target).build());
+      out.onCompleted();
+    });
+  }
+
+  static final int PROBE_TIMEOUT_MS = 2_000;
+
+  /** Null if a TCP connection to {@code address} opens within the probe timeout, else why not. */
+  private static String unreachable(HostPort address) {
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.connect(new java.net.InetSocketAddress(address.host(), address.port()), PROBE_TIMEOUT_MS);
+      return null;
+    } catch (java.io.IOException e) {
+      return e.getClass().getSimpleName() + ": " + e.getMessage();
+    }
+  }
+
+  private RaftCallException notLeader() {
+    String leader = raft.leaderIdOrNull();
+    return leader == null || leader.equals(raft.nodeId())
+        ? new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null, "no leader is ready yet")
+        : new RaftCallException(io.holdfast.server.state.ErrorCode.NOT_LEADER, leader, "not the leader");
+  }
+
+  private io.grpc.StatusRuntimeException membershipError(Throwable err) {
+    Throwable t = err;
+    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof RaftNode.MembershipException m) {
+      return io.grpc.Status.FAILED_PRECONDITION.withDescription(m.getMessage()).asRuntimeException();
+    }
+    return errors.of(t);
+  }
+
+  private static String checkMemberId(String id) {
+    return id.matches("[A-Za-z0-9_-]{1,64}") ? null
+        : "member id '" + Names.printable(id) + "' must be 1-64 letters, digits, '_' or '-'";
+  }
+
+  private static java.util.List<String> ids(java.util.List<RaftNode.Member> members) {
+    return members.stream().map(RaftNode.Member::id).toList();
+  }
+
+  // ---- backups -----------------------------------------------------------------------------
+
+  static final int CHUNK_BYTES = 1 << 20;
+
+  @Override
+  public void saveSnapshot(SaveSnapshotRequest req, StreamObserver<SnapshotChunk> out) {
+    // The barrier makes the backup linearizable: it holds every write acknowledged before the call.
+    raft.readBarrier().whenComplete((v, err) -> {
+      if (err != null) {
+        out.onError(errors.of(err));
+        return;
+      }
+      try {
+        HoldfastStateMachine.Export export = raft.stateMachine().export();
+        byte[] bytes = export.bytes();
+        SnapshotHeader header = SnapshotHeader.newBuilder().setFormatVersion(BackupFile.FORMAT_VERSION)
+            .setClusterId(config.clusterId().toString()).setAppliedIndex(export.index())
+            .setFencingEpoch(export.fencingEpoch()).setTakenAtMs(System.currentTimeMillis())
+            .setTakenBy(config.nodeId()).setSizeBytes(bytes.length)
+            .setSha256(com.google.protobuf.ByteString.copyFrom(BackupFile.sha256(bytes))).build();
+        out.onNext(SnapshotChunk.newBuilder().setHeader(header).build());
+        for (int off = 0; off < bytes.length; off += CHUNK_BYTES) {
+          out.onNext(SnapshotChunk.newBuilder()
+              .setData(com.google.protobuf.ByteString.copyFrom(bytes, off, Math.min(CHUNK_BYTES, bytes.length - off)))
+              .build());
+        }
+        out.onCompleted();
+        LOG.info("Served a backup at index {} (fencing epoch {}, {} bytes)", export.index(), export.fencingEpoch(),
+            bytes.length);
+      } catch (RuntimeException e) {
+        out.onError(errors.of(e));
+      }
+    });
   }
 
   @Override

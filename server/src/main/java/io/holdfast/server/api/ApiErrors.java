@@ -27,10 +27,19 @@ public final class ApiErrors {
 
   private final ServerConfig config;
   private final io.holdfast.server.ops.ServerMetrics metrics;
+  private volatile java.util.function.Function<String, String> clientAddresses;
 
   public ApiErrors(ServerConfig config, io.holdfast.server.ops.ServerMetrics metrics) {
     this.config = config;
     this.metrics = metrics;
+  }
+
+  /**
+   * Where leader redirects find a member's client endpoint: the replicated Raft configuration,
+   * so members added at run time are named too. Without it, this node's config file.
+   */
+  public void resolveClientAddressesWith(java.util.function.Function<String, String> lookup) {
+    this.clientAddresses = lookup;
   }
 
   public static Status.Code statusOf(ErrorCode code) {
@@ -69,9 +78,12 @@ public final class ApiErrors {
     Metadata trailers = new Metadata();
     trailers.put(ERROR_KEY, code.name());
     if (leaderId != null) {
-      PeerConfig leader = config.peer(leaderId);
-      if (leader != null) {
-        trailers.put(LEADER_KEY, leader.clientAddress().toString());
+      java.util.function.Function<String, String> lookup = clientAddresses;
+      PeerConfig fromFile = config.peer(leaderId);
+      String address = lookup != null ? lookup.apply(leaderId)
+          : fromFile == null ? null : fromFile.clientAddress().toString();
+      if (address != null && !address.isEmpty()) {
+        trailers.put(LEADER_KEY, address);
       }
     }
     if (currentToken != 0) {

@@ -31,6 +31,12 @@ import java.util.UUID;
  *     longest matching prefix wins)
  * @param security TLS on the client and peer ports, authentication and the ACL
  * @param limits per-caller limits (sessions, locks, waiters, watches, request size and rate)
+ * @param raftLogDir Ratis's storage directory: the Raft log segments (fsync'd on every commit),
+ *     the term and vote, and the state machine snapshots Ratis ships to lagging followers; put it
+ *     on the fastest disk. Defaults to {@code <data-dir>/raft}
+ * @param join true for a node that joins a running cluster: it starts with no members, waits
+ *     to be added ({@code holdfast member add}), and learns the members from the leader; only
+ *     its own entry in {@code peers} is used
  */
 public record ServerConfig(
     String nodeId,
@@ -51,11 +57,18 @@ public record ServerConfig(
     int watchHistory,
     HostPort adminAddress,
     SecurityConfig security,
-    Limits limits) {
+    Limits limits,
+    Path raftLogDir,
+    boolean join) {
 
   public ServerConfig {
     peers = List.copyOf(peers);
     lockDelayDefaults = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(lockDelayDefaults));
+  }
+
+  /** Where a restore leaves the state a new node starts from (see backup.RestoreSeed). */
+  public Path restoreSeedFile() {
+    return dataDir.resolve("restore").resolve("seed.snapshot");
   }
 
   /** The configured lock-delay for {@code lockName}: its longest matching prefix's, or 0. */

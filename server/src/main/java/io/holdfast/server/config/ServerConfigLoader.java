@@ -81,6 +81,8 @@ public final class ServerConfigLoader {
     DEFAULTS.put("max-request-bytes", 0L);
     DEFAULTS.put("rate-limit-per-identity", 1_000L);
     DEFAULTS.put("rate-limit-burst", 2_000L);
+    DEFAULTS.put("raft-log-dir", "");
+    DEFAULTS.put("join", false);
   }
 
   private ServerConfigLoader() {}
@@ -190,11 +192,14 @@ public final class ServerConfigLoader {
       throw new ConfigException("checkpoint-interval-ms (" + checkpoint + ") must be at most half of "
           + "session-ttl-min-ms (" + ttlMin + ")");
     }
+    String logDir = v.get("raft-log-dir") == null ? "" : String.valueOf(v.get("raft-log-dir")).trim();
+    Path raftLogDir = logDir.isEmpty() ? dataDir.resolve("raft") : Path.of(logDir);
+    boolean join = bool(v, "join");
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
         snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
         String.valueOf(v.get("admin-address")).isBlank() ? null
             : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))),
-        security(v), limits(v, maxValue));
+        security(v), limits(v, maxValue), raftLogDir, join);
   }
 
   private static SecurityConfig security(Map<String, Object> v) {
@@ -418,6 +423,18 @@ public final class ServerConfigLoader {
       throw new ConfigException(key + ": required");
     }
     return String.valueOf(o).trim();
+  }
+
+  private static boolean bool(Map<String, Object> v, String key) {
+    Object o = v.get(key);
+    if (o instanceof Boolean b) {
+      return b;
+    }
+    String s = String.valueOf(o).trim();
+    if (s.equals("true") || s.equals("false")) {
+      return Boolean.parseBoolean(s);
+    }
+    throw new ConfigException(key + ": '" + o + "' is not true or false");
   }
 
   private static long number(Map<String, Object> v, String key) {

@@ -73,6 +73,14 @@ public final class ServerMetrics implements StateObserver {
     gauge("holdfast_raft_applied_index", raft::appliedIndex);
     gauge("holdfast_raft_apply_lag", () -> Math.max(0, raft.commitIndex() - raft.appliedIndex()));
     gauge("holdfast_raft_snapshot_size_bytes", () -> raft.stateMachine().lastSnapshotBytes());
+    gauge("holdfast_raft_members", () -> {
+      try {
+        return raft.members().size();
+      } catch (RuntimeException e) {
+        return 0; // no division (starting or closing)
+      }
+    });
+    gauge("holdfast_fencing_epoch", () -> raft.stateMachine().read(HoldfastState::fencingEpoch));
     gauge("holdfast_sessions_active", () -> raft.stateMachine().read(HoldfastState::sessionCount));
     gauge("holdfast_locks_held", () -> raft.stateMachine().read(s -> count(s, true)));
     gauge("holdfast_locks_orphaned", () -> raft.stateMachine().read(s -> count(s, false)));

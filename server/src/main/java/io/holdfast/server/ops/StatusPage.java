@@ -40,16 +40,29 @@ final class StatusPage {
     return html;
   }
 
+  private List<RaftNode.Member> members() {
+    try {
+      return raft.members();
+    } catch (RuntimeException e) {
+      List<RaftNode.Member> out = new java.util.ArrayList<>();
+      for (PeerConfig p : config.peers()) {
+        out.add(new RaftNode.Member(p.id(), p.peerAddress().toString(), p.clientAddress().toString()));
+      }
+      return out;
+    }
+  }
+
   String overview() {
     String leader = raft.leaderIdOrNull();
     StringBuilder j = new StringBuilder(4096);
     j.append("{\"member\":").append(str(raft.nodeId())).append(",\"role\":").append(str(raft.role()))
         .append(",\"leader\":").append(leader == null ? "null" : str(leader)).append(",\"term\":").append(raft.term())
         .append(",\"applied_index\":").append(raft.appliedIndex()).append(",\"members\":[");
-    List<PeerConfig> peers = config.peers();
+    // The replicated configuration's members (this node's config file knows only the first ones).
+    List<RaftNode.Member> peers = members();
     for (int i = 0; i < peers.size(); i++) {
       j.append(i == 0 ? "" : ",").append("{\"id\":").append(str(peers.get(i).id())).append(",\"client\":")
-          .append(str(peers.get(i).clientAddress().toString())).append('}');
+          .append(str(peers.get(i).clientAddress())).append('}');
     }
     j.append("],");
     raft.stateMachine().read(s -> {

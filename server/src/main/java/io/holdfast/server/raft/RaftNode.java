@@ -26,6 +26,9 @@ import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.protocol.TransferLeadershipRequest;
+import org.apache.ratis.protocol.exceptions.LeaderNotReadyException;
 import org.apache.ratis.protocol.exceptions.NotLeaderException;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
@@ -72,11 +75,14 @@ public final class RaftNode implements AutoCloseable {
     this.selfId = RaftPeerId.valueOf(config.nodeId());
     List<RaftPeer> peers = new ArrayList<>();
     for (PeerConfig p : config.peers()) {
-      peers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.peerAddress().toString()).build());
+      peers.add(peer(p.id(), p.peerAddress().toString(), p.clientAddress().toString()));
     }
+    stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
     this.server = RaftServer.newBuilder()
         .setServerId(selfId)
-        .setGroup(RaftGroup.valueOf(groupId, peers))
+        // A joining node starts with no members: it must not elect itself or campaign against the
+        // running cluster; the leader's "add" brings it the log and the configuration.
+        .setGroup(config.join() ? RaftGroup.valueOf(groupId) : RaftGroup.valueOf(groupId, peers))
         .setStateMachine(stateMachine)
         .setProperties(properties(config))
         .setParameters(parameters(peerTls))
@@ -96,9 +102,18 @@ public final class RaftNode implements AutoCloseable {
     return params;
   }
 
+  /**
+   * A member as Raft replicates it. Its client address rides in the peer's client-address field,
+   * so that every node learns a new member's client endpoint from the configuration entry rather
+   * than from its own config file. (Nothing here builds a Ratis client, the field's other user.)
+   */
+  public static RaftPeer peer(String id, String peerAddress, String clientAddress) {
+    return RaftPeer.newBuilder().setId(id).setAddress(peerAddress).setClientAddress(clientAddress).build();
+  }
+
   static RaftProperties properties(ServerConfig c) {
     RaftProperties p = new RaftProperties();
-    RaftServerConfigKeys.setStorageDir(p, List.of(c.dataDir().resolve("raft").toFile()));
+    RaftServerConfigKeys.setStorageDir(p, List.of(c.raftLogDir().toFile()));
     GrpcConfigKeys.Server.setHost(p, c.self().peerAddress().host());
     GrpcConfigKeys.Server.setPort(p, c.self().peerAddress().port());
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(c.electionTimeoutMinMs(), TimeUnit.MILLISECONDS));
@@ -268,6 +283,159 @@ public final class RaftNode implements AutoCloseable {
       t = t.getCause();
     }
     return t;
+  }
+
+  // ---- membership ----------------------------------------------------------------------------
+
+  /** One voting member, from the replicated Raft configuration. */
+  public record Member(String id, String peerAddress, String clientAddress) {}
+
+  /** The voting members of the current configuration (the new one while a change is under way). */
+  public List<Member> members() {
+    List<Member> out = new ArrayList<>();
+    for (RaftPeer p : division().getRaftConf().getCurrentPeers()) {
+      out.add(new Member(p.getId().toString(), p.getAddress(), clientAddressOf(p)));
+    }
+    out.sort(java.util.Comparator.comparing(Member::id));
+    return out;
+  }
+
+  /** Where this node stands in the current Raft configuration. */
+  public enum Membership {
+    MEMBER,
+    NOT_MEMBER,
+    /** A change is under way whose new configuration includes this node. */
+    CHANGING,
+    /** A change is under way whose new configuration leaves this node out. */
+    LEAVING,
+    UNKNOWN
+  }
+
+  public Membership membership() {
+    try {
+      var conf = division().getRaftConf();
+      boolean inNew = conf.getCurrentPeers().stream().anyMatch(p -> p.getId().equals(selfId));
+      if (!conf.getPreviousPeers().isEmpty()) {
+        return inNew ? Membership.CHANGING : Membership.LEAVING;
+      }
+      return inNew ? Membership.MEMBER : Membership.NOT_MEMBER;
+    } catch (RuntimeException e) {
+      return Membership.UNKNOWN;
+    }
+  }
+
+  /** The client endpoint of member {@code id}, or null if no member has that id. */
+  public String clientAddressOf(String id) {
+    try {
+      RaftPeer p = division().getRaftConf().getPeer(RaftPeerId.valueOf(id));
+      if (p != null) {
+        return clientAddressOf(p);
+      }
+    } catch (RuntimeException e) {
+      // no division yet (starting or closing): fall back to the config file
+    }
+    PeerConfig fromFile = config.peer(id);
+    return fromFile == null ? null : fromFile.clientAddress().toString();
+  }
+
+  private String clientAddressOf(RaftPeer p) {
+    String a = p.getClientAddress();
+    if (a == null || a.isEmpty()) {
+      PeerConfig fromFile = config.peer(p.getId().toString());
+      return fromFile == null ? "" : fromFile.clientAddress().toString();
+    }
+    return a;
+  }
+
+  /**
+   * Replaces the voting members with {@code next}, provided they are still {@code expected}
+   * (compare-and-set, so two operators cannot undo each other). Completes when the new
+   * configuration is committed; a new member is caught up before it counts.
+   */
+  public CompletableFuture<Void> changeMembers(List<Member> expected, List<Member> next) {
+    if (!isLeader()) {
+      return CompletableFuture.failedFuture(notLeader());
+    }
+    SetConfigurationRequest.Arguments args = SetConfigurationRequest.Arguments.newBuilder()
+        .setServersInCurrentConf(toPeers(expected))
+        .setServersInNewConf(toPeers(next))
+        .setMode(SetConfigurationRequest.Mode.COMPARE_AND_SET)
+        .build();
+    try {
+      return server.setConfigurationAsync(new SetConfigurationRequest(clientId, selfId, groupId,
+          callIds.incrementAndGet(), args)).handle(RaftNode::adminOutcome);
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null, e.getMessage()));
+    }
+  }
+
+  /**
+   * The voting follower the leader heard from most recently (a good transfer target), or null
+   * when this node does not lead or has no voting follower.
+   */
+  public String freshestFollower() {
+    var role = division().getInfo().getRoleInfoProto();
+    if (!role.hasLeaderInfo()) {
+      return null;
+    }
+    java.util.Set<String> voters = new java.util.HashSet<>();
+    members().forEach(m -> voters.add(m.id()));
+    String best = null;
+    long bestElapsed = Long.MAX_VALUE;
+    for (var f : role.getLeaderInfo().getFollowerInfoList()) {
+      String id = RaftPeerId.valueOf(f.getId().getId()).toString();
+      if (voters.contains(id) && !id.equals(nodeId()) && f.getLastRpcElapsedTimeMs() < bestElapsed) {
+        best = id;
+        bestElapsed = f.getLastRpcElapsedTimeMs();
+      }
+    }
+    return best;
+  }
+
+  /** Hands leadership to {@code target}; completes once it leads. */
+  public CompletableFuture<Void> transferLeadership(String target, long timeoutMs) {
+    if (!isLeader()) {
+      return CompletableFuture.failedFuture(notLeader());
+    }
+    try {
+      return server.transferLeadershipAsync(new TransferLeadershipRequest(clientId, selfId, groupId,
+          callIds.incrementAndGet(), RaftPeerId.valueOf(target), timeoutMs)).handle(RaftNode::adminOutcome);
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null, e.getMessage()));
+    }
+  }
+
+  private static Void adminOutcome(RaftClientReply reply, Throwable error) {
+    Throwable e = error != null ? unwrap(error) : reply.isSuccess() ? null : reply.getException();
+    if (e == null) {
+      return null;
+    }
+    if (e instanceof NotLeaderException nle) {
+      RaftPeer hint = nle.getSuggestedLeader();
+      throw new CompletionException(new RaftCallException(ErrorCode.NOT_LEADER,
+          hint == null ? null : hint.getId().toString(), "not the leader"));
+    }
+    if (e instanceof LeaderNotReadyException) {
+      throw new CompletionException(new RaftCallException(ErrorCode.NO_LEADER, null, "no leader is ready yet"));
+    }
+    // A reconfiguration in progress, a compare-and-set that lost, a new member that never caught
+    // up, a transfer that timed out: the operator must look and decide, so say what Ratis said.
+    throw new CompletionException(new MembershipException(e.getClass().getSimpleName() + ": " + e.getMessage()));
+  }
+
+  /** A membership change or leadership transfer Ratis refused or could not finish. */
+  public static final class MembershipException extends RuntimeException {
+    MembershipException(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  private static List<RaftPeer> toPeers(List<Member> members) {
+    List<RaftPeer> out = new ArrayList<>();
+    for (Member m : members) {
+      out.add(peer(m.id(), m.peerAddress(), m.clientAddress()));
+    }
+    return out;
   }
 
   @Override

@@ -122,13 +122,15 @@ public final class HoldfastState {
           + "' already has " + live + " live sessions; the limit is " + o.maxSessionsPerIdentity()
           + " (max-sessions-per-identity)");
     }
+    // Like tokens, session ids carry the fencing epoch: a restored cluster never hands out the id of
+    // a session the old cluster opened after the backup.
+    long id = FencingToken.value(locks.fencingEpoch, e.index());
     if (old != null) {
       // A new incarnation of the same identity: the old one is known dead, no lock-delay.
       List<String> freed = endSession(e, old, EndReason.TAKEN_OVER, events);
       audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.TAKEN_OVER, "", old.id(),
-          old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", e.index()));
+          old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", id));
     }
-    long id = e.index();
     SessionRecord s = new SessionRecord(id, o.ttlMs(), o.client(), e.leaderTimeMs(), o.exclusiveKey());
     s.renew(e.index(), e.leaderTimeMs(), clock.elapsedMs());
     sessions.add(s);
@@ -360,7 +362,8 @@ public final class HoldfastState {
     }
     long former = lock.isHeld() ? lock.holderSessionId : lock.formerHolderSessionId;
     long formerToken = lock.token;
-    long next = lastAppliedIndex + 1; // the token a grant in the next entry would carry
+    // the token a grant in the next entry would carry
+    long next = FencingToken.value(locks.fencingEpoch, lastAppliedIndex + 1);
     if (successorSessionId != 0) {
       return new Result.Revoked(former, formerToken, successorSessionId, next, 0);
     }
@@ -457,10 +460,13 @@ public final class HoldfastState {
     if (refused != null) {
       return refused;
     }
-    kv.put(new KvEntry(p.key(), p.value(), e.index(), current == null ? e.index() : current.createRevision(),
+    // Revisions carry the fencing epoch too, so a compare-and-set never matches a revision the old
+    // cluster assigned after a backup.
+    long revision = FencingToken.value(locks.fencingEpoch, e.index());
+    kv.put(new KvEntry(p.key(), p.value(), revision, current == null ? revision : current.createRevision(),
         p.fenceLock(), p.fenceToken(), e.leaderTimeMs()));
     events.accept(new StateEvent.KeyChanged(e.index(), p.key(), false));
-    Result r = new Result.KvWritten(e.index(), current != null);
+    Result r = new Result.KvWritten(revision, current != null);
     kvRequests.put(p.requestId(), p.fingerprint(), r);
     return r;
   }
@@ -483,7 +489,7 @@ public final class HoldfastState {
       kv.remove(d.key());
       events.accept(new StateEvent.KeyChanged(e.index(), d.key(), true));
     }
-    Result r = new Result.KvWritten(e.index(), current != null);
+    Result r = new Result.KvWritten(FencingToken.value(locks.fencingEpoch, e.index()), current != null);
     kvRequests.put(d.requestId(), d.fingerprint(), r);
     return r;
   }
@@ -613,6 +619,11 @@ public final class HoldfastState {
     return lastAppliedTerm;
   }
 
+  /** The fencing epoch: 0 until a restore from a backup, then one more per restore. */
+  public long fencingEpoch() {
+    return locks.fencingEpoch;
+  }
+
   public LogClock clock() {
     return clock;
   }
@@ -669,7 +680,7 @@ public final class HoldfastState {
     }
     return new StateImage(lastAppliedIndex, lastAppliedTerm, clock.elapsedMs(), clock.lastStampMs(),
         clock.lastStampTerm(), clock.wallMs(), ss, locks.image(), List.copyOf(sessions.recentOpens()),
-        cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests));
+        cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests), locks.fencingEpoch);
   }
 
   private static List<StateImage.CachedRequest> cached(RequestCache cache) {
@@ -695,6 +706,7 @@ public final class HoldfastState {
       sessions.add(s);
     }
     locks.restore(img.locks());
+    locks.fencingEpoch = img.fencingEpoch();
     img.recentOpens().forEach(sessions::rememberOpen);
     for (StateImage.CachedRequest r : img.adminRequests()) {
       adminRequests.put(r.requestId(), r.fingerprint(), r.result());

@@ -25,6 +25,8 @@ final class LockTable {
   private final SessionTable sessions;
   private final LogClock clock;
   private final AuditLog audit;
+  /** Part of the replicated state; set only by a snapshot load (a restore raises it). */
+  long fencingEpoch;
 
   LockTable(SessionTable sessions, LogClock clock, AuditLog audit) {
     this.sessions = sessions;
@@ -70,11 +72,11 @@ final class LockTable {
 
   void grant(LogEntry e, LockRecord lock, SessionRecord s, String requestId, long lockDelayMs, long maxHoldMs,
       Consumer<StateEvent> events) {
-    // The fencing token is the index of the granting entry: strictly increasing per lock, across
-    // leader changes and restarts, with no counter of its own to persist.
+    // The fencing token is the index of the granting entry in the current fencing epoch (see
+    // FencingToken): strictly increasing per lock, across leader changes, restarts and restores.
     lock.holderSessionId = s.id();
     lock.grantRequestId = requestId;
-    lock.token = e.index();
+    lock.token = FencingToken.value(fencingEpoch, e.index());
     lock.acquiredAtMs = e.leaderTimeMs();
     lock.lockDelayMs = lockDelayMs;
     lock.maxHoldMs = maxHoldMs;

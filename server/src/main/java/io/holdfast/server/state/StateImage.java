@@ -4,7 +4,7 @@ import java.util.List;
 
 /**
  * Everything the replicated state holds, as plain values: what a snapshot stores and what a
- * restore rebuilds from. Derived indexes (a session's held locks, wait deadlines) are not stored.
+ * restore rebuilds from ({@code fencingEpoch}: see {@link FencingToken}). Derived indexes (a session's held locks, wait deadlines) are not stored.
  */
 public record StateImage(
     long lastAppliedIndex,
@@ -19,7 +19,8 @@ public record StateImage(
     List<CachedRequest> adminRequests,
     List<AuditEntry> audit,
     List<KvEntry> kv,
-    List<CachedRequest> kvRequests) {
+    List<CachedRequest> kvRequests,
+    long fencingEpoch) {
 
   public record CachedRequest(String requestId, String fingerprint, Result result) {}
 

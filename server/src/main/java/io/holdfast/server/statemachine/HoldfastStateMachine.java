@@ -55,6 +55,7 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   private final List<StateObserver> observers = new CopyOnWriteArrayList<>();
   private volatile boolean leader;
   private volatile long lastSnapshotBytes;
+  private volatile Path restoreSeed;
 
   /** The size of the newest snapshot this node wrote or loaded (0 before the first). */
   public long lastSnapshotBytes() {
@@ -81,9 +82,59 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     getLifeCycle().startAndTransition(() -> {
       super.initialize(server, groupId, raftStorage);
       storage.init(raftStorage);
+      installRestoreSeed(raftStorage);
       loadLatestSnapshot();
     });
   }
+
+  /** A restore left {@code seed} for this node (see backup.RestoreSeed); used on an empty node only. */
+  public void installRestoreSeedFrom(Path seed) {
+    this.restoreSeed = seed;
+  }
+
+  /**
+   * Turns a restore seed into this node's first snapshot, before Ratis opens the log: the log then
+   * starts right after the backup's index, so log indexes (and with them session ids, KV revisions
+   * and token index parts) continue from where the backup left off.
+   */
+  private void installRestoreSeed(RaftStorage raftStorage) throws IOException {
+    Path seed = restoreSeed;
+    if (seed == null || !Files.exists(seed)) {
+      return;
+    }
+    boolean hasLog;
+    try (var files = Files.list(raftStorage.getStorageDir().getCurrentDir().toPath())) {
+      hasLog = files.anyMatch(f -> f.getFileName().toString().startsWith("log_"));
+    }
+    if (storage.getLatestSnapshot() != null || hasLog) {
+      throw new IOException("a restore seed " + seed + " is waiting, but this node already has Raft state in "
+          + raftStorage.getStorageDir().getRoot() + "; a restore is for the nodes of a new cluster, with empty data dirs");
+    }
+    byte[] bytes = Files.readAllBytes(seed);
+    io.holdfast.server.state.StateImage img = SnapshotCodec.decode(bytes);
+    // The seed's term is 1 (RestoreSeed sets it): low enough for the new cluster's first leader
+    // (Ratis refuses entries whose term is below the last one it has), and not 0, which Ratis
+    // takes for an empty log when counting votes.
+    File target = storage.getSnapshotFile(img.lastAppliedTerm(), img.lastAppliedIndex());
+    Files.write(target.toPath(), bytes);
+    var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
+    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5),
+        TermIndex.valueOf(img.lastAppliedTerm(), img.lastAppliedIndex())));
+    Files.move(seed, seed.resolveSibling(seed.getFileName() + ".installed"), StandardCopyOption.REPLACE_EXISTING);
+    LOG.info("Installed the restore seed {}: state at index {}, fencing epoch {}", seed, img.lastAppliedIndex(),
+        img.fencingEpoch());
+  }
+
+  /** The state as one snapshot encoding, with the index it was taken at (a backup). */
+  public record Export(long index, long fencingEpoch, byte[] bytes) {}
+
+  /** Serialises the state as applied so far; call after a read barrier for a linearizable point. */
+  public Export export() {
+    synchronized (state) {
+      return new Export(state.lastAppliedIndex(), state.fencingEpoch(), SnapshotCodec.encode(state.image()));
+    }
+  }
+
 
   @Override
   public void pause() {

@@ -21,19 +21,25 @@ import java.util.List;
  * list in the image's own sorted or insertion order), so equal states give equal bytes.
  */
 public final class SnapshotCodec {
-  static final int FORMAT_VERSION = 1;
+  /** The newest format: 2 carries a fencing epoch above 0. */
+  static final int FORMAT_VERSION = 2;
+  /** Epoch 0 keeps writing format 1, which every earlier version reads the same way. */
+  static final int FORMAT_WITHOUT_EPOCH = 1;
 
   private SnapshotCodec() {}
 
   public static byte[] encode(StateImage img) {
     Snapshot.Builder b = Snapshot.newBuilder()
-        .setFormatVersion(FORMAT_VERSION)
+        // A raised epoch marks the snapshot format 2, so that a binary from before epochs refuses
+        // it rather than read it as epoch 0 and repeat tokens after a downgrade.
+        .setFormatVersion(img.fencingEpoch() == 0 ? FORMAT_WITHOUT_EPOCH : FORMAT_VERSION)
         .setLastAppliedIndex(img.lastAppliedIndex())
         .setLastAppliedTerm(img.lastAppliedTerm())
         .setClockMs(img.clockElapsedMs())
         .setLastStampMs(img.clockLastStampMs())
         .setLastStampTerm(img.clockLastStampTerm())
-        .setWallMs(img.clockWallMs());
+        .setWallMs(img.clockWallMs())
+        .setFencingEpoch(img.fencingEpoch());
     for (StateImage.SessionImage s : img.sessions()) {
       SessionState.Builder sb = SessionState.newBuilder().setId(s.id()).setTtlMs(s.ttlMs())
           .setClient(CommandCodec.identity(s.client())).setCreatedAtMs(s.createdAtMs())
@@ -88,9 +94,12 @@ public final class SnapshotCodec {
 
   public static StateImage decode(byte[] bytes) throws InvalidProtocolBufferException {
     Snapshot p = Snapshot.parseFrom(bytes);
-    if (p.getFormatVersion() != FORMAT_VERSION) {
+    if (p.getFormatVersion() < FORMAT_WITHOUT_EPOCH || p.getFormatVersion() > FORMAT_VERSION) {
       throw new InvalidProtocolBufferException("snapshot format " + p.getFormatVersion()
-          + " is not supported (expected " + FORMAT_VERSION + ")");
+          + " is not supported (expected " + FORMAT_WITHOUT_EPOCH + " to " + FORMAT_VERSION + ")");
+    }
+    if (p.getFormatVersion() == FORMAT_WITHOUT_EPOCH && p.getFencingEpoch() != 0) {
+      throw new InvalidProtocolBufferException("snapshot format 1 cannot carry fencing epoch " + p.getFencingEpoch());
     }
     List<StateImage.SessionImage> sessions = new ArrayList<>();
     for (SessionState s : p.getSessionsList()) {
@@ -140,6 +149,7 @@ public final class SnapshotCodec {
           ResultCodec.fromProto(r.getResult())));
     }
     return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
-        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests);
+        p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests,
+        p.getFencingEpoch());
   }
 }

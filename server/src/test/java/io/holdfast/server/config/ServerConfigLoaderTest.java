@@ -421,4 +421,31 @@ class ServerConfigLoaderTest {
     assertEquals(0, ServerConfigLoader.fromMap(with("max-locks-per-session", 0)).limits().maxLocksPerSession(),
         "0 turns a limit off");
   }
+
+  @Test
+  void theRaftLogDirDefaultsToASubdirectoryOfTheDataDirAndCanMoveToItsOwnDisk() {
+    assertEquals(Path.of("/var/lib/holdfast/raft"), ServerConfigLoader.fromMap(valid()).raftLogDir());
+    assertEquals(Path.of("/ssd/holdfast-log"),
+        ServerConfigLoader.fromMap(with("raft-log-dir", "/ssd/holdfast-log")).raftLogDir());
+    assertEquals(Path.of("/var/lib/holdfast/restore/seed.snapshot"),
+        ServerConfigLoader.fromMap(valid()).restoreSeedFile());
+  }
+
+  @Test
+  void joinIsABooleanAndNamesItselfWhenItIsNot() {
+    assertEquals(false, ServerConfigLoader.fromMap(valid()).join());
+    assertEquals(true, ServerConfigLoader.fromMap(with("join", true)).join());
+    assertEquals(true, ServerConfigLoader.fromMap(with("join", "true")).join(), "as an override or env value");
+    assertTrue(failsNaming("join", with("join", "yes please")).contains("true or false"));
+  }
+
+  @Test
+  void aJoiningNodeNeedsOnlyItsOwnEntry() {
+    Map<String, Object> m = with("join", true);
+    peers(m).remove("n1");
+    peers(m).remove("n3");
+    ServerConfig c = ServerConfigLoader.fromMap(m);
+    assertEquals("n2", c.self().id());
+    assertEquals(1, c.peers().size());
+  }
 }

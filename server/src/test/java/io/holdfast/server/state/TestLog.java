@@ -158,7 +158,7 @@ public final class TestLog {
     StateImage i = state.image();
     return SnapshotCodec.encode(new StateImage(0, 0, i.clockElapsedMs(), i.clockLastStampMs(),
         i.clockLastStampTerm(), i.clockWallMs(), i.sessions(), i.locks(), i.recentOpens(), i.adminRequests(),
-        i.audit(), i.kv(), i.kvRequests()));
+        i.audit(), i.kv(), i.kvRequests(), i.fencingEpoch()));
   }
 
   public List<Long> waiterSessions(String lock) {

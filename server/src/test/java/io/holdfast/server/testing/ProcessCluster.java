@@ -28,6 +28,8 @@ import java.util.stream.Collectors;
 public final class ProcessCluster implements AutoCloseable {
   private final Path dir;
   private final int size;
+  /** Initial members plus spare nodes (ports reserved) that can join later. */
+  private final int capacity;
   private final Map<String, String> settings;
   private final int[] clientPorts;
   private final int[] peerPorts;
@@ -41,7 +43,17 @@ public final class ProcessCluster implements AutoCloseable {
 
   /** Test-friendly defaults; {@code overrides} are config keys (see ServerConfigLoader). */
   public ProcessCluster(int size, Path dir, Map<String, String> overrides) {
+    this(size, 0, dir, overrides);
+  }
+
+  /**
+   * {@code size} initial members and {@code spares} more nodes that are not members: start one
+   * with {@link #startJoining} (its config says {@code join: true}), then add it with the
+   * membership API. Indexes {@code size .. size + spares - 1} are the spares.
+   */
+  public ProcessCluster(int size, int spares, Path dir, Map<String, String> overrides) {
     this.size = size;
+    this.capacity = size + spares;
     this.dir = dir;
     this.settings = new LinkedHashMap<>();
     settings.put("election-timeout-min-ms", "500");
@@ -53,16 +65,16 @@ public final class ProcessCluster implements AutoCloseable {
     settings.put("client-tls", "plaintext");
     settings.put("peer-tls", "plaintext");
     settings.putAll(overrides);
-    this.clientPorts = new int[size];
-    this.peerPorts = new int[size];
-    this.adminPorts = new int[size];
-    this.processes = new Process[size];
-    this.channels = new ManagedChannel[size];
-    int[] ports = freePorts(3 * size);
-    for (int i = 0; i < size; i++) {
+    this.clientPorts = new int[capacity];
+    this.peerPorts = new int[capacity];
+    this.adminPorts = new int[capacity];
+    this.processes = new Process[capacity];
+    this.channels = new ManagedChannel[capacity];
+    int[] ports = freePorts(3 * capacity);
+    for (int i = 0; i < capacity; i++) {
       clientPorts[i] = ports[i];
-      peerPorts[i] = ports[size + i];
-      adminPorts[i] = ports[2 * size + i];
+      peerPorts[i] = ports[capacity + i];
+      adminPorts[i] = ports[2 * capacity + i];
     }
   }
 
@@ -113,6 +125,16 @@ public final class ProcessCluster implements AutoCloseable {
     return size;
   }
 
+  /** Initial members plus spares. */
+  public int capacity() {
+    return capacity;
+  }
+
+  /** The node's Raft (peer) address. */
+  public String peerAddress(int i) {
+    return "127.0.0.1:" + peerPorts[i];
+  }
+
   public String endpoint(int i) {
     return "127.0.0.1:" + clientPorts[i];
   }
@@ -139,15 +161,25 @@ public final class ProcessCluster implements AutoCloseable {
   }
 
   private Path writeConfig(int i) throws IOException {
+    return writeConfig(i, false);
+  }
+
+  private Path writeConfig(int i, boolean join) throws IOException {
     StringBuilder y = new StringBuilder();
     y.append("node-id: ").append(nodeId(i)).append('\n');
     y.append("cluster-id: ").append(clusterId).append('\n');
     y.append("data-dir: ").append(dataDir(i).toAbsolutePath()).append('\n');
     y.append("admin-address: 127.0.0.1:").append(adminPorts[i]).append('\n');
     y.append("peers:\n");
-    for (int j = 0; j < size; j++) {
-      y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])
-          .append(", client: 127.0.0.1:").append(clientPorts[j]).append("}\n");
+    for (int j = 0; j < capacity; j++) {
+      // A joining node needs only its own entry; the members come from the leader.
+      if (join ? j == i : j < size) {
+        y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])
+            .append(", client: 127.0.0.1:").append(clientPorts[j]).append("}\n");
+      }
+    }
+    if (join) {
+      y.append("join: true\n");
     }
     Map<String, String> mine = new LinkedHashMap<>(settings);
     mine.putAll(nodeSettings.getOrDefault(i, Map.of()));
@@ -169,9 +201,19 @@ public final class ProcessCluster implements AutoCloseable {
   }
 
   public void start(int i) {
+    start(i, false);
+  }
+
+  /** Starts node {@code i} with {@code join: true}: it waits to be added as a member. */
+  public void startJoining(int i) {
+    start(i, true);
+  }
+
+  private void start(int i, boolean join) {
     try {
       Files.createDirectories(dir);
-      Path config = writeConfig(i);
+      // A node restarted after it joined recovers its members from its own Raft storage.
+      Path config = writeConfig(i, join || (i >= size && Files.exists(dataDir(i))));
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       // -Dholdfast.log.ratis=INFO on the test JVM is passed on to the nodes (Ratis logs WARN otherwise).
@@ -281,7 +323,7 @@ public final class ProcessCluster implements AutoCloseable {
       int leader = -1;
       boolean allAgree = true;
       String leaderId = null;
-      for (int i = 0; i < size && allAgree; i++) {
+      for (int i = 0; i < capacity && allAgree; i++) {
         if (!isRunning(i)) {
           continue;
         }
@@ -314,7 +356,7 @@ public final class ProcessCluster implements AutoCloseable {
 
   public String logTails() {
     StringBuilder b = new StringBuilder();
-    for (int i = 0; i < size; i++) {
+    for (int i = 0; i < capacity; i++) {
       b.append("---- ").append(nodeId(i)).append(" log tail ----\n");
       try {
         List<String> lines = Files.exists(log(i)) ? Files.readAllLines(log(i), StandardCharsets.UTF_8) : List.of();
@@ -338,13 +380,13 @@ public final class ProcessCluster implements AutoCloseable {
 
   @Override
   public void close() {
-    for (int i = 0; i < size; i++) {
+    for (int i = 0; i < capacity; i++) {
       if (processes[i] != null && processes[i].isAlive()) {
         resume(i);
         processes[i].destroyForcibly();
       }
     }
-    for (int i = 0; i < size; i++) {
+    for (int i = 0; i < capacity; i++) {
       if (processes[i] != null) {
         try {
           processes[i].waitFor(10, TimeUnit.SECONDS);

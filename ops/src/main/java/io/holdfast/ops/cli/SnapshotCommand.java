@@ -1,0 +1,225 @@
+package io.holdfast.ops.cli;
+
+import io.grpc.Status;
+import io.holdfast.proto.v1.AdminServiceGrpc;
+import io.holdfast.proto.v1.SaveSnapshotRequest;
+import io.holdfast.proto.v1.SnapshotChunk;
+import io.holdfast.proto.v1.SnapshotHeader;
+import io.holdfast.server.backup.BackupFile;
+import io.holdfast.server.backup.RestoreSeed;
+import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.config.ServerConfigLoader;
+import io.holdfast.server.state.FencingToken;
+import io.holdfast.server.state.StateImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code holdfast snapshot save|inspect|restore}: backups, and new clusters built from them. */
+@Command(name = "snapshot", mixinStandardHelpOptions = true,
+    description = "Back up a running cluster, and restore a backup into a new cluster.",
+    subcommands = {SnapshotCommand.Save.class, SnapshotCommand.Inspect.class, SnapshotCommand.Restore.class},
+    footer = {"", "Examples:", "  holdfast snapshot save /backups/holdfast-$(date +%F).hfb",
+        "  holdfast snapshot restore /backups/holdfast-2026-11-25.hfb --new-cluster \\",
+        "      --config /etc/holdfast/n1.yaml --config /etc/holdfast/n2.yaml --config /etc/holdfast/n3.yaml",
+        "", "See ops/runbooks/quorum-lost.md."})
+public final class SnapshotCommand {
+
+  static Map<String, Object> describe(SnapshotHeader h) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("cluster_id", h.getClusterId());
+    m.put("applied_index", h.getAppliedIndex());
+    m.put("fencing_epoch", h.getFencingEpoch());
+    m.put("taken_at", Instant.ofEpochMilli(h.getTakenAtMs()).toString());
+    m.put("taken_by", h.getTakenBy());
+    m.put("size_bytes", h.getSizeBytes());
+    m.put("sha256", BackupFile.hex(h.getSha256().toByteArray()));
+    return m;
+  }
+
+  static void print(CommandSpec spec, boolean json, Map<String, Object> doc) {
+    var out = spec.commandLine().getOut();
+    if (json) {
+      Output.json(out, doc);
+    } else {
+      doc.forEach((k, v) -> out.println(k + ": " + v));
+      out.flush();
+    }
+  }
+
+  @Command(name = "save", mixinStandardHelpOptions = true,
+      description = {"Writes a consistent backup of the running cluster to FILE: the state as of a linearizable "
+          + "point (every write acknowledged before the command started), with its index, fencing epoch and "
+          + "SHA-256. The file is written atomically and checked before the command succeeds."},
+      footer = {"", "Example:", "  holdfast snapshot save /backups/holdfast-$(date +%F-%H%M).hfb"})
+  static final class Save implements Callable<Integer> {
+    @Mixin
+    ClusterOptions cluster;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "where to write the backup")
+    Path file;
+
+    @Override
+    public Integer call() throws IOException {
+      try (AdminChannels admin = new AdminChannels(cluster.endpointList(), cluster.timeout)) {
+        String endpoint = admin.leader();
+        Iterator<SnapshotChunk> chunks = AdminServiceGrpc.newBlockingStub(admin.channel(endpoint))
+            .withDeadlineAfter(cluster.timeout.toMillis() + 60_000, TimeUnit.MILLISECONDS)
+            .saveSnapshot(SaveSnapshotRequest.getDefaultInstance());
+        if (!chunks.hasNext()) {
+          throw Status.DATA_LOSS.withDescription("the server sent no backup header").asRuntimeException();
+        }
+        SnapshotChunk first = chunks.next();
+        if (!first.hasHeader()) {
+          throw Status.DATA_LOSS.withDescription("the server's backup stream does not start with a header")
+              .asRuntimeException();
+        }
+        ByteArrayOutputStream state = new ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 8,
+            first.getHeader().getSizeBytes()));
+        chunks.forEachRemaining(c -> state.writeBytes(c.getData().toByteArray()));
+        BackupFile backup = new BackupFile(first.getHeader(), state.toByteArray());
+        backup.image();
+        backup.write(file);
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("file", file.toString());
+        doc.putAll(describe(backup.header()));
+        print(spec, cluster.json(), doc);
+        return ExitCodes.OK;
+      }
+    }
+  }
+
+  @Command(name = "inspect", mixinStandardHelpOptions = true,
+      description = "Checks a backup file (magic, checksum, decoding) and prints what it holds.",
+      footer = {"", "Example:", "  holdfast snapshot inspect /backups/holdfast-2026-11-25-0300.hfb -o json"})
+  static final class Inspect implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "a backup written by snapshot save")
+    Path file;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
+    Output.Format output = Output.Format.table;
+
+    @Override
+    public Integer call() throws IOException {
+      BackupFile backup = read(file);
+      StateImage img = backup.image();
+      Map<String, Object> doc = new LinkedHashMap<>(describe(backup.header()));
+      doc.put("sessions", img.sessions().size());
+      doc.put("locks", img.locks().size());
+      doc.put("keys", img.kv().size());
+      print(spec, output == Output.Format.json, doc);
+      return ExitCodes.OK;
+    }
+  }
+
+  /** Exit code 3, like any other failed precondition. */
+  static RuntimeException precondition(String message) {
+    return Status.FAILED_PRECONDITION.withDescription(message).asRuntimeException();
+  }
+
+  static BackupFile read(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(file + " does not exist or is not a file");
+    }
+    return BackupFile.read(file);
+  }
+
+  @Command(name = "restore", mixinStandardHelpOptions = true,
+      description = {"Prepares the nodes of a NEW cluster to start from a backup: for each node (its --config, or "
+          + "its --data-dir) writes a restore seed into its empty data dir. Start the nodes afterwards; each "
+          + "turns the seed into its first snapshot. The restored cluster runs in the next fencing epoch, so "
+          + "every token it grants is higher than any token the old cluster granted, before or after the "
+          + "backup. Restore a backup once, into one cluster; never restart the old cluster's nodes with the "
+          + "new cluster's members."},
+      footer = {"", "Example:", "  holdfast snapshot restore backup.hfb --new-cluster --config n1.yaml --config n2.yaml "
+          + "--config n3.yaml"})
+  static final class Restore implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "a backup written by snapshot save")
+    Path file;
+
+    @Option(names = "--new-cluster", required = true,
+        description = "required: says that the target nodes are a new cluster with empty data dirs")
+    boolean newCluster;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "a new node's config file (repeat per node)")
+    List<Path> configs = new ArrayList<>();
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+        description = "a new node's data dir, when its Raft log is in the default place (repeat per node)")
+    List<Path> dataDirs = new ArrayList<>();
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
+    Output.Format output = Output.Format.table;
+
+    @Override
+    public Integer call() throws IOException {
+      if (configs.isEmpty() && dataDirs.isEmpty()) {
+        throw new IllegalArgumentException("name the new cluster's nodes with --config FILE or --data-dir DIR");
+      }
+      BackupFile backup = read(file);
+      backup.image();
+      // Targets first, all checked before any is written: a half-seeded cluster helps nobody.
+      List<Path[]> targets = new ArrayList<>();
+      for (Path c : configs) {
+        ServerConfig config = ServerConfigLoader.load(c, Map.of(), System.getenv());
+        if (config.join()) {
+          throw new IllegalArgumentException(c + ": join is true; a restored cluster's first members start from "
+              + "the backup (join: false), later members join it as usual");
+        }
+        targets.add(new Path[] {config.restoreSeedFile(), config.raftLogDir()});
+      }
+      for (Path d : dataDirs) {
+        targets.add(new Path[] {d.resolve("restore").resolve("seed.snapshot"), d.resolve("raft")});
+      }
+      for (Path[] t : targets) {
+        if (Files.exists(t[0])) {
+          throw precondition(t[0] + " exists: that node already waits for a restore");
+        }
+        if (Files.isDirectory(t[1])) {
+          try (var entries = Files.list(t[1])) {
+            if (entries.findAny().isPresent()) {
+              throw precondition(t[1] + " already holds Raft state: restore into the empty data dirs "
+                  + "of a new cluster");
+            }
+          }
+        }
+      }
+      StateImage seed = null;
+      List<String> seeded = new ArrayList<>();
+      for (Path[] t : targets) {
+        seed = RestoreSeed.write(backup, t[0], t[1]);
+        seeded.add(t[0].toString());
+      }
+      Map<String, Object> doc = new LinkedHashMap<>(describe(backup.header()));
+      doc.put("seeded", seeded);
+      doc.put("new_fencing_epoch", seed.fencingEpoch());
+      doc.put("lowest_new_token", FencingToken.value(seed.fencingEpoch(), seed.lastAppliedIndex() + 1));
+      print(spec, output == Output.Format.json, doc);
+      return ExitCodes.OK;
+    }
+  }
+}

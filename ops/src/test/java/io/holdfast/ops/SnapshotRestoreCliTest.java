@@ -1,0 +1,95 @@
+package io.holdfast.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.holdfast.ops.CliRunner.Run;
+import io.holdfast.proto.v1.SnapshotHeader;
+import io.holdfast.server.backup.BackupFile;
+import io.holdfast.server.state.StateImage;
+import io.holdfast.server.state.TestLog;
+import io.holdfast.server.statemachine.SnapshotCodec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code holdfast snapshot restore} against node config files: where seeds go, and what it refuses. */
+class SnapshotRestoreCliTest {
+  @TempDir
+  Path dir;
+  Path backup;
+
+  @BeforeEach
+  void backup() throws Exception {
+    TestLog log = new TestLog();
+    log.acquireFree(log.open(), "fleet/config");
+    StateImage img = log.state().image();
+    byte[] bytes = SnapshotCodec.encode(img);
+    backup = dir.resolve("b.hfb");
+    new BackupFile(SnapshotHeader.newBuilder().setFormatVersion(BackupFile.FORMAT_VERSION)
+        .setAppliedIndex(img.lastAppliedIndex()).setSizeBytes(bytes.length)
+        .setSha256(ByteString.copyFrom(BackupFile.sha256(bytes))).build(), bytes).write(backup);
+  }
+
+  Path config(String node, boolean join) throws Exception {
+    Path c = dir.resolve(node + ".yaml");
+    Files.writeString(c, "node-id: " + node + "\n"
+        + "peers:\n  " + node + ": {peer: 127.0.0.1:1" + node.substring(1) + "10, client: 127.0.0.1:1" + node.substring(1)
+        + "00}\n"
+        + "data-dir: " + dir.resolve("data/" + node) + "\n"
+        + "raft-log-dir: " + dir.resolve("fast-disk/" + node) + "\n"
+        + "client-tls: plaintext\npeer-tls: plaintext\n"
+        + "join: " + join + "\n");
+    return c;
+  }
+
+  @Test
+  void seedsEachNodeNamedByItsConfigAndRefusesTwice() throws Exception {
+    Run r = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", false).toString(), "--config", config("n2", false).toString(), "-o", "json");
+    assertEquals(0, r.code(), r.toString());
+    for (String n : new String[] {"n1", "n2"}) {
+      Path seed = dir.resolve("data/" + n + "/restore/seed.snapshot");
+      assertEquals(1, SnapshotCodec.decode(Files.readAllBytes(seed)).fencingEpoch(), n);
+    }
+    Run again = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        dir.resolve("n1.yaml").toString());
+    assertEquals(3, again.code(), again.toString());
+    assertTrue(again.err().contains("already waits for a restore"), again.toString());
+  }
+
+  @Test
+  void checksEveryTargetBeforeWritingAny() throws Exception {
+    Path n2 = config("n2", false);
+    Files.createDirectories(dir.resolve("fast-disk/n2/some-group"));
+    Run r = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", false).toString(), "--config", n2.toString());
+    assertEquals(3, r.code(), r.toString());
+    assertTrue(r.err().contains("fast-disk/n2 already holds Raft state"), r.toString());
+    assertFalse(Files.exists(dir.resolve("data/n1/restore")), "n1 was not seeded either");
+  }
+
+  @Test
+  void refusesJoiningNodesMissingFilesAndAMissingNewClusterFlag() throws Exception {
+    Run join = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", true).toString());
+    assertEquals(2, join.code(), join.toString());
+    assertTrue(join.err().contains("join is true"), join.toString());
+
+    Run missing = CliRunner.run("snapshot", "restore", dir.resolve("nope.hfb").toString(), "--new-cluster",
+        "--data-dir", dir.resolve("x").toString());
+    assertEquals(2, missing.code(), missing.toString());
+    assertTrue(missing.err().contains("does not exist"), missing.toString());
+
+    Run noTargets = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster");
+    assertEquals(2, noTargets.code(), noTargets.toString());
+
+    Run inspect = CliRunner.run("snapshot", "inspect", backup.toString());
+    assertEquals(0, inspect.code(), inspect.toString());
+    assertTrue(inspect.out().contains("locks: 1"), inspect.out());
+  }
+}

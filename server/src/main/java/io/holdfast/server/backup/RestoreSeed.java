@@ -1,0 +1,61 @@
+package io.holdfast.server.backup;
+
+import io.holdfast.server.state.FencingToken;
+import io.holdfast.server.state.StateImage;
+import io.holdfast.server.statemachine.SnapshotCodec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Prepares a new node to start from a backup. The seed is the backup's state in the next fencing
+ * epoch, so that every token the new cluster grants is above every token the old cluster ever
+ * granted, even after the backup was taken (see {@link FencingToken}). The node turns the seed
+ * into its first Raft snapshot when it starts with an empty Raft log
+ * (HoldfastStateMachine#installRestoreSeedFrom); its log then continues at the backup's index + 1.
+ */
+public final class RestoreSeed {
+  private RestoreSeed() {}
+
+  /** The Raft term of a seed: the first real term (Ratis treats a voter whose last entry has term 0 as empty). */
+  public static final long SEED_TERM = 1;
+
+  /** The state a restored cluster starts from: the backup's, one epoch on, in term 1. */
+  public static StateImage seedImage(StateImage backup) {
+    if (backup.fencingEpoch() >= FencingToken.MAX_EPOCH) {
+      throw new IllegalArgumentException("the backup is in fencing epoch " + backup.fencingEpoch()
+          + ", the last one there is; it cannot be restored again");
+    }
+    // Term 1: the new cluster starts at term 0 and elects in term 1 or later, and Ratis refuses
+    // entries below the last term it has. The log clock restarts its per-term baseline (-1) but
+    // keeps its elapsed time.
+    return new StateImage(backup.lastAppliedIndex(), SEED_TERM, backup.clockElapsedMs(), backup.clockLastStampMs(), -1,
+        backup.clockWallMs(), backup.sessions(), backup.locks(), backup.recentOpens(), backup.adminRequests(),
+        backup.audit(), backup.kv(), backup.kvRequests(), backup.fencingEpoch() + 1);
+  }
+
+  /**
+   * Writes the seed into {@code seedFile} for a node whose Raft storage is {@code raftLogDir}.
+   * Refuses a node that already has Raft state or a seed: a restore builds a new cluster.
+   */
+  public static StateImage write(BackupFile backup, Path seedFile, Path raftLogDir) throws IOException {
+    if (Files.isDirectory(raftLogDir)) {
+      try (var entries = Files.list(raftLogDir)) {
+        if (entries.findAny().isPresent()) {
+          throw new IllegalStateException(raftLogDir + " already holds Raft state: restore into the empty data "
+              + "dirs of a new cluster (move the old ones away first)");
+        }
+      }
+    }
+    if (Files.exists(seedFile)) {
+      throw new IllegalStateException(seedFile + " exists: this node already waits for a restore");
+    }
+    StateImage seed = seedImage(backup.image());
+    Files.createDirectories(seedFile.getParent());
+    Path tmp = seedFile.resolveSibling(seedFile.getFileName() + ".tmp");
+    Files.write(tmp, SnapshotCodec.encode(seed));
+    Files.move(tmp, seedFile, StandardCopyOption.ATOMIC_MOVE);
+    return seed;
+  }
+}
