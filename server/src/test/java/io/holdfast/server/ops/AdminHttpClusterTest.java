@@ -14,6 +14,7 @@ import io.holdfast.proto.v1.PutRequest;
 import io.holdfast.proto.v1.ReleaseRequest;
 import io.holdfast.proto.v1.ValidateFenceRequest;
 import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.testing.Heartbeat;
 import io.holdfast.server.testing.ProcessCluster;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -98,6 +99,8 @@ class AdminHttpClusterTest {
     long session = sessions.openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
         .setTtlMs(2_000).setClient(ClientIdentity.newBuilder().setName("<script>alert(1)</script>")).build())
         .getSessionId();
+    // Alive until the checks that need its lock are done, then silent: it expires within its TTL.
+    Heartbeat heartbeat = new Heartbeat(cluster.channel(leader), session, Duration.ofMillis(400));
     var locks = LockServiceGrpc.newBlockingStub(cluster.channel(leader));
     long token = locks.acquire(AcquireRequest.newBuilder()
         .setRequestId(UUID.randomUUID().toString()).setSessionId(session).setLockName("m/a").build()).getToken();
@@ -148,6 +151,7 @@ class AdminHttpClusterTest {
     // Ratis's own metrics, bridged: the leader has fsynced its log.
     assertTrue(held.getOrDefault("holdfast_raft_log_sync_duration_seconds_count", 0.0) > 0, held.keySet().toString());
 
+    heartbeat.close();
     long end = System.nanoTime() + 15_000_000_000L;
     Map<String, Double> after = held;
     while (after.get("holdfast_sessions_expired_total") < before.get("holdfast_sessions_expired_total") + 1

@@ -8,6 +8,7 @@ import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.LockServiceGrpc;
 import io.holdfast.proto.v1.OpenSessionRequest;
 import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.testing.Heartbeat;
 import io.holdfast.server.testing.ProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -73,7 +74,10 @@ class StatusPageBrowserTest {
     throw new AssertionError("chromium printed no DevTools address");
   }
 
-  /** After {@code wait}, the locks table's HTML as the page shows it (DevTools Runtime.evaluate). */
+  /**
+   * After {@code wait}, the locks table's HTML as the page shows it (DevTools Runtime.evaluate);
+   * empty while the page is still loading.
+   */
   static String locksTable(HttpClient http, String wsUrl, Duration wait) throws Exception {
     Thread.sleep(wait.toMillis());
     CompletableFuture<String> reply = new CompletableFuture<>();
@@ -94,9 +98,22 @@ class StatusPageBrowserTest {
     String json = reply.get(10, TimeUnit.SECONDS);
     socket.abort();
     Matcher value = Pattern.compile("\"value\":\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(json);
-    assertTrue(value.find(), json);
+    if (!value.find()) {
+      return ""; // the page has not loaded yet (the evaluation threw)
+    }
     return value.group(1).replace("\\\"", "\"").replace("\\u003c", "<").replace("\\u003e", ">")
         .replace("\\u0026", "&");
+  }
+
+  /** Reads the locks table every 300 ms until {@code done} holds; the last table read otherwise. */
+  static String awaitTable(HttpClient http, String wsUrl, Duration timeout, java.util.function.Predicate<String> done)
+      throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    String table = locksTable(http, wsUrl, Duration.ZERO);
+    while (!done.test(table) && System.nanoTime() < end) {
+      table = locksTable(http, wsUrl, Duration.ofMillis(300));
+    }
+    return table;
   }
 
   static String row(String table, String lock) {
@@ -119,10 +136,11 @@ class StatusPageBrowserTest {
               .setHost("<img src=x onerror=alert(2)>").setPid(7)).build()).getSessionId();
       locks.acquire(AcquireRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setSessionId(hostile)
           .setLockName("web/held").build());
-      // A holder that will stop heartbeating while the page is open (no keepalives are sent).
+      // A holder that heartbeats until the page has shown it HELD, then falls silent.
       long dying = sessions.openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
           .setTtlMs(2_000).setClient(ClientIdentity.newBuilder().setName("node-7").setHost("h7").setPid(77)).build())
           .getSessionId();
+      Heartbeat heartbeat = new Heartbeat(cluster.channel(0), dying, Duration.ofMillis(400));
       long token = locks.acquire(AcquireRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
           .setSessionId(dying).setLockName("web/dying").setLockDelayMs(60_000).build()).getToken();
 
@@ -138,19 +156,22 @@ class StatusPageBrowserTest {
             + "/")).PUT(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).body();
         Matcher ws = Pattern.compile("\"webSocketDebuggerUrl\"\\s*:\\s*\"([^\"]+)\"").matcher(tab);
         assertTrue(ws.find(), tab);
-        String first = locksTable(http, ws.group(1), Duration.ofMillis(1_200));
-        assertTrue(first.contains("web/held"), first);
+        String first = awaitTable(http, ws.group(1), Duration.ofSeconds(20),
+            t -> t.contains(">web/held<") && t.contains(">web/dying<"));
         assertTrue(first.contains("&lt;script&gt;alert(1)&lt;/script&gt;@&lt;img src=x onerror=alert(2)&gt;"),
             "the hostile names are text: " + first);
         assertFalse(first.contains("<script>") || first.contains("<img"), first);
         assertTrue(row(first, "web/dying").contains("HELD"), first);
 
-        // node-7 sends no keepalives: within its TTL (2 s) its lock turns ORPHANED, on the same page.
-        String later = locksTable(http, ws.group(1), Duration.ofMillis(4_500));
+        // node-7 stops heartbeating: within its TTL (2 s, + 4 s for the page's polling and the
+        // leader's expiry) its lock turns ORPHANED, on the same page.
+        heartbeat.close();
+        String later = awaitTable(http, ws.group(1), Duration.ofSeconds(6), t -> row(t, "web/dying").contains("ORPHANED"));
         String dyingRow = row(later, "web/dying");
         assertTrue(dyingRow.contains("ORPHANED") && dyingRow.contains("node-7") && dyingRow.contains(Long.toString(token)),
             "the expired holder's lock turned ORPHANED without a reload: " + dyingRow);
       } finally {
+        heartbeat.close();
         p.destroyForcibly();
         p.waitFor(10, TimeUnit.SECONDS);
       }
