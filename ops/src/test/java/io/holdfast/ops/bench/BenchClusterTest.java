@@ -108,7 +108,7 @@ class BenchClusterTest {
 
   @Test
   void memoryReportsBytesPerSessionAndLock() throws Exception {
-    Run r = bench("memory", "--count", "2000", "-o", "json");
+    Run r = bench("memory", "--count", "20000", "-o", "json");
     assertEquals(0, r.code(), r.err());
     JsonNode f = r.json().get("figures");
     assertTrue(f.get("bytes_per_session").asLong() > 0, r.out());
