@@ -50,6 +50,7 @@ public final class HoldfastServer implements AutoCloseable {
   private final LeaderSessionClock sessionClock;
   private final RenewalCheckpointer checkpointer;
   private final ExecutorService responseExecutor;
+  private final ExecutorService callExecutor;
   private final ScheduledExecutorService timers;
   private final Server grpc;
   private final ServerMetrics metrics;
@@ -84,6 +85,10 @@ public final class HoldfastServer implements AutoCloseable {
         () -> stateMachine.read(s -> s.sessionCount()));
     this.responseExecutor = Executors.newFixedThreadPool(2, named("holdfast-respond"));
     this.timers = Executors.newSingleThreadScheduledExecutor(named("holdfast-timers"));
+    // gRPC's default is a cached pool: under load each call wakes another of dozens of threads.
+    // The handlers never block (they hand off to Raft futures), so a few threads serve them all.
+    this.callExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
+        named("holdfast-call"));
     GrantWaiters waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
     stateMachine.addObserver(metrics);
@@ -103,6 +108,7 @@ public final class HoldfastServer implements AutoCloseable {
       builder.sslContext(clientTls.serverContext());
     }
     this.grpc = builder
+        .executor(callExecutor)
         // Interceptors run last-added first: metrics see every call, auth runs before any service.
         .intercept(auth)
         .intercept(new GrpcMetrics(registry))
@@ -267,6 +273,7 @@ public final class HoldfastServer implements AutoCloseable {
     grpc.shutdownNow();
     timers.shutdownNow();
     responseExecutor.shutdownNow();
+    callExecutor.shutdownNow();
     if (clientTls != null) {
       clientTls.close();
     }
