@@ -26,7 +26,9 @@ public final class FaultyServerMain {
     /** Every grant hands out one frozen token, so the fence never advances. */
     SKIP_FENCING("skip-fencing", SkipFencing.class),
     /** Keepalives are acknowledged by the front door and never reach the session clock. */
-    ACK_WITHOUT_COMMIT("ack-without-commit", AckWithoutCommit.class);
+    ACK_WITHOUT_COMMIT("ack-without-commit", AckWithoutCommit.class),
+    /** An acquire takes a lock that another live session holds. */
+    GRANT_WITHOUT_HOLDER_CHECK("grant-without-holder-check", GrantWithoutHolderCheck.class);
 
     final String label;
     final Class<?> main;
@@ -65,6 +67,12 @@ public final class FaultyServerMain {
     }
   }
 
+  public static final class GrantWithoutHolderCheck {
+    public static void main(String[] args) throws Exception {
+      run(Fault.GRANT_WITHOUT_HOLDER_CHECK, args);
+    }
+  }
+
   static void run(Fault fault, String[] args) throws Exception {
     SLF4JBridgeHandler.removeHandlersForRootLogger();
     SLF4JBridgeHandler.install();
@@ -79,6 +87,8 @@ public final class FaultyServerMain {
     ServerInterceptor broken = switch (fault) {
       case SKIP_FENCING -> new SkipFencingInterceptor(state::get);
       case ACK_WITHOUT_COMMIT -> new AckWithoutCommitInterceptor();
+      case GRANT_WITHOUT_HOLDER_CHECK -> new GrantWithoutHolderCheckInterceptor(state::get,
+          config.self().clientAddress().host() + ":" + config.self().clientAddress().port());
     };
     System.err.println("DELIBERATELY BROKEN BUILD: fault " + fault.label);
     HoldfastServer server = new HoldfastServer(config, new MetricRegistry(), List.of(broken));
