@@ -194,7 +194,7 @@ public final class ChaosWorker {
           seen = s;
           last = Long.MIN_VALUE;
         }
-        if (untilNanos - last > 1_000_000 && s.isValid()) {
+        if ((last == Long.MIN_VALUE || untilNanos - last > 1_000_000) && s.isValid()) {
           last = untilNanos;
           emit(proc, "info", "keepalive", null, v("session", s.id(), "ttl_ms", ttlMs, "valid_until_t", untilNanos,
               "ack_sent_t", untilNanos - ttl + margin));

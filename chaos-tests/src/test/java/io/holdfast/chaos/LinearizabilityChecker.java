@@ -70,11 +70,18 @@ public final class LinearizabilityChecker {
     List<Long> earliestEnd = new ArrayList<>();
     List<String> names = new ArrayList<>();
     Map<String, List<LinOp>> perKey = new TreeMap<>();
+    // A release that names no session (the harness's prober) is by the session its token was granted to.
+    Map<String, String> grantedTo = new HashMap<>();
     for (Operation o : history.operations()) {
       if (o.key() == null || !(o.f().equals("acquire") || o.f().equals("release")) || o.outcome().equals("fail")) {
         continue;
       }
       String s = SessionFacts.sessionOf(o.invoke());
+      if (o.f().equals("acquire") && o.ok()) {
+        grantedTo.put(o.proc() + "|" + o.key() + "|" + o.completion().longValue("token"), s);
+      } else if (o.f().equals("release") && !o.invoke().value().containsKey("session")) {
+        s = grantedTo.getOrDefault(o.proc() + "|" + o.key() + "|" + o.invoke().longValue("token"), s);
+      }
       int id = sessionIds.computeIfAbsent(s, k -> {
         SessionFacts.Facts f = facts.get(k);
         long end = f == null ? Long.MIN_VALUE : f.earliestEnd();
