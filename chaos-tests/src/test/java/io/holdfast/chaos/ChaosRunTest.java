@@ -41,6 +41,9 @@ import org.junit.jupiter.api.Test;
  * <p>Seed: {@code -Dchaos.seed=<long>} replays a schedule (interleavings still differ). Artifacts:
  * {@code target/chaos/<run-id>/} with {@code schedule.json}, {@code history.jsonl},
  * {@code summary.txt}, node and worker logs.
+ *
+ * <p>{@code -Dchaos.fault=<name>} starts the nodes as a deliberately broken build
+ * ({@link FaultyServerMain}); the run then passes only if a safety checker catches it.
  */
 class ChaosRunTest {
   static final String KEY_PREFIX = "chaos/";
