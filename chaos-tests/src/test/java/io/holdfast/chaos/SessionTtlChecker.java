@@ -100,7 +100,7 @@ public final class SessionTtlChecker {
   /** Orphans (held by a paused worker) that were not re-granted in time. Returns a note. */
   private static String late(History history, List<Operation> ops, Map<String, SessionFacts.Facts> facts,
       long bound, List<String> problems) {
-    long slowest = -1;
+    long slowest = Long.MIN_VALUE;
     int orphans = 0;
     for (Op pause : history.ops()) {
       if (!"nemesis".equals(pause.proc()) || !"pause".equals(pause.f()) || pause.str("held_key") == null) {
@@ -148,8 +148,8 @@ public final class SessionTtlChecker {
     if (orphans == 0) {
       return "; no orphaned locks";
     }
-    return slowest < 0 ? String.format("; %d orphan(s), none re-granted while its holder was paused", orphans)
-        : String.format("; %d orphan(s), slowest re-grant %.2f s after the holder's session could expire (bound %.1f s)",
+    return slowest == Long.MIN_VALUE ? String.format("; %d orphan(s), none re-granted while its holder was paused", orphans)
+        : String.format("; %d orphan(s), slowest re-grant %+.2f s from when the holder's session could expire (bound %.1f s)",
             orphans, slowest / 1e9, bound / 1e9);
   }
 }
