@@ -41,6 +41,9 @@ import org.junit.jupiter.api.Test;
  * <p>Seed: {@code -Dchaos.seed=<long>} replays a schedule (interleavings still differ). Artifacts:
  * {@code target/chaos/<run-id>/} with {@code schedule.json}, {@code history.jsonl},
  * {@code summary.txt}, node and worker logs.
+ *
+ * <p>{@code -Dchaos.fault=<name>} starts the nodes as a deliberately broken build
+ * ({@link FaultyServerMain}); the run then passes only if a safety checker catches it.
  */
 class ChaosRunTest {
   static final String KEY_PREFIX = "chaos/";
@@ -66,6 +69,9 @@ class ChaosRunTest {
     long seed = System.getProperty("chaos.seed") != null && !System.getProperty("chaos.seed").isBlank()
         ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
     System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
+    // -Dchaos.fault=<name>: start a deliberately broken build; the run then passes only if it is caught.
+    String faultName = System.getProperty("chaos.fault", "").trim();
+    FaultyServerMain.Fault fault = faultName.isEmpty() ? null : FaultyServerMain.Fault.byLabel(faultName);
     Profile profile = Profile.defaults();
     Schedule schedule = Schedule.generate(seed, profile);
     System.out.println(schedule);
@@ -86,6 +92,9 @@ class ChaosRunTest {
     try {
       try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), runDir.resolve("cluster"), settings);
           FencedStore store = new FencedStore(history)) {
+        if (fault != null) {
+          cluster.mainClass(fault.mainClass());
+        }
         cluster.start();
         cluster.awaitLeader(Duration.ofSeconds(60));
         try {
@@ -126,11 +135,12 @@ class ChaosRunTest {
     }
 
     // ---- check
-    List<Verdict> verdicts = List.of(LockSafetyChecker.check(history), FencingChecker.checkFenced(history),
+    List<Verdict> verdicts = List.of(LockSafetyChecker.check(history), LinearizabilityChecker.check(history),
+        SessionTtlChecker.check(history), FencingChecker.checkFenced(history),
         FencingChecker.checkCanary(history),
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
         LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
-    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart);
+    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart, faultName);
     System.out.println(summary + "run dir: " + runDir);
     Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
     if (verdicts.stream().allMatch(Verdict::valid)) {
@@ -139,9 +149,21 @@ class ChaosRunTest {
         deleteTree(runDir.resolve("cluster").resolve(ProcessCluster.nodeId(i)));
       }
     }
+    if (fault != null) {
+      assertTrue(!caught(verdicts).isEmpty(), "the broken build (" + faultName + ") was not caught (seed " + seed
+          + ", run dir " + runDir + ")");
+      return;
+    }
     for (Verdict v : verdicts) {
       assertTrue(v.valid(), v + "\n(seed " + seed + ", run dir " + runDir + ")");
     }
+  }
+
+  /** The safety checkers that failed: what a deliberately broken build must trip. */
+  static List<String> caught(List<Verdict> verdicts) {
+    return verdicts.stream().filter(v -> !v.valid())
+        .filter(v -> List.of("lock-safety", "linearizable", "session-ttl", "fencing").contains(v.checker()))
+        .map(Verdict::checker).toList();
   }
 
   // ---------------------------------------------------------------- nemesis
@@ -411,10 +433,12 @@ class ChaosRunTest {
   // ---------------------------------------------------------------- summary
 
   private String summary(long seed, String runId, Schedule schedule, List<Verdict> verdicts, long opsStart,
-      long opsEnd, long wallStart) {
+      long opsEnd, long wallStart, String faultName) {
     StringBuilder b = new StringBuilder();
     b.append("==== chaos run ").append(runId).append(" ====\n");
     b.append("seed: ").append(seed).append(schedule.forcedWorkerPause() ? " (worker pause forced)" : "").append('\n');
+    b.append("server build: ").append(faultName.isEmpty() ? "as built (no chaos.fault)"
+        : "DELIBERATELY BROKEN, chaos.fault=" + faultName).append('\n');
     b.append(String.format("run time: %.1f s (operations %.1f s)%n", (System.nanoTime() - wallStart) / 1e9,
         (opsEnd - opsStart) / 1e9));
     b.append("faults injected: ").append(injected).append(" of ").append(schedule.faults().size())
@@ -437,7 +461,13 @@ class ChaosRunTest {
       b.append("  ").append(v.toString().replace("\n", "\n  ")).append('\n');
     }
     boolean ok = verdicts.stream().allMatch(Verdict::valid);
-    b.append("RESULT: ").append(ok ? "PASS" : "FAIL").append('\n');
+    if (faultName.isEmpty()) {
+      b.append("RESULT: ").append(ok ? "PASS" : "FAIL").append('\n');
+    } else {
+      List<String> caught = caught(verdicts);
+      b.append("RESULT: broken build ").append(caught.isEmpty() ? "NOT CAUGHT (FAIL)" : "CAUGHT by " + caught)
+          .append('\n');
+    }
     return b.toString();
   }
 

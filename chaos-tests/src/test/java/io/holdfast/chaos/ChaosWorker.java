@@ -39,6 +39,8 @@ import java.util.Random;
 public final class ChaosWorker {
   private static final PrintStream OUT = System.out;
   private static volatile boolean stop;
+  /** The session the loop uses now; the keepalive sampler follows it. */
+  private static volatile Session current;
 
   private ChaosWorker() {}
 
@@ -91,6 +93,9 @@ public final class ChaosWorker {
         .callTimeout(Duration.ofSeconds(2))
         .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ofSeconds(10)))
         .build();
+    Thread sampler = new Thread(() -> sampleKeepalives(proc, ttlMs), "keepalive-sampler");
+    sampler.setDaemon(true);
+    sampler.start();
     Session session = null;
     long n = 0;
     while (!stop) {
@@ -104,7 +109,8 @@ public final class ChaosWorker {
         emit(proc, "invoke", "open-session", null, v());
         try {
           session = client.newSession(Duration.ofMillis(ttlMs));
-          emit(proc, "ok", "open-session", null, v("session", session.id()));
+          current = session;
+          emit(proc, "ok", "open-session", null, v("session", session.id(), "ttl_ms", ttlMs));
         } catch (RuntimeException e) {
           emit(proc, "info", "open-session", null, v("error", error(e)));
           Thread.sleep(200);
@@ -162,6 +168,44 @@ public final class ChaosWorker {
       // exiting anyway
     }
     System.exit(0);
+  }
+
+  /**
+   * The client does not report single keepalives, but its local deadline moves exactly when one is
+   * acknowledged: {@code validUntil = send time of the newest acknowledged keepalive + TTL - margin}
+   * (the session's open counts as one). Every 10 ms this reads the deadline and, when it moved,
+   * records {@code f:"keepalive"} with {@code ack_sent_t}, the send time it implies. The reading
+   * can only be late by a few microseconds, which makes {@code ack_sent_t} slightly early: the
+   * checkers that use it err on the lenient side.
+   */
+  private static void sampleKeepalives(String proc, long ttlMs) {
+    long ttl = Duration.ofMillis(ttlMs).toNanos();
+    // The client's safety margin (RealSession): TTL/10, at least 50 ms, at most 1 s.
+    long margin = Duration.ofMillis(Math.min(1_000, Math.max(50, ttlMs / 10))).toNanos();
+    Session seen = null;
+    long last = Long.MIN_VALUE;
+    while (!stop) {
+      Session s = current;
+      if (s != null) {
+        long before = System.nanoTime();
+        java.time.Instant until = s.validUntil();
+        long untilNanos = before + Duration.between(java.time.Instant.now(), until).toNanos();
+        if (s != seen) {
+          seen = s;
+          last = Long.MIN_VALUE;
+        }
+        if ((last == Long.MIN_VALUE || untilNanos - last > 1_000_000) && s.isValid()) {
+          last = untilNanos;
+          emit(proc, "info", "keepalive", null, v("session", s.id(), "ttl_ms", ttlMs, "valid_until_t", untilNanos,
+              "ack_sent_t", untilNanos - ttl + margin));
+        }
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
   }
 
   private static void write(String proc, String store, String which, String key, long token, String value) {

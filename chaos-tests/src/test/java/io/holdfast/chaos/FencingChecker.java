@@ -17,7 +17,10 @@ import java.util.Set;
  * it had already accepted (true by construction of the store; checked so that a broken store
  * cannot hide anything); (2) every write it accepted carries exactly the token of an {@code ok}
  * acquire, by the writing process, of the same key, completed before the write was decided. So
- * nothing reached the store without a real grant behind it.
+ * nothing reached the store without a real grant behind it; (3) no stale write was accepted: if
+ * grant A returned before grant B of the same key was invoked, A's token must be below B's, so
+ * once a write under B was accepted a write under A must be refused (this is what a server that
+ * does not advance its tokens breaks, even though the store's own rule holds).
  *
  * <p>{@link #checkCanary}: the unfenced store accepts everything; it must show at least one
  * regression (an accepted token lower than one already accepted for the key): a holder that was
@@ -61,16 +64,17 @@ public final class FencingChecker {
   public static Verdict checkFenced(History history) {
     List<Op> decisions = decisions(history, "fenced");
     List<String> problems = new ArrayList<>(regressions(decisions));
-    Map<String, List<Op>> grants = new HashMap<>();
+    Map<String, List<Operation>> grants = new HashMap<>();
     for (Operation o : history.operations()) {
       if (o.f().equals("acquire") && o.ok()) {
         grants.computeIfAbsent(o.proc() + "|" + o.key() + "|" + o.completion().longValue("token"),
-            k -> new ArrayList<>()).add(o.completion());
+            k -> new ArrayList<>()).add(o);
       }
     }
     int accepted = 0;
     int refused = 0;
     Set<String> keys = new HashSet<>();
+    Map<String, Operation> newestAcceptedGrant = new HashMap<>(); // per key: the latest-invoked grant written under
     for (Op d : decisions) {
       keys.add(d.key());
       if (!Boolean.TRUE.equals(d.value().get("accepted"))) {
@@ -78,10 +82,22 @@ public final class FencingChecker {
         continue;
       }
       accepted++;
-      List<Op> g = grants.get(d.str("writer") + "|" + d.key() + "|" + d.longValue("token"));
-      if (g == null || g.stream().noneMatch(ok -> ok.t() < d.t())) {
+      List<Operation> g = grants.get(d.str("writer") + "|" + d.key() + "|" + d.longValue("token"));
+      Operation grant = g == null ? null : g.stream().filter(ok -> ok.completion().t() < d.t())
+          .max(Comparator.comparingLong(ok -> ok.completion().t())).orElse(null);
+      if (grant == null) {
         problems.add("accepted write by " + d.str("writer") + " to " + d.key() + " with token " + d.longValue("token")
             + " matches no earlier ok acquire of that process, key and token");
+        continue;
+      }
+      Operation newer = newestAcceptedGrant.get(d.key());
+      if (newer != null && grant.completion().t() < newer.invoke().t()) {
+        problems.add("stale write accepted on " + d.key() + ": " + d.str("writer") + " wrote with token "
+            + d.longValue("token") + " from a grant that returned before " + newer.proc() + "'s grant (token "
+            + newer.completion().longValue("token") + ") was invoked, after a write under that grant was accepted");
+      }
+      if (newer == null || grant.invoke().t() > newer.invoke().t()) {
+        newestAcceptedGrant.put(d.key(), grant);
       }
     }
     return new Verdict("fencing", problems.isEmpty(), problems,

@@ -43,6 +43,19 @@ class FencingCheckerTest {
   }
 
   @Test
+  void catchesAStaleWriteUnderATokenThatDidNotAdvance() {
+    // the server handed w2 the same token as w1 although w1's grant came first: w1's late write is stale
+    History h = new Histories()
+        .acquire("w1", "L1", 0, 10, 5)
+        .acquire("w2", "L1", 20, 30, 5).stored("fenced", "L1", 32, "w2", 5, true)
+        .stored("fenced", "L1", 40, "w1", 5, true)
+        .build();
+    Verdict v = FencingChecker.checkFenced(h);
+    assertFalse(v.valid());
+    assertTrue(v.problems().get(0).contains("stale write accepted"), v.toString());
+  }
+
+  @Test
   void catchesAWriteDecidedBeforeItsGrantReturned() {
     History h = new Histories().stored("fenced", "L1", 5, "w1", 5, true).acquire("w1", "L1", 0, 10, 5).build();
     assertFalse(FencingChecker.checkFenced(h).valid());

@@ -44,6 +44,24 @@ final class Histories {
     return this;
   }
 
+  /** Info acquire: invoked, never answered for sure. */
+  Histories acquireUnknown(String proc, String key, long invokeT, long infoT) {
+    history.add(new Op(invokeT, proc, "invoke", "acquire", key, v()));
+    history.add(new Op(infoT, proc, "info", "acquire", key, v("error", "deadline exceeded")));
+    return this;
+  }
+
+  /** The worker saw a keepalive sent at {@code sentT} acknowledged (recorded at {@code t}). */
+  Histories keepalive(String proc, long t, long sentT, long ttlMs) {
+    history.add(new Op(t, proc, "info", "keepalive", null, v("ttl_ms", ttlMs, "ack_sent_t", sentT)));
+    return this;
+  }
+
+  Histories nemesis(String f, String target, long t, Object... kv) {
+    history.add(new Op(t, "nemesis", "info", f, target, v(kv)));
+    return this;
+  }
+
   Histories stored(String store, String key, long t, String writer, long token, boolean accepted) {
     history.add(new Op(t, "store", "info", "store-write", key,
         v("store", store, "seq", ++seq, "writer", writer, "token", token, "accepted", accepted)));

@@ -26,7 +26,8 @@ class RecheckTest {
         .filter(op -> "nemesis".equals(op.proc()) && List.of("restart", "resume").contains(op.f()))
         .mapToLong(Op::t).max()
         .orElseGet(() -> h.ops().stream().filter(op -> "nemesis".equals(op.proc())).mapToLong(Op::t).max().orElse(0));
-    List<Verdict> verdicts = List.of(LockSafetyChecker.check(h), FencingChecker.checkFenced(h),
+    List<Verdict> verdicts = List.of(LockSafetyChecker.check(h), LinearizabilityChecker.check(h),
+        SessionTtlChecker.check(h), FencingChecker.checkFenced(h),
         FencingChecker.checkCanary(h),
         LivenessChecker.checkRecovery(h, lastHeal, TimeUnit.MILLISECONDS.toNanos(ChaosRunTest.SETTLE_MS), 0.95, 30),
         LivenessChecker.checkFinalGrants(h, ChaosRunTest.FINAL_PROC, ChaosRunTest.KEYS));

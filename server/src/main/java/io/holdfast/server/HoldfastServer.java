@@ -66,6 +66,16 @@ public final class HoldfastServer implements AutoCloseable {
 
   /** A node whose metrics go to {@code registry} (one per node; never a global one). */
   public HoldfastServer(ServerConfig config, MetricRegistry registry) throws IOException {
+    this(config, registry, java.util.List.of());
+  }
+
+  /**
+   * Test seam: {@code innermost} run after auth and metrics, right before the services. The chaos
+   * tests use it to start a deliberately broken build and prove their checkers catch it; the
+   * server's own main never passes any.
+   */
+  public HoldfastServer(ServerConfig config, MetricRegistry registry, java.util.List<io.grpc.ServerInterceptor> innermost)
+      throws IOException {
     this.config = config;
     this.metrics = new ServerMetrics(registry);
     RatisMetricsBridge.install(registry);
@@ -106,6 +116,9 @@ public final class HoldfastServer implements AutoCloseable {
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
     if (clientTls != null) {
       builder.sslContext(clientTls.serverContext());
+    }
+    for (io.grpc.ServerInterceptor i : innermost) {
+      builder.intercept(i);
     }
     this.grpc = builder
         .executor(callExecutor)

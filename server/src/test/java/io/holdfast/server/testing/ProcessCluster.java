@@ -38,6 +38,7 @@ public final class ProcessCluster implements AutoCloseable {
   private final ManagedChannel[] channels;
   private final String clusterId = UUID.randomUUID().toString();
   private final Map<Integer, Map<String, String>> nodeSettings = new java.util.HashMap<>();
+  private String mainClass = "io.holdfast.server.HoldfastServerMain";
   private java.util.function.Function<String, ManagedChannel> channels0 =
       target -> NettyChannelBuilder.forTarget(target).usePlaintext().build();
 
@@ -85,6 +86,12 @@ public final class ProcessCluster implements AutoCloseable {
   /** Settings for node {@code i} only (e.g. its own certificate), over the cluster's; before start. */
   public ProcessCluster nodeSettings(int i, Map<String, String> overrides) {
     nodeSettings.computeIfAbsent(i, k -> new LinkedHashMap<>()).putAll(overrides);
+    return this;
+  }
+
+  /** The nodes' main class (on the test class path), e.g. a deliberately broken build; before start. */
+  public ProcessCluster mainClass(String className) {
+    this.mainClass = className;
     return this;
   }
 
@@ -220,7 +227,7 @@ public final class ProcessCluster implements AutoCloseable {
       if (System.getProperty("holdfast.log.ratis") != null) {
         cmd.add("-Dholdfast.log.ratis=" + System.getProperty("holdfast.log.ratis"));
       }
-      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.holdfast.server.HoldfastServerMain",
+      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass,
           "--config", config.toString()));
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.appendTo(log(i).toFile()));

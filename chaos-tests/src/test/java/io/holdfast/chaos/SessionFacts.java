@@ -1,0 +1,102 @@
+package io.holdfast.chaos;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What a history says about each session: its process, TTL, the send times of its acknowledged
+ * keepalives ({@code f:"keepalive"} entries written by {@link ChaosWorker}), and when its process
+ * gave it up (closing a session frees its locks at once, before any TTL runs out).
+ *
+ * <p>A session is named {@code proc/session-id} ({@code proc/-} when an entry carries no id, as
+ * in hand-made histories).
+ */
+final class SessionFacts {
+  /** Granted-lock takeovers within this much of the bound are not reported (sampling, rounding). */
+  static final long TOLERANCE_NANOS = 100_000_000L;
+
+  /**
+   * {@code ackSends}: send times of acknowledged keepalives, ascending (the session's open counts
+   * as one); {@code givenUpAt}: when its process closed or abandoned it (Long.MAX_VALUE: never).
+   */
+  record Facts(String name, String proc, long ttlNanos, List<Long> ackSends, long givenUpAt) {
+    /** The send time of the newest keepalive acknowledged that was sent before {@code t}, or -1. */
+    long lastAckSentBefore(long t) {
+      long best = -1;
+      for (long s : ackSends) {
+        if (s < t) {
+          best = s;
+        }
+      }
+      return best;
+    }
+
+    /**
+     * The earliest moment the cluster could have ended this session, as far as the history shows
+     * (Long.MIN_VALUE if it shows nothing: then any moment).
+     */
+    long earliestEnd() {
+      long byTtl = ackSends.isEmpty() ? Long.MIN_VALUE : ackSends.get(ackSends.size() - 1) + ttlNanos;
+      return Math.min(byTtl, givenUpAt);
+    }
+  }
+
+  private SessionFacts() {}
+
+  static String sessionOf(Op op) {
+    Object s = op.value().get("session");
+    return op.proc() + "/" + (s == null ? "-" : s.toString());
+  }
+
+  static Map<String, Facts> of(History history) {
+    List<Op> ops = history.ops();
+    Map<String, String> proc = new HashMap<>();
+    Map<String, Long> ttl = new HashMap<>();
+    Map<String, List<Long>> acks = new HashMap<>();
+    Map<String, Long> givenUp = new HashMap<>();
+    Map<String, Long> lastSeen = new HashMap<>();
+    Set<String> exited = new HashSet<>();
+    Map<String, String> lastSessionOfProc = new HashMap<>();
+    for (Op op : ops) {
+      if (op.f() == null) {
+        continue;
+      }
+      if (op.f().equals("exit")) {
+        exited.add(op.proc());
+        continue;
+      }
+      boolean aboutSessions = op.f().equals("keepalive") || op.f().equals("session-lost");
+      if (!op.value().containsKey("session") && !aboutSessions) {
+        continue;
+      }
+      String s = sessionOf(op);
+      proc.putIfAbsent(s, op.proc());
+      lastSeen.put(s, op.t());
+      lastSessionOfProc.put(op.proc(), s);
+      if (op.f().equals("keepalive")) {
+        ttl.put(s, op.longValue("ttl_ms") * 1_000_000L);
+        acks.computeIfAbsent(s, k -> new java.util.ArrayList<>()).add(op.longValue("ack_sent_t"));
+      } else if (op.f().equals("session-lost")) {
+        givenUp.putIfAbsent(s, op.t());
+      }
+    }
+    // A process that exited closed its last session after its last entry about it.
+    for (String p : exited) {
+      String s = lastSessionOfProc.get(p);
+      if (s != null) {
+        givenUp.putIfAbsent(s, lastSeen.get(s));
+      }
+    }
+    Map<String, Facts> out = new HashMap<>();
+    for (String s : proc.keySet()) {
+      List<Long> a = new java.util.ArrayList<>(acks.getOrDefault(s, List.of()));
+      a.sort(null);
+      out.put(s, new Facts(s, proc.get(s), ttl.getOrDefault(s, 0L), List.copyOf(a),
+          givenUp.getOrDefault(s, Long.MAX_VALUE)));
+    }
+    return out;
+  }
+}

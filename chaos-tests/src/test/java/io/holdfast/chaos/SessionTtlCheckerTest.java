@@ -1,0 +1,79 @@
+package io.holdfast.chaos;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class SessionTtlCheckerTest {
+  private static final long S = 1_000_000_000L;
+
+  @Test
+  void aTakeoverAfterTheTtlIsFine() {
+    // w1's last acknowledged keepalive was sent at 2 s, TTL 6 s: w2 may have it from 8 s on
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .nemesis("pause", "w1", 3 * S, "held_key", "L1", "held_token", 5L)
+        .acquire("w2", "L1", 4 * S, 8 * S + 200_000_000L, 9)
+        .nemesis("resume", "w1", 14 * S)
+        .release("w1", "L1", 15 * S, 15 * S + 10, 5, "fail")
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertTrue(v.valid(), v.toString());
+    assertTrue(v.note().contains("1 takeovers"), v.toString());
+  }
+
+  @Test
+  void catchesAGrantBeforeTheHolderCouldHaveExpired() {
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .acquire("w2", "L1", 4 * S, 5 * S, 9) // 3 s too early
+        .release("w1", "L1", 6 * S, 6 * S + 10, 5, "fail")
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertFalse(v.valid());
+    assertTrue(v.problems().get(0).contains("3.00 s before"), v.toString());
+  }
+
+  @Test
+  void aReleaseBeforeTheGrantIsAHandOver() {
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .release("w1", "L1", 3 * S, 3 * S + 10, 5, "ok")
+        .acquire("w2", "L1", 2 * S, 3 * S + 20, 9)
+        .build();
+    assertTrue(SessionTtlChecker.check(h).valid());
+  }
+
+  @Test
+  void catchesAnOrphanReclaimedTooLate() {
+    // paused holder's session could expire at 8 s; bound 4 s; the waiter got it only at 13 s
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .nemesis("pause", "w1", 3 * S, "held_key", "L1", "held_token", 5L)
+        .acquire("prober", "L1", 3 * S, 13 * S, 9)
+        .nemesis("resume", "w1", 14 * S)
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertFalse(v.valid());
+    assertTrue(v.problems().get(0).contains("re-granted 5.00 s after"), v.toString());
+  }
+
+  @Test
+  void catchesAnOrphanNeverReclaimedWhileSomeoneWaited() {
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .nemesis("pause", "w1", 3 * S, "held_key", "L1", "held_token", 5L)
+        .acquireFailed("prober", "L1", 3 * S, 13 * S)
+        .nemesis("resume", "w1", 14 * S)
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertFalse(v.valid());
+    assertTrue(v.problems().get(0).contains("not re-granted"), v.toString());
+  }
+}
