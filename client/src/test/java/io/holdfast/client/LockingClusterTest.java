@@ -148,6 +148,17 @@ class LockingClusterTest {
     assertThrows(SessionExpiredException.class, () -> s.tryLock("typed/b"));
   }
 
+  @Test
+  void aSessionTheClusterNoLongerKnowsEndsOnTheRefusedAcquire() throws Exception {
+    // A long TTL: the next keepalive is many seconds away, so only the refused acquire can tell.
+    Session s = client.newSession(Duration.ofSeconds(60));
+    assertTrue(s.tryLock("refused/a").isPresent());
+    client.admin().expireSession(s.id(), "test: ended behind the client's back", "test");
+    assertThrows(SessionExpiredException.class, () -> s.tryLock("refused/b"));
+    assertEquals(SessionState.EXPIRED, s.state());
+    assertThrows(SessionExpiredException.class, () -> s.tryLock("refused/c"));
+  }
+
   static void awaitWaiters(String lock, int n) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (client.describeLock(lock).waitingSessionIds().size() < n) {

@@ -442,10 +442,14 @@ public final class RealSession implements Session {
         if (Errors.unwrap(err) instanceof CancellationException) {
           return;
         }
-        if (waitMs != 0) {
+        HoldfastException mapped = Errors.map(err);
+        if (mapped instanceof SessionExpiredException) {
+          // The cluster's word is final: a session it no longer knows cannot be kept alive.
+          expire("the cluster refused an acquire of '" + name + "': " + mapped.getMessage());
+        } else if (waitMs != 0) {
           withdraw(name, requestId);
         }
-        result.completeExceptionally(Errors.map(err));
+        result.completeExceptionally(mapped);
       } else if (!r.getGranted()) {
         result.complete(Optional.empty());
       } else {
@@ -509,6 +513,9 @@ public final class RealSession implements Session {
             return null;
           }
           HoldfastException e = Errors.map(err);
+          if (e instanceof SessionExpiredException) {
+            expire("the cluster refused a release of '" + lease.name() + "': " + e.getMessage());
+          }
           if (e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException) {
             throw new LockLostException("lock '" + lease.name() + "' (token " + lease.token() + ") was lost: "
                 + e.getMessage(), e);
