@@ -36,7 +36,10 @@ import org.junit.jupiter.api.Test;
  * The default chaos profile: 3 server JVMs, 3 worker JVMs on 3 lock names, about 75 s of
  * operations under a seeded schedule of faults (kill -9 and restart of the leader or a follower,
  * SIGSTOP of the leader for longer than an election but shorter than a session, SIGSTOP of a worker
- * while it holds a lock for longer than its session), then heal, settle, check.
+ * while it holds a lock for longer than its session, partitions in per-node network namespaces, a
+ * wall-clock offset on one node, a kill -9 of the whole cluster), then heal, settle, check.
+ * {@code -Dchaos.profile=soak} (the {@code chaos-soak} Maven profile) runs 5 nodes for
+ * {@code -Dchaos.duration}.
  *
  * <p>Seed: {@code -Dchaos.seed=<long>} replays a schedule (interleavings still differ). Artifacts:
  * {@code target/chaos/<run-id>/} with {@code schedule.json}, {@code history.jsonl},
@@ -60,13 +63,22 @@ class ChaosRunTest {
   private final List<String> pauseNotes = new ArrayList<>();
   private final List<long[]> heldAtPause = new ArrayList<>(); // {pauseT, workerIndex, keyIndex}
   private long lastHealT;
+  private Profile profile;
 
   @Test
   void defaultProfile() throws Exception {
     long seed = System.getProperty("chaos.seed") != null && !System.getProperty("chaos.seed").isBlank()
         ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
     System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
-    Profile profile = Profile.defaults();
+    Profile requested = Profile.fromSystemProperties();
+    try (FaultSupport support = FaultSupport.detect(requested.nodes())) {
+      support.notes().forEach(System.out::println);
+      profile = requested.without(support.missingKinds());
+      run(seed, support);
+    }
+  }
+
+  private void run(long seed, FaultSupport support) throws Exception {
     Schedule schedule = Schedule.generate(seed, profile);
     System.out.println(schedule);
     String runId = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
@@ -86,6 +98,8 @@ class ChaosRunTest {
     try {
       try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), runDir.resolve("cluster"), settings);
           FencedStore store = new FencedStore(history)) {
+        support.configure(cluster);
+        ClusterFaults clusterFaults = new ClusterFaults(cluster, support, this::nemesis);
         cluster.start();
         cluster.awaitLeader(Duration.ofSeconds(60));
         try {
@@ -100,10 +114,10 @@ class ChaosRunTest {
           nemesis("start", null, Map.of("seed", seed));
           for (Fault f : schedule.faults()) {
             sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(f.atMs()));
-            inject(f, cluster, store, workers);
+            inject(f, cluster, store, workers, clusterFaults);
           }
           sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
-          healAll(cluster, workers);
+          healAll(cluster, workers, clusterFaults);
           sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(POST_HEAL_MS));
           opsEnd = System.nanoTime();
           nemesis("stop-workers", null, Map.of());
@@ -130,7 +144,7 @@ class ChaosRunTest {
         FencingChecker.checkCanary(history),
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
         LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
-    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart);
+    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart, support.notes());
     System.out.println(summary + "run dir: " + runDir);
     Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
     if (verdicts.stream().allMatch(Verdict::valid)) {
@@ -150,8 +164,8 @@ class ChaosRunTest {
     history.add(new Op(System.nanoTime(), "nemesis", "info", f, target, value));
   }
 
-  private void inject(Fault f, ProcessCluster cluster, FencedStore store, List<WorkerProcess> workers)
-      throws Exception {
+  private void inject(Fault f, ProcessCluster cluster, FencedStore store, List<WorkerProcess> workers,
+      ClusterFaults clusterFaults) throws Exception {
     Map<String, Object> v = new LinkedHashMap<>();
     v.put("fault", f.index());
     v.put("kind", f.kind().name());
@@ -204,6 +218,7 @@ class ChaosRunTest {
         worker.resume();
         nemesis("resume", worker.proc(), Map.of("fault", f.index()));
       }
+      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL -> clusterFaults.inject(f, v);
       default -> throw new IllegalStateException(f.kind().name());
     }
     injected.merge(f.kind(), 1, Integer::sum);
@@ -220,7 +235,7 @@ class ChaosRunTest {
   private void probe(ProcessCluster cluster, FencedStore store, String key, long waitMs) {
     try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(PROBER)
         .callTimeout(Duration.ofSeconds(2)).build();
-        Session session = client.newSession(Duration.ofMillis(Profile.defaults().sessionTtlMs()))) {
+        Session session = client.newSession(Duration.ofMillis(profile.sessionTtlMs()))) {
       Map<String, Object> s = Map.of("session", session.id());
       history.add(new Op(System.nanoTime(), PROBER, "invoke", "acquire", key, s));
       Optional<LockLease> got = session.lock(key, Duration.ofMillis(waitMs));
@@ -266,7 +281,10 @@ class ChaosRunTest {
   }
 
   /** Faults heal themselves one by one; this makes sure nothing is left down or stopped. */
-  private void healAll(ProcessCluster cluster, List<WorkerProcess> workers) {
+  private void healAll(ProcessCluster cluster, List<WorkerProcess> workers, ClusterFaults clusterFaults) {
+    if (clusterFaults.healAll()) {
+      lastHealT = System.nanoTime();
+    }
     for (WorkerProcess w : workers) {
       if (w.isPaused()) {
         w.resume();
@@ -411,10 +429,13 @@ class ChaosRunTest {
   // ---------------------------------------------------------------- summary
 
   private String summary(long seed, String runId, Schedule schedule, List<Verdict> verdicts, long opsStart,
-      long opsEnd, long wallStart) {
+      long opsEnd, long wallStart, List<String> supportNotes) {
     StringBuilder b = new StringBuilder();
     b.append("==== chaos run ").append(runId).append(" ====\n");
-    b.append("seed: ").append(seed).append(schedule.forcedWorkerPause() ? " (worker pause forced)" : "").append('\n');
+    b.append("seed: ").append(seed).append(schedule.forced().isEmpty() ? "" : " (forced: "
+        + String.join(", ", schedule.forced()) + ")").append('\n');
+    b.append("profile: ").append(profile.name()).append(", ").append(profile.nodes()).append(" nodes\n");
+    supportNotes.forEach(n -> b.append(n).append('\n'));
     b.append(String.format("run time: %.1f s (operations %.1f s)%n", (System.nanoTime() - wallStart) / 1e9,
         (opsEnd - opsStart) / 1e9));
     b.append("faults injected: ").append(injected).append(" of ").append(schedule.faults().size())
@@ -462,7 +483,7 @@ class ChaosRunTest {
     }
     if (slowest >= 0) {
       b.append(String.format("slowest orphan reclaim: %.2f s (bound: session TTL %d ms + failover)%n", slowest / 1e9,
-          Profile.defaults().sessionTtlMs()));
+          profile.sessionTtlMs()));
     }
     return b.toString();
   }
