@@ -64,6 +64,7 @@ class ChaosRunTest {
   private final List<long[]> heldAtPause = new ArrayList<>(); // {pauseT, workerIndex, keyIndex}
   private long lastHealT;
   private Profile profile;
+  private List<String> faultNotes = List.of();
 
   @Test
   void defaultProfile() throws Exception {
@@ -100,6 +101,7 @@ class ChaosRunTest {
           FencedStore store = new FencedStore(history)) {
         support.configure(cluster);
         ClusterFaults clusterFaults = new ClusterFaults(cluster, support, this::nemesis);
+        faultNotes = clusterFaults.notes();
         cluster.start();
         cluster.awaitLeader(Duration.ofSeconds(60));
         try {
@@ -440,6 +442,9 @@ class ChaosRunTest {
         (opsEnd - opsStart) / 1e9));
     b.append("faults injected: ").append(injected).append(" of ").append(schedule.faults().size())
         .append(" scheduled\n");
+    for (String note : faultNotes) {
+      b.append("  note: ").append(note).append('\n');
+    }
     for (String note : pauseNotes) {
       b.append("  note: ").append(note).append('\n');
     }

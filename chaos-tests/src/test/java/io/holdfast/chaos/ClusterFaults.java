@@ -30,6 +30,7 @@ final class ClusterFaults {
   private final FaultSupport support;
   private final Recorder recorder;
   private final Set<Integer> skewed = new TreeSet<>();
+  private final java.util.List<String> notes = new java.util.ArrayList<>();
   private boolean partitioned;
 
   ClusterFaults(ProcessCluster cluster, FaultSupport support, Recorder recorder) {
@@ -101,11 +102,15 @@ final class ClusterFaults {
       return out;
     }
     try {
-      var r = AdminServiceGrpc.newBlockingStub(cluster.channel(leader)).withDeadlineAfter(15, TimeUnit.SECONDS)
-          .transferLeader(TransferLeaderRequest.newBuilder().setTo(to).setTimeoutMs(10_000).build());
+      var r = AdminServiceGrpc.newBlockingStub(cluster.channel(leader)).withDeadlineAfter(8, TimeUnit.SECONDS)
+          .transferLeader(TransferLeaderRequest.newBuilder().setTo(to).setTimeoutMs(5_000).build());
       out.put("leader_id", r.getLeaderId());
+      if (!r.getLeaderId().equals(to)) {
+        notes.add("fault " + fault + ": skewed " + to + " did not take the lead (" + r.getLeaderId() + " leads)");
+      }
     } catch (RuntimeException e) {
       out.put("error", e.toString()); // best effort: the node still runs skewed as a follower
+      notes.add("fault " + fault + ": leadership transfer to skewed " + to + " failed: " + e.getMessage());
     }
     return out;
   }
@@ -115,6 +120,11 @@ final class ClusterFaults {
     cluster.environment(node, Map.of());
     cluster.start(node);
     skewed.remove(node);
+  }
+
+  /** What did not go as planned (a fault that bit less than intended), for the summary. */
+  java.util.List<String> notes() {
+    return notes;
   }
 
   /** Removes any partition and restarts any skewed node on the true clock; true if anything was left. */
