@@ -23,7 +23,8 @@ import java.util.stream.Collectors;
 /**
  * A real Holdfast cluster for tests: one JVM process per node, on loopback ports picked free at
  * run time, each with its own data dir. {@link #kill} is SIGKILL (kill -9), {@link #pause} is
- * SIGSTOP; only processes this cluster started are ever signalled.
+ * SIGSTOP; only processes this cluster started are ever signalled. Opt-in hooks ({@link #host},
+ * {@link #launchPrefix}, {@link #environment}) run a node elsewhere, e.g. in a network namespace.
  */
 public final class ProcessCluster implements AutoCloseable {
   private final Path dir;
