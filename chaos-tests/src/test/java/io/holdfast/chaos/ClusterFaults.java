@@ -65,7 +65,6 @@ final class ClusterFaults {
         FakeTime ft = support.fakeTime().orElseThrow(() -> new IllegalStateException("no libfaketime"));
         int node = f.targetChoice() % n;
         String id = ProcessCluster.nodeId(node);
-        long start = System.nanoTime();
         v.put("offset", FakeTime.offset(f.clockOffsetMs()));
         cluster.kill(node);
         cluster.environment(node, ft.environment(f.clockOffsetMs()));
@@ -75,7 +74,8 @@ final class ClusterFaults {
         // The leader stamps the log with its wall clock: make the skewed node lead, so the offset bites.
         int leader = cluster.awaitLeader(Duration.ofSeconds(60));
         recorder.nemesis("transfer-leader", id, transferLeader(leader, node, f.index()));
-        sleepUntil(start + duration);
+        // Counted from here: a restart on shared cores takes seconds, and the skew should get to lead.
+        sleepUntil(System.nanoTime() + duration);
         unskew(node);
         recorder.nemesis("clock-reset", id, Map.of("fault", f.index()));
       }
@@ -125,13 +125,20 @@ final class ClusterFaults {
     return out;
   }
 
-  /** Ratis gives up a transfer to a follower that is behind: let the restarted node catch up first. */
+  /**
+   * Ratis gives up a transfer to a follower that is behind: let the restarted node apply up to
+   * where the leader's commit was when we asked (the commit keeps moving under the workers' load).
+   */
   private void awaitCaughtUp(int leader, int node) throws InterruptedException {
+    var leaderStatus = cluster.status(leader);
+    if (leaderStatus == null) {
+      return;
+    }
+    long target = leaderStatus.getCommitIndex();
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (System.nanoTime() < end) {
-      var leaderStatus = cluster.status(leader);
       var nodeStatus = cluster.status(node);
-      if (leaderStatus != null && nodeStatus != null && nodeStatus.getAppliedIndex() >= leaderStatus.getCommitIndex()) {
+      if (nodeStatus != null && nodeStatus.getAppliedIndex() >= target) {
         return;
       }
       Thread.sleep(100);

@@ -236,7 +236,7 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       case PAUSE_LEADER -> p.pauseLeaderMs();
       case PAUSE_WORKER -> p.pauseWorkerMs();
       case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE -> p.partitionMs();
-      case CLOCK_SKEW -> new long[] {6_000, 12_000}; // how long the node runs skewed, its restart included
+      case CLOCK_SKEW -> new long[] {6_000, 12_000}; // how long the skewed node runs once it serves (and leads)
       case RESTART_ALL -> new long[] {1_000, 4_000}; // how long the whole cluster is down
     };
     long duration = range[0] + (long) (r.nextDouble() * (range[1] - range[0]));
