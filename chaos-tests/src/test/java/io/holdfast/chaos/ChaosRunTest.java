@@ -36,7 +36,10 @@ import org.junit.jupiter.api.Test;
  * The default chaos profile: 3 server JVMs, 3 worker JVMs on 3 lock names, about 75 s of
  * operations under a seeded schedule of faults (kill -9 and restart of the leader or a follower,
  * SIGSTOP of the leader for longer than an election but shorter than a session, SIGSTOP of a worker
- * while it holds a lock for longer than its session), then heal, settle, check.
+ * while it holds a lock for longer than its session, partitions in per-node network namespaces, a
+ * wall-clock offset on one node, a kill -9 of the whole cluster), then heal, settle, check.
+ * {@code -Dchaos.profile=soak} (the {@code chaos-soak} Maven profile) runs 5 nodes for
+ * {@code -Dchaos.duration}.
  *
  * <p>Seed: {@code -Dchaos.seed=<long>} replays a schedule (interleavings still differ). Artifacts:
  * {@code target/chaos/<run-id>/} with {@code schedule.json}, {@code history.jsonl},
@@ -63,16 +66,26 @@ class ChaosRunTest {
   private final List<String> pauseNotes = new ArrayList<>();
   private final List<long[]> heldAtPause = new ArrayList<>(); // {pauseT, workerIndex, keyIndex}
   private long lastHealT;
+  private Profile profile;
+  private List<String> faultNotes = List.of();
 
   @Test
   void defaultProfile() throws Exception {
     long seed = System.getProperty("chaos.seed") != null && !System.getProperty("chaos.seed").isBlank()
         ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
     System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
+    Profile requested = Profile.fromSystemProperties();
+    try (FaultSupport support = FaultSupport.detect(requested.nodes())) {
+      support.notes().forEach(System.out::println);
+      profile = requested.without(support.missingKinds());
+      run(seed, support);
+    }
+  }
+
+  private void run(long seed, FaultSupport support) throws Exception {
     // -Dchaos.fault=<name>: start a deliberately broken build; the run then passes only if it is caught.
     String faultName = System.getProperty("chaos.fault", "").trim();
     FaultyServerMain.Fault fault = faultName.isEmpty() ? null : FaultyServerMain.Fault.byLabel(faultName);
-    Profile profile = Profile.defaults();
     Schedule schedule = Schedule.generate(seed, profile);
     System.out.println(schedule);
     String runId = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
@@ -95,6 +108,9 @@ class ChaosRunTest {
         if (fault != null) {
           cluster.mainClass(fault.mainClass());
         }
+        support.configure(cluster);
+        ClusterFaults clusterFaults = new ClusterFaults(cluster, support, this::nemesis);
+        faultNotes = clusterFaults.notes();
         cluster.start();
         cluster.awaitLeader(Duration.ofSeconds(60));
         try {
@@ -109,10 +125,10 @@ class ChaosRunTest {
           nemesis("start", null, Map.of("seed", seed));
           for (Fault f : schedule.faults()) {
             sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(f.atMs()));
-            inject(f, cluster, store, workers);
+            inject(f, cluster, store, workers, clusterFaults);
           }
           sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
-          healAll(cluster, workers);
+          healAll(cluster, workers, clusterFaults);
           sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(POST_HEAL_MS));
           opsEnd = System.nanoTime();
           nemesis("stop-workers", null, Map.of());
@@ -140,7 +156,8 @@ class ChaosRunTest {
         FencingChecker.checkCanary(history),
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
         LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
-    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart, faultName);
+    String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart, faultName,
+        support.notes());
     System.out.println(summary + "run dir: " + runDir);
     Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
     if (verdicts.stream().allMatch(Verdict::valid)) {
@@ -172,8 +189,8 @@ class ChaosRunTest {
     history.add(new Op(System.nanoTime(), "nemesis", "info", f, target, value));
   }
 
-  private void inject(Fault f, ProcessCluster cluster, FencedStore store, List<WorkerProcess> workers)
-      throws Exception {
+  private void inject(Fault f, ProcessCluster cluster, FencedStore store, List<WorkerProcess> workers,
+      ClusterFaults clusterFaults) throws Exception {
     Map<String, Object> v = new LinkedHashMap<>();
     v.put("fault", f.index());
     v.put("kind", f.kind().name());
@@ -226,6 +243,7 @@ class ChaosRunTest {
         worker.resume();
         nemesis("resume", worker.proc(), Map.of("fault", f.index()));
       }
+      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL -> clusterFaults.inject(f, v);
       default -> throw new IllegalStateException(f.kind().name());
     }
     injected.merge(f.kind(), 1, Integer::sum);
@@ -242,7 +260,7 @@ class ChaosRunTest {
   private void probe(ProcessCluster cluster, FencedStore store, String key, long waitMs) {
     try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(PROBER)
         .callTimeout(Duration.ofSeconds(2)).build();
-        Session session = client.newSession(Duration.ofMillis(Profile.defaults().sessionTtlMs()))) {
+        Session session = client.newSession(Duration.ofMillis(profile.sessionTtlMs()))) {
       Map<String, Object> s = Map.of("session", session.id());
       history.add(new Op(System.nanoTime(), PROBER, "invoke", "acquire", key, s));
       Optional<LockLease> got = session.lock(key, Duration.ofMillis(waitMs));
@@ -288,7 +306,10 @@ class ChaosRunTest {
   }
 
   /** Faults heal themselves one by one; this makes sure nothing is left down or stopped. */
-  private void healAll(ProcessCluster cluster, List<WorkerProcess> workers) {
+  private void healAll(ProcessCluster cluster, List<WorkerProcess> workers, ClusterFaults clusterFaults) {
+    if (clusterFaults.healAll()) {
+      lastHealT = System.nanoTime();
+    }
     for (WorkerProcess w : workers) {
       if (w.isPaused()) {
         w.resume();
@@ -433,16 +454,22 @@ class ChaosRunTest {
   // ---------------------------------------------------------------- summary
 
   private String summary(long seed, String runId, Schedule schedule, List<Verdict> verdicts, long opsStart,
-      long opsEnd, long wallStart, String faultName) {
+      long opsEnd, long wallStart, String faultName, List<String> supportNotes) {
     StringBuilder b = new StringBuilder();
     b.append("==== chaos run ").append(runId).append(" ====\n");
-    b.append("seed: ").append(seed).append(schedule.forcedWorkerPause() ? " (worker pause forced)" : "").append('\n');
+    b.append("seed: ").append(seed).append(schedule.forced().isEmpty() ? "" : " (forced: "
+        + String.join(", ", schedule.forced()) + ")").append('\n');
+    b.append("profile: ").append(profile.name()).append(", ").append(profile.nodes()).append(" nodes\n");
     b.append("server build: ").append(faultName.isEmpty() ? "as built (no chaos.fault)"
         : "DELIBERATELY BROKEN, chaos.fault=" + faultName).append('\n');
+    supportNotes.forEach(n -> b.append(n).append('\n'));
     b.append(String.format("run time: %.1f s (operations %.1f s)%n", (System.nanoTime() - wallStart) / 1e9,
         (opsEnd - opsStart) / 1e9));
     b.append("faults injected: ").append(injected).append(" of ").append(schedule.faults().size())
         .append(" scheduled\n");
+    for (String note : faultNotes) {
+      b.append("  note: ").append(note).append('\n');
+    }
     for (String note : pauseNotes) {
       b.append("  note: ").append(note).append('\n');
     }
@@ -492,7 +519,7 @@ class ChaosRunTest {
     }
     if (slowest >= 0) {
       b.append(String.format("slowest orphan reclaim: %.2f s (bound: session TTL %d ms + failover)%n", slowest / 1e9,
-          Profile.defaults().sessionTtlMs()));
+          profile.sessionTtlMs()));
     }
     return b.toString();
   }

@@ -23,7 +23,8 @@ import java.util.stream.Collectors;
 /**
  * A real Holdfast cluster for tests: one JVM process per node, on loopback ports picked free at
  * run time, each with its own data dir. {@link #kill} is SIGKILL (kill -9), {@link #pause} is
- * SIGSTOP; only processes this cluster started are ever signalled.
+ * SIGSTOP; only processes this cluster started are ever signalled. Opt-in hooks ({@link #host},
+ * {@link #launchPrefix}, {@link #environment}) run a node elsewhere, e.g. in a network namespace.
  */
 public final class ProcessCluster implements AutoCloseable {
   private final Path dir;
@@ -39,6 +40,10 @@ public final class ProcessCluster implements AutoCloseable {
   private final String clusterId = UUID.randomUUID().toString();
   private final Map<Integer, Map<String, String>> nodeSettings = new java.util.HashMap<>();
   private String mainClass = "io.holdfast.server.HoldfastServerMain";
+  // Opt-in per-node launch hooks (e.g. a network namespace, libfaketime); unset: loopback, plain java.
+  private final Map<Integer, String> hosts = new java.util.HashMap<>();
+  private final Map<Integer, List<String>> launchPrefixes = new java.util.HashMap<>();
+  private final Map<Integer, Map<String, String>> environments = new java.util.HashMap<>();
   private java.util.function.Function<String, ManagedChannel> channels0 =
       target -> NettyChannelBuilder.forTarget(target).usePlaintext().build();
 
@@ -101,6 +106,31 @@ public final class ProcessCluster implements AutoCloseable {
     return this;
   }
 
+  /**
+   * The address node {@code i} binds and is reached at (its client, peer and admin ports);
+   * loopback by default. Set before the node first starts.
+   */
+  public ProcessCluster host(int i, String address) {
+    hosts.put(i, address);
+    return this;
+  }
+
+  /** Words put before node {@code i}'s java command, e.g. {@code ip netns exec NAME}. */
+  public ProcessCluster launchPrefix(int i, List<String> prefix) {
+    launchPrefixes.put(i, List.copyOf(prefix));
+    return this;
+  }
+
+  /** Extra environment for node {@code i}'s next starts (replaces what was set before). */
+  public ProcessCluster environment(int i, Map<String, String> env) {
+    environments.put(i, Map.copyOf(env));
+    return this;
+  }
+
+  private String host(int i) {
+    return hosts.getOrDefault(i, "127.0.0.1");
+  }
+
   private static int[] freePorts(int n) {
     List<ServerSocket> sockets = new ArrayList<>();
     try {
@@ -139,16 +169,16 @@ public final class ProcessCluster implements AutoCloseable {
 
   /** The node's Raft (peer) address. */
   public String peerAddress(int i) {
-    return "127.0.0.1:" + peerPorts[i];
+    return host(i) + ":" + peerPorts[i];
   }
 
   public String endpoint(int i) {
-    return "127.0.0.1:" + clientPorts[i];
+    return host(i) + ":" + clientPorts[i];
   }
 
   /** The node's admin HTTP base URL (/metrics, /livez, /readyz, /status). */
   public String adminUrl(int i) {
-    return "http://127.0.0.1:" + adminPorts[i];
+    return "http://" + host(i) + ":" + adminPorts[i];
   }
 
   public List<String> endpoints() {
@@ -176,13 +206,13 @@ public final class ProcessCluster implements AutoCloseable {
     y.append("node-id: ").append(nodeId(i)).append('\n');
     y.append("cluster-id: ").append(clusterId).append('\n');
     y.append("data-dir: ").append(dataDir(i).toAbsolutePath()).append('\n');
-    y.append("admin-address: 127.0.0.1:").append(adminPorts[i]).append('\n');
+    y.append("admin-address: ").append(host(i)).append(':').append(adminPorts[i]).append('\n');
     y.append("peers:\n");
     for (int j = 0; j < capacity; j++) {
       // A joining node needs only its own entry; the members come from the leader.
       if (join ? j == i : j < size) {
-        y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])
-            .append(", client: 127.0.0.1:").append(clientPorts[j]).append("}\n");
+        y.append("  ").append(nodeId(j)).append(": {peer: ").append(peerAddress(j))
+            .append(", client: ").append(endpoint(j)).append("}\n");
       }
     }
     if (join) {
@@ -222,7 +252,8 @@ public final class ProcessCluster implements AutoCloseable {
       // A node restarted after it joined recovers its members from its own Raft storage.
       Path config = writeConfig(i, join || (i >= size && Files.exists(dataDir(i))));
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+      List<String> cmd = new ArrayList<>(launchPrefixes.getOrDefault(i, List.of()));
+      cmd.addAll(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       // -Dholdfast.log.ratis=INFO on the test JVM is passed on to the nodes (Ratis logs WARN otherwise).
       if (System.getProperty("holdfast.log.ratis") != null) {
         cmd.add("-Dholdfast.log.ratis=" + System.getProperty("holdfast.log.ratis"));
@@ -231,6 +262,7 @@ public final class ProcessCluster implements AutoCloseable {
           "--config", config.toString()));
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.appendTo(log(i).toFile()));
+      pb.environment().putAll(environments.getOrDefault(i, Map.of()));
       processes[i] = pb.start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
