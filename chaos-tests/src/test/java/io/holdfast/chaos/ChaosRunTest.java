@@ -37,7 +37,8 @@ import org.junit.jupiter.api.Test;
  * operations under a seeded schedule of faults (kill -9 and restart of the leader or a follower,
  * SIGSTOP of the leader for longer than an election but shorter than a session, SIGSTOP of a worker
  * while it holds a lock for longer than its session, partitions in per-node network namespaces, a
- * wall-clock offset on one node, a kill -9 of the whole cluster), then heal, settle, check.
+ * wall-clock offset on one node, a kill -9 of the whole cluster or of a minority), then heal, settle,
+ * check (the stores, Holdfast's own fenced KV, the lock tables).
  * {@code -Dchaos.profile=soak} (the {@code chaos-soak} Maven profile) runs 5 nodes for
  * {@code -Dchaos.duration}.
  *
@@ -153,7 +154,8 @@ class ChaosRunTest {
     // ---- check
     List<Verdict> verdicts = List.of(LockSafetyChecker.check(history), LinearizabilityChecker.check(history),
         SessionTtlChecker.check(history), FencingChecker.checkFenced(history),
-        FencingChecker.checkCanary(history),
+        FencingChecker.checkCanary(history), FencingChecker.checkKv(history), FencingChecker.checkKvFinal(history),
+        FencingChecker.checkKvPaused(history),
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
         LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
     String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart, faultName,
@@ -179,7 +181,8 @@ class ChaosRunTest {
   /** The safety checkers that failed: what a deliberately broken build must trip. */
   static List<String> caught(List<Verdict> verdicts) {
     return verdicts.stream().filter(v -> !v.valid())
-        .filter(v -> List.of("lock-safety", "linearizable", "session-ttl", "fencing").contains(v.checker()))
+        .filter(v -> List.of("lock-safety", "linearizable", "session-ttl", "fencing", "kv-fencing", "kv-final",
+            "kv-paused").contains(v.checker()))
         .map(Verdict::checker).toList();
   }
 
@@ -243,7 +246,8 @@ class ChaosRunTest {
         worker.resume();
         nemesis("resume", worker.proc(), Map.of("fault", f.index()));
       }
-      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL -> clusterFaults.inject(f, v);
+      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL, KILL_MINORITY ->
+          clusterFaults.inject(f, v);
       default -> throw new IllegalStateException(f.kind().name());
     }
     injected.merge(f.kind(), 1, Integer::sum);
@@ -278,6 +282,7 @@ class ChaosRunTest {
         history.add(new Op(System.nanoTime(), PROBER, accepted ? "ok" : "fail", "write", key,
             Map.of("store", which, "token", token)));
       }
+      kvWrite(client, PROBER, lease, PROBER + "-" + token);
       history.add(new Op(System.nanoTime(), PROBER, "invoke", "release", key, Map.of("token", token)));
       lease.close();
       history.add(new Op(System.nanoTime(), PROBER, "ok", "release", key, Map.of("token", token)));
@@ -287,6 +292,50 @@ class ChaosRunTest {
       }
       // An open operation stays without completion: the checkers treat it as indeterminate.
       pauseNotes.add("the prober on " + key + " failed: " + e);
+    }
+  }
+
+  /** The harness's own fenced KV put, recorded as {@link ChaosWorker#kvWrite} records a worker's. */
+  private void kvWrite(HoldfastClient client, String proc, LockLease lease, String value) {
+    String key = lease.name();
+    long token = lease.token();
+    history.add(new Op(System.nanoTime(), proc, "invoke", "write", key, Map.of("store", "kv", "kv_key",
+        ChaosWorker.kvKey(key), "token", token, "value", value)));
+    try {
+      long revision = client.kv().putFenced(ChaosWorker.kvKey(key), value.getBytes(StandardCharsets.UTF_8), lease);
+      history.add(new Op(System.nanoTime(), proc, "ok", "write", key, Map.of("store", "kv", "token", token,
+          "revision", revision)));
+    } catch (io.holdfast.client.StaleTokenException e) {
+      history.add(new Op(System.nanoTime(), proc, "fail", "write", key, Map.of("store", "kv", "token", token,
+          "error", "stale token refused")));
+    } catch (RuntimeException e) {
+      history.add(new Op(System.nanoTime(), proc, "info", "write", key, Map.of("store", "kv", "token", token,
+          "error", e.toString())));
+    }
+  }
+
+  /**
+   * Reads each lock's KV key back (a linearizable read, after the workers are gone), recorded as
+   * {@code f:"kv-read"} under the lock's name with the stored fence token and value.
+   */
+  private void readKv(HoldfastClient client) {
+    for (String key : KEYS) {
+      history.add(new Op(System.nanoTime(), FINAL_PROC, "invoke", "kv-read", key, Map.of("kv_key",
+          ChaosWorker.kvKey(key))));
+      try {
+        Optional<io.holdfast.client.KeyValue> kv = client.kv().get(ChaosWorker.kvKey(key));
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("found", kv.isPresent());
+        kv.ifPresent(x -> {
+          m.put("token", x.fenceToken());
+          m.put("fence_lock", x.fenceLock());
+          m.put("value", x.valueAsString());
+          m.put("revision", x.revision());
+        });
+        history.add(new Op(System.nanoTime(), FINAL_PROC, "ok", "kv-read", key, m));
+      } catch (RuntimeException e) {
+        history.add(new Op(System.nanoTime(), FINAL_PROC, "info", "kv-read", key, Map.of("error", e.toString())));
+      }
     }
   }
 
@@ -389,6 +438,7 @@ class ChaosRunTest {
         }
       }
       Map<String, List<String>> tables = settledTables(cluster, Duration.ofSeconds(30));
+      readKv(client);
       for (LockLease lease : leases) {
         history.add(new Op(System.nanoTime(), FINAL_PROC, "invoke", "release", lease.name(),
             Map.of("session", session.id(), "token", lease.token())));
@@ -476,6 +526,10 @@ class ChaosRunTest {
     Map<String, Map<String, Integer>> outcomes = new TreeMap<>();
     for (Operation o : history.operations()) {
       String f = o.f().equals("write") ? "write-" + o.invoke().str("store") : o.f();
+      if (o.f().equals("write") && "kv".equals(o.invoke().str("store")) && FencingChecker.kvRefused(o)
+          && "stale token refused".equals(o.completion().str("error"))) {
+        outcomes.computeIfAbsent("write-kv", k -> new TreeMap<>()).merge("of-which-fail-stale", 1, Integer::sum);
+      }
       outcomes.computeIfAbsent(f, k -> new TreeMap<>()).merge(o.outcome(), 1, Integer::sum);
     }
     b.append("operations by outcome:\n");

@@ -24,7 +24,8 @@ import java.util.Random;
  * A client worker in its own JVM (so that the harness can SIGSTOP it as a whole: pausing a thread
  * would not do, the session's keepalive thread would keep the session alive). It loops on a few
  * lock names: acquire (waiting a while), check the lease is valid, hold briefly, write to the
- * fenced store and to the unfenced canary store with the lease's token, release.
+ * fenced store, to the unfenced canary store and (a fenced put) to Holdfast's own KV with the
+ * lease's token, release.
  *
  * <p>The validity check comes BEFORE the hold on purpose: that is the check-then-act race every
  * real client has (a pause between the check and the write), and the one the worker-pause nemesis
@@ -143,6 +144,7 @@ public final class ChaosWorker {
         String value = proc + "-" + (++n);
         write(proc, store, "fenced", key, token, value);
         write(proc, store, "unfenced", key, token, value);
+        kvWrite(client, proc, lease, value);
       }
       emit(proc, "invoke", "release", key, v("session", session.id(), "token", token));
       try {
@@ -227,6 +229,34 @@ public final class ChaosWorker {
       }
     } catch (Exception e) {
       emit(proc, "info", "write", key, v("store", which, "token", token, "error", error(e)));
+    }
+  }
+
+  /** The KV key a lock's holders write with the lock's token: {@code <lock>/value}. */
+  static String kvKey(String lock) {
+    return lock + "/value";
+  }
+
+  /**
+   * A fenced put on Holdfast's own KV ({@link io.holdfast.client.KvClient#putFenced}): the server
+   * applies it only while {@code lease} is the lock's current grant. Recorded with {@code store:"kv"}
+   * under the lock's name: ok (applied), fail (refused: stale token, or a bad argument; nothing
+   * changed), info (unknown: it may have been applied, now or later).
+   */
+  static void kvWrite(HoldfastClient client, String proc, LockLease lease, String value) {
+    String key = lease.name();
+    long token = lease.token();
+    emit(proc, "invoke", "write", key, v("store", "kv", "kv_key", kvKey(key), "token", token, "value", value));
+    try {
+      long revision = client.kv().putFenced(kvKey(key), value.getBytes(StandardCharsets.UTF_8), lease);
+      emit(proc, "ok", "write", key, v("store", "kv", "token", token, "revision", revision));
+    } catch (io.holdfast.client.StaleTokenException e) {
+      emit(proc, "fail", "write", key, v("store", "kv", "token", token, "error", "stale token refused", "detail",
+          error(e)));
+    } catch (InvalidArgumentException | io.holdfast.client.PermissionDeniedException e) {
+      emit(proc, "fail", "write", key, v("store", "kv", "token", token, "error", error(e)));
+    } catch (RuntimeException e) {
+      emit(proc, "info", "write", key, v("store", "kv", "token", token, "error", error(e)));
     }
   }
 

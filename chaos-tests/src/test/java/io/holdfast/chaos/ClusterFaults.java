@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The server faults that need more than a signal: partitions (namespace firewall rules), a clock
- * offset on one node (a restart under libfaketime), and a stop of the whole cluster. Each one heals
+ * offset on one node (a restart under libfaketime), a stop of the whole cluster, and a kill -9 of a
+ * minority ({@code nodes/2}) restarted on the same data dirs. Each one heals
  * itself before {@link #inject} returns; {@link #healAll} is the safety net at the end.
  */
 final class ClusterFaults {
@@ -24,7 +25,7 @@ final class ClusterFaults {
   }
 
   static final Set<Kind> KINDS = Set.of(Kind.PARTITION_LEADER, Kind.PARTITION_SPLIT, Kind.PARTITION_BRIDGE,
-      Kind.CLOCK_SKEW, Kind.RESTART_ALL);
+      Kind.CLOCK_SKEW, Kind.RESTART_ALL, Kind.KILL_MINORITY);
 
   private final ProcessCluster cluster;
   private final FaultSupport support;
@@ -89,6 +90,24 @@ final class ClusterFaults {
         // Three JVMs starting at once on shared cores take seconds: count the heal from when they serve.
         int leader = cluster.awaitLeader(Duration.ofSeconds(90));
         recorder.nemesis("restart-all", null, Map.of("fault", f.index(), "leader", ProcessCluster.nodeId(leader)));
+      }
+      case KILL_MINORITY -> {
+        // nodes/2 nodes from the seed, the leader among them or not: the majority must go on serving.
+        java.util.List<Integer> nodes = Schedule.minority(f.targetChoice(), n);
+        int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+        java.util.List<String> ids = nodes.stream().map(ProcessCluster::nodeId).toList();
+        v.put("nodes", ids);
+        v.put("leader", ProcessCluster.nodeId(leader));
+        v.put("leader_killed", nodes.contains(leader));
+        for (int node : nodes) {
+          cluster.kill(node);
+        }
+        recorder.nemesis("kill-minority", String.join(",", ids), v);
+        sleepUntil(System.nanoTime() + duration);
+        for (int node : nodes) {
+          cluster.start(node);
+        }
+        recorder.nemesis("restart-minority", String.join(",", ids), Map.of("fault", f.index()));
       }
       default -> throw new IllegalStateException(f.kind().name());
     }

@@ -44,6 +44,25 @@ final class Histories {
     return this;
   }
 
+  /** A fenced KV put ({@code type} ok, fail = refused as stale, info); value = proc-token. */
+  Histories kvWrite(String proc, String key, long invokeT, long endT, long token, String type) {
+    history.add(new Op(invokeT, proc, "invoke", "write", key, v("store", "kv", "token", token, "value",
+        proc + "-" + token)));
+    if (type != null) {
+      history.add(new Op(endT, proc, type, "write", key, type.equals("fail")
+          ? v("store", "kv", "token", token, "error", "stale token refused") : v("store", "kv", "token", token)));
+    }
+    return this;
+  }
+
+  /** The final KV read: the stored token and value ({@code token} 0: absent). */
+  Histories kvRead(String key, long t, long token, String value) {
+    history.add(new Op(t, "final", "invoke", "kv-read", key, v()));
+    history.add(new Op(t + 1, "final", "ok", "kv-read", key, token == 0 ? v("found", false)
+        : v("found", true, "token", token, "value", value)));
+    return this;
+  }
+
   /** Info acquire: invoked, never answered for sure. */
   Histories acquireUnknown(String proc, String key, long invokeT, long infoT) {
     history.add(new Op(invokeT, proc, "invoke", "acquire", key, v()));

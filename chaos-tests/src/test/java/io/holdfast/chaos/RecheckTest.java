@@ -28,7 +28,8 @@ class RecheckTest {
         .orElseGet(() -> h.ops().stream().filter(op -> "nemesis".equals(op.proc())).mapToLong(Op::t).max().orElse(0));
     List<Verdict> verdicts = List.of(LockSafetyChecker.check(h), LinearizabilityChecker.check(h),
         SessionTtlChecker.check(h), FencingChecker.checkFenced(h),
-        FencingChecker.checkCanary(h),
+        FencingChecker.checkCanary(h), FencingChecker.checkKv(h), FencingChecker.checkKvFinal(h),
+        FencingChecker.checkKvPaused(h),
         LivenessChecker.checkRecovery(h, lastHeal, TimeUnit.MILLISECONDS.toNanos(ChaosRunTest.SETTLE_MS), 0.95, 30),
         LivenessChecker.checkFinalGrants(h, ChaosRunTest.FINAL_PROC, ChaosRunTest.KEYS));
     verdicts.forEach(System.out::println);

@@ -15,14 +15,14 @@ import java.util.Set;
  * each starts at {@code atMs} after the operations began, lasts {@code durationMs}, is healed, and
  * the next starts after a gap. Targets are chosen when the fault fires (which node leads is not
  * known in advance) from {@code targetChoice}, a number drawn from the seed: for a follower, which
- * of the followers in node order; for a worker, which worker; for a split, a bridge or a clock
- * skew, which node (see {@link Partition}). The same seed and the same enabled kinds give the same
+ * of the followers in node order; for a worker, which worker; for a split, a bridge, a clock
+ * skew or a minority kill, which node (see {@link Partition}). The same seed and the same enabled kinds give the same
  * schedule.
  */
 public record Schedule(long seed, Profile profile, List<Fault> faults, List<String> forced) {
   public enum Kind {
     KILL_LEADER, KILL_FOLLOWER, PAUSE_LEADER, PAUSE_WORKER,
-    PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL;
+    PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL, KILL_MINORITY;
 
     public boolean partition() {
       return name().startsWith("PARTITION_");
@@ -238,12 +238,13 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE -> p.partitionMs();
       case CLOCK_SKEW -> new long[] {6_000, 12_000}; // how long the skewed node runs once it serves (and leads)
       case RESTART_ALL -> new long[] {1_000, 4_000}; // how long the whole cluster is down
+      case KILL_MINORITY -> new long[] {2_000, 6_000}; // how long the minority is down
     };
     long duration = range[0] + (long) (r.nextDouble() * (range[1] - range[0]));
     long gap = p.minGapMs() + (long) (r.nextDouble() * (p.maxGapMs() - p.minGapMs()));
     int choices = switch (kind) {
       case PAUSE_WORKER -> p.workers();
-      case PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW -> p.nodes();
+      case PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, KILL_MINORITY -> p.nodes();
       default -> Math.max(1, p.nodes() - 1);
     };
     int choice = r.nextInt(choices);
@@ -251,6 +252,20 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     long offset = kind != Kind.CLOCK_SKEW ? 0
         : (r.nextBoolean() ? 1 : -1) * (5 + r.nextInt(296)) * 1_000L;
     return new Draft(kind, duration, gap, choice, offset);
+  }
+
+  /**
+   * The nodes a {@code KILL_MINORITY} kills: {@code nodes/2} consecutive nodes (mod {@code nodes})
+   * from {@code targetChoice % nodes}, in ascending order. Who leads is not looked at: the leader
+   * is among them or not, as the seed falls.
+   */
+  static List<Integer> minority(int targetChoice, int nodes) {
+    List<Integer> out = new ArrayList<>();
+    for (int i = 0; i < nodes / 2; i++) {
+      out.add((targetChoice + i) % nodes);
+    }
+    out.sort(null);
+    return out;
   }
 
   public String toJson() {

@@ -120,4 +120,24 @@ class ScheduleTest {
     assertEquals(7L, m.get("seed"));
     assertTrue(((List<?>) m.get("faults")).size() >= 1);
   }
+
+  @Test
+  void aMinorityKillTakesHalfTheNodesRoundedDown() {
+    assertEquals(List.of(0), Schedule.minority(0, 3));
+    assertEquals(List.of(2), Schedule.minority(2, 3));
+    assertEquals(List.of(0, 4), Schedule.minority(4, 5));
+    assertEquals(List.of(1, 2), Schedule.minority(1, 5));
+    for (int c = 0; c < 10; c++) {
+      assertEquals(1, Schedule.minority(c, 3).size());
+      assertEquals(2, Schedule.minority(c, 5).size());
+    }
+    // every node of the default cluster can be hit, and some seed draws the fault (the leader is
+    // among the targets whenever it is the chosen node: who leads is not looked at)
+    Set<Integer> hit = new java.util.TreeSet<>();
+    for (long seed = 0; seed < 400; seed++) {
+      Schedule.generate(seed, Profile.defaults()).faults().stream().filter(f -> f.kind() == Kind.KILL_MINORITY)
+          .forEach(f -> hit.addAll(Schedule.minority(f.targetChoice(), 3)));
+    }
+    assertEquals(Set.of(0, 1, 2), hit);
+  }
 }
