@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -28,6 +30,7 @@ public final class LocalCluster implements AutoCloseable {
   private final List<String> jvmFlags;
   private final Process[] processes;
   private volatile boolean stopping;
+  private final Map<String, String> settings = new LinkedHashMap<>();
 
   public LocalCluster(Path dataDir, String clusterId, int[] clientPorts, int[] peerPorts, int[] adminPorts,
       List<String> jvmFlags) {
@@ -104,6 +107,12 @@ public final class LocalCluster implements AutoCloseable {
     return e;
   }
 
+  /** A config setting written into every node's file from the next start on ({@code key: value}). */
+  public synchronized LocalCluster set(String key, String value) {
+    settings.put(key, value);
+    return this;
+  }
+
   /** Starts every node that is not running. */
   public LocalCluster start() throws IOException {
     for (int i = 0; i < size(); i++) {
@@ -148,6 +157,7 @@ public final class LocalCluster implements AutoCloseable {
       y.append("  ").append(nodeId(j)).append(": {peer: 127.0.0.1:").append(peerPorts[j])
           .append(", client: 127.0.0.1:").append(clientPorts[j]).append("}\n");
     }
+    settings.forEach((k, v) -> y.append(k).append(": ").append(v).append('\n'));
     return y.toString();
   }
 

@@ -66,6 +66,9 @@ final class BenchTarget {
     Path dir = localDir != null ? localDir : Files.createTempDirectory("holdfast-bench");
     LocalCluster cluster = LocalCluster.onFreePorts(dir, local,
         Arrays.stream(serverJvmFlags.trim().split("\\s+")).filter(s -> !s.isEmpty()).toList());
+    // Every bench client shares one identity where a fleet has one per agent, so the per-identity
+    // guards (1000 sessions, 1000 requests a second) would measure the guard, not the cluster.
+    cluster.set("max-sessions-per-identity", "0").set("rate-limit-per-identity", "0");
     cluster.start();
     int leader = cluster.awaitLeader(Duration.ofSeconds(60));
     if (leader < 0) {

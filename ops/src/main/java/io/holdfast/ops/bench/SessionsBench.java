@@ -3,6 +3,7 @@ package io.holdfast.ops.bench;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.ops.LocalCluster;
@@ -22,9 +23,13 @@ import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -75,67 +80,73 @@ final class SessionsBench extends HoldfastWorkload {
     ManagedChannel channel = Grpc.newChannelBuilderForAddress(hp[0], Integer.parseInt(hp[1]),
         InsecureChannelCredentials.create()).build();
     BenchReport r = new BenchReport("W3 sessions");
+    Latencies rtt = new Latencies();
+    Set<Long> lost = ConcurrentHashMap.newKeySet();
+    AtomicLong acks = new AtomicLong();
+    AtomicLong sent = new AtomicLong();
+    AtomicLong streamErrors = new AtomicLong();
+    // A round trip counts for the hold when its keepalive was sent in the hold; those sent while
+    // the sessions were still opening are reported apart (they queue behind the opens).
+    Latencies rttOpening = new Latencies();
+    AtomicLong holdFrom = new AtomicLong(Long.MAX_VALUE);
+    List<StreamObserver<KeepAliveRequest>> outs = new ArrayList<>();
+    for (int i = 0; i < streams; i++) {
+      outs.add(SessionServiceGrpc.newStub(channel).keepAlive(new StreamObserver<>() {
+        @Override
+        public void onNext(KeepAliveResponse resp) {
+          long took = System.nanoTime() - resp.getSeq();
+          if (resp.getSeq() - holdFrom.get() >= 0) {
+            rtt.record(took);
+          } else {
+            rttOpening.record(took);
+          }
+          acks.incrementAndGet();
+          if (!resp.getAlive()) {
+            lost.add(resp.getSessionId());
+          }
+        }
+
+        @Override
+        public void onError(Throwable e) {
+          streamErrors.incrementAndGet();
+        }
+
+        @Override
+        public void onCompleted() {}
+      }));
+    }
+    long[] ids = new long[sessions];
+    AtomicBoolean stop = new AtomicBoolean();
+    // Keepalives start with the first open: opening S sessions can take longer than their TTL.
+    Thread keeper = new Thread(() -> keepAlive(ids, outs, sent, stop), "bench-keepalive");
+    keeper.setDaemon(true);
     try {
-      long[] ids = open(channel, err);
+      keeper.start();
+      open(channel, ids, err);
       r.put("sessions", sessions).put("ttl_s", ttl.toMillis() / 1000.0).put("hold_s", hold.toMillis() / 1000.0);
-      Latencies rtt = new Latencies();
-      Set<Long> lost = ConcurrentHashMap.newKeySet();
-      AtomicLong acks = new AtomicLong();
-      AtomicLong streamErrors = new AtomicLong();
-      List<StreamObserver<KeepAliveRequest>> outs = new ArrayList<>();
-      for (int i = 0; i < streams; i++) {
-        outs.add(SessionServiceGrpc.newStub(channel).keepAlive(new StreamObserver<>() {
-          @Override
-          public void onNext(KeepAliveResponse resp) {
-            rtt.record(System.nanoTime() - resp.getSeq());
-            acks.incrementAndGet();
-            if (!resp.getAlive()) {
-              lost.add(resp.getSessionId());
-            }
-          }
-
-          @Override
-          public void onError(Throwable e) {
-            streamErrors.incrementAndGet();
-          }
-
-          @Override
-          public void onCompleted() {}
-        }));
-      }
       long[] cpuBefore = cpuTicks(t.cluster());
+      long sentBefore = sent.get();
       long start = System.nanoTime();
-      long interval = ttl.toNanos() / 3;
-      long end = start + hold.toNanos();
-      AtomicLong sent = new AtomicLong();
+      holdFrom.set(start);
       try (Progress p = new Progress(err, 5, () -> sent.get() + " keepalives sent, " + acks.get() + " acknowledged, "
           + lost.size() + " sessions lost")) {
-        // Session k is due at start + k/S of an interval, then every interval: an even spread.
-        long round = 0;
-        while (System.nanoTime() < end) {
-          long roundStart = start + round * interval;
-          for (int k = 0; k < ids.length; k++) {
-            long due = roundStart + interval * k / ids.length;
-            long wait = due - System.nanoTime();
-            if (wait > 1_000_000) {
-              Thread.sleep(wait / 1_000_000);
-            }
-            StreamObserver<KeepAliveRequest> o = outs.get(k % streams);
-            synchronized (o) {
-              o.onNext(KeepAliveRequest.newBuilder().setSessionId(ids[k]).setSeq(System.nanoTime()).build());
-            }
-            sent.incrementAndGet();
-          }
-          round++;
-        }
+        Thread.sleep(hold.toMillis());
+        stop.set(true);
+        keeper.join();
         Thread.sleep(1_000);
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       long[] cpuAfter = cpuTicks(t.cluster());
-      outs.forEach(StreamObserver::onCompleted);
+      outs.forEach(o -> {
+        synchronized (o) {
+          o.onCompleted();
+        }
+      });
+      long held = sent.get() - sentBefore;
       r.put("keepalives_sent", sent.get()).put("keepalives_acked", acks.get())
-          .put("keepalives_per_s", Math.round(sent.get() / seconds));
+          .put("keepalives_per_s", Math.round(held / seconds));
       r.latency("keepalive_rtt", rtt.summary());
+      r.latency("keepalive_rtt_while_opening", rttOpening.summary());
       r.put("sessions_lost", lost.size()).put("stream_errors", streamErrors.get());
       if (t.cluster() != null) {
         LocalCluster c = t.cluster();
@@ -156,33 +167,90 @@ final class SessionsBench extends HoldfastWorkload {
       }
       return r;
     } finally {
+      stop.set(true);
+      keeper.join(5_000);
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 
-  /** Opens the sessions, a few hundred calls in flight at a time. */
-  private long[] open(ManagedChannel channel, PrintWriter err) throws InterruptedException {
-    long[] ids = new long[sessions];
+  /**
+   * Sends a keepalive for every opened session each third of the TTL, session k due k/S of the
+   * way into each round (an even spread), until {@code stop}. Slots still 0 are not open yet.
+   */
+  private void keepAlive(long[] ids, List<StreamObserver<KeepAliveRequest>> outs, AtomicLong sent, AtomicBoolean stop) {
+    long interval = ttl.toNanos() / 3;
+    long start = System.nanoTime();
+    try {
+      for (long round = 0; !stop.get(); round++) {
+        long roundStart = start + round * interval;
+        for (int k = 0; k < ids.length && !stop.get(); k++) {
+          long due = roundStart + interval * k / ids.length;
+          long wait = due - System.nanoTime();
+          if (wait > 1_000_000) {
+            Thread.sleep(wait / 1_000_000);
+          }
+          long id;
+          synchronized (ids) {
+            id = ids[k];
+          }
+          if (id == 0) {
+            continue;
+          }
+          StreamObserver<KeepAliveRequest> o = outs.get(k % streams);
+          synchronized (o) {
+            o.onNext(KeepAliveRequest.newBuilder().setSessionId(id).setSeq(System.nanoTime()).build());
+          }
+          sent.incrementAndGet();
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Opens the sessions into {@code ids}, a few hundred calls in flight at a time. A refusal for the
+   * request rate (the servers' per-identity limit; every bench session has one identity) is retried
+   * after a pause, as a client would, for up to ten minutes; any other failure counts, and the
+   * first one is reported. With {@code --local} the servers lift the per-identity limits.
+   */
+  private void open(ManagedChannel channel, long[] ids, PrintWriter err) throws InterruptedException {
     Semaphore inFlight = new Semaphore(512);
     AtomicLong failed = new AtomicLong();
+    AtomicLong throttled = new AtomicLong();
     AtomicLong done = new AtomicLong();
+    AtomicReference<String> firstError = new AtomicReference<>();
     var stub = SessionServiceGrpc.newStub(channel);
+    ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor();
     long t0 = System.nanoTime();
+    long giveUp = t0 + TimeUnit.MINUTES.toNanos(10);
     try (Progress p = new Progress(err, 5, () -> done.get() + " sessions opened")) {
       for (int i = 0; i < sessions; i++) {
         inFlight.acquire();
         int slot = i;
-        stub.withDeadlineAfter(30, TimeUnit.SECONDS).openSession(OpenSessionRequest.newBuilder()
+        OpenSessionRequest req = OpenSessionRequest.newBuilder()
             .setRequestId(UUID.randomUUID().toString()).setTtlMs(ttl.toMillis())
-            .setClient(ClientIdentity.newBuilder().setName("bench-sessions").setHost("bench").setPid(slot)).build(),
-            new StreamObserver<>() {
+            .setClient(ClientIdentity.newBuilder().setName("bench-sessions").setHost("bench").setPid(slot)).build();
+        new Object() {
+          void attempt(int n) {
+            stub.withDeadlineAfter(30, TimeUnit.SECONDS).openSession(req, new StreamObserver<>() {
               @Override
               public void onNext(OpenSessionResponse resp) {
-                ids[slot] = resp.getSessionId();
+                synchronized (ids) {
+                  ids[slot] = resp.getSessionId();
+                }
               }
 
               @Override
               public void onError(Throwable e) {
+                Status st = Status.fromThrowable(e);
+                if (st.getCode() == Status.Code.RESOURCE_EXHAUSTED && String.valueOf(st.getDescription())
+                    .contains("rate-limit-per-identity") && System.nanoTime() < giveUp) {
+                  throttled.incrementAndGet();
+                  retries.schedule(() -> attempt(n + 1), 50L * Math.min(n + 1, 10), TimeUnit.MILLISECONDS);
+                  return;
+                }
+                firstError.compareAndSet(null, st.toString());
                 failed.incrementAndGet();
                 inFlight.release();
               }
@@ -193,15 +261,22 @@ final class SessionsBench extends HoldfastWorkload {
                 inFlight.release();
               }
             });
+          }
+        }.attempt(0);
       }
       inFlight.acquire(512);
+    } finally {
+      retries.shutdownNow();
     }
     if (failed.get() > 0) {
-      throw new IllegalStateException(failed.get() + " of " + sessions + " sessions could not be opened");
+      throw new IllegalStateException(failed.get() + " of " + sessions + " sessions could not be opened; first error: "
+          + firstError.get());
+    }
+    if (throttled.get() > 0) {
+      err.println(throttled.get() + " opens were refused for the request rate and retried");
     }
     err.println(sessions + " sessions opened in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
     err.flush();
-    return ids;
   }
 
   /** utime + stime of each local server, in clock ticks (100 a second on Linux). */

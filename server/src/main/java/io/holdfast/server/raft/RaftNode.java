@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.RaftClientAsynchronousProtocol;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
@@ -233,9 +234,15 @@ public final class RaftNode implements AutoCloseable {
         .build();
     CompletableFuture<RaftClientReply> f;
     try {
-      f = server.submitClientRequestAsync(request);
+      // Straight into the division: RaftServer#submitClientRequestAsync hands each request to
+      // Ratis's client pool and blocks the caller until that pool has taken it, one thread
+      // hand-off and one blocked caller per command (it held gRPC's call threads under load).
+      f = division() instanceof RaftClientAsynchronousProtocol direct
+          ? direct.submitClientRequestAsync(request) : server.submitClientRequestAsync(request);
     } catch (IOException e) {
       return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null, e.getMessage()));
+    } catch (RaftCallException e) {
+      return CompletableFuture.failedFuture(e);
     }
     return f.handle((reply, error) -> {
       if (error != null) {
