@@ -57,11 +57,11 @@ public final class Caller {
 
   public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Duration budget, Rpc<T> rpc) {
     CompletableFuture<T> result = new CompletableFuture<>();
-    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, rpc, result);
+    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, rpc, result);
     return result;
   }
 
-  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, Rpc<T> rpc,
+  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected, Rpc<T> rpc,
       CompletableFuture<T> result) {
     if (result.isDone()) {
       return;
@@ -97,14 +97,25 @@ public final class Caller {
           return;
         }
         String hint = Errors.leaderHint(e);
+        boolean redirect = hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint);
         long delayMs;
-        if (hint != null && !hint.equals(endpoint)) {
+        if (redirect) {
           endpoints.leaderHint(hint);
           // A redirect is not a failure: go straight to the leader (but never ping-pong in a loop).
-          delayMs = n <= 2 ? 0 : retry.backoffMillis(n - 2);
-        } else {
+          delayMs = redirected ? electionPause(n) : 0;
+        } else if (Errors.noLeader(e)) {
+          // A node answered but knows no leader we can reach: an election is under way. Ask again
+          // soon, elsewhere; backing off exponentially would sleep well past the new leader's start.
+          endpoints.failed(endpoint);
+          delayMs = electionPause(n);
+        } else if (!Errors.code(e).isEmpty() || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
+          // Too slow, not gone: back off, so that retries do not add to an overload.
           endpoints.failed(endpoint);
           delayMs = retry.backoffMillis(n);
+        } else {
+          endpoints.unreachable(endpoint);
+          // Connection refused or reset: the next endpoint at once, unless every one is down.
+          delayMs = endpoints.suspect(endpoints.current()) ? retry.backoffMillis(n) : 0;
         }
         if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMs) - giveUpAt > 0) {
           result.completeExceptionally(new ClusterUnavailableException(what + ": no leader answered within the retry "
@@ -113,13 +124,18 @@ public final class Caller {
         }
         LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
         try {
-          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, rpc, result), delayMs,
+          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, rpc, result), delayMs,
               TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
           result.completeExceptionally(new ClusterUnavailableException("client closed", e));
         }
       }
     }, MoreExecutors.directExecutor());
+  }
+
+  /** The pause between attempts while a leader is being elected: the policy's first two steps. */
+  private long electionPause(int n) {
+    return retry.backoffMillis(Math.min(n, 2));
   }
 
   public void close() {

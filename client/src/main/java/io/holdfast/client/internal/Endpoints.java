@@ -11,11 +11,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * The cluster's client endpoints, one channel each, and which one is believed to lead. A
  * redirect moves to the named leader; a failure without a hint moves to the next endpoint.
+ * An endpoint that could not be reached is suspect for a second: after a leader dies, its
+ * followers keep naming it until they elect another, and following those hints only costs time.
  */
 public final class Endpoints implements AutoCloseable {
   private final List<String> all = new CopyOnWriteArrayList<>();
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private volatile String current;
+  private final Map<String, Long> unreachableAt = new ConcurrentHashMap<>();
   private final io.grpc.ChannelCredentials credentials;
   private final String bearerToken;
 
@@ -104,12 +107,46 @@ public final class Endpoints implements AutoCloseable {
     current = endpoint;
   }
 
-  /** {@code endpoint} failed without naming a leader: try the next one. */
+  /** {@code endpoint} answered without naming a leader it is worth going to: try the next one. */
   public void failed(String endpoint) {
     if (endpoint.equals(current)) {
-      int i = all.indexOf(endpoint);
-      current = all.get((i + 1) % all.size());
+      current = next(endpoint);
     }
+  }
+
+  /** No answer at all from {@code endpoint} (refused, reset): suspect it, and try the next one. */
+  public void unreachable(String endpoint) {
+    unreachableAt.put(endpoint, System.nanoTime());
+    failed(endpoint);
+  }
+
+  /** Whether {@code endpoint} failed to answer within the last {@link #SUSPECT_NANOS}. */
+  public boolean suspect(String endpoint) {
+    Long at = unreachableAt.get(endpoint);
+    if (at == null) {
+      return false;
+    }
+    if (System.nanoTime() - at > SUSPECT_NANOS) {
+      unreachableAt.remove(endpoint, at);
+      return false;
+    }
+    return true;
+  }
+
+  /** How long an unreachable endpoint stays suspect: about one election. */
+  static final long SUSPECT_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  /** The endpoint after {@code endpoint} in order, skipping suspects unless all are. */
+  private String next(String endpoint) {
+    List<String> order = List.copyOf(all);
+    int i = order.indexOf(endpoint);
+    for (int k = 1; k <= order.size(); k++) {
+      String candidate = order.get(Math.floorMod(i + k, order.size()));
+      if (!suspect(candidate)) {
+        return candidate;
+      }
+    }
+    return order.get(Math.floorMod(i + 1, order.size()));
   }
 
   @Override

@@ -33,6 +33,12 @@ public final class Errors {
     return t == null ? null : t.get(LEADER_KEY);
   }
 
+  /** The node answered that it is not the leader, or knows none. */
+  public static boolean noLeader(StatusRuntimeException e) {
+    String c = code(e);
+    return c.equals("NOT_LEADER") || c.equals("NO_LEADER");
+  }
+
   /** Whether another attempt (same request id) may succeed: no leader here, or no answer at all. */
   public static boolean retryable(StatusRuntimeException e) {
     Status.Code c = e.getStatus().getCode();

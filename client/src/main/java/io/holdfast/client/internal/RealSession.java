@@ -210,13 +210,23 @@ public final class RealSession implements Session {
         return;
       }
       stream = null;
-      String hint = t instanceof StatusRuntimeException e ? Errors.leaderHint(e) : null;
-      if (hint != null && !hint.equals(endpoint)) {
-        caller.endpoints().leaderHint(hint);
+      StatusRuntimeException e = t instanceof StatusRuntimeException sre ? sre : null;
+      String hint = e == null ? null : Errors.leaderHint(e);
+      Endpoints endpoints = caller.endpoints();
+      long backoffMs = Math.min(intervalNanos / 1_000_000, 50L << Math.min(6, reconnects));
+      if (hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint)) {
+        endpoints.leaderHint(hint);
         delayMs = 0;
+      } else if (e != null && Errors.noLeader(e)) {
+        // An election is under way: ask again soon, so that the session loses little of its TTL.
+        endpoints.failed(endpoint);
+        delayMs = Math.min(backoffMs, 100);
+      } else if (e != null && e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE && Errors.code(e).isEmpty()) {
+        endpoints.unreachable(endpoint);
+        delayMs = endpoints.suspect(endpoints.current()) ? backoffMs : 0;
       } else {
-        caller.endpoints().failed(endpoint);
-        delayMs = Math.min(intervalNanos / 1_000_000, 50L << Math.min(6, reconnects));
+        endpoints.failed(endpoint);
+        delayMs = backoffMs;
       }
       reconnects++;
     }

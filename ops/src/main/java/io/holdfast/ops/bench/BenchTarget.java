@@ -33,6 +33,10 @@ final class BenchTarget {
       description = "JVM flags of local servers (default: ${DEFAULT-VALUE})")
   String serverJvmFlags = "-Xmx1g -XX:+UseSerialGC";
 
+  @Option(names = "--server-setting", paramLabel = "KEY=VALUE",
+      description = "a line for every local server's config file, e.g. election-timeout-min-ms=300 (repeatable)")
+  java.util.List<String> serverSettings = new java.util.ArrayList<>();
+
   @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
   Output.Format output = Output.Format.table;
 
@@ -47,6 +51,15 @@ final class BenchTarget {
     }
     if (local != null && local != 3 && local != 5) {
       return "--local must be 3 or 5, got " + local;
+    }
+    for (String kv : serverSettings) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0 || eq == kv.length() - 1) {
+        return "--server-setting takes KEY=VALUE, got '" + kv + "'";
+      }
+      if (local == null) {
+        return "--server-setting applies to a cluster the bench starts: add --local 3";
+      }
     }
     if (needsLocal && local == null) {
       return "this workload kills server processes, so it runs only on a cluster it starts: add --local 3";
@@ -69,6 +82,10 @@ final class BenchTarget {
     // Every bench client shares one identity where a fleet has one per agent, so the per-identity
     // guards (1000 sessions, 1000 requests a second) would measure the guard, not the cluster.
     cluster.set("max-sessions-per-identity", "0").set("rate-limit-per-identity", "0");
+    for (String kv : serverSettings) {
+      int eq = kv.indexOf('=');
+      cluster.set(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+    }
     cluster.start();
     int leader = cluster.awaitLeader(Duration.ofSeconds(60));
     if (leader < 0) {
