@@ -140,7 +140,8 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
             b.setError(io.holdfast.proto.v1.ErrorCode.SESSION_NOT_FOUND);
           } else {
             raft.stateMachine().read(s -> {
-              b.setAsOfIndex(s.lastAppliedIndex());
+              // In token terms, so that the client can tell which of its grants this answer covers.
+              b.setAsOfIndex(io.holdfast.server.state.FencingToken.value(s.fencingEpoch(), s.lastRevision()));
               for (String name : s.heldLocks(req.getSessionId())) {
                 b.addHeldLocks(io.holdfast.proto.v1.HeldLock.newBuilder().setName(name).setToken(s.lock(name).token()));
               }

@@ -84,7 +84,8 @@ public final class WatchHub implements StateObserver {
   @Override
   public void onApplied(List<StateEvent> events) {
     List<WatchEvent> out = new ArrayList<>();
-    long index = events.get(0).index();
+    // One entry's events go out together, at its last revision (a batch spans several).
+    long index = events.get(events.size() - 1).index();
     for (StateEvent e : events) {
       if (e instanceof StateEvent.LockGranted g) {
         out.add(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(g.lockName())
@@ -155,12 +156,12 @@ public final class WatchHub implements StateObserver {
     Subscriber sub = new Subscriber(req, out);
     stateMachine.read(s -> {
       if (coveredAfter < 0) {
-        coveredAfter = s.lastAppliedIndex();
+        coveredAfter = s.lastRevision();
       }
       sub.lastIndex = req.getAfterIndex();
       if (req.getAfterIndex() == 0 || req.getAfterIndex() < coveredAfter) {
         sub.send(snapshot(s, sub));
-        sub.lastIndex = s.lastAppliedIndex();
+        sub.lastIndex = s.lastRevision();
       } else {
         for (Batch b : history) {
           deliver(sub, b);
@@ -173,7 +174,7 @@ public final class WatchHub implements StateObserver {
   }
 
   private static WatchResponse snapshot(HoldfastState s, Subscriber sub) {
-    WatchResponse.Builder b = WatchResponse.newBuilder().setIndex(s.lastAppliedIndex()).setSnapshot(true);
+    WatchResponse.Builder b = WatchResponse.newBuilder().setIndex(s.lastRevision()).setSnapshot(true);
     for (String prefix : sub.lockPrefixes) {
       for (LockRecord l : s.locks(prefix)) {
         if (l.isHeld()) {
@@ -195,7 +196,7 @@ public final class WatchHub implements StateObserver {
     // The history no longer joins up with the state: watchers resume (and get a snapshot).
     history.clear();
     historyBytes = 0;
-    coveredAfter = stateMachine.read(HoldfastState::lastAppliedIndex);
+    coveredAfter = stateMachine.read(HoldfastState::lastRevision);
     for (Subscriber s : subscribers) {
       try {
         s.out.onError(Status.UNAVAILABLE.withDescription("this node reloaded its state; resume the watch")

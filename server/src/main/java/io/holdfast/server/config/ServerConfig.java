@@ -37,6 +37,9 @@ import java.util.UUID;
  * @param join true for a node that joins a running cluster: it starts with no members, waits
  *     to be added ({@code holdfast member add}), and learns the members from the leader; only
  *     its own entry in {@code peers} is used
+ * @param batchMaxCommands the most commands the leader puts into one Raft entry (1: no batching)
+ * @param batchInFlight how many entries the leader keeps in flight before further commands wait
+ *     and go out together in the next one (a lone command never waits)
  */
 public record ServerConfig(
     String nodeId,
@@ -59,7 +62,9 @@ public record ServerConfig(
     SecurityConfig security,
     Limits limits,
     Path raftLogDir,
-    boolean join) {
+    boolean join,
+    int batchMaxCommands,
+    int batchInFlight) {
 
   public ServerConfig {
     peers = List.copyOf(peers);

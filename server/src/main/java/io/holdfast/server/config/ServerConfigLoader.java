@@ -53,6 +53,8 @@ public final class ServerConfigLoader {
     DEFAULTS.put("checkpoint-interval-ms", 1_000L);
     DEFAULTS.put("failover-grace-ms", 1_000L);
     DEFAULTS.put("snapshot-threshold", 10_000L);
+    DEFAULTS.put("batch-max-commands", 256L);
+    DEFAULTS.put("batch-in-flight", 2L);
     DEFAULTS.put("max-wait-ms", 3_600_000L);
     DEFAULTS.put("max-lock-delay-ms", 60_000L);
     DEFAULTS.put("lock-delay-defaults", Map.of());
@@ -158,6 +160,14 @@ public final class ServerConfigLoader {
     long checkpoint = positive(v, "checkpoint-interval-ms");
     long grace = nonNegative(v, "failover-grace-ms");
     long snapshot = positive(v, "snapshot-threshold");
+    long batchMax = positive(v, "batch-max-commands");
+    long batchInFlight = positive(v, "batch-in-flight");
+    if (batchMax > 10_000) {
+      throw new ConfigException("batch-max-commands (" + batchMax + ") may be at most 10000");
+    }
+    if (batchInFlight > 64) {
+      throw new ConfigException("batch-in-flight (" + batchInFlight + ") may be at most 64");
+    }
     long maxWait = positive(v, "max-wait-ms");
     long maxLockDelay = nonNegative(v, "max-lock-delay-ms");
     java.util.SortedMap<String, Long> delays = lockDelays(v.get("lock-delay-defaults"), maxLockDelay);
@@ -199,7 +209,7 @@ public final class ServerConfigLoader {
         snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
         String.valueOf(v.get("admin-address")).isBlank() ? null
             : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))),
-        security(v), limits(v, maxValue), raftLogDir, join);
+        security(v), limits(v, maxValue), raftLogDir, join, (int) batchMax, (int) batchInFlight);
   }
 
   private static SecurityConfig security(Map<String, Object> v) {

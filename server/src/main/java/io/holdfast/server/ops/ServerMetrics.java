@@ -66,6 +66,7 @@ public final class ServerMetrics implements StateObserver {
   /** Gauges read from the Raft node and the state when scraped. */
   public void bind(RaftNode raft) {
     raft.timeCommitsWith(registry.timer("holdfast_raft_commit_duration_seconds"));
+    raft.countBatchesWith(registry.histogram("holdfast_raft_batch_commands"));
     gauge("holdfast_server_has_leader", () -> raft.leaderIdOrNull() == null ? 0 : 1);
     gauge("holdfast_server_is_leader", () -> raft.isLeader() ? 1 : 0);
     gauge("holdfast_raft_term", raft::term);

@@ -57,10 +57,24 @@ public final class RaftNode implements AutoCloseable {
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
   private volatile com.codahale.metrics.Timer commitTimer;
+  private volatile com.codahale.metrics.Histogram batchSizes;
+  // Sends the next batch when an entry completes, off Ratis's reply thread.
+  private final java.util.concurrent.ExecutorService batchPump = java.util.concurrent.Executors.newSingleThreadExecutor(
+      r -> {
+        Thread t = new Thread(r, "holdfast-batch-pump");
+        t.setDaemon(true);
+        return t;
+      });
+  private final CommandBatcher batcher;
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
     this.commitTimer = timer;
+  }
+
+  /** Counts the commands per Raft entry the leader proposes. */
+  public void countBatchesWith(com.codahale.metrics.Histogram histogram) {
+    this.batchSizes = histogram;
   }
 
   public RaftNode(ServerConfig config, HoldfastStateMachine stateMachine) throws IOException {
@@ -72,6 +86,13 @@ public final class RaftNode implements AutoCloseable {
       throws IOException {
     this.config = config;
     this.stateMachine = stateMachine;
+    this.batcher = new CommandBatcher(this::replicate, batchPump, config.batchMaxCommands(), config.batchInFlight(),
+        n -> {
+          com.codahale.metrics.Histogram h = batchSizes;
+          if (h != null) {
+            h.update(n);
+          }
+        });
     this.groupId = RaftGroupId.valueOf(config.clusterId());
     this.selfId = RaftPeerId.valueOf(config.nodeId());
     List<RaftPeer> peers = new ArrayList<>();
@@ -199,14 +220,20 @@ public final class RaftNode implements AutoCloseable {
     if (!isLeader()) {
       return CompletableFuture.failedFuture(notLeader());
     }
-    byte[] bytes = CommandCodec.encode(command, 0);
     com.codahale.metrics.Timer timer = commitTimer;
     com.codahale.metrics.Timer.Context timing = timer == null ? null : timer.time();
+    CompletableFuture<Result> result = batcher.submit(command);
+    if (timing != null) {
+      result.whenComplete((r, e) -> timing.stop());
+    }
+    return result;
+  }
+
+  /** One entry: a command, or a {@link Command.Batch} of the commands that arrived together. */
+  private CompletableFuture<Result> replicate(Command command) {
+    byte[] bytes = CommandCodec.encode(command, 0);
     return send(Message.valueOf(ByteString.copyFrom(bytes)), RaftClientRequest.writeRequestType())
         .thenApply(reply -> {
-          if (timing != null) {
-            timing.stop();
-          }
           try {
             return ResultCodec.decode(reply.getMessage().getContent().toByteArray());
           } catch (InvalidProtocolBufferException e) {
@@ -450,6 +477,10 @@ public final class RaftNode implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    server.close();
+    try {
+      server.close();
+    } finally {
+      batchPump.shutdownNow();
+    }
   }
 }

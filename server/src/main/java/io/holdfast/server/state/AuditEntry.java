@@ -6,7 +6,7 @@ import java.util.List;
  * One record of the replicated audit log: something that took a lock or a session away from its
  * owner without the owner asking (expiry, revocation, admin expiry, takeover, max hold time).
  *
- * @param index log index of the entry that did it
+ * @param index revision of the command that did it (its entry's log index unless batched)
  * @param wallMs leader wall-clock time of that entry
  * @param kind what happened
  * @param lockName the lock concerned ("" for whole-session events)

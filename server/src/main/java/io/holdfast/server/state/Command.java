@@ -166,4 +166,19 @@ public sealed interface Command {
       return "checkpoint";
     }
   }
+
+  /**
+   * Commands that reached the leader together, replicated as one entry: one fsync, one round trip
+   * and one apply for all of them. Each is applied in order as if it had an entry of its own, at
+   * its own revision, so a batch changes no outcome, only the cost.
+   */
+  record Batch(List<Command> commands) implements Command {
+    public Batch {
+      commands = List.copyOf(commands);
+    }
+
+    public String fingerprint() {
+      return "batch";
+    }
+  }
 }

@@ -7,17 +7,19 @@ package io.holdfast.server.state;
  *   token = epoch * 2^48 + index
  * </pre>
  *
- * where {@code index} is the Raft log index of the entry that granted the lock and {@code epoch}
+ * where {@code index} is the revision of the command that granted the lock (the Raft log index of
+ * its entry, or, when several commands share one entry, one more than the previous command's:
+ * see {@code HoldfastState#lastRevision}) and {@code epoch}
  * is the cluster's fencing epoch, which starts at 0 and which every restore from a backup raises
- * by one. In epoch 0 a token is the plain log index (the values tokens always had).
+ * by one. In epoch 0 a token is the plain revision.
  *
- * <p>Why it never repeats: within an epoch the index only grows. A cluster restored from a
+ * <p>Why it never repeats: within an epoch the revision only grows. A cluster restored from a
  * backup of epoch {@code e} runs in epoch {@code e + 1}, so each of its tokens is at least
  * {@code (e + 1) * 2^48}, above every token of epoch {@code e} (whose index part stays below 2^48:
  * that is 2.8e14 entries, nearly 900 years at 10,000 writes a second), including tokens the old
  * cluster handed out after the backup was taken. 15 bits are left for epochs (32,767 restores).
  *
- * <p>Session ids and KV revisions are log indexes too, and take the same layout for the same
+ * <p>Session ids and KV revisions are revisions too, and take the same layout for the same
  * reason: a client of the old cluster must never find its session id or a revision it read naming
  * something else in the restored cluster. Values stay below 2^53 for the first 31 epochs, so
  * JavaScript dashboards show them exactly.

@@ -46,10 +46,14 @@ public final class HoldfastState {
   private final RequestCache kvRequests = new RequestCache(KV_REQUESTS);
   private long lastAppliedIndex;
   private long lastAppliedTerm;
+  /** The revision of the last command applied; at least its entry's log index. */
+  private long lastRevision;
 
   /**
    * Applies one entry. Never throws for any input: invalid commands come back as a {@link Failure}
-   * and change nothing. Side effects for local observers go to {@code events}.
+   * and change nothing. Side effects for local observers go to {@code events}. A
+   * {@link Command.Batch} gives a {@link Result.Batch}: its commands applied one after the other,
+   * each at its own revision.
    */
   public Result apply(LogEntry entry, Consumer<StateEvent> events) {
     if (entry.index() <= lastAppliedIndex) {
@@ -59,6 +63,29 @@ public final class HoldfastState {
     clock.advance(entry.term(), entry.leaderTimeMs());
     lastAppliedIndex = entry.index();
     lastAppliedTerm = entry.term();
+    if (entry.command() instanceof Command.Batch batch) {
+      List<Result> results = new ArrayList<>(batch.commands().size());
+      for (Command c : batch.commands()) {
+        results.add(c instanceof Command.Batch
+            ? new Failure(ErrorCode.INVALID_ARGUMENT, "a batch cannot hold a batch")
+            : applyAt(revise(entry, c), events));
+      }
+      return new Result.Batch(results);
+    }
+    return applyAt(revise(entry, entry.command()), events);
+  }
+
+  /**
+   * {@code c} as applied at the next revision: the entry's log index, or the previous revision + 1
+   * when an earlier command of the same or an earlier batch already took that number. Tokens,
+   * session ids and KV revisions come from it, so they stay unique and increasing with batches.
+   */
+  private LogEntry revise(LogEntry entry, Command c) {
+    lastRevision = Math.max(lastRevision + 1, entry.index());
+    return new LogEntry(lastRevision, entry.term(), entry.leaderTimeMs(), c);
+  }
+
+  private Result applyAt(LogEntry entry, Consumer<StateEvent> events) {
     locks.runDeadlines(entry, events);
     Command c = entry.command();
     if (c instanceof OpenSession o) {
@@ -363,7 +390,7 @@ public final class HoldfastState {
     long former = lock.isHeld() ? lock.holderSessionId : lock.formerHolderSessionId;
     long formerToken = lock.token;
     // the token a grant in the next entry would carry
-    long next = FencingToken.value(locks.fencingEpoch, lastAppliedIndex + 1);
+    long next = FencingToken.value(locks.fencingEpoch, Math.max(lastRevision, lastAppliedIndex) + 1);
     if (successorSessionId != 0) {
       return new Result.Revoked(former, formerToken, successorSessionId, next, 0);
     }
@@ -619,6 +646,15 @@ public final class HoldfastState {
     return lastAppliedTerm;
   }
 
+  /**
+   * The revision of the last command applied: the position watchers resume from and that events,
+   * tokens, session ids and KV revisions are numbered by (its index part). Equal to the last
+   * applied log index until a batch holds more than one command.
+   */
+  public long lastRevision() {
+    return Math.max(lastRevision, lastAppliedIndex);
+  }
+
   /** The fencing epoch: 0 until a restore from a backup, then one more per restore. */
   public long fencingEpoch() {
     return locks.fencingEpoch;
@@ -680,7 +716,8 @@ public final class HoldfastState {
     }
     return new StateImage(lastAppliedIndex, lastAppliedTerm, clock.elapsedMs(), clock.lastStampMs(),
         clock.lastStampTerm(), clock.wallMs(), ss, locks.image(), List.copyOf(sessions.recentOpens()),
-        cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests), locks.fencingEpoch);
+        cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests), locks.fencingEpoch,
+        lastRevision());
   }
 
   private static List<StateImage.CachedRequest> cached(RequestCache cache) {
@@ -696,6 +733,7 @@ public final class HoldfastState {
     audit.clear();
     lastAppliedIndex = img.lastAppliedIndex();
     lastAppliedTerm = img.lastAppliedTerm();
+    lastRevision = Math.max(img.lastRevision(), img.lastAppliedIndex());
     clock.restore(img.clockElapsedMs(), img.clockLastStampMs(), img.clockLastStampTerm(), img.clockWallMs());
     for (StateImage.SessionImage si : img.sessions()) {
       SessionRecord s = new SessionRecord(si.id(), si.ttlMs(), si.client(), si.createdAtMs(), si.exclusiveKey());

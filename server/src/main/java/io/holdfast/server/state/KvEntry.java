@@ -3,7 +3,7 @@ package io.holdfast.server.state;
 import java.util.Arrays;
 
 /**
- * One key of the fenced key-value store. {@code revision} is the log index of its last write
+ * One key of the fenced key-value store. {@code revision} is the revision of its last write
  * (so revisions increase across keys and leaders); a fenced write remembers the lock and token it
  * was written under, so that a reader can tell which holder wrote it.
  */

@@ -51,12 +51,19 @@ public sealed interface Result {
   record Revoked(long formerHolderSessionId, long formerToken, long grantedToSessionId, long newToken,
       long orphanedForMs) implements Result {}
 
-  /** A put or delete took effect at {@code revision} (the entry's index). */
+  /** A put or delete took effect at {@code revision} (the command's revision, see FencingToken). */
   record KvWritten(long revision, boolean existed) implements Result {}
 
   record CheckpointApplied(List<Long> renewedSessionIds) implements Result {
     public CheckpointApplied {
       renewedSessionIds = List.copyOf(renewedSessionIds);
+    }
+  }
+
+  /** The results of a {@link Command.Batch}, one per command, in order. */
+  record Batch(List<Result> results) implements Result {
+    public Batch {
+      results = List.copyOf(results);
     }
   }
 }

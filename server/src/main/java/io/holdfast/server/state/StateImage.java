@@ -20,7 +20,17 @@ public record StateImage(
     List<AuditEntry> audit,
     List<KvEntry> kv,
     List<CachedRequest> kvRequests,
-    long fencingEpoch) {
+    long fencingEpoch,
+    long lastRevision) {
+
+  /** An image from before batches: every revision was its entry's log index. */
+  public StateImage(long lastAppliedIndex, long lastAppliedTerm, long clockElapsedMs, long clockLastStampMs,
+      long clockLastStampTerm, long clockWallMs, List<SessionImage> sessions, List<LockImage> locks,
+      List<OpenImage> recentOpens, List<CachedRequest> adminRequests, List<AuditEntry> audit, List<KvEntry> kv,
+      List<CachedRequest> kvRequests, long fencingEpoch) {
+    this(lastAppliedIndex, lastAppliedTerm, clockElapsedMs, clockLastStampMs, clockLastStampTerm, clockWallMs,
+        sessions, locks, recentOpens, adminRequests, audit, kv, kvRequests, fencingEpoch, lastAppliedIndex);
+  }
 
   public record CachedRequest(String requestId, String fingerprint, Result result) {}
 

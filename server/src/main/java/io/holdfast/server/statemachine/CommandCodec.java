@@ -73,6 +73,12 @@ public final class CommandCodec {
     } else if (c instanceof Command.Checkpoint o) {
       b.setCheckpoint(io.holdfast.server.statemachine.proto.Checkpoint.newBuilder()
           .addAllRenewedSessionIds(o.renewedSessionIds()));
+    } else if (c instanceof Command.Batch o) {
+      var batch = io.holdfast.server.statemachine.proto.CommandBatch.newBuilder();
+      for (Command inner : o.commands()) {
+        batch.addCommands(toProto(inner));
+      }
+      b.setBatch(batch);
     } else {
       throw new IllegalArgumentException("unknown command " + c);
     }
@@ -127,6 +133,16 @@ public final class CommandCodec {
       }
       case CHECKPOINT:
         return new Command.Checkpoint(p.getCheckpoint().getRenewedSessionIdsList());
+      case BATCH: {
+        java.util.List<Command> commands = new java.util.ArrayList<>(p.getBatch().getCommandsCount());
+        for (var inner : p.getBatch().getCommandsList()) {
+          if (inner.getKindCase() == io.holdfast.server.statemachine.proto.Command.KindCase.BATCH) {
+            throw new InvalidProtocolBufferException("a batch cannot hold a batch");
+          }
+          commands.add(fromProto(inner));
+        }
+        return new Command.Batch(commands);
+      }
       default:
         throw new InvalidProtocolBufferException("log entry holds no known command: " + p.getKindCase());
     }

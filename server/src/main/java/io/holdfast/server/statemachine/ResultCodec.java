@@ -43,6 +43,10 @@ public final class ResultCodec {
       b.setToken(o.revision()).setFlag(o.existed());
     } else if (r instanceof Result.CheckpointApplied o) {
       b.addAllSessionIds(o.renewedSessionIds());
+    } else if (r instanceof Result.Batch o) {
+      for (Result inner : o.results()) {
+        b.addBatch(toProto(inner));
+      }
     }
     return b.build();
   }
@@ -73,6 +77,13 @@ public final class ResultCodec {
         return new Result.KvWritten(p.getToken(), p.getFlag());
       case "CheckpointApplied":
         return new Result.CheckpointApplied(p.getSessionIdsList());
+      case "Batch": {
+        java.util.List<Result> results = new java.util.ArrayList<>(p.getBatchCount());
+        for (var inner : p.getBatchList()) {
+          results.add(fromProto(inner));
+        }
+        return new Result.Batch(results);
+      }
       default:
         throw new InvalidProtocolBufferException("unknown result kind '" + p.getKind() + "'");
     }

@@ -21,8 +21,13 @@ import java.util.List;
  * list in the image's own sorted or insertion order), so equal states give equal bytes.
  */
 public final class SnapshotCodec {
-  /** The newest format: 2 carries a fencing epoch above 0. */
-  static final int FORMAT_VERSION = 2;
+  /**
+   * The newest format: 3 carries a last revision ahead of the last applied index (commands were
+   * batched), so that a binary from before batches refuses it rather than hand out tokens again.
+   */
+  static final int FORMAT_VERSION = 3;
+  /** 2 carries a fencing epoch above 0. */
+  static final int FORMAT_WITH_EPOCH = 2;
   /** Epoch 0 keeps writing format 1, which every earlier version reads the same way. */
   static final int FORMAT_WITHOUT_EPOCH = 1;
 
@@ -32,8 +37,10 @@ public final class SnapshotCodec {
     Snapshot.Builder b = Snapshot.newBuilder()
         // A raised epoch marks the snapshot format 2, so that a binary from before epochs refuses
         // it rather than read it as epoch 0 and repeat tokens after a downgrade.
-        .setFormatVersion(img.fencingEpoch() == 0 ? FORMAT_WITHOUT_EPOCH : FORMAT_VERSION)
+        .setFormatVersion(img.lastRevision() > img.lastAppliedIndex() ? FORMAT_VERSION
+            : img.fencingEpoch() == 0 ? FORMAT_WITHOUT_EPOCH : FORMAT_WITH_EPOCH)
         .setLastAppliedIndex(img.lastAppliedIndex())
+        .setLastRevision(img.lastRevision())
         .setLastAppliedTerm(img.lastAppliedTerm())
         .setClockMs(img.clockElapsedMs())
         .setLastStampMs(img.clockLastStampMs())
@@ -150,6 +157,6 @@ public final class SnapshotCodec {
     }
     return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
         p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests,
-        p.getFencingEpoch());
+        p.getFencingEpoch(), Math.max(p.getLastRevision(), p.getLastAppliedIndex()));
   }
 }

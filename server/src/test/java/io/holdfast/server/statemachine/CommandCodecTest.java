@@ -41,7 +41,19 @@ class CommandCodecTest {
         new Command.Put("put-2", "k", new byte[0], 0, "fleet/aim_lock_config", 77),
         new Command.Delete("del-1", "k", 12, "fleet/aim_lock_config", 77),
         new Command.Checkpoint(List.of()),
-        new Command.Checkpoint(List.of(42L, 7L, 42L)));
+        new Command.Checkpoint(List.of(42L, 7L, 42L)),
+        new Command.Batch(List.of(new Command.Acquire("acq-5", 42, "y", -1),
+            new Command.Put("put-3", "k", "v".getBytes(), -1, "y", 9), new Command.Checkpoint(List.of(42L)))));
+  }
+
+  @Test
+  void aBatchInsideABatchDoesNotDecode() {
+    var inner = io.holdfast.server.statemachine.proto.Command.newBuilder().setBatch(
+        io.holdfast.server.statemachine.proto.CommandBatch.getDefaultInstance());
+    byte[] nested = io.holdfast.server.statemachine.proto.Command.newBuilder().setBatch(
+        io.holdfast.server.statemachine.proto.CommandBatch.newBuilder().addCommands(inner)).build().toByteArray();
+    org.junit.jupiter.api.Assertions.assertThrows(com.google.protobuf.InvalidProtocolBufferException.class,
+        () -> CommandCodec.decode(nested));
   }
 
   @ParameterizedTest

@@ -1,0 +1,155 @@
+package io.holdfast.server.raft;
+
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.Result;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+
+/**
+ * Coalesces the commands that arrive while earlier entries are being replicated into one Raft
+ * entry (group commit). Each entry costs the leader and every follower a Ratis request, a log
+ * write, an AppendEntries slot and an apply call whatever it holds, and on two shared cores that
+ * fixed cost, not the disk, is what limits throughput.
+ *
+ * <p>A command that finds fewer than {@code inFlight} entries under way goes out at once, alone:
+ * batching never delays a lone caller. Otherwise it waits for the next entry, which takes every
+ * command queued by then (up to {@code maxCommands}, and about {@link #MAX_BATCH_BYTES}: key-value
+ * writes can be large, and a Ratis entry has to fit its appender buffer). One sender at a time hands entries to Ratis,
+ * in queue order, so commands keep the order in which they were submitted.
+ */
+final class CommandBatcher {
+  /** Roughly what one entry may hold; a single larger command still goes out, alone. */
+  static final long MAX_BATCH_BYTES = 1 << 20;
+
+  private final Function<Command, CompletableFuture<Result>> replicate;
+  private final Executor pumpExecutor;
+  private final int maxCommands;
+  private final int inFlight;
+  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+  private final BatchSizes sizes;
+  private int entriesInFlight;
+  private boolean sending;
+
+  /** Where the sizes of the entries that went out are counted (metrics). */
+  interface BatchSizes {
+    void sent(int commands);
+  }
+
+  private record Pending(Command command, CompletableFuture<Result> result) {}
+
+  /**
+   * {@code replicate} sends one command (a {@link Command.Batch} for several) and completes with
+   * its result; {@code pumpExecutor} sends the next entry when one completes, so that Ratis's
+   * reply thread is never the one that proposes.
+   */
+  CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
+      int inFlight, BatchSizes sizes) {
+    if (maxCommands < 1 || inFlight < 1) {
+      throw new IllegalArgumentException("maxCommands and inFlight must be positive");
+    }
+    this.replicate = replicate;
+    this.pumpExecutor = pumpExecutor;
+    this.maxCommands = maxCommands;
+    this.inFlight = inFlight;
+    this.sizes = sizes;
+  }
+
+  CompletableFuture<Result> submit(Command command) {
+    Pending p = new Pending(command, new CompletableFuture<>());
+    synchronized (this) {
+      queue.addLast(p);
+    }
+    pump();
+    return p.result();
+  }
+
+  /** Sends entries while there is room in flight and something queued. */
+  private void pump() {
+    while (true) {
+      List<Pending> batch;
+      synchronized (this) {
+        if (sending || entriesInFlight >= inFlight || queue.isEmpty()) {
+          return;
+        }
+        batch = new ArrayList<>(Math.min(queue.size(), maxCommands));
+        long bytes = 0;
+        while (!queue.isEmpty() && batch.size() < maxCommands) {
+          long next = estimatedBytes(queue.peekFirst().command());
+          if (!batch.isEmpty() && bytes + next > MAX_BATCH_BYTES) {
+            break;
+          }
+          bytes += next;
+          batch.add(queue.pollFirst());
+        }
+        entriesInFlight++;
+        sending = true;
+      }
+      CompletableFuture<Result> sent;
+      try {
+        sent = replicate.apply(batch.size() == 1 ? batch.get(0).command()
+            : new Command.Batch(batch.stream().map(Pending::command).toList()));
+      } catch (RuntimeException e) {
+        sent = CompletableFuture.failedFuture(e);
+      } finally {
+        synchronized (this) {
+          sending = false;
+        }
+      }
+      if (sizes != null) {
+        sizes.sent(batch.size());
+      }
+      sent.whenComplete((result, error) -> finished(batch, result, error));
+    }
+  }
+
+  private void finished(List<Pending> batch, Result result, Throwable error) {
+    boolean more;
+    synchronized (this) {
+      entriesInFlight--;
+      more = !queue.isEmpty();
+    }
+    // Queued commands go out before the callers hear back: their entry is on its way sooner.
+    if (more) {
+      try {
+        pumpExecutor.execute(this::pump);
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        failQueued(new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null,
+            "this node is shutting down"));
+      }
+    }
+    if (error != null) {
+      batch.forEach(p -> p.result().completeExceptionally(error));
+    } else if (batch.size() == 1) {
+      batch.get(0).result().complete(result);
+    } else if (result instanceof Result.Batch b && b.results().size() == batch.size()) {
+      for (int i = 0; i < batch.size(); i++) {
+        batch.get(i).result().complete(b.results().get(i));
+      }
+    } else {
+      IllegalStateException bad = new IllegalStateException("a batch of " + batch.size()
+          + " commands was answered with " + result);
+      batch.forEach(p -> p.result().completeExceptionally(bad));
+    }
+  }
+
+  /** An upper estimate of a command's size in the log: only key-value writes carry much data. */
+  static long estimatedBytes(Command c) {
+    if (c instanceof Command.Put p) {
+      return 128L + p.key().length() * 3L + p.value().length;
+    }
+    return 512;
+  }
+
+  private void failQueued(Throwable error) {
+    List<Pending> dropped;
+    synchronized (this) {
+      dropped = new ArrayList<>(queue);
+      queue.clear();
+    }
+    dropped.forEach(p -> p.result().completeExceptionally(error));
+  }
+}

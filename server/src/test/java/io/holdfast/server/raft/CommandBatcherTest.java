@@ -1,0 +1,141 @@
+package io.holdfast.server.raft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.Result;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.Test;
+
+/** What goes into which entry, and who hears what back. Ratis is replaced by futures we complete. */
+class CommandBatcherTest {
+  private final List<Command> sent = new ArrayList<>();
+  private final List<CompletableFuture<Result>> replies = new ArrayList<>();
+  private final List<Integer> sizes = new ArrayList<>();
+
+  private CommandBatcher batcher(int maxCommands, int inFlight) {
+    return new CommandBatcher(c -> {
+      CompletableFuture<Result> f = new CompletableFuture<>();
+      sent.add(c);
+      replies.add(f);
+      return f;
+    }, Runnable::run, maxCommands, inFlight, sizes::add);
+  }
+
+  private static Command close(int n) {
+    return new Command.CloseSession("r" + n, n);
+  }
+
+  private static Result closed(int n) {
+    return new Result.SessionClosed(List.of("lock-" + n));
+  }
+
+  @Test
+  void aLoneCommandGoesOutAtOnceOnItsOwn() throws Exception {
+    CommandBatcher b = batcher(256, 1);
+    CompletableFuture<Result> r = b.submit(close(1));
+    assertEquals(List.of(close(1)), sent, "sent without waiting for anything");
+    replies.get(0).complete(closed(1));
+    assertEquals(closed(1), r.get());
+  }
+
+  @Test
+  void commandsArrivingWhileAnEntryIsInFlightGoOutTogetherInOrder() throws Exception {
+    CommandBatcher b = batcher(256, 1);
+    CompletableFuture<Result> r1 = b.submit(close(1));
+    CompletableFuture<Result> r2 = b.submit(close(2));
+    CompletableFuture<Result> r3 = b.submit(close(3));
+    CompletableFuture<Result> r4 = b.submit(close(4));
+    assertEquals(1, sent.size(), "the others wait for the entry in flight");
+
+    replies.get(0).complete(closed(1));
+    assertEquals(2, sent.size());
+    assertEquals(new Command.Batch(List.of(close(2), close(3), close(4))), sent.get(1));
+    assertEquals(closed(1), r1.get());
+    assertFalse(r2.isDone());
+
+    replies.get(1).complete(new Result.Batch(List.of(closed(2), closed(3), closed(4))));
+    assertEquals(closed(2), r2.get());
+    assertEquals(closed(3), r3.get());
+    assertEquals(closed(4), r4.get());
+    assertEquals(List.of(1, 3), sizes);
+  }
+
+  @Test
+  void upToInFlightEntriesGoOutBeforeCommandsQueue() {
+    CommandBatcher b = batcher(256, 2);
+    b.submit(close(1));
+    b.submit(close(2));
+    b.submit(close(3));
+    assertEquals(List.of(close(1), close(2)), sent);
+    replies.get(1).complete(closed(2)); // entries may complete out of order
+    assertEquals(3, sent.size());
+    assertEquals(close(3), sent.get(2), "a batch of one is the plain command");
+  }
+
+  @Test
+  void aBatchIsCappedAtMaxCommands() {
+    CommandBatcher b = batcher(2, 1);
+    for (int i = 1; i <= 5; i++) {
+      b.submit(close(i));
+    }
+    replies.get(0).complete(closed(1));
+    assertEquals(new Command.Batch(List.of(close(2), close(3))), sent.get(1));
+    replies.get(1).complete(new Result.Batch(List.of(closed(2), closed(3))));
+    assertEquals(new Command.Batch(List.of(close(4), close(5))), sent.get(2));
+  }
+
+  @Test
+  void aBatchIsCappedInBytesButALargeCommandStillGoesAlone() {
+    CommandBatcher b = batcher(256, 1);
+    byte[] big = new byte[(int) CommandBatcher.MAX_BATCH_BYTES / 2 + 1];
+    b.submit(close(0));
+    b.submit(new Command.Put("p1", "k1", big, -1, "", 0));
+    b.submit(new Command.Put("p2", "k2", big, -1, "", 0));
+    b.submit(new Command.Put("p3", "k3", new byte[(int) CommandBatcher.MAX_BATCH_BYTES * 2], -1, "", 0));
+    replies.get(0).complete(closed(0));
+    assertInstanceOf(Command.Put.class, sent.get(1), "two halves do not fit one entry");
+    replies.get(1).complete(new Result.KvWritten(2, false));
+    assertInstanceOf(Command.Put.class, sent.get(2));
+    replies.get(2).complete(new Result.KvWritten(3, false));
+    assertInstanceOf(Command.Put.class, sent.get(3), "larger than the cap: alone, not refused");
+  }
+
+  @Test
+  void aFailedEntryFailsEveryCommandInItAndTheNextEntryStillGoesOut() throws Exception {
+    CommandBatcher b = batcher(256, 1);
+    b.submit(close(1));
+    CompletableFuture<Result> r2 = b.submit(close(2));
+    CompletableFuture<Result> r3 = b.submit(close(3));
+    replies.get(0).complete(closed(1));
+    CompletableFuture<Result> r4 = b.submit(close(4));
+    RaftCallException notLeader = new RaftCallException(io.holdfast.server.state.ErrorCode.NOT_LEADER, "n2", "not the leader");
+    replies.get(1).completeExceptionally(notLeader);
+    for (CompletableFuture<Result> r : List.of(r2, r3)) {
+      ExecutionException e = assertThrows(ExecutionException.class, r::get);
+      assertSame(notLeader, e.getCause());
+    }
+    assertEquals(close(4), sent.get(2), "the queue moves on after a failure");
+    assertFalse(r4.isDone());
+  }
+
+  @Test
+  void aBatchAnsweredWithTheWrongShapeFailsItsCommandsRatherThanMisanswerThem() {
+    CommandBatcher b = batcher(256, 1);
+    b.submit(close(1));
+    CompletableFuture<Result> r2 = b.submit(close(2));
+    CompletableFuture<Result> r3 = b.submit(close(3));
+    replies.get(0).complete(closed(1));
+    replies.get(1).complete(new Result.Batch(List.of(closed(2))));
+    assertTrue(r2.isCompletedExceptionally());
+    assertTrue(r3.isCompletedExceptionally());
+  }
+}
