@@ -69,7 +69,7 @@ public final class HoldfastClient implements AutoCloseable {
 
   /**
    * Watches locks under {@code lockPrefixes} and keys under {@code keyPrefixes} ("" for all),
-   * starting after log index {@code afterIndex} (0: with the current state). {@code listener} gets
+   * starting after revision {@code afterIndex} (0: with the current state). {@code listener} gets
    * every matching entry once, in log order, across failovers.
    */
   public Watch watch(List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,

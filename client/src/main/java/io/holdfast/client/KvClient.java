@@ -6,7 +6,7 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The cluster's fenced key-value store, for config-sized values (1 MiB by default). Each key has a
- * revision, the log index of its last write. Reads are linearizable. Obtained from
+ * revision, the revision of its last write (numbered like fencing tokens). Reads are linearizable. Obtained from
  * {@link HoldfastClient#kv()}.
  *
  * <p>The config-file pattern: the holder of a lock writes with its lease, so the store itself

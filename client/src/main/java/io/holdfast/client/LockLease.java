@@ -14,7 +14,8 @@ public interface LockLease extends AutoCloseable {
 
   /**
    * The fencing token: higher for every later grant of any lock, also after a restore from a backup
-   * (epoch * 2^48 + the log index of the granting entry; in epoch 0, just that index).
+   * (epoch * 2^48 + the revision of the granting command, which is its entry's log index unless
+   * several commands shared the entry; in epoch 0, just that revision).
    */
   long token();
 

@@ -3,7 +3,7 @@ package io.holdfast.client;
 import java.util.List;
 
 /**
- * The matching events of one log entry, at log index {@code index}; or, with {@code snapshot}, the
+ * The matching events of one log entry, at revision {@code index} (the entry's last); or, with {@code snapshot}, the
  * current state (held locks as LOCK_ACQUIRED, keys as KEY_PUT) as of {@code index}, sent when a
  * watch starts fresh or resumes after the events it needed were compacted away.
  */

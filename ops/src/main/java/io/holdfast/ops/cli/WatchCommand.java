@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "watch", mixinStandardHelpOptions = true,
     description = "Prints lock and key events under PREFIX as the cluster applies them (acquired, released and "
-        + "why, put, deleted), each with its log index, starting with the current state; resumes by itself "
+        + "why, put, deleted), each with its revision, starting with the current state; resumes by itself "
         + "across failovers. With -o json, one JSON object per line.",
     footer = {"", "Example:", "  holdfast watch fleet/", "  holdfast watch fleet/ --after 81234 -o json"})
 public final class WatchCommand implements Callable<Integer> {
@@ -31,7 +31,7 @@ public final class WatchCommand implements Callable<Integer> {
   @Parameters(arity = "0..1", paramLabel = "PREFIX", description = "lock and key names under it (default: all)")
   String prefix = "";
 
-  @Option(names = "--after", description = "resume after this log index instead of starting with the current state")
+  @Option(names = "--after", description = "resume after this revision instead of starting with the current state")
   long after;
 
   @Option(names = "--for", converter = Durations.class, description = "stop after this long (default: until Ctrl-C)")
