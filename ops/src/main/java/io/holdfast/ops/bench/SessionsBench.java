@@ -4,6 +4,8 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.ops.LocalCluster;
@@ -44,6 +46,8 @@ import picocli.CommandLine.Option;
     description = "Opens S sessions and keeps them alive: sessions lost (must be 0), keepalive latency, server CPU and RSS.",
     footer = {"", "Example:", "  holdfast bench sessions --local 3 --sessions 10000 --ttl 10s --hold 60s"})
 final class SessionsBench extends HoldfastWorkload {
+  private static final int RESPONSE_CHUNK = 64;
+
   @Option(names = "--sessions", description = "sessions to hold (default ${DEFAULT-VALUE})")
   int sessions = 10_000;
 
@@ -91,9 +95,24 @@ final class SessionsBench extends HoldfastWorkload {
     AtomicLong holdFrom = new AtomicLong(Long.MAX_VALUE);
     List<StreamObserver<KeepAliveRequest>> outs = new ArrayList<>();
     for (int i = 0; i < streams; i++) {
-      outs.add(SessionServiceGrpc.newStub(channel).keepAlive(new StreamObserver<>() {
+      outs.add(SessionServiceGrpc.newStub(channel).keepAlive(new ClientResponseObserver<KeepAliveRequest, KeepAliveResponse>() {
+        // Answers are asked for in chunks, as the server asks for keepalives: one request per
+        // message costs a thread hop each, and this one stream carries thousands of sessions.
+        private ClientCallStreamObserver<KeepAliveRequest> call;
+        private int received;
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<KeepAliveRequest> requestStream) {
+          call = requestStream;
+          requestStream.disableAutoRequestWithInitial(2 * RESPONSE_CHUNK);
+        }
+
         @Override
         public void onNext(KeepAliveResponse resp) {
+          if (++received == RESPONSE_CHUNK) {
+            received = 0;
+            call.request(RESPONSE_CHUNK);
+          }
           long took = System.nanoTime() - resp.getSeq();
           if (resp.getSeq() - holdFrom.get() >= 0) {
             rtt.record(took);

@@ -28,6 +28,12 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
   static final int MAX_HOST = 256;
   static final int MAX_LABELS = 32;
   static final int MAX_LABEL_TEXT = 256;
+  /**
+   * Keepalives are asked of gRPC in chunks. With gRPC's default of one request per message, each
+   * keepalive waits for a hop to the transport thread and back before the next is read, and one
+   * stream that carries many sessions' keepalives falls behind on a busy machine.
+   */
+  static final int KEEPALIVE_REQUEST_CHUNK = 64;
 
   private final ServerConfig config;
   private final RaftNode raft;
@@ -110,11 +116,19 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
   @Override
   public StreamObserver<KeepAliveRequest> keepAlive(StreamObserver<KeepAliveResponse> out) {
     ServerCallStreamObserver<KeepAliveResponse> call = (ServerCallStreamObserver<KeepAliveResponse>) out;
+    call.disableAutoRequest();
+    call.request(2 * KEEPALIVE_REQUEST_CHUNK);
     return new StreamObserver<>() {
       private boolean closed;
+      // Only touched by gRPC's serialized delivery of this stream's messages.
+      private int received;
 
       @Override
       public void onNext(KeepAliveRequest req) {
+        if (++received == KEEPALIVE_REQUEST_CHUNK) {
+          received = 0;
+          call.request(KEEPALIVE_REQUEST_CHUNK);
+        }
         if (!raft.isLeader()) {
           // Only the leader renews; tell the client where to go and end the stream.
           fail(errors.of(new io.holdfast.server.raft.RaftCallException(

@@ -187,4 +187,49 @@ class LockApiClusterTest {
     assertFalse(r.getGranted());
     assertEquals(0, describe(leader, "jobs/timeout").getWaitersCount());
   }
+
+  @Test
+  void oneKeepaliveStreamAnswersEveryMessageBeyondTheFirstRequestChunk() throws Exception {
+    // The server asks gRPC for keepalives in chunks; a chunk it forgot to ask for would stall the
+    // stream after the first few, which a client with one message per TTL/3 would not notice.
+    long s1 = openSession(30_000);
+    long s2 = openSession(30_000);
+    int n = 10 * SessionEndpoint.KEEPALIVE_REQUEST_CHUNK + 7;
+    java.util.concurrent.LinkedBlockingQueue<io.holdfast.proto.v1.KeepAliveResponse> answers =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
+    var out = SessionServiceGrpc.newStub(cluster.channel(leader)).keepAlive(
+        new io.grpc.stub.StreamObserver<io.holdfast.proto.v1.KeepAliveResponse>() {
+          @Override
+          public void onNext(io.holdfast.proto.v1.KeepAliveResponse r) {
+            answers.add(r);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            ended.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            ended.complete(null);
+          }
+        });
+    for (int i = 0; i < n; i++) {
+      long id = i % 3 == 2 ? 987654321L : (i % 3 == 0 ? s1 : s2);
+      out.onNext(io.holdfast.proto.v1.KeepAliveRequest.newBuilder().setSessionId(id).setSeq(i).build());
+    }
+    java.util.Set<Long> seqs = new java.util.HashSet<>();
+    for (int i = 0; i < n; i++) {
+      var r = answers.poll(30, TimeUnit.SECONDS);
+      if (r == null) {
+        throw new AssertionError("only " + i + " of " + n + " keepalives were answered");
+      }
+      assertTrue(seqs.add(r.getSeq()), "one answer per keepalive");
+      assertEquals(r.getSeq() % 3 != 2, r.getAlive(), "seq " + r.getSeq() + " (session " + r.getSessionId() + ")");
+    }
+    out.onCompleted();
+    ended.get(10, TimeUnit.SECONDS);
+    assertEquals(n, seqs.size());
+  }
 }
