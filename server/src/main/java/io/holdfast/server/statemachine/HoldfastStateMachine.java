@@ -56,6 +56,7 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   private volatile boolean leader;
   private volatile long lastSnapshotBytes;
   private volatile Path restoreSeed;
+  private final SnapshotWriter snapshots = new SnapshotWriter(storage, n -> lastSnapshotBytes = n);
 
   /** The size of the newest snapshot this node wrote or loaded (0 before the first). */
   public long lastSnapshotBytes() {
@@ -130,20 +131,25 @@ public final class HoldfastStateMachine extends BaseStateMachine {
 
   /** Serialises the state as applied so far; call after a read barrier for a linearizable point. */
   public Export export() {
+    io.holdfast.server.state.StateImage img;
     synchronized (state) {
-      return new Export(state.lastAppliedIndex(), state.fencingEpoch(), SnapshotCodec.encode(state.image()));
+      img = state.image();
     }
+    // The image is a copy: encoding it needs no lock.
+    return new Export(img.lastAppliedIndex(), img.fencingEpoch(), SnapshotCodec.encode(img));
   }
 
 
   @Override
   public void pause() {
+    snapshots.quiesce();
     getLifeCycle().transition(LifeCycle.State.PAUSING);
     getLifeCycle().transition(LifeCycle.State.PAUSED);
   }
 
   @Override
   public void reinitialize() throws IOException {
+    snapshots.quiesce();
     loadLatestSnapshot();
     getLifeCycle().transition(LifeCycle.State.STARTING);
     getLifeCycle().transition(LifeCycle.State.RUNNING);
@@ -173,30 +179,19 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   }
 
   @Override
-  public long takeSnapshot() throws IOException {
-    byte[] bytes;
-    TermIndex last;
-    synchronized (state) {
-      last = getLastAppliedTermIndex();
-      bytes = SnapshotCodec.encode(state.image());
-    }
-    if (last == null || last.getIndex() <= 0) {
-      return -1;
-    }
-    // Write to a temporary file and move it into place, so a crash never leaves a torn snapshot
-    // that looks complete.
-    File target = storage.getSnapshotFile(last.getTerm(), last.getIndex());
-    Path tmp = target.toPath().resolveSibling(target.getName() + ".tmp");
-    Files.write(tmp, bytes);
-    try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-      ch.force(true);
-    }
-    Files.move(tmp, target.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
-    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), last));
-    lastSnapshotBytes = bytes.length;
-    LOG.info("Took snapshot at index {} ({} bytes)", last.getIndex(), bytes.length);
-    return last.getIndex();
+  public long takeSnapshot() {
+    // Only the copy happens here, on Ratis's apply thread; SnapshotWriter encodes and writes it.
+    return snapshots.take(() -> {
+      synchronized (state) {
+        return new SnapshotWriter.Capture(getLastAppliedTermIndex(), state.image());
+      }
+    });
+  }
+
+  @Override
+  public void close() throws IOException {
+    snapshots.close();
+    super.close();
   }
 
   // ---- the write path ----------------------------------------------------------------------
