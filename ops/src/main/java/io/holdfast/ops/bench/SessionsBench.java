@@ -76,10 +76,7 @@ final class SessionsBench extends HoldfastWorkload {
 
   @Override
   BenchReport run(BenchTarget.Target t, PrintWriter err) throws Exception {
-    String leader;
-    try (HoldfastClient probe = t.client("bench-sessions-probe", Duration.ofSeconds(2))) {
-      leader = probe.admin().memberStatus(t.endpoints().get(0), Duration.ofSeconds(5)).leaderEndpoint();
-    }
+    String leader = findLeader(t);
     String[] hp = leader.split(":");
     ManagedChannel channel = Grpc.newChannelBuilderForAddress(hp[0], Integer.parseInt(hp[1]),
         InsecureChannelCredentials.create()).build();
@@ -193,6 +190,32 @@ final class SessionsBench extends HoldfastWorkload {
   }
 
   /**
+   * The leader's client endpoint, asking each node in turn for up to 30 s: a node that has just
+   * started may not know the leader yet.
+   */
+  private static String findLeader(BenchTarget.Target t) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    try (HoldfastClient probe = t.client("bench-sessions-probe", Duration.ofSeconds(2))) {
+      while (true) {
+        for (String endpoint : t.endpoints()) {
+          try {
+            String leader = probe.admin().memberStatus(endpoint, Duration.ofSeconds(5)).leaderEndpoint();
+            if (leader != null && leader.contains(":")) {
+              return leader;
+            }
+          } catch (RuntimeException notYet) {
+            // starting, or between terms
+          }
+        }
+        if (System.nanoTime() > end) {
+          throw new IllegalStateException("no node named a leader within 30 s");
+        }
+        Thread.sleep(200);
+      }
+    }
+  }
+
+  /**
    * Sends a keepalive for every opened session each third of the TTL, session k due k/S of the
    * way into each round (an even spread), until {@code stop}. Slots still 0 are not open yet.
    */
@@ -229,8 +252,8 @@ final class SessionsBench extends HoldfastWorkload {
 
   /**
    * Opens the sessions into {@code ids}, a few hundred calls in flight at a time. A refusal for the
-   * request rate (the servers' per-identity limit; every bench session has one identity) is retried
-   * after a pause, as a client would, for up to ten minutes; any other failure counts, and the
+   * request rate (the servers' per-identity limit; every bench session has one identity), or from
+   * a leader not ready yet, is retried after a pause, as a client would, for up to ten minutes; any other failure counts, and the
    * first one is reported. With {@code --local} the servers lift the per-identity limits.
    */
   private void open(ManagedChannel channel, long[] ids, PrintWriter err) throws InterruptedException {
@@ -263,8 +286,11 @@ final class SessionsBench extends HoldfastWorkload {
               @Override
               public void onError(Throwable e) {
                 Status st = Status.fromThrowable(e);
-                if (st.getCode() == Status.Code.RESOURCE_EXHAUSTED && String.valueOf(st.getDescription())
-                    .contains("rate-limit-per-identity") && System.nanoTime() < giveUp) {
+                String why = String.valueOf(st.getDescription());
+                boolean throttle = st.getCode() == Status.Code.RESOURCE_EXHAUSTED && why.contains("rate-limit-per-identity");
+                // A leader just elected refuses until it has applied its first entry.
+                boolean notReady = st.getCode() == Status.Code.UNAVAILABLE && why.contains("no leader is ready");
+                if ((throttle || notReady) && System.nanoTime() < giveUp) {
                   throttled.incrementAndGet();
                   retries.schedule(() -> attempt(n + 1), 50L * Math.min(n + 1, 10), TimeUnit.MILLISECONDS);
                   return;
@@ -292,7 +318,7 @@ final class SessionsBench extends HoldfastWorkload {
           + firstError.get());
     }
     if (throttled.get() > 0) {
-      err.println(throttled.get() + " opens were refused for the request rate and retried");
+      err.println(throttled.get() + " opens were refused (request rate, or a leader not ready yet) and retried");
     }
     err.println(sessions + " sessions opened in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
     err.flush();
