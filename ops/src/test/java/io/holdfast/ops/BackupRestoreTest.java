@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -140,6 +141,23 @@ class BackupRestoreTest {
             String.join(",", restored.endpoints()));
         assertEquals(0, revoke.code(), revoke.toString());
         assertFalse(c.kv().validateFence("fleet/config", heldToken));
+
+        // A holder learns from its keepalives that a lock was taken away, also in epoch 1: the
+        // answers' as_of_index is in token terms (it once was a bare revision, below every
+        // epoch-1 token, and the holder never noticed).
+        try (Session holder = c.newSession(Duration.ofSeconds(3))) {
+          LockLease lease = holder.lock("revoked/after-restore");
+          assertEquals(1, FencingToken.of(lease.token()).epoch());
+          assertTrue(lease.isValid());
+          Run taken = CliRunner.run("revoke", "revoked/after-restore", "--reason", "epoch test", "--endpoints",
+              String.join(",", restored.endpoints()));
+          assertEquals(0, taken.code(), taken.toString());
+          long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+          while (lease.isValid() && System.nanoTime() < end) {
+            Thread.sleep(50);
+          }
+          assertFalse(lease.isValid(), "the holder was told by its keepalives that the lock is gone");
+        }
       }
 
       // A restore never lands on a node that already has Raft state.
