@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongConsumer;
@@ -20,6 +21,7 @@ import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
+import org.apache.ratis.io.MD5Hash;
 import org.apache.ratis.util.MD5FileUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -74,7 +76,12 @@ final class SnapshotWriter implements AutoCloseable {
       return -1;
     }
     long copiedAt = System.nanoTime();
-    inFlight = thread.submit(() -> write(c, copiedAt));
+    try {
+      inFlight = thread.submit(() -> write(c, copiedAt));
+    } catch (RejectedExecutionException closed) {
+      // Asked at shutdown after close: the log covers everything, and an exception here would
+      // stop Ratis's apply thread.
+    }
     return -1;
   }
 
@@ -88,8 +95,11 @@ final class SnapshotWriter implements AutoCloseable {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ch.force(true);
       }
+      // The checksum is computed before the move and saved right after it: Ratis's cleanup of old
+      // snapshots runs meanwhile on the apply thread, and warns of a snapshot it finds without one.
+      MD5Hash md5 = MD5Hash.newInstance(MD5FileUtil.newMD5().digest(bytes));
       Files.move(tmp, target.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
+      MD5FileUtil.saveMD5File(target, md5);
       storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), c.at()));
       writtenBytes.accept(bytes.length);
       synchronized (this) {
