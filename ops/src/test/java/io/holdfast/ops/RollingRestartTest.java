@@ -51,53 +51,64 @@ class RollingRestartTest {
   void everyNodeRestartedInTurnLeaderLastWithNoSessionExpiredAndNoWriteLost() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster(3, dir.resolve("cluster"),
         Map.of("checkpoint-interval-ms", "500")).start()) {
-      int leader = cluster.awaitLeader(Duration.ofSeconds(60));
-      String endpoints = String.join(",", cluster.endpoints());
-      // 4 s sessions: a restart that stalled keepalives for longer than that would expire them.
-      try (LockWorkload load = new LockWorkload(cluster.endpoints(), Duration.ofSeconds(4)).start(3);
-          HoldfastClient checker = load.client("checker")) {
-        load.awaitProgress(10, Duration.ofSeconds(60));
-
-        List<Integer> restarted = new ArrayList<>();
-        for (int i = 0; i < cluster.size(); i++) {
-          if (i == leader) {
-            continue;
-          }
-          cluster.stop(i);
-          load.awaitProgress(3, Duration.ofSeconds(30)); // the cluster serves with one member down
-          cluster.start(i);
-          awaitCaughtUp(cluster, i, leader, Duration.ofSeconds(60));
-          restarted.add(i);
-          load.awaitProgress(5, Duration.ofSeconds(30));
-        }
-
-        Run transfer = CliRunner.run("leader", "transfer", "--endpoints", endpoints, "-o", "json");
-        assertEquals(0, transfer.code(), transfer.toString());
-        String newLeaderId = JSON.readTree(transfer.out()).get("leader").asText();
-        assertNotEquals(ProcessCluster.nodeId(leader), newLeaderId);
-        int newLeader = cluster.awaitLeader(Duration.ofSeconds(30));
-        assertEquals(newLeaderId, ProcessCluster.nodeId(newLeader));
-        load.awaitProgress(5, Duration.ofSeconds(30));
-
-        cluster.stop(leader);
-        load.awaitProgress(3, Duration.ofSeconds(30));
-        cluster.start(leader);
-        awaitCaughtUp(cluster, leader, newLeader, Duration.ofSeconds(60));
-        restarted.add(leader);
-        load.awaitProgress(10, Duration.ofSeconds(30));
-        assertEquals(3, restarted.size());
-
-        List<String> problems = load.stopAndCheck(checker);
-        assertEquals(List.of(), problems, "no session expired, no lock lost, no acknowledged write lost");
-        Run audit = CliRunner.run("audit", "--endpoints", endpoints, "-o", "json", "--limit", "1000");
-        assertEquals(0, audit.code(), audit.toString());
-        for (JsonNode a : JSON.readTree(audit.out())) {
-          assertNotEquals("EXPIRED", a.get("kind").asText(), "no session expired on the server either: " + a);
-        }
-        System.out.printf("rolling restart: %d lock+write cycles acknowledged, %d errors%n", load.ops.get(),
-            load.retriedErrors.get());
-        assertTrue(load.ops.get() >= 40);
+      try {
+        rollThrough(cluster);
+      } catch (Throwable t) {
+        // It failed once under the full suite's load only: keep the nodes' logs for the post-mortem.
+        Path kept = cluster.keepLogs(Path.of("target", "node-logs", "RollingRestartTest"));
+        t.addSuppressed(new AssertionError("the nodes' logs are kept in " + kept + "\n" + cluster.logTails()));
+        throw t;
       }
+    }
+  }
+
+  private static void rollThrough(ProcessCluster cluster) throws Exception {
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    String endpoints = String.join(",", cluster.endpoints());
+    // 4 s sessions: a restart that stalled keepalives for longer than that would expire them.
+    try (LockWorkload load = new LockWorkload(cluster.endpoints(), Duration.ofSeconds(4)).start(3);
+        HoldfastClient checker = load.client("checker")) {
+      load.awaitProgress(10, Duration.ofSeconds(60));
+
+      List<Integer> restarted = new ArrayList<>();
+      for (int i = 0; i < cluster.size(); i++) {
+        if (i == leader) {
+          continue;
+        }
+        cluster.stop(i);
+        load.awaitProgress(3, Duration.ofSeconds(30)); // the cluster serves with one member down
+        cluster.start(i);
+        awaitCaughtUp(cluster, i, leader, Duration.ofSeconds(60));
+        restarted.add(i);
+        load.awaitProgress(5, Duration.ofSeconds(30));
+      }
+
+      Run transfer = CliRunner.run("leader", "transfer", "--endpoints", endpoints, "-o", "json");
+      assertEquals(0, transfer.code(), transfer.toString());
+      String newLeaderId = JSON.readTree(transfer.out()).get("leader").asText();
+      assertNotEquals(ProcessCluster.nodeId(leader), newLeaderId);
+      int newLeader = cluster.awaitLeader(Duration.ofSeconds(30));
+      assertEquals(newLeaderId, ProcessCluster.nodeId(newLeader));
+      load.awaitProgress(5, Duration.ofSeconds(30));
+
+      cluster.stop(leader);
+      load.awaitProgress(3, Duration.ofSeconds(30));
+      cluster.start(leader);
+      awaitCaughtUp(cluster, leader, newLeader, Duration.ofSeconds(60));
+      restarted.add(leader);
+      load.awaitProgress(10, Duration.ofSeconds(30));
+      assertEquals(3, restarted.size());
+
+      List<String> problems = load.stopAndCheck(checker);
+      assertEquals(List.of(), problems, "no session expired, no lock lost, no acknowledged write lost");
+      Run audit = CliRunner.run("audit", "--endpoints", endpoints, "-o", "json", "--limit", "1000");
+      assertEquals(0, audit.code(), audit.toString());
+      for (JsonNode a : JSON.readTree(audit.out())) {
+        assertNotEquals("EXPIRED", a.get("kind").asText(), "no session expired on the server either: " + a);
+      }
+      System.out.printf("rolling restart: %d lock+write cycles acknowledged, %d errors%n", load.ops.get(),
+          load.retriedErrors.get());
+      assertTrue(load.ops.get() >= 40);
     }
   }
 }

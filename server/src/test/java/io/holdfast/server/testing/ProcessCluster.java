@@ -393,6 +393,24 @@ public final class ProcessCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Copies every node's log (all its runs) to {@code dest}, which outlives the test's temporary
+   * directory, so that a failure seen only under CI load can be read afterwards. Returns dest.
+   */
+  public Path keepLogs(Path dest) {
+    try {
+      Files.createDirectories(dest);
+      for (int i = 0; i < capacity; i++) {
+        if (Files.exists(log(i))) {
+          Files.copy(log(i), dest.resolve(log(i).getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+      return dest.toAbsolutePath();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   public String logTails() {
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < capacity; i++) {
