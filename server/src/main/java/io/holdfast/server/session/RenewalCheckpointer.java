@@ -97,8 +97,11 @@ public final class RenewalCheckpointer implements AutoCloseable {
       ids.sort(null);
       try {
         Result r = raft.submit(new Command.Checkpoint(ids)).get(10, TimeUnit.SECONDS);
-        Set<Long> renewed = r instanceof Result.CheckpointApplied c ? new HashSet<>(c.renewedSessionIds()) : Set.of();
-        batch.forEach((id, fs) -> fs.forEach(f -> f.complete(renewed.contains(id))));
+        if (!(r instanceof Result.CheckpointApplied c)) {
+          throw new IllegalStateException("a checkpoint answered " + r);
+        }
+        Set<Long> missing = c.missingSessionIds().isEmpty() ? Set.of() : new HashSet<>(c.missingSessionIds());
+        batch.forEach((id, fs) -> fs.forEach(f -> f.complete(!missing.contains(id))));
       } catch (InterruptedException e) {
         failAll(batch, e);
         return;

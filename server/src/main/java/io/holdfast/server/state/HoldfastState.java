@@ -235,16 +235,17 @@ public final class HoldfastState {
   }
 
   private Result checkpoint(LogEntry e, Checkpoint cp, Consumer<StateEvent> events) {
-    List<Long> renewed = new ArrayList<>();
+    List<Long> missing = new ArrayList<>(0);
     for (long id : cp.renewedSessionIds()) {
       SessionRecord s = sessions.get(id);
       if (s != null) {
         s.renew(e.index(), e.leaderTimeMs(), clock.elapsedMs());
-        renewed.add(id);
         events.accept(new StateEvent.SessionRenewed(e.index(), id, s.ttlMs()));
+      } else {
+        missing.add(id);
       }
     }
-    return new Result.CheckpointApplied(renewed);
+    return new Result.CheckpointApplied(missing);
   }
 
   // ---- locks -------------------------------------------------------------------------------

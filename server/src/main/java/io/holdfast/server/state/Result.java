@@ -54,9 +54,14 @@ public sealed interface Result {
   /** A put or delete took effect at {@code revision} (the command's revision, see FencingToken). */
   record KvWritten(long revision, boolean existed) implements Result {}
 
-  record CheckpointApplied(List<Long> renewedSessionIds) implements Result {
+  /**
+   * A checkpoint renewed every session it listed except {@code missingSessionIds} (gone already).
+   * The exceptions, not the renewals: the reply is usually empty, and Ratis keeps every reply in
+   * its retry cache on every node.
+   */
+  record CheckpointApplied(List<Long> missingSessionIds) implements Result {
     public CheckpointApplied {
-      renewedSessionIds = List.copyOf(renewedSessionIds);
+      missingSessionIds = List.copyOf(missingSessionIds);
     }
   }
 

@@ -42,7 +42,7 @@ public final class ResultCodec {
     } else if (r instanceof Result.KvWritten o) {
       b.setToken(o.revision()).setFlag(o.existed());
     } else if (r instanceof Result.CheckpointApplied o) {
-      b.addAllSessionIds(o.renewedSessionIds());
+      b.addAllSessionIds(o.missingSessionIds());
     } else if (r instanceof Result.Batch o) {
       for (Result inner : o.results()) {
         b.addBatch(toProto(inner));

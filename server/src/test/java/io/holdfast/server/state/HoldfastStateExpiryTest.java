@@ -47,7 +47,7 @@ class HoldfastStateExpiryTest {
     log.acquire("b-x", b, "x", -1);
     long basis = log.state().session(a).renewedIndex();
     long checkpointIndex = log.nextIndex();
-    assertEquals(new Result.CheckpointApplied(List.of(a)), log.checkpoint(a));
+    assertEquals(new Result.CheckpointApplied(List.of()), log.checkpoint(a));
     assertEquals(checkpointIndex, log.state().session(a).renewedIndex());
     byte[] before = log.stateBytes();
 
@@ -86,7 +86,7 @@ class HoldfastStateExpiryTest {
 
     Result r = log.checkpoint(a, b, 999L);
 
-    assertEquals(new Result.CheckpointApplied(List.of(a)), r);
+    assertEquals(new Result.CheckpointApplied(List.of(b, 999L)), r);
     assertEquals(List.of(new StateEvent.SessionRenewed(index, a, 10_000)), log.events());
     SessionRecord s = log.state().session(a);
     assertEquals(index, s.renewedIndex());
