@@ -35,12 +35,14 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LeaderSessionClock.class);
 
   private static final class Deadline {
+    final long sessionId;
     final long ttlMs;
     volatile long atNanos;
     volatile long basisIndex;
     volatile boolean expiring;
 
-    Deadline(long ttlMs, long atNanos, long basisIndex) {
+    Deadline(long sessionId, long ttlMs, long atNanos, long basisIndex) {
+      this.sessionId = sessionId;
       this.ttlMs = ttlMs;
       this.atNanos = atNanos;
       this.basisIndex = basisIndex;
@@ -78,7 +80,7 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
     for (SessionRecord s : state.sessions()) {
       long remaining = Math.max(0, s.ttlMs() - Math.max(0, logNow - s.renewedAtClockMs()));
       long at = now + TimeUnit.MILLISECONDS.toNanos(remaining + failoverGraceMs);
-      deadlines.put(s.id(), new Deadline(s.ttlMs(), at, s.renewedIndex()));
+      deadlines.put(s.id(), new Deadline(s.id(), s.ttlMs(), at, s.renewedIndex()));
     }
     active = true;
     graceReport.accept(deadlines.size());
@@ -108,12 +110,13 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
     long now = System.nanoTime();
     for (StateEvent e : events) {
       if (e instanceof StateEvent.SessionOpened o) {
-        deadlines.put(o.sessionId(), new Deadline(o.ttlMs(), now + TimeUnit.MILLISECONDS.toNanos(o.ttlMs()), o.index()));
+        deadlines.put(o.sessionId(), new Deadline(o.sessionId(), o.ttlMs(), now + TimeUnit.MILLISECONDS.toNanos(o.ttlMs()),
+            o.index()));
       } else if (e instanceof StateEvent.SessionRenewed r) {
         Deadline d = deadlines.get(r.sessionId());
         long at = now + TimeUnit.MILLISECONDS.toNanos(r.ttlMs());
         if (d == null) {
-          deadlines.put(r.sessionId(), new Deadline(r.ttlMs(), at, r.index()));
+          deadlines.put(r.sessionId(), new Deadline(r.sessionId(), r.ttlMs(), at, r.index()));
         } else {
           // Extend first, then move the basis: the scanner must never see the new basis with the
           // old deadline (it would expire a session that was just renewed).
@@ -141,8 +144,9 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
       return;
     }
     long now = System.nanoTime();
-    for (Map.Entry<Long, Deadline> en : deadlines.entrySet()) {
-      Deadline d = en.getValue();
+    // values(), not entrySet(): the entry iterator allocates an entry per session on every scan (JFR:
+    // 7 % of what the leader allocated at 100,000 sessions, not removed by escape analysis).
+    for (Deadline d : deadlines.values()) {
       // Read the basis before the deadline (apply writes them in the opposite order): seeing a
       // new basis guarantees seeing its new deadline, so an expiry never names a fresh renewal.
       long basis = d.basisIndex;
@@ -150,7 +154,7 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
         continue;
       }
       d.expiring = true;
-      long id = en.getKey();
+      long id = d.sessionId;
       raft.submit(new Command.ExpireSession(id, basis)).whenComplete((r, err) -> {
         d.expiring = false;
         if (err != null) {

@@ -93,8 +93,12 @@ public final class RenewalCheckpointer implements AutoCloseable {
         continue;
       }
       lastProposal = System.nanoTime();
-      List<Long> ids = new ArrayList<>(batch.keySet());
-      ids.sort(null);
+      long[] ids = new long[batch.size()];
+      int n = 0;
+      for (long id : batch.keySet()) {
+        ids[n++] = id;
+      }
+      java.util.Arrays.sort(ids);
       try {
         Result r = raft.submit(new Command.Checkpoint(ids)).get(10, TimeUnit.SECONDS);
         if (!(r instanceof Result.CheckpointApplied c)) {
@@ -106,7 +110,7 @@ public final class RenewalCheckpointer implements AutoCloseable {
         failAll(batch, e);
         return;
       } catch (Exception e) {
-        LOG.debug("Checkpoint of {} renewals failed: {}", ids.size(), e.toString());
+        LOG.debug("Checkpoint of {} renewals failed: {}", ids.length, e.toString());
         failAll(batch, e);
       }
     }

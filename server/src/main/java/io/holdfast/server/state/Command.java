@@ -157,13 +157,40 @@ public sealed interface Command {
    * The leader's renewal checkpoint: the sessions whose keepalives it received since the last one.
    * Also proposed empty every tick while sessions exist, so that the log's clock keeps moving.
    */
-  record Checkpoint(List<Long> renewedSessionIds) implements Command {
+  record Checkpoint(long[] renewedSessionIds) implements Command {
+    // Primitive ids: a checkpoint names every renewed session, and boxing each one on every node
+    // was a large share of what the followers allocated at 100,000 sessions.
     public Checkpoint {
-      renewedSessionIds = List.copyOf(renewedSessionIds);
+      renewedSessionIds = renewedSessionIds.clone();
+    }
+
+    public Checkpoint(List<Long> renewedSessionIds) {
+      this(renewedSessionIds.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    /** The ids, read-only by convention: the array is this record's own copy. */
+    @Override
+    public long[] renewedSessionIds() {
+      return renewedSessionIds;
     }
 
     public String fingerprint() {
       return "checkpoint";
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Checkpoint c && java.util.Arrays.equals(renewedSessionIds, c.renewedSessionIds);
+    }
+
+    @Override
+    public int hashCode() {
+      return java.util.Arrays.hashCode(renewedSessionIds);
+    }
+
+    @Override
+    public String toString() {
+      return "Checkpoint" + java.util.Arrays.toString(renewedSessionIds);
     }
   }
 

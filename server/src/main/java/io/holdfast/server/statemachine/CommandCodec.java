@@ -71,8 +71,11 @@ public final class CommandCodec {
       b.setDelete(io.holdfast.server.statemachine.proto.Delete.newBuilder().setRequestId(o.requestId()).setKey(o.key())
           .setExpectedRevision(o.expectedRevision()).setFenceLock(o.fenceLock()).setFenceToken(o.fenceToken()));
     } else if (c instanceof Command.Checkpoint o) {
-      b.setCheckpoint(io.holdfast.server.statemachine.proto.Checkpoint.newBuilder()
-          .addAllRenewedSessionIds(o.renewedSessionIds()));
+      var cp = io.holdfast.server.statemachine.proto.Checkpoint.newBuilder();
+      for (long id : o.renewedSessionIds()) {
+        cp.addRenewedSessionIds(id);
+      }
+      b.setCheckpoint(cp);
     } else if (c instanceof Command.Batch o) {
       var batch = io.holdfast.server.statemachine.proto.CommandBatch.newBuilder();
       for (Command inner : o.commands()) {
@@ -131,8 +134,14 @@ public final class CommandCodec {
         return new Command.Delete(o.getRequestId(), o.getKey(), o.getExpectedRevision(), o.getFenceLock(),
             o.getFenceToken());
       }
-      case CHECKPOINT:
-        return new Command.Checkpoint(p.getCheckpoint().getRenewedSessionIdsList());
+      case CHECKPOINT: {
+        var cp = p.getCheckpoint();
+        long[] ids = new long[cp.getRenewedSessionIdsCount()];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = cp.getRenewedSessionIds(i);
+        }
+        return new Command.Checkpoint(ids);
+      }
       case BATCH: {
         java.util.List<Command> commands = new java.util.ArrayList<>(p.getBatch().getCommandsCount());
         for (var inner : p.getBatch().getCommandsList()) {
