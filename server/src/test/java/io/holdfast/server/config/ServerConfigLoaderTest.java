@@ -76,7 +76,7 @@ class ServerConfigLoaderTest {
     assertEquals(1_000, c.electionTimeoutMaxMs());
     assertEquals(1_000, c.checkpointIntervalMs());
     assertEquals(1_000, c.failoverGraceMs());
-    assertEquals(10_000, c.snapshotThreshold());
+    assertEquals(100_000, c.snapshotThreshold());
     assertEquals(3_600_000, c.maxWaitMs());
   }
 
