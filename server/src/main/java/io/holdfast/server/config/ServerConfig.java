@@ -40,6 +40,9 @@ import java.util.UUID;
  * @param batchMaxCommands the most commands the leader puts into one Raft entry (1: no batching)
  * @param batchInFlight how many entries the leader keeps in flight before further commands wait
  *     and go out together in the next one (a lone command never waits)
+ * @param fastFailover true: a follower that finds the leader's process gone (its Raft stream cut,
+ *     its Raft port refusing connections) starts an election at once instead of waiting out the
+ *     election timeout
  */
 public record ServerConfig(
     String nodeId,
@@ -64,7 +67,8 @@ public record ServerConfig(
     Path raftLogDir,
     boolean join,
     int batchMaxCommands,
-    int batchInFlight) {
+    int batchInFlight,
+    boolean fastFailover) {
 
   public ServerConfig {
     peers = List.copyOf(peers);

@@ -50,6 +50,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("session-ttl-max-ms", 300_000L);
     DEFAULTS.put("election-timeout-min-ms", 500L);
     DEFAULTS.put("election-timeout-max-ms", 1_000L);
+    DEFAULTS.put("fast-failover", true);
     DEFAULTS.put("checkpoint-interval-ms", 1_000L);
     DEFAULTS.put("failover-grace-ms", 1_000L);
     // As etcd's snapshot-count and ZooKeeper's snapCount. 10,000 meant an 8 MB snapshot every ~12 s
@@ -211,7 +212,8 @@ public final class ServerConfigLoader {
         snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
         String.valueOf(v.get("admin-address")).isBlank() ? null
             : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))),
-        security(v), limits(v, maxValue), raftLogDir, join, (int) batchMax, (int) batchInFlight);
+        security(v), limits(v, maxValue), raftLogDir, join, (int) batchMax, (int) batchInFlight,
+        bool(v, "fast-failover"));
   }
 
   private static SecurityConfig security(Map<String, Object> v) {

@@ -66,6 +66,7 @@ public final class RaftNode implements AutoCloseable {
         return t;
       });
   private final CommandBatcher batcher;
+  private final DeadLeaderDetector deadLeaderDetector;
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
@@ -100,6 +101,9 @@ public final class RaftNode implements AutoCloseable {
       peers.add(peer(p.id(), p.peerAddress().toString(), p.clientAddress().toString()));
     }
     stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
+    this.deadLeaderDetector = config.fastFailover()
+        ? new DeadLeaderDetector(this::raftServer, groupId, selfId, config.electionTimeoutMinMs() / 2)
+        : null;
     this.server = RaftServer.newBuilder()
         .setServerId(selfId)
         // A joining node starts with no members: it must not elect itself or campaign against the
@@ -107,14 +111,18 @@ public final class RaftNode implements AutoCloseable {
         .setGroup(config.join() ? RaftGroup.valueOf(groupId) : RaftGroup.valueOf(groupId, peers))
         .setStateMachine(stateMachine)
         .setProperties(properties(config))
-        .setParameters(parameters(peerTls))
+        .setParameters(parameters(peerTls, deadLeaderDetector))
         // FORMAT (the default) refuses an existing storage dir: a restarted node must RECOVER.
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
   }
 
-  private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls) {
+  private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls,
+      DeadLeaderDetector deadLeaderDetector) {
     org.apache.ratis.conf.Parameters params = new org.apache.ratis.conf.Parameters();
+    if (deadLeaderDetector != null) {
+      GrpcConfigKeys.Server.setServicesCustomizer(params, new LeaderStreamWatch(deadLeaderDetector));
+    }
     if (peerTls != null) {
       // The GrpcConfigKeys.TLS property setters are no-ops in 3.3: TLS goes through Parameters.
       // One config for the server, client and admin ports (all the same port here) and for the
@@ -162,6 +170,11 @@ public final class RaftNode implements AutoCloseable {
 
   public HoldfastStateMachine stateMachine() {
     return stateMachine;
+  }
+
+  // The detector is built before the server it watches; it asks for it only once streams flow.
+  private RaftServer raftServer() {
+    return server;
   }
 
   private RaftServer.Division division() {
@@ -478,6 +491,9 @@ public final class RaftNode implements AutoCloseable {
   @Override
   public void close() throws IOException {
     try {
+      if (deadLeaderDetector != null) {
+        deadLeaderDetector.close();
+      }
       server.close();
     } finally {
       batchPump.shutdownNow();

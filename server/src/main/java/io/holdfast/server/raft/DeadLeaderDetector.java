@@ -1,0 +1,202 @@
+package io.holdfast.server.raft;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.apache.ratis.proto.RaftProtos.RaftGroupIdProto;
+import org.apache.ratis.proto.RaftProtos.RaftRpcRequestProto;
+import org.apache.ratis.proto.RaftProtos.StartLeaderElectionReplyProto;
+import org.apache.ratis.proto.RaftProtos.StartLeaderElectionRequestProto;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts an election as soon as the leader's process is known to be gone, instead of waiting out
+ * the election timeout (a Ratis follower notices a silent leader between one and two timeouts
+ * after its last heartbeat, 0.5-2 s by default).
+ *
+ * <p>The evidence is the one ZooKeeper's followers act on: the leader's AppendEntries stream to
+ * this node was cut (its connection closed), and a new connection to the leader's Raft port is
+ * refused. A live leader accepts connections; a process that died (crash, OOM kill, kill -9) left
+ * a host whose kernel refuses them. A leader that is alive but cut off (packets dropped, a host that
+ * lost power and sends no reset) does not refuse: the probe times out and the timeout applies.
+ *
+ * <p>The follower then starts the election the way a leader hands over leadership (Raft's
+ * TimeoutNow, Ratis's {@code startLeaderElection}), in the dead leader's name because only the
+ * leader may ask. Raft's safety never depends on when an election starts; a wrong guess costs one
+ * term. The surviving voters go in order of id, one step apart, so that two candidates do not
+ * split the vote; a later one goes only if no election has moved the term meanwhile.
+ */
+public final class DeadLeaderDetector implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DeadLeaderDetector.class);
+  private static final int PROBE_TIMEOUT_MS = 250;
+
+  private final Supplier<RaftServer> server;
+  private final RaftGroupId groupId;
+  private final RaftPeerId selfId;
+  private final long stepMs;
+  private final AtomicLong callIds = new AtomicLong();
+  // The term whose leader was found dead: its log and heartbeat streams are cut together, and one
+  // election is enough. A probe the leader answered is not remembered: it may still die this term.
+  private volatile long deadLeaderTerm = -1;
+  private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "holdfast-dead-leader-detector");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /**
+   * @param stepMs how long each surviving voter waits after the one before it (by id) could have
+   *     started its election; half the minimum election timeout leaves the first one time to win
+   */
+  public DeadLeaderDetector(Supplier<RaftServer> server, RaftGroupId groupId, RaftPeerId selfId, long stepMs) {
+    this.server = server;
+    this.groupId = groupId;
+    this.selfId = selfId;
+    this.stepMs = stepMs;
+  }
+
+  /** A stream of AppendEntries from {@code peer} ended without being completed: its connection may be gone. */
+  void streamCut(RaftPeerId peer) {
+    try {
+      executor.execute(() -> check(peer));
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // the node is stopping
+    }
+  }
+
+  private void check(RaftPeerId peer) {
+    RaftServer.Division division = division();
+    if (division == null) {
+      return;
+    }
+    DivisionInfo info = division.getInfo();
+    long term = info.getCurrentTerm();
+    if (!info.isFollower() || !peer.equals(info.getLeaderId()) || term == deadLeaderTerm) {
+      return;
+    }
+    RaftPeer leader = division.getRaftConf().getPeer(peer);
+    if (leader == null || leader.getAddress() == null) {
+      return;
+    }
+    Probe probe = probe(leader.getAddress());
+    if (probe == Probe.ACCEPTED) {
+      LOG.debug("the stream from leader {} (term {}) was cut, but its Raft port accepts connections", peer, term);
+      return;
+    }
+    if (probe == Probe.NO_ANSWER) {
+      LOG.info("the stream from leader {} (term {}) was cut and its Raft port {} does not answer: "
+          + "waiting for the election timeout", peer, term, leader.getAddress());
+      return;
+    }
+    deadLeaderTerm = term;
+    List<RaftPeerId> survivors = division.getRaftConf().getCurrentPeers().stream()
+        .map(RaftPeer::getId)
+        .filter(id -> !id.equals(peer))
+        .sorted(java.util.Comparator.comparing(RaftPeerId::toString))
+        .toList();
+    int rank = survivors.indexOf(selfId);
+    if (rank < 0) {
+      return;   // not a voter
+    }
+    long delay = rank * stepMs;
+    LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections): {}",
+        peer, leader.getAddress(), rank == 0 ? "starting an election now" : "starting an election in "
+            + delay + " ms unless another voter has by then");
+    executor.schedule(() -> startElection(peer, term), delay, TimeUnit.MILLISECONDS);
+  }
+
+  private void startElection(RaftPeerId deadLeader, long term) {
+    RaftServer.Division division = division();
+    if (division == null) {
+      return;
+    }
+    DivisionInfo info = division.getInfo();
+    if (!info.isFollower() || info.getCurrentTerm() != term || !deadLeader.equals(info.getLeaderId())) {
+      return;   // an election has happened meanwhile
+    }
+    TermIndex last = division.getRaftLog().getLastEntryTermIndex();
+    if (last == null) {
+      return;
+    }
+    RaftRpcRequestProto rpc = RaftRpcRequestProto.newBuilder()
+        .setRequestorId(deadLeader.toByteString())
+        .setReplyId(selfId.toByteString())
+        .setRaftGroupId(RaftGroupIdProto.newBuilder().setId(groupId.toByteString()))
+        .setCallId(callIds.incrementAndGet())
+        .build();
+    // Our own last entry as the leader's: Ratis starts the election only if our log is no shorter.
+    StartLeaderElectionRequestProto request = StartLeaderElectionRequestProto.newBuilder()
+        .setServerRequest(rpc)
+        .setLeaderLastEntry(last.toProto())
+        .build();
+    try {
+      StartLeaderElectionReplyProto reply = server.get().startLeaderElection(request);
+      boolean started = reply.getServerReply().getSuccess();
+      LOG.info("election after leader {} died (term {}): {}", deadLeader, term, started ? "started" : "refused by Ratis");
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("could not start an election after leader {} died: {}", deadLeader, e.toString());
+    }
+  }
+
+  enum Probe { ACCEPTED, REFUSED, NO_ANSWER }
+
+  /** Whether something listens at {@code address}; only a refusal says that nothing does. */
+  static Probe probe(String address) {
+    int colon = address.lastIndexOf(':');
+    if (colon < 0) {
+      return Probe.NO_ANSWER;
+    }
+    String host = address.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    int port;
+    try {
+      port = Integer.parseInt(address.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      return Probe.NO_ANSWER;
+    }
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(host, port), PROBE_TIMEOUT_MS);
+      return Probe.ACCEPTED;
+    } catch (ConnectException e) {
+      // Linux also throws this for a connect that timed out in the kernel: only a refusal counts
+      String message = String.valueOf(e.getMessage());
+      return message.contains("refused") ? Probe.REFUSED : Probe.NO_ANSWER;
+    } catch (SocketTimeoutException e) {
+      return Probe.NO_ANSWER;
+    } catch (IOException | RuntimeException e) {
+      // unreachable network, unresolvable name: no evidence either way
+      return Probe.NO_ANSWER;
+    }
+  }
+
+  private RaftServer.Division division() {
+    try {
+      RaftServer s = server.get();
+      return s == null ? null : s.getDivision(groupId);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  @Override
+  public void close() {
+    executor.shutdownNow();
+  }
+}
