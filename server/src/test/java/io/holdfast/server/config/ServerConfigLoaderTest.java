@@ -432,6 +432,13 @@ class ServerConfigLoaderTest {
   }
 
   @Test
+  void fastFailoverIsOnByDefaultAndNamesItselfWhenNotABoolean() {
+    assertEquals(true, ServerConfigLoader.fromMap(valid()).fastFailover());
+    assertEquals(false, ServerConfigLoader.fromMap(with("fast-failover", "false")).fastFailover());
+    assertTrue(failsNaming("fast-failover", with("fast-failover", "sometimes")).contains("true or false"));
+  }
+
+  @Test
   void joinIsABooleanAndNamesItselfWhenItIsNot() {
     assertEquals(false, ServerConfigLoader.fromMap(valid()).join());
     assertEquals(true, ServerConfigLoader.fromMap(with("join", true)).join());

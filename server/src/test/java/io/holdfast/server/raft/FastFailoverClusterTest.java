@@ -1,0 +1,107 @@
+package io.holdfast.server.raft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.proto.v1.ClusterStatusResponse;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A leader killed with -9 is replaced before any election timeout could have fired. The timeouts
+ * here are long on purpose (6-9 s, so heartbeats every 3 s): after a kill, the earliest election
+ * the timeout alone could start is 3 s away, so a new leader within 2.5 s can only come from the
+ * followers noticing the dead process. The control run, with fast-failover off, shows that.
+ */
+class FastFailoverClusterTest {
+  private static final long BOUND_MS = 2_500;
+
+  @TempDir
+  Path dir;
+  private ProcessCluster cluster;
+
+  @AfterEach
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private ProcessCluster start(boolean fastFailover) {
+    cluster = new ProcessCluster(3, dir, Map.of(
+        "election-timeout-min-ms", "6000",
+        "election-timeout-max-ms", "9000",
+        "session-ttl-min-ms", "18000",
+        "fast-failover", Boolean.toString(fastFailover))).start();
+    return cluster;
+  }
+
+  @Test
+  void aKilledLeaderIsReplacedBeforeAnyElectionTimeoutCouldFire() {
+    start(true);
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    long term = cluster.status(leader).getTerm();
+
+    long killedAt = System.nanoTime();
+    cluster.kill(leader);
+    int next = awaitNewLeader(leader, term, BOUND_MS);
+    long tookMs = (System.nanoTime() - killedAt) / 1_000_000;
+
+    assertTrue(next >= 0, "no new leader within " + BOUND_MS + " ms of the kill (the election timeout is 6-9 s)\n"
+        + cluster.logTails());
+    assertNotEquals(leader, next);
+    boolean announced = false;
+    for (int i = 0; i < 3; i++) {
+      announced |= i != leader && cluster.logContains(i, "starting an election now");
+    }
+    assertTrue(announced, "a survivor says why it started the election");
+    // The survivors agree on it, and it serves: the cluster is whole again with the old leader back.
+    cluster.start(leader);
+    assertEquals(next, cluster.awaitLeader(Duration.ofSeconds(30)), "the restarted node follows the new leader");
+    System.out.printf("fast failover: new leader %s %d ms after the kill%n", ProcessCluster.nodeId(next), tookMs);
+  }
+
+  @Test
+  void withoutFastFailoverTheFollowersWaitForTheirTimeout() {
+    start(false);
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    long term = cluster.status(leader).getTerm();
+
+    cluster.kill(leader);
+    int next = awaitNewLeader(leader, term, BOUND_MS);
+
+    assertEquals(-1, next, "with fast-failover off, no election may start before the timeout");
+    for (int i = 0; i < 3; i++) {
+      assertTrue(i == leader || !cluster.logContains(i, "starting an election"), "node " + i);
+    }
+  }
+
+  /** Polls the survivors until one reports itself leader in a later term; -1 if none within {@code ms}. */
+  private int awaitNewLeader(int dead, long term, long ms) {
+    long end = System.nanoTime() + ms * 1_000_000;
+    while (System.nanoTime() < end) {
+      for (int i = 0; i < 3; i++) {
+        if (i == dead) {
+          continue;
+        }
+        ClusterStatusResponse s = cluster.status(i);
+        if (s != null && s.getRole().equals("LEADER") && s.getTerm() > term) {
+          return i;
+        }
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return -1;
+      }
+    }
+    return -1;
+  }
+}
