@@ -73,7 +73,14 @@ public final class DeadLeaderDetector implements AutoCloseable {
   /** A stream of AppendEntries from {@code peer} ended without being completed: its connection may be gone. */
   void streamCut(RaftPeerId peer) {
     try {
-      executor.execute(() -> check(peer));
+      executor.execute(() -> {
+        try {
+          check(peer);
+        } catch (RuntimeException e) {
+          // a division closing under us: the node is stopping or leaving the group
+          LOG.debug("could not check leader {}: {}", peer, e.toString());
+        }
+      });
     } catch (java.util.concurrent.RejectedExecutionException closing) {
       // the node is stopping
     }
@@ -117,7 +124,17 @@ public final class DeadLeaderDetector implements AutoCloseable {
     LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections): {}",
         peer, leader.getAddress(), rank == 0 ? "starting an election now" : "starting an election in "
             + delay + " ms unless another voter has by then");
-    executor.schedule(() -> startElection(peer, term), delay, TimeUnit.MILLISECONDS);
+    try {
+      executor.schedule(() -> {
+        try {
+          startElection(peer, term);
+        } catch (RuntimeException e) {
+          LOG.debug("could not start an election after leader {} died: {}", peer, e.toString());
+        }
+      }, delay, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // the node is stopping
+    }
   }
 
   private void startElection(RaftPeerId deadLeader, long term) {
@@ -130,7 +147,11 @@ public final class DeadLeaderDetector implements AutoCloseable {
       return;   // an election has happened meanwhile
     }
     TermIndex last = division.getRaftLog().getLastEntryTermIndex();
-    if (last == null) {
+    if (last == null || last.getTerm() != term) {
+      // A node still catching up (say, just restarted) holds no entry of the leader's term: it
+      // would lose the vote anyway, and Ratis refuses it. The next voter goes one step later.
+      LOG.info("not starting an election after leader {} died: this node's log has no entry of term {} yet",
+          deadLeader, term);
       return;
     }
     RaftRpcRequestProto rpc = RaftRpcRequestProto.newBuilder()
