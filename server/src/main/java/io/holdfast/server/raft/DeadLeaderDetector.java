@@ -6,6 +6,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -38,14 +39,24 @@ import org.slf4j.LoggerFactory;
  * <p>The follower then starts the election the way a leader hands over leadership (Raft's
  * TimeoutNow, Ratis's {@code startLeaderElection}), in the dead leader's name because only the
  * leader may ask. Raft's safety never depends on when an election starts; a wrong guess costs one
- * term. The surviving voters go in order of id, one step apart, so that two candidates do not
- * split the vote; a later one goes only if no election has moved the term meanwhile.
+ * term. The surviving voters ask each other for their last log entry and go one step apart, the
+ * longest log first (ties by id), so that two candidates do not split the vote and the first one
+ * is not refused for a shorter log; a later one goes only if no election has moved the term.
  */
 public final class DeadLeaderDetector implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DeadLeaderDetector.class);
   private static final int PROBE_TIMEOUT_MS = 250;
+  /** How long a survivor waits for another's answer about its log before ordering it last. */
+  static final int ASK_TIMEOUT_MS = 300;
+
+  /** Asks a peer for the last entry of its Raft log; null if it does not answer within {@link #ASK_TIMEOUT_MS}. */
+  @FunctionalInterface
+  public interface PeerLogs {
+    TermIndex lastEntryOf(RaftPeer peer);
+  }
 
   private final Supplier<RaftServer> server;
+  private final PeerLogs peerLogs;
   private final RaftGroupId groupId;
   private final RaftPeerId selfId;
   private final long stepMs;
@@ -58,13 +69,21 @@ public final class DeadLeaderDetector implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
+  // Asks the other survivors in parallel, off the detector's thread.
+  private final java.util.concurrent.ExecutorService askers = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "holdfast-dead-leader-ask");
+    t.setDaemon(true);
+    return t;
+  });
 
   /**
    * @param stepMs how long each surviving voter waits after the one before it (by id) could have
    *     started its election; half the minimum election timeout leaves the first one time to win
    */
-  public DeadLeaderDetector(Supplier<RaftServer> server, RaftGroupId groupId, RaftPeerId selfId, long stepMs) {
+  public DeadLeaderDetector(Supplier<RaftServer> server, PeerLogs peerLogs, RaftGroupId groupId, RaftPeerId selfId,
+      long stepMs) {
     this.server = server;
+    this.peerLogs = peerLogs;
     this.groupId = groupId;
     this.selfId = selfId;
     this.stepMs = stepMs;
@@ -111,19 +130,19 @@ public final class DeadLeaderDetector implements AutoCloseable {
       return;
     }
     deadLeaderTerm = term;
-    List<RaftPeerId> survivors = division.getRaftConf().getCurrentPeers().stream()
-        .map(RaftPeer::getId)
-        .filter(id -> !id.equals(peer))
-        .sorted(java.util.Comparator.comparing(RaftPeerId::toString))
+    List<RaftPeer> survivors = division.getRaftConf().getCurrentPeers().stream()
+        .filter(p -> !p.getId().equals(peer))
         .toList();
-    int rank = survivors.indexOf(selfId);
-    if (rank < 0) {
+    if (survivors.stream().noneMatch(p -> p.getId().equals(selfId))) {
       return;   // not a voter
     }
+    Map<RaftPeerId, TermIndex> logs = lastEntries(survivors, division.getRaftLog().getLastEntryTermIndex());
+    List<RaftPeerId> order = electionOrder(logs);
+    int rank = order.indexOf(selfId);
     long delay = rank * stepMs;
-    LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections): {}",
-        peer, leader.getAddress(), rank == 0 ? "starting an election now" : "starting an election in "
-            + delay + " ms unless another voter has by then");
+    LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections); the voters' last "
+        + "entries {}: {}", peer, leader.getAddress(), logs, rank == 0 ? "starting an election now"
+            : "starting an election in " + delay + " ms unless another voter has by then");
     try {
       executor.schedule(() -> {
         try {
@@ -135,6 +154,51 @@ public final class DeadLeaderDetector implements AutoCloseable {
     } catch (java.util.concurrent.RejectedExecutionException closing) {
       // the node is stopping
     }
+  }
+
+  /**
+   * Every survivor's last log entry: ours from our log, the others' asked of them at once (they
+   * no longer change: nobody appends without a leader). Null where a voter did not answer in time.
+   */
+  private Map<RaftPeerId, TermIndex> lastEntries(List<RaftPeer> survivors, TermIndex ours) {
+    Map<RaftPeerId, java.util.concurrent.CompletableFuture<TermIndex>> asked = new java.util.LinkedHashMap<>();
+    for (RaftPeer p : survivors) {
+      asked.put(p.getId(), p.getId().equals(selfId)
+          ? java.util.concurrent.CompletableFuture.completedFuture(ours)
+          : java.util.concurrent.CompletableFuture.supplyAsync(() -> peerLogs.lastEntryOf(p), askers));
+    }
+    Map<RaftPeerId, TermIndex> out = new java.util.LinkedHashMap<>();
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ASK_TIMEOUT_MS + 100);
+    for (Map.Entry<RaftPeerId, java.util.concurrent.CompletableFuture<TermIndex>> e : asked.entrySet()) {
+      TermIndex t = null;
+      try {
+        t = e.getValue().get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
+        // no answer: ordered after every voter that answered
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+      }
+      out.put(e.getKey(), t);
+    }
+    return out;
+  }
+
+  /**
+   * Who tries first: the longest log (Raft refuses a candidate whose log is shorter than the
+   * voter's, and a refused candidate's term would stop the others), then the lowest id. Every
+   * survivor that got the same answers computes the same order.
+   */
+  static List<RaftPeerId> electionOrder(Map<RaftPeerId, TermIndex> lastEntries) {
+    java.util.Comparator<Map.Entry<RaftPeerId, TermIndex>> byLog = (a, b) -> {
+      if (a.getValue() == null || b.getValue() == null) {
+        return a.getValue() == null ? (b.getValue() == null ? 0 : 1) : -1;
+      }
+      return b.getValue().compareTo(a.getValue());
+    };
+    return lastEntries.entrySet().stream()
+        .sorted(byLog.thenComparing(e -> e.getKey().toString()))
+        .map(Map.Entry::getKey)
+        .toList();
   }
 
   private void startElection(RaftPeerId deadLeader, long term) {
@@ -219,5 +283,6 @@ public final class DeadLeaderDetector implements AutoCloseable {
   @Override
   public void close() {
     executor.shutdownNow();
+    askers.shutdownNow();
   }
 }

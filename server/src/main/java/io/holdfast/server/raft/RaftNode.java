@@ -67,6 +67,7 @@ public final class RaftNode implements AutoCloseable {
       });
   private final CommandBatcher batcher;
   private final DeadLeaderDetector deadLeaderDetector;
+  private final org.apache.ratis.grpc.GrpcTlsConfig peerTls;
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
@@ -87,6 +88,7 @@ public final class RaftNode implements AutoCloseable {
       throws IOException {
     this.config = config;
     this.stateMachine = stateMachine;
+    this.peerTls = peerTls;
     this.batcher = new CommandBatcher(this::replicate, batchPump, config.batchMaxCommands(), config.batchInFlight(),
         n -> {
           com.codahale.metrics.Histogram h = batchSizes;
@@ -102,7 +104,7 @@ public final class RaftNode implements AutoCloseable {
     }
     stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
     this.deadLeaderDetector = config.fastFailover()
-        ? new DeadLeaderDetector(this::raftServer, groupId, selfId, config.electionTimeoutMinMs() / 2)
+        ? new DeadLeaderDetector(this::raftServer, this::lastEntryOf, groupId, selfId, config.electionTimeoutMinMs() / 2)
         : null;
     this.server = RaftServer.newBuilder()
         .setServerId(selfId)
@@ -170,6 +172,40 @@ public final class RaftNode implements AutoCloseable {
 
   public HoldfastStateMachine stateMachine() {
     return stateMachine;
+  }
+
+  /**
+   * The last entry of {@code peer}'s Raft log, asked of the peer's Raft port (a Ratis group-info
+   * call, over peer TLS when configured); null if it does not answer in time.
+   */
+  private org.apache.ratis.server.protocol.TermIndex lastEntryOf(RaftPeer peer) {
+    RaftProperties p = new RaftProperties();
+    org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(p,
+        TimeDuration.valueOf(DeadLeaderDetector.ASK_TIMEOUT_MS, TimeUnit.MILLISECONDS));
+    RaftPeer target = RaftPeer.newBuilder().setId(peer.getId()).setAddress(peer.getAddress()).build();
+    org.apache.ratis.client.RaftClient client = org.apache.ratis.client.RaftClient.newBuilder()
+        .setRaftGroup(RaftGroup.valueOf(groupId, target))
+        .setProperties(p)
+        .setParameters(parameters(peerTls, null))
+        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.noRetry())
+        .build();
+    try {
+      org.apache.ratis.proto.RaftProtos.LogInfoProto log =
+          client.getGroupManagementApi(target.getId()).info(groupId).getLogInfoProto();
+      return log.hasLastEntry() ? org.apache.ratis.server.protocol.TermIndex.valueOf(log.getLastEntry()) : null;
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("{} did not say where its log ends: {}", peer.getId(), e.toString());
+      return null;
+    } finally {
+      // Closing a gRPC channel can take a while; the detector should not wait for it.
+      java.util.concurrent.CompletableFuture.runAsync(() -> {
+        try {
+          client.close();
+        } catch (IOException ignored) {
+          // nothing left to do with it
+        }
+      });
+    }
   }
 
   // The detector is built before the server it watches; it asks for it only once streams flow.

@@ -1,0 +1,68 @@
+package io.holdfast.server.raft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Only a refused connection counts as evidence that the leader's process is gone, and the survivor
+ * with the longest log tries first.
+ */
+class DeadLeaderDetectorTest {
+
+  @Test
+  void aListeningPortIsAlive() throws Exception {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      assertEquals(DeadLeaderDetector.Probe.ACCEPTED, DeadLeaderDetector.probe("127.0.0.1:" + s.getLocalPort()));
+    }
+  }
+
+  @Test
+  void aClosedPortIsRefused() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    assertEquals(DeadLeaderDetector.Probe.REFUSED, DeadLeaderDetector.probe("127.0.0.1:" + port));
+  }
+
+  @Test
+  void anAddressThatCannotBeReadIsNoEvidence() {
+    assertEquals(DeadLeaderDetector.Probe.NO_ANSWER, DeadLeaderDetector.probe("no-port-here"));
+    assertEquals(DeadLeaderDetector.Probe.NO_ANSWER, DeadLeaderDetector.probe("127.0.0.1:notaport"));
+  }
+
+  private static RaftPeerId id(String s) {
+    return RaftPeerId.valueOf(s);
+  }
+
+  @Test
+  void theLongestLogGoesFirstThenTheLowestIdThenThoseThatDidNotAnswer() {
+    Map<RaftPeerId, TermIndex> logs = new LinkedHashMap<>();
+    logs.put(id("n1"), TermIndex.valueOf(5, 100));
+    logs.put(id("n2"), TermIndex.valueOf(5, 102));
+    logs.put(id("n3"), null);
+    logs.put(id("n4"), TermIndex.valueOf(5, 102));
+    logs.put(id("n5"), TermIndex.valueOf(4, 300));   // a later term beats a longer older one
+    assertEquals(List.of(id("n2"), id("n4"), id("n1"), id("n5"), id("n3")), DeadLeaderDetector.electionOrder(logs));
+  }
+
+  @Test
+  void equalLogsGoByIdSoEverySurvivorComputesTheSameOrder() {
+    Map<RaftPeerId, TermIndex> a = new LinkedHashMap<>();
+    a.put(id("n3"), TermIndex.valueOf(2, 7));
+    a.put(id("n1"), TermIndex.valueOf(2, 7));
+    Map<RaftPeerId, TermIndex> b = new LinkedHashMap<>();
+    b.put(id("n1"), TermIndex.valueOf(2, 7));
+    b.put(id("n3"), TermIndex.valueOf(2, 7));
+    assertEquals(List.of(id("n1"), id("n3")), DeadLeaderDetector.electionOrder(a));
+    assertEquals(DeadLeaderDetector.electionOrder(a), DeadLeaderDetector.electionOrder(b));
+  }
+}
