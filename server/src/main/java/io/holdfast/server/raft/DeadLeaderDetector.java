@@ -174,7 +174,7 @@ public final class DeadLeaderDetector implements AutoCloseable {
       try {
         t = e.getValue().get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
       } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
-        // no answer: ordered after every voter that answered
+        // no answer: the order falls back to ids
       } catch (InterruptedException ie) {
         Thread.currentThread().interrupt();
       }
@@ -186,15 +186,14 @@ public final class DeadLeaderDetector implements AutoCloseable {
   /**
    * Who tries first: the longest log (Raft refuses a candidate whose log is shorter than the
    * voter's, and a refused candidate's term would stop the others), then the lowest id. Every
-   * survivor that got the same answers computes the same order.
+   * survivor that got the same answers computes the same order. If a voter did not answer, the
+   * order is by id alone: a survivor that cannot ask the others (a firewall, a TLS mistake) must
+   * not put itself first while each of the others does the same.
    */
   static List<RaftPeerId> electionOrder(Map<RaftPeerId, TermIndex> lastEntries) {
-    java.util.Comparator<Map.Entry<RaftPeerId, TermIndex>> byLog = (a, b) -> {
-      if (a.getValue() == null || b.getValue() == null) {
-        return a.getValue() == null ? (b.getValue() == null ? 0 : 1) : -1;
-      }
-      return b.getValue().compareTo(a.getValue());
-    };
+    boolean allAnswered = lastEntries.values().stream().allMatch(java.util.Objects::nonNull);
+    java.util.Comparator<Map.Entry<RaftPeerId, TermIndex>> byLog =
+        (a, b) -> allAnswered ? b.getValue().compareTo(a.getValue()) : 0;
     return lastEntries.entrySet().stream()
         .sorted(byLog.thenComparing(e -> e.getKey().toString()))
         .map(Map.Entry::getKey)

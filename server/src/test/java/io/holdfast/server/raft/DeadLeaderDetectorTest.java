@@ -44,14 +44,23 @@ class DeadLeaderDetectorTest {
   }
 
   @Test
-  void theLongestLogGoesFirstThenTheLowestIdThenThoseThatDidNotAnswer() {
+  void theLongestLogGoesFirstThenTheLowestId() {
     Map<RaftPeerId, TermIndex> logs = new LinkedHashMap<>();
     logs.put(id("n1"), TermIndex.valueOf(5, 100));
     logs.put(id("n2"), TermIndex.valueOf(5, 102));
-    logs.put(id("n3"), null);
     logs.put(id("n4"), TermIndex.valueOf(5, 102));
     logs.put(id("n5"), TermIndex.valueOf(4, 300));   // a later term beats a longer older one
-    assertEquals(List.of(id("n2"), id("n4"), id("n1"), id("n5"), id("n3")), DeadLeaderDetector.electionOrder(logs));
+    assertEquals(List.of(id("n2"), id("n4"), id("n1"), id("n5")), DeadLeaderDetector.electionOrder(logs));
+  }
+
+  @Test
+  void ifAnyVoterDidNotAnswerTheOrderIsByIdAlone() {
+    // n3 could not ask n1, so it knows only its own log: putting the longest known log first
+    // would put n3 first here and n1 first on n1, two candidates at once.
+    Map<RaftPeerId, TermIndex> onN3 = new LinkedHashMap<>();
+    onN3.put(id("n1"), null);
+    onN3.put(id("n3"), TermIndex.valueOf(5, 102));
+    assertEquals(List.of(id("n1"), id("n3")), DeadLeaderDetector.electionOrder(onN3));
   }
 
   @Test

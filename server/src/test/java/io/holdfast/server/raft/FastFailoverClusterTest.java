@@ -1,13 +1,17 @@
 package io.holdfast.server.raft;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.proto.v1.ClusterStatusResponse;
 import io.holdfast.server.testing.ProcessCluster;
+import io.holdfast.server.testing.TestPki;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -34,17 +38,52 @@ class FastFailoverClusterTest {
   }
 
   private ProcessCluster start(boolean fastFailover) {
-    cluster = new ProcessCluster(3, dir, Map.of(
+    return start(fastFailover, Map.of());
+  }
+
+  private ProcessCluster start(boolean fastFailover, Map<String, String> more) {
+    Map<String, String> settings = new java.util.HashMap<>(Map.of(
         "election-timeout-min-ms", "6000",
         "election-timeout-max-ms", "9000",
         "session-ttl-min-ms", "18000",
-        "fast-failover", Boolean.toString(fastFailover))).start();
+        "fast-failover", Boolean.toString(fastFailover)));
+    settings.putAll(more);
+    cluster = new ProcessCluster(3, dir, settings).start();
     return cluster;
   }
 
   @Test
   void aKilledLeaderIsReplacedBeforeAnyElectionTimeoutCouldFire() {
     start(true);
+    killLeaderAndExpectAFastSuccessor();
+  }
+
+  @Test
+  void withPeerTlsTheSurvivorsStillLearnEachOthersLogs() throws java.io.IOException {
+    TestPki pki = new TestPki(dir.resolve("pki"));
+    TestPki.Pem ca = pki.newCa("peers");
+    TestPki.Pem peer = pki.issue(ca, "holdfast-peer");
+    start(true, Map.of("peer-tls", "mtls", "peer-tls-cert", peer.cert().toString(),
+        "peer-tls-key", peer.key().toString(), "peer-tls-ca", ca.cert().toString()));
+    int leader = killLeaderAndExpectAFastSuccessor();
+    int survivorsThatAsked = 0;
+    for (int i = 0; i < 3; i++) {
+      if (i == leader) {
+        continue;
+      }
+      List<String> lines = Files.readAllLines(cluster.log(i)).stream()
+          .filter(l -> l.contains("the voters' last entries")).toList();
+      for (String line : lines) {
+        // every survivor's answer about its log came back over peer TLS ("=null": no answer)
+        assertFalse(line.contains("=null"), "node " + i + " could not ask the others: " + line);
+      }
+      survivorsThatAsked += lines.isEmpty() ? 0 : 1;
+    }
+    assertTrue(survivorsThatAsked >= 1, "a survivor saw the leader die and asked the others");
+  }
+
+  /** Kills the leader, checks that a survivor leads within the bound; returns the killed index. */
+  private int killLeaderAndExpectAFastSuccessor() {
     int leader = cluster.awaitLeader(Duration.ofSeconds(60));
     long term = cluster.status(leader).getTerm();
 
@@ -65,6 +104,7 @@ class FastFailoverClusterTest {
     cluster.start(leader);
     assertEquals(next, cluster.awaitLeader(Duration.ofSeconds(30)), "the restarted node follows the new leader");
     System.out.printf("fast failover: new leader %s %d ms after the kill%n", ProcessCluster.nodeId(next), tookMs);
+    return leader;
   }
 
   @Test
