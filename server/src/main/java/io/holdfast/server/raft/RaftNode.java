@@ -67,7 +67,7 @@ public final class RaftNode implements AutoCloseable {
       });
   private final CommandBatcher batcher;
   private final DeadLeaderDetector deadLeaderDetector;
-  private final org.apache.ratis.grpc.GrpcTlsConfig peerTls;
+  private final PeerLogAsker peerLogs;
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
@@ -88,7 +88,6 @@ public final class RaftNode implements AutoCloseable {
       throws IOException {
     this.config = config;
     this.stateMachine = stateMachine;
-    this.peerTls = peerTls;
     this.batcher = new CommandBatcher(this::replicate, batchPump, config.batchMaxCommands(), config.batchInFlight(),
         n -> {
           com.codahale.metrics.Histogram h = batchSizes;
@@ -103,8 +102,9 @@ public final class RaftNode implements AutoCloseable {
       peers.add(peer(p.id(), p.peerAddress().toString(), p.clientAddress().toString()));
     }
     stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
+    this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls, null)) : null;
     this.deadLeaderDetector = config.fastFailover()
-        ? new DeadLeaderDetector(this::raftServer, this::lastEntryOf, groupId, selfId, config.electionTimeoutMinMs() / 2)
+        ? new DeadLeaderDetector(this::raftServer, peerLogs, groupId, selfId, config.electionTimeoutMinMs() / 2)
         : null;
     this.server = RaftServer.newBuilder()
         .setServerId(selfId)
@@ -168,44 +168,13 @@ public final class RaftNode implements AutoCloseable {
   public void start() throws IOException {
     server.start();
     LOG.info("Raft server {} started on {} (group {})", selfId, config.self().peerAddress(), groupId);
+    if (deadLeaderDetector != null) {
+      peerLogs.warmUp(RaftPeer.newBuilder().setId(selfId).setAddress(config.self().peerAddress().toString()).build());
+    }
   }
 
   public HoldfastStateMachine stateMachine() {
     return stateMachine;
-  }
-
-  /**
-   * The last entry of {@code peer}'s Raft log, asked of the peer's Raft port (a Ratis group-info
-   * call, over peer TLS when configured); null if it does not answer in time.
-   */
-  private org.apache.ratis.server.protocol.TermIndex lastEntryOf(RaftPeer peer) {
-    RaftProperties p = new RaftProperties();
-    org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(p,
-        TimeDuration.valueOf(DeadLeaderDetector.ASK_TIMEOUT_MS, TimeUnit.MILLISECONDS));
-    RaftPeer target = RaftPeer.newBuilder().setId(peer.getId()).setAddress(peer.getAddress()).build();
-    org.apache.ratis.client.RaftClient client = org.apache.ratis.client.RaftClient.newBuilder()
-        .setRaftGroup(RaftGroup.valueOf(groupId, target))
-        .setProperties(p)
-        .setParameters(parameters(peerTls, null))
-        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.noRetry())
-        .build();
-    try {
-      org.apache.ratis.proto.RaftProtos.LogInfoProto log =
-          client.getGroupManagementApi(target.getId()).info(groupId).getLogInfoProto();
-      return log.hasLastEntry() ? org.apache.ratis.server.protocol.TermIndex.valueOf(log.getLastEntry()) : null;
-    } catch (IOException | RuntimeException e) {
-      LOG.debug("{} did not say where its log ends: {}", peer.getId(), e.toString());
-      return null;
-    } finally {
-      // Closing a gRPC channel can take a while; the detector should not wait for it.
-      java.util.concurrent.CompletableFuture.runAsync(() -> {
-        try {
-          client.close();
-        } catch (IOException ignored) {
-          // nothing left to do with it
-        }
-      });
-    }
   }
 
   // The detector is built before the server it watches; it asks for it only once streams flow.
@@ -529,6 +498,7 @@ public final class RaftNode implements AutoCloseable {
     try {
       if (deadLeaderDetector != null) {
         deadLeaderDetector.close();
+        peerLogs.close();
       }
       server.close();
     } finally {

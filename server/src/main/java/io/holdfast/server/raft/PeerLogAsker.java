@@ -1,0 +1,119 @@
+package io.holdfast.server.raft;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.proto.RaftProtos.LogInfoProto;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Asks a peer's Raft port where its log ends (Ratis's group info), for the {@link DeadLeaderDetector}.
+ * One Ratis client per peer is kept once made: a new one costs a channel, a connection and, with
+ * peer TLS, a handshake, and a failover is when those should not be paid. A client that failed is
+ * dropped and made again on the next ask.
+ */
+final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PeerLogAsker.class);
+
+  private record Asker(String address, RaftClient client) {}
+
+  private final RaftGroupId groupId;
+  private final Parameters parameters;
+  private final Map<RaftPeerId, Asker> askers = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+
+  /** {@code parameters}: Ratis's, with peer TLS when the cluster uses it. */
+  PeerLogAsker(RaftGroupId groupId, Parameters parameters) {
+    this.groupId = groupId;
+    this.parameters = parameters;
+  }
+
+  @Override
+  public TermIndex lastEntryOf(RaftPeer peer) {
+    if (closed) {
+      return null;
+    }
+    Asker asker = askers.compute(peer.getId(), (id, old) -> {
+      if (old != null && old.address().equals(peer.getAddress())) {
+        return old;
+      }
+      if (old != null) {
+        closeLater(old.client());   // the member moved
+      }
+      return new Asker(peer.getAddress(), newClient(peer));
+    });
+    try {
+      LogInfoProto log = asker.client().getGroupManagementApi(peer.getId()).info(groupId).getLogInfoProto();
+      return log.hasLastEntry() ? TermIndex.valueOf(log.getLastEntry()) : null;
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("{} did not say where its log ends: {}", peer.getId(), e.toString());
+      if (askers.remove(peer.getId(), asker)) {
+        closeLater(asker.client());
+      }
+      return null;
+    }
+  }
+
+  /**
+   * Makes and drops one client to {@code self}, in the background: the first Ratis client of a JVM
+   * loads and links its classes (300 ms on a busy machine), which would otherwise fall on the
+   * first failover this node takes part in.
+   */
+  void warmUp(RaftPeer self) {
+    CompletableFuture.runAsync(() -> {
+      RaftClient c = newClient(self);
+      try {
+        c.getGroupManagementApi(self.getId()).info(groupId);
+      } catch (IOException | RuntimeException e) {
+        LOG.debug("warm-up ask of {} failed: {}", self.getId(), e.toString());
+      } finally {
+        closeLater(c);
+      }
+    });
+  }
+
+  private RaftClient newClient(RaftPeer peer) {
+    RaftProperties p = new RaftProperties();
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p,
+        TimeDuration.valueOf(DeadLeaderDetector.ASK_TIMEOUT_MS, TimeUnit.MILLISECONDS));
+    RaftPeer target = RaftPeer.newBuilder().setId(peer.getId()).setAddress(peer.getAddress()).build();
+    return RaftClient.newBuilder()
+        .setRaftGroup(RaftGroup.valueOf(groupId, target))
+        .setProperties(p)
+        .setParameters(parameters)
+        .setRetryPolicy(RetryPolicies.noRetry())
+        .build();
+  }
+
+  // Closing a gRPC channel can take a while; nobody should wait for it.
+  private static void closeLater(RaftClient client) {
+    CompletableFuture.runAsync(() -> {
+      try {
+        client.close();
+      } catch (IOException ignored) {
+        // nothing left to do with it
+      }
+    });
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    askers.values().forEach(a -> closeLater(a.client()));
+    askers.clear();
+  }
+}
