@@ -1,5 +1,7 @@
 package io.holdfast.server.raft;
 
+import io.holdfast.server.config.ConfigException;
+import io.holdfast.server.config.HostPort;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -241,22 +243,14 @@ public final class DeadLeaderDetector implements AutoCloseable {
 
   /** Whether something listens at {@code address}; only a refusal says that nothing does. */
   static Probe probe(String address) {
-    int colon = address.lastIndexOf(':');
-    if (colon < 0) {
-      return Probe.NO_ANSWER;
-    }
-    String host = address.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    int port;
+    HostPort target;
     try {
-      port = Integer.parseInt(address.substring(colon + 1));
-    } catch (NumberFormatException e) {
+      target = HostPort.parse("peer address", address);
+    } catch (ConfigException e) {
       return Probe.NO_ANSWER;
     }
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress(host, port), PROBE_TIMEOUT_MS);
+      s.connect(new InetSocketAddress(target.host(), target.port()), PROBE_TIMEOUT_MS);
       return Probe.ACCEPTED;
     } catch (ConnectException e) {
       // Linux also throws this for a connect that timed out in the kernel: only a refusal counts
