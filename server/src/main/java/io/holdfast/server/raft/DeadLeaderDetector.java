@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
 public final class DeadLeaderDetector implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DeadLeaderDetector.class);
   private static final int PROBE_TIMEOUT_MS = 250;
-  /** How long a survivor waits for another's answer about its log before ordering it last. */
+  /** How long a survivor waits for another's answer about its log before ordering by id alone. */
   static final int ASK_TIMEOUT_MS = 300;
 
   /** Asks a peer for the last entry of its Raft log; null if it does not answer within {@link #ASK_TIMEOUT_MS}. */
@@ -79,8 +79,10 @@ public final class DeadLeaderDetector implements AutoCloseable {
   });
 
   /**
-   * @param stepMs how long each surviving voter waits after the one before it (by id) could have
-   *     started its election; half the minimum election timeout leaves the first one time to win
+   * @param peerLogs asks another voter where its log ends
+   * @param stepMs how long each surviving voter waits after the one before it in the election
+   *     order could have started its election; half the minimum election timeout leaves the first
+   *     one time to win
    */
   public DeadLeaderDetector(Supplier<RaftServer> server, PeerLogs peerLogs, RaftGroupId groupId, RaftPeerId selfId,
       long stepMs) {
