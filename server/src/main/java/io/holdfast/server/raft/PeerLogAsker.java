@@ -2,7 +2,6 @@ package io.holdfast.server.raft;
 
 import java.io.IOException;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.client.RaftClient;
@@ -35,6 +34,12 @@ final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
   private final Parameters parameters;
   private final Map<RaftPeerId, Asker> askers = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  // Warm-ups and closes, which may block for a while, on threads of their own.
+  private final java.util.concurrent.ExecutorService background = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "holdfast-peer-log-asker");
+    t.setDaemon(true);
+    return t;
+  });
 
   /** {@code parameters}: Ratis's, with peer TLS when the cluster uses it. */
   PeerLogAsker(RaftGroupId groupId, Parameters parameters) {
@@ -74,7 +79,7 @@ final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
    * first failover this node takes part in.
    */
   void warmUp(RaftPeer self) {
-    CompletableFuture.runAsync(() -> {
+    background.execute(() -> {
       RaftClient c = newClient(self);
       try {
         c.getGroupManagementApi(self.getId()).info(groupId);
@@ -100,14 +105,18 @@ final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
   }
 
   // Closing a gRPC channel can take a while; nobody should wait for it.
-  private static void closeLater(RaftClient client) {
-    CompletableFuture.runAsync(() -> {
-      try {
-        client.close();
-      } catch (IOException ignored) {
-        // nothing left to do with it
-      }
-    });
+  private void closeLater(RaftClient client) {
+    try {
+      background.execute(() -> {
+        try {
+          client.close();
+        } catch (IOException ignored) {
+          // nothing left to do with it
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException stopped) {
+      // the node is stopping: its process takes the channel with it
+    }
   }
 
   @Override
@@ -115,5 +124,6 @@ final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
     closed = true;
     askers.values().forEach(a -> closeLater(a.client()));
     askers.clear();
+    background.shutdown();
   }
 }
