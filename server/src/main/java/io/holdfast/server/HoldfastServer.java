@@ -77,6 +77,11 @@ public final class HoldfastServer implements AutoCloseable {
   public HoldfastServer(ServerConfig config, MetricRegistry registry, java.util.List<io.grpc.ServerInterceptor> innermost)
       throws IOException {
     this.config = config;
+    if (!io.holdfast.server.raft.CommonPoolFloor.inEffect()) {
+      LOG.warn("PERFORMANCE: the JVM's common pool has one thread, so Ratis starts a thread for every follower "
+          + "append; start the JVM with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 "
+          + "(holdfast-server's own main does this)");
+    }
     this.metrics = new ServerMetrics(registry);
     RatisMetricsBridge.install(registry);
     Files.createDirectories(config.dataDir());

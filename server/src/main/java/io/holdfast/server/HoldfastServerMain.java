@@ -3,6 +3,7 @@ package io.holdfast.server;
 import io.holdfast.server.config.ConfigException;
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.config.ServerConfigLoader;
+import io.holdfast.server.raft.CommonPoolFloor;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -28,6 +29,7 @@ public final class HoldfastServerMain implements Callable<Integer> {
   Map<String, String> overrides = new LinkedHashMap<>();
 
   public static void main(String[] args) {
+    CommonPoolFloor.raise();
     SLF4JBridgeHandler.removeHandlersForRootLogger();
     SLF4JBridgeHandler.install();
     System.exit(new CommandLine(new HoldfastServerMain()).execute(args));

@@ -30,7 +30,6 @@ import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
-import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.apache.ratis.util.LifeCycle;
@@ -50,7 +49,7 @@ import org.slf4j.LoggerFactory;
 public final class HoldfastStateMachine extends BaseStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(HoldfastStateMachine.class);
 
-  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+  private final SnapshotStorage storage = new SnapshotStorage();
   private final HoldfastState state = new HoldfastState();
   private final List<StateObserver> observers = new CopyOnWriteArrayList<>();
   private volatile boolean leader;

@@ -44,7 +44,7 @@ class SnapshotWriterTest {
         .setLogCorruptionPolicy(RaftServerConfigKeys.Log.CorruptionPolicy.EXCEPTION)
         .setStorageFreeSpaceMin(SizeInBytes.valueOf(0)).build();
     raftStorage.initialize();
-    storage = new SimpleStateMachineStorage();
+    storage = new SnapshotStorage();
     storage.init(raftStorage);
     writer = new SnapshotWriter(storage, n -> { });
     state = new HoldfastState();
