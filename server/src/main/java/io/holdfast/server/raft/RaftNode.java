@@ -162,6 +162,11 @@ public final class RaftNode implements AutoCloseable {
     // The appender sleeps this long before every AppendEntries (1 ms by default, RATIS-1793):
     // a commit waits for it twice over, and a busy leader's appenders spend their time asleep.
     RaftServerConfigKeys.Log.Appender.setWaitTimeMin(p, TimeDuration.ZERO);
+    // By default the leader follows every advance of the commit index with a metadata entry of
+    // its own (the index, so that a restarted node may apply before it hears from a leader): a
+    // second log write, fsync and AppendEntries on every node for every command. Raft does not
+    // need it; a restarted node learns the commit index from the leader's first heartbeat.
+    RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
     return p;
   }
 
