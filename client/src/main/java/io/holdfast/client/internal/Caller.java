@@ -4,13 +4,19 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
-import io.grpc.ManagedChannel;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.holdfast.client.ClusterUnavailableException;
 import io.holdfast.client.RetryPolicy;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
@@ -36,6 +42,11 @@ public final class Caller {
     this.scheduler = scheduler;
   }
 
+  /** How long a call retries by default. */
+  public Duration retryBudget() {
+    return retry.maxElapsed();
+  }
+
   public Endpoints endpoints() {
     return endpoints;
   }
@@ -45,7 +56,7 @@ public final class Caller {
   }
 
   /** One attempt: the RPC on {@code channel} with an attempt deadline of {@code timeout}. */
-  public interface Rpc<T> extends BiFunction<ManagedChannel, Duration, ListenableFuture<T>> {}
+  public interface Rpc<T> extends BiFunction<Channel, Duration, ListenableFuture<T>> {}
 
   /**
    * Calls until success, a non-retryable failure, or the retry policy's budget (from now) runs
@@ -56,13 +67,22 @@ public final class Caller {
   }
 
   public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Duration budget, Rpc<T> rpc) {
+    return call(what, attemptTimeout, budget, null, rpc);
+  }
+
+  /**
+   * As above, with the attempts' callbacks (and so the completion of the result) on {@code callbacks}
+   * rather than the channel's executor; null for the channel's.
+   */
+  public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Duration budget, Executor callbacks,
+      Rpc<T> rpc) {
     CompletableFuture<T> result = new CompletableFuture<>();
-    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, rpc, result);
+    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, callbacks, rpc, result);
     return result;
   }
 
-  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected, Rpc<T> rpc,
-      CompletableFuture<T> result) {
+  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected,
+      Executor callbacks, Rpc<T> rpc, CompletableFuture<T> result) {
     if (result.isDone()) {
       return;
     }
@@ -73,7 +93,9 @@ public final class Caller {
     String endpoint = endpoints.current();
     ListenableFuture<T> f;
     try {
-      f = rpc.apply(endpoints.channel(endpoint), timeout);
+      Channel channel = endpoints.channel(endpoint);
+      f = rpc.apply(callbacks == null ? channel : ClientInterceptors.intercept(channel, new CallbacksOn(callbacks)),
+          timeout);
     } catch (RuntimeException e) {
       result.completeExceptionally(Errors.map(e));
       return;
@@ -124,8 +146,8 @@ public final class Caller {
         }
         LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
         try {
-          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, rpc, result), delayMs,
-              TimeUnit.MILLISECONDS);
+          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, callbacks, rpc, result),
+              delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
           result.completeExceptionally(new ClusterUnavailableException("client closed", e));
         }
@@ -140,5 +162,13 @@ public final class Caller {
 
   public void close() {
     closed = true;
+  }
+
+  /** Gives every call made through it {@code executor} for its callbacks. */
+  private record CallbacksOn(Executor executor) implements ClientInterceptor {
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      return next.newCall(method, options.withExecutor(executor));
+    }
   }
 }

@@ -46,24 +46,31 @@ final class RealLease implements LockLease {
 
   @Override
   public void close() {
-    try {
-      releaseAsync().join();
-    } catch (java.util.concurrent.CompletionException e) {
-      throw Errors.map(e);
+    if (startRelease()) {
+      session.releaseAndWait(this);
     }
   }
 
   @Override
   public CompletableFuture<Void> releaseAsync() {
+    try {
+      return startRelease() ? session.release(this) : CompletableFuture.completedFuture(null);
+    } catch (LockLostException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /** True if a release is to be sent; false if one was before; throws if the lock was already lost. */
+  private boolean startRelease() {
     if (!released.compareAndSet(false, true)) {
-      return CompletableFuture.completedFuture(null);
+      return false;
     }
     if (lost || !session.isValid()) {
       session.forget(this);
-      return CompletableFuture.failedFuture(new LockLostException("lock '" + name + "' (token " + token
-          + ") was lost before release: its session " + session.id() + " is " + session.state()));
+      throw new LockLostException("lock '" + name + "' (token " + token
+          + ") was lost before release: its session " + session.id() + " is " + session.state());
     }
-    return session.release(this);
+    return true;
   }
 
   @Override

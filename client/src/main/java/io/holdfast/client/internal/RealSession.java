@@ -363,20 +363,21 @@ public final class RealSession implements Session {
 
   @Override
   public LockLease lock(String name) throws InterruptedException {
-    return await(acquire(name, -1)).orElseThrow();
+    return awaitAcquire(name, -1).orElseThrow();
   }
 
   @Override
   public Optional<LockLease> lock(String name, Duration wait) throws InterruptedException {
-    return await(acquire(name, Math.max(1, wait.toMillis())));
+    return awaitAcquire(name, Math.max(1, wait.toMillis()));
   }
 
   @Override
   public Optional<LockLease> tryLock(String name) {
     try {
-      return acquire(name, 0).join();
-    } catch (java.util.concurrent.CompletionException e) {
-      throw Errors.map(e);
+      return awaitAcquire(name, 0);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new io.holdfast.client.HoldfastException("interrupted while trying lock '" + name + "'", e);
     }
   }
 
@@ -395,9 +396,12 @@ public final class RealSession implements Session {
     return acquire(name, 0);
   }
 
-  private Optional<LockLease> await(CompletableFuture<Optional<LockLease>> f) throws InterruptedException {
+  /** A blocking acquire: its answer is handled on the calling thread (see WaitingThreadExecutor). */
+  private Optional<LockLease> awaitAcquire(String name, long waitMs) throws InterruptedException {
+    WaitingThreadExecutor callbacks = new WaitingThreadExecutor(caller.scheduler());
+    CompletableFuture<Optional<LockLease>> f = acquire(name, waitMs, -1, 0, callbacks);
     try {
-      return f.get();
+      return callbacks.await(f);
     } catch (InterruptedException e) {
       f.cancel(true);
       throw e;
@@ -412,19 +416,19 @@ public final class RealSession implements Session {
    * and a grant that won the race is released: the session never holds a lock nobody knows of.
    */
   private CompletableFuture<Optional<LockLease>> acquire(String name, long waitMs) {
-    return acquire(name, waitMs, -1, 0);
+    return acquire(name, waitMs, -1, 0, null);
   }
 
   @Override
   public CompletableFuture<Optional<LockLease>> lockAsync(String name, io.holdfast.client.LockOptions options) {
     long waitMs = options.maxWait() == null ? -1 : options.maxWait().isZero() ? 0 : Math.max(1, options.maxWait().toMillis());
     long delayMs = options.lockDelay() == null ? -1 : options.lockDelay().toMillis();
-    return acquire(name, waitMs, delayMs, options.maxHold().toMillis());
+    return acquire(name, waitMs, delayMs, options.maxHold().toMillis(), null);
   }
 
-  /** {@code lockDelayMs} -1: the server's default. */
+  /** {@code lockDelayMs} -1: the server's default. {@code callbacks}: see {@link Caller#call}. */
   private CompletableFuture<Optional<LockLease>> acquire(String name, long waitMs, long lockDelayMs,
-      long maxHoldMs) {
+      long maxHoldMs, Executor callbacks) {
     if (!isValid()) {
       return CompletableFuture.failedFuture(new SessionExpiredException("session " + id + " is " + state));
     }
@@ -433,7 +437,8 @@ public final class RealSession implements Session {
     CompletableFuture<Optional<LockLease>> result = new CompletableFuture<>();
     Duration budget = waitMs < 0 ? Duration.ofDays(3650) : Duration.ofMillis(waitMs + ACQUIRE_SLACK_MS)
         .plus(callTimeout);
-    CompletableFuture<AcquireResponse> rpc = caller.call("acquire " + name, callTimeout, budget, (ch, t) -> {
+    CompletableFuture<AcquireResponse> rpc = caller.call("acquire " + name, callTimeout, budget, callbacks,
+        (ch, t) -> {
       long remaining = waitMs <= 0 ? waitMs
           : Math.max(1, waitMs - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
       var stub = LockServiceGrpc.newFutureStub(ch);
@@ -511,9 +516,29 @@ public final class RealSession implements Session {
         });
   }
 
+  /** A blocking release: its answer is handled on the calling thread (see WaitingThreadExecutor). */
+  void releaseAndWait(RealLease lease) {
+    WaitingThreadExecutor callbacks = new WaitingThreadExecutor(caller.scheduler());
+    CompletableFuture<Void> f = release(lease, callbacks);
+    try {
+      callbacks.await(f);
+    } catch (InterruptedException e) {
+      // The release goes on without us (its callbacks move to the fallback); keep the interrupt.
+      Thread.currentThread().interrupt();
+      throw new io.holdfast.client.HoldfastException("interrupted while releasing '" + lease.name() + "'", e);
+    } catch (ExecutionException e) {
+      throw Errors.map(e.getCause());
+    }
+  }
+
   CompletableFuture<Void> release(RealLease lease) {
+    return release(lease, null);
+  }
+
+  private CompletableFuture<Void> release(RealLease lease, Executor callbacks) {
     String requestId = UUID.randomUUID().toString();
-    return caller.call("release " + lease.name(), callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+    return caller.call("release " + lease.name(), callTimeout, caller.retryBudget(), callbacks,
+        (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(lease.name())
             .setToken(lease.token()).build()))
