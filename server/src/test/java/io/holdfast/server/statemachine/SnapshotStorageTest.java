@@ -6,13 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.util.MD5FileUtil;
-import org.apache.ratis.util.SizeInBytes;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -26,10 +24,7 @@ class SnapshotStorageTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    raftStorage = RaftStorage.newBuilder().setDirectory(dir.toFile()).setOption(RaftStorage.StartupOption.RECOVER)
-        .setLogCorruptionPolicy(RaftServerConfigKeys.Log.CorruptionPolicy.EXCEPTION)
-        .setStorageFreeSpaceMin(SizeInBytes.valueOf(0)).build();
-    raftStorage.initialize();
+    raftStorage = TestRaftStorage.open(dir, RaftStorage.StartupOption.RECOVER);
   }
 
   @AfterEach

@@ -14,11 +14,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.RaftStorage;
-import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.util.MD5FileUtil;
-import org.apache.ratis.util.SizeInBytes;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -40,10 +38,7 @@ class SnapshotWriterTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    raftStorage = RaftStorage.newBuilder().setDirectory(dir.toFile()).setOption(RaftStorage.StartupOption.FORMAT)
-        .setLogCorruptionPolicy(RaftServerConfigKeys.Log.CorruptionPolicy.EXCEPTION)
-        .setStorageFreeSpaceMin(SizeInBytes.valueOf(0)).build();
-    raftStorage.initialize();
+    raftStorage = TestRaftStorage.open(dir, RaftStorage.StartupOption.FORMAT);
     storage = new SnapshotStorage();
     storage.init(raftStorage);
     writer = new SnapshotWriter(storage, n -> { });
