@@ -373,11 +373,11 @@ public final class RealSession implements Session {
 
   @Override
   public Optional<LockLease> tryLock(String name) {
+    WaitingThreadExecutor callbacks = new WaitingThreadExecutor(caller.scheduler());
     try {
-      return awaitAcquire(name, 0);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new io.holdfast.client.HoldfastException("interrupted while trying lock '" + name + "'", e);
+      return callbacks.awaitUninterruptibly(acquire(name, 0, -1, 0, callbacks));
+    } catch (ExecutionException e) {
+      throw Errors.map(e.getCause());
     }
   }
 
@@ -521,11 +521,7 @@ public final class RealSession implements Session {
     WaitingThreadExecutor callbacks = new WaitingThreadExecutor(caller.scheduler());
     CompletableFuture<Void> f = release(lease, callbacks);
     try {
-      callbacks.await(f);
-    } catch (InterruptedException e) {
-      // The release goes on without us (its callbacks move to the fallback); keep the interrupt.
-      Thread.currentThread().interrupt();
-      throw new io.holdfast.client.HoldfastException("interrupted while releasing '" + lease.name() + "'", e);
+      callbacks.awaitUninterruptibly(f);
     } catch (ExecutionException e) {
       throw Errors.map(e.getCause());
     }

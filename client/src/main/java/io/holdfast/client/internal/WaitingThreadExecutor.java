@@ -43,10 +43,33 @@ final class WaitingThreadExecutor implements Executor {
 
   /** Runs callbacks on this thread until {@code f} is done (from here or elsewhere), then returns its value. */
   <T> T await(CompletableFuture<T> f) throws InterruptedException, ExecutionException {
+    return await(f, true);
+  }
+
+  /** As {@link #await}, but an interrupt only stays set for the caller, as with {@code join}. */
+  <T> T awaitUninterruptibly(CompletableFuture<T> f) throws ExecutionException {
+    try {
+      return await(f, false);
+    } catch (InterruptedException impossible) {
+      throw new IllegalStateException(impossible);
+    }
+  }
+
+  private <T> T await(CompletableFuture<T> f, boolean interruptible) throws InterruptedException, ExecutionException {
     f.whenComplete((v, e) -> queue.add(WAKE));
+    boolean interrupted = false;
     try {
       while (!f.isDone()) {
-        Runnable task = queue.take();
+        Runnable task;
+        try {
+          task = queue.take();
+        } catch (InterruptedException e) {
+          if (interruptible) {
+            throw e;
+          }
+          interrupted = true;
+          continue;
+        }
         try {
           task.run();
         } catch (RuntimeException e) {
@@ -57,6 +80,9 @@ final class WaitingThreadExecutor implements Executor {
     } finally {
       waitOver = true;
       handOver();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

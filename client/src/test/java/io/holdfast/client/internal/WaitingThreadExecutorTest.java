@@ -77,4 +77,18 @@ class WaitingThreadExecutorTest {
     callbacks.execute(late);
     assertEquals(List.of(late), fallbackRan);
   }
+
+  @Test
+  void anUninterruptibleWaitFinishesAndKeepsTheInterrupt() throws Exception {
+    WaitingThreadExecutor callbacks = new WaitingThreadExecutor(fallback);
+    CompletableFuture<String> result = new CompletableFuture<>();
+    Thread.currentThread().interrupt();
+    new Thread(() -> callbacks.execute(() -> result.complete("released"))).start();
+    try {
+      assertEquals("released", callbacks.awaitUninterruptibly(result));
+      assertTrue(Thread.currentThread().isInterrupted());
+    } finally {
+      Thread.interrupted();
+    }
+  }
 }
