@@ -49,9 +49,7 @@ class WaitingThreadExecutorTest {
   void whatArrivesAfterTheWaitRunsOnTheFallback() throws Exception {
     WaitingThreadExecutor callbacks = new WaitingThreadExecutor(fallback);
     assertEquals("done", callbacks.await(CompletableFuture.completedFuture("done")));
-    Runnable late = () -> { };
-    callbacks.execute(late);
-    assertEquals(List.of(late), fallbackRan);
+    assertLateCallbacksRunOnTheFallback(callbacks);
   }
 
   @Test
@@ -73,9 +71,7 @@ class WaitingThreadExecutorTest {
     waiter.interrupt();
     waiter.join(10_000);
     assertTrue(thrown.get() instanceof InterruptedException, "got " + thrown.get());
-    Runnable late = () -> { };
-    callbacks.execute(late);
-    assertEquals(List.of(late), fallbackRan);
+    assertLateCallbacksRunOnTheFallback(callbacks);
   }
 
   @Test
@@ -90,5 +86,11 @@ class WaitingThreadExecutorTest {
     } finally {
       Thread.interrupted();
     }
+  }
+
+  private void assertLateCallbacksRunOnTheFallback(WaitingThreadExecutor callbacks) {
+    Runnable late = () -> { };
+    callbacks.execute(late);
+    assertEquals(List.of(late), fallbackRan);
   }
 }
