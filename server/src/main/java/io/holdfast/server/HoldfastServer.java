@@ -127,7 +127,6 @@ public final class HoldfastServer implements AutoCloseable {
     }
     this.grpc = builder
         .executor(callExecutor)
-        .callExecutor(new io.holdfast.server.api.LockPathCalls())
         // Interceptors run last-added first: metrics see every call, auth runs before any service.
         .intercept(auth)
         .intercept(new GrpcMetrics(registry))

@@ -12,10 +12,6 @@ import java.util.concurrent.Executor;
 /**
  * Acquire RPCs waiting on this node for a grant. Apply (on any node, leader or not) tells them
  * when the lock went to their session or their wait ended, so no client ever polls.
- *
- * <p>A grant is answered on the apply thread as soon as the state lock is released: in a
- * hand-off chain (one lock, many waiters) the grant is the critical path, and a hop to another
- * thread cost a wake-up per hand-off. Waits ended by anything but apply go through the executor.
  */
 public final class GrantWaiters implements StateObserver {
 
@@ -28,10 +24,8 @@ public final class GrantWaiters implements StateObserver {
 
   private final Map<Key, List<CompletableFuture<Outcome>>> waiting = new ConcurrentHashMap<>();
   private final Executor executor;
-  /** Outcomes decided under the state lock, completed after it; touched by the apply thread only. */
-  private final List<Runnable> decided = new ArrayList<>();
 
-  /** Waits ended other than by apply (leadership lost, a snapshot installed) complete on {@code executor}. */
+  /** Futures complete on {@code executor}, never on the apply thread. */
   public GrantWaiters(Executor executor) {
     this.executor = executor;
   }
@@ -80,18 +74,6 @@ public final class GrantWaiters implements StateObserver {
   }
 
   @Override
-  public void afterApplied() {
-    if (decided.isEmpty()) {
-      return;
-    }
-    List<Runnable> now = new ArrayList<>(decided);
-    decided.clear();
-    for (Runnable r : now) {
-      r.run();
-    }
-  }
-
-  @Override
   public void onStateReloaded() {
     // A snapshot replaced the state; events in between are lost. Waiters retry (idempotently).
     retryAll();
@@ -106,20 +88,15 @@ public final class GrantWaiters implements StateObserver {
 
   private void retryAll() {
     for (Key k : new ArrayList<>(waiting.keySet())) {
-      List<CompletableFuture<Outcome>> list = waiting.remove(k);
-      if (list != null) {
-        Outcome retry = new Outcome(Outcome.Kind.RETRY, 0);
-        list.forEach(f -> executor.execute(() -> f.complete(retry)));
-      }
+      complete(k, new Outcome(Outcome.Kind.RETRY, 0));
     }
   }
 
-  /** Called under the state lock: the futures complete (and answer their calls) in {@link #afterApplied}. */
   private void complete(Key key, Outcome outcome) {
     List<CompletableFuture<Outcome>> list = waiting.remove(key);
     if (list != null) {
       for (CompletableFuture<Outcome> f : list) {
-        decided.add(() -> f.complete(outcome));
+        executor.execute(() -> f.complete(outcome));
       }
     }
   }

@@ -232,15 +232,6 @@ public final class HoldfastStateMachine extends BaseStateMachine {
         }
       }
     }
-    if (!events.isEmpty()) {
-      for (StateObserver o : observers) {
-        try {
-          o.afterApplied();
-        } catch (RuntimeException e) {
-          LOG.error("State observer failed after index {}", entry.getIndex(), e);
-        }
-      }
-    }
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(ResultCodec.encode(result))));
   }
 

@@ -13,13 +13,6 @@ public interface StateObserver {
   /** The events of one applied entry, in order, with the state lock held. */
   default void onApplied(List<StateEvent> events) {}
 
-  /**
-   * The entry whose events {@link #onApplied} saw is applied and the state lock is released; still
-   * on the apply thread, before Raft answers the entry's own caller. For work that must not run
-   * under the lock (answering a client) but should not wait for another thread to wake up.
-   */
-  default void afterApplied() {}
-
   /** This node became leader and has applied every entry of earlier terms. State lock held. */
   default void onLeaderReady(HoldfastState state) {}
 
