@@ -1,0 +1,68 @@
+package io.holdfast.server.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import io.holdfast.server.api.GrantWaiters.Outcome;
+import io.holdfast.server.state.StateEvent;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+class GrantWaitersTest {
+  private final List<Runnable> pool = new ArrayList<>();
+  private final GrantWaiters waiters = new GrantWaiters(pool::add);
+
+  @Test
+  void aGrantIsAnsweredThroughThePoolNeverOnTheApplyThread() {
+    CompletableFuture<Outcome> waiting = waiters.register(7, "a");
+    waiters.onApplied(List.of(new StateEvent.LockGranted(12, "a", 7, 12)));
+    assertFalse(waiting.isDone(), "apply holds the state lock: the answer must not run there");
+    assertEquals(1, pool.size());
+
+    pool.forEach(Runnable::run);
+    assertEquals(new Outcome(Outcome.Kind.GRANTED, 12), waiting.join());
+  }
+
+  @Test
+  void aGrantReachesOnlyItsOwnSessionAndLock() {
+    CompletableFuture<Outcome> other = waiters.register(8, "a");
+    CompletableFuture<Outcome> otherLock = waiters.register(7, "b");
+    waiters.onApplied(List.of(new StateEvent.LockGranted(12, "a", 7, 12)));
+    pool.forEach(Runnable::run);
+    assertFalse(other.isDone());
+    assertFalse(otherLock.isDone());
+  }
+
+  @Test
+  void aSessionThatEndsEndsEveryWaitOfIts() {
+    CompletableFuture<Outcome> a = waiters.register(7, "a");
+    CompletableFuture<Outcome> b = waiters.register(7, "b");
+    CompletableFuture<Outcome> someoneElse = waiters.register(9, "a");
+    waiters.onApplied(List.of(new StateEvent.SessionEnded(20, 7, StateEvent.EndReason.EXPIRED)));
+    pool.forEach(Runnable::run);
+    assertEquals(Outcome.Kind.SESSION_ENDED, a.join().kind());
+    assertEquals(Outcome.Kind.SESSION_ENDED, b.join().kind());
+    assertFalse(someoneElse.isDone());
+  }
+
+  @Test
+  void losingLeadershipTellsEveryWaiterToRetryThroughThePool() {
+    CompletableFuture<Outcome> a = waiters.register(7, "a");
+    waiters.onLeadershipLost();
+    assertFalse(a.isDone(), "not on the thread that reported the lost leadership");
+    assertEquals(1, pool.size());
+    pool.forEach(Runnable::run);
+    assertEquals(Outcome.Kind.RETRY, a.join().kind());
+  }
+
+  @Test
+  void anUnregisteredWaitHearsNothing() {
+    CompletableFuture<Outcome> a = waiters.register(7, "a");
+    waiters.unregister(7, "a", a);
+    waiters.onApplied(List.of(new StateEvent.LockGranted(12, "a", 7, 12)));
+    pool.forEach(Runnable::run);
+    assertFalse(a.isDone());
+  }
+}
