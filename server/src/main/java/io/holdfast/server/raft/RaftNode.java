@@ -143,6 +143,12 @@ public final class RaftNode implements AutoCloseable {
     return RaftPeer.newBuilder().setId(id).setAddress(peerAddress).setClientAddress(clientAddress).build();
   }
 
+  /**
+   * Short enough that a cached reply dies young. Replies reach their callers through Ratis's
+   * pending requests, not through this cache.
+   */
+  static final TimeDuration RETRY_CACHE_EXPIRY = TimeDuration.valueOf(1, TimeUnit.SECONDS);
+
   static RaftProperties properties(ServerConfig c) {
     RaftProperties p = new RaftProperties();
     RaftServerConfigKeys.setStorageDir(p, List.of(c.raftLogDir().toFile()));
@@ -167,6 +173,11 @@ public final class RaftNode implements AutoCloseable {
     // second log write, fsync and AppendEntries on every node for every command. Raft does not
     // need it; a restarted node learns the commit index from the leader's first heartbeat.
     RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
+    // Ratis keeps every reply, with the commit index of each peer, for a retry of the same Ratis
+    // call (60 s by default). Holdfast never repeats a Ratis call (its request ids make commands
+    // idempotent), so the cache only aged ~1 KB per command into the old generation: longer young
+    // pauses, and old-generation growth that ends in a full collection.
+    RaftServerConfigKeys.RetryCache.setExpiryTime(p, RETRY_CACHE_EXPIRY);
     return p;
   }
 
