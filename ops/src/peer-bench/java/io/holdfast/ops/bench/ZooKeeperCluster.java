@@ -20,6 +20,8 @@ import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
 
 /**
  * Three ZooKeeper servers run from the Debian package's jars ({@code QuorumPeerMain} with a zoo.cfg,
@@ -188,6 +190,19 @@ final class ZooKeeperCluster extends PeerCluster {
     }
   }
 
+  /**
+   * Creates a lock's parent as a persistent node. Curator would create it as a container, which
+   * ZooKeeper deletes once it is empty (checked every 60 s); re-created, its child sequence, the
+   * token, starts again at 0, and in a run of more than a minute the token check failed.
+   */
+  static void persistentParent(CuratorFramework curator, String path) throws Exception {
+    try {
+      curator.create().creatingParentContainersIfNeeded().withMode(CreateMode.PERSISTENT).forPath(path);
+    } catch (KeeperException.NodeExistsException alreadyThere) {
+      // another bench client created it first
+    }
+  }
+
   /** One Curator client (one session), a mutex per lock name it has used. */
   static final class ZkLocker implements Locker {
     private final CuratorFramework curator;
@@ -218,7 +233,12 @@ final class ZooKeeperCluster extends PeerCluster {
       if (lost) {
         throw new Locker.SessionLostException("ZooKeeper session lost", null);
       }
-      Mutex m = mutexes.computeIfAbsent(name, n -> new Mutex(curator, path(n)));
+      Mutex m = mutexes.get(name);
+      if (m == null) {
+        persistentParent(curator, path(name));
+        m = new Mutex(curator, path(name));
+        mutexes.put(name, m);
+      }
       m.acquire();
       held = m;
       return m.token();
