@@ -175,7 +175,7 @@ public final class RaftNode implements AutoCloseable {
     RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
     // Ratis keeps every reply, with the commit index of each peer, for a retry of the same Ratis
     // call (60 s by default). Holdfast never repeats a Ratis call (its request ids make commands
-    // idempotent), so the cache only aged ~1 KB per command into the old generation: longer young
+    // idempotent), so the cache only aged ~500 bytes per entry into the old generation: longer young
     // pauses, and old-generation growth that ends in a full collection.
     RaftServerConfigKeys.RetryCache.setExpiryTime(p, RETRY_CACHE_EXPIRY);
     return p;
