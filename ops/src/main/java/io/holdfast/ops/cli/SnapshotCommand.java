@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "snapshot", mixinStandardHelpOptions = true,
     description = "Back up a running cluster, and restore a backup into a new cluster.",
     subcommands = {SnapshotCommand.Save.class, SnapshotCommand.Inspect.class, SnapshotCommand.Restore.class},
-    footer = {"", "Examples:", "  holdfast snapshot save /backups/holdfast-$(date +%F).hfb",
+    footer = {"", "Examples:", "  holdfast snapshot save /backups/holdfast-$(date +%%F).hfb",
         "  holdfast snapshot restore /backups/holdfast-2026-11-25.hfb --new-cluster \\",
         "      --config /etc/holdfast/n1.yaml --config /etc/holdfast/n2.yaml --config /etc/holdfast/n3.yaml",
         "", "See ops/runbooks/quorum-lost.md."})
@@ -66,7 +66,7 @@ public final class SnapshotCommand {
       description = {"Writes a consistent backup of the running cluster to FILE: the state as of a linearizable "
           + "point (every write acknowledged before the command started), with its index, fencing epoch and "
           + "SHA-256. The file is written atomically and checked before the command succeeds."},
-      footer = {"", "Example:", "  holdfast snapshot save /backups/holdfast-$(date +%F-%H%M).hfb"})
+      footer = {"", "Example:", "  holdfast snapshot save /backups/holdfast-$(date +%%F-%%H%%M).hfb"})
   static final class Save implements Callable<Integer> {
     @Mixin
     ClusterOptions cluster;
