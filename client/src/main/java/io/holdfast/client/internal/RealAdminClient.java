@@ -18,7 +18,6 @@ import io.holdfast.proto.v1.RevokeRequest;
 import io.holdfast.proto.v1.RevokeResponse;
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /** AdminClient over the retrying caller. */
@@ -79,7 +78,7 @@ final class RealAdminClient implements AdminClient {
   @Override
   public RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
       String requestedBy) {
-    String requestId = UUID.randomUUID().toString();
+    String requestId = RequestIds.next();
     RevokeResponse r = Errors.join(caller.call("revoke " + lock, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .revoke(RevokeRequest.newBuilder().setRequestId(requestId).setLockName(lock).setReason(reason)
@@ -90,7 +89,7 @@ final class RealAdminClient implements AdminClient {
 
   @Override
   public List<String> expireSession(long sessionId, String reason, String requestedBy) {
-    String requestId = UUID.randomUUID().toString();
+    String requestId = RequestIds.next();
     return Errors.join(caller.call("expire session " + sessionId, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .expireSession(ExpireSessionRequest.newBuilder().setRequestId(requestId).setSessionId(sessionId)

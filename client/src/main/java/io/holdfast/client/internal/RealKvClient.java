@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -51,7 +50,7 @@ final class RealKvClient implements KvClient {
   @Override
   public CompletableFuture<Long> putAsync(String key, byte[] value, long expectedRevision, String fenceLock,
       long fenceToken) {
-    PutRequest.Builder b = PutRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setKey(key)
+    PutRequest.Builder b = PutRequest.newBuilder().setRequestId(RequestIds.next()).setKey(key)
         .setValue(ByteString.copyFrom(value)).setFenceLock(fenceLock).setFenceToken(fenceToken);
     if (expectedRevision >= 0) {
       b.setExpectedRevision(expectedRevision);
@@ -84,7 +83,7 @@ final class RealKvClient implements KvClient {
   }
 
   private boolean deleteAsync(String key, String fenceLock, long fenceToken) {
-    DeleteRequest req = DeleteRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setKey(key)
+    DeleteRequest req = DeleteRequest.newBuilder().setRequestId(RequestIds.next()).setKey(key)
         .setFenceLock(fenceLock).setFenceToken(fenceToken).build();
     return Errors.join(caller.call("delete " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).delete(req))).getDeleted();

@@ -25,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -100,7 +99,7 @@ public final class RealSession implements Session {
 
   static CompletableFuture<RealSession> open(Caller caller, io.holdfast.proto.v1.ClientIdentity identity,
       Duration ttl, String exclusiveKey, Executor listenerExecutor, Duration callTimeout) {
-    String requestId = UUID.randomUUID().toString();
+    String requestId = RequestIds.next();
     long[] sent = new long[1];
     return caller.call("open session", callTimeout, (ch, t) -> {
       sent[0] = System.nanoTime(); // the last attempt's send time is the conservative one
@@ -432,7 +431,7 @@ public final class RealSession implements Session {
     if (!isValid()) {
       return CompletableFuture.failedFuture(new SessionExpiredException("session " + id + " is " + state));
     }
-    String requestId = UUID.randomUUID().toString();
+    String requestId = RequestIds.next();
     long start = System.nanoTime();
     CompletableFuture<Optional<LockLease>> result = new CompletableFuture<>();
     Duration budget = waitMs < 0 ? Duration.ofDays(3650) : Duration.ofMillis(waitMs + ACQUIRE_SLACK_MS)
@@ -504,7 +503,7 @@ public final class RealSession implements Session {
     if (isFinal()) {
       return;
     }
-    String requestId = UUID.randomUUID().toString();
+    String requestId = RequestIds.next();
     caller.call("cancel wait on " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .cancelWait(CancelWaitRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
@@ -532,7 +531,7 @@ public final class RealSession implements Session {
   }
 
   private CompletableFuture<Void> release(RealLease lease, Executor callbacks) {
-    String requestId = UUID.randomUUID().toString();
+    String requestId = RequestIds.next();
     return caller.call("release " + lease.name(), callTimeout, caller.retryBudget(), callbacks,
         (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
@@ -585,7 +584,7 @@ public final class RealSession implements Session {
   }
 
   private CompletableFuture<Void> closeOnServer() {
-    String requestId = UUID.randomUUID().toString();
+    String requestId = RequestIds.next();
     return caller.call("close session", callTimeout, (ch, t) -> SessionServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .closeSession(CloseSessionRequest.newBuilder().setRequestId(requestId).setSessionId(id).build()))

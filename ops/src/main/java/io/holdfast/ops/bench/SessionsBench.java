@@ -8,6 +8,7 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.internal.RequestIds;
 import io.holdfast.ops.LocalCluster;
 import io.holdfast.ops.cli.Durations;
 import io.holdfast.proto.v1.ClientIdentity;
@@ -23,7 +24,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -271,7 +271,7 @@ final class SessionsBench extends HoldfastWorkload {
         inFlight.acquire();
         int slot = i;
         OpenSessionRequest req = OpenSessionRequest.newBuilder()
-            .setRequestId(UUID.randomUUID().toString()).setTtlMs(ttl.toMillis())
+            .setRequestId(RequestIds.next()).setTtlMs(ttl.toMillis())
             .setClient(ClientIdentity.newBuilder().setName("bench-sessions").setHost("bench").setPid(slot)).build();
         new Object() {
           void attempt(int n) {
