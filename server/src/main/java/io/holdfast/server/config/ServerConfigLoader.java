@@ -57,7 +57,7 @@ public final class ServerConfigLoader {
     // at 100,000 sessions, and the keepalives around each one made the p99 (benchmarks.md, W3).
     DEFAULTS.put("snapshot-threshold", 100_000L);
     DEFAULTS.put("batch-max-commands", 256L);
-    DEFAULTS.put("batch-in-flight", 2L);
+    DEFAULTS.put("batch-in-flight", 1L);
     DEFAULTS.put("max-wait-ms", 3_600_000L);
     DEFAULTS.put("max-lock-delay-ms", 60_000L);
     DEFAULTS.put("lock-delay-defaults", Map.of());
