@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Coalesces the commands that arrive while earlier entries are being replicated into one Raft
@@ -20,6 +21,10 @@ import java.util.function.Function;
  * command queued by then (up to {@code maxCommands}, and about {@link #MAX_BATCH_BYTES}: key-value
  * writes can be large, and a Ratis entry has to fit its appender buffer). One sender at a time hands entries to Ratis,
  * in queue order, so commands keep the order in which they were submitted.
+ *
+ * <p>An urgent command (a release that hands a lock to a waiter) may open one entry beyond
+ * {@code inFlight}: a hand-off waits on it, and behind a full pipe it would wait a whole commit
+ * for a slot. It still goes out with everything queued before it, so order is kept.
  */
 final class CommandBatcher {
   /** Roughly what one entry may hold; a single larger command still goes out, alone. */
@@ -29,9 +34,12 @@ final class CommandBatcher {
   private final Executor pumpExecutor;
   private final int maxCommands;
   private final int inFlight;
+  private final Predicate<Command> urgent;
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final BatchSizes sizes;
   private int entriesInFlight;
+  // Queued commands that may open the extra entry.
+  private int urgentQueued;
   private boolean sending;
 
   /** Where the sizes of the entries that went out are counted (metrics). */
@@ -39,15 +47,16 @@ final class CommandBatcher {
     void sent(int commands);
   }
 
-  private record Pending(Command command, CompletableFuture<Result> result) {}
+  private record Pending(Command command, boolean urgent, CompletableFuture<Result> result) {}
 
   /**
    * {@code replicate} sends one command (a {@link Command.Batch} for several) and completes with
    * its result; {@code pumpExecutor} sends the next entry when one completes, so that Ratis's
-   * reply thread is never the one that proposes.
+   * reply thread is never the one that proposes. {@code urgent} is asked once per command, on the
+   * submitting thread.
    */
   CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
-      int inFlight, BatchSizes sizes) {
+      int inFlight, Predicate<Command> urgent, BatchSizes sizes) {
     if (maxCommands < 1 || inFlight < 1) {
       throw new IllegalArgumentException("maxCommands and inFlight must be positive");
     }
@@ -55,13 +64,17 @@ final class CommandBatcher {
     this.pumpExecutor = pumpExecutor;
     this.maxCommands = maxCommands;
     this.inFlight = inFlight;
+    this.urgent = urgent;
     this.sizes = sizes;
   }
 
   CompletableFuture<Result> submit(Command command) {
-    Pending p = new Pending(command, new CompletableFuture<>());
+    Pending p = new Pending(command, urgent.test(command), new CompletableFuture<>());
     synchronized (this) {
       queue.addLast(p);
+      if (p.urgent()) {
+        urgentQueued++;
+      }
     }
     pump();
     return p.result();
@@ -72,7 +85,7 @@ final class CommandBatcher {
     while (true) {
       List<Pending> batch;
       synchronized (this) {
-        if (sending || entriesInFlight >= inFlight || queue.isEmpty()) {
+        if (sending || queue.isEmpty() || !roomInFlight()) {
           return;
         }
         batch = new ArrayList<>(Math.min(queue.size(), maxCommands));
@@ -83,7 +96,11 @@ final class CommandBatcher {
             break;
           }
           bytes += next;
-          batch.add(queue.pollFirst());
+          Pending taken = queue.pollFirst();
+          if (taken.urgent()) {
+            urgentQueued--;
+          }
+          batch.add(taken);
         }
         entriesInFlight++;
         sending = true;
@@ -104,6 +121,10 @@ final class CommandBatcher {
       }
       sent.whenComplete((result, error) -> finished(batch, result, error));
     }
+  }
+
+  private boolean roomInFlight() {
+    return entriesInFlight < inFlight || (entriesInFlight == inFlight && urgentQueued > 0);
   }
 
   private void finished(List<Pending> batch, Result result, Throwable error) {
@@ -149,6 +170,7 @@ final class CommandBatcher {
     synchronized (this) {
       dropped = new ArrayList<>(queue);
       queue.clear();
+      urgentQueued = 0;
     }
     dropped.forEach(p -> p.result().completeExceptionally(error));
   }

@@ -103,6 +103,10 @@ public final class LockRecord {
     return waiters;
   }
 
+  public boolean hasWaiters() {
+    return !waiters.isEmpty();
+  }
+
   Waiter waiterOf(long sessionId) {
     for (Waiter w : waiters) {
       if (w.sessionId() == sessionId) {

@@ -27,7 +27,11 @@ class CommandBatcherTest {
       sent.add(c);
       replies.add(f);
       return f;
-    }, Runnable::run, maxCommands, inFlight, sizes::add);
+    }, Runnable::run, maxCommands, inFlight, c -> c instanceof Command.Release, sizes::add);
+  }
+
+  private static Command release(int n) {
+    return new Command.Release("rel" + n, n, "lock-" + n, 1);
   }
 
   private static Command close(int n) {
@@ -137,5 +141,44 @@ class CommandBatcherTest {
     replies.get(1).complete(new Result.Batch(List.of(closed(2))));
     assertTrue(r2.isCompletedExceptionally());
     assertTrue(r3.isCompletedExceptionally());
+  }
+
+  @Test
+  void anUrgentCommandOpensOneEntryBeyondTheLimitTakingWhatQueuedBeforeIt() {
+    CommandBatcher b = batcher(256, 1);
+    b.submit(close(1));
+    b.submit(close(2));
+    assertEquals(1, sent.size(), "an ordinary command waits for the entry in flight");
+    b.submit(release(3));
+    assertEquals(2, sent.size(), "the release does not wait");
+    assertEquals(new Command.Batch(List.of(close(2), release(3))), sent.get(1),
+        "it carries what queued before it, so order is kept");
+
+    b.submit(release(4));
+    b.submit(close(5));
+    assertEquals(2, sent.size(), "only one entry beyond the limit");
+    replies.get(1).complete(new Result.Batch(List.of(closed(2), new Result.Released(0))));
+    assertEquals(new Command.Batch(List.of(release(4), close(5))), sent.get(2),
+        "the extra entry is free again, and a release is queued");
+
+    b.submit(close(6));
+    replies.get(2).complete(new Result.Batch(List.of(new Result.Released(0), closed(5))));
+    assertEquals(3, sent.size(), "with nothing urgent queued, the limit holds");
+    replies.get(0).complete(closed(1));
+    assertEquals(close(6), sent.get(3));
+    assertEquals(List.of(1, 2, 2, 1), sizes);
+  }
+
+  @Test
+  void anUrgentCommandLeftBeyondMaxCommandsStillOpensTheExtraEntryOnlyOnce() {
+    CommandBatcher b = batcher(2, 1);
+    b.submit(close(1));
+    b.submit(close(2));
+    b.submit(close(3));
+    b.submit(release(4));
+    assertEquals(new Command.Batch(List.of(close(2), close(3))), sent.get(1), "capped at two");
+    assertEquals(2, sent.size(), "the release stays queued: the extra entry is taken");
+    replies.get(0).complete(closed(1));
+    assertEquals(release(4), sent.get(2));
   }
 }
