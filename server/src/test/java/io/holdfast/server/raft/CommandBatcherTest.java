@@ -30,6 +30,12 @@ class CommandBatcherTest {
     }, Runnable::run, maxCommands, inFlight, c -> c instanceof Command.Release, sizes::add);
   }
 
+  private static void submitAll(CommandBatcher b, Command... commands) {
+    for (Command c : commands) {
+      b.submit(c);
+    }
+  }
+
   private static Command release(int n) {
     return new Command.Release("rel" + n, n, "lock-" + n, 1);
   }
@@ -76,9 +82,7 @@ class CommandBatcherTest {
   @Test
   void upToInFlightEntriesGoOutBeforeCommandsQueue() {
     CommandBatcher b = batcher(256, 2);
-    b.submit(close(1));
-    b.submit(close(2));
-    b.submit(close(3));
+    submitAll(b, close(1), close(2), close(3));
     assertEquals(List.of(close(1), close(2)), sent);
     replies.get(1).complete(closed(2)); // entries may complete out of order
     assertEquals(3, sent.size());
@@ -172,10 +176,7 @@ class CommandBatcherTest {
   @Test
   void anUrgentCommandLeftBeyondMaxCommandsStillOpensTheExtraEntryOnlyOnce() {
     CommandBatcher b = batcher(2, 1);
-    b.submit(close(1));
-    b.submit(close(2));
-    b.submit(close(3));
-    b.submit(release(4));
+    submitAll(b, close(1), close(2), close(3), release(4));
     assertEquals(new Command.Batch(List.of(close(2), close(3))), sent.get(1), "capped at two");
     assertEquals(2, sent.size(), "the release stays queued: the extra entry is taken");
     replies.get(0).complete(closed(1));
