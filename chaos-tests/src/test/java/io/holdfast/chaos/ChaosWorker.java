@@ -102,7 +102,7 @@ public final class ChaosWorker {
     while (!stop) {
       if (session == null || !session.isValid()) {
         if (session != null) {
-          emit(proc, "info", "session-lost", null, v("session", session.id(), "state", session.state().name()));
+          sessionLost(proc, session);
           Session old = session;
           old.closeAsync().exceptionally(e -> null);
           session = null;
@@ -157,6 +157,9 @@ public final class ChaosWorker {
       }
     }
     if (session != null) {
+      if (!session.isValid()) {
+        sessionLost(proc, session);
+      }
       try {
         session.close();
       } catch (RuntimeException e) {
@@ -170,6 +173,20 @@ public final class ChaosWorker {
       // exiting anyway
     }
     System.exit(0);
+  }
+
+  /**
+   * Records that this worker's client gave {@code s} up. {@code given_up_t} is when it did: the
+   * moment its local validity ended (frozen there once the client declares the session expired),
+   * or now if that is still ahead. The client closes an expired session on the server at once, so
+   * its locks may pass on from then, although the loop may notice only seconds later (blocked in
+   * a write or a release).
+   */
+  private static void sessionLost(String proc, Session s) {
+    long now = System.nanoTime();
+    long until = now + Duration.between(java.time.Instant.now(), s.validUntil()).toNanos();
+    emit(proc, "info", "session-lost", null, v("session", s.id(), "state", s.state().name(), "given_up_t",
+        Math.min(now, until)));
   }
 
   /**

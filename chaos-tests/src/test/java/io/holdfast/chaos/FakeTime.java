@@ -13,6 +13,11 @@ import java.util.stream.Stream;
  * A wall-clock offset for one JVM through libfaketime (LD_PRELOAD). Only the wall clock is faked:
  * a JDK 17 JVM hangs when monotonic time is faked, and Ratis' timeouts run on monotonic time
  * anyway, so {@code FAKETIME_DONT_FAKE_MONOTONIC=1} always goes with it.
+ *
+ * <p>{@code FAKETIME_FORCE_MONOTONIC_FIX=0} too: with libfaketime 0.9.10's default, every timed
+ * wait of a JVM under any offset (Object.wait, LockSupport.parkNanos) returns at once, so the
+ * skewed node busy-spins in every timer and idle loop and starves the machine; a "clock skew"
+ * fault then tests a CPU-starved node instead. The smoke check times a wait to catch that.
  */
 public final class FakeTime {
   private final Path library;
@@ -33,10 +38,12 @@ public final class FakeTime {
     }
     FakeTime ft = new FakeTime(lib.get());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Commands.Result smoke = Commands.run(null, ft.environment(60_000),
-        List.of("timeout", "30", java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-version"));
+    Commands.Result smoke = Commands.run(null, ft.environment(-60_000),
+        List.of("timeout", "30", java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp",
+            System.getProperty("java.class.path"), TimedWaitProbe.class.getName()));
     if (!smoke.ok()) {
-      whyNot.append("a JVM under libfaketime did not start: ").append(smoke.output().trim());
+      whyNot.append("a JVM under libfaketime did not start or its timed waits do not wait: ")
+          .append(smoke.output().trim());
       return Optional.empty();
     }
     return Optional.of(ft);
@@ -79,6 +86,7 @@ public final class FakeTime {
     env.put("LD_PRELOAD", library.toString());
     env.put("FAKETIME", offset(offsetMs));
     env.put("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    env.put("FAKETIME_FORCE_MONOTONIC_FIX", "0");
     return env;
   }
 

@@ -76,6 +76,12 @@ final class Histories {
     return this;
   }
 
+  /** The worker noticed at {@code t} that its client gave the session up at {@code givenUpT}. */
+  Histories sessionLost(String proc, long t, long givenUpT) {
+    history.add(new Op(t, proc, "info", "session-lost", null, v("state", "EXPIRED", "given_up_t", givenUpT)));
+    return this;
+  }
+
   Histories nemesis(String f, String target, long t, Object... kv) {
     history.add(new Op(t, "nemesis", "info", f, target, v(kv)));
     return this;

@@ -20,7 +20,8 @@ final class SessionFacts {
 
   /**
    * {@code ackSends}: send times of acknowledged keepalives, ascending (the session's open counts
-   * as one); {@code givenUpAt}: when its process closed or abandoned it (Long.MAX_VALUE: never).
+   * as one); {@code givenUpAt}: when its process closed or abandoned it, or its client declared it
+   * expired (and so closed it on the server), whichever came first (Long.MAX_VALUE: never).
    */
   record Facts(String name, String proc, long ttlNanos, List<Long> ackSends, long givenUpAt) {
     /** The send time of the newest keepalive acknowledged that was sent before {@code t}, or -1. */
@@ -80,7 +81,9 @@ final class SessionFacts {
         ttl.put(s, op.longValue("ttl_ms") * 1_000_000L);
         acks.computeIfAbsent(s, k -> new java.util.ArrayList<>()).add(op.longValue("ack_sent_t"));
       } else if (op.f().equals("session-lost")) {
-        givenUp.putIfAbsent(s, op.t());
+        // The worker may notice late; given_up_t says when its client actually gave the session up.
+        long at = op.value().containsKey("given_up_t") ? op.longValue("given_up_t") : op.t();
+        givenUp.merge(s, at, Math::min);
       }
     }
     // A process that exited closed its last session after its last entry about it.

@@ -16,7 +16,10 @@ import java.util.concurrent.TimeUnit;
  * P's session must have ended: the new grant must return no earlier than P's newest acknowledged
  * keepalive sent before that return, plus TTL, less {@link SessionFacts#TOLERANCE_NANOS} (100 ms;
  * the server counts the TTL from when it received that keepalive, so a correct server is never
- * early at all). A session that P's process gave up (closed) may go earlier.
+ * early at all). A session that P's process gave up may go earlier: closed by the worker, or
+ * declared expired by its client (no keepalive acknowledged within TTL less the client's margin),
+ * which closes it on the server at once. Such a close is told from a server's early expiry only by
+ * time, so an expiry early by less than the client's margin (TTL/10) can pass unseen here.
  *
  * <p><b>Not too late.</b> For each worker pause that caught a held lock (the nemesis {@code pause}
  * entry names {@code held_key}): if someone was waiting for the lock, it must be granted to another

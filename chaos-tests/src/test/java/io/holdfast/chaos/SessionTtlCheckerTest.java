@@ -38,6 +38,34 @@ class SessionTtlCheckerTest {
   }
 
   @Test
+  void aTakeoverAfterTheHoldersClientGaveUpIsFine() {
+    // w1's client declared the session expired at 7.4 s (TTL less its margin) and closed it; w2
+    // got the lock at 7.8 s; w1's loop, blocked in a release, noticed only at 9 s.
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .release("w1", "L1", 6 * S, 9 * S - 10, 5, "fail")
+        .acquire("w2", "L1", 4 * S, 7 * S + 800_000_000L, 9)
+        .sessionLost("w1", 9 * S, 7 * S + 400_000_000L)
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertTrue(v.valid(), v.toString());
+  }
+
+  @Test
+  void aGiveUpAfterTheTakeoverExcusesNothing() {
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .acquire("w2", "L1", 4 * S, 5 * S, 9) // 3 s too early, before w1's client gave up
+        .sessionLost("w1", 9 * S, 7 * S + 400_000_000L)
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertFalse(v.valid());
+    assertTrue(v.problems().get(0).contains("3.00 s before"), v.toString());
+  }
+
+  @Test
   void aReleaseBeforeTheGrantIsAHandOver() {
     History h = new Histories()
         .keepalive("w1", 2 * S + 1, 2 * S, 6_000)

@@ -144,6 +144,35 @@ class ClientFaultsClusterTest {
   }
 
   @Test
+  void aSessionWhoseOpenWasRetriedCountsItsTtlFromTheFirstAttempt() throws Exception {
+    TcpProxy proxy = leaderProxy();
+    // Retries after a cut connection wait 1-2 s: long enough to tell the first send from the last.
+    try (HoldfastClient flaky = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("slow-open")
+        .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofSeconds(2), Duration.ofSeconds(2),
+            Duration.ofSeconds(30)))
+        .build()) {
+      flaky.describeLock("open-retry/warm-up"); // the connection is up: the cut hits the open's answer
+      int connections = proxy.connectionsAccepted();
+      proxy.cutNextResponse();
+      java.time.Instant before = java.time.Instant.now();
+      Session s = flaky.newSession(Duration.ofSeconds(10));
+      assertFalse(proxy.cutPending(), "the open's answer was cut");
+      assertTrue(proxy.connectionsAccepted() > connections, "so the open was retried");
+      assertEquals(java.util.List.of(s.id()), direct.admin().sessions().stream()
+          .filter(d -> d.clientName().equals("slow-open")).map(SessionDescription::id).toList(),
+          "the retry opened nothing new");
+      // The first attempt created the session; the retry got the cached answer 1-2 s later. The
+      // local deadline must count from the first send: TTL less the 1 s margin, plus slack.
+      Duration trusted = Duration.between(before, s.validUntil());
+      assertTrue(trusted.compareTo(Duration.ofMillis(9_500)) <= 0, "the client trusts the session for " + trusted
+          + " from before its first open attempt; the server counts 10 s from that attempt's apply");
+      s.close();
+    } finally {
+      proxy.close();
+    }
+  }
+
+  @Test
   void aWaitThatTimesOutAsTheGrantArrivesNeverLeavesTheLockHeld() throws Exception {
     Session a = direct.newSession(Duration.ofSeconds(10));
     Session b = direct.newSession(Duration.ofSeconds(10));

@@ -100,9 +100,13 @@ public final class RealSession implements Session {
   static CompletableFuture<RealSession> open(Caller caller, io.holdfast.proto.v1.ClientIdentity identity,
       Duration ttl, String exclusiveKey, Executor listenerExecutor, Duration callTimeout) {
     String requestId = RequestIds.next();
-    long[] sent = new long[1];
+    Long[] sent = new Long[1];
     return caller.call("open session", callTimeout, (ch, t) -> {
-      sent[0] = System.nanoTime(); // the last attempt's send time is the conservative one
+      // The first attempt's send time: a retry may be answered from the request cache, the session
+      // then dating from when an earlier attempt was applied, so only the first send bounds it.
+      if (sent[0] == null) {
+        sent[0] = System.nanoTime();
+      }
       return SessionServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
           .openSession(io.holdfast.proto.v1.OpenSessionRequest.newBuilder().setRequestId(requestId)
               .setTtlMs(ttl.toMillis()).setClient(identity).setExclusiveKey(exclusiveKey).build());
