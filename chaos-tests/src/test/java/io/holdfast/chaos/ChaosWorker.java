@@ -199,8 +199,7 @@ public final class ChaosWorker {
    */
   private static void sampleKeepalives(String proc, long ttlMs) {
     long ttl = Duration.ofMillis(ttlMs).toNanos();
-    // The client's safety margin (RealSession): TTL/10, at least 50 ms, at most 1 s.
-    long margin = Duration.ofMillis(Math.min(1_000, Math.max(50, ttlMs / 10))).toNanos();
+    long margin = SessionFacts.clientMarginNanos(ttl);
     Session seen = null;
     long last = Long.MIN_VALUE;
     while (!stop) {

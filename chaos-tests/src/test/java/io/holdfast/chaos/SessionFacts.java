@@ -52,12 +52,18 @@ final class SessionFacts {
     return op.proc() + "/" + (s == null ? "-" : s.toString());
   }
 
+  /** The client's safety margin (RealSession): TTL/10, at least 50 ms, at most 1 s. */
+  static long clientMarginNanos(long ttlNanos) {
+    return Math.min(1_000_000_000L, Math.max(50_000_000L, ttlNanos / 10));
+  }
+
   static Map<String, Facts> of(History history) {
     List<Op> ops = history.ops();
     Map<String, String> proc = new HashMap<>();
     Map<String, Long> ttl = new HashMap<>();
     Map<String, List<Long>> acks = new HashMap<>();
     Map<String, Long> givenUp = new HashMap<>();
+    Map<String, Long> clientGaveUp = new HashMap<>();
     Map<String, Long> lastSeen = new HashMap<>();
     Set<String> exited = new HashSet<>();
     Map<String, String> lastSessionOfProc = new HashMap<>();
@@ -81,11 +87,22 @@ final class SessionFacts {
         ttl.put(s, op.longValue("ttl_ms") * 1_000_000L);
         acks.computeIfAbsent(s, k -> new java.util.ArrayList<>()).add(op.longValue("ack_sent_t"));
       } else if (op.f().equals("session-lost")) {
-        // The worker may notice late; given_up_t says when its client actually gave the session up.
-        long at = op.value().containsKey("given_up_t") ? op.longValue("given_up_t") : op.t();
-        givenUp.merge(s, at, Math::min);
+        if (op.value().containsKey("given_up_t")) {
+          clientGaveUp.merge(s, op.longValue("given_up_t"), Math::min);
+        } else {
+          givenUp.merge(s, op.t(), Math::min);
+        }
       }
     }
+    // The worker may notice late; given_up_t says when its client gave the session up. Only a
+    // give-up on the client's own deadline excuses a takeover: a client told by the cluster that
+    // its session is gone learned of an expiry, it did not cause one.
+    clientGaveUp.forEach((s, at) -> {
+      long t = ttl.getOrDefault(s, 0L);
+      long ownDeadline = acks.getOrDefault(s, List.of()).stream().mapToLong(Long::longValue).max()
+          .stream().map(lastAck -> lastAck + t - clientMarginNanos(t)).findFirst().orElse(Long.MIN_VALUE);
+      givenUp.merge(s, Math.max(at, ownDeadline), Math::min);
+    });
     // A process that exited closed its last session after its last entry about it.
     for (String p : exited) {
       String s = lastSessionOfProc.get(p);

@@ -66,6 +66,21 @@ class SessionTtlCheckerTest {
   }
 
   @Test
+  void aClientToldItsSessionIsGoneExcusesNoEarlyExpiry() {
+    // The cluster ended w1's session at about 4 s and said so to its client at 4.2 s; w2's grant
+    // returned at 4.5 s, 3.5 s before w1's keepalive at 2 s + TTL 6 s ran out.
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .acquire("w2", "L1", 3 * S, 4 * S + 500_000_000L, 9)
+        .sessionLost("w1", 5 * S, 4 * S + 200_000_000L)
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertFalse(v.valid());
+    assertTrue(v.problems().get(0).contains("3.50 s before"), v.toString());
+  }
+
+  @Test
   void aReleaseBeforeTheGrantIsAHandOver() {
     History h = new Histories()
         .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
