@@ -144,6 +144,28 @@ class ClientFaultsClusterTest {
   }
 
   @Test
+  void aLeaderSlowerThanTheAckTimeoutStillKeepsTheSessionAlive() throws Exception {
+    TcpProxy proxy = leaderProxy();
+    try (HoldfastClient slow = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("slow-acks").build()) {
+      // TTL 6 s: a keepalive every 2 s, an answer awaited 1 s before the client tries again.
+      Session s = slow.newSession(Duration.ofSeconds(6));
+      LockLease lease = s.tryLock("slow-acks/a").orElseThrow();
+      // Every answer now takes 1.5 s, as from a leader whose commits take that long: each keepalive
+      // is renewed and acknowledged, only after the client stopped waiting on that stream.
+      proxy.delayResponses(Duration.ofMillis(1_500));
+      Thread.sleep(15_000);
+      assertNotEquals(SessionState.EXPIRED, s.state(), "late acknowledgements must still count");
+      assertTrue(lease.isValid());
+      assertEquals(s.id(), direct.describeLock("slow-acks/a").holderSessionId());
+      proxy.delayResponses(Duration.ZERO);
+      lease.close();
+      s.close();
+    } finally {
+      proxy.close();
+    }
+  }
+
+  @Test
   void aSessionWhoseOpenWasRetriedCountsItsTtlFromTheFirstAttempt() throws Exception {
     TcpProxy proxy = leaderProxy();
     // Retries after a cut connection wait 1-2 s: long enough to tell the first send from the last.

@@ -43,8 +43,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Keepalives go every TTL/3 over one stream to the leader. Each carries a sequence number; the
  * send time of the newest acknowledged one, plus TTL minus a margin, is the local deadline. A
- * watchdog declares the session SUSPENDED when acknowledgements stop for two intervals and
- * EXPIRED when the deadline passes. The server counts the TTL from when it received that same
+ * watchdog declares the session SUSPENDED when a keepalive goes unanswered for max(500 ms, TTL/6),
+ * then renews on a new stream (through the next endpoint if this one failed), and EXPIRED when the
+ * deadline passes. A late answer on the stream it left still counts. The server counts the TTL from when it received that same
  * keepalive, so the client always knows first.
  */
 public final class RealSession implements Session {
@@ -77,6 +78,8 @@ public final class RealSession implements Session {
   private ClientCallStreamObserver<KeepAliveRequest> stream; // guarded by streamLock
   private String streamEndpoint; // guarded by streamLock
   private int reconnects; // guarded by streamLock
+  /** Streams given up on for a slow answer, still open for it; see {@link #resetStream}. */
+  private final List<ClientCallStreamObserver<KeepAliveRequest>> abandoned = new java.util.ArrayList<>(); // guarded by streamLock
 
   RealSession(long id, Duration ttl, long openSentNanos, Caller caller, Executor listenerExecutor,
       Duration callTimeout) {
@@ -210,6 +213,7 @@ public final class RealSession implements Session {
     long delayMs;
     synchronized (streamLock) {
       if (stream != failed) {
+        abandoned.remove(failed);
         return;
       }
       stream = null;
@@ -302,16 +306,39 @@ public final class RealSession implements Session {
   private void resetStream() {
     synchronized (streamLock) {
       if (stream != null) {
-        try {
-          stream.cancel("no keepalive acknowledgement", null);
-        } catch (RuntimeException ignored) {
-          // already broken
-        }
+        // Left open, not cancelled: a leader that is only slow still renews the session and
+        // answers on it, and an answer counts however late it comes (its send time is known).
+        // Nothing more is sent on it; it is cancelled once a TTL has passed, when no answer could
+        // extend the session any more.
+        ClientCallStreamObserver<KeepAliveRequest> old = stream;
         stream = null;
+        abandoned.add(old);
+        try {
+          caller.scheduler().schedule(() -> cancelAbandoned(old), ttl.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+          abandoned.remove(old);
+          cancelQuietly(old);
+        }
       }
       if (streamEndpoint != null) {
         caller.endpoints().failed(streamEndpoint);
       }
+    }
+  }
+
+  private void cancelAbandoned(ClientCallStreamObserver<KeepAliveRequest> old) {
+    synchronized (streamLock) {
+      if (abandoned.remove(old)) {
+        cancelQuietly(old);
+      }
+    }
+  }
+
+  private static void cancelQuietly(ClientCallStreamObserver<KeepAliveRequest> s) {
+    try {
+      s.cancel("keepalive stream superseded", null);
+    } catch (RuntimeException ignored) {
+      // already broken
     }
   }
 
@@ -359,6 +386,8 @@ public final class RealSession implements Session {
         }
         stream = null;
       }
+      abandoned.forEach(RealSession::cancelQuietly);
+      abandoned.clear();
     }
   }
 

@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A loopback TCP proxy that a test can turn into a black hole (bytes in both directions are read
  * and dropped, new connections accepted and starved) or arm to cut a connection the moment its
- * next response starts, so that a request reaches the server but its answer never comes back.
+ * next response starts, so that a request reaches the server but its answer never comes back, or
+ * slow down every answer by a fixed delay (a leader whose commits take that long).
  */
 public final class TcpProxy implements AutoCloseable {
   private final ServerSocket listener;
@@ -25,6 +26,7 @@ public final class TcpProxy implements AutoCloseable {
   private final AtomicBoolean blackhole = new AtomicBoolean();
   private final AtomicBoolean cutNextResponse = new AtomicBoolean();
   private final AtomicInteger accepted = new AtomicInteger();
+  private volatile long responseDelayNanos;
   private volatile boolean closed;
 
   public TcpProxy(int targetPort) {
@@ -49,6 +51,11 @@ public final class TcpProxy implements AutoCloseable {
 
   public void blackhole(boolean on) {
     blackhole.set(on);
+  }
+
+  /** Every byte the server sends reaches the client {@code delay} later (in order); zero: at once. */
+  public void delayResponses(java.time.Duration delay) {
+    responseDelayNanos = delay.toNanos();
   }
 
   /** The next bytes the server sends on any connection close that connection instead. */
@@ -84,6 +91,7 @@ public final class TcpProxy implements AutoCloseable {
   private void pump(Socket from, Socket to, boolean response) {
     Thread t = new Thread(() -> {
       byte[] buf = new byte[16 * 1024];
+      DelayedWriter delayed = null;
       try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
         for (int n; (n = in.read(buf)) >= 0; ) {
           if (blackhole.get()) {
@@ -91,6 +99,15 @@ public final class TcpProxy implements AutoCloseable {
           }
           if (response && cutNextResponse.compareAndSet(true, false)) {
             break;
+          }
+          long delay = response ? responseDelayNanos : 0;
+          if (delay > 0 || delayed != null) {
+            // Once delayed, always through the queue: bytes must not overtake earlier ones.
+            if (delayed == null) {
+              delayed = new DelayedWriter(out, from, to);
+            }
+            delayed.add(System.nanoTime() + delay, java.util.Arrays.copyOf(buf, n));
+            continue;
           }
           out.write(buf, 0, n);
           out.flush();
@@ -105,6 +122,38 @@ public final class TcpProxy implements AutoCloseable {
     t.setDaemon(true);
     t.start();
   }
+
+  /** Writes queued chunks, each at its due time, in order, on its own thread. */
+  private final class DelayedWriter {
+    private final java.util.concurrent.LinkedBlockingQueue<Chunk> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+
+    DelayedWriter(OutputStream out, Socket from, Socket to) {
+      Thread w = new Thread(() -> {
+        try {
+          while (true) {
+            Chunk chunk = queue.take();
+            long wait = chunk.dueNanos() - System.nanoTime();
+            if (wait > 0) {
+              java.util.concurrent.TimeUnit.NANOSECONDS.sleep(wait);
+            }
+            out.write(chunk.bytes());
+            out.flush();
+          }
+        } catch (IOException | InterruptedException e) {
+          closeQuietly(from);
+          closeQuietly(to);
+        }
+      }, "tcp-proxy-delay");
+      w.setDaemon(true);
+      w.start();
+    }
+
+    void add(long dueNanos, byte[] bytes) {
+      queue.add(new Chunk(dueNanos, bytes));
+    }
+  }
+
+  private record Chunk(long dueNanos, byte[] bytes) {}
 
   private void closeQuietly(Socket s) {
     sockets.remove(s);
