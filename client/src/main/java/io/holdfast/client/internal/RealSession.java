@@ -43,10 +43,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Keepalives go every TTL/3 over one stream to the leader. Each carries a sequence number; the
  * send time of the newest acknowledged one, plus TTL minus a margin, is the local deadline. A
- * watchdog declares the session SUSPENDED when a keepalive goes unanswered for max(500 ms, TTL/6),
- * then renews on a new stream (through the next endpoint if this one failed), and EXPIRED when the
- * deadline passes. A late answer on the stream it left still counts. The server counts the TTL from when it received that same
- * keepalive, so the client always knows first.
+ * watchdog declares the session SUSPENDED when a keepalive goes unanswered for max(500 ms, TTL/6)
+ * and renews on a new stream through the next endpoint (a late answer on the old stream still
+ * counts), and EXPIRED when the deadline passes. The server counts the TTL from when it received
+ * that same keepalive, so the client always knows first.
  */
 public final class RealSession implements Session {
   private static final Logger LOG = LoggerFactory.getLogger(RealSession.class);

@@ -115,6 +115,9 @@ public final class TcpProxy implements AutoCloseable {
       } catch (IOException e) {
         // connection closed
       } finally {
+        if (delayed != null) {
+          delayed.stop();
+        }
         closeQuietly(from);
         closeQuietly(to);
       }
@@ -126,9 +129,10 @@ public final class TcpProxy implements AutoCloseable {
   /** Writes queued chunks, each at its due time, in order, on its own thread. */
   private final class DelayedWriter {
     private final java.util.concurrent.LinkedBlockingQueue<Chunk> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+    private final Thread writer;
 
     DelayedWriter(OutputStream out, Socket from, Socket to) {
-      Thread w = new Thread(() -> {
+      writer = new Thread(() -> {
         try {
           while (true) {
             Chunk chunk = queue.take();
@@ -144,8 +148,13 @@ public final class TcpProxy implements AutoCloseable {
           closeQuietly(to);
         }
       }, "tcp-proxy-delay");
-      w.setDaemon(true);
-      w.start();
+      writer.setDaemon(true);
+      writer.start();
+    }
+
+    /** The connection is gone: what is still queued would go nowhere. */
+    void stop() {
+      writer.interrupt();
     }
 
     void add(long dueNanos, byte[] bytes) {
