@@ -5,7 +5,8 @@ public enum SessionState {
   /** Open, and its keepalives are being acknowledged. */
   CONNECTED,
   /**
-   * Keepalives have not been acknowledged lately (leader change, network trouble). The session
+   * Keepalives have not been acknowledged lately (leader change, network trouble, a slow leader:
+   * its late acknowledgements still count, and bring {@link #RECONNECTED}). The session
    * may still be alive; leases stay valid until {@link Session#validUntil()}, but do not start
    * anything long.
    */
