@@ -183,10 +183,16 @@ public final class ChaosWorker {
    * a write or a release).
    */
   private static void sessionLost(String proc, Session s) {
-    long now = System.nanoTime();
-    long until = now + Duration.between(java.time.Instant.now(), s.validUntil()).toNanos();
+    long until = validUntilNanos(s);
     emit(proc, "info", "session-lost", null, v("session", s.id(), "state", s.state().name(), "given_up_t",
-        Math.min(now, until)));
+        Math.min(System.nanoTime(), until)));
+  }
+
+  /** {@link Session#validUntil()} on the nanoTime scale; a read can only come out a little early. */
+  private static long validUntilNanos(Session s) {
+    long before = System.nanoTime();
+    java.time.Instant until = s.validUntil();
+    return before + Duration.between(java.time.Instant.now(), until).toNanos();
   }
 
   /**
@@ -205,9 +211,7 @@ public final class ChaosWorker {
     while (!stop) {
       Session s = current;
       if (s != null) {
-        long before = System.nanoTime();
-        java.time.Instant until = s.validUntil();
-        long untilNanos = before + Duration.between(java.time.Instant.now(), until).toNanos();
+        long untilNanos = validUntilNanos(s);
         if (s != seen) {
           seen = s;
           last = Long.MIN_VALUE;

@@ -99,8 +99,8 @@ final class SessionFacts {
     // its session is gone learned of an expiry, it did not cause one.
     clientGaveUp.forEach((s, at) -> {
       long t = ttl.getOrDefault(s, 0L);
-      long ownDeadline = acks.getOrDefault(s, List.of()).stream().mapToLong(Long::longValue).max()
-          .stream().map(lastAck -> lastAck + t - clientMarginNanos(t)).findFirst().orElse(Long.MIN_VALUE);
+      java.util.OptionalLong lastAck = acks.getOrDefault(s, List.of()).stream().mapToLong(Long::longValue).max();
+      long ownDeadline = lastAck.isPresent() ? lastAck.getAsLong() + t - clientMarginNanos(t) : Long.MIN_VALUE;
       givenUp.merge(s, Math.max(at, ownDeadline), Math::min);
     });
     // A process that exited closed its last session after its last entry about it.
