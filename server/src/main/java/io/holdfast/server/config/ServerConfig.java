@@ -40,6 +40,8 @@ import java.util.UUID;
  * @param batchMaxCommands the most commands the leader puts into one Raft entry (1: no batching)
  * @param batchInFlight how many entries the leader keeps in flight before further commands wait
  *     and go out together in the next one (a lone command never waits)
+ * @param batchLingerMicros how long the leader may hold queued commands, once a batch of several
+ *     has committed, for that batch's callers to send their next ones into the same entry (0: never)
  * @param fastFailover true: a follower that finds the leader's process gone (its Raft stream cut,
  *     its Raft port refusing connections) starts an election at once instead of waiting out the
  *     election timeout
@@ -68,6 +70,7 @@ public record ServerConfig(
     boolean join,
     int batchMaxCommands,
     int batchInFlight,
+    long batchLingerMicros,
     boolean fastFailover) {
 
   public ServerConfig {

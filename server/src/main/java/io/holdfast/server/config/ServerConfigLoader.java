@@ -58,6 +58,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("snapshot-threshold", 100_000L);
     DEFAULTS.put("batch-max-commands", 256L);
     DEFAULTS.put("batch-in-flight", 1L);
+    DEFAULTS.put("batch-linger-us", 0L);
     DEFAULTS.put("max-wait-ms", 3_600_000L);
     DEFAULTS.put("max-lock-delay-ms", 60_000L);
     DEFAULTS.put("lock-delay-defaults", Map.of());
@@ -171,6 +172,10 @@ public final class ServerConfigLoader {
     if (batchInFlight > 64) {
       throw new ConfigException("batch-in-flight (" + batchInFlight + ") may be at most 64");
     }
+    long batchLinger = nonNegative(v, "batch-linger-us");
+    if (batchLinger > 10_000) {
+      throw new ConfigException("batch-linger-us (" + batchLinger + ") may be at most 10000 (10 ms)");
+    }
     long maxWait = positive(v, "max-wait-ms");
     long maxLockDelay = nonNegative(v, "max-lock-delay-ms");
     java.util.SortedMap<String, Long> delays = lockDelays(v.get("lock-delay-defaults"), maxLockDelay);
@@ -213,7 +218,7 @@ public final class ServerConfigLoader {
         String.valueOf(v.get("admin-address")).isBlank() ? null
             : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))),
         security(v), limits(v, maxValue), raftLogDir, join, (int) batchMax, (int) batchInFlight,
-        bool(v, "fast-failover"));
+        batchLinger, bool(v, "fast-failover"));
   }
 
   private static SecurityConfig security(Map<String, Object> v) {

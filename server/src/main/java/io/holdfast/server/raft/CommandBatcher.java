@@ -35,17 +35,38 @@ final class CommandBatcher {
   private final int maxCommands;
   private final int inFlight;
   private final Predicate<Command> urgent;
+  private final long lingerNanos;
+  private final Scheduler scheduler;
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final BatchSizes sizes;
   private int entriesInFlight;
   // Queued commands that may open the extra entry.
   private int urgentQueued;
   private boolean sending;
+  // Holding the queue after an entry of several completed, until its callers' next commands join.
+  private boolean holding;
+  private int holdTarget;
+  private int holdExpected;
+  private int holdQueuedAtStart;
+  private long holdUntilNanos;
+  // Holds that fail (the callers did not come back in time) are skipped for a while, doubling.
+  private int missStreak;
+  private int holdsToSkip;
 
   /** Where the sizes of the entries that went out are counted (metrics). */
   interface BatchSizes {
     void sent(int commands);
   }
+
+  /** The clock a hold is timed on, and the timer that ends it. */
+  interface Scheduler {
+    long nanoTime();
+
+    void schedule(Runnable task, long delayNanos);
+  }
+
+  /** The most holds skipped after a run of failed ones. */
+  static final int MAX_HOLDS_SKIPPED = 64;
 
   private record Pending(Command command, boolean urgent, CompletableFuture<Result> result) {}
 
@@ -57,9 +78,19 @@ final class CommandBatcher {
    */
   CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
       int inFlight, Predicate<Command> urgent, BatchSizes sizes) {
+    this(replicate, pumpExecutor, maxCommands, inFlight, urgent, sizes, 0, null);
+  }
+
+  CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
+      int inFlight, Predicate<Command> urgent, BatchSizes sizes, long lingerNanos, Scheduler scheduler) {
     if (maxCommands < 1 || inFlight < 1) {
       throw new IllegalArgumentException("maxCommands and inFlight must be positive");
     }
+    if (lingerNanos < 0 || (lingerNanos > 0 && scheduler == null)) {
+      throw new IllegalArgumentException("a linger needs a scheduler, and cannot be negative");
+    }
+    this.lingerNanos = lingerNanos;
+    this.scheduler = scheduler;
     this.replicate = replicate;
     this.pumpExecutor = pumpExecutor;
     this.maxCommands = maxCommands;
@@ -85,7 +116,7 @@ final class CommandBatcher {
     while (true) {
       List<Pending> batch;
       synchronized (this) {
-        if (sending || queue.isEmpty() || !roomInFlight()) {
+        if (sending || !roomInFlight() || (holding && !endHold()) || queue.isEmpty()) {
           return;
         }
         batch = new ArrayList<>(Math.min(queue.size(), maxCommands));
@@ -123,20 +154,57 @@ final class CommandBatcher {
     }
   }
 
+  /** Whether the hold is over (its callers came back, its time ran out, or a hand-off waits). */
+  private boolean endHold() {
+    boolean full = queue.size() >= holdTarget;
+    if (!full && urgentQueued == 0 && scheduler.nanoTime() - holdUntilNanos < 0) {
+      return false;
+    }
+    holding = false;
+    if (full || 2 * (queue.size() - holdQueuedAtStart) >= holdExpected) {
+      missStreak = 0;
+    } else if (urgentQueued == 0) {
+      missStreak++;
+      holdsToSkip = Math.min(MAX_HOLDS_SKIPPED, 1 << Math.min(missStreak, 6));
+    }
+    return true;
+  }
+
   private boolean roomInFlight() {
     return entriesInFlight < inFlight || (entriesInFlight == inFlight && urgentQueued > 0);
   }
 
   private void finished(List<Pending> batch, Result result, Throwable error) {
     boolean more;
+    boolean hold = false;
     synchronized (this) {
       entriesInFlight--;
       more = !queue.isEmpty();
+      // Under load the callers of an entry of several send their next commands as soon as they
+      // hear back; held for them, the commands queued meanwhile share one entry with theirs
+      // instead of taking one of their own, and every entry costs each node the same work.
+      if (lingerNanos > 0 && error == null && batch.size() > 1 && urgentQueued == 0
+          && entriesInFlight < inFlight && !holding) {
+        if (holdsToSkip > 0) {
+          holdsToSkip--;
+        } else {
+          holding = true;
+          holdExpected = batch.size();
+          holdQueuedAtStart = queue.size();
+          holdTarget = Math.min(maxCommands, queue.size() + batch.size());
+          holdUntilNanos = scheduler.nanoTime() + lingerNanos;
+          hold = true;
+        }
+      }
     }
     // Queued commands go out before the callers hear back: their entry is on its way sooner.
-    if (more) {
+    if (more || hold) {
       try {
-        pumpExecutor.execute(this::pump);
+        if (hold) {
+          scheduler.schedule(this::pump, lingerNanos);
+        } else {
+          pumpExecutor.execute(this::pump);
+        }
       } catch (java.util.concurrent.RejectedExecutionException closing) {
         failQueued(new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null,
             "this node is shutting down"));

@@ -59,7 +59,7 @@ public final class RaftNode implements AutoCloseable {
   private volatile com.codahale.metrics.Timer commitTimer;
   private volatile com.codahale.metrics.Histogram batchSizes;
   // Sends the next batch when an entry completes, off Ratis's reply thread.
-  private final java.util.concurrent.ExecutorService batchPump = java.util.concurrent.Executors.newSingleThreadExecutor(
+  private final java.util.concurrent.ScheduledExecutorService batchPump = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
       r -> {
         Thread t = new Thread(r, "holdfast-batch-pump");
         t.setDaemon(true);
@@ -93,6 +93,17 @@ public final class RaftNode implements AutoCloseable {
           com.codahale.metrics.Histogram h = batchSizes;
           if (h != null) {
             h.update(n);
+          }
+        }, java.util.concurrent.TimeUnit.MICROSECONDS.toNanos(config.batchLingerMicros()),
+        new CommandBatcher.Scheduler() {
+          @Override
+          public long nanoTime() {
+            return System.nanoTime();
+          }
+
+          @Override
+          public void schedule(Runnable task, long delayNanos) {
+            batchPump.schedule(task, delayNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
           }
         });
     this.groupId = RaftGroupId.valueOf(config.clusterId());

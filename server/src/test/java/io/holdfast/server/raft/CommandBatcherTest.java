@@ -22,12 +22,67 @@ class CommandBatcherTest {
   private final List<Integer> sizes = new ArrayList<>();
 
   private CommandBatcher batcher(int maxCommands, int inFlight) {
-    return new CommandBatcher(c -> {
-      CompletableFuture<Result> f = new CompletableFuture<>();
-      sent.add(c);
-      replies.add(f);
-      return f;
-    }, Runnable::run, maxCommands, inFlight, c -> c instanceof Command.Release, sizes::add);
+    return new CommandBatcher(this::replicate, Runnable::run, maxCommands, inFlight,
+        c -> c instanceof Command.Release, sizes::add);
+  }
+
+  private CompletableFuture<Result> replicate(Command c) {
+    CompletableFuture<Result> f = new CompletableFuture<>();
+    sent.add(c);
+    replies.add(f);
+    return f;
+  }
+
+  /** A clock that moves only when told to, and the tasks scheduled on it. */
+  private static final class ManualScheduler implements CommandBatcher.Scheduler {
+    private record Task(long due, Runnable run) {}
+
+    long now;
+    final List<Task> tasks = new ArrayList<>();
+
+    @Override
+    public long nanoTime() {
+      return now;
+    }
+
+    @Override
+    public void schedule(Runnable task, long delayNanos) {
+      tasks.add(new Task(now + delayNanos, task));
+    }
+
+    /** Moves the clock and runs the tasks that have come due. */
+    void advance(long nanos) {
+      now += nanos;
+      List<Task> due = tasks.stream().filter(t -> t.due() <= now).toList();
+      tasks.removeAll(due);
+      due.forEach(t -> t.run().run());
+    }
+  }
+
+  private static final long LINGER = 1_000_000;
+  private final ManualScheduler clock = new ManualScheduler();
+
+  private CommandBatcher lingering(int maxCommands) {
+    return new CommandBatcher(this::replicate, Runnable::run, maxCommands, 1, c -> c instanceof Command.Release,
+        sizes::add, LINGER, clock);
+  }
+
+  private static Result.Batch closedBatch(int... ns) {
+    List<Result> rs = new ArrayList<>();
+    for (int n : ns) {
+      rs.add(closed(n));
+    }
+    return new Result.Batch(rs);
+  }
+
+  /** Sends 1 alone, then 2 and 3 together, and completes both entries: a hold for 2 and 3's callers starts. */
+  private CommandBatcher holdingForTwo() {
+    CommandBatcher b = lingering(256);
+    submitAll(b, close(1), close(2), close(3));
+    replies.get(0).complete(closed(1));
+    assertEquals(new Command.Batch(List.of(close(2), close(3))), sent.get(1), "an entry of one is never held after");
+    replies.get(1).complete(closedBatch(2, 3));
+    return b;
   }
 
   private static void submitAll(CommandBatcher b, Command... commands) {
@@ -181,5 +236,82 @@ class CommandBatcherTest {
     assertEquals(2, sent.size(), "the release stays queued: the extra entry is taken");
     replies.get(0).complete(closed(1));
     assertEquals(release(4), sent.get(2));
+  }
+
+  @Test
+  void afterAnEntryOfSeveralItsCallersNextCommandsShareOneEntry() {
+    CommandBatcher b = holdingForTwo();
+    b.submit(close(4));
+    assertEquals(2, sent.size(), "held: the other caller of the entry is expected back");
+    b.submit(close(5));
+    assertEquals(3, sent.size(), "both callers are back: the hold ends without waiting out its time");
+    assertEquals(new Command.Batch(List.of(close(4), close(5))), sent.get(2));
+    assertEquals(List.of(1, 2, 2), sizes);
+  }
+
+  @Test
+  void aHoldEndsWhenItsTimeRunsOut() {
+    CommandBatcher b = holdingForTwo();
+    b.submit(close(4));
+    clock.advance(LINGER - 1);
+    assertEquals(2, sent.size(), "still within the linger");
+    clock.advance(1);
+    assertEquals(close(4), sent.get(2), "the timer sends what came");
+  }
+
+  @Test
+  void aHandOverEndsAHoldAtOnce() {
+    CommandBatcher b = holdingForTwo();
+    b.submit(close(4));
+    b.submit(release(5));
+    assertEquals(new Command.Batch(List.of(close(4), release(5))), sent.get(2),
+        "a waiter is waiting on the release: it goes with what queued before it");
+  }
+
+  @Test
+  void aLoneCallerIsNeverHeld() {
+    CommandBatcher b = lingering(256);
+    for (int i = 1; i <= 5; i++) {
+      b.submit(close(i));
+      assertEquals(i, sent.size(), "command " + i + " went out at once");
+      replies.get(i - 1).complete(closed(i));
+    }
+    assertTrue(clock.tasks.isEmpty(), "no hold was ever started");
+  }
+
+  @Test
+  void holdsThatFailAreSkippedForAWhileAndAHoldThatWorksResetsThat() {
+    CommandBatcher b = holdingForTwo();
+    clock.advance(LINGER);
+    assertEquals(2, sent.size(), "nothing came, nothing to send");
+    // The miss is counted when the hold is next looked at: this command ends it and goes out.
+    b.submit(close(4));
+    b.submit(close(5));
+    assertEquals(close(4), sent.get(2), "the hold had run out: sent at once");
+    replies.get(2).complete(closed(4));
+    assertEquals(close(5), sent.get(3));
+    b.submit(close(6));
+    b.submit(close(7));
+    replies.get(3).complete(closed(5));
+    assertEquals(new Command.Batch(List.of(close(6), close(7))), sent.get(4));
+    // One miss: the next two chances to hold are skipped.
+    for (int skipped = 0; skipped < 2; skipped++) {
+      int before = sent.size();
+      submitAll(b, close(100 + 2 * skipped), close(101 + 2 * skipped));
+      replies.get(before - 1).complete(closedBatch(6, 7));
+      assertEquals(before + 1, sent.size(), "skipped hold " + skipped + ": the queue went out at once");
+    }
+    int before = sent.size();
+    replies.get(before - 1).complete(closedBatch(102, 103));
+    b.submit(close(8));
+    assertEquals(before, sent.size(), "holding again");
+    b.submit(close(9));
+    assertEquals(new Command.Batch(List.of(close(8), close(9))), sent.get(before), "and it worked");
+  }
+
+  @Test
+  void aLingerNeedsAScheduler() {
+    assertThrows(IllegalArgumentException.class, () -> new CommandBatcher(this::replicate, Runnable::run, 256, 1,
+        c -> false, sizes::add, LINGER, null));
   }
 }
