@@ -58,7 +58,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("snapshot-threshold", 100_000L);
     DEFAULTS.put("batch-max-commands", 256L);
     DEFAULTS.put("batch-in-flight", 1L);
-    DEFAULTS.put("batch-linger-us", 0L);
+    DEFAULTS.put("batch-linger-us", 2000L);
     DEFAULTS.put("max-wait-ms", 3_600_000L);
     DEFAULTS.put("max-lock-delay-ms", 60_000L);
     DEFAULTS.put("lock-delay-defaults", Map.of());

@@ -25,6 +25,14 @@ import java.util.function.Predicate;
  * <p>An urgent command (a release that hands a lock to a waiter) may open one entry beyond
  * {@code inFlight}: a hand-off waits on it, and behind a full pipe it would wait a whole commit
  * for a slot. It still goes out with everything queued before it, so order is kept.
+ *
+ * <p>With a linger, an entry of several commands that completes starts a hold: the queue waits,
+ * up to the linger, until as many commands again have joined it (the callers of that entry,
+ * answered now, mostly send their next ones at once), then goes out as one entry. Without it,
+ * callers answered by one entry queue behind the next and the load splits into two alternating
+ * halves, each paying an entry's whole cost. A hand-over ends a hold at once. A hold that sees
+ * fewer than half the expected commands come is a miss, and misses in a row skip the next 2, 4, ..
+ * 64 chances to hold, so callers that do not come back (independent agents) do not pay the wait.
  */
 final class CommandBatcher {
   /** Roughly what one entry may hold; a single larger command still goes out, alone. */

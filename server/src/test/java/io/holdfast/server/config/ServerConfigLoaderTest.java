@@ -78,6 +78,18 @@ class ServerConfigLoaderTest {
     assertEquals(1_000, c.failoverGraceMs());
     assertEquals(100_000, c.snapshotThreshold());
     assertEquals(3_600_000, c.maxWaitMs());
+    assertEquals(256, c.batchMaxCommands());
+    assertEquals(1, c.batchInFlight());
+    assertEquals(2_000, c.batchLingerMicros());
+  }
+
+  @Test
+  void batchLingerIsZeroToTenMilliseconds() {
+    assertEquals(0, ServerConfigLoader.fromMap(with("batch-linger-us", 0)).batchLingerMicros(), "0 switches it off");
+    assertEquals(10_000, ServerConfigLoader.fromMap(with("batch-linger-us", 10_000)).batchLingerMicros());
+    failsNaming("batch-linger-us", with("batch-linger-us", 10_001));
+    failsNaming("batch-linger-us", with("batch-linger-us", -1));
+    failsNaming("batch-linger-us", with("batch-linger-us", "2ms"));
   }
 
   @Test
