@@ -214,8 +214,7 @@ final class CommandBatcher {
           pumpExecutor.execute(this::pump);
         }
       } catch (java.util.concurrent.RejectedExecutionException closing) {
-        failQueued(new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null,
-            "this node is shutting down"));
+        shutDown();
       }
     }
     if (error != null) {
@@ -239,6 +238,12 @@ final class CommandBatcher {
       return 128L + p.key().length() * 3L + p.value().length;
     }
     return 512;
+  }
+
+  /** Fails what is still queued (a hold's timer dies with the node): called once the node is closed. */
+  void shutDown() {
+    failQueued(new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null,
+        "this node is shutting down"));
   }
 
   private void failQueued(Throwable error) {

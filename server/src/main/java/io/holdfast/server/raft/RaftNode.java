@@ -544,6 +544,7 @@ public final class RaftNode implements AutoCloseable {
       server.close();
     } finally {
       batchPump.shutdownNow();
+      batcher.shutDown();
     }
   }
 }

@@ -310,6 +310,15 @@ class CommandBatcherTest {
   }
 
   @Test
+  void commandsHeldWhenTheNodeShutsDownFailRatherThanWaitForever() {
+    CommandBatcher b = holdingForTwo();
+    CompletableFuture<Result> held = b.submit(close(4));
+    b.shutDown();
+    ExecutionException e = assertThrows(ExecutionException.class, held::get);
+    assertInstanceOf(RaftCallException.class, e.getCause());
+  }
+
+  @Test
   void aLingerNeedsAScheduler() {
     assertThrows(IllegalArgumentException.class, () -> new CommandBatcher(this::replicate, Runnable::run, 256, 1,
         c -> false, sizes::add, LINGER, null));
