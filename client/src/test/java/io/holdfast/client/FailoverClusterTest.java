@@ -131,6 +131,31 @@ class FailoverClusterTest {
   }
 
   @Test
+  void stoppingTheLeaderHandsLeadershipToAFollowerBeforeItGoes() throws Exception {
+    start(Map.of("checkpoint-interval-ms", Long.toString(CHECKPOINT_MS)));
+    Duration ttl = Duration.ofSeconds(4);
+    Session s = session(ttl);
+    LockLease lease = s.tryLock("h/a").orElseThrow();
+
+    int oldLeader = cluster.awaitLeader(Duration.ofSeconds(10));
+    cluster.stop(oldLeader); // SIGTERM: returns once the process has exited
+    int newLeader = cluster.awaitLeader(Duration.ofSeconds(30));
+    assertNotEquals(oldLeader, newLeader);
+    // It handed over before it went, to the node that leads now (not a later election's winner).
+    assertTrue(cluster.logContains(oldLeader, "Leadership handed to " + ProcessCluster.nodeId(newLeader)),
+        "the stopped leader says it handed leadership to " + ProcessCluster.nodeId(newLeader) + "\n"
+            + cluster.logTails());
+
+    Thread.sleep(2 * ttl.toMillis());
+    assertTrue(s.isValid(), "the session outlived the stop: " + s.state() + " " + sessionEvents);
+    LockDescription d = client.describeLock("h/a");
+    assertEquals(s.id(), d.holderSessionId());
+    assertEquals(lease.token(), d.token());
+    lease.close();
+    assertTrue(s.tryLock("h/a").orElseThrow().token() > lease.token());
+  }
+
+  @Test
   void fullClusterRestartBringsBackSessionsLocksAndTokensFromDisk() throws Exception {
     // A low snapshot threshold, so the restart loads a snapshot and replays the log after it.
     start(Map.of("snapshot-threshold", "20"));

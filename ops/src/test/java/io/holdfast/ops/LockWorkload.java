@@ -37,6 +37,9 @@ final class LockWorkload implements AutoCloseable {
   final AtomicLong ops = new AtomicLong();
   final AtomicLong retriedErrors = new AtomicLong();
   final ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
+  /** Each distinct violation once, with the wall-clock time it was first seen and how often. */
+  private final Map<String, Seen> distinct = new java.util.LinkedHashMap<>();
+  private final PauseWatch pauses = new PauseWatch();
   /** Per lock, the tokens of acknowledged ledger writes, in lock order. */
   private final Map<String, List<Long>> acknowledged = new HashMap<>();
   private Session holderSession;
@@ -69,7 +72,31 @@ final class LockWorkload implements AutoCloseable {
     return c;
   }
 
+  private record Seen(String firstAt, int count) {}
+
+  private void violation(String what) {
+    violations.add(what);
+    String at = java.time.LocalTime.now().toString();
+    synchronized (distinct) {
+      distinct.merge(what, new Seen(at, 1), (a, b) -> new Seen(a.firstAt(), a.count() + 1));
+    }
+  }
+
+  /**
+   * The violations for a failure message: each distinct one once, in the order first seen, with
+   * its first time (to line up with the nodes' logs) and count; and the longest stall of this JVM.
+   */
+  String violationSummary() {
+    StringBuilder b = new StringBuilder();
+    synchronized (distinct) {
+      distinct.forEach((what, seen) -> b.append("\n  ").append(seen.firstAt()).append(' ').append(what)
+          .append(seen.count() > 1 ? " (x" + seen.count() + ")" : ""));
+    }
+    return (b.length() == 0 ? "none" : b) + "\n  " + pauses.describe();
+  }
+
   LockWorkload start(int workers) throws InterruptedException {
+    pauses.start();
     HoldfastClient holderClient = client("holder");
     holderSession = holderClient.newSession(ttl);
     held = holderSession.lock("work/held-throughout");
@@ -99,7 +126,7 @@ final class LockWorkload implements AutoCloseable {
           Optional<KeyValue> before = c.kv().get(ledgerKey(lock));
           long previous = before.map(kv -> Long.parseLong(kv.valueAsString())).orElse(0L);
           if (previous >= lease.token()) {
-            violations.add(lock + ": token " + lease.token() + " is not above the previous holder's " + previous);
+            violation(lock + ": token " + lease.token() + " is not above the previous holder's " + previous);
           }
           c.kv().putFenced(ledgerKey(lock), Long.toString(lease.token()).getBytes(StandardCharsets.UTF_8), lease);
           synchronized (acknowledged) {
@@ -115,7 +142,7 @@ final class LockWorkload implements AutoCloseable {
         }
         // Anything the client library could not ride out: a lost lock, a stale token, an expired
         // session, or a cluster that stayed unavailable for a minute.
-        violations.add("worker-" + id + " on " + lock + ": " + e);
+        violation("worker-" + id + " on " + lock + ": " + e);
         retriedErrors.incrementAndGet();
         sleep(200);
       }
@@ -129,7 +156,7 @@ final class LockWorkload implements AutoCloseable {
     while (ops.get() < target) {
       if (System.nanoTime() > end) {
         throw new AssertionError("workload made " + (ops.get() - target + more) + " of " + more
-            + " operations within " + timeout + "; violations: " + violations);
+            + " operations within " + timeout + "; violations: " + violationSummary());
       }
       sleep(50);
     }
@@ -141,7 +168,14 @@ final class LockWorkload implements AutoCloseable {
     for (Thread t : threads) {
       t.join(30_000);
     }
-    List<String> problems = new ArrayList<>(violations);
+    List<String> problems = new ArrayList<>();
+    synchronized (distinct) {
+      distinct.forEach((what, seen) -> problems.add(seen.firstAt() + " " + what
+          + (seen.count() > 1 ? " (x" + seen.count() + ")" : "")));
+    }
+    if (!problems.isEmpty()) {
+      problems.add(pauses.describe());
+    }
     for (Session s : sessions) {
       if (!s.isValid()) {
         problems.add("session " + s.id() + " is " + s.state());
@@ -194,6 +228,7 @@ final class LockWorkload implements AutoCloseable {
   @Override
   public void close() {
     running.set(false);
+    pauses.close();
     synchronized (clients) {
       clients.forEach(HoldfastClient::close);
     }

@@ -54,34 +54,49 @@ class RollingRestartTest {
       try {
         rollThrough(cluster);
       } catch (Throwable t) {
-        // It failed once under the full suite's load only: keep the nodes' logs for the post-mortem.
+        // It failed under the full suite's load only, and CI shows only the end of its output: put
+        // the nodes' Raft events in the message itself, and keep the whole logs for a local run.
         Path kept = cluster.keepLogs(Path.of("target", "node-logs", "RollingRestartTest"));
-        t.addSuppressed(new AssertionError("the nodes' logs are kept in " + kept + "\n" + cluster.logTails()));
-        throw t;
+        AssertionError e = new AssertionError(t.getMessage() + "\nRaft events:" + cluster.events(12)
+            + "\n(whole logs in " + kept + ")", t);
+        e.addSuppressed(new AssertionError(cluster.logTails()));
+        throw e;
       }
     }
   }
 
   private static void rollThrough(ProcessCluster cluster) throws Exception {
-    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    cluster.awaitLeader(Duration.ofSeconds(60));
     String endpoints = String.join(",", cluster.endpoints());
     // 4 s sessions: a restart that stalled keepalives for longer than that would expire them.
     try (LockWorkload load = new LockWorkload(cluster.endpoints(), Duration.ofSeconds(4)).start(3);
         HoldfastClient checker = load.client("checker")) {
       load.awaitProgress(10, Duration.ofSeconds(60));
 
+      // Followers first, each chosen when it is stopped: the leader is asked again every time,
+      // so that a step that stops "a follower" never stops a node that has come to lead since.
       List<Integer> restarted = new ArrayList<>();
-      for (int i = 0; i < cluster.size(); i++) {
-        if (i == leader) {
-          continue;
+      while (true) {
+        int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+        int follower = -1;
+        for (int i = 0; i < cluster.size(); i++) {
+          if (i != leader && !restarted.contains(i)) {
+            follower = i;
+            break;
+          }
         }
-        cluster.stop(i);
+        if (follower < 0) {
+          break;
+        }
+        cluster.stop(follower);
         load.awaitProgress(3, Duration.ofSeconds(30)); // the cluster serves with one member down
-        cluster.start(i);
-        awaitCaughtUp(cluster, i, leader, Duration.ofSeconds(60));
-        restarted.add(i);
+        cluster.start(follower);
+        awaitCaughtUp(cluster, follower, cluster.awaitLeader(Duration.ofSeconds(30)), Duration.ofSeconds(60));
+        restarted.add(follower);
         load.awaitProgress(5, Duration.ofSeconds(30));
       }
+      int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+      assertEquals(2, restarted.size(), "both followers restarted before the leader, " + restarted);
 
       Run transfer = CliRunner.run("leader", "transfer", "--endpoints", endpoints, "-o", "json");
       assertEquals(0, transfer.code(), transfer.toString());
@@ -94,7 +109,7 @@ class RollingRestartTest {
       cluster.stop(leader);
       load.awaitProgress(3, Duration.ofSeconds(30));
       cluster.start(leader);
-      awaitCaughtUp(cluster, leader, newLeader, Duration.ofSeconds(60));
+      awaitCaughtUp(cluster, leader, cluster.awaitLeader(Duration.ofSeconds(30)), Duration.ofSeconds(60));
       restarted.add(leader);
       load.awaitProgress(10, Duration.ofSeconds(30));
       assertEquals(3, restarted.size());

@@ -267,10 +267,41 @@ public final class HoldfastServer implements AutoCloseable {
     return stateMachine;
   }
 
+  /**
+   * A leader asked to stop first hands leadership to its freshest follower, as etcd does: clients
+   * follow one redirect instead of waiting out an election timeout, and sessions lose none of
+   * their TTL to the stop. Only a follower heard from within an election timeout is asked (a
+   * transfer to a dead one could only time out); if the transfer fails, the others elect.
+   */
+  private void handOverLeadership() {
+    String target;
+    try {
+      target = raft.isLeader() ? raft.freshestFollower(config.electionTimeoutMaxMs()) : null;
+    } catch (RuntimeException e) {
+      return; // the Raft group never started or is already gone
+    }
+    if (target == null) {
+      return;
+    }
+    long timeoutMs = 2 * config.electionTimeoutMaxMs();
+    long start = System.nanoTime();
+    try {
+      raft.transferLeadership(target, timeoutMs).get(timeoutMs + 500, TimeUnit.MILLISECONDS);
+      LOG.info("Leadership handed to {} before stopping, in {} ms", target,
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      LOG.warn("Could not hand leadership to {} before stopping ({}); the others elect a leader once this node is gone",
+          target, e.getCause() == null ? e.toString() : e.getCause().toString());
+    }
+  }
+
   @Override
   public void close() {
     closing = true;
     LOG.info("Holdfast node {} stopping", config.nodeId());
+    handOverLeadership();
     health.enterTerminalState();
     if (admin != null) {
       admin.close();

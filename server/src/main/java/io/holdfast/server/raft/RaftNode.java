@@ -470,6 +470,11 @@ public final class RaftNode implements AutoCloseable {
    * when this node does not lead or has no voting follower.
    */
   public String freshestFollower() {
+    return freshestFollower(Long.MAX_VALUE);
+  }
+
+  /** As {@link #freshestFollower()}, among followers heard from within {@code heardWithinMs}. */
+  public String freshestFollower(long heardWithinMs) {
     var role = division().getInfo().getRoleInfoProto();
     if (!role.hasLeaderInfo()) {
       return null;
@@ -480,7 +485,8 @@ public final class RaftNode implements AutoCloseable {
     long bestElapsed = Long.MAX_VALUE;
     for (var f : role.getLeaderInfo().getFollowerInfoList()) {
       String id = RaftPeerId.valueOf(f.getId().getId()).toString();
-      if (voters.contains(id) && !id.equals(nodeId()) && f.getLastRpcElapsedTimeMs() < bestElapsed) {
+      if (voters.contains(id) && !id.equals(nodeId()) && f.getLastRpcElapsedTimeMs() < bestElapsed
+          && f.getLastRpcElapsedTimeMs() <= heardWithinMs) {
         best = id;
         bestElapsed = f.getLastRpcElapsedTimeMs();
       }

@@ -411,6 +411,35 @@ public final class ProcessCluster implements AutoCloseable {
     }
   }
 
+  private static final java.util.regex.Pattern EVENT = java.util.regex.Pattern.compile(
+      "changes role from|Leader changed|Leader ready|Leadership lost|Lost leadership|round \\d+: result|stopping"
+          + "|Raft server .* started|election after leader|leader .* is gone|transferLeadership|Leadership handed|ERROR");
+
+  /**
+   * The Raft events in every node's log (role changes, elections, leader changes, stops and
+   * starts, errors), the last {@code perNode} of each, cut short: small enough for a failure
+   * message that CI shows whole, to be lined up with the client's own times.
+   */
+  public String events(int perNode) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < capacity; i++) {
+      try {
+        if (!Files.exists(log(i))) {
+          continue;
+        }
+        List<String> lines = Files.readAllLines(log(i), StandardCharsets.UTF_8).stream()
+            .filter(l -> EVENT.matcher(l).find())
+            .map(l -> l.length() > 200 ? l.substring(0, 200) + "..." : l)
+            .collect(Collectors.toList());
+        b.append("\n-- ").append(nodeId(i)).append(" events (").append(lines.size()).append("):");
+        lines.subList(Math.max(0, lines.size() - perNode), lines.size()).forEach(l -> b.append("\n  ").append(l));
+      } catch (IOException e) {
+        b.append("\n-- ").append(nodeId(i)).append(": ").append(e);
+      }
+    }
+    return b.toString();
+  }
+
   public String logTails() {
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < capacity; i++) {
