@@ -167,6 +167,14 @@ public final class RaftNode implements AutoCloseable {
     GrpcConfigKeys.Server.setPort(p, c.self().peerAddress().port());
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(c.electionTimeoutMinMs(), TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(c.electionTimeoutMaxMs(), TimeUnit.MILLISECONDS));
+    // A leader that stops hearing from a majority steps down; by default Ratis then keeps it out of
+    // elections for 10 s. With one of three nodes down that leaves one candidate, and if its log is
+    // shorter than the old leader's, no leader at all for those 10 s. Pre-vote (on) already keeps a
+    // cut-off old leader from disturbing the others, so one election timeout is wait enough. The same
+    // key is the JVM pause after which a leader steps down: by then its followers have timed out.
+    // (Not zero: every pause, however short, would then depose the leader.)
+    RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(p,
+        TimeDuration.valueOf(c.electionTimeoutMaxMs(), TimeUnit.MILLISECONDS));
     // Ratis's DEFAULT read option lets a deposed leader answer from stale state; ReadIndex does not.
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);

@@ -1,0 +1,45 @@
+package io.holdfast.server.raft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.config.ServerConfigLoader;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.junit.jupiter.api.Test;
+
+/** The Ratis settings whose defaults are wrong for Holdfast, as the server hands them to Ratis. */
+class RaftPropertiesTest {
+  private static ServerConfig config(Map<String, Object> more) {
+    Map<String, Object> raw = new LinkedHashMap<>();
+    raw.put("node-id", "n1");
+    raw.put("data-dir", "data");
+    raw.put("client-tls", "plaintext");
+    raw.put("peer-tls", "plaintext");
+    raw.put("peers", Map.of("n1", Map.of("peer", "127.0.0.1:7411", "client", "127.0.0.1:7401")));
+    raw.putAll(more);
+    return ServerConfigLoader.fromMap(raw);
+  }
+
+  @Test
+  void aLeaderThatLostItsMajorityMayStandAgainAfterOneElectionTimeoutNotRatisTenSeconds() {
+    RaftProperties p = RaftNode.properties(config(Map.of()));
+    assertEquals(1_000, RaftServerConfigKeys.LeaderElection.leaderStepDownWaitTime(p).toLong(TimeUnit.MILLISECONDS));
+
+    RaftProperties slow = RaftNode.properties(config(Map.of("election-timeout-min-ms", 3_000L,
+        "election-timeout-max-ms", 4_500L, "session-ttl-min-ms", 9_000L)));
+    assertEquals(4_500, RaftServerConfigKeys.LeaderElection.leaderStepDownWaitTime(slow).toLong(TimeUnit.MILLISECONDS));
+  }
+
+  @Test
+  void replicationKeepsItsSafetyAndLatencySettings() {
+    RaftProperties p = RaftNode.properties(config(Map.of()));
+    assertEquals(RaftServerConfigKeys.Read.Option.LINEARIZABLE, RaftServerConfigKeys.Read.option(p));
+    assertEquals(false, RaftServerConfigKeys.Log.unsafeFlushEnabled(p));
+    assertEquals(false, RaftServerConfigKeys.Log.logMetadataEnabled(p));
+    assertEquals(0, RaftServerConfigKeys.Log.Appender.waitTimeMin(p).toLong(TimeUnit.MILLISECONDS));
+  }
+}
