@@ -68,8 +68,10 @@ class RollingRestartTest {
   private static void rollThrough(ProcessCluster cluster) throws Exception {
     cluster.awaitLeader(Duration.ofSeconds(60));
     String endpoints = String.join(",", cluster.endpoints());
-    // 4 s sessions: a restart that stalled keepalives for longer than that would expire them.
-    try (LockWorkload load = new LockWorkload(cluster.endpoints(), Duration.ofSeconds(4)).start(3);
+    // 6 s sessions: a restart that stalled writes for about 4 s would expire them. (With 4 s, a
+    // second fault while a node was down, the other follower stalled for a second on a loaded
+    // CI machine, left too little: the leader steps down, and re-election takes another second.)
+    try (LockWorkload load = new LockWorkload(cluster.endpoints(), Duration.ofSeconds(6)).start(3);
         HoldfastClient checker = load.client("checker")) {
       load.awaitProgress(10, Duration.ofSeconds(60));
 
