@@ -270,20 +270,22 @@ public final class HoldfastServer implements AutoCloseable {
   /**
    * A leader asked to stop first hands leadership to its freshest follower, as etcd does: clients
    * follow one redirect instead of waiting out an election timeout, and sessions lose none of
-   * their TTL to the stop. Only a follower heard from within an election timeout is asked (a
-   * transfer to a dead one could only time out); if the transfer fails, the others elect.
+   * their TTL to the stop. Only a follower that answered within the last election timeout is asked
+   * (a transfer to a dead one could only time out), and the wait is bounded by one election
+   * timeout: when the whole cluster stops at once the transfer fails, and the stop is that much
+   * slower. If it fails, the others elect a leader.
    */
   private void handOverLeadership() {
     String target;
     try {
-      target = raft.isLeader() ? raft.freshestFollower(config.electionTimeoutMaxMs()) : null;
+      target = raft.isLeader() ? raft.freshestFollower(config.electionTimeoutMinMs()) : null;
     } catch (RuntimeException e) {
       return; // the Raft group never started or is already gone
     }
     if (target == null) {
       return;
     }
-    long timeoutMs = 2 * config.electionTimeoutMaxMs();
+    long timeoutMs = config.electionTimeoutMaxMs();
     long start = System.nanoTime();
     try {
       raft.transferLeadership(target, timeoutMs).get(timeoutMs + 500, TimeUnit.MILLISECONDS);
