@@ -4,6 +4,7 @@ import com.codahale.metrics.Counter;
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
+import io.holdfast.server.raft.HoldOutcome;
 import io.holdfast.server.raft.RaftNode;
 import io.holdfast.server.state.HoldfastState;
 import io.holdfast.server.state.LockRecord;
@@ -67,6 +68,16 @@ public final class ServerMetrics implements StateObserver {
   public void bind(RaftNode raft) {
     raft.timeCommitsWith(registry.timer("holdfast_raft_commit_duration_seconds"));
     raft.countBatchesWith(registry.histogram("holdfast_raft_batch_commands"));
+    // Whether the linger pays on this workload: mostly filled holds, or misses and their wait.
+    java.util.Map<HoldOutcome, com.codahale.metrics.Counter> holds = new java.util.EnumMap<>(HoldOutcome.class);
+    for (HoldOutcome o : HoldOutcome.values()) {
+      holds.put(o, registry.counter("holdfast_raft_batch_holds_" + o.name().toLowerCase(java.util.Locale.ROOT)));
+    }
+    com.codahale.metrics.Counter heldMicros = registry.counter("holdfast_raft_batch_held_microseconds");
+    raft.observeHoldsWith((outcome, nanos) -> {
+      holds.get(outcome).inc();
+      heldMicros.inc(nanos / 1_000);
+    });
     gauge("holdfast_server_has_leader", () -> raft.leaderIdOrNull() == null ? 0 : 1);
     gauge("holdfast_server_is_leader", () -> raft.isLeader() ? 1 : 0);
     gauge("holdfast_raft_term", raft::term);

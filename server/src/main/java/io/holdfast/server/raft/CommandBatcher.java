@@ -46,7 +46,7 @@ final class CommandBatcher {
   private final long lingerNanos;
   private final Scheduler scheduler;
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
-  private final BatchSizes sizes;
+  private final BatchStats stats;
   private int entriesInFlight;
   // Queued commands that may open the extra entry.
   private int urgentQueued;
@@ -61,9 +61,12 @@ final class CommandBatcher {
   private int missStreak;
   private int holdsToSkip;
 
-  /** Where the sizes of the entries that went out are counted (metrics). */
-  interface BatchSizes {
+  /** Where the entries that went out, and the holds, are counted (metrics). */
+  interface BatchStats {
     void sent(int commands);
+
+    default void holdEnded(HoldOutcome outcome, long heldNanos) {
+    }
   }
 
   /** The clock a hold is timed on, and the timer that ends it. */
@@ -85,12 +88,12 @@ final class CommandBatcher {
    * submitting thread.
    */
   CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
-      int inFlight, Predicate<Command> urgent, BatchSizes sizes) {
-    this(replicate, pumpExecutor, maxCommands, inFlight, urgent, sizes, 0, null);
+      int inFlight, Predicate<Command> urgent, BatchStats stats) {
+    this(replicate, pumpExecutor, maxCommands, inFlight, urgent, stats, 0, null);
   }
 
   CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
-      int inFlight, Predicate<Command> urgent, BatchSizes sizes, long lingerNanos, Scheduler scheduler) {
+      int inFlight, Predicate<Command> urgent, BatchStats stats, long lingerNanos, Scheduler scheduler) {
     if (maxCommands < 1 || inFlight < 1) {
       throw new IllegalArgumentException("maxCommands and inFlight must be positive");
     }
@@ -104,7 +107,7 @@ final class CommandBatcher {
     this.maxCommands = maxCommands;
     this.inFlight = inFlight;
     this.urgent = urgent;
-    this.sizes = sizes;
+    this.stats = stats;
   }
 
   CompletableFuture<Result> submit(Command command) {
@@ -155,8 +158,8 @@ final class CommandBatcher {
           sending = false;
         }
       }
-      if (sizes != null) {
-        sizes.sent(batch.size());
+      if (stats != null) {
+        stats.sent(batch.size());
       }
       sent.whenComplete((result, error) -> finished(batch, result, error));
     }
@@ -169,11 +172,19 @@ final class CommandBatcher {
       return false;
     }
     holding = false;
-    if (full || 2 * (queue.size() - holdQueuedAtStart) >= holdExpected) {
+    boolean half = 2 * (queue.size() - holdQueuedAtStart) >= holdExpected;
+    if (full || half) {
       missStreak = 0;
     } else if (urgentQueued == 0) {
       missStreak++;
       holdsToSkip = Math.min(MAX_HOLDS_SKIPPED, 1 << Math.min(missStreak, 6));
+    }
+    HoldOutcome outcome = full ? HoldOutcome.FILLED
+        : urgentQueued > 0 ? HoldOutcome.HANDED_OVER
+        : half ? HoldOutcome.PARTIAL
+        : HoldOutcome.MISSED;
+    if (stats != null) {
+      stats.holdEnded(outcome, scheduler.nanoTime() - (holdUntilNanos - lingerNanos));
     }
     return true;
   }

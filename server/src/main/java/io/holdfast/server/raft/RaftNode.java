@@ -58,6 +58,7 @@ public final class RaftNode implements AutoCloseable {
   private final AtomicLong callIds = new AtomicLong();
   private volatile com.codahale.metrics.Timer commitTimer;
   private volatile com.codahale.metrics.Histogram batchSizes;
+  private volatile java.util.function.ObjLongConsumer<HoldOutcome> holdObserver;
   // Sends the next batch when an entry completes, off Ratis's reply thread.
   private final java.util.concurrent.ScheduledExecutorService batchPump = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
       r -> {
@@ -79,6 +80,11 @@ public final class RaftNode implements AutoCloseable {
     this.batchSizes = histogram;
   }
 
+  /** Told how each hold of the queue ended and how long it held it (nanoseconds), for metrics. */
+  public void observeHoldsWith(java.util.function.ObjLongConsumer<HoldOutcome> observer) {
+    this.holdObserver = observer;
+  }
+
   public RaftNode(ServerConfig config, HoldfastStateMachine stateMachine) throws IOException {
     this(config, stateMachine, null);
   }
@@ -89,10 +95,21 @@ public final class RaftNode implements AutoCloseable {
     this.config = config;
     this.stateMachine = stateMachine;
     this.batcher = new CommandBatcher(this::replicate, batchPump, config.batchMaxCommands(), config.batchInFlight(),
-        this::handsOver, n -> {
-          com.codahale.metrics.Histogram h = batchSizes;
-          if (h != null) {
-            h.update(n);
+        this::handsOver, new CommandBatcher.BatchStats() {
+          @Override
+          public void sent(int commands) {
+            com.codahale.metrics.Histogram h = batchSizes;
+            if (h != null) {
+              h.update(commands);
+            }
+          }
+
+          @Override
+          public void holdEnded(HoldOutcome outcome, long heldNanos) {
+            java.util.function.ObjLongConsumer<HoldOutcome> o = holdObserver;
+            if (o != null) {
+              o.accept(outcome, heldNanos);
+            }
           }
         }, java.util.concurrent.TimeUnit.MICROSECONDS.toNanos(config.batchLingerMicros()),
         new CommandBatcher.Scheduler() {

@@ -62,9 +62,22 @@ class CommandBatcherTest {
   private static final long LINGER = 1_000_000;
   private final ManualScheduler clock = new ManualScheduler();
 
+  private final List<String> holds = new ArrayList<>();
+
   private CommandBatcher lingering(int maxCommands) {
+    CommandBatcher.BatchStats stats = new CommandBatcher.BatchStats() {
+      @Override
+      public void sent(int commands) {
+        sizes.add(commands);
+      }
+
+      @Override
+      public void holdEnded(HoldOutcome outcome, long heldNanos) {
+        holds.add(outcome + " after " + heldNanos);
+      }
+    };
     return new CommandBatcher(this::replicate, Runnable::run, maxCommands, 1, c -> c instanceof Command.Release,
-        sizes::add, LINGER, clock);
+        stats, LINGER, clock);
   }
 
   private static Result.Batch closedBatch(int... ns) {
@@ -247,6 +260,7 @@ class CommandBatcherTest {
     assertEquals(3, sent.size(), "both callers are back: the hold ends without waiting out its time");
     assertEquals(new Command.Batch(List.of(close(4), close(5))), sent.get(2));
     assertEquals(List.of(1, 2, 2), sizes);
+    assertEquals(List.of("FILLED after 0"), holds);
   }
 
   @Test
@@ -257,6 +271,16 @@ class CommandBatcherTest {
     assertEquals(2, sent.size(), "still within the linger");
     clock.advance(1);
     assertEquals(close(4), sent.get(2), "the timer sends what came");
+    assertEquals(List.of("PARTIAL after " + LINGER), holds, "one of the two callers came back");
+  }
+
+  @Test
+  void aHandOverThatEndsAHoldEarlyIsCountedAsSuch() {
+    CommandBatcher b = holdingForTwo();
+    clock.advance(300);
+    b.submit(release(5));
+    assertEquals(release(5), sent.get(2));
+    assertEquals(List.of("HANDED_OVER after 300"), holds);
   }
 
   @Test
@@ -288,6 +312,7 @@ class CommandBatcherTest {
     b.submit(close(4));
     b.submit(close(5));
     assertEquals(close(4), sent.get(2), "the hold had run out: sent at once");
+    assertEquals(List.of("MISSED after " + LINGER), holds);
     replies.get(2).complete(closed(4));
     assertEquals(close(5), sent.get(3));
     b.submit(close(6));
