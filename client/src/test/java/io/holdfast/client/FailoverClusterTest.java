@@ -130,11 +130,24 @@ class FailoverClusterTest {
     }
   }
 
+  /** A cluster that checkpoints renewals every CHECKPOINT_MS, and one session of {@code ttl}. */
+  Session startWithSession(Duration ttl) {
+    start(Map.of("checkpoint-interval-ms", Long.toString(CHECKPOINT_MS)));
+    return session(ttl);
+  }
+
+  /** The session is alive and the cluster still has its lock under the same token. */
+  void assertStillHeld(Session s, LockLease lease) {
+    assertTrue(s.isValid(), "the session survived: " + s.state() + " " + sessionEvents);
+    LockDescription d = client.describeLock(lease.name());
+    assertEquals(s.id(), d.holderSessionId());
+    assertEquals(lease.token(), d.token());
+  }
+
   @Test
   void stoppingTheLeaderHandsLeadershipToAFollowerBeforeItGoes() throws Exception {
-    start(Map.of("checkpoint-interval-ms", Long.toString(CHECKPOINT_MS)));
     Duration ttl = Duration.ofSeconds(4);
-    Session s = session(ttl);
+    Session s = startWithSession(ttl);
     LockLease lease = s.tryLock("h/a").orElseThrow();
 
     int oldLeader = cluster.awaitLeader(Duration.ofSeconds(10));
@@ -147,19 +160,14 @@ class FailoverClusterTest {
             + cluster.logTails());
 
     Thread.sleep(2 * ttl.toMillis());
-    assertTrue(s.isValid(), "the session outlived the stop: " + s.state() + " " + sessionEvents);
-    LockDescription d = client.describeLock("h/a");
-    assertEquals(s.id(), d.holderSessionId());
-    assertEquals(lease.token(), d.token());
+    assertStillHeld(s, lease);
     lease.close();
     assertTrue(s.tryLock("h/a").orElseThrow().token() > lease.token());
   }
 
   @Test
   void withOneFollowerDownAFreezeOfTheOtherCostsSecondsNotASession() throws Exception {
-    start(Map.of("checkpoint-interval-ms", Long.toString(CHECKPOINT_MS)));
-    Duration ttl = Duration.ofSeconds(10);
-    Session s = session(ttl);
+    Session s = startWithSession(Duration.ofSeconds(10));
     LockLease lease = s.tryLock("z/a").orElseThrow();
     int leader = cluster.awaitLeader(Duration.ofSeconds(10));
     int down = (leader + 1) % 3;
@@ -178,10 +186,7 @@ class FailoverClusterTest {
     System.out.printf("one follower down, the other frozen 2 s: the first write after the thaw took %d ms%n", writeMs);
     assertTrue(writeMs < 5_000, "the first write after the thaw took " + writeMs + " ms\n" + cluster.logTails());
 
-    assertTrue(s.isValid(), "the session outlived the double fault: " + s.state() + " " + sessionEvents);
-    LockDescription d = client.describeLock("z/a");
-    assertEquals(s.id(), d.holderSessionId());
-    assertEquals(lease.token(), d.token());
+    assertStillHeld(s, lease);
     assertTrue(b.token() > lease.token());
   }
 
