@@ -35,6 +35,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The default chaos profile: 3 server JVMs, 3 worker JVMs on 3 lock names, about 75 s of
  * operations under a seeded schedule of faults (kill -9 and restart of the leader or a follower,
+ * SIGTERM and restart of the leader,
  * SIGSTOP of the leader for longer than an election but shorter than a session, SIGSTOP of a worker
  * while it holds a lock for longer than its session, partitions in per-node network namespaces, a
  * wall-clock offset on one node, a kill -9 of the whole cluster or of a minority), then heal, settle,
@@ -205,6 +206,16 @@ class ChaosRunTest {
         v.put("pid", cluster.pid(node));
         cluster.kill(node);
         nemesis("kill", id, v);
+        sleepUntil(System.nanoTime() + duration);
+        cluster.start(node);
+        nemesis("restart", id, Map.of("fault", f.index()));
+      }
+      case STOP_LEADER -> {
+        int node = target(f, cluster);
+        String id = ProcessCluster.nodeId(node);
+        v.put("pid", cluster.pid(node));
+        cluster.stop(node); // returns once the process has handed over and exited
+        nemesis("stop", id, v);
         sleepUntil(System.nanoTime() + duration);
         cluster.start(node);
         nemesis("restart", id, Map.of("fault", f.index()));

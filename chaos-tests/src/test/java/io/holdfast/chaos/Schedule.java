@@ -22,7 +22,9 @@ import java.util.Set;
 public record Schedule(long seed, Profile profile, List<Fault> faults, List<String> forced) {
   public enum Kind {
     KILL_LEADER, KILL_FOLLOWER, PAUSE_LEADER, PAUSE_WORKER,
-    PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL, KILL_MINORITY;
+    PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL, KILL_MINORITY,
+    /** SIGTERM of the leader, which hands leadership over before it goes, then a restart. */
+    STOP_LEADER;
 
     public boolean partition() {
       return name().startsWith("PARTITION_");
@@ -231,7 +233,7 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
 
   private static Draft draft(Random r, Profile p, Kind kind) {
     long[] range = switch (kind) {
-      case KILL_LEADER -> new long[] {2_000, 6_000};
+      case KILL_LEADER, STOP_LEADER -> new long[] {2_000, 6_000};
       case KILL_FOLLOWER -> new long[] {2_000, 8_000};
       case PAUSE_LEADER -> p.pauseLeaderMs();
       case PAUSE_WORKER -> p.pauseWorkerMs();
