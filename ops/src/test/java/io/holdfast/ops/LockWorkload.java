@@ -13,7 +13,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -36,7 +35,6 @@ final class LockWorkload implements AutoCloseable {
   private final AtomicBoolean running = new AtomicBoolean(true);
   final AtomicLong ops = new AtomicLong();
   final AtomicLong retriedErrors = new AtomicLong();
-  final ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
   /** Each distinct violation once, with the wall-clock time it was first seen and how often. */
   private final Map<String, Seen> distinct = new java.util.LinkedHashMap<>();
   private final PauseWatch pauses = new PauseWatch();
@@ -75,7 +73,6 @@ final class LockWorkload implements AutoCloseable {
   private record Seen(String firstAt, int count) {}
 
   private void violation(String what) {
-    violations.add(what);
     String at = java.time.LocalTime.now().toString();
     synchronized (distinct) {
       distinct.merge(what, new Seen(at, 1), (a, b) -> new Seen(a.firstAt(), a.count() + 1));
