@@ -166,6 +166,27 @@ class ClientFaultsClusterTest {
   }
 
   @Test
+  void aSessionOpenedLateInItsTtlRenewsBeforeItsFirstIntervalIsUp() throws Exception {
+    TcpProxy proxy = leaderProxy();
+    try (HoldfastClient late = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("late-open")
+        .callTimeout(Duration.ofSeconds(10)).build()) {
+      late.describeLock("late-open/warm-up");
+      // The open's answer takes 4 s. The client trusts a 6 s session for 5.4 s from the send, so
+      // 1.4 s are left when the answer comes: less than the 2 s between keepalives.
+      proxy.delayResponses(Duration.ofMillis(4_000));
+      Session s = late.newSession(Duration.ofSeconds(6));
+      proxy.delayResponses(Duration.ZERO);
+      Thread.sleep(3_000);
+      assertEquals(SessionState.CONNECTED, s.state(), "renewed within what was left, not a whole interval later");
+      assertTrue(Duration.between(java.time.Instant.now(), s.validUntil()).toMillis() > 2_000,
+          "and trusted anew from that renewal: " + s.validUntil());
+      s.close();
+    } finally {
+      proxy.close();
+    }
+  }
+
+  @Test
   void aSessionWhoseOpenWasRetriedCountsItsTtlFromTheFirstAttempt() throws Exception {
     TcpProxy proxy = leaderProxy();
     // Retries after a cut connection wait 1-2 s: long enough to tell the first send from the last.

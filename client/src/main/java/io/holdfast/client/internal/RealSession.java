@@ -95,7 +95,12 @@ public final class RealSession implements Session {
     this.lastAckSendNanos = openSentNanos;
     this.validUntilNanos = openSentNanos + ttl.toNanos() - marginNanos;
     long watchMs = Math.max(10, Math.min(100, ttl.toMillis() / 20));
-    this.keepaliveTask = caller.scheduler().scheduleAtFixedRate(this::sendKeepAlive, intervalNanos, intervalNanos,
+    // The session counts from the first open attempt: an open retried for a while (a cluster still
+    // electing) leaves less than a TTL, maybe less than one interval. Renew within a third of
+    // what is left, not a whole interval after the open, or it expires before its first keepalive.
+    long left = validUntilNanos - System.nanoTime();
+    long firstNanos = Math.max(0, Math.min(intervalNanos, left / 3));
+    this.keepaliveTask = caller.scheduler().scheduleAtFixedRate(this::sendKeepAlive, firstNanos, intervalNanos,
         TimeUnit.NANOSECONDS);
     this.watchdogTask = caller.scheduler().scheduleAtFixedRate(this::watch, watchMs, watchMs, TimeUnit.MILLISECONDS);
   }
