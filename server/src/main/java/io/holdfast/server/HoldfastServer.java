@@ -104,6 +104,7 @@ public final class HoldfastServer implements AutoCloseable {
     // The handlers never block (they hand off to Raft futures), so a few threads serve them all.
     this.callExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
         named("holdfast-call"));
+    stateMachine.onLogFailed(cause -> timers.execute(() -> stopOnLogFailure(cause)));
     GrantWaiters waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
     stateMachine.addObserver(metrics);
@@ -205,7 +206,8 @@ public final class HoldfastServer implements AutoCloseable {
   /**
    * Runs {@code onRemoved} once, on its own thread, when a membership change removes this node,
    * and {@code onFailed} when its Raft division stops by itself (Ratis closes a removed
-   * member's division, and a division whose state machine failed, but leaves the process up).
+   * member's division, and a division whose state machine failed, but leaves the process up) or
+   * its Raft log cannot be written. Without {@code onFailed}, a failed log closes this server.
    */
   public HoldfastServer onRemovedFromCluster(Runnable onRemoved, Runnable onFailed) {
     this.onRemoved = onRemoved;
@@ -216,6 +218,8 @@ public final class HoldfastServer implements AutoCloseable {
   private volatile Runnable onRemoved;
   private volatile Runnable onFailed;
   private volatile boolean closing;
+  /** Set when the Raft log could not be written: Ratis has closed it, so no handover can work. */
+  private volatile boolean logFailed;
   private boolean wasMember;
   private boolean wasAlive;
   private RaftNode.Membership lastMembership = RaftNode.Membership.UNKNOWN;
@@ -255,6 +259,26 @@ public final class HoldfastServer implements AutoCloseable {
     }
   }
 
+  /**
+   * A node that cannot write its Raft log (a full or failing disk) stops, as etcd and ZooKeeper
+   * do: Ratis would keep it running, refusing every append and vote and logging a stack trace for
+   * each, a member in name only. Stopped, it is plainly down; restarted once the disk is fixed,
+   * it catches up from the leader. Runs on the timer thread, like {@link #watchMembership}.
+   */
+  private void stopOnLogFailure(Throwable cause) {
+    if (closing || reported) {
+      return;
+    }
+    reported = true;
+    logFailed = true;
+    LOG.error("This node ({}) could not write its Raft log in {} ({}); it stops, so that the others carry on "
+        + "without it. Free space or repair the disk, then start it again: it catches up from the leader",
+        config.nodeId(), config.raftLogDir(), cause.toString());
+    health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.NOT_SERVING);
+    Runnable action = onFailed != null ? onFailed : this::close;
+    new Thread(action, "holdfast-stop").start();
+  }
+
   public ServerConfig config() {
     return config;
   }
@@ -278,7 +302,7 @@ public final class HoldfastServer implements AutoCloseable {
   private void handOverLeadership() {
     String target;
     try {
-      target = raft.isLeader() ? raft.freshestFollower(config.electionTimeoutMinMs()) : null;
+      target = raft.isLeader() && !logFailed ? raft.freshestFollower(config.electionTimeoutMinMs()) : null;
     } catch (RuntimeException e) {
       return; // the Raft group never started or is already gone
     }

@@ -66,6 +66,16 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     observers.add(o);
   }
 
+  private volatile java.util.function.Consumer<Throwable> onLogFailed = cause -> { };
+
+  /**
+   * Called (on Ratis's log worker) when this node could not write its Raft log, e.g. a full disk.
+   * Ratis then fails every later append and vote of this node but leaves it running.
+   */
+  public void onLogFailed(java.util.function.Consumer<Throwable> handler) {
+    this.onLogFailed = handler;
+  }
+
   /** Runs {@code f} against the state with apply excluded; {@code f} must not keep references. */
   public <T> T read(Function<HoldfastState, T> f) {
     synchronized (state) {
@@ -239,6 +249,11 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   @Override
   public CompletableFuture<Message> query(Message request) {
     return CompletableFuture.completedFuture(Message.EMPTY);
+  }
+
+  @Override
+  public void notifyLogFailed(Throwable cause, LogEntryProto failedEntry) {
+    onLogFailed.accept(cause);
   }
 
   // ---- leadership --------------------------------------------------------------------------

@@ -277,6 +277,12 @@ public final class ProcessCluster implements AutoCloseable {
     return processes[i].pid();
   }
 
+  /** Node {@code i}'s exit status once its process has ended; empty while it runs or never ran. */
+  public java.util.OptionalInt exitCode(int i) {
+    Process p = processes[i];
+    return p == null || p.isAlive() ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(p.exitValue());
+  }
+
   /** kill -9. */
   public void kill(int i) {
     Process p = processes[i];

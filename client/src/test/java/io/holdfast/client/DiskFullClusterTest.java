@@ -1,0 +1,203 @@
+package io.holdfast.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.proto.v1.AdminServiceGrpc;
+import io.holdfast.proto.v1.TransferLeaderRequest;
+import io.holdfast.server.testing.ProcessCluster;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A node whose disk fills up while it serves. It must stop (a node that cannot write its Raft log
+ * cannot vote or append honestly), the others carry on, and nothing acknowledged is lost. One
+ * node's data dir is a small tmpfs filled by a ballast file, so the test needs root to mount it;
+ * without root it is skipped and says so.
+ */
+class DiskFullClusterTest {
+  static final int FULL = 2;
+  static final int VALUE_BYTES = 32 * 1024;
+  static final int KEYS = 8;
+
+  @TempDir
+  Path dir;
+  ProcessCluster cluster;
+  HoldfastClient client;
+  Path mount;
+  final Map<String, Integer> acked = new TreeMap<>();
+  final List<String> failures = new ArrayList<>();
+  int next;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (client != null) {
+      client.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+    if (mount != null) {
+      run("umount", "-l", mount.toString());
+    }
+  }
+
+  @Test
+  void aFollowerWhoseDiskFillsStopsAndTheOthersLoseNothing() throws Exception {
+    fillAndCheck(false);
+  }
+
+  @Test
+  void aLeaderWhoseDiskFillsStopsAndTheOthersLoseNothing() throws Exception {
+    fillAndCheck(true);
+  }
+
+  void fillAndCheck(boolean leaderFills) throws Exception {
+    cluster = new ProcessCluster(3, dir, Map.of());
+    mount = cluster.dataDir(FULL);
+    Files.createDirectories(mount);
+    int rc = run("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mount.toString());
+    if (rc != 0) {
+      mount = null;
+      Assumptions.abort("cannot mount a tmpfs for the full disk (needs root); skipped");
+    }
+    cluster.start();
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("disk-full-test").build();
+    Session s = client.newSession(Duration.ofSeconds(15));
+    LockLease lease = s.tryLock("disk/lock").orElseThrow();
+    for (int i = 0; i < 2 * KEYS; i++) {
+      put();
+    }
+    assertTrue(failures.isEmpty(), failures.toString());
+
+    int wanted = leaderFills ? FULL : (FULL + 1) % 3;
+    if (leader != wanted) {
+      transferLeader(leader, wanted);
+    }
+    assertEquals(wanted, cluster.awaitLeader(Duration.ofSeconds(30)));
+
+    long ballast = fill(mount.resolve("ballast"));
+    System.out.printf("disk full (%s): %d MB of ballast%n", leaderFills ? "leader" : "follower", ballast >> 20);
+    long filled = System.nanoTime();
+    long deadline = filled + TimeUnit.SECONDS.toNanos(60);
+    while (cluster.isRunning(FULL) && System.nanoTime() < deadline) {
+      put();
+    }
+    long stoppedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - filled);
+    assertFalse(cluster.isRunning(FULL), "the node with the full disk still runs after 60 s of writes\n"
+        + cluster.logTails());
+    OptionalInt exit = cluster.exitCode(FULL);
+    System.out.printf("the node with the full disk stopped %d ms after the disk filled, exit %s; %d puts acknowledged, "
+        + "%d failed%n", stoppedMs, exit, next - failures.size(), failures.size());
+    assertTrue(exit.isPresent() && exit.getAsInt() != 0, "it exits non-zero, so that a supervisor restarts it: "
+        + exit);
+    assertTrue(cluster.logContains(FULL, "could not write its Raft log"), "it says why\n" + cluster.logTails());
+
+    // The two others carry on: every put from here on is acknowledged.
+    int failedBefore = failures.size();
+    for (int i = 0; i < 2 * KEYS; i++) {
+      put();
+    }
+    assertEquals(failedBefore, failures.size(), "puts after the node stopped: " + failures);
+    assertNothingAcknowledgedLost();
+    assertTrue(s.isValid(), "the session outlived the node: " + s.state());
+    assertEquals(lease.token(), client.describeLock("disk/lock").token());
+
+    // Restarted while the disk is still full, it stops again at its first failed write.
+    cluster.start(FULL);
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (cluster.isRunning(FULL) && System.nanoTime() < until) {
+      put();
+    }
+    assertFalse(cluster.isRunning(FULL), "restarted on a full disk, it still runs\n" + cluster.logTails());
+    assertEquals(failedBefore, failures.size(), "puts while it restarted: " + failures);
+
+    // Space is freed, the node restarts on its data dir, catches up and serves.
+    Files.delete(mount.resolve("ballast"));
+    cluster.start(FULL);
+    long commit = cluster.status(cluster.awaitLeader(Duration.ofSeconds(60))).getCommitIndex();
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (appliedIndex(FULL) < commit) {
+      assertTrue(System.nanoTime() < end, "the restarted node never applied up to " + commit + "\n"
+          + cluster.logTails());
+      Thread.sleep(100);
+    }
+    lease.close();
+    s.close();
+  }
+
+  long appliedIndex(int i) {
+    var st = cluster.status(i);
+    return st == null ? -1 : st.getAppliedIndex();
+  }
+
+  /** One put of a 32 KB value on one of a few keys; the value starts with its sequence number. */
+  void put() {
+    int n = next++;
+    String key = "disk/k" + (n % KEYS);
+    byte[] value = new byte[VALUE_BYTES];
+    Arrays.fill(value, (byte) 'x');
+    byte[] head = (n + ";").getBytes(StandardCharsets.UTF_8);
+    System.arraycopy(head, 0, value, 0, head.length);
+    try {
+      client.kv().put(key, value);
+      acked.put(key, n);
+    } catch (HoldfastException e) {
+      failures.add(n + ": " + e.getMessage());
+    }
+  }
+
+  /** Each key holds its last acknowledged put, or a later one whose answer was lost. */
+  void assertNothingAcknowledgedLost() {
+    for (var e : acked.entrySet()) {
+      KeyValue kv = client.kv().get(e.getKey()).orElseThrow(() -> new AssertionError(e.getKey() + " is gone"));
+      String v = new String(kv.value(), 0, 16, StandardCharsets.UTF_8);
+      int seq = Integer.parseInt(v.substring(0, v.indexOf(';')));
+      assertTrue(seq >= e.getValue(), e.getKey() + " holds put " + seq + ", but put " + e.getValue()
+          + " was acknowledged");
+    }
+  }
+
+  void transferLeader(int from, int to) {
+    AdminServiceGrpc.newBlockingStub(cluster.channel(from)).withDeadlineAfter(10, TimeUnit.SECONDS)
+        .transferLeader(TransferLeaderRequest.newBuilder().setTo(ProcessCluster.nodeId(to)).setTimeoutMs(5_000)
+            .build());
+  }
+
+  /** Writes until the file system says it is full; returns the bytes written. */
+  static long fill(Path file) {
+    byte[] mb = new byte[1 << 20];
+    long written = 0;
+    try (OutputStream out = Files.newOutputStream(file)) {
+      while (true) {
+        out.write(mb);
+        written += mb.length;
+      }
+    } catch (IOException full) {
+      return written;
+    }
+  }
+
+  static int run(String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    p.getInputStream().transferTo(OutputStream.nullOutputStream());
+    return p.waitFor(10, TimeUnit.SECONDS) ? p.exitValue() : -1;
+  }
+}
