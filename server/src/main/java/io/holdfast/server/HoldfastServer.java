@@ -110,6 +110,7 @@ public final class HoldfastServer implements AutoCloseable {
     stateMachine.addObserver(metrics);
     sessionClock.reportGraceTo(metrics::failoverGrace);
     metrics.bind(raft);
+    metrics.watchDisk(config.raftLogDir());
     stateMachine.addObserver(waiters);
     WatchHub watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);

@@ -107,6 +107,24 @@ public final class ServerMetrics implements StateObserver {
     }));
   }
 
+  /**
+   * Free and total bytes of the file system under the Raft log: a node whose log cannot be written
+   * stops (see HoldfastServer), so space running out is worth an alert before it does.
+   */
+  public void watchDisk(java.nio.file.Path raftLogDir) {
+    gauge("holdfast_raft_log_dir_free_bytes", () -> space(raftLogDir, true));
+    gauge("holdfast_raft_log_dir_capacity_bytes", () -> space(raftLogDir, false));
+  }
+
+  private static long space(java.nio.file.Path dir, boolean free) {
+    try {
+      java.nio.file.FileStore store = java.nio.file.Files.getFileStore(dir);
+      return free ? store.getUsableSpace() : store.getTotalSpace();
+    } catch (java.io.IOException e) {
+      return -1; // not created yet, or gone
+    }
+  }
+
   private static long count(HoldfastState s, boolean held) {
     long n = 0;
     for (LockRecord l : s.locks("")) {
