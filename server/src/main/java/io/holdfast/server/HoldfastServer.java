@@ -104,7 +104,13 @@ public final class HoldfastServer implements AutoCloseable {
     // The handlers never block (they hand off to Raft futures), so a few threads serve them all.
     this.callExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
         named("holdfast-call"));
-    stateMachine.onLogFailed(cause -> timers.execute(() -> stopOnLogFailure(cause)));
+    stateMachine.onLogFailed(cause -> {
+      try {
+        timers.execute(() -> stopOnLogFailure(cause));
+      } catch (java.util.concurrent.RejectedExecutionException stopping) {
+        // already closing: nothing left to stop
+      }
+    });
     GrantWaiters waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
     stateMachine.addObserver(metrics);
