@@ -25,10 +25,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** The fenced key-value store through the client, on a real 3-node cluster. */
 class KvClusterTest {
   static final int MAX_VALUE = 4_096;
+  static final int MAX_KV = 40_000;
 
   @RegisterExtension
   static final ClusterExtension CLUSTER =
-      new ClusterExtension(Map.of("max-value-bytes", Integer.toString(MAX_VALUE)), "kv-test");
+      new ClusterExtension(Map.of("max-value-bytes", Integer.toString(MAX_VALUE), "max-kv-bytes",
+          Integer.toString(MAX_KV)), "kv-test");
   static ProcessCluster cluster;
   static HoldfastClient client;
 
@@ -153,5 +155,36 @@ class KvClusterTest {
     List<KeyValue> under = kv.list("list/");
     assertEquals(List.of("list/a", "list/b"), under.stream().map(KeyValue::key).toList());
     assertEquals("1", under.get(0).valueAsString());
+  }
+
+  @Test
+  void aFullStoreRefusesPutsThatGrowItWithResourceExhaustedAndADeleteMakesRoom() {
+    KvClient kv = client.kv();
+    byte[] value = new byte[MAX_VALUE];
+    int written = 0;
+    HoldfastException refused = null;
+    try {
+      // The other tests' keys share the store: fill it from wherever they left it.
+      for (int i = 0; i < 2 * MAX_KV / MAX_VALUE && refused == null; i++) {
+        try {
+          kv.put("quota/" + i, value);
+          written++;
+        } catch (HoldfastException e) {
+          refused = e;
+        }
+      }
+      assertTrue(refused != null, "no put was refused after " + written + " of " + MAX_VALUE + " bytes");
+      assertTrue(refused.getMessage().startsWith("RESOURCE_EXHAUSTED") && refused.getMessage().contains("max-kv-bytes"),
+          refused.getMessage());
+      assertTrue(written >= 3, "only " + written + " puts fitted under " + MAX_KV + " bytes");
+      assertFalse(kv.get("quota/" + written).isPresent(), "the refused put left nothing");
+      kv.put("quota/0", new byte[1]); // shrinking a key is always allowed
+      kv.put("quota/" + written, value); // and the room it made is usable
+      assertTrue(kv.delete("quota/" + written));
+    } finally {
+      for (int i = 0; i <= written; i++) {
+        kv.delete("quota/" + i);
+      }
+    }
   }
 }

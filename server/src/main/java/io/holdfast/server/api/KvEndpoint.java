@@ -67,7 +67,8 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
       return;
     }
     Command.Put cmd = new Command.Put(req.getRequestId(), req.getKey(), req.getValue().toByteArray(),
-        req.hasExpectedRevision() ? req.getExpectedRevision() : -1, req.getFenceLock(), req.getFenceToken());
+        req.hasExpectedRevision() ? req.getExpectedRevision() : -1, req.getFenceLock(), req.getFenceToken(),
+        config.limits().maxKvBytes());
     responses.submit(cmd, out, r -> PutResponse.newBuilder().setHeader(responses.header())
         .setRevision(((Result.KvWritten) r).revision()).build());
   }

@@ -12,6 +12,8 @@ package io.holdfast.server.config;
  * @param maxRequestBytes the largest gRPC message the client port accepts
  * @param ratePerIdentity requests per second one identity may start (0: no limit)
  * @param rateBurst how many requests an identity may start at once after being idle
+ * @param maxKvBytes the key-value store's keys and values together, in bytes (0: no limit); the
+ *     whole store lives in every node's heap, so an unbounded one could exhaust all of them at once
  */
 public record Limits(int maxNameLength, long maxSessionsPerIdentity, long maxLocksPerSession, long maxWaitersPerLock,
-    int maxWatchesPerConnection, int maxRequestBytes, double ratePerIdentity, double rateBurst) {}
+    int maxWatchesPerConnection, int maxRequestBytes, double ratePerIdentity, double rateBurst, long maxKvBytes) {}

@@ -63,6 +63,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("max-lock-delay-ms", 60_000L);
     DEFAULTS.put("lock-delay-defaults", Map.of());
     DEFAULTS.put("max-value-bytes", 1_048_576L);
+    DEFAULTS.put("max-kv-bytes", 134_217_728L);
     DEFAULTS.put("watch-history", 10_000L);
     DEFAULTS.put("admin-address", "");
     // Security: no default for the two modes, so plaintext is always a written choice.
@@ -352,9 +353,14 @@ public final class ServerConfigLoader {
       throw new ConfigException("rate-limit-burst (" + burst + ") must be at least a tenth of "
           + "rate-limit-per-identity (" + rate + ")");
     }
+    long kvBytes = nonNegative(v, "max-kv-bytes");
+    if (kvBytes > 0 && kvBytes < maxValue) {
+      throw new ConfigException("max-kv-bytes (" + kvBytes + ") must be 0 (no limit) or at least max-value-bytes ("
+          + maxValue + ")");
+    }
     return new Limits((int) name, nonNegative(v, "max-sessions-per-identity"), nonNegative(v, "max-locks-per-session"),
         nonNegative(v, "max-waiters-per-lock"), (int) Math.min(Integer.MAX_VALUE, nonNegative(v,
-            "max-watches-per-connection")), (int) Math.min(Integer.MAX_VALUE, request), rate, burst);
+            "max-watches-per-connection")), (int) Math.min(Integer.MAX_VALUE, request), rate, burst, kvBytes);
   }
 
   /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */

@@ -94,6 +94,7 @@ public final class ServerMetrics implements StateObserver {
     });
     gauge("holdfast_fencing_epoch", () -> raft.stateMachine().read(HoldfastState::fencingEpoch));
     gauge("holdfast_sessions_active", () -> raft.stateMachine().read(HoldfastState::sessionCount));
+    gauge("holdfast_kv_bytes", () -> raft.stateMachine().read(HoldfastState::kvBytes));
     gauge("holdfast_locks_held", () -> raft.stateMachine().read(s -> count(s, true)));
     gauge("holdfast_locks_orphaned", () -> raft.stateMachine().read(s -> count(s, false)));
     gauge("holdfast_lock_waiters", () -> raft.stateMachine().read(s -> {

@@ -109,11 +109,17 @@ public sealed interface Command {
    * Writes a key. {@code expectedRevision}: -1 any, 0 the key must not exist, else its current
    * revision (compare-and-set). {@code fenceLock} (may be empty) with {@code fenceToken}: the write
    * succeeds only if that token is the lock's current token and the lock is held.
+   * {@code maxKvBytes}: the leader's limit on the store's total key and value bytes (0: none),
+   * carried in the entry so that every node applies the same limit.
    */
-  record Put(String requestId, String key, byte[] value, long expectedRevision, String fenceLock, long fenceToken)
-      implements Command {
+  record Put(String requestId, String key, byte[] value, long expectedRevision, String fenceLock, long fenceToken,
+      long maxKvBytes) implements Command {
     public Put {
       value = value.clone();
+    }
+
+    public Put(String requestId, String key, byte[] value, long expectedRevision, String fenceLock, long fenceToken) {
+      this(requestId, key, value, expectedRevision, fenceLock, fenceToken, 0);
     }
 
     @Override
@@ -125,7 +131,7 @@ public sealed interface Command {
     public boolean equals(Object o) {
       return o instanceof Put p && requestId.equals(p.requestId) && key.equals(p.key)
           && java.util.Arrays.equals(value, p.value) && expectedRevision == p.expectedRevision
-          && fenceLock.equals(p.fenceLock) && fenceToken == p.fenceToken;
+          && fenceLock.equals(p.fenceLock) && fenceToken == p.fenceToken && maxKvBytes == p.maxKvBytes;
     }
 
     @Override

@@ -488,6 +488,14 @@ public final class HoldfastState {
     if (refused != null) {
       return refused;
     }
+    // A put that does not grow the store is always taken, so a full store can still be rewritten smaller.
+    long grows = KvTable.size(p.key(), p.value().length) - (current == null ? 0 : KvTable.size(current.key(),
+        current.size()));
+    if (p.maxKvBytes() > 0 && grows > 0 && kv.bytes() + grows > p.maxKvBytes()) {
+      return new Failure(ErrorCode.RESOURCE_EXHAUSTED, "the key-value store holds " + kv.bytes() + " bytes of keys "
+          + "and values; this put would add " + grows + " and the limit is " + p.maxKvBytes()
+          + " (max-kv-bytes): delete keys first");
+    }
     // Revisions carry the fencing epoch too, so a compare-and-set never matches a revision the old
     // cluster assigned after a backup.
     long revision = FencingToken.value(locks.fencingEpoch, e.index());
@@ -577,6 +585,11 @@ public final class HoldfastState {
           + "' is held with token " + lock.token, lock.token);
     }
     return null;
+  }
+
+  /** Keys' and values' bytes in the key-value store: what max-kv-bytes limits. */
+  public long kvBytes() {
+    return kv.bytes();
   }
 
   public KvEntry kv(String key) {

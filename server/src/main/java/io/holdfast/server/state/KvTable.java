@@ -9,17 +9,32 @@ import java.util.TreeMap;
 /** The fenced key-value store's keys, in name order. Part of the replicated state. */
 final class KvTable {
   private final TreeMap<String, KvEntry> byKey = new TreeMap<>();
+  /** The sum of {@link #size} over all entries: what max-kv-bytes limits. */
+  private long bytes;
+
+  /** What an entry counts against max-kv-bytes: its key's UTF-8 bytes and its value's. */
+  static long size(String key, int valueLength) {
+    return key.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + (long) valueLength;
+  }
+
+  private static long size(KvEntry e) {
+    return e == null ? 0 : size(e.key(), e.size());
+  }
 
   KvEntry get(String key) {
     return byKey.get(key);
   }
 
   void put(KvEntry e) {
-    byKey.put(e.key(), e);
+    bytes += size(e) - size(byKey.put(e.key(), e));
   }
 
   void remove(String key) {
-    byKey.remove(key);
+    bytes -= size(byKey.remove(key));
+  }
+
+  long bytes() {
+    return bytes;
   }
 
   /** Keys starting with {@code prefix}, in name order, at most {@code limit}. */
@@ -44,5 +59,6 @@ final class KvTable {
 
   void clear() {
     byKey.clear();
+    bytes = 0;
   }
 }

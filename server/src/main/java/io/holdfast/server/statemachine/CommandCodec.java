@@ -66,7 +66,7 @@ public final class CommandCodec {
     } else if (c instanceof Command.Put o) {
       b.setPut(io.holdfast.server.statemachine.proto.Put.newBuilder().setRequestId(o.requestId()).setKey(o.key())
           .setValue(com.google.protobuf.ByteString.copyFrom(o.value())).setExpectedRevision(o.expectedRevision())
-          .setFenceLock(o.fenceLock()).setFenceToken(o.fenceToken()));
+          .setFenceLock(o.fenceLock()).setFenceToken(o.fenceToken()).setMaxKvBytes(o.maxKvBytes()));
     } else if (c instanceof Command.Delete o) {
       b.setDelete(io.holdfast.server.statemachine.proto.Delete.newBuilder().setRequestId(o.requestId()).setKey(o.key())
           .setExpectedRevision(o.expectedRevision()).setFenceLock(o.fenceLock()).setFenceToken(o.fenceToken()));
@@ -127,7 +127,7 @@ public final class CommandCodec {
       case PUT: {
         var o = p.getPut();
         return new Command.Put(o.getRequestId(), o.getKey(), o.getValue().toByteArray(), o.getExpectedRevision(),
-            o.getFenceLock(), o.getFenceToken());
+            o.getFenceLock(), o.getFenceToken(), o.getMaxKvBytes());
       }
       case DELETE: {
         var o = p.getDelete();

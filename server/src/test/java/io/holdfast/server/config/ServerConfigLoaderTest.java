@@ -432,6 +432,11 @@ class ServerConfigLoaderTest {
     failsNaming("rate-limit-burst", with("rate-limit-burst", 1));
     assertEquals(0, ServerConfigLoader.fromMap(with("max-locks-per-session", 0)).limits().maxLocksPerSession(),
         "0 turns a limit off");
+    assertEquals(128L << 20, c.limits().maxKvBytes());
+    assertEquals(0, ServerConfigLoader.fromMap(with("max-kv-bytes", 0)).limits().maxKvBytes());
+    String m = failsNaming("max-kv-bytes", with("max-kv-bytes", 1_000));
+    assertTrue(m.contains("max-value-bytes"), "a store smaller than one value could take nothing: " + m);
+    failsNaming("max-kv-bytes", with("max-kv-bytes", -1));
   }
 
   @Test

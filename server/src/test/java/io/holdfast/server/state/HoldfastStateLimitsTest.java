@@ -83,6 +83,43 @@ class HoldfastStateLimitsTest {
     assertInstanceOf(Result.Granted.class, log.apply(new Acquire("w2-free", w2, "free", 5_000, 0, 0, 0, 1)));
   }
 
+  private Result put(String rid, String key, int bytes, long maxKvBytes) {
+    return log.apply(new Command.Put(rid, key, new byte[bytes], -1, "", 0, maxKvBytes));
+  }
+
+  @Test
+  void theKeyValueStoreRefusesGrowthBeyondItsLimitButNotShrinkingOrDeleting() {
+    long max = 100;
+    assertInstanceOf(Result.KvWritten.class, put("p1", "k1", 40, max)); // 2 + 40 bytes
+    assertInstanceOf(Result.KvWritten.class, put("p2", "k2", 40, max)); // 84 in all
+    Result.Failure f = failure(put("p3", "k3", 20, max), ErrorCode.RESOURCE_EXHAUSTED);
+    assertTrue(f.message().contains("max-kv-bytes") && f.message().contains("84"), f.message());
+    assertEquals(null, log.state().kv("k3"), "a refused put leaves no trace");
+    assertEquals(84, log.state().kvBytes());
+    failure(put("p4", "k1", 60, max), ErrorCode.RESOURCE_EXHAUSTED); // growing a key counts its growth
+    assertInstanceOf(Result.KvWritten.class, put("p5", "k1", 10, max), "a smaller rewrite is always taken");
+    assertEquals(54, log.state().kvBytes());
+    assertInstanceOf(Result.KvWritten.class, put("p6", "k3", 20, max), "space freed by the rewrite is usable");
+    log.apply(new Command.Delete("d1", "k2", -1, "", 0));
+    assertEquals(34, log.state().kvBytes(), "a delete frees its key and value");
+    assertInstanceOf(Result.KvWritten.class, put("p7", "k4", 1_000, 0), "0: no limit");
+    assertEquals(1_036, log.state().kvBytes());
+  }
+
+  @Test
+  void theKeyValueStoresSizeIsRebuiltFromASnapshotAndTheLimitTravelsInTheLog() throws Exception {
+    Command c = new Command.Put("x", "k", new byte[3], -1, "", 0, 77);
+    assertEquals(77, ((Command.Put) io.holdfast.server.statemachine.CommandCodec.decode(
+        io.holdfast.server.statemachine.CommandCodec.encode(c, 5)).command()).maxKvBytes());
+    put("p1", "k1", 40, 100);
+    put("p2", "k2", 40, 100);
+    HoldfastState copy = new HoldfastState();
+    copy.restore(SnapshotCodec.decode(SnapshotCodec.encode(log.state().image())));
+    assertEquals(84, copy.kvBytes());
+    failure(log.continueOn(copy).apply(new Command.Put("p3", "k3", new byte[20], -1, "", 0, 100)),
+        ErrorCode.RESOURCE_EXHAUSTED);
+  }
+
   @Test
   void theLimitsAndThePrincipalSurviveTheLogCodecAndSnapshots() throws Exception {
     Command c = new Acquire("x", 7, "lock/x", 100, 0, 0, 3, 4);
