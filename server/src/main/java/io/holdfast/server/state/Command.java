@@ -122,6 +122,11 @@ public sealed interface Command {
       this(requestId, key, value, expectedRevision, fenceLock, fenceToken, 0);
     }
 
+    /** The value's length, without the copy {@link #value()} makes. */
+    public int valueLength() {
+      return value.length;
+    }
+
     @Override
     public byte[] value() {
       return value.clone();

@@ -489,7 +489,7 @@ public final class HoldfastState {
       return refused;
     }
     // A put that does not grow the store is always taken, so a full store can still be rewritten smaller.
-    long grows = KvTable.size(p.key(), p.value().length) - (current == null ? 0 : KvTable.size(current.key(),
+    long grows = KvTable.size(p.key(), p.valueLength()) - (current == null ? 0 : KvTable.size(current.key(),
         current.size()));
     if (p.maxKvBytes() > 0 && grows > 0 && kv.bytes() + grows > p.maxKvBytes()) {
       return new Failure(ErrorCode.RESOURCE_EXHAUSTED, "the key-value store holds " + kv.bytes() + " bytes of keys "
