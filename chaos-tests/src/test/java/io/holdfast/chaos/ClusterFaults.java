@@ -25,7 +25,7 @@ final class ClusterFaults {
   }
 
   static final Set<Kind> KINDS = Set.of(Kind.PARTITION_LEADER, Kind.PARTITION_SPLIT, Kind.PARTITION_BRIDGE,
-      Kind.CLOCK_SKEW, Kind.RESTART_ALL, Kind.KILL_MINORITY);
+      Kind.PARTITION_DEAF, Kind.PARTITION_LOSSY, Kind.CLOCK_SKEW, Kind.RESTART_ALL, Kind.KILL_MINORITY);
 
   private final ProcessCluster cluster;
   private final FaultSupport support;
@@ -44,16 +44,21 @@ final class ClusterFaults {
     long duration = TimeUnit.MILLISECONDS.toNanos(f.durationMs());
     int n = cluster.size();
     switch (f.kind()) {
-      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE -> {
+      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, PARTITION_DEAF, PARTITION_LOSSY -> {
         NetnsNetwork net = support.network().orElseThrow(() -> new IllegalStateException("no namespaces"));
         int leader = cluster.awaitLeader(Duration.ofSeconds(60));
         Partition p = switch (f.kind()) {
           case PARTITION_LEADER -> Partition.isolate(leader, n);
           case PARTITION_SPLIT -> Partition.split(f.targetChoice(), n);
-          default -> Partition.bridge(f.targetChoice(), n);
+          case PARTITION_BRIDGE -> Partition.bridge(f.targetChoice(), n);
+          case PARTITION_DEAF -> Partition.deaf(deafNode(f.targetChoice(), leader, n), n);
+          default -> Partition.lossy(f.lossPercent(), n);
         };
         v.put("leader", ProcessCluster.nodeId(leader));
         v.put("partition", p.description());
+        if (f.kind() == Kind.PARTITION_LOSSY) {
+          v.put("loss_percent", f.lossPercent());
+        }
         net.apply(p);
         partitioned = true;
         recorder.nemesis("partition", p.description(), v);
@@ -111,6 +116,15 @@ final class ClusterFaults {
       }
       default -> throw new IllegalStateException(f.kind().name());
     }
+  }
+
+  /** Even choices: the leader; odd ones: a follower, counted in node order. */
+  static int deafNode(int targetChoice, int leader, int nodes) {
+    if (targetChoice % 2 == 0) {
+      return leader;
+    }
+    int follower = (targetChoice / 2) % (nodes - 1);
+    return follower < leader ? follower : follower + 1;
   }
 
   /** Best effort, two tries: a transfer to a just-restarted node sometimes ends with a third node leading. */

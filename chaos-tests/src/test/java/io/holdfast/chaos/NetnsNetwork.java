@@ -132,29 +132,48 @@ public final class NetnsNetwork implements AutoCloseable {
   /** Replaces the current partition (if any) with {@code p}. */
   public synchronized void apply(Partition p) {
     heal();
-    for (Map.Entry<Integer, Set<Integer>> e : p.cuts().entrySet()) {
-      int k = e.getKey();
-      List<String> peers = e.getValue().stream().map(this::address).toList();
-      if (peers.isEmpty()) {
-        continue;
-      }
+    for (int k : p.nodes()) {
+      List<String> from = addresses(p.dropFrom().getOrDefault(k, Set.of()));
+      List<String> to = addresses(p.dropTo().getOrDefault(k, Set.of()));
       cutNodes.add(k);
       if (nft) {
-        String set = String.join(", ", peers);
-        String script = "table inet " + TABLE + " {\n"
-            + "  chain input { type filter hook input priority 0; policy accept; ip saddr { " + set + " } drop; }\n"
-            + "  chain output { type filter hook output priority 0; policy accept; ip daddr { " + set + " } drop; }\n"
-            + "}\n";
-        Commands.run(script, Map.of(), List.of("ip", "netns", "exec", namespace(k), "nft", "-f", "-")).orThrow();
+        String chance = p.lossPercent() < 100 ? " numgen random mod 100 < " + p.lossPercent() : "";
+        StringBuilder script = new StringBuilder("table inet " + TABLE + " {\n");
+        if (!from.isEmpty()) {
+          script.append("  chain input { type filter hook input priority 0; policy accept; ip saddr { ")
+              .append(String.join(", ", from)).append(" }").append(chance).append(" drop; }\n");
+        }
+        if (!to.isEmpty()) {
+          script.append("  chain output { type filter hook output priority 0; policy accept; ip daddr { ")
+              .append(String.join(", ", to)).append(" }").append(chance).append(" drop; }\n");
+        }
+        script.append("}\n");
+        Commands.run(script.toString(), Map.of(), List.of("ip", "netns", "exec", namespace(k), "nft", "-f", "-"))
+            .orThrow();
       } else {
-        for (String peer : peers) {
-          Commands.run("ip", "netns", "exec", namespace(k), "iptables", "-w", "-A", "INPUT", "-s", peer, "-j", "DROP")
-              .orThrow();
-          Commands.run("ip", "netns", "exec", namespace(k), "iptables", "-w", "-A", "OUTPUT", "-d", peer, "-j", "DROP")
-              .orThrow();
+        List<String> chance = p.lossPercent() < 100
+            ? List.of("-m", "statistic", "--mode", "random", "--probability", String.valueOf(p.lossPercent() / 100.0))
+            : List.of();
+        for (String peer : from) {
+          iptables(k, "INPUT", "-s", peer, chance);
+        }
+        for (String peer : to) {
+          iptables(k, "OUTPUT", "-d", peer, chance);
         }
       }
     }
+  }
+
+  private List<String> addresses(Set<Integer> nodes) {
+    return nodes.stream().sorted().map(this::address).toList();
+  }
+
+  private void iptables(int k, String chain, String side, String peer, List<String> chance) {
+    List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", namespace(k), "iptables", "-w", "-A", chain,
+        side, peer));
+    cmd.addAll(chance);
+    cmd.addAll(List.of("-j", "DROP"));
+    Commands.run(null, Map.of(), cmd).orThrow();
   }
 
   /** Removes every partition rule. */

@@ -77,6 +77,14 @@ class NetnsNetworkTest {
         net.apply(Partition.bridge(0, 3)); // n1 bridges: n2 and n3 reach it again
         assertTrue(net.canConnect(1, net.address(0), port), "n2 -> bridge n1");
 
+        net.apply(Partition.deaf(1, 3)); // n2 hears nobody: its handshakes fail both ways, n3 -> n1 works
+        assertFalse(net.canConnect(1, net.address(0), port), "deaf n2 -> n1 (the reply is dropped)");
+        assertTrue(net.canConnect(2, net.address(0), port), "n3 -> n1 while n2 is deaf");
+
+        net.apply(Partition.lossy(100, 3)); // the random-drop rule path; 100 % so that the outcome is certain
+        assertFalse(net.canConnect(1, net.address(0), port), "n2 -> n1 with every packet lost");
+        assertTrue(harnessConnects(net.address(0), port), "clients keep their links under loss");
+
         net.heal();
         assertTrue(net.canConnect(2, net.address(0), port), "n3 -> n1 after heal");
       } finally {

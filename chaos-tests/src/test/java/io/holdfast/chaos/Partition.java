@@ -10,22 +10,24 @@ import java.util.TreeSet;
 import java.util.stream.Collectors;
 
 /**
- * Which node may not talk to which (node indexes; symmetric, both ends drop), with a readable
- * description such as {@code n1 | n2 n3}. Clients are never cut off: only node-to-node links.
+ * Which node drops which node's packets (node indexes), with a readable description such as
+ * {@code n1 | n2 n3}. {@code dropFrom}: what a node drops on the way in, by sender; {@code dropTo}:
+ * what it drops on the way out, by receiver; {@code lossPercent}: 100 drops every such packet,
+ * less drops that share of them at random. Clients are never cut off: only node-to-node links.
  */
-public record Partition(String description, Map<Integer, Set<Integer>> cuts) {
+public record Partition(String description, Map<Integer, Set<Integer>> dropFrom, Map<Integer, Set<Integer>> dropTo,
+    int lossPercent) {
   public Partition {
-    cuts = Map.copyOf(cuts);
+    dropFrom = copy(dropFrom);
+    dropTo = copy(dropTo);
+    if (lossPercent < 1 || lossPercent > 100) {
+      throw new IllegalArgumentException("lossPercent must be 1..100, not " + lossPercent);
+    }
   }
 
   /** {@code node} cannot reach any other node. */
   public static Partition isolate(int node, int nodes) {
-    List<Integer> rest = new ArrayList<>();
-    for (int i = 0; i < nodes; i++) {
-      if (i != node) {
-        rest.add(i);
-      }
-    }
+    List<Integer> rest = others(node, nodes);
     return between(List.of(node), rest, describe(List.of(node)) + " | " + describe(rest));
   }
 
@@ -57,6 +59,26 @@ public record Partition(String description, Map<Integer, Set<Integer>> cuts) {
     return between(a, b, describe(a) + " | " + describe(b) + " (bridge " + ProcessCluster.nodeId(bridge) + ")");
   }
 
+  /**
+   * {@code node} drops everything the other nodes send it and sends as usual (a one-way cut). Over
+   * TCP its sends still arrive until its unacknowledged data fills the congestion window, and no
+   * new connection opens either way, so peers see it talk for a while, then fall silent.
+   */
+  public static Partition deaf(int node, int nodes) {
+    List<Integer> rest = others(node, nodes);
+    return new Partition(describe(List.of(node)) + " deaf to " + describe(rest), Map.of(node, new TreeSet<>(rest)),
+        Map.of(), 100);
+  }
+
+  /** Every node drops {@code percent} % of what it sends to the other nodes, at random. */
+  public static Partition lossy(int percent, int nodes) {
+    Map<Integer, Set<Integer>> out = new TreeMap<>();
+    for (int k = 0; k < nodes; k++) {
+      out.put(k, new TreeSet<>(others(k, nodes)));
+    }
+    return new Partition(percent + "% loss between all nodes", Map.of(), out, percent);
+  }
+
   private static Partition between(List<Integer> a, List<Integer> b, String description) {
     Map<Integer, Set<Integer>> cuts = new TreeMap<>();
     for (int x : a) {
@@ -65,15 +87,48 @@ public record Partition(String description, Map<Integer, Set<Integer>> cuts) {
     for (int y : b) {
       cuts.put(y, new TreeSet<>(a));
     }
-    return new Partition(description, cuts);
+    return new Partition(description, cuts, cuts, 100);
+  }
+
+  private static List<Integer> others(int node, int nodes) {
+    List<Integer> rest = new ArrayList<>();
+    for (int i = 0; i < nodes; i++) {
+      if (i != node) {
+        rest.add(i);
+      }
+    }
+    return rest;
+  }
+
+  private static Map<Integer, Set<Integer>> copy(Map<Integer, Set<Integer>> m) {
+    Map<Integer, Set<Integer>> out = new TreeMap<>();
+    m.forEach((k, v) -> {
+      if (!v.isEmpty()) {
+        out.put(k, Set.copyOf(v));
+      }
+    });
+    return java.util.Collections.unmodifiableMap(out);
   }
 
   private static String describe(List<Integer> nodes) {
     return nodes.stream().map(ProcessCluster::nodeId).collect(Collectors.joining(" "));
   }
 
-  /** Whether nodes {@code x} and {@code y} can talk. */
+  /** The nodes that carry a rule, in order. */
+  public Set<Integer> nodes() {
+    Set<Integer> all = new TreeSet<>(dropFrom.keySet());
+    all.addAll(dropTo.keySet());
+    return all;
+  }
+
+  /** Whether any packet {@code x} sends reaches {@code y}. */
+  public boolean reaches(int x, int y) {
+    boolean dropped = dropTo.getOrDefault(x, Set.of()).contains(y) || dropFrom.getOrDefault(y, Set.of()).contains(x);
+    return !dropped || lossPercent < 100;
+  }
+
+  /** Whether nodes {@code x} and {@code y} can talk, both ways. */
   public boolean connected(int x, int y) {
-    return !cuts.getOrDefault(x, Set.of()).contains(y);
+    return reaches(x, y) && reaches(y, x);
   }
 }

@@ -16,7 +16,8 @@ import java.util.Set;
  * the next starts after a gap. Targets are chosen when the fault fires (which node leads is not
  * known in advance) from {@code targetChoice}, a number drawn from the seed: for a follower, which
  * of the followers in node order; for a worker, which worker; for a split, a bridge, a clock
- * skew or a minority kill, which node (see {@link Partition}). The same seed and the same enabled kinds give the same
+ * skew or a minority kill, which node (see {@link Partition}); for a deaf node, the leader when
+ * even, else which follower. The same seed and the same enabled kinds give the same
  * schedule.
  */
 public record Schedule(long seed, Profile profile, List<Fault> faults, List<String> forced) {
@@ -24,15 +25,23 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     KILL_LEADER, KILL_FOLLOWER, PAUSE_LEADER, PAUSE_WORKER,
     PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, RESTART_ALL, KILL_MINORITY,
     /** SIGTERM of the leader, which hands leadership over before it goes, then a restart. */
-    STOP_LEADER;
+    STOP_LEADER,
+    /** One node drops every packet from the other nodes and sends as usual: the leader or a follower. */
+    PARTITION_DEAF,
+    /** Every node drops a share ({@code lossPercent}) of what it sends to the others, at random. */
+    PARTITION_LOSSY;
 
     public boolean partition() {
       return name().startsWith("PARTITION_");
     }
   }
 
-  /** {@code clockOffsetMs}: the skewed node's wall-clock offset (CLOCK_SKEW only, else 0). */
-  public record Fault(int index, Kind kind, long atMs, long durationMs, int targetChoice, long clockOffsetMs) {
+  /**
+   * {@code clockOffsetMs}: the skewed node's wall-clock offset (CLOCK_SKEW only, else 0);
+   * {@code lossPercent}: the share of packets dropped (PARTITION_LOSSY only, else 0).
+   */
+  public record Fault(int index, Kind kind, long atMs, long durationMs, int targetChoice, long clockOffsetMs,
+      int lossPercent) {
     Map<String, Object> toMap() {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("index", index);
@@ -42,6 +51,9 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       m.put("target_choice", targetChoice);
       if (kind == Kind.CLOCK_SKEW) {
         m.put("clock_offset_ms", clockOffsetMs);
+      }
+      if (kind == Kind.PARTITION_LOSSY) {
+        m.put("loss_percent", lossPercent);
       }
       return m;
     }
@@ -66,12 +78,39 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       return new Profile("soak", 5, 3, opsMs, 8_000, 4_000, 7_000, 2_000, 6_000, EnumSet.allOf(Kind.class), true);
     }
 
-    /** {@code -Dchaos.profile=soak} with {@code -Dchaos.duration=30m} (default 30 minutes), else the default. */
+    /**
+     * {@code -Dchaos.profile=soak} with {@code -Dchaos.duration=30m} (default 30 minutes), else the
+     * default; {@code -Dchaos.kinds=PARTITION_DEAF,PAUSE_WORKER} keeps only the kinds named.
+     */
     public static Profile fromSystemProperties() {
-      if ("soak".equals(System.getProperty("chaos.profile", "").trim())) {
-        return soak(parseDuration(System.getProperty("chaos.duration", "30m")));
+      Profile p = "soak".equals(System.getProperty("chaos.profile", "").trim())
+          ? soak(parseDuration(System.getProperty("chaos.duration", "30m"))) : defaults();
+      String only = System.getProperty("chaos.kinds", "").trim();
+      return only.isEmpty() ? p : p.only(parseKinds(only));
+    }
+
+    /** A comma-separated list of kind names; an unknown name is an error that lists the known ones. */
+    static Set<Kind> parseKinds(String text) {
+      Set<Kind> out = EnumSet.noneOf(Kind.class);
+      for (String name : text.split(",")) {
+        String t = name.trim().toUpperCase(java.util.Locale.ROOT);
+        try {
+          out.add(Kind.valueOf(t));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("chaos.kinds: unknown kind '" + name.trim() + "'; known: "
+              + Arrays.toString(Kind.values()), e);
+        }
       }
-      return defaults();
+      return out;
+    }
+
+    /** The same profile with only {@code chosen} of its kinds. */
+    public Profile only(Collection<Kind> chosen) {
+      Set<Kind> left = EnumSet.allOf(Kind.class);
+      left.retainAll(kinds);
+      left.retainAll(chosen);
+      return new Profile(name, nodes, workers, opsMs, firstFaultMs, minGapMs, maxGapMs, electionTimeoutMaxMs,
+          sessionTtlMs, left, everyKind);
     }
 
     /** {@code 90s}, {@code 4m}, {@code 1h}, or plain milliseconds. */
@@ -136,7 +175,8 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     }
   }
 
-  private record Draft(Kind kind, long durationMs, long gapMs, int targetChoice, long clockOffsetMs) {}
+  private record Draft(Kind kind, long durationMs, long gapMs, int targetChoice, long clockOffsetMs,
+      int lossPercent) {}
 
   /** A kind of fault every schedule must contain, taken from {@code from}. */
   private record Need(String what, List<Kind> from) {}
@@ -188,7 +228,8 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     List<Fault> faults = new ArrayList<>();
     at = p.firstFaultMs();
     for (Draft d : fit(drafts, p)) {
-      faults.add(new Fault(faults.size(), d.kind(), at, d.durationMs(), d.targetChoice(), d.clockOffsetMs()));
+      faults.add(new Fault(faults.size(), d.kind(), at, d.durationMs(), d.targetChoice(), d.clockOffsetMs(),
+          d.lossPercent()));
       at += d.durationMs() + d.gapMs();
     }
     return new Schedule(seed, p, List.copyOf(faults), List.copyOf(forced));
@@ -237,7 +278,7 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       case KILL_FOLLOWER -> new long[] {2_000, 8_000};
       case PAUSE_LEADER -> p.pauseLeaderMs();
       case PAUSE_WORKER -> p.pauseWorkerMs();
-      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE -> p.partitionMs();
+      case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, PARTITION_DEAF, PARTITION_LOSSY -> p.partitionMs();
       case CLOCK_SKEW -> new long[] {6_000, 12_000}; // how long the skewed node runs once it serves (and leads)
       case RESTART_ALL -> new long[] {1_000, 4_000}; // how long the whole cluster is down
       case KILL_MINORITY -> new long[] {2_000, 6_000}; // how long the minority is down
@@ -247,13 +288,16 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     int choices = switch (kind) {
       case PAUSE_WORKER -> p.workers();
       case PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, KILL_MINORITY -> p.nodes();
+      case PARTITION_DEAF -> 2 * p.nodes(); // even: the leader; odd: a follower
       default -> Math.max(1, p.nodes() - 1);
     };
     int choice = r.nextInt(choices);
     // 5 s to 5 min ahead or behind, in whole seconds (libfaketime's offset format).
     long offset = kind != Kind.CLOCK_SKEW ? 0
         : (r.nextBoolean() ? 1 : -1) * (5 + r.nextInt(296)) * 1_000L;
-    return new Draft(kind, duration, gap, choice, offset);
+    // 5 % to 40 %: TCP rides out the low end with retransmits; the high end stalls links for seconds.
+    int loss = kind != Kind.PARTITION_LOSSY ? 0 : 5 + r.nextInt(36);
+    return new Draft(kind, duration, gap, choice, offset, loss);
   }
 
   /**
@@ -293,6 +337,9 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
           f.kind(), f.durationMs() / 1000.0, f.targetChoice()));
       if (f.kind() == Kind.CLOCK_SKEW) {
         b.append("  clock ").append(FakeTime.offset(f.clockOffsetMs()));
+      }
+      if (f.kind() == Kind.PARTITION_LOSSY) {
+        b.append("  loss ").append(f.lossPercent()).append('%');
       }
     }
     return b.toString();

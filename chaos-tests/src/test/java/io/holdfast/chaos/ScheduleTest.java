@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 class ScheduleTest {
   private static final Set<Kind> PARTITIONS = EnumSet.of(Kind.PARTITION_LEADER, Kind.PARTITION_SPLIT,
-      Kind.PARTITION_BRIDGE);
+      Kind.PARTITION_BRIDGE, Kind.PARTITION_DEAF, Kind.PARTITION_LOSSY);
 
   @Test
   void theSameSeedGivesTheSameSchedule() {
@@ -83,8 +83,28 @@ class ScheduleTest {
         } else {
           assertEquals(0, f.clockOffsetMs());
         }
-        assertTrue(f.targetChoice() >= 0 && f.targetChoice() < 5);
+        if (f.kind() == Kind.PARTITION_LOSSY) {
+          assertTrue(f.lossPercent() >= 5 && f.lossPercent() <= 40, "seed " + seed + ": " + f);
+        } else {
+          assertEquals(0, f.lossPercent());
+        }
+        assertTrue(f.targetChoice() >= 0 && f.targetChoice() < (f.kind() == Kind.PARTITION_DEAF ? 10 : 5));
       }
+    }
+  }
+
+  @Test
+  void kindsCanBeChosenByName() {
+    assertEquals(EnumSet.of(Kind.PARTITION_DEAF, Kind.PARTITION_LOSSY),
+        Profile.parseKinds("partition_deaf, PARTITION_LOSSY"));
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> Profile.parseKinds("PARTITION_DEAF,DISK_FULL"));
+    assertTrue(e.getMessage().contains("unknown kind 'DISK_FULL'"), e.getMessage());
+    Profile p = Profile.defaults().only(EnumSet.of(Kind.PARTITION_LOSSY));
+    for (long seed = 0; seed < 50; seed++) {
+      Schedule s = Schedule.generate(seed, p);
+      assertFalse(s.faults().isEmpty());
+      assertTrue(s.faults().stream().allMatch(f -> f.kind() == Kind.PARTITION_LOSSY), "seed " + seed);
     }
   }
 
