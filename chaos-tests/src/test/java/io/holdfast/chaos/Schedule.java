@@ -80,7 +80,8 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
 
     /**
      * {@code -Dchaos.profile=soak} with {@code -Dchaos.duration=30m} (default 30 minutes), else the
-     * default; {@code -Dchaos.kinds=PARTITION_DEAF,PAUSE_WORKER} keeps only the kinds named.
+     * default; {@code -Dchaos.kinds=PARTITION_DEAF,PARTITION_LOSSY} keeps only the kinds named (and
+     * the worker pauses).
      */
     public static Profile fromSystemProperties() {
       Profile p = "soak".equals(System.getProperty("chaos.profile", "").trim())
@@ -104,11 +105,17 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       return out;
     }
 
-    /** The same profile with only {@code chosen} of its kinds. */
+    /**
+     * The same profile with only {@code chosen} of its kinds, and its worker pauses: the canary and
+     * the paused-holder checks need one, or they could not tell a run that refused nothing from one
+     * that had nothing stale to refuse.
+     */
     public Profile only(Collection<Kind> chosen) {
+      Set<Kind> picked = EnumSet.of(Kind.PAUSE_WORKER);
+      picked.addAll(chosen);
       Set<Kind> left = EnumSet.allOf(Kind.class);
       left.retainAll(kinds);
-      left.retainAll(chosen);
+      left.retainAll(picked);
       return new Profile(name, nodes, workers, opsMs, firstFaultMs, minGapMs, maxGapMs, electionTimeoutMaxMs,
           sessionTtlMs, left, everyKind);
     }

@@ -104,7 +104,10 @@ class ScheduleTest {
     for (long seed = 0; seed < 50; seed++) {
       Schedule s = Schedule.generate(seed, p);
       assertFalse(s.faults().isEmpty());
-      assertTrue(s.faults().stream().allMatch(f -> f.kind() == Kind.PARTITION_LOSSY), "seed " + seed);
+      assertTrue(s.faults().stream().allMatch(f -> f.kind() == Kind.PARTITION_LOSSY
+          || f.kind() == Kind.PAUSE_WORKER), "seed " + seed);
+      assertTrue(s.faults().stream().anyMatch(f -> f.kind() == Kind.PAUSE_WORKER), "seed " + seed);
+      assertTrue(s.faults().stream().anyMatch(f -> f.kind() == Kind.PARTITION_LOSSY), "seed " + seed);
     }
   }
 
