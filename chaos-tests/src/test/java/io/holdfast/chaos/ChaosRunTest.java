@@ -69,6 +69,7 @@ class ChaosRunTest {
   private final List<long[]> heldAtPause = new ArrayList<>(); // {pauseT, workerIndex, keyIndex}
   private long lastHealT;
   private Profile profile;
+  private Membership membership;
   private List<String> faultNotes = List.of();
 
   @Test
@@ -77,7 +78,8 @@ class ChaosRunTest {
         ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
     System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
     Profile requested = Profile.fromSystemProperties();
-    try (FaultSupport support = FaultSupport.detect(requested.nodes())) {
+    // Namespaces for the spare slots too: a member swap starts a fresh node on one.
+    try (FaultSupport support = FaultSupport.detect(requested.nodes() + requested.maxSwaps())) {
       support.notes().forEach(System.out::println);
       profile = requested.without(support.missingKinds());
       run(seed, support);
@@ -100,18 +102,20 @@ class ChaosRunTest {
     Map<String, String> settings = Map.of("election-timeout-min-ms", "1000",
         "election-timeout-max-ms", Long.toString(profile.electionTimeoutMaxMs()),
         "session-ttl-min-ms", "4000", "checkpoint-interval-ms", "500", "failover-grace-ms", "500");
+    int spares = (int) schedule.faults().stream().filter(f -> f.kind() == Kind.MEMBER_SWAP).count();
     List<WorkerProcess> workers = new ArrayList<>();
     Map<String, List<String>> tables;
     long opsStart = 0;
     long opsEnd = 0;
     try {
-      try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), runDir.resolve("cluster"), settings);
+      try (ProcessCluster cluster = new ProcessCluster(profile.nodes(), spares, runDir.resolve("cluster"), settings);
           FencedStore store = new FencedStore(history)) {
         if (fault != null) {
           cluster.mainClass(fault.mainClass());
         }
         support.configure(cluster);
-        ClusterFaults clusterFaults = new ClusterFaults(cluster, support, this::nemesis);
+        membership = new Membership(profile.nodes(), cluster.capacity());
+        ClusterFaults clusterFaults = new ClusterFaults(cluster, membership, support, this::nemesis);
         faultNotes = clusterFaults.notes();
         cluster.start();
         cluster.awaitLeader(Duration.ofSeconds(60));
@@ -165,7 +169,7 @@ class ChaosRunTest {
     Files.writeString(runDir.resolve("summary.txt"), summary, StandardCharsets.UTF_8);
     if (verdicts.stream().allMatch(Verdict::valid)) {
       // Node data dirs are kept only for failed runs; logs always.
-      for (int i = 0; i < profile.nodes(); i++) {
+      for (int i = 0; i < profile.nodes() + spares; i++) {
         deleteTree(runDir.resolve("cluster").resolve(ProcessCluster.nodeId(i)));
       }
     }
@@ -351,15 +355,10 @@ class ChaosRunTest {
   }
 
   /** The node a server fault hits: the leader, or one of the followers by the schedule's choice. */
-  private static int target(Fault f, ProcessCluster cluster) {
+  private int target(Fault f, ProcessCluster cluster) {
     int leader = cluster.awaitLeader(Duration.ofSeconds(60));
     if (f.kind() == Kind.KILL_FOLLOWER) {
-      List<Integer> followers = new ArrayList<>();
-      for (int i = 0; i < cluster.size(); i++) {
-        if (i != leader) {
-          followers.add(i);
-        }
-      }
+      List<Integer> followers = membership.current().stream().filter(i -> i != leader).toList();
       return followers.get(f.targetChoice() % followers.size());
     }
     return leader;
@@ -376,7 +375,7 @@ class ChaosRunTest {
         lastHealT = System.nanoTime();
       }
     }
-    for (int i = 0; i < cluster.size(); i++) {
+    for (int i : membership.current()) {
       if (!cluster.isRunning(i)) {
         cluster.start(i);
         lastHealT = System.nanoTime();
@@ -448,7 +447,7 @@ class ChaosRunTest {
               Map.of("session", session.id(), "error", e.toString())));
         }
       }
-      Map<String, List<String>> tables = settledTables(cluster, Duration.ofSeconds(30));
+      Map<String, List<String>> tables = settledTables(cluster, membership.current(), Duration.ofSeconds(30));
       readKv(client);
       for (LockLease lease : leases) {
         history.add(new Op(System.nanoTime(), FINAL_PROC, "invoke", "release", lease.name(),
@@ -474,13 +473,14 @@ class ChaosRunTest {
    * a disagreement that lasts the whole timeout is a real one. A node that does not answer maps to
    * null.
    */
-  private static Map<String, List<String>> settledTables(ProcessCluster cluster, Duration timeout)
+  private static Map<String, List<String>> settledTables(ProcessCluster cluster, List<Integer> members,
+      Duration timeout)
       throws InterruptedException {
     long end = System.nanoTime() + timeout.toNanos();
     Map<String, List<String>> tables = new TreeMap<>();
     while (true) {
       tables.clear();
-      for (int i = 0; i < cluster.size(); i++) {
+      for (int i : members) {
         tables.put(ProcessCluster.nodeId(i), table(cluster, i));
       }
       if (tables.values().stream().distinct().count() == 1 && !tables.containsValue(null)

@@ -2,11 +2,15 @@ package io.holdfast.chaos;
 
 import io.holdfast.chaos.Schedule.Fault;
 import io.holdfast.chaos.Schedule.Kind;
+import io.holdfast.proto.v1.AddMemberRequest;
 import io.holdfast.proto.v1.AdminServiceGrpc;
+import io.holdfast.proto.v1.ListMembersRequest;
+import io.holdfast.proto.v1.RemoveMemberRequest;
 import io.holdfast.proto.v1.TransferLeaderRequest;
 import io.holdfast.server.testing.ProcessCluster;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -25,34 +29,39 @@ final class ClusterFaults {
   }
 
   static final Set<Kind> KINDS = Set.of(Kind.PARTITION_LEADER, Kind.PARTITION_SPLIT, Kind.PARTITION_BRIDGE,
-      Kind.PARTITION_DEAF, Kind.PARTITION_LOSSY, Kind.CLOCK_SKEW, Kind.RESTART_ALL, Kind.KILL_MINORITY);
+      Kind.PARTITION_DEAF, Kind.PARTITION_LOSSY, Kind.CLOCK_SKEW, Kind.RESTART_ALL, Kind.KILL_MINORITY,
+      Kind.MEMBER_SWAP);
 
   private final ProcessCluster cluster;
+  private final Membership membership;
   private final FaultSupport support;
   private final Recorder recorder;
   private final Set<Integer> skewed = new TreeSet<>();
   private final java.util.List<String> notes = new java.util.ArrayList<>();
   private boolean partitioned;
 
-  ClusterFaults(ProcessCluster cluster, FaultSupport support, Recorder recorder) {
+  ClusterFaults(ProcessCluster cluster, Membership membership, FaultSupport support, Recorder recorder) {
     this.cluster = cluster;
+    this.membership = membership;
     this.support = support;
     this.recorder = recorder;
   }
 
   void inject(Fault f, Map<String, Object> v) throws InterruptedException {
+    long start = System.nanoTime();
     long duration = TimeUnit.MILLISECONDS.toNanos(f.durationMs());
-    int n = cluster.size();
+    List<Integer> members = membership.current();
+    int n = members.size();
     switch (f.kind()) {
       case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, PARTITION_DEAF, PARTITION_LOSSY -> {
         NetnsNetwork net = support.network().orElseThrow(() -> new IllegalStateException("no namespaces"));
         int leader = cluster.awaitLeader(Duration.ofSeconds(60));
         Partition p = switch (f.kind()) {
-          case PARTITION_LEADER -> Partition.isolate(leader, n);
-          case PARTITION_SPLIT -> Partition.split(f.targetChoice(), n);
-          case PARTITION_BRIDGE -> Partition.bridge(f.targetChoice(), n);
-          case PARTITION_DEAF -> Partition.deaf(deafNode(f.targetChoice(), leader, n), n);
-          default -> Partition.lossy(f.lossPercent(), n);
+          case PARTITION_LEADER -> Partition.isolate(leader, members);
+          case PARTITION_SPLIT -> Partition.split(f.targetChoice(), members);
+          case PARTITION_BRIDGE -> Partition.bridge(f.targetChoice(), members);
+          case PARTITION_DEAF -> Partition.deaf(leaderOrFollower(f.targetChoice(), leader, members), members);
+          default -> Partition.lossy(f.lossPercent(), members);
         };
         v.put("leader", ProcessCluster.nodeId(leader));
         v.put("partition", p.description());
@@ -69,7 +78,7 @@ final class ClusterFaults {
       }
       case CLOCK_SKEW -> {
         FakeTime ft = support.fakeTime().orElseThrow(() -> new IllegalStateException("no libfaketime"));
-        int node = f.targetChoice() % n;
+        int node = members.get(f.targetChoice() % n);
         String id = ProcessCluster.nodeId(node);
         v.put("offset", FakeTime.offset(f.clockOffsetMs()));
         cluster.kill(node);
@@ -86,19 +95,21 @@ final class ClusterFaults {
         recorder.nemesis("clock-reset", id, Map.of("fault", f.index()));
       }
       case RESTART_ALL -> {
-        for (int i = 0; i < n; i++) {
+        for (int i : members) {
           cluster.kill(i);
         }
         recorder.nemesis("kill-all", null, v);
         sleepUntil(System.nanoTime() + duration);
-        cluster.start();
+        for (int i : members) {
+          cluster.start(i);
+        }
         // Three JVMs starting at once on shared cores take seconds: count the heal from when they serve.
         int leader = cluster.awaitLeader(Duration.ofSeconds(90));
         recorder.nemesis("restart-all", null, Map.of("fault", f.index(), "leader", ProcessCluster.nodeId(leader)));
       }
       case KILL_MINORITY -> {
         // nodes/2 nodes from the seed, the leader among them or not: the majority must go on serving.
-        java.util.List<Integer> nodes = Schedule.minority(f.targetChoice(), n);
+        List<Integer> nodes = Schedule.minority(f.targetChoice(), n).stream().map(members::get).sorted().toList();
         int leader = cluster.awaitLeader(Duration.ofSeconds(60));
         java.util.List<String> ids = nodes.stream().map(ProcessCluster::nodeId).toList();
         v.put("nodes", ids);
@@ -114,17 +125,145 @@ final class ClusterFaults {
         }
         recorder.nemesis("restart-minority", String.join(",", ids), Map.of("fault", f.index()));
       }
+      case MEMBER_SWAP -> {
+        swap(f, members, v);
+        sleepUntil(start + duration);
+      }
       default -> throw new IllegalStateException(f.kind().name());
     }
   }
 
-  /** Even choices: the leader; odd ones: a follower, counted in node order. */
-  static int deafNode(int targetChoice, int leader, int nodes) {
+  /**
+   * Starts a fresh node on a spare slot (join: true), adds it, then removes a member: the leader
+   * (after a leadership transfer, as an operator would) or a follower. Each step is retried, and
+   * the cluster's own member list decides whether a step took effect, since a change whose reply
+   * was lost may still have been committed. A step that cannot be done is noted, not failed: the
+   * checkers judge the run.
+   */
+  private void swap(Fault f, List<Integer> members, Map<String, Object> v) throws InterruptedException {
+    java.util.OptionalInt slot = membership.takeSpare();
+    if (slot.isEmpty()) {
+      notes.add("fault " + f.index() + ": no spare node slot left, no swap");
+      return;
+    }
+    int spare = slot.getAsInt();
+    String spareId = ProcessCluster.nodeId(spare);
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    int retire = leaderOrFollower(f.targetChoice(), leader, members);
+    String retireId = ProcessCluster.nodeId(retire);
+    v.put("add", spareId);
+    v.put("remove", retireId);
+    v.put("leader", ProcessCluster.nodeId(leader));
+    cluster.startJoining(spare);
+    recorder.nemesis("member-join", spareId, v);
+    String added = changeMembers(members, spareId, true, () -> AddMemberRequest.newBuilder().setId(spareId)
+        .setPeerAddress(cluster.peerAddress(spare)).setClientAddress(cluster.endpoint(spare)).build());
+    if (added != null) {
+      notes.add("fault " + f.index() + ": " + spareId + " was not added (" + added + "); it is stopped");
+      cluster.kill(spare);
+      recorder.nemesis("member-add-failed", spareId, Map.of("fault", f.index(), "error", added));
+      return;
+    }
+    membership.added(spare);
+    recorder.nemesis("member-added", spareId, Map.of("fault", f.index()));
+    List<Integer> now = membership.current();
+    int current = leaderAmong(now, Duration.ofSeconds(30));
+    if (current == retire) {
+      int to = now.stream().filter(m -> m != retire).findFirst().orElseThrow();
+      recorder.nemesis("transfer-leader", ProcessCluster.nodeId(to), transferLeader(retire, to, f.index()));
+    }
+    String removed = changeMembers(now, retireId, false,
+        () -> RemoveMemberRequest.newBuilder().setId(retireId).build());
+    if (removed != null) {
+      notes.add("fault " + f.index() + ": " + retireId + " was not removed (" + removed + "); "
+          + membership.current().size() + " members go on");
+      recorder.nemesis("member-remove-failed", retireId, Map.of("fault", f.index(), "error", removed));
+      return;
+    }
+    membership.removed(retire);
+    // A removed node stops by itself (exit 0); one that does not is killed, and noted.
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (cluster.isRunning(retire) && System.nanoTime() < end) {
+      Thread.sleep(100);
+    }
+    java.util.OptionalInt exit = cluster.exitCode(retire);
+    if (exit.isEmpty() || exit.getAsInt() != 0) {
+      notes.add("fault " + f.index() + ": removed " + retireId + " did not stop by itself with exit 0 ("
+          + (exit.isEmpty() ? "still running after 30 s, killed" : "exit " + exit.getAsInt()) + ")");
+      cluster.kill(retire);
+    }
+    recorder.nemesis("member-removed", retireId, Map.of("fault", f.index(),
+        "members", membership.current().stream().map(ProcessCluster::nodeId).toList()));
+  }
+
+  /**
+   * Sends a membership change to the leader until the member list shows it (60 s at most);
+   * returns null when it took effect, else the last error.
+   */
+  private String changeMembers(List<Integer> among, String id, boolean add,
+      java.util.function.Supplier<com.google.protobuf.Message> request) throws InterruptedException {
+    String last = "no leader among " + among;
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < end) {
+      int leader = leaderAmong(among, Duration.ofSeconds(10));
+      if (leader >= 0) {
+        var stub = AdminServiceGrpc.newBlockingStub(cluster.channel(leader)).withDeadlineAfter(30, TimeUnit.SECONDS);
+        try {
+          if (add) {
+            stub.addMember((AddMemberRequest) request.get());
+          } else {
+            stub.removeMember((RemoveMemberRequest) request.get());
+          }
+          return null;
+        } catch (RuntimeException e) {
+          last = e.getMessage();
+        }
+        java.util.Set<String> ids = memberIds(leader);
+        if (ids != null && ids.contains(id) == add) {
+          return null;
+        }
+      }
+      Thread.sleep(1_000);
+    }
+    return last;
+  }
+
+  /** The member ids the node at {@code slot} reports from the replicated configuration, or null. */
+  private java.util.Set<String> memberIds(int slot) {
+    try {
+      return AdminServiceGrpc.newBlockingStub(cluster.channel(slot)).withDeadlineAfter(5, TimeUnit.SECONDS)
+          .listMembers(ListMembersRequest.getDefaultInstance()).getMembersList().stream().map(m -> m.getId())
+          .collect(java.util.stream.Collectors.toSet());
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /**
+   * The member that reports itself leader, or -1 after {@code timeout}. Unlike
+   * {@link ProcessCluster#awaitLeader}, a running node that is not a member (joining) is ignored.
+   */
+  private int leaderAmong(List<Integer> among, Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    do {
+      for (int i : among) {
+        var s = cluster.status(i);
+        if (s != null && s.getRole().equals("LEADER")) {
+          return i;
+        }
+      }
+      Thread.sleep(100);
+    } while (System.nanoTime() < end);
+    return -1;
+  }
+
+  /** Even choices: the leader; odd ones: a follower, counted in slot order. */
+  static int leaderOrFollower(int targetChoice, int leader, List<Integer> members) {
     if (targetChoice % 2 == 0) {
       return leader;
     }
-    int follower = (targetChoice / 2) % (nodes - 1);
-    return follower < leader ? follower : follower + 1;
+    List<Integer> followers = members.stream().filter(m -> m != leader).sorted().toList();
+    return followers.get((targetChoice / 2) % followers.size());
   }
 
   /** Best effort, two tries: a transfer to a just-restarted node sometimes ends with a third node leading. */

@@ -27,16 +27,27 @@ public record Partition(String description, Map<Integer, Set<Integer>> dropFrom,
 
   /** {@code node} cannot reach any other node. */
   public static Partition isolate(int node, int nodes) {
-    List<Integer> rest = others(node, nodes);
+    return isolate(node, range(nodes));
+  }
+
+  /** {@code node} cannot reach any other of {@code members}. */
+  public static Partition isolate(int node, List<Integer> members) {
+    List<Integer> rest = others(node, members);
     return between(List.of(node), rest, describe(List.of(node)) + " | " + describe(rest));
   }
 
   /** A minority of {@code nodes / 2} nodes, counted round from {@code choice}, against the rest. */
   public static Partition split(int choice, int nodes) {
+    return split(choice, range(nodes));
+  }
+
+  /** A minority of half the members (rounded down), counted round from position {@code choice}. */
+  public static Partition split(int choice, List<Integer> members) {
+    int n = members.size();
     List<Integer> minority = new ArrayList<>();
     List<Integer> majority = new ArrayList<>();
-    for (int k = 0; k < nodes; k++) {
-      (k < nodes / 2 ? minority : majority).add((choice + k) % nodes);
+    for (int k = 0; k < n; k++) {
+      (k < n / 2 ? minority : majority).add(members.get((choice + k) % n));
     }
     minority.sort(null);
     majority.sort(null);
@@ -48,15 +59,22 @@ public record Partition(String description, Map<Integer, Set<Integer>> dropFrom,
    * both: with 3 nodes, no pair but the bridge's can talk.
    */
   public static Partition bridge(int choice, int nodes) {
-    int bridge = choice % nodes;
+    return bridge(choice, range(nodes));
+  }
+
+  /** As {@link #bridge(int, int)}, among {@code members}; {@code choice} is a position. */
+  public static Partition bridge(int choice, List<Integer> members) {
+    int n = members.size();
+    int at = choice % n;
     List<Integer> a = new ArrayList<>();
     List<Integer> b = new ArrayList<>();
-    for (int k = 1; k < nodes; k++) {
-      (k <= (nodes - 1) / 2 ? a : b).add((bridge + k) % nodes);
+    for (int k = 1; k < n; k++) {
+      (k <= (n - 1) / 2 ? a : b).add(members.get((at + k) % n));
     }
     a.sort(null);
     b.sort(null);
-    return between(a, b, describe(a) + " | " + describe(b) + " (bridge " + ProcessCluster.nodeId(bridge) + ")");
+    return between(a, b, describe(a) + " | " + describe(b) + " (bridge " + ProcessCluster.nodeId(members.get(at))
+        + ")");
   }
 
   /**
@@ -65,16 +83,26 @@ public record Partition(String description, Map<Integer, Set<Integer>> dropFrom,
    * new connection opens either way, so peers see it talk for a while, then fall silent.
    */
   public static Partition deaf(int node, int nodes) {
-    List<Integer> rest = others(node, nodes);
+    return deaf(node, range(nodes));
+  }
+
+  /** As {@link #deaf(int, int)}, among {@code members}. */
+  public static Partition deaf(int node, List<Integer> members) {
+    List<Integer> rest = others(node, members);
     return new Partition(describe(List.of(node)) + " deaf to " + describe(rest), Map.of(node, new TreeSet<>(rest)),
         Map.of(), 100);
   }
 
   /** Every node drops {@code percent} % of what it sends to the other nodes, at random. */
   public static Partition lossy(int percent, int nodes) {
+    return lossy(percent, range(nodes));
+  }
+
+  /** As {@link #lossy(int, int)}, among {@code members}. */
+  public static Partition lossy(int percent, List<Integer> members) {
     Map<Integer, Set<Integer>> out = new TreeMap<>();
-    for (int k = 0; k < nodes; k++) {
-      out.put(k, new TreeSet<>(others(k, nodes)));
+    for (int k : members) {
+      out.put(k, new TreeSet<>(others(k, members)));
     }
     return new Partition(percent + "% loss between all nodes", Map.of(), out, percent);
   }
@@ -90,14 +118,12 @@ public record Partition(String description, Map<Integer, Set<Integer>> dropFrom,
     return new Partition(description, cuts, cuts, 100);
   }
 
-  private static List<Integer> others(int node, int nodes) {
-    List<Integer> rest = new ArrayList<>();
-    for (int i = 0; i < nodes; i++) {
-      if (i != node) {
-        rest.add(i);
-      }
-    }
-    return rest;
+  private static List<Integer> others(int node, List<Integer> members) {
+    return members.stream().filter(m -> m != node).sorted().toList();
+  }
+
+  private static List<Integer> range(int nodes) {
+    return java.util.stream.IntStream.range(0, nodes).boxed().toList();
   }
 
   private static Map<Integer, Set<Integer>> copy(Map<Integer, Set<Integer>> m) {

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 class PartitionTest {
@@ -48,7 +51,7 @@ class PartitionTest {
     assertTrue(p.reaches(0, 1) && p.reaches(0, 2));
     assertFalse(p.reaches(1, 0) || p.reaches(2, 0));
     assertTrue(p.connected(1, 2));
-    assertEquals(java.util.Set.of(0), p.nodes());
+    assertEquals(Set.of(0), p.nodes());
     assertTrue(p.dropTo().isEmpty());
   }
 
@@ -56,9 +59,9 @@ class PartitionTest {
   void lossDropsOnlyOnTheWayOutOfEveryNode() {
     Partition p = Partition.lossy(25, 3);
     assertEquals("25% loss between all nodes", p.description());
-    assertEquals(java.util.Set.of(0, 1, 2), p.nodes());
+    assertEquals(Set.of(0, 1, 2), p.nodes());
     assertTrue(p.dropFrom().isEmpty());
-    assertEquals(java.util.Set.of(0, 2), p.dropTo().get(1));
+    assertEquals(Set.of(0, 2), p.dropTo().get(1));
     assertTrue(p.connected(0, 1)); // some packets get through
     assertFalse(Partition.lossy(100, 3).connected(0, 1));
     assertThrows(IllegalArgumentException.class, () -> Partition.lossy(0, 3));
@@ -66,18 +69,35 @@ class PartitionTest {
   }
 
   @Test
-  void theDeafNodeIsTheLeaderOnEvenChoicesAndEachFollowerOnOddOnes() {
-    assertEquals(2, ClusterFaults.deafNode(0, 2, 3));
-    assertEquals(2, ClusterFaults.deafNode(4, 2, 3));
-    assertEquals(0, ClusterFaults.deafNode(1, 2, 3));
-    assertEquals(1, ClusterFaults.deafNode(3, 2, 3));
-    assertEquals(0, ClusterFaults.deafNode(5, 2, 3));
-    java.util.Set<Integer> seen = new java.util.TreeSet<>();
+  void theTargetIsTheLeaderOnEvenChoicesAndEachFollowerOnOddOnes() {
+    List<Integer> three = List.of(0, 1, 2);
+    assertEquals(2, ClusterFaults.leaderOrFollower(0, 2, three));
+    assertEquals(2, ClusterFaults.leaderOrFollower(4, 2, three));
+    assertEquals(0, ClusterFaults.leaderOrFollower(1, 2, three));
+    assertEquals(1, ClusterFaults.leaderOrFollower(3, 2, three));
+    assertEquals(0, ClusterFaults.leaderOrFollower(5, 2, three));
+    Set<Integer> seen = new TreeSet<>();
     for (int choice = 1; choice < 10; choice += 2) {
-      int node = ClusterFaults.deafNode(choice, 1, 5);
+      int node = ClusterFaults.leaderOrFollower(choice, 1, List.of(0, 1, 2, 3, 4));
       assertTrue(node != 1 && node >= 0 && node < 5);
       seen.add(node);
     }
-    assertEquals(java.util.Set.of(0, 2, 3, 4), seen);
+    assertEquals(Set.of(0, 2, 3, 4), seen);
+    // after a swap the members are not 0..n-1
+    assertEquals(5, ClusterFaults.leaderOrFollower(3, 1, List.of(1, 3, 5)));
+  }
+
+  @Test
+  void partitionsAfterASwapNameTheMembersSlots() {
+    List<Integer> members = List.of(0, 2, 3); // n2 retired, n4 added
+    assertEquals("n1 | n3 n4", Partition.isolate(0, members).description());
+    Partition split = Partition.split(1, members);
+    assertEquals("n3 | n1 n4", split.description());
+    assertFalse(split.connected(2, 0));
+    assertTrue(split.connected(0, 3));
+    assertEquals("n1 | n3 (bridge n4)", Partition.bridge(2, members).description());
+    assertEquals("n4 deaf to n1 n3", Partition.deaf(3, members).description());
+    assertEquals(Set.of(0, 2, 3), Partition.lossy(10, members).nodes());
+    assertEquals(Set.of(0, 2), Partition.lossy(10, members).dropTo().get(3));
   }
 }

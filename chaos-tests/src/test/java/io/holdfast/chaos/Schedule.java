@@ -17,7 +17,7 @@ import java.util.Set;
  * known in advance) from {@code targetChoice}, a number drawn from the seed: for a follower, which
  * of the followers in node order; for a worker, which worker; for a split, a bridge, a clock
  * skew or a minority kill, which node (see {@link Partition}); for a deaf node, the leader when
- * even, else which follower. The same seed and the same enabled kinds give the same
+ * even, else which follower (the same for the member a swap removes). The same seed and the same enabled kinds give the same
  * schedule.
  */
 public record Schedule(long seed, Profile profile, List<Fault> faults, List<String> forced) {
@@ -29,7 +29,12 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     /** One node drops every packet from the other nodes and sends as usual: the leader or a follower. */
     PARTITION_DEAF,
     /** Every node drops a share ({@code lossPercent}) of what it sends to the others, at random. */
-    PARTITION_LOSSY;
+    PARTITION_LOSSY,
+    /**
+     * A fresh node (a spare slot, a new id) joins and is added, then a member is removed: the
+     * leader (handed over first) or a follower. At most {@link Profile#maxSwaps} per run.
+     */
+    MEMBER_SWAP;
 
     public boolean partition() {
       return name().startsWith("PARTITION_");
@@ -151,6 +156,11 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       return Arrays.stream(Kind.values()).filter(kinds::contains).toList();
     }
 
+    /** Each swap uses a spare node slot: this many are set aside. */
+    public int maxSwaps() {
+      return nodes;
+    }
+
     /** A paused leader must be replaced (> election timeout) while sessions live on (< TTL). */
     long[] pauseLeaderMs() {
       return new long[] {electionTimeoutMaxMs + 1_000, sessionTtlMs - 1_500};
@@ -193,8 +203,14 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     List<Kind> kinds = p.kindList();
     List<Draft> drafts = new ArrayList<>();
     long at = p.firstFaultMs();
+    List<Kind> withoutSwaps = kinds.stream().filter(k -> k != Kind.MEMBER_SWAP).toList();
+    int swaps = 0;
     while (!kinds.isEmpty()) {
-      Draft d = draft(r, p, kinds.get(r.nextInt(kinds.size())));
+      List<Kind> from = swaps < p.maxSwaps() || withoutSwaps.isEmpty() ? kinds : withoutSwaps;
+      Draft d = draft(r, p, from.get(r.nextInt(from.size())));
+      if (d.kind() == Kind.MEMBER_SWAP && swaps++ >= p.maxSwaps()) {
+        break;
+      }
       if (at + d.durationMs() > end(p)) {
         break;
       }
@@ -288,6 +304,7 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       case PARTITION_LEADER, PARTITION_SPLIT, PARTITION_BRIDGE, PARTITION_DEAF, PARTITION_LOSSY -> p.partitionMs();
       case CLOCK_SKEW -> new long[] {6_000, 12_000}; // how long the skewed node runs once it serves (and leads)
       case RESTART_ALL -> new long[] {1_000, 4_000}; // how long the whole cluster is down
+      case MEMBER_SWAP -> new long[] {6_000, 10_000}; // at least this long from its start, more if the swap is slower
       case KILL_MINORITY -> new long[] {2_000, 6_000}; // how long the minority is down
     };
     long duration = range[0] + (long) (r.nextDouble() * (range[1] - range[0]));
@@ -295,7 +312,7 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     int choices = switch (kind) {
       case PAUSE_WORKER -> p.workers();
       case PARTITION_SPLIT, PARTITION_BRIDGE, CLOCK_SKEW, KILL_MINORITY -> p.nodes();
-      case PARTITION_DEAF -> 2 * p.nodes(); // even: the leader; odd: a follower
+      case PARTITION_DEAF, MEMBER_SWAP -> 2 * p.nodes(); // even: the leader; odd: a follower
       default -> Math.max(1, p.nodes() - 1);
     };
     int choice = r.nextInt(choices);

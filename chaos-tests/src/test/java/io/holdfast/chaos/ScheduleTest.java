@@ -88,7 +88,7 @@ class ScheduleTest {
         } else {
           assertEquals(0, f.lossPercent());
         }
-        assertTrue(f.targetChoice() >= 0 && f.targetChoice() < (f.kind() == Kind.PARTITION_DEAF ? 10 : 5));
+        assertTrue(f.targetChoice() >= 0 && f.targetChoice() < (f.kind() == Kind.PARTITION_DEAF || f.kind() == Kind.MEMBER_SWAP ? 10 : 5));
       }
     }
   }
@@ -108,6 +108,21 @@ class ScheduleTest {
           || f.kind() == Kind.PAUSE_WORKER), "seed " + seed);
       assertTrue(s.faults().stream().anyMatch(f -> f.kind() == Kind.PAUSE_WORKER), "seed " + seed);
       assertTrue(s.faults().stream().anyMatch(f -> f.kind() == Kind.PARTITION_LOSSY), "seed " + seed);
+    }
+  }
+
+  @Test
+  void membersAreSwappedAtMostMaxSwapsTimes() {
+    for (Profile p : List.of(Profile.defaults(), Profile.soak(1_800_000),
+        Profile.defaults().only(EnumSet.of(Kind.MEMBER_SWAP)))) {
+      for (long seed = 0; seed < 100; seed++) {
+        Schedule s = Schedule.generate(seed, p);
+        long swaps = s.faults().stream().filter(f -> f.kind() == Kind.MEMBER_SWAP).count();
+        assertTrue(swaps <= p.maxSwaps(), "seed " + seed + ": " + swaps);
+        if (p.everyKind()) {
+          assertTrue(swaps >= 1, "seed " + seed);
+        }
+      }
     }
   }
 
