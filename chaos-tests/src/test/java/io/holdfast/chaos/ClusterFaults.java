@@ -9,18 +9,23 @@ import io.holdfast.proto.v1.RemoveMemberRequest;
 import io.holdfast.proto.v1.TransferLeaderRequest;
 import io.holdfast.server.testing.ProcessCluster;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /**
  * The server faults that need more than a signal: partitions (namespace firewall rules), a clock
- * offset on one node (a restart under libfaketime), a stop of the whole cluster, and a kill -9 of a
- * minority ({@code nodes/2}) restarted on the same data dirs. Each one heals
- * itself before {@link #inject} returns; {@link #healAll} is the safety net at the end.
+ * offset on one node (a restart under libfaketime), a stop of the whole cluster, a kill -9 of a
+ * minority ({@code nodes/2}) restarted on the same data dirs, and a member swap. Each one heals
+ * itself before {@link #inject} returns (a swap needs no healing: the run goes on with the new
+ * members); {@link #healAll} is the safety net at the end.
  */
 final class ClusterFaults {
   /** Where nemesis events go (the run's history). */
@@ -37,7 +42,7 @@ final class ClusterFaults {
   private final FaultSupport support;
   private final Recorder recorder;
   private final Set<Integer> skewed = new TreeSet<>();
-  private final java.util.List<String> notes = new java.util.ArrayList<>();
+  private final List<String> notes = new ArrayList<>();
   private boolean partitioned;
 
   ClusterFaults(ProcessCluster cluster, Membership membership, FaultSupport support, Recorder recorder) {
@@ -111,7 +116,7 @@ final class ClusterFaults {
         // nodes/2 nodes from the seed, the leader among them or not: the majority must go on serving.
         List<Integer> nodes = Schedule.minority(f.targetChoice(), n).stream().map(members::get).sorted().toList();
         int leader = cluster.awaitLeader(Duration.ofSeconds(60));
-        java.util.List<String> ids = nodes.stream().map(ProcessCluster::nodeId).toList();
+        List<String> ids = nodes.stream().map(ProcessCluster::nodeId).toList();
         v.put("nodes", ids);
         v.put("leader", ProcessCluster.nodeId(leader));
         v.put("leader_killed", nodes.contains(leader));
@@ -141,7 +146,7 @@ final class ClusterFaults {
    * checkers judge the run.
    */
   private void swap(Fault f, List<Integer> members, Map<String, Object> v) throws InterruptedException {
-    java.util.OptionalInt slot = membership.takeSpare();
+    OptionalInt slot = membership.takeSpare();
     if (slot.isEmpty()) {
       notes.add("fault " + f.index() + ": no spare node slot left, no swap");
       return;
@@ -186,7 +191,7 @@ final class ClusterFaults {
     while (cluster.isRunning(retire) && System.nanoTime() < end) {
       Thread.sleep(100);
     }
-    java.util.OptionalInt exit = cluster.exitCode(retire);
+    OptionalInt exit = cluster.exitCode(retire);
     if (exit.isEmpty() || exit.getAsInt() != 0) {
       notes.add("fault " + f.index() + ": removed " + retireId + " did not stop by itself with exit 0 ("
           + (exit.isEmpty() ? "still running after 30 s, killed" : "exit " + exit.getAsInt()) + ")");
@@ -201,7 +206,7 @@ final class ClusterFaults {
    * returns null when it took effect, else the last error.
    */
   private String changeMembers(List<Integer> among, String id, boolean add,
-      java.util.function.Supplier<com.google.protobuf.Message> request) throws InterruptedException {
+      Supplier<com.google.protobuf.Message> request) throws InterruptedException {
     String last = "no leader among " + among;
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < end) {
@@ -218,7 +223,7 @@ final class ClusterFaults {
         } catch (RuntimeException e) {
           last = e.getMessage();
         }
-        java.util.Set<String> ids = memberIds(leader);
+        Set<String> ids = memberIds(leader);
         if (ids != null && ids.contains(id) == add) {
           return null;
         }
@@ -229,11 +234,11 @@ final class ClusterFaults {
   }
 
   /** The member ids the node at {@code slot} reports from the replicated configuration, or null. */
-  private java.util.Set<String> memberIds(int slot) {
+  private Set<String> memberIds(int slot) {
     try {
       return AdminServiceGrpc.newBlockingStub(cluster.channel(slot)).withDeadlineAfter(5, TimeUnit.SECONDS)
           .listMembers(ListMembersRequest.getDefaultInstance()).getMembersList().stream().map(m -> m.getId())
-          .collect(java.util.stream.Collectors.toSet());
+          .collect(Collectors.toSet());
     } catch (RuntimeException e) {
       return null;
     }
@@ -326,7 +331,7 @@ final class ClusterFaults {
   }
 
   /** What did not go as planned (a fault that bit less than intended), for the summary. */
-  java.util.List<String> notes() {
+  List<String> notes() {
     return notes;
   }
 
