@@ -123,6 +123,7 @@ public final class HoldfastClient implements AutoCloseable {
     private Executor executor;
     private TlsConfig tls;
     private String bearerToken;
+    private Duration memberSync = Duration.ofSeconds(30);
 
     private Builder() {}
 
@@ -205,6 +206,21 @@ public final class HoldfastClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * How often the client refreshes its endpoints from the cluster's member list (and at once
+     * when a redirect names a member it does not know), so that it keeps finding the cluster
+     * after the members it was given are replaced. The configured endpoints stay as a fallback.
+     * Default 30 s; {@link Duration#ZERO} keeps to the configured endpoints and the redirects,
+     * e.g. when the members' advertised client addresses cannot be reached from this client.
+     */
+    public Builder memberSync(Duration interval) {
+      if (interval == null || interval.isNegative()) {
+        throw new IllegalArgumentException("memberSync must be zero (off) or positive, got " + interval);
+      }
+      this.memberSync = interval;
+      return this;
+    }
+
     /** Where session listeners run. Default: one daemon thread of the client's own. */
     public Builder executor(Executor executor) {
       this.executor = executor;
@@ -226,8 +242,8 @@ public final class HoldfastClient implements AutoCloseable {
       }
       var identity = io.holdfast.proto.v1.ClientIdentity.newBuilder().setName(name).setHost(host).setPid(pid)
           .putAllLabels(labels).build();
-      return new HoldfastClient(new ClientCore(new Endpoints(endpoints, tls, bearerToken), retryPolicy, callTimeout, identity,
-          executor));
+      return new HoldfastClient(new ClientCore(new Endpoints(endpoints, tls, bearerToken), retryPolicy, callTimeout,
+          identity, executor, memberSync));
     }
   }
 

@@ -36,6 +36,11 @@ class ClientFaultsClusterTest {
    * A proxy in front of the leader only. A client given only this endpoint is never redirected
    * (a redirect names the leader's real address, which would bypass the proxy).
    */
+  /** A client that reaches the cluster through {@code proxy} only: no member sync, which would bypass it. */
+  static HoldfastClient.Builder through(TcpProxy proxy) {
+    return HoldfastClient.builder().endpoints(proxy.endpoint()).memberSync(Duration.ZERO);
+  }
+
   static TcpProxy leaderProxy() {
     String e = cluster.endpoint(cluster.awaitLeader(Duration.ofSeconds(30)));
     return new TcpProxy(Integer.parseInt(e.substring(e.lastIndexOf(':') + 1)));
@@ -44,8 +49,7 @@ class ClientFaultsClusterTest {
   @Test
   void aClientCutOffFromTheClusterKnowsItLostTheLockBeforeAnyoneElseGetsIt() throws Exception {
     TcpProxy proxy = leaderProxy();
-    try (HoldfastClient cutOff = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("cut-off")
-        .build()) {
+    try (HoldfastClient cutOff = through(proxy).clientName("cut-off").build()) {
       Session s = cutOff.newSession(Duration.ofSeconds(3));
       AtomicLong expiredAtWallMs = new AtomicLong();
       s.addListener((session, state) -> {
@@ -80,7 +84,7 @@ class ClientFaultsClusterTest {
   @Test
   void aShortCutIsReportedAsSuspendedThenReconnectedAndLosesNothing() throws Exception {
     TcpProxy proxy = leaderProxy();
-    try (HoldfastClient flaky = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("blip").build()) {
+    try (HoldfastClient flaky = through(proxy).clientName("blip").build()) {
       Session s = flaky.newSession(Duration.ofSeconds(9));
       java.util.List<SessionState> states = new java.util.concurrent.CopyOnWriteArrayList<>();
       s.addListener((session, state) -> states.add(state));
@@ -110,7 +114,7 @@ class ClientFaultsClusterTest {
   @Test
   void aLostResponseIsRetriedWithTheSameRequestIdAndActsOnce() throws Exception {
     TcpProxy proxy = leaderProxy();
-    try (HoldfastClient flaky = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("flaky").build()) {
+    try (HoldfastClient flaky = through(proxy).clientName("flaky").build()) {
       Session s = flaky.newSession(Duration.ofSeconds(10));
       Session other = direct.newSession(Duration.ofSeconds(10));
       for (int round = 0; round < 5; round++) {
@@ -146,7 +150,7 @@ class ClientFaultsClusterTest {
   @Test
   void aLeaderSlowerThanTheAckTimeoutStillKeepsTheSessionAlive() throws Exception {
     TcpProxy proxy = leaderProxy();
-    try (HoldfastClient slow = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("slow-acks").build()) {
+    try (HoldfastClient slow = through(proxy).clientName("slow-acks").build()) {
       // TTL 6 s: a keepalive every 2 s, an answer awaited 1 s before the client tries again.
       Session s = slow.newSession(Duration.ofSeconds(6));
       LockLease lease = s.tryLock("slow-acks/a").orElseThrow();
@@ -168,7 +172,7 @@ class ClientFaultsClusterTest {
   @Test
   void aSessionOpenedLateInItsTtlRenewsBeforeItsFirstIntervalIsUp() throws Exception {
     TcpProxy proxy = leaderProxy();
-    try (HoldfastClient late = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("late-open")
+    try (HoldfastClient late = through(proxy).clientName("late-open")
         .callTimeout(Duration.ofSeconds(10)).build()) {
       late.describeLock("late-open/warm-up");
       // The open's answer takes 4 s. The client trusts a 6 s session for 5.4 s from the send, so
@@ -190,7 +194,7 @@ class ClientFaultsClusterTest {
   void aSessionWhoseOpenWasRetriedCountsItsTtlFromTheFirstAttempt() throws Exception {
     TcpProxy proxy = leaderProxy();
     // Retries after a cut connection wait 1-2 s: long enough to tell the first send from the last.
-    try (HoldfastClient flaky = HoldfastClient.builder().endpoints(proxy.endpoint()).clientName("slow-open")
+    try (HoldfastClient flaky = through(proxy).clientName("slow-open")
         .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofSeconds(2), Duration.ofSeconds(2),
             Duration.ofSeconds(30)))
         .build()) {

@@ -32,9 +32,11 @@ public final class ClientCore implements AutoCloseable {
   private final RealAdminClient admin;
   private final RealKvClient kv;
   private final Set<RealWatch> watches = ConcurrentHashMap.newKeySet();
+  private final MemberSync memberSync;
 
+  /** {@code memberSync}: how often the endpoint list follows the cluster's members; zero: never. */
   public ClientCore(Endpoints endpoints, RetryPolicy retry, Duration callTimeout, ClientIdentity identity,
-      Executor executor) {
+      Executor executor, Duration memberSync) {
     this.endpoints = endpoints;
     this.callTimeout = callTimeout;
     this.identity = identity;
@@ -53,6 +55,10 @@ public final class ClientCore implements AutoCloseable {
     this.caller = new Caller(endpoints, retry, scheduler);
     this.admin = new RealAdminClient(caller, callTimeout);
     this.kv = new RealKvClient(caller, callTimeout);
+    this.memberSync = new MemberSync(caller, callTimeout);
+    if (!memberSync.isZero()) {
+      this.memberSync.start(memberSync);
+    }
   }
 
   public Endpoints endpoints() {
@@ -106,6 +112,7 @@ public final class ClientCore implements AutoCloseable {
       // best effort: the server expires what we could not close
     }
     watches.forEach(RealWatch::close);
+    memberSync.close();
     caller.close();
     scheduler.shutdownNow();
     if (ownExecutor != null) {

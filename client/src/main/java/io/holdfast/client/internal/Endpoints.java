@@ -5,7 +5,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -13,9 +12,16 @@ import java.util.concurrent.TimeUnit;
  * redirect moves to the named leader; a failure without a hint moves to the next endpoint.
  * An endpoint that could not be reached is suspect for a second: after a leader dies, its
  * followers keep naming it until they elect another, and following those hints only costs time.
+ *
+ * <p>The list starts as the configured seeds and follows the cluster's members ({@link #learn}):
+ * a client that outlives every member it was configured with still finds the ones that replaced
+ * them.
  */
 public final class Endpoints implements AutoCloseable {
-  private final List<String> all = new CopyOnWriteArrayList<>();
+  private final List<String> seeds;
+  // Immutable, replaced whole: readers never see a list half-way through a change.
+  private volatile List<String> all;
+  private volatile Runnable onUnknownLeader = () -> { };
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private volatile String current;
   private final Map<String, Long> unreachableAt = new ConcurrentHashMap<>();
@@ -36,8 +42,44 @@ public final class Endpoints implements AutoCloseable {
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("at least one endpoint is required");
     }
-    all.addAll(endpoints);
-    current = endpoints.get(0);
+    seeds = List.copyOf(new java.util.LinkedHashSet<>(endpoints));
+    all = seeds;
+    current = seeds.get(0);
+  }
+
+  /** Runs when a redirect names a leader this list does not have: the members have changed. */
+  public void onUnknownLeader(Runnable action) {
+    this.onUnknownLeader = action;
+  }
+
+  /**
+   * The cluster's members' client endpoints, as the cluster reports them: they come first, then
+   * the seeds that are not among them (a fallback, should the members' addresses not be
+   * reachable from here). Endpoints learned before and no longer members are dropped, with their
+   * channels. An empty list changes nothing.
+   */
+  public void learn(List<String> members) {
+    if (members.isEmpty()) {
+      return;
+    }
+    List<String> dropped;
+    synchronized (this) {
+      java.util.LinkedHashSet<String> next = new java.util.LinkedHashSet<>(members);
+      next.addAll(seeds);
+      List<String> before = all;
+      all = List.copyOf(next);
+      dropped = before.stream().filter(e -> !next.contains(e)).toList();
+      if (!next.contains(current)) {
+        current = all.get(0);
+      }
+    }
+    for (String e : dropped) {
+      ManagedChannel ch = channels.remove(e);
+      if (ch != null) {
+        ch.shutdown();
+      }
+      unreachableAt.remove(e);
+    }
   }
 
   public String current() {
@@ -45,7 +87,7 @@ public final class Endpoints implements AutoCloseable {
   }
 
   public List<String> all() {
-    return List.copyOf(all);
+    return all;
   }
 
   /**
@@ -103,10 +145,19 @@ public final class Endpoints implements AutoCloseable {
 
   /** A node named {@code endpoint} as the leader. */
   public void leaderHint(String endpoint) {
-    if (!all.contains(endpoint)) {
-      all.add(endpoint);
+    boolean unknown;
+    synchronized (this) {
+      unknown = !all.contains(endpoint);
+      if (unknown) {
+        List<String> next = new java.util.ArrayList<>(all);
+        next.add(endpoint);
+        all = List.copyOf(next);
+      }
+      current = endpoint;
     }
-    current = endpoint;
+    if (unknown) {
+      onUnknownLeader.run();
+    }
   }
 
   /** {@code endpoint} answered without naming a leader it is worth going to: try the next one. */
@@ -140,7 +191,7 @@ public final class Endpoints implements AutoCloseable {
 
   /** The endpoint after {@code endpoint} in order, skipping suspects unless all are. */
   private String next(String endpoint) {
-    List<String> order = List.copyOf(all);
+    List<String> order = all;
     int i = order.indexOf(endpoint);
     for (int k = 1; k <= order.size(); k++) {
       String candidate = order.get(Math.floorMod(i + k, order.size()));

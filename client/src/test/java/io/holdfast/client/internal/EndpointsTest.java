@@ -70,4 +70,45 @@ class EndpointsTest {
       assertFalse(e.suspect(d));
     }
   }
+
+  @Test
+  void aRedirectToAnUnknownLeaderAsksForTheMembersAndAKnownOneDoesNot() {
+    java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+    try (Endpoints e = new Endpoints(List.of(A, B))) {
+      e.onUnknownLeader(asked::incrementAndGet);
+      e.leaderHint(B);
+      assertEquals(0, asked.get());
+      e.leaderHint("127.0.0.1:4");
+      assertEquals(1, asked.get());
+      e.leaderHint("127.0.0.1:4");
+      assertEquals(1, asked.get());
+    }
+  }
+
+  @Test
+  void theMembersComeFirstThenTheSeedsAndLearnedNonMembersAreDropped() {
+    String d = "127.0.0.1:4";
+    String f = "127.0.0.1:5";
+    String g = "127.0.0.1:6";
+    try (Endpoints e = new Endpoints(List.of(A, B, C))) {
+      e.leaderHint(d);
+      e.learn(List.of(C, f, g)); // A, B and D were replaced
+      assertEquals(List.of(C, f, g, A, B), e.all(), "the learned D is gone, the seeds stay at the end");
+      assertEquals(C, e.current(), "the current endpoint was not a member any more: the first member");
+      e.failed(C);
+      assertEquals(f, e.current(), "the rotation goes through the members before the dead seeds");
+      e.learn(List.of());
+      assertEquals(List.of(C, f, g, A, B), e.all(), "an empty answer changes nothing");
+    }
+  }
+
+  @Test
+  void learningKeepsTheCurrentEndpointWhileItIsAMember() {
+    try (Endpoints e = new Endpoints(List.of(A, B, C))) {
+      e.leaderHint(B);
+      e.learn(List.of(C, B, A));
+      assertEquals(B, e.current());
+      assertEquals(List.of(C, B, A), e.all());
+    }
+  }
 }
