@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * endpoints: every {@code interval}, and at once when a redirect names a leader the list lacks.
  * Without it a client that runs while every member it was configured with is replaced knows only
  * the leaders it happened to be sent to, and loses the cluster when the last of them goes.
- * Any member answers (the list is the replicated configuration); a failed sync changes nothing.
+ * The node the client talks to answers from its own copy of the replicated configuration (a
+ * stale read: no Raft round for what thousands of clients ask); a failed sync changes nothing.
  */
 final class MemberSync implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(MemberSync.class);
@@ -53,7 +54,7 @@ final class MemberSync implements AutoCloseable {
   /** One round: one call (its retries bounded by one call timeout), then the list is learned. */
   CompletableFuture<Void> sync() {
     return caller.call("list members", callTimeout, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
-        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).listMembers(ListMembersRequest.getDefaultInstance()))
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).listMembers(ListMembersRequest.newBuilder().setStaleOk(true).build()))
         .handle((r, e) -> {
           if (e != null) {
             LOG.debug("member list not refreshed: {}", e.toString());

@@ -102,7 +102,8 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
 
   @Override
   public void listMembers(ListMembersRequest req, StreamObserver<ListMembersResponse> out) {
-    responses.read(false, out, () -> ListMembersResponse.newBuilder().setHeader(responses.header())
+    // stale_ok: clients refreshing their endpoint lists; any member's copy will do for that.
+    responses.read(req.getStaleOk(), out, () -> ListMembersResponse.newBuilder().setHeader(responses.header())
         .addAllMembers(members(raft.leaderIdOrNull())).build());
   }
 

@@ -15,9 +15,12 @@ import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.DescribeLockRequest;
 import io.holdfast.proto.v1.ExpireSessionRequest;
 import io.holdfast.proto.v1.ListAuditRequest;
+import io.holdfast.proto.v1.ListMembersRequest;
+import io.holdfast.proto.v1.ListMembersResponse;
 import io.holdfast.proto.v1.LockInfo;
 import io.holdfast.proto.v1.LockServiceGrpc;
 import io.holdfast.proto.v1.LockState;
+import io.holdfast.proto.v1.Member;
 import io.holdfast.proto.v1.OpenSessionRequest;
 import io.holdfast.proto.v1.ReleaseRequest;
 import io.holdfast.proto.v1.RevokeRequest;
@@ -188,6 +191,20 @@ class AdminApiClusterTest {
     StatusRuntimeException noReason = assertThrows(StatusRuntimeException.class, () -> admin().revoke(
         RevokeRequest.newBuilder().setRequestId(rid()).setLockName("fleet/successor").build()));
     assertEquals(Status.Code.INVALID_ARGUMENT, noReason.getStatus().getCode());
+  }
+
+  @Test
+  void aFollowerListsTheMembersFromItsOwnCopyWhenAStaleAnswerIsAskedFor() {
+    int follower = (leader + 1) % 3;
+    var stub = AdminServiceGrpc.newBlockingStub(cluster.channel(follower)).withDeadlineAfter(10, TimeUnit.SECONDS);
+    ListMembersResponse stale = stub.listMembers(ListMembersRequest.newBuilder().setStaleOk(true).build());
+    assertEquals(ProcessCluster.nodeId(follower), stale.getHeader().getMemberId(), "answered by the follower itself");
+    assertEquals(List.of("n1", "n2", "n3"), stale.getMembersList().stream().map(Member::getId).sorted().toList());
+    assertEquals(List.of(cluster.endpoint(0), cluster.endpoint(1), cluster.endpoint(2)), stale.getMembersList()
+        .stream().sorted(java.util.Comparator.comparing(Member::getId)).map(Member::getClientAddress).toList());
+    assertEquals(1, stale.getMembersList().stream().filter(Member::getLeader).count());
+    // Without stale_ok the follower answers too, after a read barrier through the leader: the same list.
+    assertEquals(stale.getMembersList(), stub.listMembers(ListMembersRequest.getDefaultInstance()).getMembersList());
   }
 
   @Test
