@@ -17,8 +17,8 @@ import java.util.Set;
  * known in advance) from {@code targetChoice}, a number drawn from the seed: for a follower, which
  * of the followers in node order; for a worker, which worker; for a split, a bridge, a clock
  * skew or a minority kill, which node (see {@link Partition}); for a deaf node, the leader when
- * even, else which follower (the same for the member a swap removes). The same seed and the same enabled kinds give the same
- * schedule.
+ * even, else which follower (the same for the member a swap removes). The same seed and the same
+ * enabled kinds give the same schedule.
  */
 public record Schedule(long seed, Profile profile, List<Fault> faults, List<String> forced) {
   public enum Kind {

@@ -88,7 +88,8 @@ class ScheduleTest {
         } else {
           assertEquals(0, f.lossPercent());
         }
-        assertTrue(f.targetChoice() >= 0 && f.targetChoice() < (f.kind() == Kind.PARTITION_DEAF || f.kind() == Kind.MEMBER_SWAP ? 10 : 5));
+        boolean leaderOrFollower = f.kind() == Kind.PARTITION_DEAF || f.kind() == Kind.MEMBER_SWAP;
+        assertTrue(f.targetChoice() >= 0 && f.targetChoice() < (leaderOrFollower ? 10 : 5));
       }
     }
   }

@@ -53,8 +53,9 @@ final class MemberSync implements AutoCloseable {
 
   /** One round: one call (its retries bounded by one call timeout), then the list is learned. */
   CompletableFuture<Void> sync() {
+    ListMembersRequest request = ListMembersRequest.newBuilder().setStaleOk(true).build();
     return caller.call("list members", callTimeout, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
-        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).listMembers(ListMembersRequest.newBuilder().setStaleOk(true).build()))
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).listMembers(request))
         .handle((r, e) -> {
           if (e != null) {
             LOG.debug("member list not refreshed: {}", e.toString());
