@@ -31,7 +31,9 @@ import java.util.concurrent.Executor;
  *
  * <p>Calls follow the leader on their own: a follower's redirect is followed at once, an
  * unreachable node is skipped, and with no leader anywhere the {@link RetryPolicy} backs off
- * (never a busy loop) until it gives up with {@link ClusterUnavailableException}.
+ * (never a busy loop) until it gives up with {@link ClusterUnavailableException}. The endpoint
+ * list follows the cluster's members ({@link Builder#memberSync}), so a long-running client keeps
+ * finding the cluster after the members it was given have been replaced.
  */
 public final class HoldfastClient implements AutoCloseable {
   private final ClientCore core;
