@@ -17,7 +17,7 @@ import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
@@ -161,8 +161,9 @@ final class ClusterFaults {
     v.put("leader", ProcessCluster.nodeId(leader));
     cluster.startJoining(spare);
     recorder.nemesis("member-join", spareId, v);
-    String added = changeMembers(members, spareId, true, () -> AddMemberRequest.newBuilder().setId(spareId)
-        .setPeerAddress(cluster.peerAddress(spare)).setClientAddress(cluster.endpoint(spare)).build());
+    AddMemberRequest add = AddMemberRequest.newBuilder().setId(spareId).setPeerAddress(cluster.peerAddress(spare))
+        .setClientAddress(cluster.endpoint(spare)).build();
+    String added = changeMembers(members, spareId, true, -1, f.index(), stub -> stub.addMember(add));
     if (added != null) {
       notes.add("fault " + f.index() + ": " + spareId + " was not added (" + added + "); it is stopped");
       cluster.kill(spare);
@@ -171,14 +172,9 @@ final class ClusterFaults {
     }
     membership.added(spare);
     recorder.nemesis("member-added", spareId, Map.of("fault", f.index()));
-    List<Integer> now = membership.current();
-    int current = leaderAmong(now, Duration.ofSeconds(30));
-    if (current == retire) {
-      int to = now.stream().filter(m -> m != retire).findFirst().orElseThrow();
-      recorder.nemesis("transfer-leader", ProcessCluster.nodeId(to), transferLeader(retire, to, f.index()));
-    }
-    String removed = changeMembers(now, retireId, false,
-        () -> RemoveMemberRequest.newBuilder().setId(retireId).build());
+    RemoveMemberRequest remove = RemoveMemberRequest.newBuilder().setId(retireId).build();
+    String removed = changeMembers(membership.current(), retireId, false, retire, f.index(),
+        stub -> stub.removeMember(remove));
     if (removed != null) {
       notes.add("fault " + f.index() + ": " + retireId + " was not removed (" + removed + "); "
           + membership.current().size() + " members go on");
@@ -203,22 +199,25 @@ final class ClusterFaults {
 
   /**
    * Sends a membership change to the leader until the member list shows it (60 s at most);
-   * returns null when it took effect, else the last error.
+   * returns null when it took effect, else the last error. A member is removed by another leader:
+   * while {@code leaving} leads, leadership is handed to another member first (and again, should
+   * it come back), as the runbook says.
    */
-  private String changeMembers(List<Integer> among, String id, boolean add,
-      Supplier<com.google.protobuf.Message> request) throws InterruptedException {
+  private String changeMembers(List<Integer> among, String id, boolean add, int leaving, int fault,
+      Consumer<AdminServiceGrpc.AdminServiceBlockingStub> change) throws InterruptedException {
     String last = "no leader among " + among;
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < end) {
       int leader = leaderAmong(among, Duration.ofSeconds(10));
+      if (leader >= 0 && leader == leaving) {
+        int to = among.stream().filter(m -> m != leaving).findFirst().orElseThrow();
+        recorder.nemesis("transfer-leader", ProcessCluster.nodeId(to), transferLeader(leader, to, fault));
+        continue;
+      }
       if (leader >= 0) {
-        var stub = AdminServiceGrpc.newBlockingStub(cluster.channel(leader)).withDeadlineAfter(30, TimeUnit.SECONDS);
         try {
-          if (add) {
-            stub.addMember((AddMemberRequest) request.get());
-          } else {
-            stub.removeMember((RemoveMemberRequest) request.get());
-          }
+          change.accept(AdminServiceGrpc.newBlockingStub(cluster.channel(leader)).withDeadlineAfter(30,
+              TimeUnit.SECONDS));
           return null;
         } catch (RuntimeException e) {
           last = e.getMessage();
