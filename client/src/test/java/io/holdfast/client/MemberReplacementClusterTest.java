@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,53 +25,44 @@ class MemberReplacementClusterTest {
   @TempDir
   Path dir;
   ProcessCluster cluster;
-  HoldfastClient client;
-
-  @AfterEach
-  void stop() {
-    if (client != null) {
-      client.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   @Test
   void aClientConfiguredWithMembersThatAreAllGoneStillFindsTheCluster() throws Exception {
-    cluster = new ProcessCluster(3, 3, dir, Map.of()).start();
-    cluster.awaitLeader(Duration.ofSeconds(60));
-    // A short sync interval, so that the test does not depend on when the default 30 s falls.
-    client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("replaced")
-        .memberSync(Duration.ofSeconds(1)).build();
-    Session session = client.newSession(Duration.ofSeconds(4));
-    LockLease lease = session.tryLock("replace/a").orElseThrow();
+    try (ProcessCluster c = new ProcessCluster(3, 3, dir, Map.of()).start();
+        // A short sync interval, so that the test does not depend on when the default 30 s falls.
+        HoldfastClient client = HoldfastClient.builder().endpoints(c.endpoints()).clientName("replaced")
+            .memberSync(Duration.ofSeconds(1)).build()) {
+      cluster = c;
+      cluster.awaitLeader(Duration.ofSeconds(60));
+      Session session = client.newSession(Duration.ofSeconds(4));
+      LockLease lease = session.tryLock("replace/a").orElseThrow();
 
-    for (int k = 0; k < 3; k++) {
-      int spare = 3 + k;
-      int leader = cluster.awaitLeader(Duration.ofSeconds(30)); // before the joining node runs: it names no leader
-      cluster.startJoining(spare);
-      addMember(leader, spare);
-      leader = cluster.awaitLeader(Duration.ofSeconds(30));
-      if (leader == k) {
-        admin(leader).transferLeader(TransferLeaderRequest.newBuilder().setTo(ProcessCluster.nodeId(spare))
-            .setTimeoutMs(5_000).build());
+      for (int k = 0; k < 3; k++) {
+        int spare = 3 + k;
+        int leader = cluster.awaitLeader(Duration.ofSeconds(30)); // before the joining node runs: it names no leader
+        cluster.startJoining(spare);
+        addMember(leader, spare);
         leader = cluster.awaitLeader(Duration.ofSeconds(30));
+        if (leader == k) {
+          admin(leader).transferLeader(TransferLeaderRequest.newBuilder().setTo(ProcessCluster.nodeId(spare))
+              .setTimeoutMs(5_000).build());
+          leader = cluster.awaitLeader(Duration.ofSeconds(30));
+        }
+        admin(leader).removeMember(RemoveMemberRequest.newBuilder().setId(ProcessCluster.nodeId(k)).build());
+        awaitExit(k);
       }
-      admin(leader).removeMember(RemoveMemberRequest.newBuilder().setId(ProcessCluster.nodeId(k)).build());
-      awaitExit(k);
-    }
-    assertEquals(List.of(), List.of(0, 1, 2).stream().filter(cluster::isRunning).toList());
+      assertEquals(List.of(), List.of(0, 1, 2).stream().filter(cluster::isRunning).toList());
 
-    // The client reaches the new members only through what the cluster told it.
-    assertEquals(session.id(), client.describeLock("replace/a").holderSessionId());
-    int leader = cluster.awaitLeader(Duration.ofSeconds(30));
-    cluster.kill(leader);
-    cluster.awaitLeader(Duration.ofSeconds(30));
-    LockLease other = session.lock("replace/b", Duration.ofSeconds(20)).orElseThrow();
-    assertTrue(other.token() > lease.token());
-    assertTrue(session.isValid(), "the session outlived the replacement and a leader crash");
-    assertEquals(lease.token(), client.describeLock("replace/a").token());
+      // The client reaches the new members only through what the cluster told it.
+      assertEquals(session.id(), client.describeLock("replace/a").holderSessionId());
+      int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+      cluster.kill(leader);
+      cluster.awaitLeader(Duration.ofSeconds(30));
+      LockLease other = session.lock("replace/b", Duration.ofSeconds(20)).orElseThrow();
+      assertTrue(other.token() > lease.token());
+      assertTrue(session.isValid(), "the session outlived the replacement and a leader crash");
+      assertEquals(lease.token(), client.describeLock("replace/a").token());
+    }
   }
 
   private AdminServiceGrpc.AdminServiceBlockingStub admin(int node) {
