@@ -36,14 +36,14 @@ class ClientFaultsClusterTest {
    * A proxy in front of the leader only. A client given only this endpoint is never redirected
    * (a redirect names the leader's real address, which would bypass the proxy).
    */
-  /** A client that reaches the cluster through {@code proxy} only: no member sync, which would bypass it. */
-  static HoldfastClient.Builder through(TcpProxy proxy) {
-    return HoldfastClient.builder().endpoints(proxy.endpoint()).memberSync(Duration.ZERO);
-  }
-
   static TcpProxy leaderProxy() {
     String e = cluster.endpoint(cluster.awaitLeader(Duration.ofSeconds(30)));
     return new TcpProxy(Integer.parseInt(e.substring(e.lastIndexOf(':') + 1)));
+  }
+
+  /** A client that reaches the cluster through {@code proxy} only: no member sync, which would bypass it. */
+  static HoldfastClient.Builder through(TcpProxy proxy) {
+    return HoldfastClient.builder().endpoints(proxy.endpoint()).memberSync(Duration.ZERO);
   }
 
   @Test
