@@ -40,7 +40,7 @@ public final class HoldfastState {
   private final LogClock clock = new LogClock();
   private final AuditLog audit = new AuditLog();
   private final SessionTable sessions = new SessionTable();
-  private final LockTable locks = new LockTable(sessions, clock, audit);
+  private final LockTable locks = new LockTable(sessions, clock, audit, this::takeRevision);
   private final RequestCache adminRequests = new RequestCache(ADMIN_REQUESTS);
   private final KvTable kv = new KvTable();
   private final RequestCache kvRequests = new RequestCache(KV_REQUESTS);
@@ -83,6 +83,12 @@ public final class HoldfastState {
   private LogEntry revise(LogEntry entry, Command c) {
     lastRevision = Math.max(lastRevision + 1, entry.index());
     return new LogEntry(lastRevision, entry.term(), entry.leaderTimeMs(), c);
+  }
+
+  /** A revision for one more grant inside the command being applied; later commands go past it. */
+  private long takeRevision() {
+    lastRevision = Math.max(lastRevision, lastAppliedIndex) + 1;
+    return lastRevision;
   }
 
   private Result applyAt(LogEntry entry, Consumer<StateEvent> events) {

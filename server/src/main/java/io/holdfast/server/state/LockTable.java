@@ -25,13 +25,16 @@ final class LockTable {
   private final SessionTable sessions;
   private final LogClock clock;
   private final AuditLog audit;
+  /** Takes a revision of its own for a grant that cannot use its entry's (see grant). */
+  private final java.util.function.LongSupplier nextRevision;
   /** Part of the replicated state; set only by a snapshot load (a restore raises it). */
   long fencingEpoch;
 
-  LockTable(SessionTable sessions, LogClock clock, AuditLog audit) {
+  LockTable(SessionTable sessions, LogClock clock, AuditLog audit, java.util.function.LongSupplier nextRevision) {
     this.sessions = sessions;
     this.clock = clock;
     this.audit = audit;
+    this.nextRevision = nextRevision;
   }
 
   LockRecord get(String name) {
@@ -76,7 +79,14 @@ final class LockTable {
     // FencingToken): strictly increasing per lock, across leader changes, restarts and restores.
     lock.holderSessionId = s.id();
     lock.grantRequestId = requestId;
-    lock.token = FencingToken.value(fencingEpoch, e.index());
+    long token = FencingToken.value(fencingEpoch, e.index());
+    if (token <= lock.token) {
+      // One command granted this lock twice: a deadline that fell due in this entry handed it to a
+      // waiter, then the command itself (a revoke, an admin expiry) handed it on. The second holder
+      // takes a revision of its own, or both would hold the same token.
+      token = FencingToken.value(fencingEpoch, nextRevision.getAsLong());
+    }
+    lock.token = token;
     lock.acquiredAtMs = e.leaderTimeMs();
     lock.lockDelayMs = lockDelayMs;
     lock.maxHoldMs = maxHoldMs;

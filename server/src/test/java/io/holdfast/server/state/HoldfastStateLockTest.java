@@ -273,4 +273,32 @@ class HoldfastStateLockTest {
     failure(log.acquire(log.newRequestId(), a, "x", -2), ErrorCode.INVALID_ARGUMENT);
     assertNull(log.state().lock("x"));
   }
+
+  @Test
+  void aLockHandedOnTwiceByOneCommandGivesEachHolderItsOwnToken() {
+    // S holds L with a 5 s max hold; W0 waits. A revoke to W2 arrives in the entry whose clock
+    // passes the max hold: the deadline hands L to W0, then the revoke hands it to W2.
+    long s = log.open(60_000);
+    long w0 = log.open(60_000);
+    long w2 = log.open(60_000);
+    log.apply(new Acquire(log.newRequestId(), s, "L", -1, 0, 5_000, 0, 0));
+    assertInstanceOf(Result.Queued.class, log.acquire(log.newRequestId(), w0, "L", -1));
+    log.setTimeMs(log.timeMs() + 6_000);
+
+    Result.Revoked r = assertInstanceOf(Result.Revoked.class,
+        log.apply(new Command.Revoke(log.newRequestId(), "L", "stuck", w2, "sre")));
+
+    List<StateEvent.LockGranted> grants = log.events(StateEvent.LockGranted.class);
+    assertEquals(List.of(w0, w2), grants.stream().map(StateEvent.LockGranted::sessionId).toList());
+    assertTrue(grants.get(1).token() > grants.get(0).token(), grants.toString());
+    assertEquals(w0, r.formerHolderSessionId());
+    assertEquals(grants.get(1).token(), r.newToken());
+    assertEquals(grants.get(1).token(), log.state().lock("L").token());
+    // The former holder's token is stale now, and the next entry's tokens are newer still.
+    failure(log.release(w0, "L", grants.get(0).token()), ErrorCode.NOT_HOLDER);
+    long other = log.open();
+    Result.Granted next = assertInstanceOf(Result.Granted.class, log.acquire(log.newRequestId(), other, "M", -1));
+    assertTrue(next.token() > grants.get(1).token());
+    assertTrue(log.state().lastRevision() >= grants.get(1).token());
+  }
 }
