@@ -124,6 +124,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    if (deniedClusterAdmin(out)) {
+      return;
+    }
     if (!raft.isLeader()) {
       out.onError(errors.of(notLeader()));
       return;
@@ -171,6 +174,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    if (deniedClusterAdmin(out)) {
+      return;
+    }
     if (!raft.isLeader()) {
       out.onError(errors.of(notLeader()));
       return;
@@ -213,6 +219,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     }
     if (!req.getTo().isEmpty() && checkMemberId(req.getTo()) != null) {
       out.onError(errors.invalid(checkMemberId(req.getTo())));
+      return;
+    }
+    if (deniedClusterAdmin(out)) {
       return;
     }
     if (!raft.isLeader()) {
@@ -296,6 +305,10 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
 
   @Override
   public void saveSnapshot(SaveSnapshotRequest req, StreamObserver<SnapshotChunk> out) {
+    // A backup holds every key's value and every session's identity: admin over every name.
+    if (deniedClusterAdmin(out)) {
+      return;
+    }
     // The barrier makes the backup linearizable: it holds every write acknowledged before the call.
     raft.readBarrier().whenComplete((v, err) -> {
       if (err != null) {
@@ -400,6 +413,19 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
 
   private io.holdfast.proto.v1.LockInfo lockView(String name) {
     return raft.stateMachine().read(s -> ProtoViews.lockInfo(s, name));
+  }
+
+  /**
+   * Membership, leadership and backups act on the whole cluster, so they need admin over every
+   * name, as ending a session does; answers PERMISSION_DENIED and returns true otherwise.
+   */
+  private boolean deniedClusterAdmin(StreamObserver<?> out) {
+    var denied = access.requireAllUnder(io.holdfast.server.security.Verb.ADMIN, "");
+    if (denied != null) {
+      out.onError(denied);
+      return true;
+    }
+    return false;
   }
 
   @Override

@@ -590,6 +590,16 @@ class BadInputSuiteTest {
           () -> kv(who).list(ListRequest.getDefaultInstance())));
       out.add(new Case("other-identity", who + ": ListAudit of everything", denied,
           () -> admin(who).listAudit(ListAuditRequest.getDefaultInstance())));
+      // The whole cluster's business: membership, leadership and backups need admin over every name.
+      out.add(new Case("other-identity", who + ": AddMember", denied, () -> admin(who).addMember(
+          io.holdfast.proto.v1.AddMemberRequest.newBuilder().setId("n9").setPeerAddress("127.0.0.1:1")
+              .setClientAddress("127.0.0.1:2").build())));
+      out.add(new Case("other-identity", who + ": RemoveMember", denied, () -> admin(who).removeMember(
+          io.holdfast.proto.v1.RemoveMemberRequest.newBuilder().setId(ProcessCluster.nodeId((leader + 1) % cluster.size())).build())));
+      out.add(new Case("other-identity", who + ": TransferLeader", denied, () -> admin(who).transferLeader(
+          io.holdfast.proto.v1.TransferLeaderRequest.getDefaultInstance())));
+      out.add(new Case("other-identity", who + ": SaveSnapshot", denied, () -> admin(who).saveSnapshot(
+          io.holdfast.proto.v1.SaveSnapshotRequest.getDefaultInstance()).forEachRemaining(chunk -> { })));
     }
     for (String who : List.of("mallory", "limited")) {
       out.add(new Case("other-identity", who + ": Get fleet/cfg", denied,
