@@ -89,7 +89,9 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       if (r instanceof Result.Granted) {
         metrics.acquired(started, false);
       }
-      if (err != null || !(r instanceof Result.Queued)) {
+      // A try (no wait) comes back Queued when this session already waits for the lock with another
+      // acquire: the try itself was not granted, and there is no wait of its own to await.
+      if (err != null || !(r instanceof Result.Queued) || grant == null) {
         if (grant != null) {
           waiters.unregister(session, name, grant);
         }

@@ -189,6 +189,27 @@ class LockApiClusterTest {
   }
 
   @Test
+  void aTryBySessionThatAlreadyWaitsIsAnsweredNotGrantedAndKeepsTheWait() throws Exception {
+    long s1 = openSession(30_000);
+    long s2 = openSession(30_000);
+    AcquireResponse a1 = acquire(s1, "jobs/try-while-queued", 0);
+    var waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> acquire(s2, "jobs/try-while-queued", 20_000));
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (describe(leader, "jobs/try-while-queued").getWaitersCount() == 0 && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+
+    // It used to wait for a grant it had no registration for, until the caller's deadline.
+    AcquireResponse tried = acquire(s2, "jobs/try-while-queued", 0);
+
+    assertFalse(tried.getGranted());
+    assertEquals(s2, describe(leader, "jobs/try-while-queued").getWaiters(0).getSessionId());
+    locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(s1)
+        .setLockName("jobs/try-while-queued").setToken(a1.getToken()).build());
+    assertTrue(waiting.get(10, TimeUnit.SECONDS).getGranted());
+  }
+
+  @Test
   void oneKeepaliveStreamAnswersEveryMessageBeyondTheFirstRequestChunk() throws Exception {
     // The server asks gRPC for keepalives in chunks; a chunk it forgot to ask for would stall the
     // stream after the first few, which a client with one message per TTL/3 would not notice.
