@@ -159,6 +159,90 @@ class LockingClusterTest {
     assertThrows(SessionExpiredException.class, () -> s.tryLock("refused/c"));
   }
 
+  @Test
+  void aCancelledLockAsyncLeavesTheQueueAndTheLockMovesOn() throws Exception {
+    Session a = client.newSession(Duration.ofSeconds(10));
+    Session b = client.newSession(Duration.ofSeconds(10));
+    Session c = client.newSession(Duration.ofSeconds(10));
+    LockLease held = a.tryLock("given-up/a").orElseThrow();
+    CompletableFuture<LockLease> wait = b.lockAsync("given-up/a");
+    awaitWaiters("given-up/a", 1);
+
+    wait.cancel(true);
+
+    awaitCondition("b's wait withdrawn", () -> client.describeLock("given-up/a").waitingSessionIds().isEmpty());
+    held.close();
+    assertFalse(client.describeLock("given-up/a").held(), "the lock went to b, which had given up");
+    assertTrue(c.tryLock("given-up/a").isPresent());
+    a.close();
+    b.close();
+    c.close();
+  }
+
+  @Test
+  void cancelledTryLocksLeaveNoLockHeld() throws Exception {
+    Session s = client.newSession(Duration.ofSeconds(3));
+    List<CompletableFuture<Optional<LockLease>>> tries = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      CompletableFuture<Optional<LockLease>> t = s.tryLockAsync("given-up/try-" + i);
+      t.cancel(true);
+      tries.add(t);
+    }
+    // Each was withdrawn, or its grant released: at once, or at the latest at a keepalive answer.
+    awaitCondition("no given-up/try- lock held", () -> client.admin().locks("given-up/try-").stream()
+        .noneMatch(LockDescription::held));
+    assertTrue(tries.stream().allMatch(CompletableFuture::isCancelled));
+    s.close();
+  }
+
+  @Test
+  void aGrantNoCallerHoldsIsReleasedByTheClient() throws Exception {
+    Session a = client.newSession(Duration.ofSeconds(10));
+    Session b = client.newSession(Duration.ofSeconds(3));
+    a.tryLock("given-up/unasked").orElseThrow();
+    // A revocation that names b, which never asked for the lock: nobody in b's process holds it.
+    client.admin().revoke("given-up/unasked", "test: unasked successor", b.id(), false, "locking-test");
+    assertEquals(b.id(), client.describeLock("given-up/unasked").holderSessionId());
+
+    // b's keepalive answers list the lock; the client gives it back (keepalives every TTL/3 = 1 s).
+    awaitCondition("b released the unasked grant", () -> !client.describeLock("given-up/unasked").held());
+    assertTrue(b.isValid());
+    a.close();
+    b.close();
+  }
+
+  @Test
+  void twoWaitsOfOneSessionOnOneLockEndIndependently() throws Exception {
+    Session a = client.newSession(Duration.ofSeconds(10));
+    Session b = client.newSession(Duration.ofSeconds(10));
+    LockLease held = a.tryLock("given-up/merged").orElseThrow();
+    CompletableFuture<Optional<LockLease>> shortWait = b.lockAsync("given-up/merged", Duration.ofMillis(300));
+    awaitWaiters("given-up/merged", 1);
+    CompletableFuture<LockLease> longWait = b.lockAsync("given-up/merged");
+
+    // The server keeps one wait per session and lock: the short one's end ended both.
+    assertTrue(shortWait.get(10, TimeUnit.SECONDS).isEmpty());
+    Thread.sleep(300);
+    assertFalse(longWait.isDone(), "the unbounded wait ended with the short one: " + longWait);
+    awaitWaiters("given-up/merged", 1);
+    held.close();
+    LockLease lease = longWait.get(10, TimeUnit.SECONDS);
+    assertEquals(b.id(), client.describeLock("given-up/merged").holderSessionId());
+    lease.close();
+    a.close();
+    b.close();
+  }
+
+  static void awaitCondition(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > end) {
+        throw new AssertionError("not within 10 s: " + what);
+      }
+      Thread.sleep(20);
+    }
+  }
+
   static void awaitWaiters(String lock, int n) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (client.describeLock(lock).waitingSessionIds().size() < n) {

@@ -63,7 +63,10 @@ public final class RealSession implements Session {
   private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> expired = new CompletableFuture<>();
   private final Set<RealLease> leases = ConcurrentHashMap.newKeySet();
-  private final Set<CompletableFuture<Optional<LockLease>>> pendingAcquires = ConcurrentHashMap.newKeySet();
+  /** Acquires under way, with their lock names. */
+  private final Map<CompletableFuture<Optional<LockLease>>, String> pendingAcquires = new ConcurrentHashMap<>();
+  /** Locks the cluster says this session holds and no caller does, while their release is on its way. */
+  private final Set<String> reclaiming = ConcurrentHashMap.newKeySet();
   private final Map<Long, Long> sendTimes = new ConcurrentHashMap<>();
   private final AtomicLong seq = new AtomicLong();
   private final Object streamLock = new Object();
@@ -274,10 +277,15 @@ public final class RealSession implements Session {
     if (state == SessionState.SUSPENDED && System.nanoTime() - validUntilNanos < 0) {
       setState(SessionState.RECONNECTED);
     }
-    if (r.getAsOfIndex() > 0 && !leases.isEmpty()) {
+    if (r.getAsOfIndex() > 0 && (!leases.isEmpty() || r.getHeldLocksCount() > 0)) {
+      // The acquires under way are read before the leases: an answered grant joins the leases
+      // before it leaves the acquires, so none can be missed by both reads.
+      Set<String> acquiring = new java.util.HashSet<>(pendingAcquires.values());
       java.util.Map<String, Long> held = new java.util.HashMap<>();
       r.getHeldLocksList().forEach(h -> held.put(h.getName(), h.getToken()));
+      Set<String> claimed = new java.util.HashSet<>();
       for (RealLease lease : leases) {
+        claimed.add(lease.name());
         // Only grants the server had applied when it answered can be judged by this answer.
         Long token = held.get(lease.name());
         if (lease.token() <= r.getAsOfIndex() && (token == null || token != lease.token()) && lease.isValid()) {
@@ -285,7 +293,38 @@ public final class RealSession implements Session {
           lease.markLost();
         }
       }
+      held.forEach((name, token) -> {
+        if (!claimed.contains(name) && !acquiring.contains(name)) {
+          reclaim(name, token);
+        }
+      });
     }
+  }
+
+  /**
+   * Releases a lock the cluster says this session holds though no caller does: an acquire given
+   * up on whose grant won the race and whose withdrawal failed, a release that failed, or a
+   * revocation that named this session the successor unasked. Held, it would block every other
+   * session until this one ends. The token makes it safe: a lock that has moved on since is refused.
+   */
+  private void reclaim(String name, long token) {
+    if (isFinal() || !reclaiming.add(name)) {
+      return;
+    }
+    String requestId = RequestIds.next();
+    caller.call("release unclaimed " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+        .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
+            .setToken(token).build()))
+        .whenComplete((r, err) -> {
+          reclaiming.remove(name);
+          if (err == null) {
+            LOG.warn("session {}: released lock '{}' (token {}): the cluster had granted it to this session, "
+                + "but no caller held it", id, name, token);
+          } else {
+            LOG.debug("session {}: release of unclaimed lock '{}' refused: {}", id, name, err.toString());
+          }
+        });
   }
 
   private void watch() {
@@ -420,7 +459,16 @@ public final class RealSession implements Session {
 
   @Override
   public CompletableFuture<LockLease> lockAsync(String name) {
-    return acquire(name, -1).thenApply(Optional::orElseThrow);
+    CompletableFuture<Optional<LockLease>> acquiring = acquire(name, -1);
+    CompletableFuture<LockLease> out = acquiring.thenApply(Optional::orElseThrow);
+    // Giving up on this future (cancel, orTimeout) must give up the acquire itself, or its wait
+    // stays queued and a later grant goes to a lease nobody holds.
+    out.whenComplete((v, err) -> {
+      if (!acquiring.isDone()) {
+        acquiring.cancel(true);
+      }
+    });
+    return out;
   }
 
   @Override
@@ -469,69 +517,127 @@ public final class RealSession implements Session {
     if (!isValid()) {
       return CompletableFuture.failedFuture(new SessionExpiredException("session " + id + " is " + state));
     }
-    String requestId = RequestIds.next();
-    long start = System.nanoTime();
-    CompletableFuture<Optional<LockLease>> result = new CompletableFuture<>();
-    Duration budget = waitMs < 0 ? Duration.ofDays(3650) : Duration.ofMillis(waitMs + ACQUIRE_SLACK_MS)
-        .plus(callTimeout);
-    CompletableFuture<AcquireResponse> rpc = caller.call("acquire " + name, callTimeout, budget, callbacks,
-        (ch, t) -> {
-      long remaining = waitMs <= 0 ? waitMs
-          : Math.max(1, waitMs - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
-      var stub = LockServiceGrpc.newFutureStub(ch);
-      if (waitMs >= 0) {
-        stub = stub.withDeadlineAfter(t.toMillis() + Math.max(0, remaining), TimeUnit.MILLISECONDS);
-      }
-      AcquireRequest.Builder req = AcquireRequest.newBuilder().setRequestId(requestId).setSessionId(id)
-          .setLockName(name).setWaitMs(remaining).setMaxHoldMs(maxHoldMs);
-      if (lockDelayMs >= 0) {
-        req.setLockDelayMs(lockDelayMs);
-      }
-      return stub.acquire(req.build());
-    });
-    rpc.whenComplete((r, err) -> {
-      if (err != null) {
-        if (Errors.unwrap(err) instanceof CancellationException) {
-          return;
-        }
-        HoldfastException mapped = Errors.map(err);
-        if (mapped instanceof SessionExpiredException) {
-          // The cluster's word is final: a session it no longer knows cannot be kept alive.
-          expire("the cluster refused an acquire of '" + name + "': " + mapped.getMessage());
-        } else if (waitMs != 0) {
-          withdraw(name, requestId);
-        }
-        result.completeExceptionally(mapped);
-      } else if (!r.getGranted()) {
-        result.complete(Optional.empty());
-      } else {
-        RealLease lease = new RealLease(this, name, r.getToken());
-        leases.add(lease);
-        if (!result.complete(Optional.of(lease))) {
-          // The caller gave up while the grant was on its way: give it back.
-          lease.releaseAsync();
-        }
-      }
-    });
+    Acquisition a = new Acquisition(name, waitMs, lockDelayMs, maxHoldMs, callbacks);
+    CompletableFuture<Optional<LockLease>> result = a.result;
+    // The session's end ends its waits (see endWaits); a finished acquire leaves the map.
+    pendingAcquires.put(result, name);
     result.whenComplete((v, err) -> {
-      if (result.isCancelled()) {
-        rpc.cancel(true);
-        if (waitMs != 0) {
-          withdraw(name, requestId);
-        }
-      }
+      pendingAcquires.remove(result);
+      a.settled();
     });
-    // The session's end ends its waits (see endWaits); a finished acquire leaves the set.
-    pendingAcquires.add(result);
-    result.whenComplete((v, err) -> pendingAcquires.remove(result));
+    a.send();
     if (isFinal()) {
       endWaits();
     }
     return result;
   }
 
+  /**
+   * One acquire as its caller sees it. Each request keeps one request id for all its retries.
+   * When the caller gives up (cancels or times out the future) the request is cancelled and
+   * withdrawn, and a grant that won the race is released; so is one whose answer never came.
+   * A wait that ends ungranted while the caller still has time is asked for again under a new id:
+   * the server keeps one wait per session and lock, so another acquire of the same lock by this
+   * session that gives up ends this wait too.
+   */
+  private final class Acquisition {
+    final String name;
+    final long waitMs;
+    final long lockDelayMs;
+    final long maxHoldMs;
+    final Executor callbacks;
+    final long start = System.nanoTime();
+    final CompletableFuture<Optional<LockLease>> result = new CompletableFuture<>();
+    private String requestId; // guarded by this
+    private CompletableFuture<AcquireResponse> rpc; // guarded by this
+    /** Set before an answer settles the result: a result settled otherwise was settled by the caller. */
+    private volatile boolean answered;
+
+    Acquisition(String name, long waitMs, long lockDelayMs, long maxHoldMs, Executor callbacks) {
+      this.name = name;
+      this.waitMs = waitMs;
+      this.lockDelayMs = lockDelayMs;
+      this.maxHoldMs = maxHoldMs;
+      this.callbacks = callbacks;
+    }
+
+    synchronized void send() {
+      if (result.isDone()) {
+        return;
+      }
+      String rid = RequestIds.next();
+      requestId = rid;
+      Duration budget = waitMs < 0 ? Duration.ofDays(3650)
+          : Duration.ofMillis(Math.max(0, waitMs - elapsedMs()) + ACQUIRE_SLACK_MS).plus(callTimeout);
+      rpc = caller.call("acquire " + name, callTimeout, budget, callbacks, (ch, t) -> {
+        long remaining = waitMs <= 0 ? waitMs : Math.max(1, waitMs - elapsedMs());
+        var stub = LockServiceGrpc.newFutureStub(ch);
+        if (waitMs >= 0) {
+          stub = stub.withDeadlineAfter(t.toMillis() + Math.max(0, remaining), TimeUnit.MILLISECONDS);
+        }
+        AcquireRequest.Builder req = AcquireRequest.newBuilder().setRequestId(rid).setSessionId(id)
+            .setLockName(name).setWaitMs(remaining).setMaxHoldMs(maxHoldMs);
+        if (lockDelayMs >= 0) {
+          req.setLockDelayMs(lockDelayMs);
+        }
+        return stub.acquire(req.build());
+      });
+      rpc.whenComplete((r, err) -> answer(rid, r, err));
+    }
+
+    private long elapsedMs() {
+      return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+
+    private void answer(String rid, AcquireResponse r, Throwable err) {
+      if (err != null) {
+        if (Errors.unwrap(err) instanceof CancellationException) {
+          return; // the caller gave up; see settled()
+        }
+        HoldfastException mapped = Errors.map(err);
+        if (mapped instanceof SessionExpiredException) {
+          // The cluster's word is final: a session it no longer knows cannot be kept alive.
+          expire("the cluster refused an acquire of '" + name + "': " + mapped.getMessage());
+        } else if (!(mapped instanceof io.holdfast.client.InvalidArgumentException
+            || mapped instanceof io.holdfast.client.PermissionDeniedException)) {
+          // No readable answer: the request may have queued, or been granted.
+          withdraw(name, rid);
+        }
+        answered = true;
+        result.completeExceptionally(mapped);
+      } else if (r.getGranted()) {
+        RealLease lease = new RealLease(RealSession.this, name, r.getToken());
+        leases.add(lease); // before the result completes: see onAck
+        answered = true;
+        if (!result.complete(Optional.of(lease))) {
+          // The caller gave up while the grant was on its way: give it back.
+          lease.releaseAsync();
+        }
+      } else if ((waitMs < 0 || (waitMs > 0 && elapsedMs() < waitMs)) && isValid()) {
+        send();
+      } else {
+        answered = true;
+        if (waitMs != 0 && !isValid()) {
+          result.completeExceptionally(new SessionExpiredException("session " + id + " is " + state
+              + "; its wait for '" + name + "' ended"));
+        } else {
+          result.complete(Optional.empty());
+        }
+      }
+    }
+
+    /** The result is settled; if not by an answer, the caller gave up: take the request back. */
+    synchronized void settled() {
+      if (answered || rpc == null) {
+        return;
+      }
+      rpc.cancel(true);
+      withdraw(name, requestId);
+    }
+  }
+
   private void endWaits() {
-    for (CompletableFuture<Optional<LockLease>> f : pendingAcquires) {
+    for (CompletableFuture<Optional<LockLease>> f : pendingAcquires.keySet()) {
       f.completeExceptionally(new SessionExpiredException("session " + id + " is " + state + "; its waits ended"));
     }
   }
@@ -547,7 +653,13 @@ public final class RealSession implements Session {
         .cancelWait(CancelWaitRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
             .setAcquireRequestId(acquireRequestId).build()))
         .whenComplete((r, err) -> {
-          if (err != null && !(Errors.map(err) instanceof io.holdfast.client.HoldfastException)) {
+          if (err == null || isFinal()) {
+            return;
+          }
+          if (Errors.unwrap(err) instanceof StatusRuntimeException e && Errors.code(e).equals("WAIT_NOT_FOUND")) {
+            LOG.debug("session {}: acquire of '{}' had nothing left to withdraw", id, name);
+          } else {
+            // A grant it missed shows up in a keepalive answer and is released then (see onAck).
             LOG.warn("session {}: could not withdraw acquire of '{}': {}", id, name, err.toString());
           }
         });
