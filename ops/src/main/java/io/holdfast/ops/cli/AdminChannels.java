@@ -3,14 +3,12 @@ package io.holdfast.ops.cli;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.holdfast.client.internal.Endpoints;
 import io.holdfast.proto.v1.AdminServiceGrpc;
 import io.holdfast.proto.v1.ClusterStatusRequest;
 import io.holdfast.proto.v1.ClusterStatusResponse;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,15 +19,17 @@ import java.util.concurrent.TimeUnit;
 final class AdminChannels implements AutoCloseable {
   private final List<String> endpoints;
   private final Duration timeout;
-  private final Map<String, ManagedChannel> channels = new LinkedHashMap<>();
+  /** The client's channels: the same TLS and bearer token as every other command. */
+  private final Endpoints channels;
 
-  AdminChannels(List<String> endpoints, Duration timeout) {
+  AdminChannels(Endpoints channels, List<String> endpoints, Duration timeout) {
+    this.channels = channels;
     this.endpoints = endpoints;
     this.timeout = timeout;
   }
 
   ManagedChannel channel(String endpoint) {
-    return channels.computeIfAbsent(endpoint, e -> NettyChannelBuilder.forTarget(e).usePlaintext().build());
+    return channels.channel(endpoint);
   }
 
   AdminServiceGrpc.AdminServiceBlockingStub stub(String endpoint, Duration deadline) {
@@ -92,6 +92,6 @@ final class AdminChannels implements AutoCloseable {
 
   @Override
   public void close() {
-    channels.values().forEach(ManagedChannel::shutdownNow);
+    channels.close();
   }
 }

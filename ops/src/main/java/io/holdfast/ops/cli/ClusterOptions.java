@@ -58,23 +58,45 @@ public final class ClusterOptions {
     HoldfastClient.Builder b = HoldfastClient.builder().endpoints(endpointList()).clientName(name)
         .callTimeout(Duration.ofMillis(Math.min(5_000, timeout.toMillis())))
         .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofSeconds(1), timeout));
+    io.holdfast.client.TlsConfig tls = tls();
+    if (tls != null) {
+      b.tls(tls);
+    }
+    String token = bearerToken();
+    if (token != null) {
+      b.bearerToken(token);
+    }
+    return b.build();
+  }
+
+  /** Raw admin stubs for membership, leadership and backups, with the same TLS and token. */
+  AdminChannels adminChannels() {
+    return new AdminChannels(new io.holdfast.client.internal.Endpoints(endpointList(), tls(), bearerToken()),
+        endpointList(), timeout);
+  }
+
+  private io.holdfast.client.TlsConfig tls() {
     java.nio.file.Path ca = orEnv(tlsCa, "HOLDFAST_TLS_CA");
     java.nio.file.Path cert = orEnv(tlsCert, "HOLDFAST_TLS_CERT");
     java.nio.file.Path key = orEnv(tlsKey, "HOLDFAST_TLS_KEY");
     if (ca != null) {
-      b.tls(new io.holdfast.client.TlsConfig(ca, cert, key));
+      return new io.holdfast.client.TlsConfig(ca, cert, key);
     } else if (cert != null || key != null) {
       throw new IllegalArgumentException("--tls-cert and --tls-key need --tls-ca (the CA that signed the servers)");
     }
+    return null;
+  }
+
+  private String bearerToken() {
     java.nio.file.Path tokens = orEnv(tokenFile, "HOLDFAST_TOKEN_FILE");
-    if (tokens != null) {
-      try {
-        b.bearerToken(java.nio.file.Files.readString(tokens).strip());
-      } catch (java.io.IOException e) {
-        throw new IllegalArgumentException("--token-file: cannot read " + tokens + ": " + e.getMessage(), e);
-      }
+    if (tokens == null) {
+      return null;
     }
-    return b.build();
+    try {
+      return java.nio.file.Files.readString(tokens).strip();
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("--token-file: cannot read " + tokens + ": " + e.getMessage(), e);
+    }
   }
 
   boolean json() {

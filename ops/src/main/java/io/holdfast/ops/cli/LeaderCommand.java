@@ -32,7 +32,7 @@ public final class LeaderCommand {
 
     @Override
     public Integer call() {
-      try (AdminChannels admin = new AdminChannels(cluster.endpointList(), cluster.timeout)) {
+      try (AdminChannels admin = cluster.adminChannels()) {
         String endpoint = admin.leader();
         String before = admin.status(endpoint).getMemberId();
         var reply = admin.stub(endpoint, cluster.timeout.plus(Duration.ofSeconds(15))).transferLeader(

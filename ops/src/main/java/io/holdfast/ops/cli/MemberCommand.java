@@ -64,7 +64,7 @@ public final class MemberCommand {
 
     @Override
     public Integer call() {
-      try (AdminChannels admin = new AdminChannels(cluster.endpointList(), cluster.timeout)) {
+      try (AdminChannels admin = cluster.adminChannels()) {
         String endpoint = admin.leader();
         print(spec, cluster, admin.stub(endpoint, cluster.timeout).listMembers(ListMembersRequest.getDefaultInstance())
             .getMembersList());
@@ -95,7 +95,7 @@ public final class MemberCommand {
 
     @Override
     public Integer call() {
-      try (AdminChannels admin = new AdminChannels(cluster.endpointList(), cluster.timeout)) {
+      try (AdminChannels admin = cluster.adminChannels()) {
         String endpoint = admin.leader();
         // Catch-up of a new member can take a while; the leader gives up on a node that never answers.
         var reply = admin.stub(endpoint, cluster.timeout.plus(Duration.ofSeconds(60))).addMember(
@@ -122,7 +122,7 @@ public final class MemberCommand {
 
     @Override
     public Integer call() {
-      try (AdminChannels admin = new AdminChannels(cluster.endpointList(), cluster.timeout)) {
+      try (AdminChannels admin = cluster.adminChannels()) {
         String endpoint = admin.leader();
         if (id.equals(admin.status(endpoint).getMemberId())) {
           admin.stub(endpoint, cluster.timeout.plus(Duration.ofSeconds(15)))

@@ -79,7 +79,7 @@ public final class SnapshotCommand {
 
     @Override
     public Integer call() throws IOException {
-      try (AdminChannels admin = new AdminChannels(cluster.endpointList(), cluster.timeout)) {
+      try (AdminChannels admin = cluster.adminChannels()) {
         String endpoint = admin.leader();
         Iterator<SnapshotChunk> chunks = AdminServiceGrpc.newBlockingStub(admin.channel(endpoint))
             .withDeadlineAfter(cluster.timeout.toMillis() + 60_000, TimeUnit.MILLISECONDS)
