@@ -35,6 +35,8 @@ public final class Caller {
   private final RetryPolicy retry;
   private final ScheduledExecutorService scheduler;
   private volatile boolean closed;
+  /** Calls not yet settled: closing the client fails them, or a retry the closed scheduler dropped would hang its caller. */
+  private final java.util.Set<CompletableFuture<?>> unsettled = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   public Caller(Endpoints endpoints, RetryPolicy retry, ScheduledExecutorService scheduler) {
     this.endpoints = endpoints;
@@ -77,6 +79,13 @@ public final class Caller {
   public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Duration budget, Executor callbacks,
       Rpc<T> rpc) {
     CompletableFuture<T> result = new CompletableFuture<>();
+    unsettled.add(result);
+    result.whenComplete((v, e) -> unsettled.remove(result));
+    if (closed) {
+      // close() may have swept the set before this call joined it.
+      result.completeExceptionally(new ClusterUnavailableException("client closed"));
+      return result;
+    }
     attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, callbacks, rpc, result);
     return result;
   }
@@ -162,6 +171,9 @@ public final class Caller {
 
   public void close() {
     closed = true;
+    for (CompletableFuture<?> f : unsettled) {
+      f.completeExceptionally(new ClusterUnavailableException("client closed"));
+    }
   }
 
   /** Gives every call made through it {@code executor} for its callbacks. */

@@ -74,10 +74,22 @@ public final class ClientCore implements AutoCloseable {
   }
 
   public CompletableFuture<Session> newSessionAsync(Duration ttl, String exclusiveKey) {
-    return RealSession.open(caller, identity, ttl, exclusiveKey, listenerExecutor, callTimeout).thenApply(s -> {
+    CompletableFuture<RealSession> opening = RealSession.open(caller, identity, ttl, exclusiveKey, listenerExecutor,
+        callTimeout);
+    CompletableFuture<Session> out = opening.thenApply(s -> {
       sessions.add(s);
+      // An ended session leaves the set, or a long-lived client would keep every session it ever had.
+      s.onExpired().whenComplete((v, err) -> sessions.remove(s));
       return s;
     });
+    out.whenComplete((v, err) -> {
+      if (err != null) {
+        // The caller gave up (cancel, orTimeout) on an open that may still succeed: nobody would
+        // hold that session, and its keepalives would run until the client closes.
+        opening.thenAccept(RealSession::closeAsync);
+      }
+    });
+    return out;
   }
 
   public LockDescription describeLock(String name) {
