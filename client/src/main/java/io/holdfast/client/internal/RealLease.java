@@ -44,6 +44,10 @@ final class RealLease implements LockLease {
     lost = true;
   }
 
+  boolean lost() {
+    return lost;
+  }
+
   @Override
   public void close() {
     if (startRelease()) {

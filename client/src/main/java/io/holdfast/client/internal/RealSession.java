@@ -285,12 +285,15 @@ public final class RealSession implements Session {
       r.getHeldLocksList().forEach(h -> held.put(h.getName(), h.getToken()));
       Set<String> claimed = new java.util.HashSet<>();
       for (RealLease lease : leases) {
-        claimed.add(lease.name());
         // Only grants the server had applied when it answered can be judged by this answer.
         Long token = held.get(lease.name());
         if (lease.token() <= r.getAsOfIndex() && (token == null || token != lease.token()) && lease.isValid()) {
           LOG.warn("session {}: lock '{}' (token {}) was taken away by the cluster", id, lease.name(), lease.token());
           lease.markLost();
+        }
+        if (!lease.lost()) {
+          // A lost lease claims nothing: the cluster's grant to this session, if any, is a newer one.
+          claimed.add(lease.name());
         }
       }
       held.forEach((name, token) -> {
