@@ -52,6 +52,8 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   private final SnapshotStorage storage = new SnapshotStorage();
   private final HoldfastState state = new HoldfastState();
   private final List<StateObserver> observers = new CopyOnWriteArrayList<>();
+  /** The leader's time for the entries it proposes (see LeaderStampClock). */
+  private final LeaderStampClock stamps = LeaderStampClock.system();
   private volatile boolean leader;
   private volatile long lastSnapshotBytes;
   private volatile Path restoreSeed;
@@ -207,8 +209,8 @@ public final class HoldfastStateMachine extends BaseStateMachine {
 
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
-    // Runs on the leader only: the one place a wall clock may enter the log.
-    byte[] stamped = CommandCodec.stamp(request.getMessage().getContent().toByteArray(), System.currentTimeMillis());
+    // Runs on the leader only: the one place a clock may enter the log.
+    byte[] stamped = CommandCodec.stamp(request.getMessage().getContent().toByteArray(), stamps.nowMs());
     return TransactionContext.newBuilder()
         .setStateMachine(this)
         .setClientRequest(request)
