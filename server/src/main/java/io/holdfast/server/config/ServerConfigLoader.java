@@ -379,6 +379,9 @@ public final class ServerConfigLoader {
     }
     java.util.SortedMap<String, Long> out = new java.util.TreeMap<>();
     for (Map.Entry<String, Object> e : raw.entrySet()) {
+      if (e.getValue() == null) {
+        throw new ConfigException("lock-delay-defaults." + e.getKey() + ": a value in milliseconds is required");
+      }
       long ms = nonNegative(Map.of("lock-delay-defaults." + e.getKey(), e.getValue()),
           "lock-delay-defaults." + e.getKey());
       if (ms > max) {
@@ -464,9 +467,10 @@ public final class ServerConfigLoader {
 
   private static long number(Map<String, Object> v, String key) {
     Object o = v.get(key);
-    if (o instanceof Number n) {
-      return n.longValue();
+    if (o instanceof Integer || o instanceof Long || o instanceof Short || o instanceof Byte) {
+      return ((Number) o).longValue();
     }
+    // A fraction (1500.9) or a number past a long's range is refused, not truncated or wrapped.
     try {
       return Long.parseLong(String.valueOf(o).trim());
     } catch (NumberFormatException e) {

@@ -472,4 +472,15 @@ class ServerConfigLoaderTest {
     assertEquals("n2", c.self().id());
     assertEquals(1, c.peers().size());
   }
+
+  @Test
+  void anEmptyLockDelayAFractionAndAnOverflowAreRefusedByName() {
+    Map<String, Object> noValue = new java.util.HashMap<>();
+    noValue.put("fleet/", null); // YAML "fleet/:" with nothing after it
+    assertTrue(failsNaming("lock-delay-defaults.fleet/", with("lock-delay-defaults", noValue))
+        .contains("required"));
+    assertTrue(failsNaming("max-wait-ms", with("max-wait-ms", 1500.9)).contains("whole number"));
+    assertTrue(failsNaming("max-wait-ms", with("max-wait-ms", new java.math.BigInteger("99999999999999999999")))
+        .contains("whole number"));
+  }
 }
