@@ -99,7 +99,12 @@ public final class HoldfastServer implements AutoCloseable {
     this.checkpointer = new RenewalCheckpointer(raft, config.checkpointIntervalMs(),
         () -> stateMachine.read(s -> s.sessionCount()));
     this.responseExecutor = Executors.newFixedThreadPool(2, named("holdfast-respond"));
-    this.timers = Executors.newSingleThreadScheduledExecutor(named("holdfast-timers"));
+    java.util.concurrent.ScheduledThreadPoolExecutor timerPool = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+        named("holdfast-timers"));
+    // A wait's timer is cancelled when the wait ends; kept until it was due, a busy node with long
+    // waits would hold millions of them.
+    timerPool.setRemoveOnCancelPolicy(true);
+    this.timers = timerPool;
     // gRPC's default is a cached pool: under load each call wakes another of dozens of threads.
     // The handlers never block (they hand off to Raft futures), so a few threads serve them all.
     this.callExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),

@@ -110,11 +110,13 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   private void awaitGrant(AcquireRequest req, CompletableFuture<GrantWaiters.Outcome> grant,
       StreamObserver<AcquireResponse> out, long started) {
     String name = req.getLockName();
-    if (req.getWaitMs() > 0) {
-      timers.schedule(() -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
-          req.getWaitMs(), TimeUnit.MILLISECONDS);
-    }
+    java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : timers.schedule(
+        () -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
+        req.getWaitMs(), TimeUnit.MILLISECONDS);
     grant.whenComplete((o, e) -> {
+      if (timer != null) {
+        timer.cancel(false);
+      }
       waiters.unregister(req.getSessionId(), name, grant);
       switch (o.kind()) {
         case GRANTED:
