@@ -13,6 +13,13 @@ public interface Watch extends AutoCloseable {
   /** The index of the last batch delivered. */
   long lastIndex();
 
+  /**
+   * Completes when the watch stops: normally on {@link #close}, exceptionally when the cluster
+   * refuses it for good ({@link PermissionDeniedException}, {@link InvalidArgumentException}),
+   * which no retry would change. Failovers and lost connections do not end it.
+   */
+  java.util.concurrent.CompletableFuture<Void> ended();
+
   @Override
   void close();
 }

@@ -91,4 +91,17 @@ class SecureAdminCliTest {
     Run transfer = CliRunner.run("leader", "transfer", "--endpoints", endpoints, "--token-file", sreToken.toString());
     assertEquals(0, transfer.code(), transfer.toString());
   }
+
+  @Test
+  void aWatchTheClusterRefusesEndsWithTheErrorInsteadOfWaiting() {
+    // agent-7 may watch fleet/ only. Before, the watch retried the refusal until --for ran out and exited 0.
+    Run refused = CliRunner.run("watch", "other/", "--endpoints", endpoints, "--token-file", agentToken.toString(),
+        "--for", "30s");
+    assertNotEquals(0, refused.code(), refused.toString());
+    assertTrue(refused.err().contains("may not watch"), refused.err());
+
+    Run allowed = CliRunner.run("watch", "fleet/", "--endpoints", endpoints, "--token-file", agentToken.toString(),
+        "--for", "1s");
+    assertEquals(0, allowed.code(), allowed.toString());
+  }
 }

@@ -11,6 +11,7 @@ import io.holdfast.proto.v1.WatchServiceGrpc;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -32,6 +33,7 @@ public final class RealWatch implements Watch {
   private volatile boolean closed;
   private ClientCallStreamObserver<WatchRequest> call; // guarded by this
   private int failures; // guarded by this
+  private final CompletableFuture<Void> ended = new CompletableFuture<>();
 
   RealWatch(Caller caller, List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,
       Consumer<WatchBatch> listener) {
@@ -85,6 +87,13 @@ public final class RealWatch implements Watch {
     if (closed) {
       return;
     }
+    if (t instanceof io.grpc.StatusRuntimeException e && permanent(e.getStatus().getCode())) {
+      // No other node or later retry answers differently: stop, and say why.
+      closed = true;
+      LOG.warn("watch refused by {}: {}", endpoint, e.getStatus());
+      ended.completeExceptionally(Errors.map(e));
+      return;
+    }
     long delay;
     synchronized (this) {
       failures++;
@@ -114,14 +123,25 @@ public final class RealWatch implements Watch {
     return new WatchBatch(r.getIndex(), r.getSnapshot(), events);
   }
 
+  private static boolean permanent(io.grpc.Status.Code code) {
+    return code == io.grpc.Status.Code.INVALID_ARGUMENT || code == io.grpc.Status.Code.PERMISSION_DENIED
+        || code == io.grpc.Status.Code.UNAUTHENTICATED;
+  }
+
   @Override
   public long lastIndex() {
     return lastIndex;
   }
 
   @Override
+  public CompletableFuture<Void> ended() {
+    return ended.copy();
+  }
+
+  @Override
   public synchronized void close() {
     closed = true;
+    ended.complete(null);
     if (call != null) {
       call.cancel("watch closed", null);
     }

@@ -10,7 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,11 +44,18 @@ public final class WatchCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     try (HoldfastClient client = cluster.client("holdfast-cli");
          Watch watch = client.watch(List.of(prefix), List.of(prefix), after, b -> print(out, b))) {
-      CountDownLatch forever = new CountDownLatch(1);
-      if (duration == null) {
-        forever.await();
-      } else {
-        forever.await(duration.toMillis(), TimeUnit.MILLISECONDS);
+      try {
+        if (duration == null) {
+          watch.ended().get();
+        } else {
+          watch.ended().get(duration.toMillis(), TimeUnit.MILLISECONDS);
+        }
+      } catch (java.util.concurrent.TimeoutException forAsLongAsAsked) {
+        // --for ran out
+      } catch (java.util.concurrent.ExecutionException refused) {
+        // A refusal no retry changes (no permission, a bad --after): say so, or it would wait forever.
+        out.flush();
+        throw refused.getCause() instanceof RuntimeException r ? r : new IllegalStateException(refused.getCause());
       }
       out.flush();
       return ExitCodes.OK;
