@@ -84,7 +84,7 @@ public final class WatchCommand implements Callable<Integer> {
           case LOCK_ACQUIRED -> "ACQUIRED  " + e.lockName() + " session " + e.sessionId() + " token " + e.token();
           case LOCK_RELEASED -> "RELEASED  " + e.lockName() + " session " + e.sessionId() + " token " + e.token()
               + " (" + e.reason() + ")";
-          case KEY_PUT -> "PUT       " + e.key() + " revision " + e.kv().revision() + ", " + e.kv().value().length
+          case KEY_PUT -> e.kv() == null ? "PUT       " + e.key() : "PUT       " + e.key() + " revision " + e.kv().revision() + ", " + e.kv().value().length
               + " bytes" + (e.kv().fenceLock().isEmpty() ? "" : ", fenced by " + e.kv().fenceLock() + " token "
               + e.kv().fenceToken());
           case KEY_DELETED -> "DELETED   " + e.key();

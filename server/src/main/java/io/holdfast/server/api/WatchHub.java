@@ -98,10 +98,8 @@ public final class WatchHub implements StateObserver {
         WatchEvent.Builder b = WatchEvent.newBuilder().setKey(k.key())
             .setKind(k.deleted() ? WatchEventKind.KEY_DELETED : WatchEventKind.KEY_PUT);
         if (!k.deleted()) {
-          KvEntry kv = stateMachine.read(s -> s.kv(k.key()));
-          if (kv != null) {
-            b.setKv(keyValue(kv));
-          }
+          // As written by this command: the state may already hold a later command's value.
+          b.setKv(keyValue(k.written()));
         }
         out.add(b.build());
       }

@@ -505,9 +505,10 @@ public final class HoldfastState {
     // Revisions carry the fencing epoch too, so a compare-and-set never matches a revision the old
     // cluster assigned after a backup.
     long revision = FencingToken.value(locks.fencingEpoch, e.index());
-    kv.put(new KvEntry(p.key(), p.value(), revision, current == null ? revision : current.createRevision(),
-        p.fenceLock(), p.fenceToken(), e.leaderTimeMs()));
-    events.accept(new StateEvent.KeyChanged(e.index(), p.key(), false));
+    KvEntry written = new KvEntry(p.key(), p.value(), revision, current == null ? revision : current.createRevision(),
+        p.fenceLock(), p.fenceToken(), e.leaderTimeMs());
+    kv.put(written);
+    events.accept(new StateEvent.KeyChanged(e.index(), p.key(), written));
     Result r = new Result.KvWritten(revision, current != null);
     kvRequests.put(p.requestId(), p.fingerprint(), r);
     return r;
@@ -529,7 +530,7 @@ public final class HoldfastState {
     }
     if (current != null) {
       kv.remove(d.key());
-      events.accept(new StateEvent.KeyChanged(e.index(), d.key(), true));
+      events.accept(new StateEvent.KeyChanged(e.index(), d.key(), null));
     }
     Result r = new Result.KvWritten(FencingToken.value(locks.fencingEpoch, e.index()), current != null);
     kvRequests.put(d.requestId(), d.fingerprint(), r);

@@ -19,7 +19,15 @@ public sealed interface StateEvent {
       implements StateEvent {}
 
   /** A key was written ({@code deleted} false) or deleted, at revision {@code index}. */
-  record KeyChanged(long index, String key, boolean deleted) implements StateEvent {}
+  /**
+   * A put ({@code written}: the entry as this command wrote it, which a later command of the same
+   * log entry may overwrite before watchers hear of it) or a delete ({@code written} null).
+   */
+  record KeyChanged(long index, String key, KvEntry written) implements StateEvent {
+    public boolean deleted() {
+      return written == null;
+    }
+  }
 
   record WaitEnded(long index, String lockName, long sessionId, String requestId, EndReason reason)
       implements StateEvent {}
