@@ -117,6 +117,34 @@ class WatchClusterTest {
   }
 
   @Test
+  void aStateLargerThanOneMessageArrivesAsOneSnapshotBatch() throws Exception {
+    // 6 MiB is past gRPC's default 4 MiB message limit, and past Ratis's default 4 MB limit for a
+    // log entry, which made every leader step down in turn while the client retried the put.
+    start(Map.of("max-value-bytes", String.valueOf(8 << 20)));
+    byte[] big = new byte[6 << 20];
+    java.util.Arrays.fill(big, (byte) 'x');
+    writer.kv().put("big/0", big);
+    for (int i = 1; i <= 5; i++) {
+      writer.kv().put("big/" + i, new byte[700_000]);
+    }
+    List<WatchBatch> batches = new CopyOnWriteArrayList<>();
+    Watch watch = watcher.watch(List.of(), List.of("big/"), 0, batches::add);
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (batches.isEmpty() && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(200);
+    assertEquals(1, batches.size(), "the state is one batch, however many messages carried it");
+    WatchBatch snapshot = batches.get(0);
+    assertTrue(snapshot.snapshot());
+    assertEquals(List.of("big/0", "big/1", "big/2", "big/3", "big/4", "big/5"),
+        snapshot.events().stream().map(WatchEvent::key).toList());
+    assertEquals(big.length, snapshot.events().get(0).kv().value().length);
+    assertEquals(big.length, watcher.kv().get("big/0").orElseThrow().value().length);
+    watch.close();
+  }
+
+  @Test
   void aWatchIsAlsoAFlowPublisherThatHonoursDemand() throws Exception {
     start(Map.of());
     List<WatchBatch> got = new CopyOnWriteArrayList<>();

@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
  * them.
  */
 public final class Endpoints implements AutoCloseable {
+  /** The largest answer the client takes: a 16 MiB value with room to spare. */
+  static final int MAX_INBOUND_BYTES = 32 * 1024 * 1024;
   private final List<String> seeds;
   // Immutable, replaced whole: readers never see a list half-way through a change.
   private volatile List<String> all;
@@ -103,7 +105,9 @@ public final class Endpoints implements AutoCloseable {
       if (bearerToken != null) {
         b.intercept(new BearerToken(bearerToken));
       }
-      return b.keepAliveTime(5, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).disableRetry().build();
+      // A value may be up to 16 MiB (the server's max-value-bytes ceiling); gRPC's default is 4 MiB.
+      return b.keepAliveTime(5, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).disableRetry()
+          .maxInboundMessageSize(MAX_INBOUND_BYTES).build();
     });
   }
 

@@ -54,6 +54,9 @@ public final class RealWatch implements Watch {
         .setAfterIndex(lastIndex).build();
     WatchServiceGrpc.newStub(caller.endpoints().channel(endpoint)).watch(req,
         new ClientResponseObserver<WatchRequest, WatchResponse>() {
+          /** The parts of a snapshot received so far on this stream. */
+          private WatchResponse.Builder parts;
+
           @Override
           public void beforeStart(ClientCallStreamObserver<WatchRequest> stream) {
             call = stream;
@@ -63,6 +66,15 @@ public final class RealWatch implements Watch {
           public void onNext(WatchResponse r) {
             if (closed || r.getIndex() <= lastIndex && !r.getSnapshot()) {
               return;
+            }
+            if (r.getSnapshot() && (r.getSnapshotMore() || parts != null)) {
+              // One snapshot, one batch: the listener never sees part of the state as all of it.
+              parts = parts == null ? r.toBuilder() : parts.addAllEvents(r.getEventsList());
+              if (r.getSnapshotMore()) {
+                return;
+              }
+              r = parts.setSnapshotMore(false).build();
+              parts = null;
             }
             synchronized (RealWatch.this) {
               failures = 0;

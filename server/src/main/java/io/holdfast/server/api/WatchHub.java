@@ -33,6 +33,14 @@ public final class WatchHub implements StateObserver {
 
   /** The history is also bounded in bytes: values can be large (up to max-value-bytes each). */
   static final long MAX_HISTORY_BYTES = 64L * 1024 * 1024;
+  /** The size a snapshot's parts aim at (gRPC clients refuse messages over 4 MiB by default). */
+  static final int SNAPSHOT_PART_BYTES = 1 << 20;
+  /**
+   * What a watcher may leave unread in this node's memory: bytes sent since its stream last had
+   * room. A watcher that stops reading is ended with RESOURCE_EXHAUSTED and resumes when it reads
+   * again (from the history, or a snapshot); otherwise it would hold every later event here.
+   */
+  static final long MAX_UNREAD_BYTES = 32L * 1024 * 1024;
 
   private final class Subscriber {
     final List<String> lockPrefixes;
@@ -50,8 +58,22 @@ public final class WatchHub implements StateObserver {
       return e.getLockName().isEmpty() ? matches(keyPrefixes, e.getKey()) : matches(lockPrefixes, e.getLockName());
     }
 
+    /** Sent since the stream last had room; see {@link #MAX_UNREAD_BYTES}. */
+    long unreadBytes;
+
     void send(WatchResponse r) {
       try {
+        if (out.isReady()) {
+          unreadBytes = 0;
+        }
+        unreadBytes += r.getSerializedSize();
+        if (unreadBytes > MAX_UNREAD_BYTES) {
+          subscribers.remove(this);
+          out.onError(Status.RESOURCE_EXHAUSTED.withDescription("this watcher left more than "
+              + MAX_UNREAD_BYTES / (1024 * 1024) + " MiB of events unread; resume the watch once it reads again")
+              .asRuntimeException());
+          return;
+        }
         out.onNext(r);
       } catch (RuntimeException e) {
         subscribers.remove(this);
@@ -158,7 +180,9 @@ public final class WatchHub implements StateObserver {
       }
       sub.lastIndex = req.getAfterIndex();
       if (req.getAfterIndex() == 0 || req.getAfterIndex() < coveredAfter) {
-        sub.send(snapshot(s, sub));
+        for (WatchResponse part : snapshot(s, sub)) {
+          sub.send(part);
+        }
         sub.lastIndex = s.lastRevision();
       } else {
         for (Batch b : history) {
@@ -171,22 +195,41 @@ public final class WatchHub implements StateObserver {
     return () -> subscribers.remove(sub);
   }
 
-  private static WatchResponse snapshot(HoldfastState s, Subscriber sub) {
-    WatchResponse.Builder b = WatchResponse.newBuilder().setIndex(s.lastRevision()).setSnapshot(true);
+  /** The current state as parts of about {@link #SNAPSHOT_PART_BYTES}; at least one, maybe empty. */
+  private static List<WatchResponse> snapshot(HoldfastState s, Subscriber sub) {
+    List<WatchEvent> events = new ArrayList<>();
     for (String prefix : sub.lockPrefixes) {
       for (LockRecord l : s.locks(prefix)) {
         if (l.isHeld()) {
-          b.addEvents(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(l.name())
-              .setSessionId(l.holderSessionId()).setToken(l.token()));
+          events.add(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(l.name())
+              .setSessionId(l.holderSessionId()).setToken(l.token()).build());
         }
       }
     }
     for (String prefix : sub.keyPrefixes) {
       for (KvEntry e : s.kvList(prefix, Integer.MAX_VALUE)) {
-        b.addEvents(WatchEvent.newBuilder().setKind(WatchEventKind.KEY_PUT).setKey(e.key()).setKv(keyValue(e)));
+        events.add(WatchEvent.newBuilder().setKind(WatchEventKind.KEY_PUT).setKey(e.key()).setKv(keyValue(e)).build());
       }
     }
-    return b.build();
+    return snapshotParts(s.lastRevision(), events, SNAPSHOT_PART_BYTES);
+  }
+
+  static List<WatchResponse> snapshotParts(long index, List<WatchEvent> events, int partBytes) {
+    List<WatchResponse> parts = new ArrayList<>();
+    WatchResponse.Builder b = WatchResponse.newBuilder().setIndex(index).setSnapshot(true);
+    long bytes = 0;
+    for (WatchEvent e : events) {
+      int size = e.getSerializedSize();
+      if (b.getEventsCount() > 0 && bytes + size > partBytes) {
+        parts.add(b.setSnapshotMore(true).build());
+        b = WatchResponse.newBuilder().setIndex(index).setSnapshot(true);
+        bytes = 0;
+      }
+      b.addEvents(e);
+      bytes += size;
+    }
+    parts.add(b.build());
+    return parts;
   }
 
   @Override

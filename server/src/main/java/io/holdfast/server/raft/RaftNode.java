@@ -177,6 +177,11 @@ public final class RaftNode implements AutoCloseable {
    */
   static final TimeDuration RETRY_CACHE_EXPIRY = TimeDuration.valueOf(1, TimeUnit.SECONDS);
 
+  /** The largest log entry this node's commands can make (see properties). */
+  static long maxEntryBytes(ServerConfig c) {
+    return Math.max(4L << 20, c.limits().maxRequestBytes() + CommandBatcher.MAX_BATCH_BYTES + (64 << 10));
+  }
+
   static RaftProperties properties(ServerConfig c) {
     RaftProperties p = new RaftProperties();
     RaftServerConfigKeys.setStorageDir(p, List.of(c.raftLogDir().toFile()));
@@ -197,7 +202,16 @@ public final class RaftNode implements AutoCloseable {
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, c.snapshotThreshold());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
-    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
+    // Ratis refuses to append an entry larger than the appender's buffer (4 MB by default) and makes
+    // the leader step down for it; the client retries the same command under the next leader, and
+    // so on: one put of a large value kept the cluster electing for the whole retry budget. An
+    // entry holds at most one batch of commands (about 1 MiB) and one more command, which is at
+    // most one request.
+    long maxEntry = maxEntryBytes(c);
+    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(maxEntry));
+    // Ratis wants the log's write buffer (8 MB by default) to hold that plus its 8-byte framing.
+    RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(Math.max(8L << 20, maxEntry + 8)));
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(Math.max(8L << 20, 2 * maxEntry)));
     // Keep fsync before acknowledgement (Ratis's default); say so, so nobody "optimises" it away.
     RaftServerConfigKeys.Log.setUnsafeFlushEnabled(p, false);
     RaftServerConfigKeys.Log.setAsyncFlushEnabled(p, false);

@@ -52,9 +52,64 @@ class WatchHubTest {
     assertFalse(e.get(3).hasKv());
   }
 
+  @Test
+  void aLargeSnapshotGoesOutInPartsThatTogetherHoldEveryEvent() {
+    List<WatchEvent> events = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      events.add(WatchEvent.newBuilder().setKind(WatchEventKind.KEY_PUT).setKey("k" + i)
+          .setKv(io.holdfast.proto.v1.KeyValue.newBuilder().setKey("k" + i)
+              .setValue(com.google.protobuf.ByteString.copyFrom(new byte[100_000]))).build());
+    }
+
+    List<WatchResponse> parts = WatchHub.snapshotParts(42, events, 1 << 20);
+
+    assertTrue(parts.size() >= 3, parts.size() + " parts");
+    List<WatchEvent> joined = new ArrayList<>();
+    for (int i = 0; i < parts.size(); i++) {
+      WatchResponse p = parts.get(i);
+      assertTrue(p.getSnapshot());
+      assertEquals(42, p.getIndex());
+      assertEquals(i < parts.size() - 1, p.getSnapshotMore(), "part " + i);
+      assertTrue(p.getSerializedSize() < (1 << 20) + 200_000, "part " + i + ": " + p.getSerializedSize());
+      joined.addAll(p.getEventsList());
+    }
+    assertEquals(events, joined);
+    assertEquals(1, WatchHub.snapshotParts(7, List.of(), 1 << 20).size(), "an empty state is one empty part");
+  }
+
+  @Test
+  void aWatcherThatStopsReadingIsEndedInsteadOfFillingTheNodesMemory() {
+    watcher.ready = false; // its stream's buffer is full: the client reads nothing
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
+    String mib = "x".repeat(1 << 20);
+
+    for (int i = 0; i < 64; i++) {
+      applyBatch(put("p" + i, "big/" + i, mib));
+    }
+
+    assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, io.grpc.Status.fromThrowable(watcher.error).getCode());
+    int sent = watcher.live().size();
+    assertTrue(sent >= 30 && sent <= 33, sent + " MiB left unread before the end");
+    applyBatch(put("late", "big/late", "v"));
+    assertEquals(sent, watcher.live().size(), "nothing more goes to an ended watcher");
+  }
+
+  @Test
+  void aWatcherThatReadsIsNotEnded() {
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
+    String mib = "x".repeat(1 << 20);
+    for (int i = 0; i < 64; i++) {
+      applyBatch(put("p" + i, "big/" + i, mib));
+    }
+    assertEquals(64, watcher.live().size());
+    assertEquals(null, watcher.error);
+  }
+
   /** Records what the hub sends; the first message is the (empty) starting state. */
   private static final class Collected extends ServerCallStreamObserver<WatchResponse> {
     final List<WatchResponse> sent = new ArrayList<>();
+    boolean ready = true;
+    Throwable error;
 
     List<WatchResponse> live() {
       return sent.stream().filter(r -> !r.getSnapshot()).toList();
@@ -67,7 +122,7 @@ class WatchHubTest {
 
     @Override
     public void onError(Throwable t) {
-      throw new AssertionError(t);
+      error = t;
     }
 
     @Override
@@ -86,7 +141,7 @@ class WatchHubTest {
 
     @Override
     public boolean isReady() {
-      return true;
+      return ready;
     }
 
     @Override

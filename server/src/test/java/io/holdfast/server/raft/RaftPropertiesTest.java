@@ -1,6 +1,7 @@
 package io.holdfast.server.raft;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.config.ServerConfigLoader;
@@ -41,5 +42,20 @@ class RaftPropertiesTest {
     assertEquals(false, RaftServerConfigKeys.Log.unsafeFlushEnabled(p));
     assertEquals(false, RaftServerConfigKeys.Log.logMetadataEnabled(p));
     assertEquals(0, RaftServerConfigKeys.Log.Appender.waitTimeMin(p).toLong(TimeUnit.MILLISECONDS));
+  }
+
+  @Test
+  void theLargestEntryACommandCanMakeFitsRatisBuffers() {
+    for (long maxValue : new long[] {1L << 20, 16L << 20}) {
+      ServerConfig c = config(Map.of("max-value-bytes", maxValue));
+      RaftProperties p = RaftNode.properties(c);
+      long entry = c.limits().maxRequestBytes() + CommandBatcher.MAX_BATCH_BYTES;
+      long appender = RaftServerConfigKeys.Log.Appender.bufferByteLimit(p).getSize();
+      assertTrue(appender > entry, "appender buffer " + appender + " for entries up to " + entry);
+      // Ratis refuses to start otherwise, and gRPC must carry what the appender sends.
+      assertTrue(RaftServerConfigKeys.Log.writeBufferSize(p).getSize() >= appender + 8);
+      assertTrue(org.apache.ratis.grpc.GrpcConfigKeys.messageSizeMax(p, s -> { }).getSize() > appender);
+      assertTrue(RaftServerConfigKeys.Log.segmentSizeMax(p).getSize() >= appender);
+    }
   }
 }
