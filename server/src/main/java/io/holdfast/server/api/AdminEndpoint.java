@@ -145,25 +145,34 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     }
     // Ratis stages a new member until it catches up, and keeps trying a node that never answers,
     // blocking other changes meanwhile: refuse at once when nothing listens on its peer port.
-    String unreachable = unreachable(peer);
-    if (unreachable != null) {
-      out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription(req.getId() + "'s peer address " + peer
-          + " does not accept connections (" + unreachable + "): start the node (join: true) first")
-          .asRuntimeException());
-      return;
-    }
-    java.util.List<RaftNode.Member> next = new java.util.ArrayList<>(current);
-    next.add(new RaftNode.Member(req.getId(), peer.toString(), client.toString()));
-    LOG.info("Adding member {} (peer {}, client {}) to {}", req.getId(), peer, client, current);
-    raft.changeMembers(current, next).whenComplete((v, err) -> {
-      if (err != null) {
-        out.onError(membershipError(err));
+    // The connect may take its whole 2 s timeout: not on a call thread, which keepalives share.
+    HostPort peerAddress = peer;
+    HostPort clientAddress = client;
+    java.util.concurrent.Executor probe = task -> {
+      Thread t = new Thread(task, "holdfast-member-probe");
+      t.setDaemon(true);
+      t.start();
+    };
+    java.util.concurrent.CompletableFuture.supplyAsync(() -> unreachable(peerAddress), probe).whenComplete((unreachable, e) -> {
+      if (e != null || unreachable != null) {
+        out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription(req.getId() + "'s peer address " + peerAddress
+            + " does not accept connections (" + (e != null ? e : unreachable) + "): start the node (join: true) first")
+            .asRuntimeException());
         return;
       }
-      LOG.info("Member {} added; members now {}", req.getId(), raft.members());
-      out.onNext(AddMemberResponse.newBuilder().setHeader(responses.header())
-          .addAllMembers(members(raft.leaderIdOrNull())).build());
-      out.onCompleted();
+      java.util.List<RaftNode.Member> next = new java.util.ArrayList<>(current);
+      next.add(new RaftNode.Member(req.getId(), peerAddress.toString(), clientAddress.toString()));
+      LOG.info("Adding member {} (peer {}, client {}) to {}", req.getId(), peerAddress, clientAddress, current);
+      raft.changeMembers(current, next).whenComplete((v, err) -> {
+        if (err != null) {
+          out.onError(membershipError(err));
+          return;
+        }
+        LOG.info("Member {} added; members now {}", req.getId(), raft.members());
+        out.onNext(AddMemberResponse.newBuilder().setHeader(responses.header())
+            .addAllMembers(members(raft.leaderIdOrNull())).build());
+        out.onCompleted();
+      });
     });
   }
 
