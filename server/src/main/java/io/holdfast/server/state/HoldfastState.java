@@ -82,7 +82,7 @@ public final class HoldfastState {
    */
   private LogEntry revise(LogEntry entry, Command c) {
     lastRevision = Math.max(lastRevision + 1, entry.index());
-    return new LogEntry(lastRevision, entry.term(), entry.leaderTimeMs(), c);
+    return new LogEntry(lastRevision, entry.term(), entry.leaderTimeMs(), c, entry.applyRules());
   }
 
   /** A revision for one more grant inside the command being applied; later commands go past it. */

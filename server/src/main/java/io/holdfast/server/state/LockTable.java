@@ -80,7 +80,7 @@ final class LockTable {
     lock.holderSessionId = s.id();
     lock.grantRequestId = requestId;
     long token = FencingToken.value(fencingEpoch, e.index());
-    if (token <= lock.token) {
+    if (token <= lock.token && e.applyRules() >= 1) {
       // One command granted this lock twice: a deadline that fell due in this entry handed it to a
       // waiter, then the command itself (a revoke, an admin expiry) handed it on. The second holder
       // takes a revision of its own, or both would hold the same token.

@@ -1,4 +1,20 @@
 package io.holdfast.server.state;
 
-/** A command as the log delivers it: its index and term, and the leader's wall-clock stamp. */
-public record LogEntry(long index, long term, long leaderTimeMs, Command command) {}
+/**
+ * A command as the log delivers it: its index and term, the leader's clock stamp, and the apply
+ * rules the leader wrote it under ({@link #RULES}).
+ */
+public record LogEntry(long index, long term, long leaderTimeMs, Command command, int applyRules) {
+  /**
+   * The apply rules this code writes. An entry replays under the rules it was written with, so a
+   * node that replays an old entry after an upgrade ends in the state the others applied then.
+   * 0: entries written before rules were recorded. 1: a lock handed on twice by one command gives
+   * its second holder a revision of its own as token (LockTable.grant).
+   */
+  public static final int RULES = 1;
+
+  /** An entry under the current rules. */
+  public LogEntry(long index, long term, long leaderTimeMs, Command command) {
+    this(index, term, leaderTimeMs, command, RULES);
+  }
+}

@@ -3,6 +3,7 @@ package io.holdfast.server.statemachine;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.holdfast.server.state.ClientInfo;
 import io.holdfast.server.state.Command;
+import io.holdfast.server.state.LogEntry;
 import io.holdfast.server.statemachine.proto.Identity;
 import io.holdfast.server.statemachine.proto.Label;
 import java.util.Map;
@@ -13,21 +14,22 @@ public final class CommandCodec {
   private CommandCodec() {}
 
   /** A decoded log entry payload. */
-  public record Decoded(long leaderTimeMs, Command command) {}
+  /** A decoded log entry payload; {@code applyRules}: see LogEntry.RULES (0 in entries from before them). */
+  public record Decoded(long leaderTimeMs, Command command, int applyRules) {}
 
   public static byte[] encode(Command c, long leaderTimeMs) {
-    return toProto(c).setLeaderTimeMs(leaderTimeMs).build().toByteArray();
+    return toProto(c).setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
   }
 
   public static Decoded decode(byte[] bytes) throws InvalidProtocolBufferException {
     var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
-    return new Decoded(p.getLeaderTimeMs(), fromProto(p));
+    return new Decoded(p.getLeaderTimeMs(), fromProto(p), p.getApplyRules());
   }
 
-  /** Re-stamps an encoded command with the leader's time (done in startTransaction). */
+  /** Stamps an encoded command with the leader's time and rules (done in startTransaction). */
   public static byte[] stamp(byte[] bytes, long leaderTimeMs) throws InvalidProtocolBufferException {
     return io.holdfast.server.statemachine.proto.Command.parseFrom(bytes).toBuilder()
-        .setLeaderTimeMs(leaderTimeMs).build().toByteArray();
+        .setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
   }
 
   private static io.holdfast.server.statemachine.proto.Command.Builder toProto(Command c) {

@@ -301,4 +301,22 @@ class HoldfastStateLockTest {
     assertTrue(next.token() > grants.get(1).token());
     assertTrue(log.state().lastRevision() >= grants.get(1).token());
   }
+
+  @Test
+  void anEntryWrittenBeforeTheRuleReplaysAsItWasFirstApplied() {
+    // The same history as above, in an entry from before apply rules were recorded: a node that
+    // replays it after an upgrade must reach the state the others reached when they applied it.
+    long s = log.open(60_000);
+    long w0 = log.open(60_000);
+    long w2 = log.open(60_000);
+    log.apply(new Acquire(log.newRequestId(), s, "L", -1, 0, 5_000, 0, 0));
+    log.acquire(log.newRequestId(), w0, "L", -1);
+    long index = log.nextIndex();
+
+    log.applyUnder(0, log.term(), log.timeMs() + 6_000, new Command.Revoke(log.newRequestId(), "L", "stuck", w2, "sre"));
+
+    assertEquals(List.of(index, index), log.events(StateEvent.LockGranted.class).stream()
+        .map(StateEvent.LockGranted::token).toList());
+    assertEquals(index, log.state().lastRevision());
+  }
 }

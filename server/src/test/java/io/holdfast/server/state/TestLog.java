@@ -59,11 +59,16 @@ public final class TestLog {
   }
 
   public Result applyAt(long term, long leaderTimeMs, Command c) {
+    return applyUnder(LogEntry.RULES, term, leaderTimeMs, c);
+  }
+
+  /** As an entry written under apply rules {@code rules} (an old entry replayed: 0). */
+  public Result applyUnder(int rules, long term, long leaderTimeMs, Command c) {
     index++;
     this.term = term;
     this.timeMs = leaderTimeMs;
     lastEvents.clear();
-    return state.apply(new LogEntry(index, term, leaderTimeMs, c), lastEvents::add);
+    return state.apply(new LogEntry(index, term, leaderTimeMs, c, rules), lastEvents::add);
   }
 
   /** The index the next {@link #apply} will use. */
