@@ -227,7 +227,8 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     synchronized (state) {
       try {
         CommandCodec.Decoded d = CommandCodec.decode(data);
-        result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command()),
+        result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
+            d.applyRules()),
             events::add);
       } catch (InvalidProtocolBufferException e) {
         // Same bytes on every replica, so the same refusal everywhere.
@@ -287,6 +288,9 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   }
 
   private void leadershipLost() {
+    // The next term's stamps start from the wall clock again: the log's clock never counts time
+    // across terms, and a clock corrected meanwhile must not hold the stamps back in that term.
+    stamps.reset();
     if (leader) {
       leader = false;
       observers.forEach(StateObserver::onLeadershipLost);

@@ -10,7 +10,8 @@ import java.util.function.LongSupplier;
  * advances faster than the monotonic clock: it is the smallest of every wall reading plus the
  * monotonic time since that reading. A step back stalls the stamps until the wall catches up (the
  * log's clock ignores stamps that go back); after a step forward they stay behind the wall by the
- * step, which only display fields (acquired-at, audit times) show.
+ * step, which only display fields (acquired-at, audit times) show. Either lasts until this node
+ * stops leading ({@link #reset}).
  */
 final class LeaderStampClock {
   private final LongSupplier wallMs;
@@ -26,6 +27,12 @@ final class LeaderStampClock {
 
   static LeaderStampClock system() {
     return new LeaderStampClock(System::currentTimeMillis, System::nanoTime);
+  }
+
+  /** Forgets what it saw: for a new term, whose stamps the log's clock does not compare with these. */
+  synchronized void reset() {
+    offsetMs = Long.MAX_VALUE;
+    lastStampMs = Long.MIN_VALUE;
   }
 
   synchronized long nowMs() {

@@ -45,4 +45,15 @@ class LeaderStampClockTest {
     assertEquals(wall.get(), clock.nowMs(), "caught up: the wall clock again");
     assertEquals(first + 2_000, clock.nowMs());
   }
+
+  @Test
+  void aNewTermStartsFromTheWallClockAgain() {
+    long first = clock.nowMs();
+    wall.addAndGet(-3_600_000); // corrected an hour back while this node did not lead
+    pass(1_000);
+    clock.reset();
+    assertEquals(wall.get(), clock.nowMs(), "not pinned an hour ahead for the whole term");
+    pass(500);
+    assertEquals(first - 3_600_000 + 1_500, clock.nowMs());
+  }
 }
