@@ -60,14 +60,19 @@ public final class WatchHub implements StateObserver {
 
     /** Sent since the stream last had room; see {@link #MAX_UNREAD_BYTES}. */
     long unreadBytes;
+    /** Set once it is gone (ended, or its stream broke): it must not join the subscribers then. */
+    boolean ended;
 
-    void send(WatchResponse r) {
+    /** Live events count toward the unread limit; the catch-up at subscribe (bounded by the
+     * store and the history) goes out in one loop, faster than any client reads, and does not. */
+    void send(WatchResponse r, boolean live) {
       try {
-        if (out.isReady()) {
+        if (out.isReady() || !live) {
           unreadBytes = 0;
         }
-        unreadBytes += r.getSerializedSize();
+        unreadBytes += live ? r.getSerializedSize() : 0;
         if (unreadBytes > MAX_UNREAD_BYTES) {
+          ended = true;
           subscribers.remove(this);
           out.onError(Status.RESOURCE_EXHAUSTED.withDescription("this watcher left more than "
               + MAX_UNREAD_BYTES / (1024 * 1024) + " MiB of events unread; resume the watch once it reads again")
@@ -76,6 +81,7 @@ public final class WatchHub implements StateObserver {
         }
         out.onNext(r);
       } catch (RuntimeException e) {
+        ended = true;
         subscribers.remove(this);
       }
     }
@@ -145,11 +151,11 @@ public final class WatchHub implements StateObserver {
       coveredAfter = gone.index();
     }
     for (Subscriber s : subscribers) {
-      deliver(s, batch);
+      deliver(s, batch, true);
     }
   }
 
-  private static void deliver(Subscriber s, Batch b) {
+  private static void deliver(Subscriber s, Batch b, boolean live) {
     if (b.index() <= s.lastIndex) {
       return;
     }
@@ -161,7 +167,7 @@ public final class WatchHub implements StateObserver {
       }
     }
     if (!wanted.isEmpty()) {
-      s.send(WatchResponse.newBuilder().setIndex(b.index()).addAllEvents(wanted).build());
+      s.send(WatchResponse.newBuilder().setIndex(b.index()).addAllEvents(wanted).build(), live);
     }
   }
 
@@ -181,15 +187,17 @@ public final class WatchHub implements StateObserver {
       sub.lastIndex = req.getAfterIndex();
       if (req.getAfterIndex() == 0 || req.getAfterIndex() < coveredAfter) {
         for (WatchResponse part : snapshot(s, sub)) {
-          sub.send(part);
+          sub.send(part, false);
         }
         sub.lastIndex = s.lastRevision();
       } else {
         for (Batch b : history) {
-          deliver(sub, b);
+          deliver(sub, b, false);
         }
       }
-      subscribers.add(sub);
+      if (!sub.ended) {
+        subscribers.add(sub);
+      }
       return null;
     });
     return () -> subscribers.remove(sub);

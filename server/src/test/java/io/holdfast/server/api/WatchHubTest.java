@@ -95,6 +95,22 @@ class WatchHubTest {
   }
 
   @Test
+  void theCatchUpAtSubscribeIsNotHeldAgainstTheWatcher() {
+    String mib = "x".repeat(1 << 20);
+    for (int i = 0; i < 40; i++) {
+      applyBatch(put("p" + i, "big/" + i, mib)); // 40 MiB of history, no watcher yet
+    }
+    watcher.ready = false; // the catch-up goes out faster than any client reads
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").setAfterIndex(1).build(), watcher);
+
+    assertEquals(null, watcher.error);
+    assertEquals(39, watcher.live().size(), "the history after index 1");
+    watcher.ready = true;
+    applyBatch(put("live", "big/live", "v"));
+    assertEquals(40, watcher.live().size());
+  }
+
+  @Test
   void aWatcherThatReadsIsNotEnded() {
     hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
     String mib = "x".repeat(1 << 20);
