@@ -216,9 +216,10 @@ class LockingClusterTest {
     Session a = client.newSession(Duration.ofSeconds(10));
     Session b = client.newSession(Duration.ofSeconds(10));
     LockLease held = a.tryLock("given-up/merged").orElseThrow();
-    CompletableFuture<Optional<LockLease>> shortWait = b.lockAsync("given-up/merged", Duration.ofMillis(300));
+    CompletableFuture<Optional<LockLease>> shortWait = b.lockAsync("given-up/merged", Duration.ofSeconds(2));
     awaitWaiters("given-up/merged", 1);
     CompletableFuture<LockLease> longWait = b.lockAsync("given-up/merged");
+    Thread.sleep(300); // the long wait reaches the server well before the short one runs out
 
     // The server keeps one wait per session and lock: the short one's end ended both.
     assertTrue(shortWait.get(10, TimeUnit.SECONDS).isEmpty());
@@ -228,6 +229,31 @@ class LockingClusterTest {
     held.close();
     LockLease lease = longWait.get(10, TimeUnit.SECONDS);
     assertEquals(b.id(), client.describeLock("given-up/merged").holderSessionId());
+    lease.close();
+    a.close();
+    b.close();
+  }
+
+  @Test
+  void aWaitGivenUpLeavesTheGrantToAnotherWaitOfTheSameSession() throws Exception {
+    Session a = client.newSession(Duration.ofSeconds(10));
+    Session b = client.newSession(Duration.ofSeconds(3));
+    LockLease held = a.tryLock("given-up/shared").orElseThrow();
+    CompletableFuture<LockLease> first = b.lockAsync("given-up/shared");
+    awaitWaiters("given-up/shared", 1);
+    CompletableFuture<LockLease> second = b.lockAsync("given-up/shared");
+    Thread.sleep(300);
+
+    first.cancel(true); // the other wait still wants the lock: nothing is withdrawn
+    held.close();
+
+    LockLease lease = second.get(10, TimeUnit.SECONDS);
+    assertTrue(lease.isValid());
+    // Two keepalive answers later (every second), b still holds it: nothing gave it back.
+    Thread.sleep(2_500);
+    assertEquals(b.id(), client.describeLock("given-up/shared").holderSessionId());
+    assertEquals(lease.token(), client.describeLock("given-up/shared").token());
+    assertTrue(lease.isValid());
     lease.close();
     a.close();
     b.close();

@@ -48,6 +48,16 @@ final class RealLease implements LockLease {
     return lost;
   }
 
+  /** For a grant that reached no caller: marks it released; false if it already was. */
+  boolean takeForGiveBack() {
+    return released.compareAndSet(false, true);
+  }
+
+  /** Neither lost nor released (nor being released): a caller may still be using it. */
+  boolean active() {
+    return !lost && !released.get();
+  }
+
   @Override
   public void close() {
     if (startRelease()) {

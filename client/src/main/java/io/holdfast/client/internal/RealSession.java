@@ -65,8 +65,17 @@ public final class RealSession implements Session {
   private final Set<RealLease> leases = ConcurrentHashMap.newKeySet();
   /** Acquires under way, with their lock names. */
   private final Map<CompletableFuture<Optional<LockLease>>, String> pendingAcquires = new ConcurrentHashMap<>();
-  /** Locks the cluster says this session holds and no caller does, while their release is on its way. */
-  private final Set<String> reclaiming = ConcurrentHashMap.newKeySet();
+  /**
+   * Orders what this session sends about one lock. A session that holds a lock and asks for it again
+   * gets the same grant (token) back, so a release or withdrawal still on its way when another
+   * caller's acquire arrives would take that caller's lock. Such a release is sent only if no other
+   * lease or acquire of the session claims the lock, and while it is on its way (its gate), new
+   * acquires of the lock wait for it.
+   */
+  private final Object claims = new Object();
+  private final Map<String, CompletableFuture<?>> gates = new java.util.HashMap<>(); // guarded by claims
+  /** Locks whose release as unclaimed failed, and when to try again (System.nanoTime). */
+  private final Map<String, Long> reclaimRefused = new ConcurrentHashMap<>();
   private final Map<Long, Long> sendTimes = new ConcurrentHashMap<>();
   private final AtomicLong seq = new AtomicLong();
   private final Object streamLock = new Object();
@@ -311,24 +320,74 @@ public final class RealSession implements Session {
    * session until this one ends. The token makes it safe: a lock that has moved on since is refused.
    */
   private void reclaim(String name, long token) {
-    if (isFinal() || !reclaiming.add(name)) {
-      return;
+    CompletableFuture<Void> gate;
+    synchronized (claims) {
+      Long notBefore = reclaimRefused.get(name);
+      if (isFinal() || claimedByOthers(name, null, null) || gated(name)
+          || (notBefore != null && System.nanoTime() - notBefore < 0)) {
+        return;
+      }
+      gate = closeGate(name);
     }
     String requestId = RequestIds.next();
-    caller.call("release unclaimed " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
-        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+    openWhenDone(name, gate, caller.call("release unclaimed " + name, callTimeout, (ch, t) -> LockServiceGrpc
+        .newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
             .setToken(token).build()))
         .whenComplete((r, err) -> {
-          reclaiming.remove(name);
           if (err == null) {
             LOG.warn("session {}: released lock '{}' (token {}): the cluster had granted it to this session, "
                 + "but no caller held it", id, name, token);
           } else {
-            LOG.debug("session {}: release of unclaimed lock '{}' refused: {}", id, name, err.toString());
+            // Not again at every keepalive answer: a refusal (no permission) would repeat.
+            reclaimRefused.put(name, System.nanoTime() + TimeUnit.MINUTES.toNanos(1));
+            LOG.warn("session {}: could not release lock '{}' (token {}), which no caller holds (next try in a "
+                + "minute): {}", id, name, token, err.toString());
           }
-        });
+        }));
   }
+
+  /** Whether a lease or an acquire of this session, other than those given, claims {@code name}. */
+  private boolean claimedByOthers(String name, Object except, Object alsoExcept) {
+    for (RealLease lease : leases) {
+      if (lease != except && lease != alsoExcept && lease.active() && lease.name().equals(name)) {
+        return true;
+      }
+    }
+    for (Map.Entry<CompletableFuture<Optional<LockLease>>, String> a : pendingAcquires.entrySet()) {
+      if (a.getKey() != except && a.getKey() != alsoExcept && a.getValue().equals(name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether a release or withdrawal of {@code name} is on its way. Hold {@code claims}. */
+  private boolean gated(String name) {
+    CompletableFuture<?> g = gates.get(name);
+    return g != null && !g.isDone();
+  }
+
+  /**
+   * New acquires of {@code name} wait until the returned gate opens (see openWhenDone). Hold
+   * {@code claims}; the release itself is sent after, outside it.
+   */
+  private CompletableFuture<Void> closeGate(String name) {
+    CompletableFuture<Void> gate = new CompletableFuture<>();
+    gates.put(name, gate);
+    return gate;
+  }
+
+  private <T> CompletableFuture<T> openWhenDone(String name, CompletableFuture<Void> gate, CompletableFuture<T> op) {
+    op.whenComplete((v, err) -> {
+      synchronized (claims) {
+        gates.remove(name, gate);
+      }
+      gate.complete(null);
+    });
+    return op;
+  }
+
 
   private void watch() {
     if (isFinal()) {
@@ -469,6 +528,9 @@ public final class RealSession implements Session {
     out.whenComplete((v, err) -> {
       if (!acquiring.isDone()) {
         acquiring.cancel(true);
+      } else if (err != null) {
+        // The caller gave up (orTimeout) just as the grant came: nobody will have this lease.
+        acquiring.thenAccept(granted -> granted.ifPresent(l -> giveBack((RealLease) l, acquiring)));
       }
     });
     return out;
@@ -568,6 +630,15 @@ public final class RealSession implements Session {
       if (result.isDone()) {
         return;
       }
+      synchronized (claims) {
+        CompletableFuture<?> g = gates.get(name);
+        if (g != null && !g.isDone()) {
+          // A release of this lock is on its way: after it, this acquire gets a grant of its own
+          // rather than the one being released. (Async: the gate may complete under locks.)
+          g.whenCompleteAsync((v, err) -> send(), caller.scheduler());
+          return;
+        }
+      }
       String rid = RequestIds.next();
       requestId = rid;
       Duration budget = waitMs < 0 ? Duration.ofDays(3650)
@@ -604,7 +675,7 @@ public final class RealSession implements Session {
         } else if (!(mapped instanceof io.holdfast.client.InvalidArgumentException
             || mapped instanceof io.holdfast.client.PermissionDeniedException)) {
           // No readable answer: the request may have queued, or been granted.
-          withdraw(name, rid);
+          withdraw(name, rid, result);
         }
         answered = true;
         result.completeExceptionally(mapped);
@@ -613,8 +684,8 @@ public final class RealSession implements Session {
         leases.add(lease); // before the result completes: see onAck
         answered = true;
         if (!result.complete(Optional.of(lease))) {
-          // The caller gave up while the grant was on its way: give it back.
-          lease.releaseAsync();
+          // The caller gave up while the grant was on its way.
+          giveBack(lease, result);
         }
       } else if ((waitMs < 0 || (waitMs > 0 && elapsedMs() < waitMs)) && isValid()) {
         send();
@@ -635,7 +706,7 @@ public final class RealSession implements Session {
         return;
       }
       rpc.cancel(true);
-      withdraw(name, requestId);
+      withdraw(name, requestId, result);
     }
   }
 
@@ -645,13 +716,45 @@ public final class RealSession implements Session {
     }
   }
 
-  /** Withdraws a queued acquire; if the grant already happened, releases it. */
-  private void withdraw(String name, String acquireRequestId) {
-    if (isFinal()) {
-      return;
+  /**
+   * A grant that reached no caller (it gave up while the grant was on its way): released, unless
+   * another lease or acquire of this session claims the lock, which then holds this same grant.
+   */
+  void giveBack(RealLease lease, Object acquire) {
+    CompletableFuture<Void> gate;
+    synchronized (claims) {
+      if (claimedByOthers(lease.name(), lease, acquire)) {
+        leases.remove(lease);
+        lease.markLost();
+        return;
+      }
+      if (isFinal() || !lease.takeForGiveBack()) {
+        return;
+      }
+      gate = closeGate(lease.name());
     }
+    openWhenDone(lease.name(), gate, sendRelease(lease, null));
+  }
+
+  /**
+   * Withdraws a queued acquire; if the grant already happened, releases it. Not sent while another
+   * lease or acquire of this session (other than {@code self}) claims the lock: the server keeps one
+   * wait and one grant per session and lock, which that one shares.
+   */
+  private void withdraw(String name, String acquireRequestId, Object self) {
+    CompletableFuture<Void> gate;
+    synchronized (claims) {
+      if (isFinal() || claimedByOthers(name, self, null)) {
+        return;
+      }
+      gate = closeGate(name);
+    }
+    openWhenDone(name, gate, sendWithdraw(name, acquireRequestId));
+  }
+
+  private CompletableFuture<?> sendWithdraw(String name, String acquireRequestId) {
     String requestId = RequestIds.next();
-    caller.call("cancel wait on " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+    return caller.call("cancel wait on " + name, callTimeout, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .cancelWait(CancelWaitRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
             .setAcquireRequestId(acquireRequestId).build()))
@@ -684,6 +787,14 @@ public final class RealSession implements Session {
   }
 
   private CompletableFuture<Void> release(RealLease lease, Executor callbacks) {
+    CompletableFuture<Void> gate;
+    synchronized (claims) {
+      gate = closeGate(lease.name());
+    }
+    return openWhenDone(lease.name(), gate, sendRelease(lease, callbacks));
+  }
+
+  private CompletableFuture<Void> sendRelease(RealLease lease, Executor callbacks) {
     String requestId = RequestIds.next();
     return caller.call("release " + lease.name(), callTimeout, caller.retryBudget(), callbacks,
         (ch, t) -> LockServiceGrpc.newFutureStub(ch)
