@@ -238,13 +238,18 @@ class LockingClusterTest {
   void aWaitGivenUpLeavesTheGrantToAnotherWaitOfTheSameSession() throws Exception {
     Session a = client.newSession(Duration.ofSeconds(10));
     Session b = client.newSession(Duration.ofSeconds(3));
+    Session c = client.newSession(Duration.ofSeconds(10));
     LockLease held = a.tryLock("given-up/shared").orElseThrow();
     CompletableFuture<LockLease> first = b.lockAsync("given-up/shared");
     awaitWaiters("given-up/shared", 1);
     CompletableFuture<LockLease> second = b.lockAsync("given-up/shared");
-    Thread.sleep(300);
+    CompletableFuture<LockLease> third = c.lockAsync("given-up/shared");
+    awaitWaiters("given-up/shared", 2);
 
-    first.cancel(true); // the other wait still wants the lock: nothing is withdrawn
+    // The other wait of b still wants the lock: b keeps its place, ahead of c. (Withdrawn, b's
+    // second wait would have to queue again, behind c.)
+    first.cancel(true);
+    Thread.sleep(300);
     held.close();
 
     LockLease lease = second.get(10, TimeUnit.SECONDS);
@@ -254,9 +259,30 @@ class LockingClusterTest {
     assertEquals(b.id(), client.describeLock("given-up/shared").holderSessionId());
     assertEquals(lease.token(), client.describeLock("given-up/shared").token());
     assertTrue(lease.isValid());
+    assertFalse(third.isDone());
     lease.close();
+    third.get(10, TimeUnit.SECONDS).close();
     a.close();
     b.close();
+    c.close();
+  }
+
+  @Test
+  void aSessionsSecondLeaseOfALockKeepsItUntilBothAreClosed() throws Exception {
+    Session b = client.newSession(Duration.ofSeconds(10));
+    Session c = client.newSession(Duration.ofSeconds(10));
+    LockLease one = b.tryLock("given-up/twice").orElseThrow();
+    LockLease two = b.tryLock("given-up/twice").orElseThrow(); // the same grant, again
+    assertEquals(one.token(), two.token());
+
+    one.close();
+
+    assertEquals(b.id(), client.describeLock("given-up/twice").holderSessionId(), "released with a lease still open");
+    assertTrue(c.tryLock("given-up/twice").isEmpty());
+    two.close();
+    assertTrue(c.tryLock("given-up/twice").isPresent());
+    b.close();
+    c.close();
   }
 
   static void awaitCondition(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {

@@ -74,7 +74,9 @@ public final class RealSession implements Session {
    */
   private final Object claims = new Object();
   private final Map<String, CompletableFuture<?>> gates = new java.util.HashMap<>(); // guarded by claims
-  /** Locks whose release as unclaimed failed, and when to try again (System.nanoTime). */
+  /** Locks whose wait an acquire that gave up left to other claimants (see withdraw). */
+  private final Set<String> sharedWaits = new java.util.HashSet<>(); // guarded by claims
+  /** Locks whose release as unclaimed was refused, and when to try again (System.nanoTime). */
   private final Map<String, Long> reclaimRefused = new ConcurrentHashMap<>();
   private final Map<Long, Long> sendTimes = new ConcurrentHashMap<>();
   private final AtomicLong seq = new AtomicLong();
@@ -330,27 +332,37 @@ public final class RealSession implements Session {
       gate = closeGate(name);
     }
     String requestId = RequestIds.next();
-    openWhenDone(name, gate, caller.call("release unclaimed " + name, callTimeout, (ch, t) -> LockServiceGrpc
+    openWhenDone(gate, caller.call("release unclaimed " + name, callTimeout, (ch, t) -> LockServiceGrpc
         .newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
             .setToken(token).build()))
         .whenComplete((r, err) -> {
           if (err == null) {
+            reclaimRefused.remove(name);
             LOG.warn("session {}: released lock '{}' (token {}): the cluster had granted it to this session, "
                 + "but no caller held it", id, name, token);
-          } else {
-            // Not again at every keepalive answer: a refusal (no permission) would repeat.
+          } else if (Errors.map(err) instanceof io.holdfast.client.PermissionDeniedException) {
+            // Not again at every keepalive answer: this refusal would repeat.
             reclaimRefused.put(name, System.nanoTime() + TimeUnit.MINUTES.toNanos(1));
-            LOG.warn("session {}: could not release lock '{}' (token {}), which no caller holds (next try in a "
+            LOG.warn("session {}: may not release lock '{}' (token {}), which no caller holds (next try in a "
                 + "minute): {}", id, name, token, err.toString());
+          } else {
+            LOG.debug("session {}: release of unclaimed lock '{}' (token {}) failed: {}", id, name, token,
+                err.toString());
           }
         }));
   }
 
   /** Whether a lease or an acquire of this session, other than those given, claims {@code name}. */
   private boolean claimedByOthers(String name, Object except, Object alsoExcept) {
+    return claimedByOthers(name, -1, except, alsoExcept);
+  }
+
+  /** As above, counting only leases of grant {@code token} (-1: any). */
+  private boolean claimedByOthers(String name, long token, Object except, Object alsoExcept) {
     for (RealLease lease : leases) {
-      if (lease != except && lease != alsoExcept && lease.active() && lease.name().equals(name)) {
+      if (lease != except && lease != alsoExcept && lease.active() && lease.name().equals(name)
+          && (token < 0 || lease.token() == token)) {
         return true;
       }
     }
@@ -374,20 +386,22 @@ public final class RealSession implements Session {
    */
   private CompletableFuture<Void> closeGate(String name) {
     CompletableFuture<Void> gate = new CompletableFuture<>();
-    gates.put(name, gate);
+    CompletableFuture<?> earlier = gates.get(name);
+    // A gate closed while another is still shut holds until both open.
+    CompletableFuture<?> shut = earlier == null || earlier.isDone() ? gate : CompletableFuture.allOf(earlier, gate);
+    gates.put(name, shut);
+    shut.whenComplete((v, err) -> {
+      synchronized (claims) {
+        gates.remove(name, shut);
+      }
+    });
     return gate;
   }
 
-  private <T> CompletableFuture<T> openWhenDone(String name, CompletableFuture<Void> gate, CompletableFuture<T> op) {
-    op.whenComplete((v, err) -> {
-      synchronized (claims) {
-        gates.remove(name, gate);
-      }
-      gate.complete(null);
-    });
+  private static <T> CompletableFuture<T> openWhenDone(CompletableFuture<Void> gate, CompletableFuture<T> op) {
+    op.whenComplete((v, err) -> gate.complete(null));
     return op;
   }
-
 
   private void watch() {
     if (isFinal()) {
@@ -526,9 +540,7 @@ public final class RealSession implements Session {
     // Giving up on this future (cancel, orTimeout) must give up the acquire itself, or its wait
     // stays queued and a later grant goes to a lease nobody holds.
     out.whenComplete((v, err) -> {
-      if (!acquiring.isDone()) {
-        acquiring.cancel(true);
-      } else if (err != null) {
+      if (err != null && !acquiring.cancel(true)) {
         // The caller gave up (orTimeout) just as the grant came: nobody will have this lease.
         acquiring.thenAccept(granted -> granted.ifPresent(l -> giveBack((RealLease) l, acquiring)));
       }
@@ -702,11 +714,11 @@ public final class RealSession implements Session {
 
     /** The result is settled; if not by an answer, the caller gave up: take the request back. */
     synchronized void settled() {
-      if (answered || rpc == null) {
-        return;
+      if (!answered && rpc != null) {
+        rpc.cancel(true);
+        withdraw(name, requestId, result);
       }
-      rpc.cancel(true);
-      withdraw(name, requestId, result);
+      withdrawShared(name, result);
     }
   }
 
@@ -723,7 +735,7 @@ public final class RealSession implements Session {
   void giveBack(RealLease lease, Object acquire) {
     CompletableFuture<Void> gate;
     synchronized (claims) {
-      if (claimedByOthers(lease.name(), lease, acquire)) {
+      if (claimedByOthers(lease.name(), lease.token(), lease, acquire)) {
         leases.remove(lease);
         lease.markLost();
         return;
@@ -733,7 +745,7 @@ public final class RealSession implements Session {
       }
       gate = closeGate(lease.name());
     }
-    openWhenDone(lease.name(), gate, sendRelease(lease, null));
+    openWhenDone(gate, sendRelease(lease, null));
   }
 
   /**
@@ -744,12 +756,31 @@ public final class RealSession implements Session {
   private void withdraw(String name, String acquireRequestId, Object self) {
     CompletableFuture<Void> gate;
     synchronized (claims) {
-      if (isFinal() || claimedByOthers(name, self, null)) {
+      if (isFinal()) {
+        return;
+      }
+      if (claimedByOthers(name, self, null)) {
+        // The wait may be shared, under this acquire's id: the last claimant to go withdraws it.
+        sharedWaits.add(name);
         return;
       }
       gate = closeGate(name);
     }
-    openWhenDone(name, gate, sendWithdraw(name, acquireRequestId));
+    openWhenDone(gate, sendWithdraw(name, acquireRequestId));
+  }
+
+  /** An acquire of {@code name} ended: if it was the last claimant of a wait left to it, withdraw that. */
+  private void withdrawShared(String name, Object self) {
+    CompletableFuture<Void> gate;
+    synchronized (claims) {
+      if (isFinal() || !sharedWaits.contains(name) || claimedByOthers(name, self, null)) {
+        return;
+      }
+      sharedWaits.remove(name);
+      gate = closeGate(name);
+    }
+    // Under no request id: the session's wait on the lock, whichever acquire queued it.
+    openWhenDone(gate, sendWithdraw(name, ""));
   }
 
   private CompletableFuture<?> sendWithdraw(String name, String acquireRequestId) {
@@ -786,12 +817,20 @@ public final class RealSession implements Session {
     return release(lease, null);
   }
 
+  /**
+   * Releases the lock, unless another lease or acquire of this session claims it: a session that
+   * takes a lock it holds gets the same grant, which is given up with its last lease.
+   */
   private CompletableFuture<Void> release(RealLease lease, Executor callbacks) {
     CompletableFuture<Void> gate;
     synchronized (claims) {
+      if (claimedByOthers(lease.name(), lease.token(), lease, null)) {
+        leases.remove(lease);
+        return CompletableFuture.completedFuture(null);
+      }
       gate = closeGate(lease.name());
     }
-    return openWhenDone(lease.name(), gate, sendRelease(lease, callbacks));
+    return openWhenDone(gate, sendRelease(lease, callbacks));
   }
 
   private CompletableFuture<Void> sendRelease(RealLease lease, Executor callbacks) {
