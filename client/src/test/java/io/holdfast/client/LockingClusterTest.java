@@ -161,128 +161,118 @@ class LockingClusterTest {
 
   @Test
   void aCancelledLockAsyncLeavesTheQueueAndTheLockMovesOn() throws Exception {
-    Session a = client.newSession(Duration.ofSeconds(10));
-    Session b = client.newSession(Duration.ofSeconds(10));
-    Session c = client.newSession(Duration.ofSeconds(10));
-    LockLease held = a.tryLock("given-up/a").orElseThrow();
-    CompletableFuture<LockLease> wait = b.lockAsync("given-up/a");
-    awaitWaiters("given-up/a", 1);
+    try (Session a = session(10); Session b = session(10); Session c = session(10)) {
+      LockLease held = a.tryLock("given-up/a").orElseThrow();
+      CompletableFuture<LockLease> wait = b.lockAsync("given-up/a");
+      awaitWaiters("given-up/a", 1);
 
-    wait.cancel(true);
+      wait.cancel(true);
 
-    awaitCondition("b's wait withdrawn", () -> client.describeLock("given-up/a").waitingSessionIds().isEmpty());
-    held.close();
-    assertFalse(client.describeLock("given-up/a").held(), "the lock went to b, which had given up");
-    assertTrue(c.tryLock("given-up/a").isPresent());
-    a.close();
-    b.close();
-    c.close();
+      awaitCondition("b's wait withdrawn", () -> client.describeLock("given-up/a").waitingSessionIds().isEmpty());
+      held.close();
+      assertFalse(client.describeLock("given-up/a").held(), "the lock went to b, which had given up");
+      assertTrue(c.tryLock("given-up/a").isPresent());
+    }
   }
 
   @Test
   void cancelledTryLocksLeaveNoLockHeld() throws Exception {
-    Session s = client.newSession(Duration.ofSeconds(3));
-    List<CompletableFuture<Optional<LockLease>>> tries = new ArrayList<>();
-    for (int i = 0; i < 40; i++) {
-      CompletableFuture<Optional<LockLease>> t = s.tryLockAsync("given-up/try-" + i);
-      t.cancel(true);
-      tries.add(t);
+    try (Session s = session(3)) {
+      List<CompletableFuture<Optional<LockLease>>> tries = new ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        CompletableFuture<Optional<LockLease>> t = s.tryLockAsync("given-up/try-" + i);
+        t.cancel(true);
+        tries.add(t);
+      }
+      // Each was withdrawn, or its grant released: at once, or at the latest at a keepalive answer.
+      awaitCondition("no given-up/try- lock held", () -> client.admin().locks("given-up/try-").stream()
+          .noneMatch(LockDescription::held));
+      assertTrue(tries.stream().allMatch(CompletableFuture::isCancelled));
     }
-    // Each was withdrawn, or its grant released: at once, or at the latest at a keepalive answer.
-    awaitCondition("no given-up/try- lock held", () -> client.admin().locks("given-up/try-").stream()
-        .noneMatch(LockDescription::held));
-    assertTrue(tries.stream().allMatch(CompletableFuture::isCancelled));
-    s.close();
   }
 
   @Test
   void aGrantNoCallerHoldsIsReleasedByTheClient() throws Exception {
-    Session a = client.newSession(Duration.ofSeconds(10));
-    Session b = client.newSession(Duration.ofSeconds(3));
-    a.tryLock("given-up/unasked").orElseThrow();
-    // A revocation that names b, which never asked for the lock: nobody in b's process holds it.
-    client.admin().revoke("given-up/unasked", "test: unasked successor", b.id(), false, "locking-test");
-    assertEquals(b.id(), client.describeLock("given-up/unasked").holderSessionId());
+    try (Session a = session(10); Session b = session(3)) {
+      a.tryLock("given-up/unasked").orElseThrow();
+      // A revocation that names b, which never asked for the lock: nobody in b's process holds it.
+      client.admin().revoke("given-up/unasked", "test: unasked successor", b.id(), false, "locking-test");
+      assertEquals(b.id(), client.describeLock("given-up/unasked").holderSessionId());
 
-    // b's keepalive answers list the lock; the client gives it back (keepalives every TTL/3 = 1 s).
-    awaitCondition("b released the unasked grant", () -> !client.describeLock("given-up/unasked").held());
-    assertTrue(b.isValid());
-    a.close();
-    b.close();
+      // b's keepalive answers list the lock; the client gives it back (keepalives every TTL/3 = 1 s).
+      awaitCondition("b released the unasked grant", () -> !client.describeLock("given-up/unasked").held());
+      assertTrue(b.isValid());
+    }
   }
 
   @Test
   void twoWaitsOfOneSessionOnOneLockEndIndependently() throws Exception {
-    Session a = client.newSession(Duration.ofSeconds(10));
-    Session b = client.newSession(Duration.ofSeconds(10));
-    LockLease held = a.tryLock("given-up/merged").orElseThrow();
-    CompletableFuture<Optional<LockLease>> shortWait = b.lockAsync("given-up/merged", Duration.ofSeconds(2));
-    awaitWaiters("given-up/merged", 1);
-    CompletableFuture<LockLease> longWait = b.lockAsync("given-up/merged");
-    Thread.sleep(300); // the long wait reaches the server well before the short one runs out
+    try (Session a = session(10); Session b = session(10)) {
+      LockLease held = a.tryLock("given-up/merged").orElseThrow();
+      CompletableFuture<Optional<LockLease>> shortWait = b.lockAsync("given-up/merged", Duration.ofSeconds(2));
+      awaitWaiters("given-up/merged", 1);
+      CompletableFuture<LockLease> longWait = b.lockAsync("given-up/merged");
+      Thread.sleep(300); // the long wait reaches the server well before the short one runs out
 
-    // The server keeps one wait per session and lock: the short one's end ended both.
-    assertTrue(shortWait.get(10, TimeUnit.SECONDS).isEmpty());
-    Thread.sleep(300);
-    assertFalse(longWait.isDone(), "the unbounded wait ended with the short one: " + longWait);
-    awaitWaiters("given-up/merged", 1);
-    held.close();
-    LockLease lease = longWait.get(10, TimeUnit.SECONDS);
-    assertEquals(b.id(), client.describeLock("given-up/merged").holderSessionId());
-    lease.close();
-    a.close();
-    b.close();
+      // The server keeps one wait per session and lock: the short one's end ended both.
+      assertTrue(shortWait.get(10, TimeUnit.SECONDS).isEmpty());
+      Thread.sleep(300);
+      assertFalse(longWait.isDone(), "the unbounded wait ended with the short one: " + longWait);
+      awaitWaiters("given-up/merged", 1);
+      held.close();
+      LockLease lease = longWait.get(10, TimeUnit.SECONDS);
+      assertEquals(b.id(), client.describeLock("given-up/merged").holderSessionId());
+      lease.close();
+    }
   }
 
   @Test
   void aWaitGivenUpLeavesTheGrantToAnotherWaitOfTheSameSession() throws Exception {
-    Session a = client.newSession(Duration.ofSeconds(10));
-    Session b = client.newSession(Duration.ofSeconds(3));
-    Session c = client.newSession(Duration.ofSeconds(10));
-    LockLease held = a.tryLock("given-up/shared").orElseThrow();
-    CompletableFuture<LockLease> first = b.lockAsync("given-up/shared");
-    awaitWaiters("given-up/shared", 1);
-    CompletableFuture<LockLease> second = b.lockAsync("given-up/shared");
-    CompletableFuture<LockLease> third = c.lockAsync("given-up/shared");
-    awaitWaiters("given-up/shared", 2);
+    try (Session a = session(10); Session b = session(3); Session c = session(10)) {
+      LockLease held = a.tryLock("given-up/shared").orElseThrow();
+      CompletableFuture<LockLease> first = b.lockAsync("given-up/shared");
+      awaitWaiters("given-up/shared", 1);
+      CompletableFuture<LockLease> second = b.lockAsync("given-up/shared");
+      CompletableFuture<LockLease> third = c.lockAsync("given-up/shared");
+      awaitWaiters("given-up/shared", 2);
 
-    // The other wait of b still wants the lock: b keeps its place, ahead of c. (Withdrawn, b's
-    // second wait would have to queue again, behind c.)
-    first.cancel(true);
-    Thread.sleep(300);
-    held.close();
+      // The other wait of b still wants the lock: b keeps its place, ahead of c. (Withdrawn, b's
+      // second wait would have to queue again, behind c.)
+      first.cancel(true);
+      Thread.sleep(300);
+      held.close();
 
-    LockLease lease = second.get(10, TimeUnit.SECONDS);
-    assertTrue(lease.isValid());
-    // Two keepalive answers later (every second), b still holds it: nothing gave it back.
-    Thread.sleep(2_500);
-    assertEquals(b.id(), client.describeLock("given-up/shared").holderSessionId());
-    assertEquals(lease.token(), client.describeLock("given-up/shared").token());
-    assertTrue(lease.isValid());
-    assertFalse(third.isDone());
-    lease.close();
-    third.get(10, TimeUnit.SECONDS).close();
-    a.close();
-    b.close();
-    c.close();
+      LockLease lease = second.get(10, TimeUnit.SECONDS);
+      assertTrue(lease.isValid());
+      // Two keepalive answers later (every second), b still holds it: nothing gave it back.
+      Thread.sleep(2_500);
+      assertEquals(b.id(), client.describeLock("given-up/shared").holderSessionId());
+      assertEquals(lease.token(), client.describeLock("given-up/shared").token());
+      assertTrue(lease.isValid());
+      assertFalse(third.isDone());
+      lease.close();
+      third.get(10, TimeUnit.SECONDS).close();
+    }
   }
 
   @Test
   void aSessionsSecondLeaseOfALockKeepsItUntilBothAreClosed() throws Exception {
-    Session b = client.newSession(Duration.ofSeconds(10));
-    Session c = client.newSession(Duration.ofSeconds(10));
-    LockLease one = b.tryLock("given-up/twice").orElseThrow();
-    LockLease two = b.tryLock("given-up/twice").orElseThrow(); // the same grant, again
-    assertEquals(one.token(), two.token());
+    try (Session b = session(10); Session c = session(10)) {
+      LockLease one = b.tryLock("given-up/twice").orElseThrow();
+      LockLease two = b.tryLock("given-up/twice").orElseThrow(); // the same grant, again
+      assertEquals(one.token(), two.token());
 
-    one.close();
+      one.close();
 
-    assertEquals(b.id(), client.describeLock("given-up/twice").holderSessionId(), "released with a lease still open");
-    assertTrue(c.tryLock("given-up/twice").isEmpty());
-    two.close();
-    assertTrue(c.tryLock("given-up/twice").isPresent());
-    b.close();
-    c.close();
+      assertEquals(b.id(), client.describeLock("given-up/twice").holderSessionId(), "released with a lease open");
+      assertTrue(c.tryLock("given-up/twice").isEmpty());
+      two.close();
+      assertTrue(c.tryLock("given-up/twice").isPresent());
+    }
+  }
+
+  static Session session(int ttlSeconds) {
+    return client.newSession(Duration.ofSeconds(ttlSeconds));
   }
 
   static void awaitCondition(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {

@@ -74,6 +74,18 @@ class LockApiClusterTest {
         .setLockName(lock).setWaitMs(waitMs).build());
   }
 
+  /** An acquire by {@code session} waiting up to 20 s, once the lock's queue shows it. */
+  static java.util.concurrent.CompletableFuture<AcquireResponse> queued(long session, String lock)
+      throws InterruptedException {
+    var pending = java.util.concurrent.CompletableFuture.supplyAsync(() -> acquire(session, lock, 20_000));
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (describe(leader, lock).getWaitersCount() == 0 && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    assertEquals(session, describe(leader, lock).getWaiters(0).getSessionId());
+    return pending;
+  }
+
   static LockInfo describe(int node, String lock) {
     return locks(node).describeLock(DescribeLockRequest.newBuilder().setLockName(lock).build()).getLock();
   }
@@ -164,13 +176,8 @@ class LockApiClusterTest {
     long s1 = openSession(30_000);
     long s2 = openSession(30_000);
     AcquireResponse a1 = acquire(s1, "jobs/wait", 0);
-    var pending = java.util.concurrent.CompletableFuture.supplyAsync(() -> acquire(s2, "jobs/wait", 20_000));
     // The second acquire is queued in the replicated state, not polling.
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (describe(leader, "jobs/wait").getWaitersCount() == 0 && System.nanoTime() < end) {
-      Thread.sleep(20);
-    }
-    assertEquals(s2, describe(leader, "jobs/wait").getWaiters(0).getSessionId());
+    var pending = queued(s2, "jobs/wait");
     locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(s1).setLockName("jobs/wait")
         .setToken(a1.getToken()).build());
     AcquireResponse a2 = pending.get(10, TimeUnit.SECONDS);
@@ -193,11 +200,7 @@ class LockApiClusterTest {
     long s1 = openSession(30_000);
     long s2 = openSession(30_000);
     AcquireResponse a1 = acquire(s1, "jobs/try-while-queued", 0);
-    var waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> acquire(s2, "jobs/try-while-queued", 20_000));
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (describe(leader, "jobs/try-while-queued").getWaitersCount() == 0 && System.nanoTime() < end) {
-      Thread.sleep(20);
-    }
+    var waiting = queued(s2, "jobs/try-while-queued");
 
     // It used to wait for a grant it had no registration for, until the caller's deadline.
     AcquireResponse tried = acquire(s2, "jobs/try-while-queued", 0);

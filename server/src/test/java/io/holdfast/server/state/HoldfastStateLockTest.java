@@ -274,15 +274,24 @@ class HoldfastStateLockTest {
     assertNull(log.state().lock("x"));
   }
 
-  @Test
-  void aLockHandedOnTwiceByOneCommandGivesEachHolderItsOwnToken() {
-    // S holds L with a 5 s max hold; W0 waits. A revoke to W2 arrives in the entry whose clock
-    // passes the max hold: the deadline hands L to W0, then the revoke hands it to W2.
+  /**
+   * S holds L with a 5 s max hold; W0 waits; W2 is idle. Returns {W0, W2}. A revoke of L to W2 in
+   * an entry whose clock passes the max hold hands L on twice: the deadline to W0, the revoke to W2.
+   */
+  private long[] holderWithMaxHoldAndAWaiter() {
     long s = log.open(60_000);
     long w0 = log.open(60_000);
     long w2 = log.open(60_000);
     log.apply(new Acquire(log.newRequestId(), s, "L", -1, 0, 5_000, 0, 0));
     assertInstanceOf(Result.Queued.class, log.acquire(log.newRequestId(), w0, "L", -1));
+    return new long[] {w0, w2};
+  }
+
+  @Test
+  void aLockHandedOnTwiceByOneCommandGivesEachHolderItsOwnToken() {
+    long[] w = holderWithMaxHoldAndAWaiter();
+    long w0 = w[0];
+    long w2 = w[1];
     log.setTimeMs(log.timeMs() + 6_000);
 
     Result.Revoked r = assertInstanceOf(Result.Revoked.class,
@@ -306,11 +315,7 @@ class HoldfastStateLockTest {
   void anEntryWrittenBeforeTheRuleReplaysAsItWasFirstApplied() {
     // The same history as above, in an entry from before apply rules were recorded: a node that
     // replays it after an upgrade must reach the state the others reached when they applied it.
-    long s = log.open(60_000);
-    long w0 = log.open(60_000);
-    long w2 = log.open(60_000);
-    log.apply(new Acquire(log.newRequestId(), s, "L", -1, 0, 5_000, 0, 0));
-    log.acquire(log.newRequestId(), w0, "L", -1);
+    long w2 = holderWithMaxHoldAndAWaiter()[1];
     long index = log.nextIndex();
 
     log.applyUnder(0, log.term(), log.timeMs() + 6_000, new Command.Revoke(log.newRequestId(), "L", "stuck", w2, "sre"));
