@@ -33,6 +33,16 @@ public final class Errors {
     return t == null ? null : t.get(LEADER_KEY);
   }
 
+  /** The server's error code of a failed call, wherever its status sits in the cause chain; "" if none. */
+  public static String codeOf(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof StatusRuntimeException e) {
+        return code(e);
+      }
+    }
+    return "";
+  }
+
   /** The node answered that it is not the leader, or knows none. */
   public static boolean noLeader(StatusRuntimeException e) {
     String c = code(e);

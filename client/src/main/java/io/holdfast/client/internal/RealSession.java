@@ -793,7 +793,7 @@ public final class RealSession implements Session {
           if (err == null || isFinal()) {
             return;
           }
-          if (Errors.unwrap(err) instanceof StatusRuntimeException e && Errors.code(e).equals("WAIT_NOT_FOUND")) {
+          if (Errors.codeOf(err).equals("WAIT_NOT_FOUND")) {
             LOG.debug("session {}: acquire of '{}' had nothing left to withdraw", id, name);
           } else {
             // A grant it missed shows up in a keepalive answer and is released then (see onAck).

@@ -211,7 +211,9 @@ public final class RaftNode implements AutoCloseable {
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(maxEntry));
     // Ratis wants the log's write buffer (8 MB by default) to hold that plus its 8-byte framing.
     RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(Math.max(8L << 20, maxEntry + 8)));
-    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(Math.max(8L << 20, 2 * maxEntry)));
+    // A segment holds at least one largest entry. (Not larger than needed: a segment's space is
+    // preallocated, and a node on a full disk keeps writing into it before it finds out.)
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(Math.max(8L << 20, maxEntry + (1 << 20))));
     // Keep fsync before acknowledgement (Ratis's default); say so, so nobody "optimises" it away.
     RaftServerConfigKeys.Log.setUnsafeFlushEnabled(p, false);
     RaftServerConfigKeys.Log.setAsyncFlushEnabled(p, false);
