@@ -183,6 +183,29 @@ class WatchClusterTest {
     assertEquals(6, got.size(), "then the rest, in order");
     assertEquals("4", got.get(5).events().get(0).kv().valueAsString());
     sub.get().cancel();
+
+    // A watch the cluster refuses for good ends its subscriber with the reason.
+    java.util.concurrent.CompletableFuture<Throwable> refused = new java.util.concurrent.CompletableFuture<>();
+    watcher.watchPublisher(List.of(), List.of("x".repeat(5_000)), 0).subscribe(new java.util.concurrent.Flow.Subscriber<>() {
+      public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+        s.request(1);
+      }
+
+      public void onNext(WatchBatch b) {
+        refused.completeExceptionally(new AssertionError("a batch for a refused watch: " + b));
+      }
+
+      public void onError(Throwable t) {
+        refused.complete(t);
+      }
+
+      public void onComplete() {
+        refused.completeExceptionally(new AssertionError("completed instead of failing"));
+      }
+    });
+    Throwable why = refused.get(20, TimeUnit.SECONDS);
+    assertTrue(why instanceof InvalidArgumentException && why.getMessage().contains("prefix longer than"),
+        "the refusal, as the client's typed error: " + why);
   }
 
   static List<KeyValue> puts(List<WatchBatch> batches) {

@@ -52,6 +52,7 @@ public final class HoldfastServer implements AutoCloseable {
   private final ExecutorService responseExecutor;
   private final ExecutorService callExecutor;
   private final ScheduledExecutorService timers;
+  private final WatchHub watches;
   private final Server grpc;
   private final ServerMetrics metrics;
   private final HealthStatusManager health = new HealthStatusManager();
@@ -123,7 +124,7 @@ public final class HoldfastServer implements AutoCloseable {
     metrics.bind(raft);
     metrics.watchDisk(config.raftLogDir());
     stateMachine.addObserver(waiters);
-    WatchHub watches = new WatchHub(stateMachine, config.watchHistory());
+    this.watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);
     ApiErrors errors = new ApiErrors(config, metrics);
     Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength());
@@ -197,6 +198,16 @@ public final class HoldfastServer implements AutoCloseable {
         LOG.debug("membership check failed", e);
       }
     }, 500, 500, TimeUnit.MILLISECONDS);
+    // A node cut off from the leader would leave its watchers waiting for as long as the cut
+    // lasts; past twice the election timeout they are sent to another node.
+    long watchContactLimitMs = 2 * config.electionTimeoutMaxMs();
+    timers.scheduleWithFixedDelay(() -> {
+      try {
+        watches.leaderContact(raft.leaderContactAgeMs(), watchContactLimitMs);
+      } catch (RuntimeException e) {
+        LOG.debug("leader contact check failed", e);
+      }
+    }, 250, 250, TimeUnit.MILLISECONDS);
     checkpointer.start();
     grpc.start();
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);

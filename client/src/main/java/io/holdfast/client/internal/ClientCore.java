@@ -108,6 +108,8 @@ public final class ClientCore implements AutoCloseable {
       java.util.function.Consumer<io.holdfast.client.WatchBatch> listener) {
     RealWatch w = new RealWatch(caller, lockPrefixes, keyPrefixes, afterIndex, listener);
     watches.add(w);
+    // A closed or refused watch is forgotten: a long-lived client opens and closes many.
+    w.ended().whenComplete((ok, failure) -> watches.remove(w));
     return w;
   }
 

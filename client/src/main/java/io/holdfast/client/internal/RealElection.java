@@ -11,11 +11,9 @@ import io.holdfast.client.LockLostException;
 import io.holdfast.client.Session;
 import io.holdfast.client.StaleTokenException;
 import io.holdfast.client.Watch;
-import io.holdfast.client.WatchEvent;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /** An election: the lock {@code name}, and the fenced announcement key {@code name/leader}. */
@@ -92,30 +90,12 @@ public final class RealElection implements Election {
 
   @Override
   public Watch observe(Consumer<Leader> observer) {
-    AtomicReference<Leader> last = new AtomicReference<>();
-    // The lock's current grant: an announcement counts only if written under it.
-    AtomicReference<long[]> grant = new AtomicReference<>(new long[] {0, 0});
+    LeaderTracker tracker = new LeaderTracker(name, key);
     return client.watch(List.of(name), List.of(key), 0, batch -> {
-      Leader now = last.get() == null ? Leader.NONE : last.get();
-      for (WatchEvent e : batch.events()) {
-        if (e.kind() == WatchEvent.Kind.LOCK_ACQUIRED && e.lockName().equals(name)) {
-          grant.set(new long[] {e.sessionId(), e.token()});
-        } else if (e.kind() == WatchEvent.Kind.LOCK_RELEASED && e.lockName().equals(name)) {
-          grant.set(new long[] {0, 0});
-          now = Leader.NONE;
-        } else if (e.kind() == WatchEvent.Kind.KEY_PUT && e.key().equals(key)) {
-          long[] g = grant.get();
-          // An announcement left by a leader that is gone does not count.
-          now = g[1] != 0 && e.kv().fenceToken() == g[1] ? new Leader(e.kv().valueAsString(), g[1], g[0]) : Leader.NONE;
-        } else if (e.kind() == WatchEvent.Kind.KEY_DELETED && e.key().equals(key)) {
-          now = Leader.NONE;
-        }
-      }
-      if (!now.equals(last.get())) {
-        last.set(now);
-        observer.accept(now);
+      Leader changed = tracker.onBatch(batch);
+      if (changed != null) {
+        observer.accept(changed);
       }
     });
   }
-
 }

@@ -5,6 +5,8 @@ import io.holdfast.client.WatchBatch;
 import java.util.List;
 import java.util.concurrent.Flow;
 import java.util.concurrent.SubmissionPublisher;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A watch as a {@link Flow.Publisher}: each subscriber gets its own resuming watch, with the JDK's
@@ -27,7 +29,10 @@ public final class WatchPublisher implements Flow.Publisher<WatchBatch> {
   @Override
   public void subscribe(Flow.Subscriber<? super WatchBatch> subscriber) {
     SubmissionPublisher<WatchBatch> buffer = new SubmissionPublisher<>();
-    Watch[] watch = new Watch[1];
+    // onSubscribe runs on the publisher's executor, maybe before the watch below exists: a cancel
+    // from it is remembered, and the watch closed as soon as it is there.
+    AtomicReference<Watch> watch = new AtomicReference<>();
+    AtomicBoolean cancelled = new AtomicBoolean();
     buffer.subscribe(new Flow.Subscriber<WatchBatch>() {
       @Override
       public void onSubscribe(Flow.Subscription s) {
@@ -40,8 +45,10 @@ public final class WatchPublisher implements Flow.Publisher<WatchBatch> {
           @Override
           public void cancel() {
             s.cancel();
-            if (watch[0] != null) {
-              watch[0].close();
+            cancelled.set(true);
+            Watch w = watch.get();
+            if (w != null) {
+              w.close();
             }
             buffer.close();
           }
@@ -63,9 +70,22 @@ public final class WatchPublisher implements Flow.Publisher<WatchBatch> {
         subscriber.onComplete();
       }
     });
-    watch[0] = core.watch(lockPrefixes, keyPrefixes, afterIndex, batch -> {
+    Watch w = core.watch(lockPrefixes, keyPrefixes, afterIndex, batch -> {
       if (!buffer.isClosed()) {
         buffer.submit(batch);
+      }
+    });
+    watch.set(w);
+    if (cancelled.get()) {
+      w.close();
+    }
+    // A watch the cluster refuses for good (permission, bad prefix) ends the subscriber with the reason.
+    w.ended().whenComplete((ok, failure) -> {
+      if (failure != null) {
+        buffer.closeExceptionally(failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+            ? c.getCause() : failure);
+      } else {
+        buffer.close();
       }
     });
   }

@@ -72,17 +72,25 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
       }
     }
     ServerCallStreamObserver<WatchResponse> call = (ServerCallStreamObserver<WatchResponse>) out;
-    Runnable unsubscribe = hub.subscribe(req, call);
     java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
     Runnable release = () -> {
       if (conn != null && maxPerConnection > 0 && ended.compareAndSet(false, true)) {
         open.computeIfPresent(conn, (k, n) -> n == 1 ? null : n - 1);
       }
     };
+    // The handlers go on first: whatever happens in subscribe, the connection's slot comes back.
+    java.util.concurrent.atomic.AtomicReference<Runnable> unsubscribe = new java.util.concurrent.atomic.AtomicReference<>(
+        () -> { });
     call.setOnCancelHandler(() -> {
-      unsubscribe.run();
+      unsubscribe.get().run();
       release.run();
     });
     call.setOnCloseHandler(release);
+    try {
+      unsubscribe.set(hub.subscribe(req, call));
+    } catch (RuntimeException e) {
+      release.run();
+      out.onError(io.grpc.Status.INTERNAL.withDescription("the watch could not start: " + e).asRuntimeException());
+    }
   }
 }

@@ -1,6 +1,6 @@
 package io.holdfast.server.api;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.holdfast.proto.v1.KeyValue;
@@ -8,25 +8,35 @@ import io.holdfast.proto.v1.WatchEvent;
 import io.holdfast.proto.v1.WatchEventKind;
 import io.holdfast.proto.v1.WatchRequest;
 import io.holdfast.proto.v1.WatchResponse;
+import io.holdfast.server.state.FencingToken;
 import io.holdfast.server.state.HoldfastState;
 import io.holdfast.server.state.KvEntry;
 import io.holdfast.server.state.LockRecord;
 import io.holdfast.server.state.StateEvent;
-import io.holdfast.server.statemachine.HoldfastStateMachine;
 import io.holdfast.server.statemachine.StateObserver;
+import io.holdfast.server.statemachine.StateReader;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
 
 /**
  * This node's watchers, and the recent history they resume from. Events come from apply, so every
  * node produces the same events in the same order; one response carries all of one entry's events,
  * so a watcher that resumes after index N never sees part of an entry twice or misses the rest.
  *
- * <p>Everything here runs under the state machine's lock (apply, and subscribe reads the state
- * with it), which orders deliveries per watcher. A watcher that needs events older than the kept
- * history gets the current state first ({@code snapshot = true}), then live events.
+ * <p>Watch indexes carry the fencing epoch, like tokens and KV revisions ({@link FencingToken}): a
+ * position from before a restore is below every position of the restored cluster, so resuming
+ * from it gets the current state instead of silently skipping what the restore rewound.
+ *
+ * <p>Apply and subscribe run under the state lock, which orders deliveries per watcher. A watcher
+ * that needs events older than the kept history gets the current state first ({@code snapshot =
+ * true}), then live events. What a watcher catches up on at subscribe is built part by part as its
+ * stream has room, outside the state lock: only references to immutable entries are taken under
+ * it, so a thousand agents subscribing to a large prefix do not each copy it into this node's memory.
  */
 public final class WatchHub implements StateObserver {
   private record Batch(long index, List<WatchEvent> events, long bytes) {}
@@ -36,9 +46,10 @@ public final class WatchHub implements StateObserver {
   /** The size a snapshot's parts aim at (gRPC clients refuse messages over 4 MiB by default). */
   static final int SNAPSHOT_PART_BYTES = 1 << 20;
   /**
-   * What a watcher may leave unread in this node's memory: bytes sent since its stream last had
-   * room. A watcher that stops reading is ended with RESOURCE_EXHAUSTED and resumes when it reads
-   * again (from the history, or a snapshot); otherwise it would hold every later event here.
+   * What a watcher may leave unread in this node's memory: live events sent since its stream last
+   * had room, or queued behind its catch-up. A watcher that stops reading is ended with
+   * RESOURCE_EXHAUSTED and resumes when it reads again (from the history, or a snapshot);
+   * otherwise it would hold every later event here.
    */
   static final long MAX_UNREAD_BYTES = 32L * 1024 * 1024;
 
@@ -46,7 +57,19 @@ public final class WatchHub implements StateObserver {
     final List<String> lockPrefixes;
     final List<String> keyPrefixes;
     final ServerCallStreamObserver<WatchResponse> out;
+    /** The last index this watcher was given or skipped; guarded by the state lock. */
     long lastIndex;
+
+    // Guarded by this: the stream is written from apply (live events) and from gRPC's onReady.
+    /** What the watcher still has to catch up on, built as it is sent; null once sent. */
+    private Iterator<WatchResponse> catchUp;
+    /** Live events that arrived during the catch-up, sent after it. */
+    private final ArrayDeque<WatchResponse> queued = new ArrayDeque<>();
+    private long queuedBytes;
+    /** Live bytes sent since the stream last had room; see {@link #MAX_UNREAD_BYTES}. */
+    private long unreadBytes;
+    /** Set once it is gone (ended, or its stream broke). */
+    private boolean ended;
 
     Subscriber(WatchRequest req, ServerCallStreamObserver<WatchResponse> out) {
       this.lockPrefixes = List.copyOf(req.getLockPrefixesList());
@@ -58,33 +81,87 @@ public final class WatchHub implements StateObserver {
       return e.getLockName().isEmpty() ? matches(keyPrefixes, e.getKey()) : matches(lockPrefixes, e.getLockName());
     }
 
-    /** Sent since the stream last had room; see {@link #MAX_UNREAD_BYTES}. */
-    long unreadBytes;
-    /** Set once it is gone (ended, or its stream broke): it must not join the subscribers then. */
-    boolean ended;
+    synchronized void startCatchUp(Iterator<WatchResponse> parts) {
+      catchUp = parts;
+    }
 
-    /** Live events count toward the unread limit; the catch-up at subscribe (bounded by the
-     * store and the history) goes out in one loop, faster than any client reads, and does not. */
-    void send(WatchResponse r, boolean live) {
+    synchronized void sendLive(WatchResponse r) {
+      if (ended) {
+        return;
+      }
+      int size = r.getSerializedSize();
+      if (catchUp != null || !queued.isEmpty()) {
+        queued.addLast(r);
+        queuedBytes += size;
+        if (queuedBytes > MAX_UNREAD_BYTES) {
+          end(unreadLimit());
+        }
+        return;
+      }
       try {
-        if (out.isReady() || !live) {
+        if (out.isReady()) {
           unreadBytes = 0;
         }
-        unreadBytes += live ? r.getSerializedSize() : 0;
+        unreadBytes += size;
         if (unreadBytes > MAX_UNREAD_BYTES) {
-          ended = true;
-          subscribers.remove(this);
-          out.onError(Status.RESOURCE_EXHAUSTED.withDescription("this watcher left more than "
-              + MAX_UNREAD_BYTES / (1024 * 1024) + " MiB of events unread; resume the watch once it reads again")
-              .asRuntimeException());
+          end(unreadLimit());
           return;
         }
         out.onNext(r);
       } catch (RuntimeException e) {
-        ended = true;
-        subscribers.remove(this);
+        gone();
       }
     }
+
+    /** Sends the catch-up, then what queued behind it, while the stream has room (gRPC's onReady). */
+    synchronized void drain() {
+      try {
+        while (!ended && out.isReady()) {
+          WatchResponse next;
+          if (catchUp != null) {
+            if (!catchUp.hasNext()) {
+              catchUp = null;
+              continue;
+            }
+            next = catchUp.next();
+          } else {
+            next = queued.pollFirst();
+            if (next == null) {
+              return;
+            }
+            queuedBytes -= next.getSerializedSize();
+          }
+          out.onNext(next);
+        }
+      } catch (RuntimeException e) {
+        gone();
+      }
+    }
+
+    synchronized void end(Status why) {
+      if (ended) {
+        return;
+      }
+      gone();
+      try {
+        out.onError(why.asRuntimeException());
+      } catch (RuntimeException alreadyGone) {
+        // the stream broke first
+      }
+    }
+
+    synchronized void gone() {
+      ended = true;
+      catchUp = null;
+      queued.clear();
+      queuedBytes = 0;
+      subscribers.remove(this);
+    }
+  }
+
+  private static Status unreadLimit() {
+    return Status.RESOURCE_EXHAUSTED.withDescription("this watcher left more than " + MAX_UNREAD_BYTES / (1024 * 1024)
+        + " MiB of events unread; resume the watch once it reads again");
   }
 
   private static boolean matches(List<String> prefixes, String name) {
@@ -96,16 +173,18 @@ public final class WatchHub implements StateObserver {
     return false;
   }
 
-  private final HoldfastStateMachine stateMachine;
+  private final StateReader state;
   private final int capacity;
-  private final ArrayDeque<Batch> history = new ArrayDeque<>();
+  private final ArrayDeque<Batch> history = new ArrayDeque<>(); // guarded by the state lock
   private long historyBytes;
   private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
   /** Every entry with events after this index is in {@link #history}; -1 until known. */
   private long coveredAfter = -1;
+  /** Why this node serves no watches now (it lost touch with the leader), or null. */
+  private volatile String outOfTouch;
 
-  public WatchHub(HoldfastStateMachine stateMachine, int capacity) {
-    this.stateMachine = stateMachine;
+  public WatchHub(StateReader state, int capacity) {
+    this.state = state;
     this.capacity = capacity;
   }
 
@@ -113,7 +192,7 @@ public final class WatchHub implements StateObserver {
   public void onApplied(List<StateEvent> events) {
     List<WatchEvent> out = new ArrayList<>();
     // One entry's events go out together, at its last revision (a batch spans several).
-    long index = events.get(events.size() - 1).index();
+    long index = FencingToken.value(state.read(HoldfastState::fencingEpoch), events.get(events.size() - 1).index());
     for (StateEvent e : events) {
       if (e instanceof StateEvent.LockGranted g) {
         out.add(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(g.lockName())
@@ -142,7 +221,7 @@ public final class WatchHub implements StateObserver {
     for (WatchEvent w : out) {
       bytes += w.getSerializedSize();
     }
-    Batch batch = new Batch(index, out, bytes);
+    Batch batch = new Batch(index, List.copyOf(out), bytes);
     history.addLast(batch);
     historyBytes += bytes;
     while (history.size() > capacity || (historyBytes > MAX_HISTORY_BYTES && history.size() > 1)) {
@@ -151,93 +230,162 @@ public final class WatchHub implements StateObserver {
       coveredAfter = gone.index();
     }
     for (Subscriber s : subscribers) {
-      deliver(s, batch, true);
+      if (batch.index() > s.lastIndex) {
+        s.lastIndex = batch.index();
+        WatchResponse r = response(batch, s);
+        if (r != null) {
+          s.sendLive(r);
+        }
+      }
     }
   }
 
-  private static void deliver(Subscriber s, Batch b, boolean live) {
-    if (b.index() <= s.lastIndex) {
-      return;
-    }
-    s.lastIndex = b.index();
+  /** What of {@code b} the subscriber wants, or null if nothing. */
+  private static WatchResponse response(Batch b, Subscriber s) {
     List<WatchEvent> wanted = new ArrayList<>();
     for (WatchEvent e : b.events()) {
       if (s.wants(e)) {
         wanted.add(e);
       }
     }
-    if (!wanted.isEmpty()) {
-      s.send(WatchResponse.newBuilder().setIndex(b.index()).addAllEvents(wanted).build(), live);
-    }
+    return wanted.isEmpty() ? null : WatchResponse.newBuilder().setIndex(b.index()).addAllEvents(wanted).build();
   }
 
   static KeyValue keyValue(KvEntry e) {
-    return KeyValue.newBuilder().setKey(e.key()).setValue(ByteString.copyFrom(e.value())).setRevision(e.revision())
-        .setCreateRevision(e.createRevision()).setFenceLock(e.fenceLock()).setFenceToken(e.fenceToken())
-        .setWrittenAtMs(e.writtenAtMs()).build();
+    // value() is already a private copy: wrapping it saves a second one.
+    return KeyValue.newBuilder().setKey(e.key()).setValue(UnsafeByteOperations.unsafeWrap(e.value()))
+        .setRevision(e.revision()).setCreateRevision(e.createRevision()).setFenceLock(e.fenceLock())
+        .setFenceToken(e.fenceToken()).setWrittenAtMs(e.writtenAtMs()).build();
   }
 
-  /** Starts a watcher: the history after its index, or the current state, then live events. */
+  /**
+   * Starts a watcher: the history after its index, or the current state, then live events. The
+   * returned action stops it (the stream was cancelled).
+   */
   public Runnable subscribe(WatchRequest req, ServerCallStreamObserver<WatchResponse> out) {
+    String why = outOfTouch;
+    if (why != null) {
+      out.onError(Status.UNAVAILABLE.withDescription(why).asRuntimeException());
+      return () -> { };
+    }
     Subscriber sub = new Subscriber(req, out);
-    stateMachine.read(s -> {
+    // Set before the call returns (gRPC's rule); the catch-up goes out as the stream has room.
+    out.setOnReadyHandler(sub::drain);
+    Status refused = state.read(s -> {
+      long epoch = s.fencingEpoch();
+      long now = FencingToken.value(epoch, s.lastRevision());
       if (coveredAfter < 0) {
-        coveredAfter = s.lastRevision();
+        coveredAfter = now;
       }
-      sub.lastIndex = req.getAfterIndex();
-      if (req.getAfterIndex() == 0 || req.getAfterIndex() < coveredAfter) {
-        for (WatchResponse part : snapshot(s, sub)) {
-          sub.send(part, false);
-        }
-        sub.lastIndex = s.lastRevision();
+      long after = req.getAfterIndex();
+      if (after >>> FencingToken.INDEX_BITS > epoch) {
+        return Status.INVALID_ARGUMENT.withDescription("after_index " + after + " is from fencing epoch "
+            + (after >>> FencingToken.INDEX_BITS) + ", but this cluster is in epoch " + epoch
+            + ": it names no position of this cluster");
+      }
+      if (after == 0 || after < coveredAfter) {
+        sub.startCatchUp(snapshotParts(now, snapshotEvents(s, sub), SNAPSHOT_PART_BYTES));
+        sub.lastIndex = now;
       } else {
+        List<Batch> newer = new ArrayList<>();
         for (Batch b : history) {
-          deliver(sub, b, false);
+          if (b.index() > after) {
+            newer.add(b);
+          }
         }
+        sub.startCatchUp(newer.stream().map(b -> response(b, sub)).filter(r -> r != null).iterator());
+        sub.lastIndex = newer.isEmpty() ? after : newer.get(newer.size() - 1).index();
       }
-      if (!sub.ended) {
-        subscribers.add(sub);
-      }
+      subscribers.add(sub);
       return null;
     });
-    return () -> subscribers.remove(sub);
+    if (refused != null) {
+      out.onError(refused.asRuntimeException());
+      return () -> { };
+    }
+    sub.drain();
+    return sub::gone;
   }
 
-  /** The current state as parts of about {@link #SNAPSHOT_PART_BYTES}; at least one, maybe empty. */
-  private static List<WatchResponse> snapshot(HoldfastState s, Subscriber sub) {
-    List<WatchEvent> events = new ArrayList<>();
+  /**
+   * The current state as events, taken under the state lock: held locks are copied (they change in
+   * place), keys are referenced (entries are immutable) and turned into messages as they are sent.
+   */
+  private static Iterator<WatchEvent> snapshotEvents(HoldfastState s, Subscriber sub) {
+    List<WatchEvent> locks = new ArrayList<>();
     for (String prefix : sub.lockPrefixes) {
       for (LockRecord l : s.locks(prefix)) {
         if (l.isHeld()) {
-          events.add(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(l.name())
+          locks.add(WatchEvent.newBuilder().setKind(WatchEventKind.LOCK_ACQUIRED).setLockName(l.name())
               .setSessionId(l.holderSessionId()).setToken(l.token()).build());
         }
       }
     }
+    List<KvEntry> keys = new ArrayList<>();
     for (String prefix : sub.keyPrefixes) {
-      for (KvEntry e : s.kvList(prefix, Integer.MAX_VALUE)) {
-        events.add(WatchEvent.newBuilder().setKind(WatchEventKind.KEY_PUT).setKey(e.key()).setKv(keyValue(e)).build());
-      }
+      keys.addAll(s.kvList(prefix, Integer.MAX_VALUE));
     }
-    return snapshotParts(s.lastRevision(), events, SNAPSHOT_PART_BYTES);
+    return Stream.concat(locks.stream(), keys.stream().map(e -> WatchEvent.newBuilder()
+        .setKind(WatchEventKind.KEY_PUT).setKey(e.key()).setKv(keyValue(e)).build())).iterator();
   }
 
-  static List<WatchResponse> snapshotParts(long index, List<WatchEvent> events, int partBytes) {
-    List<WatchResponse> parts = new ArrayList<>();
-    WatchResponse.Builder b = WatchResponse.newBuilder().setIndex(index).setSnapshot(true);
-    long bytes = 0;
-    for (WatchEvent e : events) {
-      int size = e.getSerializedSize();
-      if (b.getEventsCount() > 0 && bytes + size > partBytes) {
-        parts.add(b.setSnapshotMore(true).build());
-        b = WatchResponse.newBuilder().setIndex(index).setSnapshot(true);
-        bytes = 0;
+  /**
+   * A snapshot as parts of about {@code partBytes}, built one at a time as they are asked for;
+   * at least one part, maybe empty, and every part but the last has {@code snapshot_more}.
+   */
+  static Iterator<WatchResponse> snapshotParts(long index, Iterator<WatchEvent> events, int partBytes) {
+    return new Iterator<>() {
+      private WatchEvent carried;
+      private boolean done;
+
+      @Override
+      public boolean hasNext() {
+        return !done;
       }
-      b.addEvents(e);
-      bytes += size;
+
+      @Override
+      public WatchResponse next() {
+        if (done) {
+          throw new NoSuchElementException();
+        }
+        WatchResponse.Builder b = WatchResponse.newBuilder().setIndex(index).setSnapshot(true);
+        long bytes = 0;
+        while (true) {
+          WatchEvent e = carried != null ? carried : events.hasNext() ? events.next() : null;
+          carried = null;
+          if (e == null) {
+            done = true;
+            return b.build();
+          }
+          int size = e.getSerializedSize();
+          if (b.getEventsCount() > 0 && bytes + size > partBytes) {
+            carried = e;
+            return b.setSnapshotMore(true).build();
+          }
+          b.addEvents(e);
+          bytes += size;
+        }
+      }
+    };
+  }
+
+  /**
+   * How long ago this node last heard from a Raft leader (0 while it leads). Past {@code limitMs}
+   * its state may be stale for as long as the cut lasts, and nothing would tell a watcher: its
+   * watchers are ended with UNAVAILABLE, and new ones refused, so that they resume on a node that
+   * has a leader. Called every few hundred milliseconds.
+   */
+  public void leaderContact(long sinceMs, long limitMs) {
+    if (sinceMs <= limitMs) {
+      outOfTouch = null;
+      return;
     }
-    parts.add(b.build());
-    return parts;
+    String why = "this node has not heard from a Raft leader for " + sinceMs + " ms; resume the watch on another node";
+    outOfTouch = why;
+    // Every call, not only the first: a watcher that subscribed while this one ran is ended next time.
+    for (Subscriber s : subscribers) {
+      s.end(Status.UNAVAILABLE.withDescription(why));
+    }
   }
 
   @Override
@@ -245,15 +393,9 @@ public final class WatchHub implements StateObserver {
     // The history no longer joins up with the state: watchers resume (and get a snapshot).
     history.clear();
     historyBytes = 0;
-    coveredAfter = stateMachine.read(HoldfastState::lastRevision);
+    coveredAfter = state.read(s -> FencingToken.value(s.fencingEpoch(), s.lastRevision()));
     for (Subscriber s : subscribers) {
-      try {
-        s.out.onError(Status.UNAVAILABLE.withDescription("this node reloaded its state; resume the watch")
-            .asRuntimeException());
-      } catch (RuntimeException ignored) {
-        // already gone
-      }
+      s.end(Status.UNAVAILABLE.withDescription("this node reloaded its state; resume the watch"));
     }
-    subscribers.clear();
   }
 }

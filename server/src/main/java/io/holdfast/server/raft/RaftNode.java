@@ -263,6 +263,34 @@ public final class RaftNode implements AutoCloseable {
     return info.isLeader() && info.isLeaderReady();
   }
 
+  /** When this node last knew itself in touch with a leader (System.nanoTime()). */
+  private volatile long lastLeaderContactNanos = System.nanoTime();
+
+  /**
+   * Milliseconds since this node last heard from a Raft leader: 0 while it leads (Ratis steps a
+   * leader down when a majority stops answering), the time since the leader's last append on a
+   * follower, and the time since it last had a leader on a candidate or a node that knows none.
+   */
+  public long leaderContactAgeMs() {
+    long now = System.nanoTime();
+    DivisionInfo info = division().getInfo();
+    long age = -1;
+    if (info.isLeader()) {
+      age = 0;
+    } else if (info.getLeaderId() != null) {
+      var role = info.getRoleInfoProto();
+      // A follower's leader info is Ratis's default (elapsed 0) when it knows no leader: checked above.
+      if (role.hasFollowerInfo() && role.getFollowerInfo().getLeaderInfo().hasId()) {
+        age = role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs();
+      }
+    }
+    if (age >= 0) {
+      lastLeaderContactNanos = Math.max(lastLeaderContactNanos, now - TimeUnit.MILLISECONDS.toNanos(age));
+      return age;
+    }
+    return TimeUnit.NANOSECONDS.toMillis(now - lastLeaderContactNanos);
+  }
+
   /** The leader this node knows of, or null. */
   public String leaderId() {
     RaftPeerId id = division().getInfo().getLeaderId();

@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * through {@link #read}; linearizable reads first pass a Ratis ReadIndex barrier ({@link #query}
  * answers it) and then read the local state, which has applied at least up to the read index.
  */
-public final class HoldfastStateMachine extends BaseStateMachine {
+public final class HoldfastStateMachine extends BaseStateMachine implements StateReader {
   private static final Logger LOG = LoggerFactory.getLogger(HoldfastStateMachine.class);
 
   private final SnapshotStorage storage = new SnapshotStorage();
@@ -79,6 +79,7 @@ public final class HoldfastStateMachine extends BaseStateMachine {
   }
 
   /** Runs {@code f} against the state with apply excluded; {@code f} must not keep references. */
+  @Override
   public <T> T read(Function<HoldfastState, T> f) {
     synchronized (state) {
       return f.apply(state);
@@ -164,7 +165,10 @@ public final class HoldfastStateMachine extends BaseStateMachine {
     loadLatestSnapshot();
     getLifeCycle().transition(LifeCycle.State.STARTING);
     getLifeCycle().transition(LifeCycle.State.RUNNING);
-    observers.forEach(StateObserver::onStateReloaded);
+    // Under the lock, like apply: a watcher subscribing meanwhile is either told or never joins.
+    synchronized (state) {
+      observers.forEach(StateObserver::onStateReloaded);
+    }
   }
 
   @Override

@@ -22,6 +22,6 @@ public interface StateObserver {
   /** This node stopped being leader (stepped down, or another leader was seen). */
   default void onLeadershipLost() {}
 
-  /** The state was replaced wholesale (a snapshot was installed from the leader). */
+  /** The state was replaced wholesale (a snapshot was installed from the leader). State lock held. */
   default void onStateReloaded() {}
 }

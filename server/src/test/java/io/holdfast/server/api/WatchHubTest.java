@@ -11,16 +11,29 @@ import io.holdfast.proto.v1.WatchRequest;
 import io.holdfast.proto.v1.WatchResponse;
 import io.holdfast.server.state.Command;
 import io.holdfast.server.state.TestLog;
-import io.holdfast.server.statemachine.HoldfastStateMachine;
+import io.holdfast.server.state.HoldfastState;
+import io.holdfast.server.statemachine.StateReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class WatchHubTest {
-  private final TestLog log = new TestLog();
-  private final WatchHub hub = new WatchHub(new HoldfastStateMachine(), 100);
+  private TestLog log = new TestLog();
+  private WatchHub hub = new WatchHub(reader(log.state()), 100);
   private final Collected watcher = new Collected();
+
+  /** The hub reads the same state the test log applies to, as a node's hub reads its state machine's. */
+  static StateReader reader(HoldfastState state) {
+    return new StateReader() {
+      @Override
+      public <T> T read(java.util.function.Function<HoldfastState, T> f) {
+        synchronized (state) {
+          return f.apply(state);
+        }
+      }
+    };
+  }
 
   private static Command.Put put(String id, String key, String value) {
     return new Command.Put(id, key, value.getBytes(StandardCharsets.UTF_8), -1, "", 0, 0);
@@ -61,7 +74,8 @@ class WatchHubTest {
               .setValue(com.google.protobuf.ByteString.copyFrom(new byte[100_000]))).build());
     }
 
-    List<WatchResponse> parts = WatchHub.snapshotParts(42, events, 1 << 20);
+    List<WatchResponse> parts = new ArrayList<>();
+    WatchHub.snapshotParts(42, events.iterator(), 1 << 20).forEachRemaining(parts::add);
 
     assertTrue(parts.size() >= 3, parts.size() + " parts");
     List<WatchEvent> joined = new ArrayList<>();
@@ -74,13 +88,16 @@ class WatchHubTest {
       joined.addAll(p.getEventsList());
     }
     assertEquals(events, joined);
-    assertEquals(1, WatchHub.snapshotParts(7, List.of(), 1 << 20).size(), "an empty state is one empty part");
+    List<WatchResponse> empty = new ArrayList<>();
+    WatchHub.snapshotParts(7, java.util.Collections.emptyIterator(), 1 << 20).forEachRemaining(empty::add);
+    assertEquals(1, empty.size(), "an empty state is one empty part");
+    assertEquals(0, empty.get(0).getEventsCount());
   }
 
   @Test
   void aWatcherThatStopsReadingIsEndedInsteadOfFillingTheNodesMemory() {
-    watcher.ready = false; // its stream's buffer is full: the client reads nothing
     hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
+    watcher.ready = false; // its stream's buffer is full: the client reads nothing
     String mib = "x".repeat(1 << 20);
 
     for (int i = 0; i < 64; i++) {
@@ -100,14 +117,129 @@ class WatchHubTest {
     for (int i = 0; i < 40; i++) {
       applyBatch(put("p" + i, "big/" + i, mib)); // 40 MiB of history, no watcher yet
     }
-    watcher.ready = false; // the catch-up goes out faster than any client reads
+    watcher.ready = false; // the client reads nothing yet
     hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").setAfterIndex(1).build(), watcher);
+    assertEquals(0, watcher.sent.size(), "nothing goes out before the stream has room");
 
+    watcher.becomeReady();
     assertEquals(null, watcher.error);
     assertEquals(39, watcher.live().size(), "the history after index 1");
-    watcher.ready = true;
     applyBatch(put("live", "big/live", "v"));
     assertEquals(40, watcher.live().size());
+  }
+
+  @Test
+  void aSnapshotCatchUpIsBuiltPartByPartAsTheStreamHasRoomAndLiveEventsFollowIt() {
+    String mib = "x".repeat(1 << 20);
+    for (int i = 0; i < 40; i++) {
+      applyBatch(put("p" + i, "big/" + i, mib)); // a 40 MiB state
+    }
+    watcher.room = 1; // the stream takes one message, then has room again only when the client reads
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
+    assertEquals(1, watcher.sent.size(), "one part built and sent, not the whole state");
+    assertTrue(watcher.sent.get(0).getSnapshotMore());
+
+    applyBatch(put("during", "big/during", "v")); // arrives while the snapshot is still going out
+    assertEquals(1, watcher.sent.size(), "a live event waits behind the snapshot");
+
+    while (watcher.sent.size() < 100 && watcher.error == null
+        && (watcher.sent.isEmpty() || watcher.live().isEmpty())) {
+      watcher.room = 1;
+      watcher.becomeReady();
+    }
+    List<WatchResponse> parts = watcher.sent.stream().filter(WatchResponse::getSnapshot).toList();
+    assertTrue(parts.size() >= 20, parts.size() + " parts");
+    assertEquals(40, parts.stream().mapToInt(WatchResponse::getEventsCount).sum(), "every key once");
+    assertFalse(parts.get(parts.size() - 1).getSnapshotMore());
+    WatchResponse live = watcher.sent.get(watcher.sent.size() - 1);
+    assertFalse(live.getSnapshot(), "the live event comes after the last part");
+    assertEquals("big/during", live.getEvents(0).getKey());
+    assertTrue(live.getIndex() > parts.get(0).getIndex());
+  }
+
+  @Test
+  void liveEventsQueuedBehindACatchUpThatIsNeverReadEndTheWatcher() {
+    watcher.ready = false; // not even the snapshot is read
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
+    String mib = "x".repeat(1 << 20);
+    for (int i = 0; i < 40; i++) {
+      applyBatch(put("p" + i, "big/" + i, mib));
+    }
+    assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, io.grpc.Status.fromThrowable(watcher.error).getCode());
+    assertEquals(0, watcher.sent.size());
+    watcher.becomeReady();
+    assertEquals(0, watcher.sent.size(), "an ended watcher's queue is dropped");
+  }
+
+  @Test
+  void watchIndexesCarryTheFencingEpochSoAPositionFromBeforeARestoreGetsTheState() {
+    for (int i = 0; i < 5; i++) {
+      applyBatch(put("p" + i, "cfg/" + i, "old" + i));
+    }
+    // A backup taken now; the old cluster then goes on to revision 9.
+    HoldfastState restored = new HoldfastState();
+    restored.restore(io.holdfast.server.backup.RestoreSeed.seedImage(log.state().image()));
+    for (int i = 5; i < 9; i++) {
+      applyBatch(put("p" + i, "cfg/" + i, "lost" + i));
+    }
+    long oldPosition = log.lastIndex();
+
+    // The restored cluster continues from the backup's index, one epoch on.
+    log = new TestLog(restored);
+    hub = new WatchHub(reader(restored), 100);
+    applyBatch(put("n1", "cfg/new", "new"));
+    Collected resumed = new Collected();
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").setAfterIndex(oldPosition).build(), resumed);
+
+    WatchResponse first = resumed.sent.get(0);
+    assertTrue(first.getSnapshot(), "a position from the old epoch gets the current state, not silence");
+    assertEquals(6, first.getEventsCount(), "the backup's 5 keys and the new one");
+    long epoch1 = io.holdfast.server.state.FencingToken.INDEX_LIMIT;
+    assertTrue(first.getIndex() > epoch1, "indexes of epoch 1: " + first.getIndex());
+    // A live put: its batch index is its KV revision, in every epoch.
+    applyBatch(put("n2", "cfg/new2", "v"));
+    WatchResponse live = resumed.live().get(0);
+    assertEquals(live.getEvents(0).getKv().getRevision(), live.getIndex());
+
+    Collected fromTheFuture = new Collected();
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").setAfterIndex(2 * epoch1 + 5).build(),
+        fromTheFuture);
+    assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, io.grpc.Status.fromThrowable(fromTheFuture.error).getCode());
+    assertTrue(fromTheFuture.error.getMessage().contains("epoch 2"), fromTheFuture.error.getMessage());
+  }
+
+  @Test
+  void aNodeOutOfTouchWithTheLeaderEndsItsWatchersAndRefusesNewOnesUntilItHearsFromOneAgain() {
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), watcher);
+    hub.leaderContact(300, 2_000);
+    assertEquals(null, watcher.error, "heard from the leader 300 ms ago: fine");
+
+    hub.leaderContact(2_500, 2_000);
+    assertEquals(io.grpc.Status.Code.UNAVAILABLE, io.grpc.Status.fromThrowable(watcher.error).getCode());
+    assertTrue(watcher.error.getMessage().contains("2500 ms"), watcher.error.getMessage());
+    Collected refused = new Collected();
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), refused);
+    assertEquals(io.grpc.Status.Code.UNAVAILABLE, io.grpc.Status.fromThrowable(refused.error).getCode());
+    int before = watcher.sent.size();
+    applyBatch(put("p", "cfg/a", "v"));
+    assertEquals(before, watcher.sent.size(), "an ended watcher gets nothing more");
+
+    hub.leaderContact(100, 2_000);
+    Collected again = new Collected();
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), again);
+    assertEquals(null, again.error);
+    assertEquals(1, again.sent.size(), "the current state");
+  }
+
+  @Test
+  void aReloadedStateEndsEveryWatcherSoThatItResumes() {
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), watcher);
+    applyBatch(put("p", "cfg/a", "v"));
+    hub.onStateReloaded();
+    assertEquals(io.grpc.Status.Code.UNAVAILABLE, io.grpc.Status.fromThrowable(watcher.error).getCode());
+    int before = watcher.sent.size();
+    applyBatch(put("q", "cfg/b", "v"));
+    assertEquals(before, watcher.sent.size());
   }
 
   @Test
@@ -125,7 +257,16 @@ class WatchHubTest {
   private static final class Collected extends ServerCallStreamObserver<WatchResponse> {
     final List<WatchResponse> sent = new ArrayList<>();
     boolean ready = true;
+    /** When not negative: messages the stream takes before it has no room (a client that reads slowly). */
+    int room = -1;
     Throwable error;
+    Runnable onReady = () -> { };
+
+    /** The client read: the stream has room again, and gRPC says so. */
+    void becomeReady() {
+      ready = true;
+      onReady.run();
+    }
 
     List<WatchResponse> live() {
       return sent.stream().filter(r -> !r.getSnapshot()).toList();
@@ -133,7 +274,13 @@ class WatchHubTest {
 
     @Override
     public void onNext(WatchResponse value) {
+      if (error != null) {
+        throw new IllegalStateException("onNext after onError");
+      }
       sent.add(value);
+      if (room > 0 && --room == 0) {
+        ready = false;
+      }
     }
 
     @Override
@@ -161,7 +308,9 @@ class WatchHubTest {
     }
 
     @Override
-    public void setOnReadyHandler(Runnable onReadyHandler) {}
+    public void setOnReadyHandler(Runnable onReadyHandler) {
+      onReady = onReadyHandler;
+    }
 
     @Override
     public void disableAutoInboundFlowControl() {}
