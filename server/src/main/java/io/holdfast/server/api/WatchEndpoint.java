@@ -47,18 +47,21 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
-    for (String p : req.getLockPrefixesList()) {
-      var denied = access.requireAllUnder(io.holdfast.server.security.Verb.WATCH, p);
-      if (denied != null) {
-        out.onError(denied);
-        return;
+    // Events carry values and holders, what read guards: a watch needs read as well as watch.
+    for (var verb : java.util.List.of(io.holdfast.server.security.Verb.WATCH, io.holdfast.server.security.Verb.READ)) {
+      for (String p : req.getLockPrefixesList()) {
+        var denied = access.requireAllUnder(verb, p);
+        if (denied != null) {
+          out.onError(denied);
+          return;
+        }
       }
-    }
-    for (String p : req.getKeyPrefixesList()) {
-      var denied = access.requireAllUnder(io.holdfast.server.security.Verb.WATCH, p);
-      if (denied != null) {
-        out.onError(denied);
-        return;
+      for (String p : req.getKeyPrefixesList()) {
+        var denied = access.requireAllUnder(verb, p);
+        if (denied != null) {
+          out.onError(denied);
+          return;
+        }
       }
     }
     java.net.SocketAddress conn = io.holdfast.server.security.Identity.connection();

@@ -10,7 +10,7 @@ public enum Verb {
   READ,
   /** Put and delete keys. */
   WRITE,
-  /** Watch lock and key events. */
+  /** Watch lock and key events (with read: the events show values and holders). */
   WATCH,
   /** Revoke locks, expire sessions, see every session; implies the other verbs. */
   ADMIN;

@@ -88,7 +88,7 @@ class BadInputSuiteTest {
   static final long TTL = 300_000;
   static final Map<String, String> TOKENS = Map.of(
       "sre", "tok-sre-1", "orchestrator", "tok-orch-1", "orchestrator-b", "tok-orch-2", "agent-7", "tok-agent-7",
-      "mallory", "tok-mallory", "limited", "tok-limited");
+      "mallory", "tok-mallory", "limited", "tok-limited", "watch-only", "tok-watch-only");
 
   @TempDir
   static Path dir;
@@ -111,7 +111,7 @@ class BadInputSuiteTest {
     Map<String, String> s = new LinkedHashMap<>();
     s.put("auth-token-file", tokenFile.toString());
     s.put("acl", "orchestrator*:fleet/:lock+write+read+watch;agent-*:fleet/:read+watch;sre::admin;"
-        + "limited:lim/:lock+read");
+        + "limited:lim/:lock+read;watch-only:fleet/:watch");
     s.put("max-name-length", Integer.toString(MAX_NAME));
     s.put("max-value-bytes", Integer.toString(MAX_VALUE));
     s.put("max-request-bytes", "70000");
@@ -611,6 +611,11 @@ class BadInputSuiteTest {
       out.add(new Case("other-identity", who + ": Watch fleet/", denied,
           () -> watch(who, WatchRequest.newBuilder().addKeyPrefixes("fleet/").build())));
     }
+    // A watch shows values and holders, which is what read guards: watch alone is not enough.
+    out.add(new Case("other-identity", "watch-only: Watch fleet/ keys without read", denied,
+        () -> watch("watch-only", WatchRequest.newBuilder().addKeyPrefixes("fleet/").build())));
+    out.add(new Case("other-identity", "watch-only: Watch fleet/ locks without read", denied,
+        () -> watch("watch-only", WatchRequest.newBuilder().addLockPrefixes("fleet/").build())));
     out.add(new Case("other-identity", "orchestrator: Acquire outside its prefix", denied,
         () -> locks("orchestrator").acquire(acquire("i-" + n(), s1, "lim/x", 0))));
     out.add(new Case("other-identity", "no token at all", Status.Code.UNAUTHENTICATED,
