@@ -80,7 +80,9 @@ public final class RealWatch implements Watch {
               failures = 0;
             }
             lastIndex = r.getIndex();
-            listener.accept(batch(r));
+            if (r.getEventsCount() > 0 || r.getSnapshot()) {
+              listener.accept(batch(r)); // else progress: only the position moves
+            }
           }
 
           @Override

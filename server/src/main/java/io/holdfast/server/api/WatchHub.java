@@ -59,6 +59,9 @@ public final class WatchHub implements StateObserver {
     final ServerCallStreamObserver<WatchResponse> out;
     /** The last index this watcher was given or skipped; guarded by the state lock. */
     long lastIndex;
+    /** History it skipped since it was last sent anything (state lock); see {@link #progress}. */
+    int skippedBatches;
+    long skippedBytes;
 
     // Guarded by this: the stream is written from apply (live events) and from gRPC's onReady.
     /** What the watcher still has to catch up on, built as it is sent; null once sent. */
@@ -234,9 +237,28 @@ public final class WatchHub implements StateObserver {
         s.lastIndex = batch.index();
         WatchResponse r = response(batch, s);
         if (r != null) {
+          s.skippedBatches = 0;
+          s.skippedBytes = 0;
           s.sendLive(r);
+        } else {
+          progress(s, batch);
         }
       }
+    }
+  }
+
+  /**
+   * A watcher whose prefixes see nothing while others are busy would fall out of the history, and
+   * get the whole state on its next resume (after every failover). Before a quarter of the history
+   * has gone by unseen, it is told its position: a response with no events.
+   */
+  private void progress(Subscriber s, Batch skipped) {
+    s.skippedBatches++;
+    s.skippedBytes += skipped.bytes();
+    if (s.skippedBatches >= Math.max(1, capacity / 4) || s.skippedBytes >= MAX_HISTORY_BYTES / 4) {
+      s.skippedBatches = 0;
+      s.skippedBytes = 0;
+      s.sendLive(WatchResponse.newBuilder().setIndex(skipped.index()).build());
     }
   }
 

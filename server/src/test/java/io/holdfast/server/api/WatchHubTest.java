@@ -232,6 +232,25 @@ class WatchHubTest {
   }
 
   @Test
+  void aWatcherOfAQuietPrefixIsToldItsPositionSoThatItsResumeStaysWithinTheHistory() {
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("quiet/").build(), watcher);
+    for (int i = 0; i < 250; i++) {
+      applyBatch(put("p" + i, "busy/" + i, "v")); // the history keeps 100 entries
+    }
+    List<WatchResponse> progress = watcher.live();
+    assertTrue(progress.size() >= 9, progress.size() + " progress messages");
+    assertTrue(progress.stream().allMatch(r -> r.getEventsCount() == 0));
+    long told = progress.get(progress.size() - 1).getIndex();
+    assertTrue(told >= log.lastIndex() - 25, "told " + told + " of " + log.lastIndex());
+
+    Collected resumed = new Collected();
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("quiet/").setAfterIndex(told).build(), resumed);
+    assertTrue(resumed.sent.stream().noneMatch(WatchResponse::getSnapshot), "resumed from the history, no snapshot");
+    applyBatch(put("q", "quiet/a", "v"));
+    assertEquals("quiet/a", resumed.live().get(resumed.live().size() - 1).getEvents(0).getKey());
+  }
+
+  @Test
   void aReloadedStateEndsEveryWatcherSoThatItResumes() {
     hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), watcher);
     applyBatch(put("p", "cfg/a", "v"));
