@@ -2,6 +2,7 @@ package io.holdfast.server.raft;
 
 import io.holdfast.server.state.Command;
 import io.holdfast.server.state.Result;
+import io.holdfast.server.statemachine.CommandCodec;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,8 +19,8 @@ import java.util.function.Predicate;
  *
  * <p>A command that finds fewer than {@code inFlight} entries under way goes out at once, alone:
  * batching never delays a lone caller. Otherwise it waits for the next entry, which takes every
- * command queued by then (up to {@code maxCommands}, and about {@link #MAX_BATCH_BYTES}: key-value
- * writes can be large, and a Ratis entry has to fit its appender buffer). One sender at a time hands entries to Ratis,
+ * command queued by then (up to {@code maxCommands}, and {@link #MAX_BATCH_BYTES} as encoded: values
+ * and labels can be large, and a Ratis entry has to fit its appender buffer). One sender at a time hands entries to Ratis,
  * in queue order, so commands keep the order in which they were submitted.
  *
  * <p>An urgent command (a release that hands a lock to a waiter) may open one entry beyond
@@ -79,7 +80,7 @@ final class CommandBatcher {
   /** The most holds skipped after a run of failed ones. */
   static final int MAX_HOLDS_SKIPPED = 64;
 
-  private record Pending(Command command, boolean urgent, CompletableFuture<Result> result) {}
+  private record Pending(Command command, long bytes, boolean urgent, CompletableFuture<Result> result) {}
 
   /**
    * {@code replicate} sends one command (a {@link Command.Batch} for several) and completes with
@@ -111,7 +112,9 @@ final class CommandBatcher {
   }
 
   CompletableFuture<Result> submit(Command command) {
-    Pending p = new Pending(command, urgent.test(command), new CompletableFuture<>());
+    // Measured on the caller's thread: the byte cap must hold for every kind of command (a batch
+    // of session opens with large labels once made an entry larger than Ratis's buffers).
+    Pending p = new Pending(command, CommandCodec.entryBytes(command), urgent.test(command), new CompletableFuture<>());
     synchronized (this) {
       queue.addLast(p);
       if (p.urgent()) {
@@ -133,7 +136,7 @@ final class CommandBatcher {
         batch = new ArrayList<>(Math.min(queue.size(), maxCommands));
         long bytes = 0;
         while (!queue.isEmpty() && batch.size() < maxCommands) {
-          long next = estimatedBytes(queue.peekFirst().command());
+          long next = queue.peekFirst().bytes();
           if (!batch.isEmpty() && bytes + next > MAX_BATCH_BYTES) {
             break;
           }
@@ -241,14 +244,6 @@ final class CommandBatcher {
           + " commands was answered with " + result);
       batch.forEach(p -> p.result().completeExceptionally(bad));
     }
-  }
-
-  /** An upper estimate of a command's size in the log: only key-value writes carry much data. */
-  static long estimatedBytes(Command c) {
-    if (c instanceof Command.Put p) {
-      return 128L + p.key().length() * 3L + p.value().length;
-    }
-    return 512;
   }
 
   /** Fails what is still queued (a hold's timer dies with the node): called once the node is closed. */

@@ -360,6 +360,14 @@ public final class RaftNode implements AutoCloseable {
   /** One entry: a command, or a {@link Command.Batch} of the commands that arrived together. */
   private CompletableFuture<Result> replicate(Command command) {
     byte[] bytes = CommandCodec.encode(command, 0);
+    long maxEntryBytes = maxEntryBytes(config);
+    if (bytes.length > maxEntryBytes) {
+      // Ratis would fail the log write (and stop this node) or step down over it: refuse it here.
+      LOG.error("Refused a log entry of {} bytes (limit {}): {}", bytes.length, maxEntryBytes,
+          command instanceof Command.Batch b ? "a batch of " + b.commands().size() + " commands" : command);
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.RESOURCE_EXHAUSTED, null,
+          "the request makes a log entry of " + bytes.length + " bytes; the limit is " + maxEntryBytes));
+    }
     return send(Message.valueOf(ByteString.copyFrom(bytes)), RaftClientRequest.writeRequestType())
         .thenApply(reply -> {
           try {

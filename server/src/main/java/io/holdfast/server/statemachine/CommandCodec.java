@@ -21,6 +21,20 @@ public final class CommandCodec {
     return toProto(c).setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
   }
 
+  /**
+   * What {@code c} adds to a log entry as one command of a batch, in bytes: its encoding plus the
+   * batch's framing, so never less than it takes. A put's value is counted, not copied.
+   */
+  public static long entryBytes(Command c) {
+    if (c instanceof Command.Put p) {
+      Command.Put empty = new Command.Put(p.requestId(), p.key(), new byte[0], p.expectedRevision(), p.fenceLock(),
+          p.fenceToken(), p.maxKvBytes());
+      // The value's tag and length prefix, and the longer length prefixes of the messages around it.
+      return toProto(empty).build().getSerializedSize() + (long) p.valueLength() + 24;
+    }
+    return toProto(c).build().getSerializedSize() + 8;
+  }
+
   public static Decoded decode(byte[] bytes) throws InvalidProtocolBufferException {
     var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
     return new Decoded(p.getLeaderTimeMs(), fromProto(p), p.getApplyRules());

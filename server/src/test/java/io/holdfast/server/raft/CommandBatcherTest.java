@@ -186,6 +186,39 @@ class CommandBatcherTest {
   }
 
   @Test
+  void theByteCapHoldsForCommandsOtherThanPutsAsTheyAreEncoded() {
+    CommandBatcher b = batcher(256, 1);
+    b.submit(close(0));
+    // Session opens with 32 labels of 256 + 256 characters, outside ASCII: about 33 KB each encoded.
+    java.util.TreeMap<String, String> labels = new java.util.TreeMap<>();
+    for (int i = 0; i < 32; i++) {
+      labels.put(String.format("%03d", i) + "k".repeat(253), "\u00e9".repeat(256));
+    }
+    io.holdfast.server.state.ClientInfo client = new io.holdfast.server.state.ClientInfo("agent", "host", 1, labels,
+        "agent-1");
+    for (int i = 0; i < 64; i++) {
+      b.submit(new Command.OpenSession("open" + i, 10_000, client));
+    }
+    replies.get(0).complete(closed(0));
+    int opens = 0;
+    for (int e = 1; opens < 64; e++) {
+      assertTrue(e < sent.size(), "the next entry went out after " + opens + " opens");
+      Command entry = sent.get(e);
+      int bytes = io.holdfast.server.statemachine.CommandCodec.encode(entry, 0).length;
+      assertTrue(bytes <= CommandBatcher.MAX_BATCH_BYTES + 64 * 1024, "entry " + e + ": " + bytes + " bytes");
+      int n = entry instanceof Command.Batch batch ? batch.commands().size() : 1;
+      opens += n;
+      List<Result> rs = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        rs.add(new Result.SessionOpened(i + 1, 10_000));
+      }
+      replies.get(e).complete(n == 1 ? rs.get(0) : new Result.Batch(rs));
+    }
+    assertEquals(64, opens);
+    assertTrue(sent.size() >= 3, "2 MiB of opens take several entries: " + (sent.size() - 1));
+  }
+
+  @Test
   void aFailedEntryFailsEveryCommandInItAndTheNextEntryStillGoesOut() throws Exception {
     CommandBatcher b = batcher(256, 1);
     b.submit(close(1));
