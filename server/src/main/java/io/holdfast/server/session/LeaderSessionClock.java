@@ -10,6 +10,7 @@ import io.holdfast.server.statemachine.StateObserver;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -155,7 +156,16 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
       }
       d.expiring = true;
       long id = d.sessionId;
-      raft.submit(new Command.ExpireSession(id, basis)).whenComplete((r, err) -> {
+      CompletableFuture<Result> proposed;
+      try {
+        proposed = raft.submit(new Command.ExpireSession(id, basis));
+      } catch (RuntimeException e) {
+        // A throw would cancel this scan for good (scheduleWithFixedDelay): try again next scan.
+        d.expiring = false;
+        LOG.debug("Expiry of session {} not proposed: {}", id, e.toString());
+        continue;
+      }
+      proposed.whenComplete((r, err) -> {
         d.expiring = false;
         if (err != null) {
           LOG.debug("Expiry of session {} not committed: {}", id, err.toString());

@@ -67,53 +67,73 @@ public final class RenewalCheckpointer implements AutoCloseable {
   private void run() {
     long lastProposal = System.nanoTime();
     while (running) {
-      Map<Long, List<CompletableFuture<Boolean>>> batch;
-      synchronized (lock) {
-        long waitMs = intervalMs - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastProposal);
-        if (pending.isEmpty() && waitMs > 0) {
-          try {
-            lock.wait(waitMs);
-          } catch (InterruptedException e) {
-            return;
-          }
-          continue;
-        }
-        batch = pending;
-        pending = new HashMap<>();
-      }
-      if (!raft.isLeader()) {
-        failAll(batch, new RaftCallException(ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader"));
-        if (batch.isEmpty()) {
-          lastProposal = System.nanoTime();
-        }
-        continue;
-      }
-      if (batch.isEmpty() && sessionCount.getAsInt() == 0) {
-        lastProposal = System.nanoTime();
-        continue;
-      }
-      lastProposal = System.nanoTime();
-      long[] ids = new long[batch.size()];
-      int n = 0;
-      for (long id : batch.keySet()) {
-        ids[n++] = id;
-      }
-      java.util.Arrays.sort(ids);
       try {
-        Result r = raft.submit(new Command.Checkpoint(ids)).get(10, TimeUnit.SECONDS);
-        if (!(r instanceof Result.CheckpointApplied c)) {
-          throw new IllegalStateException("a checkpoint answered " + r);
-        }
-        Set<Long> missing = c.missingSessionIds().isEmpty() ? Set.of() : new HashSet<>(c.missingSessionIds());
-        batch.forEach((id, fs) -> fs.forEach(f -> f.complete(!missing.contains(id))));
+        lastProposal = step(lastProposal);
       } catch (InterruptedException e) {
-        failAll(batch, e);
         return;
-      } catch (Exception e) {
-        LOG.debug("Checkpoint of {} renewals failed: {}", ids.length, e.toString());
-        failAll(batch, e);
+      } catch (RuntimeException e) {
+        // E.g. the Raft division is gone: this thread must not die with keepalives still coming.
+        LOG.warn("Keepalive checkpointer: {}", e.toString());
+        try {
+          Thread.sleep(intervalMs);
+        } catch (InterruptedException stop) {
+          return;
+        }
       }
     }
+  }
+
+  /** One round: waits for renewals (or the interval) and proposes them; returns the new lastProposal. */
+  private long step(long lastProposal) throws InterruptedException {
+    Map<Long, List<CompletableFuture<Boolean>>> batch;
+    synchronized (lock) {
+      long waitMs = intervalMs - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastProposal);
+      if (pending.isEmpty() && waitMs > 0) {
+        lock.wait(waitMs);
+        return lastProposal;
+      }
+      batch = pending;
+      pending = new HashMap<>();
+    }
+    try {
+      return propose(batch, lastProposal);
+    } catch (RuntimeException e) {
+      failAll(batch, e); // whatever went wrong, no keepalive is left waiting
+      throw e;
+    }
+  }
+
+  private long propose(Map<Long, List<CompletableFuture<Boolean>>> batch, long lastProposal)
+      throws InterruptedException {
+    if (!raft.isLeader()) {
+      failAll(batch, new RaftCallException(ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader"));
+      return batch.isEmpty() ? System.nanoTime() : lastProposal;
+    }
+    if (batch.isEmpty() && sessionCount.getAsInt() == 0) {
+      return System.nanoTime();
+    }
+    long proposedAt = System.nanoTime();
+    long[] ids = new long[batch.size()];
+    int n = 0;
+    for (long id : batch.keySet()) {
+      ids[n++] = id;
+    }
+    java.util.Arrays.sort(ids);
+    try {
+      Result r = raft.submit(new Command.Checkpoint(ids)).get(10, TimeUnit.SECONDS);
+      if (!(r instanceof Result.CheckpointApplied c)) {
+        throw new IllegalStateException("a checkpoint answered " + r);
+      }
+      Set<Long> missing = c.missingSessionIds().isEmpty() ? Set.of() : new HashSet<>(c.missingSessionIds());
+      batch.forEach((id, fs) -> fs.forEach(f -> f.complete(!missing.contains(id))));
+    } catch (InterruptedException e) {
+      failAll(batch, e);
+      throw e;
+    } catch (Exception e) {
+      LOG.debug("Checkpoint of {} renewals failed: {}", ids.length, e.toString());
+      failAll(batch, e);
+    }
+    return proposedAt;
   }
 
   private static void failAll(Map<Long, List<CompletableFuture<Boolean>>> batch, Throwable e) {

@@ -49,13 +49,21 @@ final class SnapshotWriter implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
+  private final long quiesceTimeoutMs;
   // Guarded by this.
   private Future<?> inFlight;
   private long durableUnreported = -1;
+  /** Raised by each quiesce: a write started before it must not publish (its index is older). */
+  private long generation;
 
   SnapshotWriter(SimpleStateMachineStorage storage, LongConsumer writtenBytes) {
+    this(storage, writtenBytes, 60_000);
+  }
+
+  SnapshotWriter(SimpleStateMachineStorage storage, LongConsumer writtenBytes, long quiesceTimeoutMs) {
     this.storage = storage;
     this.writtenBytes = writtenBytes;
+    this.quiesceTimeoutMs = quiesceTimeoutMs;
   }
 
   /**
@@ -76,8 +84,9 @@ final class SnapshotWriter implements AutoCloseable {
       return -1;
     }
     long copiedAt = System.nanoTime();
+    long gen = generation;
     try {
-      inFlight = thread.submit(() -> write(c, copiedAt));
+      inFlight = thread.submit(() -> write(c, copiedAt, gen));
     } catch (RejectedExecutionException closed) {
       // Asked at shutdown after close: the log covers everything, and an exception here would
       // stop Ratis's apply thread.
@@ -85,7 +94,7 @@ final class SnapshotWriter implements AutoCloseable {
     return -1;
   }
 
-  private void write(Capture c, long copiedAt) {
+  private void write(Capture c, long copiedAt, long gen) {
     try {
       byte[] bytes = SnapshotCodec.encode(c.image());
       // A temporary file moved into place: a crash never leaves a torn snapshot that looks complete.
@@ -100,9 +109,15 @@ final class SnapshotWriter implements AutoCloseable {
       MD5Hash md5 = MD5Hash.newInstance(MD5FileUtil.newMD5().digest(bytes));
       Files.move(tmp, target.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       MD5FileUtil.saveMD5File(target, md5);
-      storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), c.at()));
-      writtenBytes.accept(bytes.length);
       synchronized (this) {
+        if (gen != generation) {
+          // The state was replaced meanwhile (a snapshot from the leader, at a later index): this
+          // older file is only a file now, which retention removes; Ratis must never hear of it.
+          LOG.warn("A snapshot at index {} finished after the state was replaced; not reported", c.at().getIndex());
+          return;
+        }
+        storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), c.at()));
+        writtenBytes.accept(bytes.length);
         durableUnreported = c.at().getIndex();
       }
       LOG.info("Took snapshot at index {} ({} bytes, written in {} ms off the apply thread)", c.at().getIndex(),
@@ -125,7 +140,7 @@ final class SnapshotWriter implements AutoCloseable {
     }
     if (f != null) {
       try {
-        f.get(60, TimeUnit.SECONDS);
+        f.get(quiesceTimeoutMs, TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } catch (ExecutionException | TimeoutException e) {
@@ -133,6 +148,7 @@ final class SnapshotWriter implements AutoCloseable {
       }
     }
     synchronized (this) {
+      generation++;
       durableUnreported = -1;
     }
   }

@@ -9,6 +9,7 @@ import io.holdfast.server.state.RandomCommandLog;
 import io.holdfast.server.state.StateImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -111,5 +112,45 @@ class SnapshotWriterTest {
     assertEquals(-1, writer.take(() -> new SnapshotWriter.Capture(null, state.image())));
     assertEquals(-1, writer.take(() -> new SnapshotWriter.Capture(TermIndex.valueOf(0, 0), state.image())));
     assertEquals(null, storage.getLatestSnapshot());
+  }
+
+  @Test
+  void aWriteThatOutlastsTheStateItWasTakenFromIsNeverReported() throws Exception {
+    java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    java.util.List<SingleFileSnapshotInfo> published = new java.util.concurrent.CopyOnWriteArrayList<>();
+    SimpleStateMachineStorage slow = new SimpleStateMachineStorage() {
+      @Override
+      public SingleFileSnapshotInfo updateLatestSnapshot(SingleFileSnapshotInfo info) {
+        if (info != null) { // init publishes what it found on disk: nothing here
+          published.add(info);
+        }
+        return super.updateLatestSnapshot(info);
+      }
+
+      @Override
+      public java.io.File getSnapshotFile(long term, long endIndex) {
+        entered.countDown();
+        try {
+          release.await(30, TimeUnit.SECONDS); // a stalled disk
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return super.getSnapshotFile(term, endIndex);
+      }
+    };
+    slow.init(raftStorage);
+    try (SnapshotWriter w = new SnapshotWriter(slow, n -> { }, 100)) {
+      assertEquals(-1, w.take(capture(3, 500)));
+      assertTrue(entered.await(30, TimeUnit.SECONDS));
+      w.quiesce(); // a snapshot from the leader is installed; the write is still stuck
+      release.countDown();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (System.nanoTime() < deadline) {
+        assertEquals(-1, w.take(() -> new SnapshotWriter.Capture(null, state.image())), "the stale index is never reported");
+        Thread.sleep(5);
+      }
+      assertEquals(List.of(), published, "nor made the storage's latest");
+    }
   }
 }
