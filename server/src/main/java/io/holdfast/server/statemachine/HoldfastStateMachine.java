@@ -8,15 +8,18 @@ import io.holdfast.server.state.Result;
 import io.holdfast.server.state.StateEvent;
 import java.io.File;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
+import org.apache.ratis.io.MD5Hash;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
@@ -119,21 +122,40 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     try (var files = Files.list(raftStorage.getStorageDir().getCurrentDir().toPath())) {
       hasLog = files.anyMatch(f -> f.getFileName().toString().startsWith("log_"));
     }
-    if (storage.getLatestSnapshot() != null || hasLog) {
-      throw new IOException("a restore seed " + seed + " is waiting, but this node already has Raft state in "
-          + raftStorage.getStorageDir().getRoot() + "; a restore is for the nodes of a new cluster, with empty data dirs");
-    }
     byte[] bytes = Files.readAllBytes(seed);
     io.holdfast.server.state.StateImage img = SnapshotCodec.decode(bytes);
     // The seed's term is 1 (RestoreSeed sets it): low enough for the new cluster's first leader
     // (Ratis refuses entries whose term is below the last one it has), and not 0, which Ratis
     // takes for an empty log when counting votes.
+    TermIndex at = TermIndex.valueOf(img.lastAppliedTerm(), img.lastAppliedIndex());
+    Path installed = seed.resolveSibling(seed.getFileName() + ".installed");
+    SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
+    if (!hasLog && latest != null && latest.getTermIndex().equals(at)) {
+      // A crash came between the snapshot and the seed's rename: the install is done.
+      Files.move(seed, installed, StandardCopyOption.REPLACE_EXISTING);
+      LOG.info("The restore seed {} was already installed (index {}); marked as such", seed, at.getIndex());
+      return;
+    }
+    if (latest != null || hasLog) {
+      throw new IOException("a restore seed " + seed + " is waiting, but this node already has Raft state in "
+          + raftStorage.getStorageDir().getRoot() + "; a restore is for the nodes of a new cluster, with empty data dirs");
+    }
+    // Durable before it counts: a temporary file forced to disk, its checksum, then the move and
+    // the directory. A crash leaves either no snapshot (the seed is installed again) or this one.
     File target = storage.getSnapshotFile(img.lastAppliedTerm(), img.lastAppliedIndex());
-    Files.write(target.toPath(), bytes);
-    var md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
-    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5),
-        TermIndex.valueOf(img.lastAppliedTerm(), img.lastAppliedIndex())));
-    Files.move(seed, seed.resolveSibling(seed.getFileName() + ".installed"), StandardCopyOption.REPLACE_EXISTING);
+    Path tmp = target.toPath().resolveSibling(target.getName() + ".tmp");
+    Files.write(tmp, bytes);
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    MD5Hash md5 = MD5Hash.newInstance(MD5FileUtil.newMD5().digest(bytes));
+    MD5FileUtil.saveMD5File(target, md5);
+    Files.move(tmp, target.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    try (FileChannel dir = FileChannel.open(target.toPath().getParent(), StandardOpenOption.READ)) {
+      dir.force(true);
+    }
+    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), at));
+    Files.move(seed, installed, StandardCopyOption.REPLACE_EXISTING);
     LOG.info("Installed the restore seed {}: state at index {}, fencing epoch {}", seed, img.lastAppliedIndex(),
         img.fencingEpoch());
   }

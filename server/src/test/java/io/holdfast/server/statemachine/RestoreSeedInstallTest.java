@@ -1,0 +1,65 @@
+package io.holdfast.server.statemachine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.server.backup.RestoreSeed;
+import io.holdfast.server.state.StateImage;
+import io.holdfast.server.state.TestLog;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A node's first start from a restore seed, and a restart after a crash in the middle of it. */
+class RestoreSeedInstallTest {
+  @TempDir
+  Path dir;
+
+  /** Only its id is asked for while the state machine starts. */
+  static RaftServer server() {
+    return (RaftServer) java.lang.reflect.Proxy.newProxyInstance(RaftServer.class.getClassLoader(),
+        new Class<?>[] {RaftServer.class}, (proxy, method, args) -> method.getName().equals("getId")
+            ? RaftPeerId.valueOf("n1") : null);
+  }
+
+  @Test
+  void aCrashBetweenTheSeedsSnapshotAndItsRenameLeavesANodeThatStillStarts() throws Exception {
+    TestLog log = new TestLog();
+    log.acquireFree(log.open(), "fleet/config");
+    StateImage seedImage = RestoreSeed.seedImage(log.state().image());
+    Path seed = dir.resolve("restore/seed.snapshot");
+    Files.createDirectories(seed.getParent());
+    Files.write(seed, SnapshotCodec.encode(seedImage));
+    Path installed = seed.resolveSibling("seed.snapshot.installed");
+
+    RaftStorage storage = TestRaftStorage.open(dir.resolve("raft"), RaftStorage.StartupOption.FORMAT);
+    try (HoldfastStateMachine first = new HoldfastStateMachine()) {
+      first.installRestoreSeedFrom(seed);
+      first.initialize(server(), RaftGroupId.randomId(), storage);
+      assertEquals(seedImage.lastAppliedIndex(), first.getLastAppliedTermIndex().getIndex());
+    }
+    assertTrue(Files.exists(installed));
+    assertFalse(Files.exists(seed));
+    try (var files = Files.list(storage.getStorageDir().getStateMachineDir().toPath())) {
+      assertTrue(files.noneMatch(f -> f.toString().endsWith(".tmp")), "no temporary file left");
+    }
+
+    // The crash: the snapshot is in place, the seed was not yet renamed.
+    Files.move(installed, seed);
+    try (HoldfastStateMachine again = new HoldfastStateMachine()) {
+      again.installRestoreSeedFrom(seed);
+      again.initialize(server(), RaftGroupId.randomId(), storage);
+      assertEquals(seedImage.lastAppliedIndex(), again.getLastAppliedTermIndex().getIndex());
+      assertEquals(1L, (long) again.read(s -> s.fencingEpoch()), "the restored state, one epoch on");
+    }
+    assertTrue(Files.exists(installed), "the seed is marked installed this time");
+    assertFalse(Files.exists(seed));
+    storage.close();
+  }
+}
