@@ -164,6 +164,27 @@ public final class NetnsNetwork implements AutoCloseable {
     }
   }
 
+  /**
+   * Node {@code node}'s firewall rejects TCP from node {@code from} with a reset: {@code from}'s
+   * connections to it are reset at once and its connects are refused, which is what a dead process
+   * looks like from {@code from}; nothing else changes. Replaces the current partition;
+   * {@link #heal} ends it.
+   */
+  public synchronized void rejectInto(int node, int from) {
+    heal();
+    String peer = address(from);
+    cutNodes.add(node);
+    if (nft) {
+      String script = "table inet " + TABLE + " {\n"
+          + "  chain input { type filter hook input priority 0; policy accept; ip saddr " + peer
+          + " meta l4proto tcp reject with tcp reset; }\n}\n";
+      Commands.run(script, Map.of(), List.of("ip", "netns", "exec", namespace(node), "nft", "-f", "-")).orThrow();
+    } else {
+      Commands.run(null, Map.of(), List.of("ip", "netns", "exec", namespace(node), "iptables", "-w", "-A", "INPUT",
+          "-s", peer, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset")).orThrow();
+    }
+  }
+
   private List<String> addresses(Set<Integer> nodes) {
     return nodes.stream().sorted().map(this::address).toList();
   }

@@ -51,10 +51,24 @@ public final class DeadLeaderDetector implements AutoCloseable {
   /** How long a survivor waits for another's answer about its log before ordering by id alone. */
   static final int ASK_TIMEOUT_MS = 300;
 
-  /** Asks a peer for the last entry of its Raft log; null if it does not answer within {@link #ASK_TIMEOUT_MS}. */
+  /**
+   * How long the first survivor waits before it acts: long enough for another survivor to hear from
+   * a leader that is alive and busy (it appends every few milliseconds under load).
+   */
+  static final int CONFIRM_MS = 40;
+  /** Clock and transport slack in telling "heard after the cut" from "heard just before it". */
+  static final int CONFIRM_MARGIN_MS = 10;
+
+  /**
+   * What a voter says of itself: where its log ends, the leader it follows (null: none) and how
+   * long ago it last heard from it.
+   */
+  public record PeerView(TermIndex lastEntry, RaftPeerId leader, long leaderElapsedMs) {}
+
+  /** Asks a peer about itself; null if it does not answer within {@link #ASK_TIMEOUT_MS}. */
   @FunctionalInterface
   public interface PeerLogs {
-    TermIndex lastEntryOf(RaftPeer peer);
+    PeerView viewOf(RaftPeer peer);
   }
 
   private final Supplier<RaftServer> server;
@@ -95,10 +109,11 @@ public final class DeadLeaderDetector implements AutoCloseable {
 
   /** A stream of AppendEntries from {@code peer} ended without being completed: its connection may be gone. */
   void streamCut(RaftPeerId peer) {
+    long cutNanos = System.nanoTime();
     try {
       executor.execute(() -> {
         try {
-          check(peer);
+          check(peer, cutNanos);
         } catch (RuntimeException e) {
           // a division closing under us: the node is stopping or leaving the group
           LOG.debug("could not check leader {}: {}", peer, e.toString());
@@ -109,7 +124,7 @@ public final class DeadLeaderDetector implements AutoCloseable {
     }
   }
 
-  private void check(RaftPeerId peer) {
+  private void check(RaftPeerId peer, long cutNanos) {
     RaftServer.Division division = division();
     if (division == null) {
       return;
@@ -143,14 +158,14 @@ public final class DeadLeaderDetector implements AutoCloseable {
     Map<RaftPeerId, TermIndex> logs = lastEntries(survivors, division.getRaftLog().getLastEntryTermIndex());
     List<RaftPeerId> order = electionOrder(logs);
     int rank = order.indexOf(selfId);
-    long delay = rank * stepMs;
+    long delay = Math.max(CONFIRM_MS, rank * stepMs);
     LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections); the voters' last "
         + "entries {}: {}", peer, leader.getAddress(), logs, rank == 0 ? "starting an election now"
             : "starting an election in " + delay + " ms unless another voter has by then");
     try {
       executor.schedule(() -> {
         try {
-          startElection(peer, term);
+          startElection(peer, term, survivors, cutNanos);
         } catch (RuntimeException e) {
           LOG.debug("could not start an election after leader {} died: {}", peer, e.toString());
         }
@@ -169,7 +184,10 @@ public final class DeadLeaderDetector implements AutoCloseable {
     for (RaftPeer p : survivors) {
       asked.put(p.getId(), p.getId().equals(selfId)
           ? java.util.concurrent.CompletableFuture.completedFuture(ours)
-          : java.util.concurrent.CompletableFuture.supplyAsync(() -> peerLogs.lastEntryOf(p), askers));
+          : java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            PeerView v = peerLogs.viewOf(p);
+            return v == null ? null : v.lastEntry();
+          }, askers));
     }
     Map<RaftPeerId, TermIndex> out = new java.util.LinkedHashMap<>();
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ASK_TIMEOUT_MS + 100);
@@ -204,7 +222,53 @@ public final class DeadLeaderDetector implements AutoCloseable {
         .toList();
   }
 
-  private void startElection(RaftPeerId deadLeader, long term) {
+  /**
+   * Whether another survivor heard from {@code leader} after this node's stream from it was cut:
+   * then the leader is alive and only the link between it and this node is broken (a firewall
+   * that rejects, which also makes the probe look refused), and pre-vote is what should decide.
+   * A dead leader's last message to anyone came before the cut. Each voter is asked at once;
+   * silence is no evidence. (An idle leader heartbeats every half election timeout, so a live
+   * idle leader may go unnoticed here; then the cost is one election.)
+   */
+  private boolean heardSinceCut(RaftPeerId leader, List<RaftPeer> survivors, long cutNanos) {
+    Map<RaftPeerId, java.util.concurrent.CompletableFuture<PeerView>> asked = new java.util.LinkedHashMap<>();
+    long askedAt = System.nanoTime();
+    for (RaftPeer p : survivors) {
+      if (!p.getId().equals(selfId)) {
+        asked.put(p.getId(), java.util.concurrent.CompletableFuture.supplyAsync(() -> peerLogs.viewOf(p), askers));
+      }
+    }
+    long end = askedAt + TimeUnit.MILLISECONDS.toNanos(ASK_TIMEOUT_MS);
+    for (Map.Entry<RaftPeerId, java.util.concurrent.CompletableFuture<PeerView>> e : asked.entrySet()) {
+      try {
+        PeerView v = e.getValue().get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (heardAfter(v, leader, askedAt, cutNanos)) {
+          LOG.info("not starting an election: {} heard from leader {} {} ms ago, after this node's stream from it "
+              + "was cut; only the link between {} and this node is broken", e.getKey(), leader, v.leaderElapsedMs(),
+              leader);
+          return true;
+        }
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
+        // no answer: no evidence either way
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether {@code v} shows contact with {@code leader} after {@code cutNanos}. The peer measured
+   * its elapsed time when it answered, after {@code askedAtNanos}: counting from the ask puts the
+   * contact earlier than it was, so a dead leader is never taken for a live one.
+   */
+  static boolean heardAfter(PeerView v, RaftPeerId leader, long askedAtNanos, long cutNanos) {
+    return v != null && leader.equals(v.leader()) && askedAtNanos - TimeUnit.MILLISECONDS.toNanos(v.leaderElapsedMs())
+        - cutNanos > TimeUnit.MILLISECONDS.toNanos(CONFIRM_MARGIN_MS);
+  }
+
+  private void startElection(RaftPeerId deadLeader, long term, List<RaftPeer> survivors, long cutNanos) {
     RaftServer.Division division = division();
     if (division == null) {
       return;
@@ -219,6 +283,12 @@ public final class DeadLeaderDetector implements AutoCloseable {
       // would lose the vote anyway, and Ratis refuses it. The next voter goes one step later.
       LOG.info("not starting an election after leader {} died: this node's log has no entry of term {} yet",
           deadLeader, term);
+      return;
+    }
+    if (heardSinceCut(deadLeader, survivors, cutNanos)) {
+      if (deadLeaderTerm == term) {
+        deadLeaderTerm = -1; // it may still die this term
+      }
       return;
     }
     RaftRpcRequestProto rpc = RaftRpcRequestProto.newBuilder()

@@ -9,6 +9,8 @@ import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.proto.RaftProtos.LogInfoProto;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.protocol.GroupInfoReply;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
@@ -20,7 +22,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Asks a peer's Raft port where its log ends (Ratis's group info), for the {@link DeadLeaderDetector}.
+ * Asks a peer's Raft port where its log ends and whom it follows (Ratis's group info), for the
+ * {@link DeadLeaderDetector}.
  * One Ratis client per peer is kept once made: a new one costs a channel, a connection and, with
  * peer TLS, a handshake, and a failover is when those should not be paid. A client that failed is
  * dropped and made again on the next ask.
@@ -48,7 +51,7 @@ final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
   }
 
   @Override
-  public TermIndex lastEntryOf(RaftPeer peer) {
+  public DeadLeaderDetector.PeerView viewOf(RaftPeer peer) {
     if (closed) {
       return null;
     }
@@ -62,8 +65,14 @@ final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
       return new Asker(peer.getAddress(), newClient(peer));
     });
     try {
-      LogInfoProto log = asker.client().getGroupManagementApi(peer.getId()).info(groupId).getLogInfoProto();
-      return log.hasLastEntry() ? TermIndex.valueOf(log.getLastEntry()) : null;
+      GroupInfoReply info = asker.client().getGroupManagementApi(peer.getId()).info(groupId);
+      LogInfoProto log = info.getLogInfoProto();
+      RoleInfoProto role = info.getRoleInfoProto();
+      // A follower that knows no leader reports Ratis's default leader info (no id).
+      boolean follows = role.hasFollowerInfo() && role.getFollowerInfo().getLeaderInfo().hasId();
+      return new DeadLeaderDetector.PeerView(log.hasLastEntry() ? TermIndex.valueOf(log.getLastEntry()) : null,
+          follows ? RaftPeerId.valueOf(role.getFollowerInfo().getLeaderInfo().getId().getId()) : null,
+          follows ? role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs() : Long.MAX_VALUE);
     } catch (IOException | RuntimeException e) {
       LOG.debug("{} did not say where its log ends: {}", peer.getId(), e.toString());
       if (askers.remove(peer.getId(), asker)) {

@@ -1,6 +1,9 @@
 package io.holdfast.server.raft;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -73,5 +76,24 @@ class DeadLeaderDetectorTest {
     b.put(id("n3"), TermIndex.valueOf(2, 7));
     assertEquals(List.of(id("n1"), id("n3")), DeadLeaderDetector.electionOrder(a));
     assertEquals(DeadLeaderDetector.electionOrder(a), DeadLeaderDetector.electionOrder(b));
+  }
+
+  @Test
+  void aLeaderAnotherVoterHeardFromAfterTheCutIsAliveAndOneHeardFromBeforeItIsNot() {
+    RaftPeerId leader = RaftPeerId.valueOf("n1");
+    long ms = 1_000_000L;
+    long cut = 5_000 * ms;
+    long askedAt = cut + 45 * ms;
+    var busy = new DeadLeaderDetector.PeerView(null, leader, 2);
+    assertTrue(DeadLeaderDetector.heardAfter(busy, leader, askedAt, cut), "heard 43 ms after the cut: alive");
+    var before = new DeadLeaderDetector.PeerView(null, leader, 50);
+    assertFalse(DeadLeaderDetector.heardAfter(before, leader, askedAt, cut), "last heard 5 ms before the cut");
+    var justAfter = new DeadLeaderDetector.PeerView(null, leader, 40);
+    assertFalse(DeadLeaderDetector.heardAfter(justAfter, leader, askedAt, cut), "5 ms after is within the margin");
+    var otherLeader = new DeadLeaderDetector.PeerView(null, RaftPeerId.valueOf("n3"), 0);
+    assertFalse(DeadLeaderDetector.heardAfter(otherLeader, leader, askedAt, cut), "it follows someone else");
+    var noLeader = new DeadLeaderDetector.PeerView(null, null, Long.MAX_VALUE);
+    assertFalse(DeadLeaderDetector.heardAfter(noLeader, leader, askedAt, cut));
+    assertFalse(DeadLeaderDetector.heardAfter(null, leader, askedAt, cut), "no answer is no evidence");
   }
 }

@@ -1,0 +1,99 @@
+package io.holdfast.chaos;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.proto.v1.ClusterStatusResponse;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Fast failover must not depose a live leader. A firewall that rejects the link between the
+ * leader and one follower makes that follower see what a dead leader looks like (its stream cut,
+ * a connect refused); the other follower still hears from the leader, and saying so keeps the
+ * cut-off follower from forcing an election. Pre-vote then keeps it from disturbing anyone.
+ */
+class RejectedLinkTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void aFollowerWhoseLinkToABusyLeaderIsRejectedDoesNotDeposeIt() throws Exception {
+    Optional<String> why = NetnsNetwork.unavailableReason();
+    if (why.isPresent()) {
+      System.out.println("RejectedLinkTest skipped: " + why.get());
+    }
+    Assumptions.assumeTrue(why.isEmpty(), () -> "network namespaces unavailable: " + why.get());
+    try (NetnsNetwork net = NetnsNetwork.open(3);
+        ProcessCluster cluster = new ProcessCluster(3, dir.resolve("cluster"), Map.of())) {
+      net.checkReachable();
+      for (int i = 0; i < 3; i++) {
+        cluster.host(i, net.address(i)).launchPrefix(i, net.launchPrefix(i));
+      }
+      cluster.start();
+      int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+      int cut = (leader + 1) % 3;
+      int other = (leader + 2) % 3;
+      AtomicBoolean running = new AtomicBoolean(true);
+      AtomicLong puts = new AtomicLong();
+      try (HoldfastClient writer = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("writer").build()) {
+        Thread load = new Thread(() -> {
+          while (running.get()) {
+            try {
+              writer.kv().put("load/k", Long.toString(puts.get()).getBytes(StandardCharsets.UTF_8));
+              puts.incrementAndGet();
+            } catch (RuntimeException e) {
+              // counted by the assertions below: the leader must keep serving
+            }
+          }
+        }, "load");
+        load.start();
+        try {
+          while (puts.get() < 200) {
+            Thread.sleep(10);
+          }
+          ClusterStatusResponse before = cluster.status(leader);
+          assertNotNull(before);
+          long term = before.getTerm();
+
+          net.rejectInto(leader, cut); // the leader's firewall resets the follower's packets
+          long putsAtCut = puts.get();
+          Thread.sleep(6_000);
+
+          ClusterStatusResponse lead = cluster.status(leader);
+          ClusterStatusResponse seen = cluster.status(other);
+          assertNotNull(lead);
+          assertNotNull(seen);
+          System.out.printf("rejected link n%d-n%d: term %d -> %d, %d puts during the cut; leader says %s, n%d says %s%n",
+              leader + 1, cut + 1, term, lead.getTerm(), puts.get() - putsAtCut, lead.getRole(), other + 1,
+              seen.getLeaderId());
+          java.nio.file.Files.readAllLines(cluster.log(cut)).stream()
+              .filter(l -> l.contains("DeadLeaderDetector"))
+              .forEach(l -> System.out.println("n" + (cut + 1) + ": " + l));
+          assertEquals("LEADER", lead.getRole(), "still the leader");
+          assertEquals(term, lead.getTerm(), "no election: the term did not move");
+          assertEquals(ProcessCluster.nodeId(leader), seen.getLeaderId());
+          assertTrue(cluster.logContains(cut, "not starting an election"),
+              "the cut-off follower saw the evidence, and held back");
+          assertTrue(puts.get() - putsAtCut > 100, "the leader kept serving: " + (puts.get() - putsAtCut) + " puts");
+        } finally {
+          running.set(false);
+          load.join(10_000);
+        }
+      } finally {
+        net.heal();
+      }
+    }
+  }
+}
