@@ -23,7 +23,23 @@ final class SessionFacts {
    * as one); {@code givenUpAt}: when its process closed or abandoned it, or its client declared it
    * expired (and so closed it on the server), whichever came first (Long.MAX_VALUE: never).
    */
-  record Facts(String name, String proc, long ttlNanos, List<Long> ackSends, long givenUpAt) {
+  record Facts(String name, String proc, long ttlNanos, List<Long> ackSends, List<Ack> acks, long givenUpAt) {
+    /**
+     * The newest acknowledged keepalive whose answer arrived before {@code t}, or null. The
+     * cluster renewed the session somewhere between its send and its answer: the send bounds the
+     * earliest expiry (safety), the answer the latest (liveness: an open that waited out a whole
+     * cluster restart renews the session seconds after it was sent).
+     */
+    Ack lastAckAnsweredBefore(long t) {
+      Ack best = null;
+      for (Ack a : acks) {
+        if (a.answeredAt() < t && (best == null || a.answeredAt() > best.answeredAt())) {
+          best = a;
+        }
+      }
+      return best;
+    }
+
     /** The send time of the newest keepalive acknowledged that was sent before {@code t}, or -1. */
     long lastAckSentBefore(long t) {
       long best = -1;
@@ -45,6 +61,9 @@ final class SessionFacts {
     }
   }
 
+  /** One acknowledged keepalive: when it was sent, and when its answer arrived. */
+  record Ack(long sentAt, long answeredAt) {}
+
   private SessionFacts() {}
 
   static String sessionOf(Op op) {
@@ -62,6 +81,7 @@ final class SessionFacts {
     Map<String, String> proc = new HashMap<>();
     Map<String, Long> ttl = new HashMap<>();
     Map<String, List<Long>> acks = new HashMap<>();
+    Map<String, List<Ack>> answered = new HashMap<>();
     Map<String, Long> givenUp = new HashMap<>();
     Map<String, Long> clientGaveUp = new HashMap<>();
     Map<String, Long> lastSeen = new HashMap<>();
@@ -86,6 +106,7 @@ final class SessionFacts {
       if (op.f().equals("keepalive")) {
         ttl.put(s, op.longValue("ttl_ms") * 1_000_000L);
         acks.computeIfAbsent(s, k -> new java.util.ArrayList<>()).add(op.longValue("ack_sent_t"));
+        answered.computeIfAbsent(s, k -> new java.util.ArrayList<>()).add(new Ack(op.longValue("ack_sent_t"), op.t()));
       } else if (op.f().equals("session-lost")) {
         if (op.value().containsKey("given_up_t")) {
           clientGaveUp.merge(s, op.longValue("given_up_t"), Math::min);
@@ -115,7 +136,7 @@ final class SessionFacts {
       List<Long> a = new java.util.ArrayList<>(acks.getOrDefault(s, List.of()));
       a.sort(null);
       out.put(s, new Facts(s, proc.get(s), ttl.getOrDefault(s, 0L), List.copyOf(a),
-          givenUp.getOrDefault(s, Long.MAX_VALUE)));
+          List.copyOf(answered.getOrDefault(s, List.of())), givenUp.getOrDefault(s, Long.MAX_VALUE)));
     }
     return out;
   }

@@ -118,7 +118,12 @@ public final class SessionTtlChecker {
       if (f == null || f.ttlNanos() == 0) {
         continue;
       }
-      long ack = f.lastAckSentBefore(pause.t());
+      // Liveness: from the answer of its last keepalive (the latest the cluster can have renewed it).
+      SessionFacts.Ack last = f.lastAckAnsweredBefore(pause.t());
+      if (last == null) {
+        continue;
+      }
+      long ack = last.answeredAt();
       long resumed = history.ops().stream().filter(op -> "nemesis".equals(op.proc()) && op.t() > pause.t()
           && holder.equals(op.key()) && List.of("resume", "heal-all").contains(op.f())).mapToLong(Op::t)
           .findFirst().orElse(Long.MAX_VALUE);

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A watcher on a node that the network cuts off from the other nodes, while the client still
  * reaches it: the node stops applying, its stream stays healthy, and without a check the watcher
  * would see nothing for as long as the cut lasts. The node ends the stream once it has not heard
- * from a leader for twice the election timeout, and the watch resumes on a node that has one.
+ * from a leader for three election timeouts, and the watch resumes on a node that has one.
  */
 class WatchPartitionTest {
   @TempDir

@@ -199,8 +199,9 @@ public final class HoldfastServer implements AutoCloseable {
       }
     }, 500, 500, TimeUnit.MILLISECONDS);
     // A node cut off from the leader would leave its watchers waiting for as long as the cut
-    // lasts; past twice the election timeout they are sent to another node.
-    long watchContactLimitMs = 2 * config.electionTimeoutMaxMs();
+    // lasts; past three election timeouts (etcd's measure) they are sent to another node. Less
+    // would end every watch in the cluster during an ordinary slow election.
+    long watchContactLimitMs = 3 * config.electionTimeoutMaxMs();
     timers.scheduleWithFixedDelay(() -> {
       try {
         watches.leaderContact(raft.leaderContactAgeMs(), watchContactLimitMs);

@@ -20,7 +20,10 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -63,16 +66,20 @@ public final class WatchHub implements StateObserver {
     int skippedBatches;
     long skippedBytes;
 
-    // Guarded by this: the stream is written from apply (live events) and from gRPC's onReady.
-    /** What the watcher still has to catch up on, built as it is sent; null once sent. */
-    private Iterator<WatchResponse> catchUp;
-    /** Live events that arrived during the catch-up, sent after it. */
-    private final ArrayDeque<WatchResponse> queued = new ArrayDeque<>();
-    private long queuedBytes;
-    /** Live bytes sent since the stream last had room; see {@link #MAX_UNREAD_BYTES}. */
-    private long unreadBytes;
+    /**
+     * What the watcher still has to catch up on, built as it is sent; null once sent. Set before
+     * the subscriber is reachable by apply, then touched only by the sender (see {@link #pump}).
+     */
+    private volatile Iterator<WatchResponse> catchUp;
+    /** Live responses not yet handed to gRPC: behind the catch-up, or while the stream has no room. */
+    private final ConcurrentLinkedQueue<WatchResponse> queued = new ConcurrentLinkedQueue<>();
+    private final AtomicLong queuedBytes = new AtomicLong();
+    /** Held by the one thread that writes to the stream at a time (gRPC's observer is not thread-safe). */
+    private final AtomicBoolean sending = new AtomicBoolean();
+    /** Why the node ends it; sent by the sender, once. */
+    private volatile Status endWith;
     /** Set once it is gone (ended, or its stream broke). */
-    private boolean ended;
+    private volatile boolean ended;
 
     Subscriber(WatchRequest req, ServerCallStreamObserver<WatchResponse> out) {
       this.lockPrefixes = List.copyOf(req.getLockPrefixesList());
@@ -84,80 +91,88 @@ public final class WatchHub implements StateObserver {
       return e.getLockName().isEmpty() ? matches(keyPrefixes, e.getKey()) : matches(lockPrefixes, e.getLockName());
     }
 
-    synchronized void startCatchUp(Iterator<WatchResponse> parts) {
+    void startCatchUp(Iterator<WatchResponse> parts) {
       catchUp = parts;
     }
 
-    synchronized void sendLive(WatchResponse r) {
+    /** From apply: queues {@code r}, and sends it at once unless a catch-up or another sender is under way. */
+    void sendLive(WatchResponse r) {
       if (ended) {
         return;
       }
-      int size = r.getSerializedSize();
-      if (catchUp != null || !queued.isEmpty()) {
-        queued.addLast(r);
-        queuedBytes += size;
-        if (queuedBytes > MAX_UNREAD_BYTES) {
-          end(unreadLimit());
-        }
+      queued.add(r);
+      if (queuedBytes.addAndGet(r.getSerializedSize()) > MAX_UNREAD_BYTES) {
+        end(unreadLimit());
         return;
       }
-      try {
-        if (out.isReady()) {
-          unreadBytes = 0;
+      if (catchUp == null) {
+        pump(); // the apply thread never builds catch-up parts: those go out on gRPC's onReady
+      }
+    }
+
+    /**
+     * Sends what is waiting, in order, while the stream has room: the catch-up first, then the
+     * queue. One thread at a time; a thread that finds another sending leaves its work to it, and
+     * the sender looks again after it lets go, so nothing queued meanwhile is stranded.
+     */
+    void pump() {
+      while (sending.compareAndSet(false, true)) {
+        try {
+          Status why = endWith;
+          if (why != null) {
+            if (!ended) {
+              gone();
+              try {
+                out.onError(why.asRuntimeException());
+              } catch (RuntimeException alreadyGone) {
+                // the stream broke first
+              }
+            }
+            return;
+          }
+          while (!ended && endWith == null && out.isReady()) {
+            WatchResponse next;
+            Iterator<WatchResponse> parts = catchUp;
+            if (parts != null) {
+              if (!parts.hasNext()) {
+                catchUp = null;
+                continue;
+              }
+              next = parts.next();
+            } else {
+              next = queued.poll();
+              if (next == null) {
+                break;
+              }
+              queuedBytes.addAndGet(-next.getSerializedSize());
+            }
+            out.onNext(next);
+          }
+        } catch (RuntimeException e) {
+          gone();
+        } finally {
+          sending.set(false);
         }
-        unreadBytes += size;
-        if (unreadBytes > MAX_UNREAD_BYTES) {
-          end(unreadLimit());
+        if (ended || endWith == null && (!out.isReady() || catchUp == null && queued.isEmpty())) {
           return;
         }
-        out.onNext(r);
-      } catch (RuntimeException e) {
-        gone();
       }
     }
 
-    /** Sends the catch-up, then what queued behind it, while the stream has room (gRPC's onReady). */
-    synchronized void drain() {
-      try {
-        while (!ended && out.isReady()) {
-          WatchResponse next;
-          if (catchUp != null) {
-            if (!catchUp.hasNext()) {
-              catchUp = null;
-              continue;
-            }
-            next = catchUp.next();
-          } else {
-            next = queued.pollFirst();
-            if (next == null) {
-              return;
-            }
-            queuedBytes -= next.getSerializedSize();
-          }
-          out.onNext(next);
-        }
-      } catch (RuntimeException e) {
-        gone();
+    /** Ends it with {@code why}: whoever sends next tells the client. */
+    void end(Status why) {
+      if (endWith == null) {
+        endWith = why;
       }
+      subscribers.remove(this);
+      pump();
     }
 
-    synchronized void end(Status why) {
-      if (ended) {
-        return;
-      }
-      gone();
-      try {
-        out.onError(why.asRuntimeException());
-      } catch (RuntimeException alreadyGone) {
-        // the stream broke first
-      }
-    }
-
-    synchronized void gone() {
+    void gone() {
       ended = true;
       catchUp = null;
       queued.clear();
-      queuedBytes = 0;
+      queuedBytes.set(0);
       subscribers.remove(this);
     }
   }
@@ -292,7 +307,7 @@ public final class WatchHub implements StateObserver {
     }
     Subscriber sub = new Subscriber(req, out);
     // Set before the call returns (gRPC's rule); the catch-up goes out as the stream has room.
-    out.setOnReadyHandler(sub::drain);
+    out.setOnReadyHandler(sub::pump);
     Status refused = state.read(s -> {
       long epoch = s.fencingEpoch();
       long now = FencingToken.value(epoch, s.lastRevision());
@@ -301,9 +316,11 @@ public final class WatchHub implements StateObserver {
       }
       long after = req.getAfterIndex();
       if (after >>> FencingToken.INDEX_BITS > epoch) {
-        return Status.INVALID_ARGUMENT.withDescription("after_index " + after + " is from fencing epoch "
-            + (after >>> FencingToken.INDEX_BITS) + ", but this cluster is in epoch " + epoch
-            + ": it names no position of this cluster");
+        // A node that has not loaded the restored state yet (a new member) cannot tell this from a
+        // position of another cluster: the client tries another node.
+        return Status.UNAVAILABLE.withDescription("after_index " + after + " is from fencing epoch "
+            + (after >>> FencingToken.INDEX_BITS) + ", and this node is in epoch " + epoch
+            + ": it has not caught up with that position; resume on another node");
       }
       if (after == 0 || after < coveredAfter) {
         sub.startCatchUp(snapshotParts(now, snapshotEvents(s, sub), SNAPSHOT_PART_BYTES));
@@ -315,8 +332,21 @@ public final class WatchHub implements StateObserver {
             newer.add(b);
           }
         }
-        sub.startCatchUp(newer.stream().map(b -> response(b, sub)).filter(r -> r != null).iterator());
+        List<WatchResponse> wanted = new ArrayList<>();
+        long lastWanted = after;
+        for (Batch b : newer) {
+          WatchResponse r = response(b, sub);
+          if (r != null) {
+            wanted.add(r);
+            lastWanted = b.index();
+          }
+        }
         sub.lastIndex = newer.isEmpty() ? after : newer.get(newer.size() - 1).index();
+        if (sub.lastIndex > lastWanted) {
+          // The history it skipped counts as seen: its next resume starts from here.
+          wanted.add(WatchResponse.newBuilder().setIndex(sub.lastIndex).build());
+        }
+        sub.startCatchUp(wanted.iterator());
       }
       subscribers.add(sub);
       return null;
@@ -325,7 +355,7 @@ public final class WatchHub implements StateObserver {
       out.onError(refused.asRuntimeException());
       return () -> { };
     }
-    sub.drain();
+    sub.pump();
     return sub::gone;
   }
 

@@ -44,6 +44,12 @@ import org.slf4j.LoggerFactory;
  * term. The surviving voters ask each other for their last log entry and go one step apart, the
  * longest log first (ties by id), so that two candidates do not split the vote and the first one
  * is not refused for a shorter log; a later one goes only if no election has moved the term.
+ *
+ * <p>A firewall that rejects the packets between a live leader and this node also cuts the stream
+ * and refuses the connect. So before each step the other voters are asked when they last heard
+ * from the leader: while one keeps hearing from it, this node holds back (a forced election would
+ * depose a working leader), and after a while leaves the matter to the election timeout, where
+ * pre-vote decides.
  */
 public final class DeadLeaderDetector implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DeadLeaderDetector.class);
@@ -155,52 +161,74 @@ public final class DeadLeaderDetector implements AutoCloseable {
     if (survivors.stream().noneMatch(p -> p.getId().equals(selfId))) {
       return;   // not a voter
     }
-    Map<RaftPeerId, TermIndex> logs = lastEntries(survivors, division.getRaftLog().getLastEntryTermIndex());
+    Map<RaftPeerId, Seen> seen = ask(survivors);
+    Map<RaftPeerId, TermIndex> logs = new java.util.LinkedHashMap<>();
+    Map<RaftPeerId, Long> contacts = new java.util.HashMap<>();
+    for (RaftPeer p : survivors) {
+      Seen v = seen.get(p.getId());
+      logs.put(p.getId(), p.getId().equals(selfId) ? division.getRaftLog().getLastEntryTermIndex()
+          : v == null || v.view() == null ? null : v.view().lastEntry());
+      contacts.put(p.getId(), v == null ? cutNanos : Math.max(cutNanos, v.contactWith(peer)));
+    }
     List<RaftPeerId> order = electionOrder(logs);
     int rank = order.indexOf(selfId);
-    long delay = Math.max(CONFIRM_MS, rank * stepMs);
+    long delay = CONFIRM_MS + rank * stepMs;
     LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections); the voters' last "
-        + "entries {}: {}", peer, leader.getAddress(), logs, rank == 0 ? "starting an election now"
-            : "starting an election in " + delay + " ms unless another voter has by then");
+        + "entries {}: starting an election in {} ms unless another voter has by then, or one still hears from it",
+        peer, leader.getAddress(), logs, delay);
+    schedule(peer, term, survivors, contacts, cutNanos + TimeUnit.MILLISECONDS.toNanos(4 * stepMs), delay, false);
+  }
+
+  private void schedule(RaftPeerId peer, long term, List<RaftPeer> survivors, Map<RaftPeerId, Long> contacts,
+      long deadlineNanos, long delayMs, boolean lookedAgain) {
     try {
       executor.schedule(() -> {
         try {
-          startElection(peer, term, survivors, cutNanos);
+          startElection(peer, term, survivors, contacts, deadlineNanos, lookedAgain);
         } catch (RuntimeException e) {
           LOG.debug("could not start an election after leader {} died: {}", peer, e.toString());
         }
-      }, delay, TimeUnit.MILLISECONDS);
+      }, delayMs, TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.RejectedExecutionException closing) {
       // the node is stopping
     }
   }
 
-  /**
-   * Every survivor's last log entry: ours from our log, the others' asked of them at once (they
-   * no longer change: nobody appends without a leader). Null where a voter did not answer in time.
-   */
-  private Map<RaftPeerId, TermIndex> lastEntries(List<RaftPeer> survivors, TermIndex ours) {
-    Map<RaftPeerId, java.util.concurrent.CompletableFuture<TermIndex>> asked = new java.util.LinkedHashMap<>();
-    for (RaftPeer p : survivors) {
-      asked.put(p.getId(), p.getId().equals(selfId)
-          ? java.util.concurrent.CompletableFuture.completedFuture(ours)
-          : java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            PeerView v = peerLogs.viewOf(p);
-            return v == null ? null : v.lastEntry();
-          }, askers));
+  /** A voter's answer, and when it was asked (its elapsed times count from its answer, which came later). */
+  record Seen(PeerView view, long askedAtNanos) {
+    /** When it last heard from {@code leader}, on this node's clock (no later than it did); MIN_VALUE if it does not follow it. */
+    long contactWith(RaftPeerId leader) {
+      if (view == null || !leader.equals(view.leader())) {
+        return Long.MIN_VALUE;
+      }
+      return askedAtNanos - TimeUnit.MILLISECONDS.toNanos(view.leaderElapsedMs());
     }
-    Map<RaftPeerId, TermIndex> out = new java.util.LinkedHashMap<>();
+  }
+
+  /**
+   * Asks every other survivor about itself, in parallel (they no longer change their logs: nobody
+   * appends without a leader); absent where a voter did not answer in time.
+   */
+  private Map<RaftPeerId, Seen> ask(List<RaftPeer> survivors) {
+    Map<RaftPeerId, java.util.concurrent.CompletableFuture<Seen>> asked = new java.util.LinkedHashMap<>();
+    for (RaftPeer p : survivors) {
+      if (!p.getId().equals(selfId)) {
+        asked.put(p.getId(), java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          long at = System.nanoTime();
+          return new Seen(peerLogs.viewOf(p), at);
+        }, askers));
+      }
+    }
+    Map<RaftPeerId, Seen> out = new java.util.LinkedHashMap<>();
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ASK_TIMEOUT_MS + 100);
-    for (Map.Entry<RaftPeerId, java.util.concurrent.CompletableFuture<TermIndex>> e : asked.entrySet()) {
-      TermIndex t = null;
+    for (Map.Entry<RaftPeerId, java.util.concurrent.CompletableFuture<Seen>> e : asked.entrySet()) {
       try {
-        t = e.getValue().get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+        out.put(e.getKey(), e.getValue().get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS));
       } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
-        // no answer: the order falls back to ids
+        // no answer: the order falls back to ids, and there is no evidence of a live leader
       } catch (InterruptedException ie) {
         Thread.currentThread().interrupt();
       }
-      out.put(e.getKey(), t);
     }
     return out;
   }
@@ -223,52 +251,19 @@ public final class DeadLeaderDetector implements AutoCloseable {
   }
 
   /**
-   * Whether another survivor heard from {@code leader} after this node's stream from it was cut:
-   * then the leader is alive and only the link between it and this node is broken (a firewall
-   * that rejects, which also makes the probe look refused), and pre-vote is what should decide.
-   * A dead leader's last message to anyone came before the cut. Each voter is asked at once;
-   * silence is no evidence. (An idle leader heartbeats every half election timeout, so a live
-   * idle leader may go unnoticed here; then the cost is one election.)
+   * Whether a voter heard from {@code leader} again since {@code baselineNanos}, the last contact
+   * it had reported (or the cut, before any answer). A dead leader's contacts stop: the last comes
+   * with the appends it sent before it died, which a voter finishes within its flush. A live one
+   * that is busy goes on appending, and one that is idle heartbeats every half timeout, which a
+   * check 40 ms after the cut usually misses (then the cost is one election).
    */
-  private boolean heardSinceCut(RaftPeerId leader, List<RaftPeer> survivors, long cutNanos) {
-    Map<RaftPeerId, java.util.concurrent.CompletableFuture<PeerView>> asked = new java.util.LinkedHashMap<>();
-    long askedAt = System.nanoTime();
-    for (RaftPeer p : survivors) {
-      if (!p.getId().equals(selfId)) {
-        asked.put(p.getId(), java.util.concurrent.CompletableFuture.supplyAsync(() -> peerLogs.viewOf(p), askers));
-      }
-    }
-    long end = askedAt + TimeUnit.MILLISECONDS.toNanos(ASK_TIMEOUT_MS);
-    for (Map.Entry<RaftPeerId, java.util.concurrent.CompletableFuture<PeerView>> e : asked.entrySet()) {
-      try {
-        PeerView v = e.getValue().get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
-        if (heardAfter(v, leader, askedAt, cutNanos)) {
-          LOG.info("not starting an election: {} heard from leader {} {} ms ago, after this node's stream from it "
-              + "was cut; only the link between {} and this node is broken", e.getKey(), leader, v.leaderElapsedMs(),
-              leader);
-          return true;
-        }
-      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
-        // no answer: no evidence either way
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        return false;
-      }
-    }
-    return false;
+  static boolean advanced(long baselineNanos, Seen now, RaftPeerId leader) {
+    long contact = now == null ? Long.MIN_VALUE : now.contactWith(leader);
+    return contact != Long.MIN_VALUE && contact - baselineNanos > TimeUnit.MILLISECONDS.toNanos(CONFIRM_MARGIN_MS);
   }
 
-  /**
-   * Whether {@code v} shows contact with {@code leader} after {@code cutNanos}. The peer measured
-   * its elapsed time when it answered, after {@code askedAtNanos}: counting from the ask puts the
-   * contact earlier than it was, so a dead leader is never taken for a live one.
-   */
-  static boolean heardAfter(PeerView v, RaftPeerId leader, long askedAtNanos, long cutNanos) {
-    return v != null && leader.equals(v.leader()) && askedAtNanos - TimeUnit.MILLISECONDS.toNanos(v.leaderElapsedMs())
-        - cutNanos > TimeUnit.MILLISECONDS.toNanos(CONFIRM_MARGIN_MS);
-  }
-
-  private void startElection(RaftPeerId deadLeader, long term, List<RaftPeer> survivors, long cutNanos) {
+  private void startElection(RaftPeerId deadLeader, long term, List<RaftPeer> survivors,
+      Map<RaftPeerId, Long> contacts, long deadlineNanos, boolean lookedAgain) {
     RaftServer.Division division = division();
     if (division == null) {
       return;
@@ -285,11 +280,33 @@ public final class DeadLeaderDetector implements AutoCloseable {
           deadLeader, term);
       return;
     }
-    if (heardSinceCut(deadLeader, survivors, cutNanos)) {
-      if (deadLeaderTerm == term) {
-        deadLeaderTerm = -1; // it may still die this term
+    Map<RaftPeerId, Seen> now = ask(survivors);
+    for (Map.Entry<RaftPeerId, Seen> e : now.entrySet()) {
+      Long before = contacts.get(e.getKey());
+      if (before != null && advanced(before, e.getValue(), deadLeader)) {
+        // Alive: only the link between it and this node is broken (a firewall that rejects looks
+        // like a dead process from here); pre-vote, not a forced election, decides from now on.
+        Map<RaftPeerId, Long> later = new java.util.HashMap<>(contacts);
+        now.forEach((id, v) -> later.put(id, Math.max(later.getOrDefault(id, Long.MIN_VALUE), v.contactWith(deadLeader))));
+        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONFIRM_MS) < deadlineNanos) {
+          // Said once; then, while the leader stays alive, every 40 ms at debug.
+          String msg = "not starting an election yet: {} heard from leader {} {} ms ago, since this node's stream from it "
+              + "was cut; looking again in {} ms";
+          if (lookedAgain) {
+            LOG.debug(msg, e.getKey(), deadLeader, e.getValue().view().leaderElapsedMs(), CONFIRM_MS);
+          } else {
+            LOG.info(msg, e.getKey(), deadLeader, e.getValue().view().leaderElapsedMs(), CONFIRM_MS);
+          }
+          schedule(deadLeader, term, survivors, later, deadlineNanos, CONFIRM_MS, true);
+        } else {
+          LOG.info("not starting an election: {} still hears from leader {}; only the link between {} and this node "
+              + "is broken, and the election timeout applies", e.getKey(), deadLeader, deadLeader);
+          if (deadLeaderTerm == term) {
+            deadLeaderTerm = -1; // it may still die this term
+          }
+        }
+        return;
       }
-      return;
     }
     RaftRpcRequestProto rpc = RaftRpcRequestProto.newBuilder()
         .setRequestorId(deadLeader.toByteString())

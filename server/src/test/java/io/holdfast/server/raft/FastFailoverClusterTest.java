@@ -97,7 +97,7 @@ class FastFailoverClusterTest {
     assertNotEquals(leader, next);
     boolean announced = false;
     for (int i = 0; i < 3; i++) {
-      announced |= i != leader && cluster.logContains(i, "starting an election now");
+      announced |= i != leader && cluster.logContains(i, "(term 1): started");
     }
     assertTrue(announced, "a survivor says why it started the election");
     // The survivors agree on it, and it serves: the cluster is whole again with the old leader back.
