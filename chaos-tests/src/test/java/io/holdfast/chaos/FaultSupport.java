@@ -70,9 +70,7 @@ public final class FaultSupport implements AutoCloseable {
     if (network == null) {
       return;
     }
-    for (int i = 0; i < cluster.capacity(); i++) {
-      cluster.host(i, network.address(i)).launchPrefix(i, network.launchPrefix(i));
-    }
+    network.place(cluster);
   }
 
   public Optional<NetnsNetwork> network() {

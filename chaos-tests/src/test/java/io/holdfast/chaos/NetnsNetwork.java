@@ -1,5 +1,6 @@
 package io.holdfast.chaos;
 
+import io.holdfast.server.testing.ProcessCluster;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -127,6 +128,26 @@ public final class NetnsNetwork implements AutoCloseable {
 
   public String firewall() {
     return nft ? "nftables" : "iptables";
+  }
+
+  /**
+   * For a test that needs namespaces: skips it, saying why, where they cannot be made (the
+   * randomized run falls back to loopback instead; a focused test has nothing to test there).
+   */
+  public static void assumeAvailable(String test) {
+    Optional<String> why = unavailableReason();
+    if (why.isPresent()) {
+      System.out.println(test + " skipped: " + why.get());
+    }
+    org.junit.jupiter.api.Assumptions.assumeTrue(why.isEmpty(), () -> "network namespaces unavailable: " + why.get());
+  }
+
+  /** Puts each node of {@code cluster} in its namespace (before it starts). */
+  public ProcessCluster place(ProcessCluster cluster) {
+    for (int i = 0; i < cluster.capacity(); i++) {
+      cluster.host(i, address(i)).launchPrefix(i, launchPrefix(i));
+    }
+    return cluster;
   }
 
   /** Replaces the current partition (if any) with {@code p}. */

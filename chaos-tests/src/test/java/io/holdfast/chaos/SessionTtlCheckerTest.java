@@ -106,28 +106,26 @@ class SessionTtlCheckerTest {
     assertTrue(v.problems().get(0).contains("re-granted 5.00 s after"), v.toString());
   }
 
+  /** w1's open sent at 2 s and answered at 6 s; it takes L1 and is paused; the prober gets L1 at {@code regrantAt}. */
+  private static History openAnsweredLate(long regrantAt) {
+    return new Histories()
+        .keepalive("w1", 6 * S, 2 * S, 6_000)
+        .acquire("w1", "L1", 6 * S, 6 * S + 10, 5)
+        .nemesis("pause", "w1", 6 * S + 20, "held_key", "L1", "held_token", 5L)
+        .acquire("prober", "L1", 7 * S, regrantAt, 9)
+        .nemesis("resume", "w1", 20 * S)
+        .build();
+  }
+
   @Test
   void anOrphansTimeCountsFromWhenItsLastKeepaliveWasAnswered() {
     // The open went out at 2 s, during a restart of the whole cluster, and was answered at 6 s: the
     // session may run until 12 s, so a re-grant at 13.5 s is within the 4 s bound (16 s). Counted
     // from the send it would look 3.5 s late (the chaos run of 2026-12-05, seed -5431630198449222281).
-    History h = new Histories()
-        .keepalive("w1", 6 * S, 2 * S, 6_000)
-        .acquire("w1", "L1", 6 * S, 6 * S + 10, 5)
-        .nemesis("pause", "w1", 6 * S + 20, "held_key", "L1", "held_token", 5L)
-        .acquire("prober", "L1", 7 * S, 13 * S + S / 2, 9)
-        .nemesis("resume", "w1", 20 * S)
-        .build();
-    assertTrue(SessionTtlChecker.check(h).valid(), SessionTtlChecker.check(h).toString());
+    Verdict ok = SessionTtlChecker.check(openAnsweredLate(13 * S + S / 2));
+    assertTrue(ok.valid(), ok.toString());
     // The same re-grant at 16.5 s is late, by the same rule.
-    History late = new Histories()
-        .keepalive("w1", 6 * S, 2 * S, 6_000)
-        .acquire("w1", "L1", 6 * S, 6 * S + 10, 5)
-        .nemesis("pause", "w1", 6 * S + 20, "held_key", "L1", "held_token", 5L)
-        .acquire("prober", "L1", 7 * S, 16 * S + S / 2, 9)
-        .nemesis("resume", "w1", 20 * S)
-        .build();
-    Verdict v = SessionTtlChecker.check(late);
+    Verdict v = SessionTtlChecker.check(openAnsweredLate(16 * S + S / 2));
     assertFalse(v.valid());
     assertTrue(v.problems().get(0).contains("re-granted 4.50 s after"), v.toString());
   }

@@ -14,10 +14,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,17 +31,10 @@ class WatchPartitionTest {
 
   @Test
   void aWatcherOnANodeCutOffFromTheLeaderMovesToANodeThatHasOne() throws Exception {
-    Optional<String> why = NetnsNetwork.unavailableReason();
-    if (why.isPresent()) {
-      System.out.println("WatchPartitionTest skipped: " + why.get());
-    }
-    Assumptions.assumeTrue(why.isEmpty(), () -> "network namespaces unavailable: " + why.get());
+    NetnsNetwork.assumeAvailable("WatchPartitionTest");
     try (NetnsNetwork net = NetnsNetwork.open(3);
-        ProcessCluster cluster = new ProcessCluster(3, dir.resolve("cluster"), Map.of())) {
+        ProcessCluster cluster = net.place(new ProcessCluster(3, dir.resolve("cluster"), Map.of()))) {
       net.checkReachable();
-      for (int i = 0; i < 3; i++) {
-        cluster.host(i, net.address(i)).launchPrefix(i, net.launchPrefix(i));
-      }
       cluster.start();
       int leader = cluster.awaitLeader(Duration.ofSeconds(60));
       int cut = (leader + 1) % 3;
