@@ -182,6 +182,11 @@ public final class RaftNode implements AutoCloseable {
     return Math.max(4L << 20, c.limits().maxRequestBytes() + CommandBatcher.MAX_BATCH_BYTES + (64 << 10));
   }
 
+  /** Entries kept behind a snapshot when the log is purged: etcd's 5,000, or the threshold if smaller. */
+  static long purgePreservation(ServerConfig c) {
+    return Math.min(5_000, c.snapshotThreshold());
+  }
+
   static RaftProperties properties(ServerConfig c) {
     RaftProperties p = new RaftProperties();
     RaftServerConfigKeys.setStorageDir(p, List.of(c.raftLogDir().toFile()));
@@ -202,6 +207,13 @@ public final class RaftNode implements AutoCloseable {
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, c.snapshotThreshold());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    // By default Ratis purges after a snapshot only up to the slowest member's commit index, so a
+    // member that is down keeps every later entry on the others' disks until it returns (under
+    // 100,000 sessions' keepalives, gigabytes a day, until a disk fills). As etcd does, purge up to
+    // the snapshot but keep the entries just behind it: a member out briefly catches up from the
+    // log, one out longer is sent the snapshot.
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, purgePreservation(c));
     // Ratis refuses to append an entry larger than the appender's buffer (4 MB by default) and makes
     // the leader step down for it; the client retries the same command under the next leader, and
     // so on: one put of a large value kept the cluster electing for the whole retry budget. An

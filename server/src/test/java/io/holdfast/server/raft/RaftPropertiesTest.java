@@ -45,6 +45,15 @@ class RaftPropertiesTest {
   }
 
   @Test
+  void aMemberThatIsDownDoesNotHoldBackThePurgeOfTheOthersLogs() {
+    RaftProperties p = RaftNode.properties(config(Map.of()));
+    assertTrue(RaftServerConfigKeys.Log.purgeUptoSnapshotIndex(p));
+    assertEquals(5_000, RaftServerConfigKeys.Log.purgePreservationLogNum(p));
+    RaftProperties small = RaftNode.properties(config(Map.of("snapshot-threshold", 500L)));
+    assertEquals(500, RaftServerConfigKeys.Log.purgePreservationLogNum(small));
+  }
+
+  @Test
   void theLargestEntryACommandCanMakeFitsRatisBuffers() {
     for (long maxValue : new long[] {1L << 20, 16L << 20}) {
       ServerConfig c = config(Map.of("max-value-bytes", maxValue));
