@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
 public final class HoldfastServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HoldfastServer.class);
   static final long EXPIRY_SCAN_MS = 50;
+  /** Calls one client connection may have open at once (etcd sets no limit). */
+  static final int MAX_CALLS_PER_CONNECTION = 100_000;
 
   private final ServerConfig config;
   private final HoldfastStateMachine stateMachine = new HoldfastStateMachine();
@@ -154,7 +156,9 @@ public final class HoldfastServer implements AutoCloseable {
         .maxInboundMessageSize(config.limits().maxRequestBytes())
         // Bound what one connection can hold open or send before a request is even parsed.
         .maxInboundMetadataSize(16 * 1024)
-        .maxConcurrentCallsPerConnection(1_000)
+        // A process's sessions share a connection, and each may have max-locks-per-session acquires
+        // waiting: a lower limit queued its releases and keepalives behind its own waits.
+        .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION)
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();

@@ -115,93 +115,48 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
 
   @Override
   public StreamObserver<KeepAliveRequest> keepAlive(StreamObserver<KeepAliveResponse> out) {
-    ServerCallStreamObserver<KeepAliveResponse> call = (ServerCallStreamObserver<KeepAliveResponse>) out;
-    call.disableAutoRequest();
-    call.request(2 * KEEPALIVE_REQUEST_CHUNK);
-    return new StreamObserver<>() {
-      private boolean closed;
-      // Only touched by gRPC's serialized delivery of this stream's messages.
-      private int received;
-
+    return new KeepAliveStream((ServerCallStreamObserver<KeepAliveResponse>) out, new KeepAliveStream.Leader() {
       @Override
-      public void onNext(KeepAliveRequest req) {
-        if (++received == KEEPALIVE_REQUEST_CHUNK) {
-          received = 0;
-          call.request(KEEPALIVE_REQUEST_CHUNK);
-        }
+      public Throwable refusal(KeepAliveRequest req) {
         if (!raft.isLeader()) {
           // Only the leader renews; tell the client where to go and end the stream.
-          fail(errors.of(new io.holdfast.server.raft.RaftCallException(
+          return errors.of(new io.holdfast.server.raft.RaftCallException(
               raft.leaderId() == null || raft.leaderId().equals(raft.nodeId()) ? ErrorCode.NO_LEADER
-                  : ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader")));
-          return;
+                  : ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader"));
         }
-        var denied = access.requireOwner(req.getSessionId());
-        if (denied != null) {
-          fail(denied);
-          return;
-        }
+        return access.requireOwner(req.getSessionId());
+      }
+
+      @Override
+      public java.util.concurrent.CompletableFuture<Boolean> renew(long sessionId) {
         var timer = metrics.keepalive();
-        checkpointer.renew(req.getSessionId()).whenComplete((renewed, err) -> {
-          timer.stop();
-          if (err != null) {
-            fail(errors.of(err));
-            return;
-          }
-          KeepAliveResponse.Builder b = KeepAliveResponse.newBuilder().setSessionId(req.getSessionId())
-              .setSeq(req.getSeq()).setAlive(renewed);
-          if (!renewed) {
-            b.setError(io.holdfast.proto.v1.ErrorCode.SESSION_NOT_FOUND);
-          } else {
-            raft.stateMachine().read(s -> {
-              // In token terms, so that the client can tell which of its grants this answer covers.
-              b.setAsOfIndex(io.holdfast.server.state.FencingToken.value(s.fencingEpoch(), s.lastRevision()));
-              for (String name : s.heldLocks(req.getSessionId())) {
-                b.addHeldLocks(io.holdfast.proto.v1.HeldLock.newBuilder().setName(name).setToken(s.lock(name).token()));
-              }
-              return null;
-            });
-          }
-          send(b.build());
-        });
+        return checkpointer.renew(sessionId).whenComplete((renewed, err) -> timer.stop());
       }
 
-      private void send(KeepAliveResponse r) {
-        synchronized (this) {
-          if (!closed && !call.isCancelled()) {
-            out.onNext(r);
-          }
-        }
-      }
-
-      private void fail(Throwable t) {
-        synchronized (this) {
-          if (!closed) {
-            closed = true;
-            if (!call.isCancelled()) {
-              out.onError(t);
+      @Override
+      public KeepAliveResponse answer(long sessionId, long seq, boolean renewed) {
+        KeepAliveResponse.Builder b = KeepAliveResponse.newBuilder().setSessionId(sessionId).setSeq(seq)
+            .setAlive(renewed);
+        if (!renewed) {
+          b.setError(io.holdfast.proto.v1.ErrorCode.SESSION_NOT_FOUND);
+        } else {
+          raft.stateMachine().read(s -> {
+            // In token terms, so that the client can tell which of its grants this answer covers.
+            b.setAsOfIndex(io.holdfast.server.state.FencingToken.value(s.fencingEpoch(), s.lastRevision()));
+            for (String name : s.heldLocks(sessionId)) {
+              b.addHeldLocks(io.holdfast.proto.v1.HeldLock.newBuilder().setName(name).setToken(s.lock(name).token()));
             }
-          }
+            return null;
+          });
         }
+        return b.build();
       }
 
       @Override
-      public void onError(Throwable t) {
-        synchronized (this) {
-          closed = true;
-        }
+      public Throwable failure(Throwable renewalError) {
+        return errors.of(renewalError);
       }
-
-      @Override
-      public void onCompleted() {
-        synchronized (this) {
-          if (!closed) {
-            closed = true;
-            out.onCompleted();
-          }
-        }
-      }
-    };
+    }, KEEPALIVE_REQUEST_CHUNK);
   }
 
   private String checkTtl(long ttlMs) {

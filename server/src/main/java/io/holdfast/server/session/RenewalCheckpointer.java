@@ -31,6 +31,9 @@ import org.slf4j.LoggerFactory;
 public final class RenewalCheckpointer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RenewalCheckpointer.class);
 
+  /** About 0.6 MB of session ids per entry, well inside the largest entry a node accepts. */
+  static final int MAX_IDS_PER_CHECKPOINT = 65_536;
+
   private final RaftNode raft;
   private final long intervalMs;
   private final IntSupplier sessionCount;
@@ -120,11 +123,22 @@ public final class RenewalCheckpointer implements AutoCloseable {
     }
     java.util.Arrays.sort(ids);
     try {
-      Result r = raft.submit(new Command.Checkpoint(ids)).get(10, TimeUnit.SECONDS);
-      if (!(r instanceof Result.CheckpointApplied c)) {
-        throw new IllegalStateException("a checkpoint answered " + r);
+      // Entries have a size limit (RaftNode.maxEntryBytes): a million sessions renewed in one
+      // round would exceed it, and then every round would. Large rounds go out in parts.
+      List<CompletableFuture<Result>> parts = new ArrayList<>();
+      for (int from = 0; from < ids.length || from == 0; from += MAX_IDS_PER_CHECKPOINT) {
+        int to = Math.min(ids.length, from + MAX_IDS_PER_CHECKPOINT);
+        parts.add(raft.submit(new Command.Checkpoint(java.util.Arrays.copyOfRange(ids, from, to))));
       }
-      Set<Long> missing = c.missingSessionIds().isEmpty() ? Set.of() : new HashSet<>(c.missingSessionIds());
+      Set<Long> missing = new HashSet<>();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      for (CompletableFuture<Result> part : parts) {
+        Result r = part.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (!(r instanceof Result.CheckpointApplied c)) {
+          throw new IllegalStateException("a checkpoint answered " + r);
+        }
+        missing.addAll(c.missingSessionIds());
+      }
       batch.forEach((id, fs) -> fs.forEach(f -> f.complete(!missing.contains(id))));
     } catch (InterruptedException e) {
       failAll(batch, e);

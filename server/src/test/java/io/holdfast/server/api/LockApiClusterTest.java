@@ -239,21 +239,57 @@ class LockApiClusterTest {
             ended.complete(null);
           }
         });
+    // One at a time, as a client does: a keepalive that arrives while its session's renewal is in
+    // flight is answered with a later one (KeepAliveStreamTest).
+    java.util.Set<Long> seqs = new java.util.HashSet<>();
     for (int i = 0; i < n; i++) {
       long id = i % 3 == 2 ? 987654321L : (i % 3 == 0 ? s1 : s2);
       out.onNext(io.holdfast.proto.v1.KeepAliveRequest.newBuilder().setSessionId(id).setSeq(i).build());
-    }
-    java.util.Set<Long> seqs = new java.util.HashSet<>();
-    for (int i = 0; i < n; i++) {
       var r = answers.poll(30, TimeUnit.SECONDS);
       if (r == null) {
         throw new AssertionError("only " + i + " of " + n + " keepalives were answered");
       }
+      assertEquals(i, r.getSeq());
       assertTrue(seqs.add(r.getSeq()), "one answer per keepalive");
       assertEquals(r.getSeq() % 3 != 2, r.getAlive(), "seq " + r.getSeq() + " (session " + r.getSessionId() + ")");
     }
     out.onCompleted();
     ended.get(10, TimeUnit.SECONDS);
     assertEquals(n, seqs.size());
+  }
+
+  @Test
+  void aReleaseGoesThroughWhileMoreThanAThousandAcquiresWaitOnTheSameConnection() throws Exception {
+    // One process's sessions share a connection per node, and each may have up to
+    // max-locks-per-session (1,000) acquires waiting; with a limit of 1,000 calls per connection
+    // the release they wait for (or a keepalive) queued behind them and never went out.
+    int locksHeld = 550;
+    long holder = openSession(60_000);
+    long[] waiters = {openSession(60_000), openSession(60_000)};
+    long[] tokens = new long[locksHeld];
+    for (int i = 0; i < locksHeld; i++) {
+      tokens[i] = acquire(holder, "crowd/" + i, 0).getToken();
+    }
+    var async = LockServiceGrpc.newFutureStub(cluster.channel(leader));
+    java.util.List<com.google.common.util.concurrent.ListenableFuture<AcquireResponse>> waits = new java.util.ArrayList<>();
+    for (long w : waiters) {
+      for (int i = 0; i < locksHeld; i++) {
+        waits.add(async.withDeadlineAfter(120, TimeUnit.SECONDS).acquire(AcquireRequest.newBuilder()
+            .setRequestId(rid()).setSessionId(w).setLockName("crowd/" + i).setWaitMs(100_000).build()));
+      }
+    }
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (describe(leader, "crowd/" + (locksHeld - 1)).getWaitersCount() < 1 && System.nanoTime() < end) {
+      Thread.sleep(50);
+    }
+    locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(holder)
+        .setLockName("crowd/0").setToken(tokens[0]).build());
+    AcquireResponse granted = waits.get(0).get(30, TimeUnit.SECONDS);
+    assertTrue(granted.getGranted());
+    assertEquals(waiters[0], granted.getLock().getHolderSessionId());
+    for (long s : new long[] {holder, waiters[0], waiters[1]}) {
+      sessions(leader).closeSession(io.holdfast.proto.v1.CloseSessionRequest.newBuilder().setRequestId(rid())
+          .setSessionId(s).build());
+    }
   }
 }

@@ -1,0 +1,152 @@
+package io.holdfast.server.api;
+
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.holdfast.proto.v1.KeepAliveRequest;
+import io.holdfast.proto.v1.KeepAliveResponse;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One client's keepalive stream on the leader. Per session it has at most one renewal in flight:
+ * keepalives that arrive meanwhile are answered together, by one more renewal started after the
+ * last of them arrived (so its acknowledgement never covers a keepalive sent after the checkpoint
+ * it rests on). A client that sends faster than checkpoints commit, or never reads its answers,
+ * therefore costs the leader one renewal per session per checkpoint, not one per message, and it
+ * is read no faster than its answers drain.
+ */
+final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
+  /** What the stream needs from the leader. */
+  interface Leader {
+    /** Why this keepalive is refused (the stream then ends with it), or null. */
+    Throwable refusal(KeepAliveRequest req);
+
+    /** Renews the session in the next checkpoint: true once committed, false if it is gone. */
+    CompletableFuture<Boolean> renew(long sessionId);
+
+    /** The answer to {@code seq} for a renewed (or, if {@code renewed} is false, unknown) session. */
+    KeepAliveResponse answer(long sessionId, long seq, boolean renewed);
+
+    /** The status a failed renewal ends the stream with. */
+    Throwable failure(Throwable renewalError);
+  }
+
+  private static final long NONE = Long.MIN_VALUE;
+
+  private final ServerCallStreamObserver<KeepAliveResponse> call;
+  private final Leader leader;
+  private final int chunk;
+  /** Session id -> the newest seq that arrived while its renewal was in flight, or NONE. */
+  private final Map<Long, Long> inFlight = new HashMap<>();
+  private boolean closed;
+  // Touched only by gRPC's serialized delivery of this stream's messages and onReady.
+  private int received;
+  private boolean requestWhenReady;
+
+  KeepAliveStream(ServerCallStreamObserver<KeepAliveResponse> call, Leader leader, int chunk) {
+    this.call = call;
+    this.leader = leader;
+    this.chunk = chunk;
+    call.disableAutoRequest();
+    call.setOnReadyHandler(this::onReady);
+    call.request(2 * chunk);
+  }
+
+  @Override
+  public void onNext(KeepAliveRequest req) {
+    if (++received == chunk) {
+      received = 0;
+      // Read on only while the answers drain: a client that stops reading stops being read.
+      if (call.isReady()) {
+        call.request(chunk);
+      } else {
+        requestWhenReady = true;
+      }
+    }
+    Throwable refused = leader.refusal(req);
+    if (refused != null) {
+      fail(refused);
+      return;
+    }
+    long id = req.getSessionId();
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      if (inFlight.containsKey(id)) {
+        inFlight.put(id, req.getSeq());
+        return;
+      }
+      inFlight.put(id, NONE);
+    }
+    renew(id, req.getSeq());
+  }
+
+  private void onReady() {
+    if (requestWhenReady && call.isReady()) {
+      requestWhenReady = false;
+      call.request(chunk);
+    }
+  }
+
+  private void renew(long id, long seq) {
+    leader.renew(id).whenComplete((renewed, err) -> {
+      if (err != null) {
+        fail(leader.failure(err));
+        return;
+      }
+      send(leader.answer(id, seq, renewed));
+      long next;
+      synchronized (this) {
+        Long wanted = inFlight.get(id);
+        if (closed || wanted == null || wanted == NONE) {
+          inFlight.remove(id);
+          return;
+        }
+        next = wanted;
+        inFlight.put(id, NONE);
+      }
+      renew(id, next);
+    });
+  }
+
+  private void send(KeepAliveResponse r) {
+    synchronized (this) {
+      if (!closed && !call.isCancelled()) {
+        call.onNext(r);
+      }
+    }
+  }
+
+  private void fail(Throwable t) {
+    synchronized (this) {
+      if (!closed) {
+        closed = true;
+        inFlight.clear();
+        if (!call.isCancelled()) {
+          call.onError(t);
+        }
+      }
+    }
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    synchronized (this) {
+      closed = true;
+      inFlight.clear();
+    }
+  }
+
+  @Override
+  public void onCompleted() {
+    synchronized (this) {
+      if (!closed) {
+        closed = true;
+        inFlight.clear();
+        call.onCompleted();
+      }
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package io.holdfast.server.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.holdfast.proto.v1.KeepAliveRequest;
+import io.holdfast.proto.v1.KeepAliveResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** A keepalive stream costs the leader one renewal per session in flight, whatever the client sends. */
+class KeepAliveStreamTest {
+  /** gRPC's side of the call: what was sent, how many messages were asked for, whether it is ready. */
+  static final class FakeCall extends ServerCallStreamObserver<KeepAliveResponse> {
+    final List<KeepAliveResponse> sent = new ArrayList<>();
+    int requested;
+    boolean ready = true;
+    Runnable onReady;
+    Throwable error;
+
+    @Override public boolean isCancelled() { return false; }
+    @Override public void setOnCancelHandler(Runnable r) { }
+    @Override public void setCompression(String c) { }
+    @Override public boolean isReady() { return ready; }
+    @Override public void setOnReadyHandler(Runnable r) { onReady = r; }
+    @Override public void request(int n) { requested += n; }
+    @Override public void setMessageCompression(boolean e) { }
+    @Override public void disableAutoInboundFlowControl() { }
+    @Override public void disableAutoRequest() { }
+    @Override public void onNext(KeepAliveResponse v) { sent.add(v); }
+    @Override public void onError(Throwable t) { error = t; }
+    @Override public void onCompleted() { }
+  }
+
+  /** A leader whose renewals complete when the test says. */
+  static final class FakeLeader implements KeepAliveStream.Leader {
+    final List<Long> renewals = new ArrayList<>();
+    final List<CompletableFuture<Boolean>> futures = new ArrayList<>();
+
+    @Override public Throwable refusal(KeepAliveRequest req) {
+      return req.getSessionId() == 666 ? Status.PERMISSION_DENIED.asRuntimeException() : null;
+    }
+    @Override public CompletableFuture<Boolean> renew(long sessionId) {
+      renewals.add(sessionId);
+      CompletableFuture<Boolean> f = new CompletableFuture<>();
+      futures.add(f);
+      return f;
+    }
+    @Override public KeepAliveResponse answer(long sessionId, long seq, boolean renewed) {
+      return KeepAliveResponse.newBuilder().setSessionId(sessionId).setSeq(seq).setAlive(renewed).build();
+    }
+    @Override public Throwable failure(Throwable e) {
+      return Status.UNAVAILABLE.withCause(e).asRuntimeException();
+    }
+  }
+
+  static KeepAliveRequest ka(long session, long seq) {
+    return KeepAliveRequest.newBuilder().setSessionId(session).setSeq(seq).build();
+  }
+
+  @Test
+  void keepalivesThatArriveDuringARenewalShareOneMoreRenewalStartedAfterTheLastOfThem() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    for (int seq = 1; seq <= 10_000; seq++) {
+      stream.onNext(ka(7, seq));
+    }
+    stream.onNext(ka(8, 1));
+    assertEquals(List.of(7L, 8L), leader.renewals, "one renewal per session in flight, not one per message");
+
+    leader.futures.get(0).complete(true);
+    assertEquals(List.of(1L), call.sent.stream().map(KeepAliveResponse::getSeq).toList(),
+        "the renewal answers the keepalive it was started for");
+    assertEquals(List.of(7L, 8L, 7L), leader.renewals, "and one more covers everything that came meanwhile");
+
+    leader.futures.get(2).complete(true);
+    assertEquals(List.of(1L, 10_000L), call.sent.stream().map(KeepAliveResponse::getSeq).toList());
+    assertEquals(3, leader.renewals.size(), "nothing more was asked for");
+
+    stream.onNext(ka(7, 10_001));
+    assertEquals(4, leader.renewals.size(), "a later keepalive starts a renewal of its own");
+    leader.futures.get(1).complete(false);
+    assertEquals(8, call.sent.get(2).getSessionId());
+    assertTrue(!call.sent.get(2).getAlive());
+  }
+
+  @Test
+  void aClientThatDoesNotReadItsAnswersIsNotReadEither() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 4);
+    assertEquals(8, call.requested);
+    call.ready = false; // the client's window is full of unread answers
+    for (int seq = 1; seq <= 8; seq++) {
+      stream.onNext(ka(7, seq));
+    }
+    assertEquals(8, call.requested, "no more messages asked for while the answers do not drain");
+    call.onReady.run();
+    assertEquals(8, call.requested, "still not ready");
+    call.ready = true;
+    call.onReady.run();
+    assertEquals(12, call.requested, "read on once they drain");
+  }
+
+  @Test
+  void aRefusalOrAFailedRenewalEndsTheStreamAndNothingIsAnsweredAfter() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    stream.onNext(ka(7, 1));
+    stream.onNext(ka(7, 2));
+    leader.futures.get(0).completeExceptionally(new IllegalStateException("not the leader"));
+    assertEquals(Status.Code.UNAVAILABLE, Status.fromThrowable(call.error).getCode());
+    assertEquals(List.of(), call.sent);
+    assertEquals(1, leader.renewals.size(), "no renewal after the stream ended");
+
+    FakeCall other = new FakeCall();
+    KeepAliveStream refused = new KeepAliveStream(other, leader, 64);
+    refused.onNext(ka(666, 1));
+    assertEquals(Status.Code.PERMISSION_DENIED, Status.fromThrowable(other.error).getCode());
+    refused.onNext(ka(7, 2));
+    assertEquals(1, leader.renewals.size());
+  }
+}
