@@ -103,21 +103,26 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         });
         return;
       }
-      awaitGrant(req, grant, out, started);
+      awaitGrant(req, grant, out, started, started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs())));
     });
   }
 
   private void awaitGrant(AcquireRequest req, CompletableFuture<GrantWaiters.Outcome> grant,
-      StreamObserver<AcquireResponse> out, long started) {
+      StreamObserver<AcquireResponse> out, long started, long deadlineNanos) {
     String name = req.getLockName();
     java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : timers.schedule(
         () -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
-        req.getWaitMs(), TimeUnit.MILLISECONDS);
+        Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
     grant.whenComplete((o, e) -> {
       if (timer != null) {
         timer.cancel(false);
       }
       waiters.unregister(req.getSessionId(), name, grant);
+      boolean endedHere = o.kind() == GrantWaiters.Outcome.Kind.CANCELLED
+          || (o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT && o.token() != -1);
+      if (endedHere && stillWaiting(req, out, started, deadlineNanos)) {
+        return;
+      }
       switch (o.kind()) {
         case GRANTED:
           metrics.acquired(started, true);
@@ -142,6 +147,43 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
           finish(out, () -> notAcquired(name));
       }
     });
+  }
+
+  /**
+   * Waits are per session and lock, so the end of one may be the end of another call's: the same
+   * session's earlier acquire, withdrawn in the same entry that queued this one. If the session
+   * still waits (or now holds the lock), this call carries on; true if it does.
+   */
+  private boolean stillWaiting(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
+      long deadlineNanos) {
+    long session = req.getSessionId();
+    String name = req.getLockName();
+    CompletableFuture<GrantWaiters.Outcome> again = waiters.register(session, name);
+    // Registered first, read second: whatever is applied after the read completes {@code again}.
+    long holds = raft.stateMachine().read(s -> {
+      var lock = s.lock(name);
+      if (lock == null) {
+        return 0L;
+      }
+      if (lock.isHeld() && lock.holderSessionId() == session) {
+        return lock.token();
+      }
+      for (var w : lock.waiters()) {
+        if (w.sessionId() == session) {
+          return -1L;
+        }
+      }
+      return 0L;
+    });
+    if (holds == 0) {
+      waiters.unregister(session, name, again);
+      return false;
+    }
+    if (holds > 0) {
+      again.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.GRANTED, holds));
+    }
+    awaitGrant(req, again, out, started, deadlineNanos);
+    return true;
   }
 
   /** The wait ran out here: withdraw it, unless the grant won the race. */

@@ -292,4 +292,46 @@ class LockApiClusterTest {
           .setSessionId(s).build());
     }
   }
+
+  @Test
+  void theEndOfASessionsEarlierWaitDoesNotEndItsNextAcquireForTheSameLock() throws Exception {
+    // Waits are per (session, lock). A withdrawal of the session's first acquire and a second
+    // acquire sent together often share an entry: the withdrawal's event then reached the second
+    // call, which answered "not granted" while its wait stayed queued with nobody to tell.
+    long holder = openSession(60_000);
+    long waiter = openSession(60_000);
+    var async = LockServiceGrpc.newFutureStub(cluster.channel(leader));
+    for (int round = 0; round < 20; round++) {
+      String name = "same-session/" + round;
+      long token = acquire(holder, name, 0).getToken();
+      String first = rid();
+      var r0 = async.withDeadlineAfter(60, TimeUnit.SECONDS).acquire(AcquireRequest.newBuilder().setRequestId(first)
+          .setSessionId(waiter).setLockName(name).setWaitMs(-1).build());
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (describe(leader, name).getWaitersCount() == 0 && System.nanoTime() < end) {
+        Thread.sleep(5);
+      }
+      var cancel = async.withDeadlineAfter(10, TimeUnit.SECONDS).cancelWait(io.holdfast.proto.v1.CancelWaitRequest
+          .newBuilder().setRequestId(rid()).setSessionId(waiter).setLockName(name).setAcquireRequestId(first).build());
+      var r1 = async.withDeadlineAfter(60, TimeUnit.SECONDS).acquire(AcquireRequest.newBuilder().setRequestId(rid())
+          .setSessionId(waiter).setLockName(name).setWaitMs(-1).build());
+      cancel.get(10, TimeUnit.SECONDS);
+      assertFalse(r0.get(10, TimeUnit.SECONDS).getGranted(), "the withdrawn acquire");
+      // Either order is legal: the second acquire joined the first's wait and was withdrawn with it,
+      // or it queued after the withdrawal and still waits. Never a queued wait that nobody awaits.
+      Thread.sleep(50);
+      boolean queued = describe(leader, name).getWaitersCount() == 1;
+      if (r1.isDone()) {
+        assertFalse(r1.get().getGranted());
+        assertFalse(queued, "round " + round + ": the second acquire answered while its wait is still queued");
+      } else {
+        assertTrue(queued, "round " + round + ": the second acquire waits for nothing");
+        locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(holder).setLockName(name)
+            .setToken(token).build());
+        AcquireResponse granted = r1.get(10, TimeUnit.SECONDS);
+        assertTrue(granted.getGranted());
+        assertEquals(waiter, granted.getLock().getHolderSessionId());
+      }
+    }
+  }
 }
