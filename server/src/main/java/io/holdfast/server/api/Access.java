@@ -56,6 +56,11 @@ public final class Access {
     return policy.allows(identity, verb, name);
   }
 
+  /** {@code verb} on every name under {@code prefix}, for the identity passed in. */
+  boolean canAllUnder(String identity, Verb verb, String prefix) {
+    return policy.allowsAllUnder(identity, verb, prefix);
+  }
+
   /** {@code verb} on the lock or key {@code name}. */
   StatusRuntimeException require(Verb verb, String name) {
     if (policy.allows(who(), verb, name)) {

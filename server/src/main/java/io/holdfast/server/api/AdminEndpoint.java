@@ -282,10 +282,7 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
   }
 
   private RaftCallException notLeader() {
-    String leader = raft.leaderIdOrNull();
-    return leader == null || leader.equals(raft.nodeId())
-        ? new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null, "no leader is ready yet")
-        : new RaftCallException(io.holdfast.server.state.ErrorCode.NOT_LEADER, leader, "not the leader");
+    return raft.notLeader("not the leader");
   }
 
   private io.grpc.StatusRuntimeException membershipError(Throwable err) {
@@ -492,6 +489,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       return;
     }
     int limit = req.getLimit() == 0 ? 100 : req.getLimit();
+    // The call's identity is not visible on the thread that completes the barrier.
+    String identity = Access.who();
+    boolean readsAll = access.canAllUnder(identity, io.holdfast.server.security.Verb.READ, "");
     CompletableFuture<Void> barrier = req.getStaleOk() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
     barrier.whenComplete((v, err) -> {
       if (err != null) {
@@ -500,7 +500,16 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       }
       ListAuditResponse.Builder b = ListAuditResponse.newBuilder().setHeader(responses.header());
       for (AuditEntry a : raft.stateMachine().read(s -> s.audit(req.getAfterIndex(), req.getLockName(), limit))) {
-        b.addEntries(ProtoViews.audit(a));
+        var entry = ProtoViews.audit(a);
+        if (!readsAll && entry.getLocksCount() > 0) {
+          // An expiry lists every lock the session held; a caller allowed one lock sees only the
+          // names it may read.
+          entry = entry.toBuilder().clearLocks()
+              .addAllLocks(a.locks().stream().filter(n -> access.can(identity, io.holdfast.server.security.Verb.READ, n))
+                  .toList())
+              .build();
+        }
+        b.addEntries(entry);
       }
       out.onNext(b.build());
       out.onCompleted();

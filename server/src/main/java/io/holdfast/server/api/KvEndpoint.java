@@ -33,6 +33,8 @@ import java.util.function.Supplier;
 public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
   static final int DEFAULT_LIST_LIMIT = 1_000;
   static final int MAX_LIST_LIMIT = 10_000;
+  /** A list page's keys and values stop at about this size (the client accepts 32 MiB). */
+  static final long MAX_LIST_RESPONSE_BYTES = 4L << 20;
 
   private final ServerConfig config;
   private final RaftNode raft;
@@ -129,17 +131,31 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
       out.onError(errors.invalid("prefix is longer than the longest key (" + Names.MAX_LOCK_NAME + ")"));
       return;
     }
+    if (req.getStartAfter().length() > Names.MAX_LOCK_NAME) {
+      out.onError(errors.invalid("start_after is longer than the longest key (" + Names.MAX_LOCK_NAME + ")"));
+      return;
+    }
     int limit = req.getLimit() == 0 ? DEFAULT_LIST_LIMIT : req.getLimit();
     // Listing a whole prefix needs read on all of it (filtering would make 'more' and limits lie).
     if (deny(out, null, req.getPrefix())) {
       return;
     }
     responses.read(req.getStaleOk(), out, () -> {
-      List<KvEntry> entries = raft.stateMachine().read(s -> s.kvList(req.getPrefix(), limit + 1));
-      ListResponse.Builder b = ListResponse.newBuilder().setHeader(responses.header())
-          .setMore(entries.size() > limit);
-      for (KvEntry e : entries.subList(0, Math.min(limit, entries.size()))) {
+      List<KvEntry> entries = raft.stateMachine().read(s -> s.kvList(req.getPrefix(), req.getStartAfter(), limit + 1));
+      ListResponse.Builder b = ListResponse.newBuilder().setHeader(responses.header());
+      // The store holds up to 128 MiB, more than a client accepts in one message (and more than a
+      // node should build at once): a page ends at the size cap too, and says there is more.
+      long bytes = 0;
+      int n = 0;
+      for (KvEntry e : entries) {
+        long size = e.key().length() + (req.getKeysOnly() ? 0 : e.size()) + 64;
+        if (n == limit || (n > 0 && bytes + size > MAX_LIST_RESPONSE_BYTES)) {
+          b.setMore(true);
+          break;
+        }
         b.addKvs(keyValue(e, req.getKeysOnly()));
+        bytes += size;
+        n++;
       }
       return b.build();
     });

@@ -133,7 +133,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
               + " ended while waiting for lock '" + name + "'"));
           break;
         case RETRY:
-          out.onError(errors.of(new io.holdfast.server.raft.RaftCallException(ErrorCode.NOT_LEADER, raft.leaderId(),
+          out.onError(errors.of(raft.notLeader(
               "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
           break;
         case TIMED_OUT:

@@ -120,9 +120,7 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       public Throwable refusal(KeepAliveRequest req) {
         if (!raft.isLeader()) {
           // Only the leader renews; tell the client where to go and end the stream.
-          return errors.of(new io.holdfast.server.raft.RaftCallException(
-              raft.leaderId() == null || raft.leaderId().equals(raft.nodeId()) ? ErrorCode.NO_LEADER
-                  : ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader"));
+          return errors.of(raft.notLeader("keepalives go to the leader"));
         }
         return access.requireOwner(req.getSessionId());
       }

@@ -447,11 +447,19 @@ public final class RaftNode implements AutoCloseable {
   }
 
   private RaftCallException notLeader() {
+    return notLeader("not the leader");
+  }
+
+  /**
+   * The refusal for a call only the leader can serve: NOT_LEADER naming the leader, or NO_LEADER
+   * while none is known or this node still counts itself (a client sent back here would loop).
+   */
+  public RaftCallException notLeader(String why) {
     String leader = leaderIdOrNull();
     if (leader == null || leader.equals(selfId.toString())) {
       return new RaftCallException(ErrorCode.NO_LEADER, null, "no leader is ready yet");
     }
-    return new RaftCallException(ErrorCode.NOT_LEADER, leader, "not the leader");
+    return new RaftCallException(ErrorCode.NOT_LEADER, leader, why);
   }
 
   public String leaderIdOrNull() {

@@ -109,7 +109,7 @@ public final class RenewalCheckpointer implements AutoCloseable {
   private long propose(Map<Long, List<CompletableFuture<Boolean>>> batch, long lastProposal)
       throws InterruptedException {
     if (!raft.isLeader()) {
-      failAll(batch, new RaftCallException(ErrorCode.NOT_LEADER, raft.leaderId(), "keepalives go to the leader"));
+      failAll(batch, raft.notLeader("keepalives go to the leader"));
       return batch.isEmpty() ? System.nanoTime() : lastProposal;
     }
     if (batch.isEmpty() && sessionCount.getAsInt() == 0) {

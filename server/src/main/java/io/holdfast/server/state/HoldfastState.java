@@ -607,6 +607,11 @@ public final class HoldfastState {
     return kv.withPrefix(prefix, limit);
   }
 
+  /** A page of {@link #kvList}: the keys after {@code startAfter} ("" for the first page). */
+  public List<KvEntry> kvList(String prefix, String startAfter, int limit) {
+    return kv.withPrefix(prefix, startAfter, limit);
+  }
+
   /** What a retry gets: the first attempt's answer, a refusal for a reused id, or null if new. */
   private static Result earlierAnswer(RequestCache cache, String requestId, String fingerprint) {
     RequestCache.Entry cached = cache.get(requestId);

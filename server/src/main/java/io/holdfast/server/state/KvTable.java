@@ -39,8 +39,14 @@ final class KvTable {
 
   /** Keys starting with {@code prefix}, in name order, at most {@code limit}. */
   List<KvEntry> withPrefix(String prefix, int limit) {
+    return withPrefix(prefix, "", limit);
+  }
+
+  /** Keys starting with {@code prefix} and after {@code startAfter} (none: ""), in name order. */
+  List<KvEntry> withPrefix(String prefix, String startAfter, int limit) {
     List<KvEntry> out = new ArrayList<>();
-    for (Map.Entry<String, KvEntry> en : byKey.tailMap(prefix, true).entrySet()) {
+    var from = startAfter.compareTo(prefix) >= 0 ? byKey.tailMap(startAfter, false) : byKey.tailMap(prefix, true);
+    for (Map.Entry<String, KvEntry> en : from.entrySet()) {
       if (!en.getKey().startsWith(prefix) || out.size() >= limit) {
         break;
       }

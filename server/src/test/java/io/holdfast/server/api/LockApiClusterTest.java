@@ -334,4 +334,43 @@ class LockApiClusterTest {
       }
     }
   }
+
+  @Test
+  void aKeyListStopsAtItsSizeCapAndThePagesAfterItHoldTheRest() {
+    var kv = io.holdfast.proto.v1.KvServiceGrpc.newBlockingStub(cluster.channel(leader));
+    byte[] value = new byte[1_000_000];
+    for (int i = 0; i < 6; i++) {
+      value[0] = (byte) i;
+      kv.withDeadlineAfter(10, TimeUnit.SECONDS).put(io.holdfast.proto.v1.PutRequest.newBuilder().setRequestId(rid())
+          .setKey("pages/" + i).setValue(com.google.protobuf.ByteString.copyFrom(value)).build());
+    }
+    java.util.List<String> keys = new java.util.ArrayList<>();
+    String after = "";
+    int pages = 0;
+    io.holdfast.proto.v1.ListResponse page;
+    do {
+      page = kv.withDeadlineAfter(10, TimeUnit.SECONDS).list(io.holdfast.proto.v1.ListRequest.newBuilder()
+          .setPrefix("pages/").setStartAfter(after).build());
+      long bytes = page.getKvsList().stream().mapToLong(e -> e.getValue().size()).sum();
+      assertTrue(bytes <= KvEndpoint.MAX_LIST_RESPONSE_BYTES, bytes + " bytes in one page");
+      assertTrue(page.getKvsCount() > 0);
+      for (var e : page.getKvsList()) {
+        keys.add(e.getKey());
+        assertEquals(Integer.parseInt(e.getKey().substring(6)), e.getValue().byteAt(0));
+      }
+      after = keys.get(keys.size() - 1);
+      pages++;
+    } while (page.getMore());
+    assertEquals(java.util.List.of("pages/0", "pages/1", "pages/2", "pages/3", "pages/4", "pages/5"), keys);
+    assertEquals(2, pages, "6 MB of values in pages of at most 4 MiB");
+
+    var one = kv.list(io.holdfast.proto.v1.ListRequest.newBuilder().setPrefix("pages/").setKeysOnly(true)
+        .setLimit(2).setStartAfter("pages/3").build());
+    assertEquals(java.util.List.of("pages/4", "pages/5"), one.getKvsList().stream().map(e -> e.getKey()).toList());
+    assertFalse(one.getMore());
+    var before = kv.list(io.holdfast.proto.v1.ListRequest.newBuilder().setPrefix("pages/").setKeysOnly(true)
+        .setLimit(1).setStartAfter("a").build());
+    assertEquals("pages/0", before.getKvs(0).getKey(), "a start before the prefix starts at the prefix");
+    assertTrue(before.getMore());
+  }
 }

@@ -88,7 +88,7 @@ class BadInputSuiteTest {
   static final long TTL = 300_000;
   static final Map<String, String> TOKENS = Map.of(
       "sre", "tok-sre-1", "orchestrator", "tok-orch-1", "orchestrator-b", "tok-orch-2", "agent-7", "tok-agent-7",
-      "mallory", "tok-mallory", "limited", "tok-limited", "watch-only", "tok-watch-only");
+      "mallory", "tok-mallory", "limited", "tok-limited", "watch-only", "tok-watch-only", "wide", "tok-wide");
 
   @TempDir
   static Path dir;
@@ -111,7 +111,7 @@ class BadInputSuiteTest {
     Map<String, String> s = new LinkedHashMap<>();
     s.put("auth-token-file", tokenFile.toString());
     s.put("acl", "orchestrator*:fleet/:lock+write+read+watch;agent-*:fleet/:read+watch;sre::admin;"
-        + "limited:lim/:lock+read;watch-only:fleet/:watch");
+        + "limited:lim/:lock+read;watch-only:fleet/:watch;wide:fleet/w:lock;wide:lim/w:lock");
     s.put("max-name-length", Integer.toString(MAX_NAME));
     s.put("max-value-bytes", Integer.toString(MAX_VALUE));
     s.put("max-request-bytes", "70000");
@@ -255,6 +255,12 @@ class BadInputSuiteTest {
       assertTrue(System.nanoTime() < end, "the waiter did not queue");
       sleep(100);
     }
+    // An expiry records every lock the session held, here under two prefixes.
+    long wide = sessions("wide").openSession(open("open-wide", "wide")).getSessionId();
+    assertTrue(locks("wide").acquire(acquire("wide-f", wide, "fleet/w", 0)).getGranted());
+    assertTrue(locks("wide").acquire(acquire("wide-l", wide, "lim/w", 0)).getGranted());
+    admin("sre").expireSession(ExpireSessionRequest.newBuilder().setRequestId("expire-wide").setSessionId(wide)
+        .setReason("suite setup").build());
     // An admin action, so that the audit log is part of what must not change.
     assertTrue(locks("limited").acquire(acquire("lim-r", lim[3], "lim/r", 0)).getGranted());
     admin("sre").revoke(RevokeRequest.newBuilder().setRequestId("revoke-y").setLockName("lim/r")
@@ -360,6 +366,8 @@ class BadInputSuiteTest {
         () -> locks("sre").listLocks(ListLocksRequest.newBuilder().setPrefix(long257).build())));
     out.add(new Case("malformed", "List prefix of 257", invalid,
         () -> kv("sre").list(ListRequest.newBuilder().setPrefix(long257).build())));
+    out.add(new Case("malformed", "List start_after of 257", invalid,
+        () -> kv("sre").list(ListRequest.newBuilder().setStartAfter(long257).build())));
     out.add(new Case("malformed", "Watch lock prefix of 257", invalid,
         () -> watch("sre", WatchRequest.newBuilder().addLockPrefixes(long257).build())));
     out.add(new Case("malformed", "Watch key prefix of 257", invalid,
@@ -893,6 +901,18 @@ class BadInputSuiteTest {
     assertEquals(revCfg, kv("sre").get(GetRequest.newBuilder().setKey("fleet/cfg").build()).getKv().getRevision());
     assertEquals(tokenA, locks("sre").describeLock(DescribeLockRequest.newBuilder().setLockName("fleet/a").build())
         .getLock().getToken());
+  }
+
+  @Test
+  @Order(3)
+  void anAuditEntryShowsOnlyTheLockNamesTheCallerMayRead() {
+    var forLimited = admin("limited").listAudit(ListAuditRequest.newBuilder().setLockName("lim/w").build())
+        .getEntriesList();
+    var expiry = forLimited.stream().filter(e -> e.getLocksCount() > 0).findFirst().orElseThrow();
+    assertEquals(List.of("lim/w"), expiry.getLocksList(), "fleet/w is not the limited identity's to see");
+    var forSre = admin("sre").listAudit(ListAuditRequest.newBuilder().setLockName("lim/w").build()).getEntriesList();
+    assertEquals(List.of("fleet/w", "lim/w"), forSre.stream().filter(e -> e.getLocksCount() > 0).findFirst()
+        .orElseThrow().getLocksList().stream().sorted().toList());
   }
 
   static byte[] concat(byte[] a, byte[] b) {
