@@ -97,6 +97,11 @@ public final class HoldfastServer implements AutoCloseable {
       throw new IOException("cannot load TLS files: " + e.getMessage(), e);
     }
     warnAboutOpenDoors(sec);
+    if (config.peers().size() > 1 && config.clusterId().equals(io.holdfast.server.config.ServerConfigLoader.DEFAULT_CLUSTER_ID)) {
+      // The Raft group id is the cluster id: two clusters that share it take each other's votes and
+      // entries if a peer address is ever wrong.
+      LOG.warn("cluster-id is the built-in default; give each cluster a UUID of its own (e.g. from uuidgen)");
+    }
     this.raft = new RaftNode(config, stateMachine, peerTls == null ? null : peerTls.ratisConfig());
     this.sessionClock = new LeaderSessionClock(raft, config.failoverGraceMs(), EXPIRY_SCAN_MS);
     this.checkpointer = new RenewalCheckpointer(raft, config.checkpointIntervalMs(),

@@ -39,11 +39,14 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  */
 public final class ServerConfigLoader {
   /** Every key, with its default ({@code null}: required). */
+  /** The cluster id of a config that names none: fine for one cluster, not for two side by side. */
+  public static final UUID DEFAULT_CLUSTER_ID = UUID.fromString("6f1a2c3e-0b7d-4c59-9a41-1d0e5b7c2f10");
+
   private static final Map<String, Object> DEFAULTS = new LinkedHashMap<>();
 
   static {
     DEFAULTS.put("node-id", null);
-    DEFAULTS.put("cluster-id", "6f1a2c3e-0b7d-4c59-9a41-1d0e5b7c2f10");
+    DEFAULTS.put("cluster-id", DEFAULT_CLUSTER_ID.toString());
     DEFAULTS.put("peers", null);
     DEFAULTS.put("data-dir", null);
     DEFAULTS.put("session-ttl-min-ms", 2_000L);
@@ -214,12 +217,34 @@ public final class ServerConfigLoader {
     String logDir = v.get("raft-log-dir") == null ? "" : String.valueOf(v.get("raft-log-dir")).trim();
     Path raftLogDir = logDir.isEmpty() ? dataDir.resolve("raft") : Path.of(logDir);
     boolean join = bool(v, "join");
+    HostPort admin = String.valueOf(v.get("admin-address")).isBlank() ? null
+        : HostPort.parse("admin-address", String.valueOf(v.get("admin-address")));
+    if (admin != null) {
+      for (PeerConfig p : peers) {
+        if (p.id().equals(nodeId)) {
+          for (HostPort taken : List.of(p.peerAddress(), p.clientAddress())) {
+            if (sameSocket(admin, taken)) {
+              throw new ConfigException("admin-address: " + admin + " is also this node's "
+                  + (taken == p.peerAddress() ? "peer" : "client") + " address (peers." + nodeId + ")");
+            }
+          }
+        }
+      }
+    }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
         snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
-        String.valueOf(v.get("admin-address")).isBlank() ? null
-            : HostPort.parse("admin-address", String.valueOf(v.get("admin-address"))),
+        admin,
         security(v), limits(v, maxValue), raftLogDir, join, (int) batchMax, (int) batchInFlight,
         batchLinger, bool(v, "fast-failover"));
+  }
+
+  /** Two listeners on one port of this machine: the same host, or a wildcard on either side. */
+  private static boolean sameSocket(HostPort a, HostPort b) {
+    if (a.port() != b.port()) {
+      return false;
+    }
+    Set<String> wildcards = Set.of("0.0.0.0", "::", "[::]", "*", "");
+    return a.host().equalsIgnoreCase(b.host()) || wildcards.contains(a.host()) || wildcards.contains(b.host());
   }
 
   private static SecurityConfig security(Map<String, Object> v) {

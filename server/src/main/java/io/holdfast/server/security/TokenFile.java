@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.util.HashMap;
 import java.util.List;
@@ -14,8 +13,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Bearer tokens for dev and tests: a file of {@code identity token} lines ({@code #} starts a
- * comment). Re-read when its modification time changes, so tokens rotate without a restart; a file
- * that turns unreadable or malformed keeps the last good tokens (and is logged). Thread-safe.
+ * comment). Re-read when its content changes (checked at most once a second), so tokens rotate
+ * without a restart; a file that turns unreadable, malformed or empty keeps the last good tokens
+ * (and is logged). Thread-safe.
  */
 public final class TokenFile {
   private static final Logger LOG = LoggerFactory.getLogger(TokenFile.class);
@@ -23,7 +23,7 @@ public final class TokenFile {
 
   private final Path file;
   private volatile Map<String, String> identityByTokenHash = Map.of();
-  private volatile FileTime loadedMtime;
+  private volatile String loadedContent;
   private volatile long lastCheck;
 
   public TokenFile(Path file) {
@@ -42,14 +42,21 @@ public final class TokenFile {
     return identityByTokenHash.get(hash(token));
   }
 
-  private synchronized void reload(boolean first) {
+  /** Reads the file now if it changed (the once-a-second check does the same). */
+  synchronized void reload(boolean first) {
     try {
-      FileTime mtime = Files.getLastModifiedTime(file);
-      if (!first && mtime.equals(loadedMtime)) {
+      // By content, not modification time: a rewrite caught half-way (truncated, then written) can
+      // end within the time's resolution, and its finished state would never be read.
+      byte[] bytes = Files.readAllBytes(file);
+      String content = hash(new String(bytes, StandardCharsets.UTF_8));
+      if (!first && content.equals(loadedContent)) {
         return;
       }
+      if (!first && bytes.length == 0) {
+        throw new IOException("it is empty (a rewrite in progress?); a file of comments revokes every token");
+      }
       Map<String, String> out = new HashMap<>();
-      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      List<String> lines = new String(bytes, StandardCharsets.UTF_8).lines().toList();
       for (int i = 0; i < lines.size(); i++) {
         String line = lines.get(i).strip();
         if (line.isEmpty() || line.startsWith("#")) {
@@ -62,7 +69,7 @@ public final class TokenFile {
         out.put(hash(f[1]), f[0]);
       }
       identityByTokenHash = Map.copyOf(out);
-      loadedMtime = mtime;
+      loadedContent = content;
       LOG.info("Loaded {} bearer tokens from {}", out.size(), file);
     } catch (IOException e) {
       if (first) {

@@ -84,6 +84,15 @@ class ServerConfigLoaderTest {
   }
 
   @Test
+  void anAdminAddressOnThisNodesClientOrPeerPortIsRefusedByName() {
+    assertTrue(failsNaming("admin-address", with("admin-address", "10.0.0.2:7400")).contains("client address"));
+    assertTrue(failsNaming("admin-address", with("admin-address", "0.0.0.0:7410")).contains("peer address"));
+    // Another node's ports are on another machine; another port is fine.
+    assertEquals(7400, ServerConfigLoader.fromMap(with("admin-address", "10.0.0.1:7400")).adminAddress().port());
+    assertEquals(7420, ServerConfigLoader.fromMap(with("admin-address", "0.0.0.0:7420")).adminAddress().port());
+  }
+
+  @Test
   void batchLingerIsZeroToTenMilliseconds() {
     assertEquals(0, ServerConfigLoader.fromMap(with("batch-linger-us", 0)).batchLingerMicros(), "0 switches it off");
     assertEquals(10_000, ServerConfigLoader.fromMap(with("batch-linger-us", 10_000)).batchLingerMicros());
