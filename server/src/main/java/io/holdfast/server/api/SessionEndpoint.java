@@ -77,9 +77,12 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       return;
     }
     String principal = Access.who();
+    // Per identity, so not for the anonymous one: it is every unauthenticated client at once.
+    boolean anonymous = io.holdfast.server.security.Identity.current().source()
+        == io.holdfast.server.security.Identity.Source.ANONYMOUS;
     Command.OpenSession cmd = new Command.OpenSession(req.getRequestId(), req.getTtlMs(),
         ProtoViews.clientInfo(req.getClient()).withPrincipal(principal), req.getExclusiveKey(),
-        config.limits().maxSessionsPerIdentity());
+        anonymous ? 0 : config.limits().maxSessionsPerIdentity());
     responses.submit(cmd, out, r -> {
       Result.SessionOpened o = (Result.SessionOpened) r;
       LOG.info("session={} opened identity='{}' client='{}' host='{}' pid={} ttl_ms={}", o.sessionId(), principal,

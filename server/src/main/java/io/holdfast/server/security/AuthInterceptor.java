@@ -29,12 +29,21 @@ import org.slf4j.LoggerFactory;
  * from a bearer token ({@code authorization: Bearer ...}) when one is sent, else from the client
  * certificate the TLS handshake verified; with neither it is {@code anonymous}, which is refused
  * (UNAUTHENTICATED) when the config requires auth. Health checks are exempt, for load balancers.
+ * The anonymous identity is not rate-limited: it is every unauthenticated client at once, and one
+ * bucket for all of them would cap the whole cluster.
  */
 public final class AuthInterceptor implements ServerInterceptor {
   private static final Logger LOG = LoggerFactory.getLogger(AuthInterceptor.class);
   public static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final String HEALTH_SERVICE = "grpc.health.v1.Health";
+  /**
+   * Calls that keep or end what an identity already has: refusing them to a busy identity would
+   * expire its sessions (keepalive streams reopen after a failover) or keep its locks held.
+   */
+  private static final java.util.Set<String> UNLIMITED = java.util.Set.of(
+      io.holdfast.proto.v1.SessionServiceGrpc.getKeepAliveMethod().getFullMethodName(),
+      io.holdfast.proto.v1.SessionServiceGrpc.getCloseSessionMethod().getFullMethodName());
 
   private final SecurityConfig config;
   private final TokenFile tokens;
@@ -67,7 +76,8 @@ public final class AuthInterceptor implements ServerInterceptor {
       call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    if (!rate.tryAcquire(id.name())) {
+    if (id.source() != Identity.Source.ANONYMOUS && !UNLIMITED.contains(call.getMethodDescriptor().getFullMethodName())
+        && !rate.tryAcquire(id.name())) {
       rateLimited.inc();
       call.close(Status.RESOURCE_EXHAUSTED.withDescription("identity '" + id.name() + "' exceeds its request rate ("
           + "rate-limit-per-identity); slow down and retry"), new Metadata());

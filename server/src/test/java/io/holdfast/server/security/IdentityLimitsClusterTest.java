@@ -1,0 +1,146 @@
+package io.holdfast.server.security;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.holdfast.proto.v1.ClientIdentity;
+import io.holdfast.proto.v1.CloseSessionRequest;
+import io.holdfast.proto.v1.DescribeLockRequest;
+import io.holdfast.proto.v1.KeepAliveRequest;
+import io.holdfast.proto.v1.KeepAliveResponse;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.SessionServiceGrpc;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The per-identity limits (sessions, request rate) hold for an authenticated identity, and not for
+ * the anonymous one, which is every unauthenticated client at once; an identity over its rate can
+ * still keep its sessions alive and close them.
+ */
+class IdentityLimitsClusterTest {
+  @TempDir
+  Path dir;
+
+  static Channel as(Channel ch, String token) {
+    Metadata h = new Metadata();
+    h.put(AuthInterceptor.AUTHORIZATION, "Bearer " + token);
+    return ClientInterceptors.intercept(ch, MetadataUtils.newAttachHeadersInterceptor(h));
+  }
+
+  static long open(Channel ch) {
+    return SessionServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
+        .openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setTtlMs(30_000)
+            .setClient(ClientIdentity.newBuilder().setName("limits").setHost("localhost").setPid(1)).build())
+        .getSessionId();
+  }
+
+  /** How many of {@code n} back-to-back calls were refused for the rate. */
+  static int rateRefusals(Channel ch, int n) {
+    int refused = 0;
+    for (int i = 0; i < n; i++) {
+      try {
+        LockServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
+            .describeLock(DescribeLockRequest.newBuilder().setLockName("x").build());
+      } catch (StatusRuntimeException e) {
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.toString());
+        assertTrue(e.getStatus().getDescription().contains("rate-limit-per-identity"), e.toString());
+        refused++;
+      }
+    }
+    return refused;
+  }
+
+  static final Map<String, String> LIMITS = Map.of("max-sessions-per-identity", "2",
+      "rate-limit-per-identity", "2", "rate-limit-burst", "10");
+
+  @Test
+  void theAnonymousIdentityOfAClusterWithoutAuthHasNoLimits() {
+    // Every unauthenticated client is "anonymous": one bucket for all would cap the whole cluster.
+    try (ProcessCluster cluster = new ProcessCluster(1, dir.resolve("open"), LIMITS).start()) {
+      Channel anonymous = cluster.channel(cluster.awaitLeader(Duration.ofSeconds(60)));
+      for (int i = 0; i < 3; i++) {
+        open(anonymous);
+      }
+      assertEquals(0, rateRefusals(anonymous, 40));
+    }
+  }
+
+  @Test
+  void anAuthenticatedIdentityIsLimitedButMayStillRenewAndCloseItsSessions() throws Exception {
+    Path tokens = Files.writeString(dir.resolve("tokens"), "alice tok-alice\nsre tok-sre\n");
+    Map<String, String> settings = new java.util.HashMap<>(LIMITS);
+    settings.put("auth-token-file", tokens.toString());
+    ProcessCluster c = new ProcessCluster(1, dir.resolve("secured"), settings);
+    try (ProcessCluster cluster = c.start()) {
+      int leader = awaitLeaderAs(cluster, "tok-sre");
+      Channel alice = as(cluster.channel(leader), "tok-alice");
+
+      long first = open(alice);
+      open(alice);
+      StatusRuntimeException third = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+          () -> open(alice));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, third.getStatus().getCode());
+      assertTrue(third.getStatus().getDescription().contains("live sessions"), third.toString());
+
+      assertTrue(rateRefusals(alice, 40) >= 20, "alice's bucket of 10 refills at 2 a second");
+
+      // With her bucket empty, alice still renews her session on a new stream, and closes it.
+      CompletableFuture<KeepAliveResponse> answer = new CompletableFuture<>();
+      StreamObserver<KeepAliveRequest> stream = SessionServiceGrpc.newStub(alice).keepAlive(new StreamObserver<>() {
+        @Override
+        public void onNext(KeepAliveResponse r) {
+          answer.complete(r);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          answer.completeExceptionally(t);
+        }
+
+        @Override
+        public void onCompleted() {}
+      });
+      stream.onNext(KeepAliveRequest.newBuilder().setSessionId(first).setSeq(1).build());
+      assertTrue(answer.get(10, TimeUnit.SECONDS).getAlive());
+      stream.onCompleted();
+      SessionServiceGrpc.newBlockingStub(alice).withDeadlineAfter(10, TimeUnit.SECONDS).closeSession(
+          CloseSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setSessionId(first).build());
+    }
+  }
+
+  /** The node leads once it answers a status call (as sre, who has no limits to spend here). */
+  static int awaitLeaderAs(ProcessCluster cluster, String token) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < end) {
+      try {
+        var st = io.holdfast.proto.v1.AdminServiceGrpc.newBlockingStub(as(cluster.channel(0), token))
+            .withDeadlineAfter(2, TimeUnit.SECONDS).clusterStatus(
+                io.holdfast.proto.v1.ClusterStatusRequest.getDefaultInstance());
+        if (st.getRole().equals("LEADER")) {
+          return 0;
+        }
+      } catch (StatusRuntimeException notYet) {
+        // starting
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no leader within 60 s");
+  }
+}
