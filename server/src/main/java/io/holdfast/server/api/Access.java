@@ -69,6 +69,17 @@ public final class Access {
     return deny("identity '" + who() + "' may not " + verb.configName() + " '" + Names.printable(name) + "'");
   }
 
+  /**
+   * A fenced write names a lock, and its refusal says the lock's current token: the caller must be
+   * one who may see that anyway (read or lock on it), or a fence would read any lock's state.
+   */
+  StatusRuntimeException requireFence(String fenceLock) {
+    if (fenceLock.isEmpty() || policy.allows(who(), Verb.READ, fenceLock) || policy.allows(who(), Verb.LOCK, fenceLock)) {
+      return null;
+    }
+    return deny("identity '" + who() + "' may not read or lock '" + Names.printable(fenceLock) + "' (fence_lock)");
+  }
+
   /** {@code verb} on every name under {@code prefix} ("" for all names). */
   StatusRuntimeException requireAllUnder(Verb verb, String prefix) {
     if (policy.allowsAllUnder(who(), verb, prefix)) {

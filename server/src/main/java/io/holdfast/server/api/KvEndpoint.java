@@ -65,7 +65,7 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
-    if (deny(out, io.holdfast.server.security.Verb.WRITE, req.getKey())) {
+    if (deny(out, io.holdfast.server.security.Verb.WRITE, req.getKey()) || denyFence(out, req.getFenceLock())) {
       return;
     }
     Command.Put cmd = new Command.Put(req.getRequestId(), req.getKey(), req.getValue().toByteArray(),
@@ -85,7 +85,7 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
-    if (deny(out, io.holdfast.server.security.Verb.WRITE, req.getKey())) {
+    if (deny(out, io.holdfast.server.security.Verb.WRITE, req.getKey()) || denyFence(out, req.getFenceLock())) {
       return;
     }
     Command.Delete cmd = new Command.Delete(req.getRequestId(), req.getKey(),
@@ -203,6 +203,15 @@ public final class KvEndpoint extends KvServiceGrpc.KvServiceImplBase {
   /** Sends PERMISSION_DENIED unless the caller may {@code verb} {@code name} (null verb: read a prefix). */
   private boolean deny(StreamObserver<?> out, io.holdfast.server.security.Verb verb, String name) {
     var denied = verb == null ? access.requireAllUnder(io.holdfast.server.security.Verb.READ, name) : access.require(verb, name);
+    if (denied != null) {
+      out.onError(denied);
+      return true;
+    }
+    return false;
+  }
+
+  private boolean denyFence(StreamObserver<?> out, String fenceLock) {
+    var denied = access.requireFence(fenceLock);
     if (denied != null) {
       out.onError(denied);
       return true;

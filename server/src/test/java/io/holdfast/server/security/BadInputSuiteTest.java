@@ -111,7 +111,7 @@ class BadInputSuiteTest {
     Map<String, String> s = new LinkedHashMap<>();
     s.put("auth-token-file", tokenFile.toString());
     s.put("acl", "orchestrator*:fleet/:lock+write+read+watch;agent-*:fleet/:read+watch;sre::admin;"
-        + "limited:lim/:lock+read;watch-only:fleet/:watch;wide:fleet/w:lock;wide:lim/w:lock");
+        + "limited:lim/:lock+read;watch-only:fleet/:watch;wide:fleet/w:lock;wide:lim/w:lock;wide:scratch/:write");
     s.put("max-name-length", Integer.toString(MAX_NAME));
     s.put("max-value-bytes", Integer.toString(MAX_VALUE));
     s.put("max-request-bytes", "70000");
@@ -581,6 +581,13 @@ class BadInputSuiteTest {
     out.add(new Case("other-identity", "ExpireSession without admin", denied, () -> admin("orchestrator")
         .expireSession(ExpireSessionRequest.newBuilder().setRequestId("i-" + n()).setSessionId(s2).setReason("r")
             .build())));
+    // A fence is no window onto a lock the writer may not see: its refusal would name the token.
+    out.add(new Case("other-identity", "Put fenced by a lock the writer may not read or lock", denied,
+        () -> kv("wide").put(PutRequest.newBuilder().setRequestId("i-" + n()).setKey("scratch/x")
+            .setValue(ByteString.copyFromUtf8("v")).setFenceLock("lim/q").setFenceToken(1).build())));
+    out.add(new Case("other-identity", "Delete fenced by a lock the writer may not read or lock", denied,
+        () -> kv("wide").delete(DeleteRequest.newBuilder().setRequestId("i-" + n()).setKey("scratch/x")
+            .setFenceLock("fleet/a").setFenceToken(1).build())));
     for (String who : List.of("agent-7", "mallory", "limited")) {
       out.add(new Case("other-identity", who + ": Acquire fleet/c with its own session", denied,
           () -> locks(who).acquire(acquire("i-" + n(), who.equals("agent-7") ? s2 : lim[3], "fleet/c", 0))));
