@@ -224,6 +224,13 @@ public final class HoldfastServer implements AutoCloseable {
     if (config.adminAddress() != null) {
       admin = new AdminHttpServer(config.adminAddress(), raft, metrics, config).start();
       LOG.info("Admin HTTP on http://{}", config.adminAddress());
+      String host = config.adminAddress().host();
+      boolean loopback = host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
+      if (config.security().authRequired() && !loopback) {
+        // The client port checks every caller; this one serves /status to whoever reaches it.
+        LOG.warn("SECURITY: the admin HTTP port ({}) has no TLS or authentication, and its /status page shows "
+            + "every lock, holder and token: keep it on loopback or behind a firewall", config.adminAddress());
+      }
     }
     if (config.join()) {
       LOG.info("Holdfast node {} serving clients on {}; joining: waiting to be added (holdfast member add {} {} {})",
