@@ -72,7 +72,8 @@ public final class HoldfastClient implements AutoCloseable {
   /**
    * Watches locks under {@code lockPrefixes} and keys under {@code keyPrefixes} ("" for all),
    * starting after revision {@code afterIndex} (0: with the current state). {@code listener} gets
-   * every matching entry once, in log order, across failovers.
+   * every matching entry once, in log order, across failovers; a batch it throws on is given to
+   * it again (see {@link Watch}).
    */
   public Watch watch(List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,
       java.util.function.Consumer<WatchBatch> listener) {
@@ -176,7 +177,11 @@ public final class HoldfastClient implements AutoCloseable {
       return this;
     }
 
-    /** How long one attempt of a call may take before it is retried elsewhere. Default 5 s. */
+    /**
+     * How long one attempt of a call may take before it is retried elsewhere; at least 1 ms.
+     * Default 5 s. A timed lock or a tryLock gives up after its wait plus one call timeout, and
+     * no call outlives its retry budget ({@link RetryPolicy#maxElapsed}) by an attempt.
+     */
     public Builder callTimeout(Duration timeout) {
       this.callTimeout = timeout;
       return this;
@@ -223,7 +228,13 @@ public final class HoldfastClient implements AutoCloseable {
       return this;
     }
 
-    /** Where session listeners run. Default: one daemon thread of the client's own. */
+    /**
+     * Where session listeners and the dependents of {@link Session#onExpired} run: each session's
+     * one at a time, in order, even on a pool. Default: one daemon thread of the client's own.
+     * What the executor refuses (once shut down) runs on a thread of the client's instead, so that
+     * no session event is lost. Give an executor that runs tasks on threads of its own, not on
+     * the calling thread: that would be one of the client's, which keep the sessions alive.
+     */
     public Builder executor(Executor executor) {
       this.executor = executor;
       return this;
@@ -239,8 +250,9 @@ public final class HoldfastClient implements AutoCloseable {
           throw new IllegalArgumentException("endpoints: '" + e + "' is not host:port");
         }
       }
-      if (callTimeout.isNegative() || callTimeout.isZero()) {
-        throw new IllegalArgumentException("callTimeout must be positive, got " + callTimeout);
+      if (callTimeout.compareTo(Duration.ofMillis(1)) < 0) {
+        // Deadlines are set in whole milliseconds: less would be a deadline of zero, every call failing.
+        throw new IllegalArgumentException("callTimeout must be positive (at least 1 ms), got " + callTimeout);
       }
       var identity = io.holdfast.proto.v1.ClientIdentity.newBuilder().setName(name).setHost(host).setPid(pid)
           .putAllLabels(labels).build();

@@ -34,10 +34,15 @@ public interface KvClient {
    * Compare-and-set: writes {@code key} only if it is at {@code expectedRevision} (0: absent).
    *
    * @throws RevisionMismatchException otherwise; nothing changed
+   * @throws IllegalArgumentException if {@code expectedRevision} is below -1
    */
   long putIfRevision(String key, byte[] value, long expectedRevision);
 
-  /** The general write: CAS ({@code expectedRevision} -1: any) and fence (lock "" : none). */
+  /**
+   * The general write: CAS ({@code expectedRevision} -1: any) and fence (lock "" : none).
+   *
+   * @throws IllegalArgumentException if {@code expectedRevision} is below -1
+   */
   CompletableFuture<Long> putAsync(String key, byte[] value, long expectedRevision, String fenceLock, long fenceToken);
 
   Optional<KeyValue> get(String key);
@@ -50,7 +55,11 @@ public interface KvClient {
   /** Deletes {@code key} only while {@code lease} is its lock's current grant. */
   boolean deleteFenced(String key, LockLease lease);
 
-  /** Keys starting with {@code prefix}, in name order (at most 1000; values included). */
+  /**
+   * Every key starting with {@code prefix}, in name order, values included. Read in pages (1,000
+   * keys or 4 MiB each): each page is a linearizable read, but a list of several pages is not one
+   * snapshot, so a key changed meanwhile may show its old or new state.
+   */
   List<KeyValue> list(String prefix);
 
   /**

@@ -14,7 +14,12 @@ public interface Leadership extends AutoCloseable {
   /** False once the session expired or the leadership was resigned or taken away. */
   boolean isValid();
 
-  /** Steps down: clears the announcement and releases the election's lock. */
+  /**
+   * Steps down: clears the announcement and releases the election's lock. The lock is released
+   * even when clearing the announcement fails, and that failure is then thrown: the announcement
+   * left behind names a grant that has ended, which {@link Election#leader} and
+   * {@link Election#observe} do not count.
+   */
   void resign();
 
   @Override

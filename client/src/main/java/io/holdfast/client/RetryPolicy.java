@@ -15,9 +15,11 @@ public record RetryPolicy(Duration initialBackoff, Duration maxBackoff, Duration
   public static final RetryPolicy DEFAULT =
       new RetryPolicy(Duration.ofMillis(50), Duration.ofSeconds(2), Duration.ofSeconds(30));
 
+  /** @throws IllegalArgumentException if {@code initialBackoff} is under 1 ms (pauses are whole milliseconds) */
   public RetryPolicy {
-    if (initialBackoff.isNegative() || initialBackoff.isZero()) {
-      throw new IllegalArgumentException("initialBackoff must be positive, got " + initialBackoff);
+    if (initialBackoff.compareTo(Duration.ofMillis(1)) < 0) {
+      // Less would be pauses of 0 ms: the busy retry loop this policy promises never to run.
+      throw new IllegalArgumentException("initialBackoff must be positive (at least 1 ms), got " + initialBackoff);
     }
     if (maxBackoff.compareTo(initialBackoff) < 0) {
       throw new IllegalArgumentException("maxBackoff (" + maxBackoff + ") must be at least initialBackoff ("
@@ -32,10 +34,10 @@ public record RetryPolicy(Duration initialBackoff, Duration maxBackoff, Duration
     return new RetryPolicy(initial, max, maxElapsed);
   }
 
-  /** The pause before retry number {@code attempt} (1-based): random in [cap/2, cap]. */
+  /** The pause before retry number {@code attempt} (1-based): random in [cap/2, cap], and at least 1 ms. */
   public long backoffMillis(int attempt) {
     long cap = initialBackoff.toMillis() << Math.min(20, Math.max(0, attempt - 1));
     cap = Math.min(cap, maxBackoff.toMillis());
-    return cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
+    return Math.max(1, cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1));
   }
 }

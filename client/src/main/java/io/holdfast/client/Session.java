@@ -31,7 +31,14 @@ public interface Session extends AutoCloseable {
   /** True until the session expires or is closed. */
   boolean isValid();
 
-  /** Completes when the session expires (not when it is closed). */
+  /**
+   * Completes when the session expires (not when it is closed). Called on a live session, the
+   * future completes on the client's executor ({@link HoldfastClient.Builder#executor}), after the
+   * listeners have been given the EXPIRED event, and its dependents run there: never on the
+   * threads that keep sessions alive, so a dependent may block (e.g. to open a new session),
+   * though it holds back the session events queued behind it. Called once the session has
+   * expired, it returns a completed future.
+   */
   CompletableFuture<Void> onExpired();
 
   void addListener(SessionListener listener);
@@ -39,14 +46,27 @@ public interface Session extends AutoCloseable {
   /** Blocks until the lock is granted (FIFO, queued on the server). */
   LockLease lock(String name) throws InterruptedException;
 
-  /** Waits up to {@code wait}; empty if the lock was not granted in time. */
+  /**
+   * Waits up to {@code wait}; empty if the lock was not granted in time. {@link Duration#ZERO}
+   * tries once, as {@link #tryLock} does.
+   *
+   * @throws IllegalArgumentException if {@code wait} is negative
+   * @throws ClusterUnavailableException if no leader answered within the wait plus one call
+   *     timeout (the acquire is then withdrawn)
+   */
   Optional<LockLease> lock(String name, Duration wait) throws InterruptedException;
 
-  /** Takes the lock only if it is free now. */
+  /**
+   * Takes the lock only if it is free now.
+   *
+   * @throws ClusterUnavailableException if no leader answered within one call timeout (the
+   *     acquire is then withdrawn)
+   */
   Optional<LockLease> tryLock(String name);
 
   CompletableFuture<LockLease> lockAsync(String name);
 
+  /** As {@link #lock(String, Duration)}; a negative {@code wait} throws IllegalArgumentException here. */
   CompletableFuture<Optional<LockLease>> lockAsync(String name, Duration wait);
 
   CompletableFuture<Optional<LockLease>> tryLockAsync(String name);

@@ -5,6 +5,10 @@ package io.holdfast.client;
  * index it delivered, so the listener sees every matching entry once, in log order. Close it to
  * stop.
  *
+ * <p>A batch counts as delivered when the listener returns. If the listener throws, the watch
+ * logs it and resumes from before that batch, so the listener is given the same batch again,
+ * after a pause that grows (up to 2 s) while it keeps throwing; the watch does not end.
+ *
  * <pre>{@code
  * try (Watch w = client.watch(List.of(), List.of("fleet/"), 0, batch -> apply(batch))) { ... }
  * }</pre>

@@ -117,6 +117,12 @@ class SnapshotInstallTest {
           }
           assertEquals(lastSmall, c.kv().get("small/" + ((SMALL_PUTS - 1) % 50)).orElseThrow().revision());
           assertEquals(50, c.kv().list("small/").size());
+          // 10.8 MB of values: the client reads them in pages of at most 4 MiB.
+          List<KeyValue> all = c.kv().list("big/");
+          assertEquals(BIG_VALUES, all.size());
+          for (KeyValue kv : all) {
+            assertArrayEquals(big[Integer.parseInt(kv.key().substring(4))], kv.value(), kv.key());
+          }
           LockDescription lock = c.describeLock("fleet/config");
           assertEquals(holder.id(), lock.holderSessionId(), lock.toString());
           assertEquals(held.token(), lock.token(), lock.toString());

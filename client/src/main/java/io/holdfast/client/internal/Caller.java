@@ -34,14 +34,20 @@ public final class Caller {
   private final Endpoints endpoints;
   private final RetryPolicy retry;
   private final ScheduledExecutorService scheduler;
+  private final Executor completions;
   private volatile boolean closed;
   /** Calls not yet settled: closing the client fails them, or a retry the closed scheduler dropped would hang its caller. */
   private final java.util.Set<CompletableFuture<?>> unsettled = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-  public Caller(Endpoints endpoints, RetryPolicy retry, ScheduledExecutorService scheduler) {
+  /**
+   * {@code scheduler} runs the retries; {@code completions} completes the futures a retry settles
+   * without an answer from gRPC, so that their dependents, application code, never run on it.
+   */
+  public Caller(Endpoints endpoints, RetryPolicy retry, ScheduledExecutorService scheduler, Executor completions) {
     this.endpoints = endpoints;
     this.retry = retry;
     this.scheduler = scheduler;
+    this.completions = completions;
   }
 
   /** How long a call retries by default. */
@@ -57,12 +63,27 @@ public final class Caller {
     return scheduler;
   }
 
+  /** Where the client completes futures that would otherwise complete on one of its schedulers. */
+  public Executor completions() {
+    return completions;
+  }
+
+  /** Runs {@code task} on {@link #completions()}; on this thread if that is shut down (the client closed). */
+  void complete(Runnable task) {
+    try {
+      completions.execute(task);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      task.run();
+    }
+  }
+
   /** One attempt: the RPC on {@code channel} with an attempt deadline of {@code timeout}. */
   public interface Rpc<T> extends BiFunction<Channel, Duration, ListenableFuture<T>> {}
 
   /**
    * Calls until success, a non-retryable failure, or the retry policy's budget (from now) runs
-   * out. {@code attemptTimeout} bounds each attempt.
+   * out. {@code attemptTimeout} bounds each attempt, and the time left in the budget bounds it
+   * too: the {@code Duration} given to {@code rpc} is the attempt's deadline.
    */
   public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Rpc<T> rpc) {
     return call(what, attemptTimeout, retry.maxElapsed(), rpc);
@@ -86,27 +107,35 @@ public final class Caller {
       result.completeExceptionally(new ClusterUnavailableException("client closed"));
       return result;
     }
-    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, callbacks, rpc, result);
+    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, callbacks, rpc, result, false);
     return result;
   }
 
+  /** {@code onScheduler}: a retry, run by the scheduler, whose thread must not complete {@code result}. */
   private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected,
-      Executor callbacks, Rpc<T> rpc, CompletableFuture<T> result) {
+      Executor callbacks, Rpc<T> rpc, CompletableFuture<T> result, boolean onScheduler) {
     if (result.isDone()) {
       return;
     }
     if (closed) {
-      result.completeExceptionally(new ClusterUnavailableException("client closed"));
+      fail(result, new ClusterUnavailableException("client closed"), onScheduler);
       return;
     }
+    // One deadline for the whole call: an attempt gets what is left of it, never a full timeout more.
+    long leftNanos = giveUpAt - System.nanoTime();
+    if (leftNanos < TimeUnit.MILLISECONDS.toNanos(1)) {
+      fail(result, new ClusterUnavailableException(what + ": no time left in its deadline"), onScheduler);
+      return;
+    }
+    Duration attemptTimeout = leftNanos < timeout.toNanos() ? Duration.ofNanos(leftNanos) : timeout;
     String endpoint = endpoints.current();
     ListenableFuture<T> f;
     try {
       Channel channel = endpoints.channel(endpoint);
       f = rpc.apply(callbacks == null ? channel : ClientInterceptors.intercept(channel, new CallbacksOn(callbacks)),
-          timeout);
+          attemptTimeout);
     } catch (RuntimeException e) {
-      result.completeExceptionally(Errors.map(e));
+      fail(result, Errors.map(e), onScheduler);
       return;
     }
     result.whenComplete((v, e) -> {
@@ -148,20 +177,28 @@ public final class Caller {
           // Connection refused or reset: the next endpoint at once, unless every one is down.
           delayMs = endpoints.suspect(endpoints.current()) ? retry.backoffMillis(n) : 0;
         }
-        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMs) - giveUpAt > 0) {
+        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMs + 1) - giveUpAt > 0) {
           result.completeExceptionally(new ClusterUnavailableException(what + ": no leader answered within the retry "
               + "budget; last error: " + e.getStatus(), e));
           return;
         }
         LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
         try {
-          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, callbacks, rpc, result),
+          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, callbacks, rpc, result, true),
               delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
           result.completeExceptionally(new ClusterUnavailableException("client closed", e));
         }
       }
     }, MoreExecutors.directExecutor());
+  }
+
+  private <T> void fail(CompletableFuture<T> result, Throwable failure, boolean onScheduler) {
+    if (onScheduler) {
+      complete(() -> result.completeExceptionally(failure));
+    } else {
+      result.completeExceptionally(failure);
+    }
   }
 
   /** The pause between attempts while a leader is being elected: the policy's first two steps. */

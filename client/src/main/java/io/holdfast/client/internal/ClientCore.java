@@ -17,15 +17,31 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** What a HoldfastClient owns: endpoints, the retrying caller, threads, open sessions. */
+/**
+ * What a HoldfastClient owns: endpoints, the retrying caller, threads, open sessions.
+ *
+ * <p>Threads: keepalives and watchdogs have a scheduler of their own ({@code timers}), and call
+ * retries another; neither ever runs application code, so a blocking continuation cannot stop a
+ * session's renewals or a call's retries. Session events (listeners, {@code onExpired}) run on the
+ * listener executor; other futures that the client itself would complete on one of its
+ * schedulers are completed on {@code completions}, a pool that grows rather than queue behind a
+ * continuation that blocks.
+ */
 public final class ClientCore implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ClientCore.class);
+
   private final Endpoints endpoints;
   private final Caller caller;
   private final Duration callTimeout;
   private final ClientIdentity identity;
   private final ScheduledExecutorService scheduler;
+  private final ScheduledExecutorService timers;
+  private final ExecutorService completions;
   private final ExecutorService ownExecutor;
   private final Executor listenerExecutor;
   private final Set<RealSession> sessions = ConcurrentHashMap.newKeySet();
@@ -40,25 +56,27 @@ public final class ClientCore implements AutoCloseable {
     this.endpoints = endpoints;
     this.callTimeout = callTimeout;
     this.identity = identity;
-    AtomicInteger n = new AtomicInteger();
-    this.scheduler = Executors.newScheduledThreadPool(2, r -> {
-      Thread t = new Thread(r, "holdfast-client-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
-    this.ownExecutor = executor == null ? Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "holdfast-client-events");
-      t.setDaemon(true);
-      return t;
-    }) : null;
+    this.scheduler = Executors.newScheduledThreadPool(2, daemon("holdfast-client-"));
+    this.timers = Executors.newScheduledThreadPool(1, daemon("holdfast-client-keepalive-"));
+    this.completions = Executors.newCachedThreadPool(daemon("holdfast-client-completion-"));
+    this.ownExecutor = executor == null ? Executors.newSingleThreadExecutor(daemon("holdfast-client-events-")) : null;
     this.listenerExecutor = executor == null ? ownExecutor : executor;
-    this.caller = new Caller(endpoints, retry, scheduler);
+    this.caller = new Caller(endpoints, retry, scheduler, completions);
     this.admin = new RealAdminClient(caller, callTimeout);
     this.kv = new RealKvClient(caller, callTimeout);
     this.memberSync = new MemberSync(caller, callTimeout);
     if (!memberSync.isZero()) {
       this.memberSync.start(memberSync);
     }
+  }
+
+  private static ThreadFactory daemon(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   public Endpoints endpoints() {
@@ -74,8 +92,8 @@ public final class ClientCore implements AutoCloseable {
   }
 
   public CompletableFuture<Session> newSessionAsync(Duration ttl, String exclusiveKey) {
-    CompletableFuture<RealSession> opening = RealSession.open(caller, identity, ttl, exclusiveKey, listenerExecutor,
-        callTimeout);
+    CompletableFuture<RealSession> opening = RealSession.open(caller, timers, identity, ttl, exclusiveKey,
+        new OrderedDelivery(listenerExecutor, completions), callTimeout);
     CompletableFuture<Session> out = opening.thenApply(s -> {
       sessions.add(s);
       // An ended session leaves the set, or a long-lived client would keep every session it ever had.
@@ -113,11 +131,16 @@ public final class ClientCore implements AutoCloseable {
     return w;
   }
 
+  /** Every step is tried, whatever an earlier one threw: a client half-closed would leak threads and channels. */
   @Override
   public void close() {
     List<CompletableFuture<Void>> closing = new ArrayList<>();
     for (RealSession s : sessions) {
-      closing.add(s.closeAsync());
+      try {
+        closing.add(s.closeAsync());
+      } catch (RuntimeException e) {
+        LOG.warn("session {}: close failed: {}", s.id(), e.toString());
+      }
     }
     try {
       CompletableFuture.allOf(closing.toArray(new CompletableFuture<?>[0])).get(callTimeout.toMillis(),
@@ -125,13 +148,25 @@ public final class ClientCore implements AutoCloseable {
     } catch (Exception e) {
       // best effort: the server expires what we could not close
     }
-    watches.forEach(RealWatch::close);
-    memberSync.close();
-    caller.close();
-    scheduler.shutdownNow();
-    if (ownExecutor != null) {
-      ownExecutor.shutdown();
+    for (RealWatch w : watches) {
+      quietly("closing a watch", w::close);
     }
-    endpoints.close();
+    quietly("stopping member sync", memberSync::close);
+    quietly("failing the calls under way", caller::close);
+    scheduler.shutdownNow();
+    timers.shutdownNow();
+    if (ownExecutor != null) {
+      ownExecutor.shutdown(); // not now: the sessions' last events are still to be delivered
+    }
+    completions.shutdown();
+    quietly("closing the channels", endpoints::close);
+  }
+
+  private static void quietly(String what, Runnable step) {
+    try {
+      step.run();
+    } catch (RuntimeException e) {
+      LOG.warn("client close: {} failed: {}", what, e.toString());
+    }
   }
 }

@@ -46,8 +46,12 @@ final class MemberSync implements AutoCloseable {
     }
     try {
       sync().whenComplete((v, e) -> pending.set(false));
-    } catch (RejectedExecutionException closing) {
+    } catch (RuntimeException e) {
+      // Not thrown: out of the periodic task, it would cancel every later sync.
       pending.set(false);
+      if (!(e instanceof RejectedExecutionException)) {
+        LOG.warn("member sync failed", e);
+      }
     }
   }
 

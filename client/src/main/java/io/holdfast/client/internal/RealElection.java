@@ -63,16 +63,33 @@ public final class RealElection implements Election {
         return lease.isValid();
       }
 
+      /** Releases the lock even when clearing the announcement failed; that failure is still thrown. */
       @Override
       public void resign() {
         if (!lease.isValid()) {
           return;
         }
+        RuntimeException failure = null;
         try {
           client.kv().deleteFenced(key, lease);
-          lease.close();
         } catch (StaleTokenException | LockLostException lost) {
+          // already not the leader: the announcement is no longer this session's to clear
+        } catch (RuntimeException e) {
+          failure = e;
+        }
+        try {
+          lease.close();
+        } catch (LockLostException lost) {
           // already not the leader: nothing to step down from
+        } catch (RuntimeException e) {
+          if (failure == null) {
+            failure = e;
+          } else {
+            failure.addSuppressed(e);
+          }
+        }
+        if (failure != null) {
+          throw failure;
         }
       }
     };
@@ -91,11 +108,6 @@ public final class RealElection implements Election {
   @Override
   public Watch observe(Consumer<Leader> observer) {
     LeaderTracker tracker = new LeaderTracker(name, key);
-    return client.watch(List.of(name), List.of(key), 0, batch -> {
-      Leader changed = tracker.onBatch(batch);
-      if (changed != null) {
-        observer.accept(changed);
-      }
-    });
+    return client.watch(List.of(name), List.of(key), 0, batch -> tracker.onBatch(batch, observer));
   }
 }

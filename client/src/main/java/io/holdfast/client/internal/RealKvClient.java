@@ -50,6 +50,11 @@ final class RealKvClient implements KvClient {
   @Override
   public CompletableFuture<Long> putAsync(String key, byte[] value, long expectedRevision, String fenceLock,
       long fenceToken) {
+    if (expectedRevision < -1) {
+      // Not silently unconditional: a caller that computed a bad revision meant a condition.
+      throw new IllegalArgumentException("expectedRevision must be -1 (any), 0 (absent) or a revision, got "
+          + expectedRevision);
+    }
     PutRequest.Builder b = PutRequest.newBuilder().setRequestId(RequestIds.next()).setKey(key)
         .setValue(ByteString.copyFrom(value)).setFenceLock(fenceLock).setFenceToken(fenceToken);
     if (expectedRevision >= 0) {
@@ -91,9 +96,20 @@ final class RealKvClient implements KvClient {
 
   @Override
   public List<KeyValue> list(String prefix) {
-    return Errors.join(caller.call("list " + prefix, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
-        .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).list(ListRequest.newBuilder().setPrefix(prefix).build())))
-        .getKvsList().stream().map(RealKvClient::keyValue).toList();
+    List<KeyValue> out = new java.util.ArrayList<>();
+    String after = "";
+    io.holdfast.proto.v1.ListResponse page;
+    do {
+      ListRequest req = ListRequest.newBuilder().setPrefix(prefix).setStartAfter(after).build();
+      page = Errors.join(caller.call("list " + prefix, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+          .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).list(req)));
+      page.getKvsList().forEach(kv -> out.add(keyValue(kv)));
+      if (page.getKvsCount() == 0) {
+        break; // a server that says "more" with nothing in the page would loop here for ever
+      }
+      after = page.getKvs(page.getKvsCount() - 1).getKey();
+    } while (page.getMore());
+    return java.util.Collections.unmodifiableList(out);
   }
 
   @Override

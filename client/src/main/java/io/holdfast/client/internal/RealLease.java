@@ -13,6 +13,12 @@ final class RealLease implements LockLease {
   private final long token;
   private final AtomicBoolean released = new AtomicBoolean();
   private volatile boolean lost;
+  /**
+   * Counted among its grant's claimants until its release is decided under the session's claims
+   * lock, not from when {@code released} is set: two leases on one grant (a session that took a
+   * lock it held) released at once must not both think the other is already gone.
+   */
+  private boolean claiming = true; // guarded by the session's claims lock
 
   RealLease(RealSession session, String name, long token) {
     this.session = session;
@@ -53,9 +59,14 @@ final class RealLease implements LockLease {
     return released.compareAndSet(false, true);
   }
 
-  /** Neither lost nor released (nor being released): a caller may still be using it. */
+  /** Neither lost nor let go of: it still claims its grant. Hold the session's claims lock. */
   boolean active() {
-    return !lost && !released.get();
+    return !lost && claiming;
+  }
+
+  /** Its release (or give-back, or loss) is being decided: it no longer claims its grant. Hold the session's claims lock. */
+  void letGo() {
+    claiming = false;
   }
 
   @Override

@@ -31,6 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -50,15 +51,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class RealSession implements Session {
   private static final Logger LOG = LoggerFactory.getLogger(RealSession.class);
-  /** How much longer than the wait an acquire RPC may take before the client gives up on it. */
-  private static final long ACQUIRE_SLACK_MS = 5_000;
 
   private final long id;
   private final Duration ttl;
   private final long marginNanos;
   private final long intervalNanos;
   private final Caller caller;
-  private final Executor listenerExecutor;
+  /** Keepalives and the watchdog: threads that never run application code (see ClientCore). */
+  private final ScheduledExecutorService timers;
+  /** State events and onExpired, in order, on the listener executor. */
+  private final Executor events;
   private final Duration callTimeout;
   private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> expired = new CompletableFuture<>();
@@ -78,6 +80,8 @@ public final class RealSession implements Session {
   private final Set<String> sharedWaits = new java.util.HashSet<>(); // guarded by claims
   /** Locks whose release as unclaimed was refused, and when to try again (System.nanoTime). */
   private final Map<String, Long> reclaimRefused = new ConcurrentHashMap<>();
+  /** Guards the renewal state: the keepalives' sequence and send times, what is unanswered, the local deadline. */
+  private final Object renewal = new Object();
   private final Map<Long, Long> sendTimes = new ConcurrentHashMap<>();
   private final AtomicLong seq = new AtomicLong();
   private final Object streamLock = new Object();
@@ -85,9 +89,12 @@ public final class RealSession implements Session {
   private final ScheduledFuture<?> watchdogTask;
 
   private final long ackTimeoutNanos;
-  private volatile long pendingSinceNanos; // send time of the oldest unacknowledged keepalive, or 0
-  private volatile long validUntilNanos;
-  private volatile long lastAckSendNanos;
+  private long pendingSinceNanos; // guarded by renewal: send time of the oldest unanswered keepalive, or 0
+  private long highestAnswered; // guarded by renewal
+  /** The first keepalive sent since a stream was given up on: those before it are not waited for. */
+  private long pendingFloor = 1; // guarded by renewal
+  private volatile long validUntilNanos; // written under renewal
+  private long lastAckSendNanos; // guarded by renewal
   private volatile SessionState state = SessionState.CONNECTED;
   private ClientCallStreamObserver<KeepAliveRequest> stream; // guarded by streamLock
   private String streamEndpoint; // guarded by streamLock
@@ -95,12 +102,13 @@ public final class RealSession implements Session {
   /** Streams given up on for a slow answer, still open for it; see {@link #resetStream}. */
   private final List<ClientCallStreamObserver<KeepAliveRequest>> abandoned = new java.util.ArrayList<>(); // guarded by streamLock
 
-  RealSession(long id, Duration ttl, long openSentNanos, Caller caller, Executor listenerExecutor,
-      Duration callTimeout) {
+  RealSession(long id, Duration ttl, long openSentNanos, Caller caller, ScheduledExecutorService timers,
+      Executor events, Duration callTimeout) {
     this.id = id;
     this.ttl = ttl;
     this.caller = caller;
-    this.listenerExecutor = listenerExecutor;
+    this.timers = timers;
+    this.events = events;
     this.callTimeout = callTimeout;
     // The margin covers clock-rate differences between client and server over one TTL.
     this.marginNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(1_000, Math.max(50, ttl.toMillis() / 10)));
@@ -114,13 +122,15 @@ public final class RealSession implements Session {
     // what is left, not a whole interval after the open, or it expires before its first keepalive.
     long left = validUntilNanos - System.nanoTime();
     long firstNanos = Math.max(0, Math.min(intervalNanos, left / 3));
-    this.keepaliveTask = caller.scheduler().scheduleAtFixedRate(this::sendKeepAlive, firstNanos, intervalNanos,
+    this.keepaliveTask = timers.scheduleAtFixedRate(this::sendKeepAlive, firstNanos, intervalNanos,
         TimeUnit.NANOSECONDS);
-    this.watchdogTask = caller.scheduler().scheduleAtFixedRate(this::watch, watchMs, watchMs, TimeUnit.MILLISECONDS);
+    this.watchdogTask = timers.scheduleAtFixedRate(this::watch, watchMs, watchMs, TimeUnit.MILLISECONDS);
   }
 
-  static CompletableFuture<RealSession> open(Caller caller, io.holdfast.proto.v1.ClientIdentity identity,
-      Duration ttl, String exclusiveKey, Executor listenerExecutor, Duration callTimeout) {
+  /** {@code events}: where state events and onExpired's dependents run, in order (see OrderedDelivery). */
+  static CompletableFuture<RealSession> open(Caller caller, ScheduledExecutorService timers,
+      io.holdfast.proto.v1.ClientIdentity identity, Duration ttl, String exclusiveKey, Executor events,
+      Duration callTimeout) {
     String requestId = RequestIds.next();
     Long[] sent = new Long[1];
     return caller.call("open session", callTimeout, (ch, t) -> {
@@ -132,7 +142,7 @@ public final class RealSession implements Session {
       return SessionServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
           .openSession(io.holdfast.proto.v1.OpenSessionRequest.newBuilder().setRequestId(requestId)
               .setTtlMs(ttl.toMillis()).setClient(identity).setExclusiveKey(exclusiveKey).build());
-    }).thenApply(r -> new RealSession(r.getSessionId(), ttl, sent[0], caller, listenerExecutor, callTimeout));
+    }).thenApply(r -> new RealSession(r.getSessionId(), ttl, sent[0], caller, timers, events, callTimeout));
   }
 
   @Override
@@ -158,13 +168,33 @@ public final class RealSession implements Session {
 
   @Override
   public boolean isValid() {
-    SessionState s = state;
-    return s != SessionState.EXPIRED && s != SessionState.CLOSED && System.nanoTime() - validUntilNanos < 0;
+    if (isFinal()) {
+      return false;
+    }
+    // Under the lock that answers extend the deadline under: once this says false, no answer
+    // already on its way can make it say true again (see onAck).
+    synchronized (renewal) {
+      return System.nanoTime() - validUntilNanos < 0;
+    }
   }
 
   @Override
   public CompletableFuture<Void> onExpired() {
-    return expired.copy();
+    if (expired.isDone()) {
+      return expired.copy();
+    }
+    // Its dependents are application code: they run on the listener executor, after the EXPIRED
+    // event, and never on the watchdog's thread, which other sessions' renewals need.
+    CompletableFuture<Void> out = new CompletableFuture<>();
+    expired.whenComplete((v, err) -> events.execute(() -> {
+      if (err == null) {
+        out.complete(null);
+      } else {
+        // As copy() would: a close cancels the session's future, and a copy fails with that as cause.
+        out.completeExceptionally(new java.util.concurrent.CompletionException(err));
+      }
+    }));
+    return out;
   }
 
   @Override
@@ -178,18 +208,23 @@ public final class RealSession implements Session {
     if (isFinal()) {
       return;
     }
-    long n = seq.incrementAndGet();
-    long now = System.nanoTime();
-    sendTimes.put(n, now);
-    sendTimes.keySet().removeIf(k -> k < n - 64);
-    if (pendingSinceNanos == 0) {
-      pendingSinceNanos = now;
+    long n;
+    synchronized (renewal) {
+      n = seq.incrementAndGet();
+      long now = System.nanoTime();
+      sendTimes.put(n, now);
+      long oldest = n - 64;
+      sendTimes.keySet().removeIf(k -> k < oldest);
+      if (pendingSinceNanos == 0) {
+        pendingSinceNanos = now;
+      }
     }
     synchronized (streamLock) {
-      if (stream == null) {
-        openStream();
-      }
+      // Nothing may escape: an exception out of a periodic task cancels it, and with it the session's renewals.
       try {
+        if (stream == null) {
+          openStream();
+        }
         stream.onNext(KeepAliveRequest.newBuilder().setSessionId(id).setSeq(n).build());
       } catch (RuntimeException e) {
         LOG.debug("session {}: keepalive send failed: {}", id, e.toString());
@@ -260,7 +295,11 @@ public final class RealSession implements Session {
     if (!isFinal()) {
       // Reconnect and renew at once rather than waiting for the next tick: a failover should cost
       // the session as little of its TTL as possible.
-      caller.scheduler().schedule(this::sendKeepAlive, delayMs, TimeUnit.MILLISECONDS);
+      try {
+        timers.schedule(this::sendKeepAlive, delayMs, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        // the client is closing: its sessions are being closed too
+      }
     }
   }
 
@@ -269,23 +308,34 @@ public final class RealSession implements Session {
       expire("the cluster no longer knows session " + id + " (" + r.getError() + ")");
       return;
     }
-    Long sent = sendTimes.get(r.getSeq());
-    if (sent == null) {
+    boolean lapsed;
+    synchronized (renewal) {
+      Long sent = sendTimes.get(r.getSeq());
+      if (sent == null) {
+        return;
+      }
+      // The deadline passed before the watchdog looked: isValid() may already have said false, and
+      // a lease that was invalid must never become valid again. The session is over for the client.
+      lapsed = System.nanoTime() - validUntilNanos >= 0;
+      if (!lapsed) {
+        answered(r.getSeq());
+        if (sent - lastAckSendNanos > 0) {
+          lastAckSendNanos = sent;
+          // Never extend a session that the watchdog already declared expired.
+          if (!isFinal()) {
+            validUntilNanos = sent + ttl.toNanos() - marginNanos;
+          }
+        }
+      }
+    }
+    if (lapsed) {
+      expire("its local deadline passed before the answer to keepalive " + r.getSeq() + " came");
       return;
     }
     synchronized (streamLock) {
       reconnects = 0;
     }
-    pendingSinceNanos = 0;
-    if (sent - lastAckSendNanos > 0) {
-      lastAckSendNanos = sent;
-      long until = sent + ttl.toNanos() - marginNanos;
-      // Never extend a session that the watchdog already declared expired.
-      if (!isFinal()) {
-        validUntilNanos = until;
-      }
-    }
-    if (state == SessionState.SUSPENDED && System.nanoTime() - validUntilNanos < 0) {
+    if (state == SessionState.SUSPENDED && isValid()) {
       setState(SessionState.RECONNECTED);
     }
     if (r.getAsOfIndex() > 0 && (!leases.isEmpty() || r.getHeldLocksCount() > 0)) {
@@ -313,6 +363,23 @@ public final class RealSession implements Session {
         }
       });
     }
+  }
+
+  /**
+   * Keepalive {@code n} was answered, and so were those before it (the answer is for the session,
+   * as of n's send time): the oldest still unanswered is the one after it, unless that was sent on
+   * a stream given up on. Only an answer to the newest outstanding keepalive clears the stall
+   * timer, so a late answer to an old one cannot hide that the newer ones go unanswered. Hold
+   * {@code renewal}.
+   */
+  private void answered(long n) {
+    if (n <= highestAnswered) {
+      return;
+    }
+    highestAnswered = n;
+    long oldest = Math.max(n + 1, pendingFloor);
+    Long sent = oldest <= seq.get() ? sendTimes.get(oldest) : null;
+    pendingSinceNanos = sent == null ? 0 : sent;
   }
 
   /**
@@ -353,7 +420,7 @@ public final class RealSession implements Session {
         }));
   }
 
-  /** Whether a lease or an acquire of this session, other than those given, claims {@code name}. */
+  /** Whether a lease or an acquire of this session, other than those given, claims {@code name}. Hold claims. */
   private boolean claimedByOthers(String name, Object except, Object alsoExcept) {
     return claimedByOthers(name, -1, except, alsoExcept);
   }
@@ -404,6 +471,15 @@ public final class RealSession implements Session {
   }
 
   private void watch() {
+    try {
+      check();
+    } catch (RuntimeException e) {
+      // Logged, not thrown: an exception out of a periodic task cancels it for good.
+      LOG.warn("session {}: watchdog failed", id, e);
+    }
+  }
+
+  private void check() {
     if (isFinal()) {
       return;
     }
@@ -411,14 +487,25 @@ public final class RealSession implements Session {
     if (now - validUntilNanos >= 0) {
       expire("no keepalive acknowledged within the TTL (" + ttl.toMillis() + " ms, less a "
           + TimeUnit.NANOSECONDS.toMillis(marginNanos) + " ms margin)");
-    } else if (pendingSinceNanos != 0 && now - pendingSinceNanos > ackTimeoutNanos) {
+      return;
+    }
+    boolean stalled;
+    synchronized (renewal) {
+      stalled = pendingSinceNanos != 0 && now - pendingSinceNanos > ackTimeoutNanos;
+      if (stalled) {
+        // Time the keepalive about to go on the new stream; a late answer on the old one still
+        // counts for the deadline, but does not make the new one's silence look like an answer.
+        pendingSinceNanos = 0;
+        pendingFloor = seq.get() + 1;
+      }
+    }
+    if (stalled) {
       // No answer on this stream: the node may be paused or cut off, with its TCP connection still
       // open. Drop the stream and renew through the next endpoint now.
       if (state != SessionState.SUSPENDED) {
         setState(SessionState.SUSPENDED);
       }
       resetStream();
-      pendingSinceNanos = 0;
       sendKeepAlive();
     }
   }
@@ -434,7 +521,7 @@ public final class RealSession implements Session {
         stream = null;
         abandoned.add(old);
         try {
-          caller.scheduler().schedule(() -> cancelAbandoned(old), ttl.toNanos(), TimeUnit.NANOSECONDS);
+          timers.schedule(() -> cancelAbandoned(old), ttl.toNanos(), TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
           abandoned.remove(old);
           cancelQuietly(old);
@@ -467,6 +554,7 @@ public final class RealSession implements Session {
     return s == SessionState.EXPIRED || s == SessionState.CLOSED;
   }
 
+  /** Events are queued in state order, under this lock; {@code events} never throws (see OrderedDelivery). */
   private synchronized boolean setState(SessionState next) {
     SessionState prev = state;
     if (prev == next || prev == SessionState.EXPIRED || prev == SessionState.CLOSED) {
@@ -475,7 +563,7 @@ public final class RealSession implements Session {
     state = next;
     LOG.info("session {}: {} -> {}", id, prev, next);
     for (SessionListener l : listeners) {
-      listenerExecutor.execute(() -> l.onStateChange(this, next));
+      events.execute(() -> l.onStateChange(this, next));
     }
     return true;
   }
@@ -485,10 +573,12 @@ public final class RealSession implements Session {
       return;
     }
     LOG.warn("session {} expired: {}", id, why);
-    validUntilNanos = System.nanoTime();
+    synchronized (renewal) {
+      validUntilNanos = System.nanoTime();
+    }
     leases.forEach(RealLease::markLost);
     stopKeepalives();
-    expired.complete(null);
+    expired.complete(null); // onExpired's own futures complete on the listener executor
     endWaits();
     // Tell the cluster at once, so its locks move on now instead of at the server's deadline.
     closeOnServer();
@@ -520,7 +610,15 @@ public final class RealSession implements Session {
 
   @Override
   public Optional<LockLease> lock(String name, Duration wait) throws InterruptedException {
-    return awaitAcquire(name, Math.max(1, wait.toMillis()));
+    return awaitAcquire(name, waitMillis(wait));
+  }
+
+  /** The wait_ms of an acquire: zero tries once; a wait under a millisecond is one. */
+  private static long waitMillis(Duration wait) {
+    if (wait.isNegative()) {
+      throw new IllegalArgumentException("wait must not be negative, got " + wait);
+    }
+    return wait.isZero() ? 0 : Math.max(1, wait.toMillis());
   }
 
   @Override
@@ -550,7 +648,7 @@ public final class RealSession implements Session {
 
   @Override
   public CompletableFuture<Optional<LockLease>> lockAsync(String name, Duration wait) {
-    return acquire(name, Math.max(1, wait.toMillis()));
+    return acquire(name, waitMillis(wait));
   }
 
   @Override
@@ -583,7 +681,7 @@ public final class RealSession implements Session {
 
   @Override
   public CompletableFuture<Optional<LockLease>> lockAsync(String name, io.holdfast.client.LockOptions options) {
-    long waitMs = options.maxWait() == null ? -1 : options.maxWait().isZero() ? 0 : Math.max(1, options.maxWait().toMillis());
+    long waitMs = options.maxWait() == null ? -1 : waitMillis(options.maxWait());
     long delayMs = options.lockDelay() == null ? -1 : options.lockDelay().toMillis();
     return acquire(name, waitMs, delayMs, options.maxHold().toMillis(), null);
   }
@@ -611,6 +709,8 @@ public final class RealSession implements Session {
 
   /**
    * One acquire as its caller sees it. Each request keeps one request id for all its retries.
+   * A timed acquire (and a try) has one deadline, its wait plus one call timeout, for all its
+   * attempts together; past it the client gives up (ClusterUnavailableException) and withdraws.
    * When the caller gives up (cancels or times out the future) the request is cancelled and
    * withdrawn, and a grant that won the race is released; so is one whose answer never came.
    * A wait that ends ungranted while the caller still has time is asked for again under a new id:
@@ -624,6 +724,8 @@ public final class RealSession implements Session {
     final long maxHoldMs;
     final Executor callbacks;
     final long start = System.nanoTime();
+    /** For waitMs >= 0: when the client gives up (System.nanoTime). */
+    final long deadline;
     final CompletableFuture<Optional<LockLease>> result = new CompletableFuture<>();
     private String requestId; // guarded by this
     private CompletableFuture<AcquireResponse> rpc; // guarded by this
@@ -636,6 +738,9 @@ public final class RealSession implements Session {
       this.lockDelayMs = lockDelayMs;
       this.maxHoldMs = maxHoldMs;
       this.callbacks = callbacks;
+      // Capped as an untimed acquire's budget is: a wait of centuries would overflow System.nanoTime arithmetic.
+      long waitNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(Math.max(0, waitMs), TimeUnit.DAYS.toMillis(3650)));
+      this.deadline = start + waitNanos + callTimeout.toNanos();
     }
 
     synchronized void send() {
@@ -646,20 +751,29 @@ public final class RealSession implements Session {
         CompletableFuture<?> g = gates.get(name);
         if (g != null && !g.isDone()) {
           // A release of this lock is on its way: after it, this acquire gets a grant of its own
-          // rather than the one being released. (Async: the gate may complete under locks.)
-          g.whenCompleteAsync((v, err) -> send(), caller.scheduler());
+          // rather than the one being released. (Async: the gate may complete under locks; and
+          // not on the scheduler, as the result may complete there.)
+          g.whenCompleteAsync((v, err) -> send(), caller.completions());
           return;
         }
       }
+      long leftNanos = deadline - System.nanoTime();
+      if (waitMs >= 0 && leftNanos <= 0) {
+        // The wait went by behind this session's own release of the lock: not granted in time.
+        answered = true;
+        result.complete(Optional.empty());
+        return;
+      }
       String rid = RequestIds.next();
       requestId = rid;
-      Duration budget = waitMs < 0 ? Duration.ofDays(3650)
-          : Duration.ofMillis(Math.max(0, waitMs - elapsedMs()) + ACQUIRE_SLACK_MS).plus(callTimeout);
-      rpc = caller.call("acquire " + name, callTimeout, budget, callbacks, (ch, t) -> {
+      Duration budget = waitMs < 0 ? Duration.ofDays(3650) : Duration.ofNanos(leftNanos);
+      Duration attemptTimeout = waitMs < 0 ? callTimeout : callTimeout.plusMillis(waitMs);
+      // The caller clips each attempt to the budget, and t is what that leaves this attempt.
+      rpc = caller.call("acquire " + name, attemptTimeout, budget, callbacks, (ch, t) -> {
         long remaining = waitMs <= 0 ? waitMs : Math.max(1, waitMs - elapsedMs());
         var stub = LockServiceGrpc.newFutureStub(ch);
         if (waitMs >= 0) {
-          stub = stub.withDeadlineAfter(t.toMillis() + Math.max(0, remaining), TimeUnit.MILLISECONDS);
+          stub = stub.withDeadlineAfter(t.toNanos(), TimeUnit.NANOSECONDS);
         }
         AcquireRequest.Builder req = AcquireRequest.newBuilder().setRequestId(rid).setSessionId(id)
             .setLockName(name).setWaitMs(remaining).setMaxHoldMs(maxHoldMs);
@@ -724,7 +838,10 @@ public final class RealSession implements Session {
 
   private void endWaits() {
     for (CompletableFuture<Optional<LockLease>> f : pendingAcquires.keySet()) {
-      f.completeExceptionally(new SessionExpiredException("session " + id + " is " + state + "; its waits ended"));
+      SessionExpiredException ended = new SessionExpiredException("session " + id + " is " + state
+          + "; its waits ended");
+      // Not on this thread, maybe the watchdog's: an async acquire's dependents are application code.
+      caller.complete(() -> f.completeExceptionally(ended));
     }
   }
 
@@ -736,6 +853,7 @@ public final class RealSession implements Session {
     CompletableFuture<Void> gate;
     synchronized (claims) {
       if (claimedByOthers(lease.name(), lease.token(), lease, acquire)) {
+        lease.letGo();
         leases.remove(lease);
         lease.markLost();
         return;
@@ -743,6 +861,7 @@ public final class RealSession implements Session {
       if (isFinal() || !lease.takeForGiveBack()) {
         return;
       }
+      lease.letGo();
       gate = closeGate(lease.name());
     }
     openWhenDone(gate, sendRelease(lease, null));
@@ -824,6 +943,9 @@ public final class RealSession implements Session {
   private CompletableFuture<Void> release(RealLease lease, Executor callbacks) {
     CompletableFuture<Void> gate;
     synchronized (claims) {
+      // Let go first: of two leases on one grant released at once, only the second to get here
+      // finds no other claimant and sends the release; two would make the later one fail.
+      lease.letGo();
       if (claimedByOthers(lease.name(), lease.token(), lease, null)) {
         leases.remove(lease);
         return CompletableFuture.completedFuture(null);
@@ -858,6 +980,9 @@ public final class RealSession implements Session {
   }
 
   void forget(RealLease lease) {
+    synchronized (claims) {
+      lease.letGo();
+    }
     leases.remove(lease);
   }
 

@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A watch stream that resumes itself: after a failure it reconnects (next endpoint, with backoff)
  * asking for events after the last index it delivered. Batches are delivered on the stream's own
- * callback thread, one at a time, in log order.
+ * callback thread, one at a time, in log order. A batch counts as delivered once the listener
+ * returns: if it throws, the watch logs it and resumes from before that batch (with the same
+ * backoff), so the listener is given it again.
  */
 public final class RealWatch implements Watch {
   private static final Logger LOG = LoggerFactory.getLogger(RealWatch.class);
@@ -56,15 +58,19 @@ public final class RealWatch implements Watch {
         new ClientResponseObserver<WatchRequest, WatchResponse>() {
           /** The parts of a snapshot received so far on this stream. */
           private WatchResponse.Builder parts;
+          /** The listener threw: what this stream still brings is not delivered; the watch resumes. */
+          private boolean abandoned;
+          private ClientCallStreamObserver<WatchRequest> mine;
 
           @Override
           public void beforeStart(ClientCallStreamObserver<WatchRequest> stream) {
+            mine = stream;
             call = stream;
           }
 
           @Override
           public void onNext(WatchResponse r) {
-            if (closed || r.getIndex() <= lastIndex && !r.getSnapshot()) {
+            if (closed || abandoned || r.getIndex() <= lastIndex && !r.getSnapshot()) {
               return;
             }
             if (r.getSnapshot() && (r.getSnapshotMore() || parts != null)) {
@@ -76,13 +82,22 @@ public final class RealWatch implements Watch {
               r = parts.setSnapshotMore(false).build();
               parts = null;
             }
+            if (r.getEventsCount() > 0 || r.getSnapshot()) {
+              try {
+                listener.accept(batch(r)); // else progress: only the position moves
+              } catch (RuntimeException e) {
+                // The position stays before this batch: the resumed stream brings it again. Thrown
+                // on, gRPC would cancel the call just the same, but after the position had moved.
+                LOG.warn("watch listener failed on the batch at index {}; resuming before it", r.getIndex(), e);
+                abandoned = true;
+                mine.cancel("the watch listener failed", e);
+                return;
+              }
+            }
             synchronized (RealWatch.this) {
               failures = 0;
             }
             lastIndex = r.getIndex();
-            if (r.getEventsCount() > 0 || r.getSnapshot()) {
-              listener.accept(batch(r)); // else progress: only the position moves
-            }
           }
 
           @Override

@@ -2,6 +2,7 @@ package io.holdfast.client.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.holdfast.client.KeyValue;
 import io.holdfast.client.Leader;
@@ -53,5 +54,18 @@ class LeaderTrackerTest {
         List.of(granted(12, 41), announced("b", 41, 42)))));
     // And one that still shows the same leader changes nothing.
     assertNull(t.onBatch(new WatchBatch(50, true, List.of(granted(12, 41), announced("b", 41, 42)))));
+  }
+
+  @Test
+  void aChangeTheObserverThrewOnIsReportedAgainWhenTheBatchComesAgain() {
+    LeaderTracker t = new LeaderTracker(LOCK, KEY);
+    t.onBatch(new WatchBatch(3, true, List.of()));
+    t.onBatch(new WatchBatch(5, false, List.of(granted(11, 5))));
+    WatchBatch announcement = new WatchBatch(6, false, List.of(announced("a", 5, 6)));
+    assertThrows(IllegalStateException.class, () -> t.onBatch(announcement, leader -> {
+      throw new IllegalStateException("the observer failed");
+    }));
+    // The watch resumes before the batch and gives it again.
+    assertEquals(new Leader("a", 5, 11), t.onBatch(announcement));
   }
 }
