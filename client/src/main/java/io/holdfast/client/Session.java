@@ -35,9 +35,11 @@ public interface Session extends AutoCloseable {
    * Completes when the session expires (not when it is closed). Called on a live session, the
    * future completes on the client's executor ({@link HoldfastClient.Builder#executor}), after the
    * listeners have been given the EXPIRED event, and its dependents run there: never on the
-   * threads that keep sessions alive, so a dependent may block (e.g. to open a new session),
-   * though it holds back the session events queued behind it. Called once the session has
-   * expired, it returns a completed future.
+   * threads that keep sessions alive, so a dependent may block (e.g. to open a new session).
+   * On the default executor, one thread for the whole client, a blocking dependent holds back the
+   * events of every session meanwhile; give the client a pool ({@code executor}) if several
+   * sessions' dependents may block. Called once the session has expired, it returns a completed
+   * future.
    */
   CompletableFuture<Void> onExpired();
 

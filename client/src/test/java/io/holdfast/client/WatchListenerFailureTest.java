@@ -103,4 +103,26 @@ class WatchListenerFailureTest {
       }
     }
   }
+
+  @Test
+  void aListenerThatAlwaysThrowsOnOneBatchEndsTheWatchWithItsException() throws Exception {
+    Log log = new Log(List.of(put(2, "w/k", "2", "", 0), put(3, "w/k", "3", "", 0)));
+    try (FakeNode node = FakeNode.serve(log); HoldfastClient client = client(node)) {
+      List<Long> taken = new CopyOnWriteArrayList<>();
+      IllegalStateException bug = new IllegalStateException("the application cannot take this batch");
+      try (Watch w = client.watch(List.of(), List.of("w/"), 1, batch -> {
+        if (batch.index() == 3) {
+          throw bug;
+        }
+        taken.add(batch.index());
+      })) {
+        var end = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+            () -> w.ended().get(10, TimeUnit.SECONDS));
+        assertEquals(bug, end.getCause());
+        assertEquals(List.of(2L), taken);
+        assertEquals(2, w.lastIndex(), "the batch it failed on was never taken as delivered");
+        assertEquals(List.of(1L, 2L, 2L), log.resumedAfter, "three tries, then it stops");
+      }
+    }
+  }
 }

@@ -29,11 +29,12 @@ import org.slf4j.LoggerFactory;
  * retries another; neither ever runs application code, so a blocking continuation cannot stop a
  * session's renewals or a call's retries. Session events (listeners, {@code onExpired}) run on the
  * listener executor; other futures that the client itself would complete on one of its
- * schedulers are completed on {@code completions}, a pool that grows rather than queue behind a
- * continuation that blocks.
+ * schedulers are completed on {@code completions}, a pool that grows (to 64 threads) rather than
+ * queue behind a continuation that blocks.
  */
 public final class ClientCore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ClientCore.class);
+  static final int MAX_COMPLETION_THREADS = 64;
 
   private final Endpoints endpoints;
   private final Caller caller;
@@ -58,7 +59,12 @@ public final class ClientCore implements AutoCloseable {
     this.identity = identity;
     this.scheduler = Executors.newScheduledThreadPool(2, daemon("holdfast-client-"));
     this.timers = Executors.newScheduledThreadPool(1, daemon("holdfast-client-keepalive-"));
-    this.completions = Executors.newCachedThreadPool(daemon("holdfast-client-completion-"));
+    // Grows while dependents block, but not without bound: past 64 threads completions queue.
+    java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(MAX_COMPLETION_THREADS,
+        MAX_COMPLETION_THREADS, 30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(),
+        daemon("holdfast-client-completion-"));
+    pool.allowCoreThreadTimeOut(true);
+    this.completions = pool;
     this.ownExecutor = executor == null ? Executors.newSingleThreadExecutor(daemon("holdfast-client-events-")) : null;
     this.listenerExecutor = executor == null ? ownExecutor : executor;
     this.caller = new Caller(endpoints, retry, scheduler, completions);

@@ -103,10 +103,15 @@ final class RealKvClient implements KvClient {
       ListRequest req = ListRequest.newBuilder().setPrefix(prefix).setStartAfter(after).build();
       page = Errors.join(caller.call("list " + prefix, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
           .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).list(req)));
-      page.getKvsList().forEach(kv -> out.add(keyValue(kv)));
       if (page.getKvsCount() == 0) {
         break; // a server that says "more" with nothing in the page would loop here for ever
       }
+      if (!after.isEmpty() && page.getKvs(0).getKey().compareTo(after) <= 0) {
+        // A node of an older version ignores start_after and answers the first page again.
+        throw new io.holdfast.client.HoldfastException("list " + prefix + ": the node answered the first page again "
+            + "(a version without paging?); " + out.size() + " keys read, more remain");
+      }
+      page.getKvsList().forEach(kv -> out.add(keyValue(kv)));
       after = page.getKvs(page.getKvsCount() - 1).getKey();
     } while (page.getMore());
     return java.util.Collections.unmodifiableList(out);

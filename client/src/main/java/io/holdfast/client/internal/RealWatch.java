@@ -35,6 +35,10 @@ public final class RealWatch implements Watch {
   private volatile boolean closed;
   private ClientCallStreamObserver<WatchRequest> call; // guarded by this
   private int failures; // guarded by this
+  /** The batch the listener last threw on, and how many times in a row. */
+  private long failingIndex = -1; // guarded by this
+  private int listenerFailures; // guarded by this
+  static final int MAX_LISTENER_FAILURES = 3;
   private final CompletableFuture<Void> ended = new CompletableFuture<>();
 
   RealWatch(Caller caller, List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,
@@ -88,14 +92,30 @@ public final class RealWatch implements Watch {
               } catch (RuntimeException e) {
                 // The position stays before this batch: the resumed stream brings it again. Thrown
                 // on, gRPC would cancel the call just the same, but after the position had moved.
-                LOG.warn("watch listener failed on the batch at index {}; resuming before it", r.getIndex(), e);
                 abandoned = true;
+                boolean giveUp;
+                synchronized (RealWatch.this) {
+                  listenerFailures = failingIndex == r.getIndex() ? listenerFailures + 1 : 1;
+                  failingIndex = r.getIndex();
+                  giveUp = listenerFailures >= MAX_LISTENER_FAILURES;
+                }
+                if (giveUp) {
+                  // Each retry may cost the server a whole snapshot; a listener that always throws
+                  // on this batch would stall the watch for ever. End it, and say why.
+                  LOG.error("watch listener failed {} times on the batch at index {}; ending the watch",
+                      MAX_LISTENER_FAILURES, r.getIndex(), e);
+                  closed = true;
+                  ended.completeExceptionally(e);
+                } else {
+                  LOG.warn("watch listener failed on the batch at index {}; resuming before it", r.getIndex(), e);
+                }
                 mine.cancel("the watch listener failed", e);
                 return;
               }
             }
             synchronized (RealWatch.this) {
               failures = 0;
+              listenerFailures = 0;
             }
             lastIndex = r.getIndex();
           }

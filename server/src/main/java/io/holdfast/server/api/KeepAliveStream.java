@@ -22,6 +22,12 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
     /** Why this keepalive is refused (the stream then ends with it), or null. */
     Throwable refusal(KeepAliveRequest req);
 
+    /**
+     * Whether the session exists in this leader's applied state. A ready leader has applied every
+     * open a client can have heard of, so one it does not know is gone (or never was).
+     */
+    boolean knows(long sessionId);
+
     /** Renews the session in the next checkpoint: true once committed, false if it is gone. */
     CompletableFuture<Boolean> renew(long sessionId);
 
@@ -70,6 +76,11 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
       return;
     }
     long id = req.getSessionId();
+    if (!leader.knows(id)) {
+      // Answered at once: no checkpoint (no log entry) for an id that names no session.
+      send(leader.answer(id, req.getSeq(), false));
+      return;
+    }
     synchronized (this) {
       if (closed) {
         return;

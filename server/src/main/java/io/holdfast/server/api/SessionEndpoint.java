@@ -129,6 +129,11 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       }
 
       @Override
+      public boolean knows(long sessionId) {
+        return raft.stateMachine().read(s -> s.session(sessionId) != null);
+      }
+
+      @Override
       public java.util.concurrent.CompletableFuture<Boolean> renew(long sessionId) {
         var timer = metrics.keepalive();
         return checkpointer.renew(sessionId).whenComplete((renewed, err) -> timer.stop());

@@ -182,9 +182,13 @@ public final class RaftNode implements AutoCloseable {
     return Math.max(4L << 20, c.limits().maxRequestBytes() + CommandBatcher.MAX_BATCH_BYTES + (64 << 10));
   }
 
-  /** Entries kept behind a snapshot when the log is purged: etcd's 5,000, or the threshold if smaller. */
+  /**
+   * Entries kept behind a snapshot when the log is purged: a quarter of the snapshot threshold
+   * (25,000 by default: a member out for a restart catches up from the log even under load), at
+   * least etcd's 5,000, at most the threshold.
+   */
   static long purgePreservation(ServerConfig c) {
-    return Math.min(5_000, c.snapshotThreshold());
+    return Math.min(c.snapshotThreshold(), Math.max(5_000, c.snapshotThreshold() / 4));
   }
 
   static RaftProperties properties(ServerConfig c) {
@@ -210,8 +214,8 @@ public final class RaftNode implements AutoCloseable {
     // By default Ratis purges after a snapshot only up to the slowest member's commit index, so a
     // member that is down keeps every later entry on the others' disks until it returns (under
     // 100,000 sessions' keepalives, gigabytes a day, until a disk fills). As etcd does, purge up to
-    // the snapshot but keep the entries just behind it: a member out briefly catches up from the
-    // log, one out longer is sent the snapshot.
+    // the snapshot but keep entries behind it: a member out briefly catches up from the log, one
+    // out longer is sent the snapshot.
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, purgePreservation(c));
     // Ratis refuses to append an entry larger than the appender's buffer (4 MB by default) and makes

@@ -44,6 +44,9 @@ class KeepAliveStreamTest {
     @Override public Throwable refusal(KeepAliveRequest req) {
       return req.getSessionId() == 666 ? Status.PERMISSION_DENIED.asRuntimeException() : null;
     }
+    @Override public boolean knows(long sessionId) {
+      return sessionId != 404;
+    }
     @Override public CompletableFuture<Boolean> renew(long sessionId) {
       renewals.add(sessionId);
       CompletableFuture<Boolean> f = new CompletableFuture<>();
@@ -125,5 +128,18 @@ class KeepAliveStreamTest {
     assertEquals(Status.Code.PERMISSION_DENIED, Status.fromThrowable(other.error).getCode());
     refused.onNext(ka(7, 2));
     assertEquals(1, leader.renewals.size());
+  }
+
+  @Test
+  void aSessionTheLeaderDoesNotKnowIsAnsweredAtOnceWithoutARenewal() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    for (int seq = 1; seq <= 1_000; seq++) {
+      stream.onNext(ka(404, seq));
+    }
+    assertEquals(List.of(), leader.renewals, "no checkpoint entry for ids that name no session");
+    assertEquals(1_000, call.sent.size());
+    assertTrue(call.sent.stream().noneMatch(KeepAliveResponse::getAlive));
   }
 }

@@ -48,7 +48,9 @@ class RaftPropertiesTest {
   void aMemberThatIsDownDoesNotHoldBackThePurgeOfTheOthersLogs() {
     RaftProperties p = RaftNode.properties(config(Map.of()));
     assertTrue(RaftServerConfigKeys.Log.purgeUptoSnapshotIndex(p));
-    assertEquals(5_000, RaftServerConfigKeys.Log.purgePreservationLogNum(p));
+    assertEquals(25_000, RaftServerConfigKeys.Log.purgePreservationLogNum(p));
+    RaftProperties mid = RaftNode.properties(config(Map.of("snapshot-threshold", 10_000L)));
+    assertEquals(5_000, RaftServerConfigKeys.Log.purgePreservationLogNum(mid));
     RaftProperties small = RaftNode.properties(config(Map.of("snapshot-threshold", 500L)));
     assertEquals(500, RaftServerConfigKeys.Log.purgePreservationLogNum(small));
   }
