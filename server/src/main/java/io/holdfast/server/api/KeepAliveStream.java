@@ -11,8 +11,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One client's keepalive stream on the leader. Per session it has at most one renewal in flight:
  * keepalives that arrive meanwhile are answered together, by one more renewal started after the
- * last of them arrived (so its acknowledgement never covers a keepalive sent after the checkpoint
- * it rests on). A client that sends faster than checkpoints commit, or never reads its answers,
+ * last of them arrived (so no acknowledgement rests on a checkpoint proposed before its keepalive
+ * arrived). A client that sends faster than checkpoints commit, or never reads its answers,
  * therefore costs the leader one renewal per session per checkpoint, not one per message, and it
  * is read no faster than its answers drain.
  */
