@@ -33,17 +33,21 @@ import java.util.function.Consumer;
 public final class HoldfastState {
   /** How long past its wait a forgotten waiter stays queued before apply drops it. */
   static final long WAITER_BACKSTOP_SLACK_MS = 5_000;
+  /** Admin answers kept whatever their age, and at most (see RequestCache). */
   static final int ADMIN_REQUESTS = 1_000;
+  static final int ADMIN_REQUESTS_CAP = 10_000;
+  /** KV answers kept whatever their age, and at most: about 25 MB of heap when full. */
   static final int KV_REQUESTS = 10_000;
+  static final int KV_REQUESTS_CAP = 100_000;
   static final int MAX_REASON = 1_024;
 
   private final LogClock clock = new LogClock();
   private final AuditLog audit = new AuditLog();
   private final SessionTable sessions = new SessionTable();
   private final LockTable locks = new LockTable(sessions, clock, audit, this::takeRevision);
-  private final RequestCache adminRequests = new RequestCache(ADMIN_REQUESTS);
+  private final RequestCache adminRequests = new RequestCache(ADMIN_REQUESTS, ADMIN_REQUESTS_CAP);
   private final KvTable kv = new KvTable();
-  private final RequestCache kvRequests = new RequestCache(KV_REQUESTS);
+  private final RequestCache kvRequests = new RequestCache(KV_REQUESTS, KV_REQUESTS_CAP);
   private long lastAppliedIndex;
   private long lastAppliedTerm;
   /** The revision of the last command applied; at least its entry's log index. */
@@ -209,7 +213,7 @@ public final class HoldfastState {
     audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.ADMIN_EXPIRED, "", s.id(), s.client(), 0,
         released, x.reason(), x.requestedBy(), 0));
     Result r = new Result.SessionExpired(true, released);
-    adminRequests.put(x.requestId(), x.fingerprint(), r);
+    adminRequests.put(x.requestId(), x.fingerprint(), r, e, clock.elapsedMs());
     return r;
   }
 
@@ -279,10 +283,10 @@ public final class HoldfastState {
     // The current state answers a retry first: the grant or the queue place may be newer than the
     // cached result. A session that already holds the lock gets its token back (as etcd does).
     if (lock != null && lock.holderSessionId == s.id()) {
-      return remember(s, a, new Result.Granted(lock.token));
+      return remember(e, s, a, new Result.Granted(lock.token));
     }
     if (lock != null && lock.waiterOf(s.id()) != null) {
-      return remember(s, a, new Result.Queued(lock.positionOf(s.id())));
+      return remember(e, s, a, new Result.Queued(lock.positionOf(s.id())));
     }
     if (cached != null) {
       // Neither holding nor queued any more: the wait ended, or the grant was released since.
@@ -309,10 +313,10 @@ public final class HoldfastState {
     lock = locks.getOrCreate(a.lockName());
     if (!lock.isHeld() && !lock.isOrphaned()) {
       locks.grant(e, lock, s, a.requestId(), a.lockDelayMs(), a.maxHoldMs(), events);
-      return remember(s, a, new Result.Granted(lock.token));
+      return remember(e, s, a, new Result.Granted(lock.token));
     }
     if (a.waitMs() == 0) {
-      return remember(s, a, new Result.NotGranted(lock.holderSessionId));
+      return remember(e, s, a, new Result.NotGranted(lock.holderSessionId));
     }
     // Saturating: a wait of "almost forever" must not wrap around into the past.
     long deadline = a.waitMs() > 0
@@ -320,7 +324,7 @@ public final class HoldfastState {
             + WAITER_BACKSTOP_SLACK_MS) : 0;
     locks.enqueue(lock, s, new Waiter(s.id(), a.requestId(), e.leaderTimeMs(), deadline, a.lockDelayMs(),
         a.maxHoldMs()));
-    return remember(s, a, new Result.Queued(lock.waiters.size()));
+    return remember(e, s, a, new Result.Queued(lock.waiters.size()));
   }
 
   private Result release(LogEntry e, Release r, Consumer<StateEvent> events) {
@@ -345,7 +349,7 @@ public final class HoldfastState {
           + " is not the current token of lock '" + r.lockName() + "' (current token " + lock.token + ")", lock.token);
     }
     Result result = new Result.Released(locks.release(e, lock, EndReason.CLOSED, events));
-    s.requests.put(r.requestId(), r.fingerprint(), result);
+    s.requests.put(r.requestId(), r.fingerprint(), result, e, clock.elapsedMs());
     return result;
   }
 
@@ -383,7 +387,7 @@ public final class HoldfastState {
       return new Failure(ErrorCode.WAIT_NOT_FOUND, "session " + s.id() + " has no queued acquire"
           + (any ? "" : " '" + c.acquireRequestId() + "'") + " on lock '" + c.lockName() + "'");
     }
-    s.requests.put(c.requestId(), c.fingerprint(), result);
+    s.requests.put(c.requestId(), c.fingerprint(), result, e, clock.elapsedMs());
     return result;
   }
 
@@ -454,7 +458,7 @@ public final class HoldfastState {
     audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.REVOKED, r.lockName(), former, formerClient,
         formerToken, List.of(r.lockName()), r.reason(), r.requestedBy(), grantedTo));
     Result result = new Result.Revoked(former, formerToken, grantedTo, grantedTo == 0 ? 0 : after.token, orphanedFor);
-    adminRequests.put(r.requestId(), r.fingerprint(), result);
+    adminRequests.put(r.requestId(), r.fingerprint(), result, e, clock.elapsedMs());
     return result;
   }
 
@@ -510,7 +514,7 @@ public final class HoldfastState {
     kv.put(written);
     events.accept(new StateEvent.KeyChanged(e.index(), p.key(), written));
     Result r = new Result.KvWritten(revision, current != null);
-    kvRequests.put(p.requestId(), p.fingerprint(), r);
+    kvRequests.put(p.requestId(), p.fingerprint(), r, e, clock.elapsedMs());
     return r;
   }
 
@@ -533,7 +537,7 @@ public final class HoldfastState {
       events.accept(new StateEvent.KeyChanged(e.index(), d.key(), null));
     }
     Result r = new Result.KvWritten(FencingToken.value(locks.fencingEpoch, e.index()), current != null);
-    kvRequests.put(d.requestId(), d.fingerprint(), r);
+    kvRequests.put(d.requestId(), d.fingerprint(), r, e, clock.elapsedMs());
     return r;
   }
 
@@ -621,8 +625,8 @@ public final class HoldfastState {
     return cached.fingerprint().equals(fingerprint) ? cached.result() : reused(requestId);
   }
 
-  private Result remember(SessionRecord s, Acquire a, Result r) {
-    s.requests.put(a.requestId(), a.fingerprint(), r);
+  private Result remember(LogEntry e, SessionRecord s, Acquire a, Result r) {
+    s.requests.put(a.requestId(), a.fingerprint(), r, e, clock.elapsedMs());
     return r;
   }
 
@@ -748,7 +752,8 @@ public final class HoldfastState {
 
   private static List<StateImage.CachedRequest> cached(RequestCache cache) {
     List<StateImage.CachedRequest> out = new ArrayList<>();
-    cache.entries().forEach((id, en) -> out.add(new StateImage.CachedRequest(id, en.fingerprint(), en.result())));
+    cache.entries().forEach((id, en) -> out.add(new StateImage.CachedRequest(id, en.fingerprint(), en.result(),
+        en.atClockMs())));
     return out;
   }
 
@@ -765,7 +770,7 @@ public final class HoldfastState {
       SessionRecord s = new SessionRecord(si.id(), si.ttlMs(), si.client(), si.createdAtMs(), si.exclusiveKey());
       s.renew(si.renewedIndex(), si.renewedAtMs(), si.renewedAtClockMs());
       for (StateImage.CachedRequest r : si.recentRequests()) {
-        s.requests.put(r.requestId(), r.fingerprint(), r.result());
+        s.requests.restore(r.requestId(), r.fingerprint(), r.result(), r.atClockMs());
       }
       sessions.add(s);
     }
@@ -773,14 +778,14 @@ public final class HoldfastState {
     locks.fencingEpoch = img.fencingEpoch();
     img.recentOpens().forEach(sessions::rememberOpen);
     for (StateImage.CachedRequest r : img.adminRequests()) {
-      adminRequests.put(r.requestId(), r.fingerprint(), r.result());
+      adminRequests.restore(r.requestId(), r.fingerprint(), r.result(), r.atClockMs());
     }
     img.audit().forEach(audit::add);
     kv.clear();
     img.kv().forEach(kv::put);
     kvRequests.entries().clear();
     for (StateImage.CachedRequest r : img.kvRequests()) {
-      kvRequests.put(r.requestId(), r.fingerprint(), r.result());
+      kvRequests.restore(r.requestId(), r.fingerprint(), r.result(), r.atClockMs());
     }
   }
 }

@@ -4,7 +4,9 @@ import java.util.TreeSet;
 
 /** A live session in the replicated state. Mutated only by {@link HoldfastState} during apply. */
 public final class SessionRecord {
+  /** A session's answers kept whatever their age, and at most (see RequestCache). */
   static final int REQUEST_CACHE_SIZE = 64;
+  static final int REQUEST_CACHE_CAP = 1_024;
 
   private final long id;
   private final long ttlMs;
@@ -16,7 +18,7 @@ public final class SessionRecord {
   private long renewedIndex;
   final TreeSet<String> heldLocks = new TreeSet<>();
   final TreeSet<String> waitingOn = new TreeSet<>();
-  final RequestCache requests = new RequestCache(REQUEST_CACHE_SIZE);
+  final RequestCache requests = new RequestCache(REQUEST_CACHE_SIZE, REQUEST_CACHE_CAP);
 
   SessionRecord(long id, long ttlMs, ClientInfo client, long createdAtMs, String exclusiveKey) {
     this.id = id;

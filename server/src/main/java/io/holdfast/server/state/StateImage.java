@@ -32,7 +32,8 @@ public record StateImage(
         sessions, locks, recentOpens, adminRequests, audit, kv, kvRequests, fencingEpoch, lastAppliedIndex);
   }
 
-  public record CachedRequest(String requestId, String fingerprint, Result result) {}
+  /** {@code atClockMs}: the log clock when the answer was cached (0: before apply rules 2). */
+  public record CachedRequest(String requestId, String fingerprint, Result result, long atClockMs) {}
 
   public record SessionImage(long id, long ttlMs, ClientInfo client, long createdAtMs,
       long renewedAtMs, long renewedAtClockMs, long renewedIndex, List<CachedRequest> recentRequests,

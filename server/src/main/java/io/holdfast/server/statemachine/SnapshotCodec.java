@@ -54,7 +54,8 @@ public final class SnapshotCodec {
           .setRenewedIndex(s.renewedIndex()).setExclusiveKey(s.exclusiveKey());
       for (StateImage.CachedRequest r : s.recentRequests()) {
         sb.addRecentRequests(CachedResult.newBuilder().setRequestId(r.requestId())
-            .setFingerprint(r.fingerprint()).setResult(ResultCodec.toProto(r.result())));
+            .setFingerprint(r.fingerprint()).setAtClockMs(r.atClockMs())
+            .setResult(ResultCodec.toProto(r.result())));
       }
       b.addSessions(sb);
     }
@@ -79,7 +80,7 @@ public final class SnapshotCodec {
     }
     for (StateImage.CachedRequest r : img.adminRequests()) {
       b.addAdminRequests(CachedResult.newBuilder().setRequestId(r.requestId()).setFingerprint(r.fingerprint())
-          .setResult(ResultCodec.toProto(r.result())));
+          .setAtClockMs(r.atClockMs()).setResult(ResultCodec.toProto(r.result())));
     }
     for (AuditEntry a : img.audit()) {
       b.addAudit(AuditRecord.newBuilder().setIndex(a.index()).setWallMs(a.wallMs()).setKind(a.kind().name())
@@ -94,7 +95,7 @@ public final class SnapshotCodec {
     }
     for (StateImage.CachedRequest r : img.kvRequests()) {
       b.addKvRequests(CachedResult.newBuilder().setRequestId(r.requestId()).setFingerprint(r.fingerprint())
-          .setResult(ResultCodec.toProto(r.result())));
+          .setAtClockMs(r.atClockMs()).setResult(ResultCodec.toProto(r.result())));
     }
     return b.build().toByteArray();
   }
@@ -113,7 +114,7 @@ public final class SnapshotCodec {
       List<StateImage.CachedRequest> reqs = new ArrayList<>();
       for (CachedResult r : s.getRecentRequestsList()) {
         reqs.add(new StateImage.CachedRequest(r.getRequestId(), r.getFingerprint(),
-            ResultCodec.fromProto(r.getResult())));
+            ResultCodec.fromProto(r.getResult()), r.getAtClockMs()));
       }
       sessions.add(new StateImage.SessionImage(s.getId(), s.getTtlMs(), CommandCodec.clientInfo(s.getClient()),
           s.getCreatedAtMs(), s.getRenewedAtMs(), s.getRenewedAtClockMs(), s.getRenewedIndex(), reqs,
@@ -137,7 +138,8 @@ public final class SnapshotCodec {
     }
     List<StateImage.CachedRequest> admin = new ArrayList<>();
     for (CachedResult r : p.getAdminRequestsList()) {
-      admin.add(new StateImage.CachedRequest(r.getRequestId(), r.getFingerprint(), ResultCodec.fromProto(r.getResult())));
+      admin.add(new StateImage.CachedRequest(r.getRequestId(), r.getFingerprint(), ResultCodec.fromProto(r.getResult()),
+          r.getAtClockMs()));
     }
     List<AuditEntry> audit = new ArrayList<>();
     for (AuditRecord a : p.getAuditList()) {
@@ -153,7 +155,7 @@ public final class SnapshotCodec {
     List<StateImage.CachedRequest> kvRequests = new ArrayList<>();
     for (CachedResult r : p.getKvRequestsList()) {
       kvRequests.add(new StateImage.CachedRequest(r.getRequestId(), r.getFingerprint(),
-          ResultCodec.fromProto(r.getResult())));
+          ResultCodec.fromProto(r.getResult()), r.getAtClockMs()));
     }
     return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
         p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests,

@@ -1,0 +1,154 @@
+package io.holdfast.server.state;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import io.holdfast.server.state.Command.Acquire;
+import io.holdfast.server.state.Command.Put;
+import io.holdfast.server.state.Command.Revoke;
+import io.holdfast.server.statemachine.SnapshotCodec;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A retried request is answered from the first attempt's result for as long as a retry can come
+ * (two minutes of log time), however many other requests the cluster took meanwhile; only then,
+ * or past the memory cap, is the answer dropped.
+ */
+class RequestRetentionTest {
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static Put put(String requestId, String key, String value) {
+    return new Put(requestId, key, bytes(value), -1, "", 0);
+  }
+
+  /** {@code n} other puts, spread evenly over {@code spanMs} of leader time. */
+  private static void otherPuts(TestLog log, int n, long spanMs) {
+    long start = log.timeMs();
+    for (int i = 1; i <= n; i++) {
+      log.applyAt(log.term(), start + spanMs * i / n, put(log.newRequestId(), "other/" + (i % 100), "v" + i));
+    }
+  }
+
+  @Test
+  void aKvRetryAfterMoreThanTheFloorOfOtherWritesIsAnsweredFromTheFirstAttempt() {
+    TestLog log = new TestLog();
+    Result first = log.apply(put("put-1", "config", "A"));
+    long revision = assertInstanceOf(Result.KvWritten.class, first).revision();
+    // Someone else writes the key after the first attempt; a re-applied retry would undo that.
+    log.apply(put(log.newRequestId(), "config", "B"));
+    otherPuts(log, HoldfastState.KV_REQUESTS * 2, 30_000);
+
+    assertEquals(first, log.apply(put("put-1", "config", "A")), "the retry gets the first answer");
+    KvEntry now = log.state().kv("config");
+    assertArrayEquals(bytes("B"), now.value(), "the retry wrote nothing");
+    assertNotEquals(revision, now.revision());
+  }
+
+  @Test
+  void underTheOlderRulesTheSameRetryActedTwice() {
+    // Entries written before rules 2 replay as they applied then: the answer fell out after
+    // KV_REQUESTS other writes and the retry wrote again. This is the defect the rules fix.
+    TestLog log = new TestLog();
+    log.applyUnder(1, log.term(), log.timeMs(), put("put-1", "config", "A"));
+    log.applyUnder(1, log.term(), log.timeMs(), put(log.newRequestId(), "config", "B"));
+    for (int i = 0; i < HoldfastState.KV_REQUESTS; i++) {
+      log.applyUnder(1, log.term(), log.timeMs() + 1, put(log.newRequestId(), "other/" + (i % 100), "v"));
+    }
+    log.applyUnder(1, log.term(), log.timeMs(), put("put-1", "config", "A"));
+    assertArrayEquals(bytes("A"), log.state().kv("config").value());
+  }
+
+  @Test
+  void anAnswerIsDroppedOnceItIsOlderThanTheRetentionAndAboveTheFloor() {
+    TestLog log = new TestLog();
+    long revision = assertInstanceOf(Result.KvWritten.class, log.apply(put("put-1", "config", "A"))).revision();
+    otherPuts(log, HoldfastState.KV_REQUESTS + 10, RequestCache.RETENTION_MS + 1_000);
+
+    Result retry = log.apply(put("put-1", "config", "A"));
+    assertNotEquals(revision, assertInstanceOf(Result.KvWritten.class, retry).revision(),
+        "two minutes later the id is new again");
+  }
+
+  @Test
+  void theNewestFloorOfAnswersStayWhateverTheirAge() {
+    TestLog log = new TestLog();
+    Result first = log.apply(put("put-1", "config", "A"));
+    otherPuts(log, 10, RequestCache.RETENTION_MS * 10);
+    assertEquals(first, log.apply(put("put-1", "config", "A")));
+  }
+
+  @Test
+  void theCapBoundsTheCacheHoweverFastWritesCome() {
+    TestLog log = new TestLog();
+    log.apply(put("put-1", "config", "A"));
+    otherPuts(log, HoldfastState.KV_REQUESTS_CAP, 1_000);
+    long before = log.state().kv("config").revision();
+
+    Result retry = log.apply(put("put-1", "config", "A"));
+    assertNotEquals(before, assertInstanceOf(Result.KvWritten.class, retry).revision(),
+        "past the cap the oldest answer goes, even inside the retention");
+  }
+
+  @Test
+  void aRetriedAcquireOfAReleasedGrantDoesNotGrantAgainAfterManyOtherCalls() {
+    // The ghost this prevents: the lock held again by a session whose caller gave up long ago.
+    TestLog log = new TestLog();
+    long s = log.open();
+    Result granted = log.apply(new Acquire("acq-1", s, "L", 0));
+    long token = assertInstanceOf(Result.Granted.class, granted).token();
+    log.release(s, "L", token);
+    for (int i = 0; i < SessionRecord.REQUEST_CACHE_SIZE * 4; i++) {
+      long t = log.acquireFree(s, "other-" + i);
+      log.release(s, "other-" + i, t);
+    }
+
+    Result retry = log.apply(new Acquire("acq-1", s, "L", 0));
+    assertEquals(ErrorCode.NOT_HOLDER, assertInstanceOf(Result.Failure.class, retry).code(), retry.toString());
+    LockRecord l = log.state().lock("L");
+    assertEquals(0, l == null ? 0 : l.holderSessionId(), "nobody holds L");
+  }
+
+  @Test
+  void aRetriedRevokeAfterMoreThanTheFloorOfAdminActionsDoesNotTakeTheLockFromTheNextHolder() {
+    TestLog log = new TestLog();
+    long holder = log.open();
+    long next = log.open();
+    log.acquireFree(holder, "L");
+    log.acquire(log.newRequestId(), next, "L", -1);
+    // No successor named: the lock goes to its queue, that is to `next`.
+    Result first = log.apply(new Revoke("revoke-1", "L", "stuck", 0, "sre"));
+    assertEquals(next, log.state().lock("L").holderSessionId());
+    long nextToken = log.state().lock("L").token();
+    for (int i = 0; i < HoldfastState.ADMIN_REQUESTS + 5; i++) {
+      long victim = log.open();
+      log.apply(new Command.AdminExpireSession(log.newRequestId(), victim, "drill", "sre"));
+    }
+
+    assertEquals(first, log.apply(new Revoke("revoke-1", "L", "stuck", 0, "sre")));
+    assertEquals(next, log.state().lock("L").holderSessionId());
+    assertEquals(nextToken, log.state().lock("L").token(), "the next holder keeps its grant");
+  }
+
+  @Test
+  void aRestoredReplicaKeepsAndDropsTheSameAnswers() throws Exception {
+    TestLog log = new TestLog();
+    log.apply(put("put-1", "config", "A"));
+    otherPuts(log, HoldfastState.KV_REQUESTS + 500, 60_000);
+    HoldfastState restored = new HoldfastState();
+    restored.restore(SnapshotCodec.decode(SnapshotCodec.encode(log.state().image())));
+    TestLog replica = log.continueOn(restored);
+    // The same entries from here on: past the retention the first answers go on both.
+    long at = log.timeMs();
+    for (int i = 1; i <= 2_000; i++) {
+      Put p = put("late-" + i, "other/" + i, "v");
+      log.applyAt(log.term(), at + 70_000 + i, p);
+      replica.applyAt(replica.term(), at + 70_000 + i, p);
+    }
+    assertArrayEquals(SnapshotCodec.encode(log.state().image()), SnapshotCodec.encode(restored.image()));
+  }
+}
