@@ -9,8 +9,8 @@ public record LogEntry(long index, long term, long leaderTimeMs, Command command
    * The apply rules this code writes. An entry replays under the rules it was written with, so a
    * node that replays an old entry after an upgrade ends in the state the others applied then.
    * 0: entries written before rules were recorded. 1: a lock handed on twice by one command gives
-   * its second holder a revision of its own as token (LockTable.grant). 2: request answers are kept
-   * for two minutes of log time, not only for the last N requests (RequestCache).
+   * its second holder a revision of its own as token (LockTable.grant). 2: key-value and admin answers
+   * are kept for two minutes of log time, not only for the last N requests (RequestCache).
    */
   public static final int RULES = 2;
 

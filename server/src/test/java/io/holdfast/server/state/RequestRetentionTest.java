@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
-import io.holdfast.server.state.Command.Acquire;
 import io.holdfast.server.state.Command.Put;
 import io.holdfast.server.state.Command.Revoke;
 import io.holdfast.server.statemachine.SnapshotCodec;
@@ -92,25 +91,6 @@ class RequestRetentionTest {
     Result retry = log.apply(put("put-1", "config", "A"));
     assertNotEquals(before, assertInstanceOf(Result.KvWritten.class, retry).revision(),
         "past the cap the oldest answer goes, even inside the retention");
-  }
-
-  @Test
-  void aRetriedAcquireOfAReleasedGrantDoesNotGrantAgainAfterManyOtherCalls() {
-    // The ghost this prevents: the lock held again by a session whose caller gave up long ago.
-    TestLog log = new TestLog();
-    long s = log.open();
-    Result granted = log.apply(new Acquire("acq-1", s, "L", 0));
-    long token = assertInstanceOf(Result.Granted.class, granted).token();
-    log.release(s, "L", token);
-    for (int i = 0; i < SessionRecord.REQUEST_CACHE_SIZE * 4; i++) {
-      long t = log.acquireFree(s, "other-" + i);
-      log.release(s, "other-" + i, t);
-    }
-
-    Result retry = log.apply(new Acquire("acq-1", s, "L", 0));
-    assertEquals(ErrorCode.NOT_HOLDER, assertInstanceOf(Result.Failure.class, retry).code(), retry.toString());
-    LockRecord l = log.state().lock("L");
-    assertEquals(0, l == null ? 0 : l.holderSessionId(), "nobody holds L");
   }
 
   @Test
