@@ -76,6 +76,19 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       out.onError(errors.invalid(bad));
       return;
     }
+    long maxSessions = config.limits().maxSessions();
+    if (maxSessions > 0) {
+      // Checked by the leader before proposing, not in apply: opens already in flight may pass it by
+      // a few, which a memory bound allows. A retry of an open that went through is still answered.
+      String requestId = req.getRequestId();
+      int live = raft.stateMachine().read(s -> s.sessionCount() >= maxSessions && !s.openedBefore(requestId)
+          ? s.sessionCount() : -1);
+      if (live >= 0) {
+        out.onError(errors.of(io.holdfast.server.state.ErrorCode.RESOURCE_EXHAUSTED, "the cluster has " + live
+            + " live sessions; the limit is " + maxSessions + " (max-sessions): close unused sessions, or raise it"));
+        return;
+      }
+    }
     String principal = Access.who();
     // Per identity, so not for the anonymous one: it is every unauthenticated client at once.
     boolean anonymous = io.holdfast.server.security.Identity.current().source()

@@ -6,6 +6,9 @@ package io.holdfast.server.config;
  *
  * @param maxNameLength longest lock name or key (at most the hard limit of 256)
  * @param maxSessionsPerIdentity live sessions one authenticated identity may hold (0: none)
+ * @param maxSessions live sessions in the whole cluster (0: none); the leader refuses opens past it,
+ *     counting unauthenticated clients too, so that a client opening sessions in a loop cannot
+ *     fill every node's heap
  * @param maxLocksPerSession locks one session may hold or wait for at once (0: none)
  * @param maxWaitersPerLock queued acquires one lock may have (0: none)
  * @param maxWatchesPerConnection open watch streams on one client connection (0: none)
@@ -16,4 +19,5 @@ package io.holdfast.server.config;
  *     whole store lives in every node's heap, so an unbounded one could exhaust all of them at once
  */
 public record Limits(int maxNameLength, long maxSessionsPerIdentity, long maxLocksPerSession, long maxWaitersPerLock,
-    int maxWatchesPerConnection, int maxRequestBytes, double ratePerIdentity, double rateBurst, long maxKvBytes) {}
+    int maxWatchesPerConnection, int maxRequestBytes, double ratePerIdentity, double rateBurst, long maxKvBytes,
+    long maxSessions) {}

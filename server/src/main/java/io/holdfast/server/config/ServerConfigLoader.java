@@ -85,6 +85,7 @@ public final class ServerConfigLoader {
     // Limits.
     DEFAULTS.put("max-name-length", (long) Names.MAX_LOCK_NAME);
     DEFAULTS.put("max-sessions-per-identity", 1_000L);
+    DEFAULTS.put("max-sessions", 1_000_000L);
     DEFAULTS.put("max-locks-per-session", 1_000L);
     DEFAULTS.put("max-waiters-per-lock", 1_000L);
     DEFAULTS.put("max-watches-per-connection", 100L);
@@ -385,7 +386,8 @@ public final class ServerConfigLoader {
     }
     return new Limits((int) name, nonNegative(v, "max-sessions-per-identity"), nonNegative(v, "max-locks-per-session"),
         nonNegative(v, "max-waiters-per-lock"), (int) Math.min(Integer.MAX_VALUE, nonNegative(v,
-            "max-watches-per-connection")), (int) Math.min(Integer.MAX_VALUE, request), rate, burst, kvBytes);
+            "max-watches-per-connection")), (int) Math.min(Integer.MAX_VALUE, request), rate, burst, kvBytes,
+        nonNegative(v, "max-sessions"));
   }
 
   /** {@code {prefix: ms}} in YAML, or {@code prefix=ms,prefix=ms} as an override. */

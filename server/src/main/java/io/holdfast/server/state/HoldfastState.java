@@ -702,6 +702,11 @@ public final class HoldfastState {
     return sessions.all();
   }
 
+  /** Whether an open with this request id was applied recently (its retry gets the same session). */
+  public boolean openedBefore(String requestId) {
+    return sessions.recentOpen(requestId) != null;
+  }
+
   public int sessionCount() {
     return sessions.size();
   }

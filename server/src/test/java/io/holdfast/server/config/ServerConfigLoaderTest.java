@@ -438,6 +438,8 @@ class ServerConfigLoaderTest {
     failsNaming("max-name-length", with("max-name-length", 300));
     failsNaming("max-request-bytes", with("max-request-bytes", 1_000));
     failsNaming("max-sessions-per-identity", with("max-sessions-per-identity", -1));
+    failsNaming("max-sessions", with("max-sessions", -5));
+    assertEquals(1_000_000, c.limits().maxSessions());
     failsNaming("rate-limit-burst", with("rate-limit-burst", 1));
     assertEquals(0, ServerConfigLoader.fromMap(with("max-locks-per-session", 0)).limits().maxLocksPerSession(),
         "0 turns a limit off");

@@ -44,8 +44,12 @@ class IdentityLimitsClusterTest {
   }
 
   static long open(Channel ch) {
+    return open(ch, UUID.randomUUID().toString());
+  }
+
+  static long open(Channel ch, String requestId) {
     return SessionServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setTtlMs(30_000)
+        .openSession(OpenSessionRequest.newBuilder().setRequestId(requestId).setTtlMs(30_000)
             .setClient(ClientIdentity.newBuilder().setName("limits").setHost("localhost").setPid(1)).build())
         .getSessionId();
   }
@@ -78,6 +82,27 @@ class IdentityLimitsClusterTest {
         open(anonymous);
       }
       assertEquals(0, rateRefusals(anonymous, 40));
+    }
+  }
+
+  @Test
+  void theClusterWideSessionLimitCountsEveryoneAndStillAnswersRetries() {
+    Map<String, String> settings = Map.of("max-sessions", "2");
+    try (ProcessCluster cluster = new ProcessCluster(1, dir.resolve("capped"), settings).start()) {
+      Channel anonymous = cluster.channel(cluster.awaitLeader(Duration.ofSeconds(60)));
+      long first = open(anonymous);
+      long second = open(anonymous, "second-open");
+
+      StatusRuntimeException third = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+          () -> open(anonymous));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, third.getStatus().getCode());
+      assertTrue(third.getStatus().getDescription().contains("max-sessions"), third.toString());
+      assertEquals(second, open(anonymous, "second-open"), "a retried open gets its session, limit or not");
+
+      SessionServiceGrpc.newBlockingStub(anonymous).withDeadlineAfter(10, TimeUnit.SECONDS).closeSession(
+          io.holdfast.proto.v1.CloseSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
+              .setSessionId(first).build());
+      assertTrue(open(anonymous) > second, "a closed session makes room");
     }
   }
 
