@@ -207,6 +207,20 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
           .asRuntimeException());
       return;
     }
+    // The new configuration must be able to commit: with n3 down, removing n2 from {n1, n2, n3}
+    // leaves {n1, n3}, which needs both, and every write would wait for n3.
+    java.util.List<String> answering = new java.util.ArrayList<>();
+    for (RaftNode.Member m : next) {
+      if (m.id().equals(raft.nodeId()) || answersLeader(m.id())) {
+        answering.add(m.id());
+      }
+    }
+    if (answering.size() * 2 <= next.size()) {
+      out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("removing '" + req.getId() + "' would leave "
+          + ids(next) + ", of which only " + answering + " answer the leader: no write could commit until the "
+          + "others return. Bring them back first, or remove a member that is down").asRuntimeException());
+      return;
+    }
     LOG.info("Removing member {} from {}", req.getId(), ids(current));
     raft.changeMembers(current, next).whenComplete((v, err) -> {
       if (err != null) {
@@ -218,6 +232,29 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
           .addAllMembers(members(raft.leaderIdOrNull())).build());
       out.onCompleted();
     });
+  }
+
+  /** Entries a transfer target may be behind: more would be a long catch-up, or a snapshot install. */
+  static final long MAX_TRANSFER_LAG = 10_000;
+
+  private boolean answersLeader(String id) {
+    RaftNode.FollowerProgress p = raft.progressOf(id);
+    return p != null && p.lastHeardMsAgo() <= config.electionTimeoutMinMs();
+  }
+
+  /** Why {@code id} should not be handed leadership now, or null. */
+  private String unfitForLeadership(String id) {
+    RaftNode.FollowerProgress p = raft.progressOf(id);
+    if (p == null || p.lastHeardMsAgo() > config.electionTimeoutMinMs()) {
+      return "'" + id + "' has not answered the leader " + (p == null ? "yet" : "for " + p.lastHeardMsAgo() + " ms")
+          + " (down or cut off)";
+    }
+    long behind = raft.commitIndex() - p.matchIndex();
+    if (p.matchIndex() >= 0 && behind > MAX_TRANSFER_LAG) {
+      return "'" + id + "' is " + behind + " entries behind the leader (more than " + MAX_TRANSFER_LAG
+          + "); wait until it catches up";
+    }
+    return null;
   }
 
   @Override
@@ -239,7 +276,7 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     }
     String to = req.getTo();
     if (to.isEmpty()) {
-      to = raft.freshestFollower();
+      to = raft.freshestFollower(config.electionTimeoutMinMs());
       if (to == null) {
         out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("no follower to hand leadership to")
             .asRuntimeException());
@@ -254,6 +291,14 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     if (target.equals(raft.nodeId())) {
       out.onNext(TransferLeaderResponse.newBuilder().setHeader(responses.header()).setLeaderId(target).build());
       out.onCompleted();
+      return;
+    }
+    // While a transfer is pending the leader takes no writes, renewals included: a target that is
+    // down or far behind would hold every session's keepalives for the whole timeout.
+    String unfit = unfitForLeadership(target);
+    if (unfit != null) {
+      out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription(unfit + "; leadership stays with '"
+          + raft.nodeId() + "'").asRuntimeException());
       return;
     }
     long timeout = req.getTimeoutMs() == 0 ? 10_000 : req.getTimeoutMs();

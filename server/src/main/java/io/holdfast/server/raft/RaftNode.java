@@ -595,6 +595,32 @@ public final class RaftNode implements AutoCloseable {
     return best;
   }
 
+  /**
+   * What this leader knows of voter {@code id}: how long since it last answered, and the last log
+   * index it is known to hold; null when this node does not lead or does not track {@code id}.
+   */
+  public FollowerProgress progressOf(String id) {
+    var info = division().getInfo();
+    var role = info.getRoleInfoProto();
+    if (!role.hasLeaderInfo()) {
+      return null;
+    }
+    var followers = role.getLeaderInfo().getFollowerInfoList();
+    // Ratis lists both in its followers' order; a membership change between the two reads can
+    // reorder them, so a size mismatch leaves the index unknown (-1).
+    long[] match = info.getFollowerMatchIndices();
+    for (int i = 0; i < followers.size(); i++) {
+      if (RaftPeerId.valueOf(followers.get(i).getId().getId()).toString().equals(id)) {
+        long matchIndex = match != null && match.length == followers.size() ? match[i] : -1;
+        return new FollowerProgress(followers.get(i).getLastRpcElapsedTimeMs(), matchIndex);
+      }
+    }
+    return null;
+  }
+
+  /** See {@link #progressOf}; {@code matchIndex} -1 when unknown. */
+  public record FollowerProgress(long lastHeardMsAgo, long matchIndex) {}
+
   /** Hands leadership to {@code target}; completes once it leads. */
   public CompletableFuture<Void> transferLeadership(String target, long timeoutMs) {
     if (!isLeader()) {
