@@ -5,18 +5,17 @@ import java.util.function.LongSupplier;
 /**
  * The time a leader writes into each entry it proposes. The log's clock counts the differences
  * between one term's stamps (all from this process) as elapsed time, and lock-delays, max holds,
- * timed waits and a new leader's session deadlines run on it. A wall clock stepped forward (NTP,
- * a VM resumed) would end all of those at once, so a stamp follows the wall clock but never
- * advances faster than the monotonic clock: it is the smallest of every wall reading plus the
- * monotonic time since that reading. A step back stalls the stamps until the wall catches up (the
- * log's clock ignores stamps that go back); after a step forward they stay behind the wall by the
- * step, which only display fields (acquired-at, audit times) show. Either lasts until this node
- * stops leading ({@link #reset}).
+ * timed waits and a new leader's session deadlines run on it. So within a term the stamps advance
+ * with the monotonic clock alone, from the wall clock's reading at the term's first stamp: a wall
+ * clock stepped forward (NTP, a VM resumed) would end all of those at once, and one stepped back
+ * would stall them (a lock freed with a lock-delay would stay held by nobody for the whole step).
+ * After a step the stamps differ from the wall by the step, which only display fields
+ * (acquired-at, audit times) show, until this node stops leading ({@link #reset}).
  */
 final class LeaderStampClock {
   private final LongSupplier wallMs;
   private final LongSupplier nanos;
-  /** The smallest wall-minus-monotonic offset seen: the wall clock at its most behind. */
+  /** Wall minus monotonic at the term's first stamp; MAX_VALUE before it. */
   private long offsetMs = Long.MAX_VALUE;
   private long lastStampMs = Long.MIN_VALUE;
 
@@ -37,7 +36,9 @@ final class LeaderStampClock {
 
   synchronized long nowMs() {
     long monotonicMs = Math.floorDiv(nanos.getAsLong(), 1_000_000L);
-    offsetMs = Math.min(offsetMs, wallMs.getAsLong() - monotonicMs);
+    if (offsetMs == Long.MAX_VALUE) {
+      offsetMs = wallMs.getAsLong() - monotonicMs;
+    }
     lastStampMs = Math.max(lastStampMs, monotonicMs + offsetMs);
     return lastStampMs;
   }
