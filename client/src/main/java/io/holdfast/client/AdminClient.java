@@ -28,7 +28,23 @@ public interface AdminClient {
    * Takes {@code lock} from its holder: to {@code successorSessionId} if not 0, else to the queue
    * (after the lock's lock-delay). {@code dryRun} only says what would happen.
    */
-  RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun, String requestedBy);
+  default RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
+      String requestedBy) {
+    return revoke(lock, reason, successorSessionId, dryRun, requestedBy, 0);
+  }
+
+  /**
+   * As above, but only while the lock's token is {@code expectedToken} (0: any): the grant the
+   * operator looked at. Otherwise nothing changes and a {@link StaleTokenException} says the
+   * current token; a revoke re-run after a timeout so never takes the lock from its next holder.
+   *
+   * <pre>{@code
+   * LockDescription l = client.admin().lock("fleet/config");
+   * client.admin().revoke("fleet/config", "node-7 is dead", 0, false, "alice", l.token());
+   * }</pre>
+   */
+  RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun, String requestedBy,
+      long expectedToken);
 
   /** Ends a session now, releasing its locks as an expiry would; returns the locks released. */
   List<String> expireSession(long sessionId, String reason, String requestedBy);

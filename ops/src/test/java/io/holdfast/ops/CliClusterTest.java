@@ -169,7 +169,17 @@ class CliClusterTest {
       assertEquals("HELD", lock("fleet/revoke").get("state").asText());
       assertEquals(0, JSON.readTree(cli("audit", "--lock", "fleet/revoke", "-o", "json").out()).size());
 
-      Run r = cli("revoke", "fleet/revoke", "--reason", "node-7 is wedged", "--as", "sre-alice");
+      Run text = cli("revoke", "fleet/revoke", "--reason", "node-7 is wedged", "--dry-run");
+      assertTrue(text.out().contains("--if-token " + oldToken), text.out());
+      // A grant the operator did not look at is left alone.
+      Run other = cli("revoke", "fleet/revoke", "--reason", "node-7 is wedged", "--if-token",
+          Long.toString(oldToken - 1));
+      assertEquals(3, other.code(), other.out() + other.err());
+      assertTrue(other.err().contains("nothing revoked"), other.err());
+      assertEquals(oldToken, lock("fleet/revoke").get("token").asLong());
+
+      Run r = cli("revoke", "fleet/revoke", "--reason", "node-7 is wedged", "--as", "sre-alice", "--if-token",
+          Long.toString(oldToken));
       assertEquals(0, r.code(), r.err());
       assertTrue(r.out().contains("revoked 'fleet/revoke' from session " + oldSession), r.out());
 

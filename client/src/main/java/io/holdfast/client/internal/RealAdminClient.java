@@ -77,12 +77,16 @@ final class RealAdminClient implements AdminClient {
 
   @Override
   public RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
-      String requestedBy) {
+      String requestedBy, long expectedToken) {
+    if (expectedToken < 0) {
+      throw new IllegalArgumentException("expectedToken must not be negative, got " + expectedToken);
+    }
     String requestId = RequestIds.next();
     RevokeResponse r = Errors.join(caller.call("revoke " + lock, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .revoke(RevokeRequest.newBuilder().setRequestId(requestId).setLockName(lock).setReason(reason)
-            .setSuccessorSessionId(successorSessionId).setDryRun(dryRun).setRequestedBy(requestedBy).build())));
+            .setSuccessorSessionId(successorSessionId).setDryRun(dryRun).setRequestedBy(requestedBy)
+            .setExpectedToken(expectedToken).build())));
     return new RevokeOutcome(r.getDryRun(), r.getFormerHolderSessionId(), r.getFormerToken(),
         r.getGrantedToSessionId(), r.getNewToken(), Duration.ofMillis(r.getOrphanedForMs()), Views.lock(r.getLock()));
   }

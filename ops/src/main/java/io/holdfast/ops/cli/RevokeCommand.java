@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
         "Every later grant carries a higher fencing token, so fenced resources refuse anything the former "
             + "holder still sends. Try --dry-run first."},
     footer = {"", "Example:", "  holdfast revoke fleet/config --reason 'node-7 crashed at 03:12' --dry-run",
-        "  holdfast revoke fleet/config --reason 'node-7 crashed at 03:12' --successor 2211"})
+        "  holdfast revoke fleet/config --reason 'node-7 crashed at 03:12' --if-token 4711 --successor 2211"})
 public final class RevokeCommand implements Callable<Integer> {
   @Mixin
   ClusterOptions cluster;
@@ -37,6 +37,10 @@ public final class RevokeCommand implements Callable<Integer> {
   @Option(names = "--dry-run", description = "say what would happen; change nothing")
   boolean dryRun;
 
+  @Option(names = "--if-token", paramLabel = "TOKEN", description = "revoke only while this is the lock's token "
+      + "(the grant you looked at, e.g. in --dry-run); otherwise change nothing and exit 3")
+  long ifToken;
+
   @Option(names = "--as", description = "who is asking (default: $USER@host)")
   String as;
 
@@ -46,7 +50,11 @@ public final class RevokeCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     try (HoldfastClient client = cluster.client("holdfast-cli")) {
-      RevokeOutcome r = client.admin().revoke(name, reason, successor, dryRun, ClusterOptions.operator(as));
+      if (ifToken < 0) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+            "--if-token must be a positive token, got " + ifToken);
+      }
+      RevokeOutcome r = client.admin().revoke(name, reason, successor, dryRun, ClusterOptions.operator(as), ifToken);
       PrintWriter out = spec.commandLine().getOut();
       if (cluster.json()) {
         Map<String, Object> doc = new LinkedHashMap<>();
@@ -71,6 +79,10 @@ public final class RevokeCommand implements Callable<Integer> {
               + Durations.format(r.orphanedFor()) + ", then the queue proceeds");
         } else {
           out.println(r.dryRun() ? "it would be free (nobody is waiting)" : "it is free (nobody was waiting)");
+        }
+        if (r.dryRun() && ifToken == 0) {
+          out.println("to revoke exactly this grant, run again without --dry-run and with --if-token "
+              + r.formerToken());
         }
         out.flush();
       }

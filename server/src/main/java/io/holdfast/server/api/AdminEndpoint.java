@@ -33,6 +33,7 @@ import io.holdfast.server.state.AuditEntry;
 import io.holdfast.server.state.Command;
 import io.holdfast.server.state.Names;
 import io.holdfast.server.state.Result;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -404,6 +405,12 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     if (bad == null && req.getSuccessorSessionId() < 0) {
       bad = "successor_session_id must not be negative";
     }
+    if (bad == null && req.getExpectedToken() < 0) {
+      bad = "expected_token must not be negative, got " + req.getExpectedToken();
+    }
+    if (bad == null) {
+      bad = checkAuditText(req.getReason(), req.getRequestedBy());
+    }
     if (bad != null) {
       out.onError(errors.invalid(bad));
       return;
@@ -421,13 +428,18 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
           out.onError(errors.of(err));
           return;
         }
-        Result r = raft.stateMachine().read(s -> s.previewRevoke(req.getLockName(), req.getSuccessorSessionId()));
-        responses.answer(r, null, out, res -> revoked(req, (Result.Revoked) res, true));
+        try {
+          Result r = raft.stateMachine().read(s -> s.previewRevoke(req.getLockName(), req.getSuccessorSessionId(),
+              req.getExpectedToken()));
+          responses.answer(r, null, out, res -> revoked(req, (Result.Revoked) res, true));
+        } catch (RuntimeException e) {
+          out.onError(errors.of(e));
+        }
       });
       return;
     }
     Command.Revoke cmd = new Command.Revoke(req.getRequestId(), req.getLockName(), req.getReason(),
-        req.getSuccessorSessionId(), requestedBy);
+        req.getSuccessorSessionId(), requestedBy, req.getExpectedToken());
     responses.submit(cmd, out, r -> {
       Result.Revoked rv = (Result.Revoked) r;
       // At debug: every node logs the lock taken from its holder once, as it applies the entry.
@@ -437,6 +449,21 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
               : rv.orphanedForMs() > 0 ? "orphaned for " + rv.orphanedForMs() + " ms" : "free");
       return revoked(req, rv, false);
     });
+  }
+
+  /** Longest self-declared "requested by": it is kept in the replicated audit log. */
+  static final int MAX_REQUESTED_BY = 256;
+
+  /** The free text an admin action writes into the audit log, checked before it is proposed. */
+  private static String checkAuditText(String reason, String requestedBy) {
+    if (reason.length() > io.holdfast.server.state.HoldfastState.MAX_REASON) {
+      return "reason is " + reason.length() + " characters long; the limit is "
+          + io.holdfast.server.state.HoldfastState.MAX_REASON;
+    }
+    if (requestedBy.length() > MAX_REQUESTED_BY) {
+      return "requested_by is " + requestedBy.length() + " characters long; the limit is " + MAX_REQUESTED_BY;
+    }
+    return null;
   }
 
   /**
@@ -487,6 +514,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     }
     if (bad == null && req.getReason().isBlank()) {
       bad = "reason is required: it goes into the audit log";
+    }
+    if (bad == null) {
+      bad = checkAuditText(req.getReason(), req.getRequestedBy());
     }
     if (bad != null) {
       out.onError(errors.invalid(bad));
@@ -544,7 +574,14 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
         return;
       }
       ListAuditResponse.Builder b = ListAuditResponse.newBuilder().setHeader(responses.header());
-      for (AuditEntry a : raft.stateMachine().read(s -> s.audit(req.getAfterIndex(), req.getLockName(), limit))) {
+      List<AuditEntry> entries;
+      try {
+        entries = raft.stateMachine().read(s -> s.audit(req.getAfterIndex(), req.getLockName(), limit));
+      } catch (RuntimeException e) {
+        out.onError(errors.of(e));
+        return;
+      }
+      for (AuditEntry a : entries) {
         var entry = ProtoViews.audit(a);
         if (!readsAll && entry.getLocksCount() > 0) {
           // An expiry lists every lock the session held; a caller allowed one lock sees only the

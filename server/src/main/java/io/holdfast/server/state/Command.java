@@ -89,11 +89,19 @@ public sealed interface Command {
     }
   }
 
-  /** An operator takes a lock away, optionally handing it straight to {@code successorSessionId}. */
-  record Revoke(String requestId, String lockName, String reason, long successorSessionId, String requestedBy)
-      implements Command {
+  /**
+   * An operator takes a lock away, optionally handing it straight to {@code successorSessionId}.
+   * {@code expectedToken} (0: any): only while this is the lock's token.
+   */
+  record Revoke(String requestId, String lockName, String reason, long successorSessionId, String requestedBy,
+      long expectedToken) implements Command {
+    public Revoke(String requestId, String lockName, String reason, long successorSessionId, String requestedBy) {
+      this(requestId, lockName, reason, successorSessionId, requestedBy, 0);
+    }
+
     public String fingerprint() {
-      return "revoke:" + lockName + ":" + successorSessionId + ":" + reason;
+      return "revoke:" + lockName + ":" + successorSessionId + ":" + reason
+          + (expectedToken == 0 ? "" : ":" + expectedToken);
     }
   }
 

@@ -39,7 +39,7 @@ public final class HoldfastState {
   /** KV answers kept whatever their age, and at most: about 25 MB of heap when full. */
   static final int KV_REQUESTS = 10_000;
   static final int KV_REQUESTS_CAP = 100_000;
-  static final int MAX_REASON = 1_024;
+  public static final int MAX_REASON = 1_024;
 
   private final LogClock clock = new LogClock();
   private final AuditLog audit = new AuditLog();
@@ -392,9 +392,9 @@ public final class HoldfastState {
   }
 
   /** What a revocation would do, without doing it (a dry run reads this). */
-  public Result previewRevoke(String lockName, long successorSessionId) {
+  public Result previewRevoke(String lockName, long successorSessionId, long expectedToken) {
     LockRecord lock = locks.get(lockName);
-    Failure bad = checkRevoke(lockName, successorSessionId, lock);
+    Failure bad = checkRevoke(lockName, successorSessionId, expectedToken, lock);
     if (bad != null) {
       return bad;
     }
@@ -415,7 +415,7 @@ public final class HoldfastState {
   private Result revoke(LogEntry e, Revoke r, Consumer<StateEvent> events) {
     Failure bad = checkAdmin(r.requestId(), r.reason());
     if (bad == null) {
-      bad = checkRevoke(r.lockName(), r.successorSessionId(), locks.get(r.lockName()));
+      bad = checkRevoke(r.lockName(), r.successorSessionId(), r.expectedToken(), locks.get(r.lockName()));
     }
     Result earlier = earlierAnswer(adminRequests, r.requestId(), r.fingerprint());
     if (earlier != null) {
@@ -462,13 +462,22 @@ public final class HoldfastState {
     return result;
   }
 
-  private Failure checkRevoke(String lockName, long successorSessionId, LockRecord lock) {
+  private Failure checkRevoke(String lockName, long successorSessionId, long expectedToken, LockRecord lock) {
     String bad = Names.checkLockName(lockName);
     if (bad != null) {
       return new Failure(ErrorCode.INVALID_ARGUMENT, bad);
     }
+    if (expectedToken < 0) {
+      return new Failure(ErrorCode.INVALID_ARGUMENT, "expected_token must not be negative, got " + expectedToken);
+    }
     if (lock == null || (!lock.isHeld() && !lock.isOrphaned())) {
-      return new Failure(ErrorCode.LOCK_NOT_FOUND, "lock '" + lockName + "' is neither held nor orphaned");
+      return new Failure(ErrorCode.LOCK_NOT_FOUND, "lock '" + lockName + "' is neither held nor orphaned"
+          + (expectedToken == 0 ? "" : ": token " + expectedToken + " is over, nothing revoked"));
+    }
+    if (expectedToken != 0 && lock.token != expectedToken) {
+      return new Failure(ErrorCode.STALE_TOKEN, "lock '" + lockName + "' has token " + lock.token
+          + (lock.isHeld() ? " (held by session " + lock.holderSessionId + ")" : " (orphaned)") + ", not the expected "
+          + expectedToken + ": nothing revoked", lock.token);
     }
     if (successorSessionId != 0) {
       if (!sessions.contains(successorSessionId)) {

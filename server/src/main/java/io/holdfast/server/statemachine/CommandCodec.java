@@ -74,7 +74,8 @@ public final class CommandCodec {
     } else if (c instanceof Command.Revoke o) {
       b.setRevoke(io.holdfast.server.statemachine.proto.Revoke.newBuilder()
           .setRequestId(o.requestId()).setLockName(o.lockName()).setReason(o.reason())
-          .setSuccessorSessionId(o.successorSessionId()).setRequestedBy(o.requestedBy()));
+          .setSuccessorSessionId(o.successorSessionId()).setRequestedBy(o.requestedBy())
+          .setExpectedToken(o.expectedToken()));
     } else if (c instanceof Command.AdminExpireSession o) {
       b.setAdminExpireSession(io.holdfast.server.statemachine.proto.AdminExpireSession.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setReason(o.reason())
@@ -134,7 +135,7 @@ public final class CommandCodec {
       case REVOKE: {
         var o = p.getRevoke();
         return new Command.Revoke(o.getRequestId(), o.getLockName(), o.getReason(), o.getSuccessorSessionId(),
-            o.getRequestedBy());
+            o.getRequestedBy(), o.getExpectedToken());
       }
       case ADMIN_EXPIRE_SESSION: {
         var o = p.getAdminExpireSession();

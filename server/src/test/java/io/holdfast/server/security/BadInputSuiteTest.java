@@ -485,6 +485,21 @@ class BadInputSuiteTest {
     out.add(new Case("out-of-range", "Revoke reason of 1025", invalid, () -> admin("sre").revoke(
         RevokeRequest.newBuilder().setRequestId("r-rr-" + n()).setLockName("fleet/a").setReason("r".repeat(1025))
             .build())));
+    out.add(new Case("out-of-range", "Revoke dry run reason of 1025", invalid, () -> admin("sre").revoke(
+        RevokeRequest.newBuilder().setRequestId("r-rr-" + n()).setLockName("fleet/a").setReason("r".repeat(1025))
+            .setDryRun(true).build())));
+    out.add(new Case("out-of-range", "Revoke requested_by of 257", invalid, () -> admin("sre").revoke(
+        RevokeRequest.newBuilder().setRequestId("r-rr-" + n()).setLockName("fleet/a").setReason("r")
+            .setRequestedBy("b".repeat(257)).build())));
+    out.add(new Case("out-of-range", "Revoke expected_token -1", invalid, () -> admin("sre").revoke(
+        RevokeRequest.newBuilder().setRequestId("r-rr-" + n()).setLockName("fleet/a").setReason("r")
+            .setExpectedToken(-1).build())));
+    out.add(new Case("out-of-range", "ExpireSession reason of 1025", invalid, () -> admin("sre").expireSession(
+        ExpireSessionRequest.newBuilder().setRequestId("r-er-" + n()).setSessionId(s1).setReason("r".repeat(1025))
+            .build())));
+    out.add(new Case("out-of-range", "ExpireSession requested_by of 257", invalid, () -> admin("sre").expireSession(
+        ExpireSessionRequest.newBuilder().setRequestId("r-er-" + n()).setSessionId(s1).setReason("r")
+            .setRequestedBy("b".repeat(257)).build())));
     out.add(new Case("out-of-range", "Revoke successor -1", invalid, () -> admin("sre").revoke(
         RevokeRequest.newBuilder().setRequestId("r-rr-" + n()).setLockName("fleet/a").setReason("r")
             .setSuccessorSessionId(-1).build())));
@@ -540,6 +555,12 @@ class BadInputSuiteTest {
     out.add(new Case("unknown-id", "Revoke dry run on a free lock", notFound, () -> admin("sre").revoke(
         RevokeRequest.newBuilder().setRequestId("u-" + n()).setLockName("fleet/never-held").setReason("r")
             .setDryRun(true).build())));
+    out.add(new Case("unknown-id", "Revoke with a stale expected token", Status.Code.FAILED_PRECONDITION,
+        () -> admin("sre").revoke(RevokeRequest.newBuilder().setRequestId("u-" + n()).setLockName("fleet/a")
+            .setReason("r").setExpectedToken(tokenA - 1).build())));
+    out.add(new Case("unknown-id", "Revoke dry run with a stale expected token", Status.Code.FAILED_PRECONDITION,
+        () -> admin("sre").revoke(RevokeRequest.newBuilder().setRequestId("u-" + n()).setLockName("fleet/a")
+            .setReason("r").setExpectedToken(tokenA - 1).setDryRun(true).build())));
     out.add(new Case("unknown-id", "Release a lock the session does not hold", Status.Code.FAILED_PRECONDITION,
         () -> locks("orchestrator").release(ReleaseRequest.newBuilder().setRequestId("u-" + n()).setSessionId(s1)
             .setLockName("fleet/never-held").setToken(tokenA).build())));

@@ -324,4 +324,28 @@ class HoldfastStateLockTest {
         .map(StateEvent.LockGranted::token).toList());
     assertEquals(index, log.state().lastRevision());
   }
+
+  @Test
+  void aRevokeWithAnExpectedTokenActsOnlyOnThatGrant() {
+    long holder = log.open();
+    long next = log.open();
+    long token = log.acquireFree(holder, "L");
+    log.acquire(log.newRequestId(), next, "L", -1);
+
+    // The operator looked at the grant with `token`; meanwhile the lock moved on to `next`.
+    log.release(holder, "L", token);
+    long nextToken = log.state().lock("L").token();
+    Result stale = log.apply(new Command.Revoke(log.newRequestId(), "L", "stuck", 0, "sre", token));
+    assertEquals(nextToken, failure(stale, ErrorCode.STALE_TOKEN).currentToken());
+    assertEquals(next, log.state().lock("L").holderSessionId(), "the next holder keeps the lock");
+    assertEquals(nextToken, log.state().lock("L").token());
+    assertInstanceOf(Result.Failure.class, log.state().previewRevoke("L", 0, token), "the dry run says the same");
+
+    String rid = log.newRequestId();
+    Result.Revoked done = assertInstanceOf(Result.Revoked.class,
+        log.apply(new Command.Revoke(rid, "L", "stuck", 0, "sre", nextToken)));
+    assertEquals(next, done.formerHolderSessionId());
+    // Its retry is answered from the first attempt, though the token it names is over now.
+    assertEquals(done, log.apply(new Command.Revoke(rid, "L", "stuck", 0, "sre", nextToken)));
+  }
 }
