@@ -262,6 +262,67 @@ class CliClusterTest {
     }
   }
 
+  @Test
+  void aStoppedLockRunLetsItsLockGoAtOnceAndAWatchEndsWithItsReader() throws Exception {
+    // SIGTERM (Ctrl-C, systemctl stop): the command stops and the lock goes back cleanly, not held
+    // until the 30 s TTL runs out and then orphaned for the 20 s lock-delay.
+    Process run = spawn("lock", "run", "stopping/x", "--endpoints", endpoints, "--ttl", "30s", "--lock-delay",
+        "20s", "--", "sleep", "120");
+    try {
+      awaitState("stopping/x", "HELD", Duration.ofSeconds(30));
+      run.destroy();
+      assertTrue(run.waitFor(20, TimeUnit.SECONDS), "lock run stopped");
+      assertEquals("FREE", awaitState("stopping/x", "FREE", Duration.ofSeconds(5)).get("state").asText());
+    } finally {
+      killTree(run);
+    }
+
+    // `holdfast watch ... | head -1`: once its reader has gone, the next event ends the command.
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process watch = new ProcessBuilder(javaBin, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+        System.getProperty("java.class.path"), HoldfastCli.class.getName(), "watch", "piped/", "--endpoints",
+        endpoints).redirectError(dir.resolve("watch-" + System.nanoTime() + ".log").toFile()).start();
+    try {
+      assertEquals(0, cli("kv", "put", "piped/x.conf", "--value", "v1").code());
+      var reader = new java.io.BufferedReader(new java.io.InputStreamReader(watch.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8));
+      String first = reader.readLine();
+      assertTrue(first != null && first.contains("piped/x.conf"), String.valueOf(first));
+      watch.getInputStream().close();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      for (int i = 2; watch.isAlive() && System.nanoTime() < end; i++) {
+        cli("kv", "put", "piped/x.conf", "--value", "v" + i);
+        watch.waitFor(500, TimeUnit.MILLISECONDS);
+      }
+      assertTrue(!watch.isAlive(), "watch still runs with nobody reading it");
+    } finally {
+      killTree(watch);
+    }
+  }
+
+  @Test
+  void auditFollowPrintsOnlyWhatIsNewerThanSince() throws Exception {
+    // An entry older than --since: a revoke of a lock held by a session of this test.
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30))) {
+      s.tryLock("audited/x").orElseThrow();
+      assertEquals(0, cli("revoke", "audited/x", "--reason", "old news").code());
+    }
+    Thread.sleep(2_000);
+    StringWriter out = new StringWriter();
+    CommandLine cl = HoldfastCli.commandLine();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(new StringWriter(), true));
+    Thread follower = new Thread(() -> cl.execute("audit", "--endpoints", endpoints, "--since", "1s", "--follow",
+        "--lock", "audited/x"));
+    follower.setDaemon(true);
+    follower.start();
+    Thread.sleep(3_000);
+    follower.interrupt();
+    follower.join(10_000);
+    assertTrue(!out.toString().contains("old news"), out.toString());
+  }
+
   static JsonNode awaitState(String name, String state, Duration timeout) throws Exception {
     long end = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;

@@ -40,9 +40,10 @@ public final class AuditCommand implements Callable<Integer> {
   public Integer call() throws InterruptedException {
     PrintWriter out = spec.commandLine().getOut();
     try (HoldfastClient client = cluster.client("holdfast-cli")) {
-      List<AuditRecord> entries = filter(client.admin().audit(0, lock, limit));
-      print(out, entries, true);
-      long last = entries.isEmpty() ? 0 : entries.get(entries.size() - 1).index();
+      List<AuditRecord> all = client.admin().audit(0, lock, limit);
+      print(out, filter(all), true);
+      // Follow from the newest entry read, printed or not: --since must not let older ones through.
+      long last = all.isEmpty() ? 0 : all.get(all.size() - 1).index();
       while (follow) {
         Thread.sleep(1_000);
         List<AuditRecord> more = client.admin().audit(last, lock, 1_000);
@@ -75,7 +76,8 @@ public final class AuditCommand implements Callable<Integer> {
       if (first) {
         Output.table(out, Rendering.AUDIT_HEADER, rows);
       } else {
-        rows.forEach(r -> out.println(String.join("  ", r)));
+        // Names, hosts and reasons come from clients: no control characters reach the terminal.
+        rows.forEach(r -> out.println(String.join("  ", r.stream().map(Output::cell).toList())));
       }
     }
     out.flush();

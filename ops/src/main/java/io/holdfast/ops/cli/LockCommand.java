@@ -125,57 +125,123 @@ public final class LockCommand {
       PrintWriter err = spec.commandLine().getErr();
       try (HoldfastClient client = cluster.client(clientName)) {
         Session session = client.newSession(ttl);
-        LockOptions options = new LockOptions(wait, lockDelay, maxHold);
-        Optional<LockLease> got;
+        Stop stop = new Stop(session);
+        // Registered before the lock is asked for: a signal at any point lets it go cleanly.
+        Runtime.getRuntime().addShutdownHook(stop.thread);
         try {
-          got = session.lockAsync(name, options).get();
-        } catch (ExecutionException e) {
-          throw e.getCause() instanceof Exception x ? x : e;
-        }
-        if (got.isEmpty()) {
-          err.println("holdfast lock run: lock '" + name + "' not acquired within " + Durations.format(wait));
-          err.flush();
-          session.close();
-          return ExitCodes.FAILED;
-        }
-        LockLease lease = got.get();
-        err.println("holdfast lock run: holding '" + name + "' with fencing token " + lease.token() + " (session "
-            + session.id() + ")");
-        err.flush();
-        ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-        pb.environment().put("HOLDFAST_LOCK", name);
-        pb.environment().put("HOLDFAST_FENCING_TOKEN", Long.toString(lease.token()));
-        pb.environment().put("HOLDFAST_SESSION_ID", Long.toString(session.id()));
-        Process child = pb.start();
-        Thread stopChild = new Thread(() -> terminate(child));
-        Runtime.getRuntime().addShutdownHook(stopChild);
-        try {
-          while (!child.waitFor(50, TimeUnit.MILLISECONDS)) {
-            if (!lease.isValid()) {
-              err.println("holdfast lock run: lock '" + name + "' lost (session " + session.id() + " is "
-                  + session.state() + "); stopping the command");
-              err.flush();
-              terminate(child);
-              return ExitCodes.LOCK_LOST;
-            }
-          }
+          return run(session, stop, err);
         } finally {
           try {
-            Runtime.getRuntime().removeShutdownHook(stopChild);
+            Runtime.getRuntime().removeShutdownHook(stop.thread);
           } catch (IllegalStateException shuttingDown) {
-            // the hook is running
+            // The hook is running: it releases, and the client must stay open until it has.
+            stop.awaitDone(grace.toMillis() + 15_000);
           }
         }
-        int code = child.exitValue();
-        try {
-          lease.close();
-        } catch (LockLostException e) {
-          err.println("holdfast lock run: the command finished but the lock had been lost: " + e.getMessage());
+      }
+    }
+
+    private int run(Session session, Stop stop, PrintWriter err) throws Exception {
+      LockOptions options = new LockOptions(wait, lockDelay, maxHold);
+      Optional<LockLease> got;
+      try {
+        got = session.lockAsync(name, options).get();
+      } catch (ExecutionException e) {
+        throw e.getCause() instanceof Exception x ? x : e;
+      }
+      if (got.isEmpty()) {
+        err.println("holdfast lock run: lock '" + name + "' not acquired within " + Durations.format(wait));
+        err.flush();
+        session.close();
+        return ExitCodes.FAILED;
+      }
+      LockLease lease = got.get();
+      err.println("holdfast lock run: holding '" + name + "' with fencing token " + lease.token() + " (session "
+          + session.id() + ")");
+      err.flush();
+      ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
+      pb.environment().put("HOLDFAST_LOCK", name);
+      pb.environment().put("HOLDFAST_FENCING_TOKEN", Long.toString(lease.token()));
+      pb.environment().put("HOLDFAST_SESSION_ID", Long.toString(session.id()));
+      Process child = stop.start(pb);
+      if (child == null) {
+        return ExitCodes.FAILED; // stopped before the command started
+      }
+      while (!child.waitFor(50, TimeUnit.MILLISECONDS)) {
+        if (!lease.isValid()) {
+          err.println("holdfast lock run: lock '" + name + "' lost (session " + session.id() + " is "
+              + session.state() + "); stopping the command");
           err.flush();
+          terminate(child);
           return ExitCodes.LOCK_LOST;
         }
-        session.close();
-        return code;
+      }
+      int code = child.exitValue();
+      if (stop.stopping()) {
+        return code; // the shutdown hook releases
+      }
+      try {
+        lease.close();
+      } catch (LockLostException e) {
+        err.println("holdfast lock run: the command finished but the lock had been lost: " + e.getMessage());
+        err.flush();
+        return ExitCodes.LOCK_LOST;
+      }
+      session.close();
+      return code;
+    }
+
+    /**
+     * Ctrl-C or SIGTERM: stops the command, then lets the lock go cleanly (the command is gone, so
+     * nothing of it can still act on the resource) instead of leaving it held until the TTL runs
+     * out and then orphaned for its lock-delay.
+     */
+    private final class Stop {
+      final Thread thread = new Thread(this::stop, "holdfast-lock-run-stop");
+      private final Session session;
+      private final java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+      private Process child;
+      private boolean stopping;
+
+      Stop(Session session) {
+        this.session = session;
+      }
+
+      /** Starts the command, unless a stop came first (then null: its lock is being let go). */
+      synchronized Process start(ProcessBuilder pb) throws java.io.IOException {
+        if (stopping) {
+          return null;
+        }
+        child = pb.start();
+        return child;
+      }
+
+      synchronized boolean stopping() {
+        return stopping;
+      }
+
+      private void stop() {
+        Process c;
+        synchronized (this) {
+          stopping = true;
+          c = child;
+        }
+        try {
+          if (c != null) {
+            terminate(c);
+          }
+          if (c == null || !c.isAlive()) {
+            session.close();
+          }
+        } catch (RuntimeException e) {
+          // unreachable cluster: the session's TTL ends it
+        } finally {
+          done.countDown();
+        }
+      }
+
+      void awaitDone(long ms) throws InterruptedException {
+        done.await(ms, TimeUnit.MILLISECONDS);
       }
     }
 

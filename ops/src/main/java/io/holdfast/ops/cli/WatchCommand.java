@@ -39,16 +39,21 @@ public final class WatchCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  /** Completed once stdout is gone (`holdfast watch ... | head`): nobody reads any more. */
+  private final java.util.concurrent.CompletableFuture<Object> outputClosed =
+      new java.util.concurrent.CompletableFuture<>();
+
   @Override
   public Integer call() throws InterruptedException {
     PrintWriter out = spec.commandLine().getOut();
     try (HoldfastClient client = cluster.client("holdfast-cli");
          Watch watch = client.watch(List.of(prefix), List.of(prefix), after, b -> print(out, b))) {
       try {
+        var done = java.util.concurrent.CompletableFuture.anyOf(watch.ended(), outputClosed);
         if (duration == null) {
-          watch.ended().get();
+          done.get();
         } else {
-          watch.ended().get(duration.toMillis(), TimeUnit.MILLISECONDS);
+          done.get(duration.toMillis(), TimeUnit.MILLISECONDS);
         }
       } catch (java.util.concurrent.TimeoutException forAsLongAsAsked) {
         // --for ran out
@@ -93,5 +98,10 @@ public final class WatchCommand implements Callable<Integer> {
       }
     }
     out.flush();
+    // PrintWriter and System.out swallow a broken pipe; without this check the command would run
+    // forever. (System.out is where the CLI's writer ends up when run from a shell.)
+    if (out.checkError() || System.out.checkError()) {
+      outputClosed.complete(null);
+    }
   }
 }
