@@ -58,6 +58,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   /** The leader's time for the entries it proposes (see LeaderStampClock). */
   private final LeaderStampClock stamps = LeaderStampClock.system();
   private volatile boolean leader;
+  /** Leaderships lost so far: lets notifyLeaderReady see a loss that raced with it. */
+  private final java.util.concurrent.atomic.AtomicLong losses = new java.util.concurrent.atomic.AtomicLong();
   private volatile long lastSnapshotBytes;
   private volatile Path restoreSeed;
   private final SnapshotWriter snapshots = new SnapshotWriter(storage, n -> lastSnapshotBytes = n);
@@ -289,11 +291,19 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
 
   @Override
   public void notifyLeaderReady() {
+    long lossesBefore = losses.get();
     leader = true;
     synchronized (state) {
       for (StateObserver o : observers) {
         o.onLeaderReady(state);
       }
+    }
+    if (losses.get() != lossesBefore) {
+      // The lead was lost (on another Ratis thread) while the observers were being readied, maybe
+      // before they were ready to hear it: tell them again, or the session clock would run on a
+      // follower. onLeadershipLost is idempotent.
+      leader = false;
+      observers.forEach(StateObserver::onLeadershipLost);
     }
   }
 
@@ -317,6 +327,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     // The next term's stamps start from the wall clock again: the log's clock never counts time
     // across terms, and a clock corrected meanwhile must not hold the stamps back in that term.
     stamps.reset();
+    losses.incrementAndGet();
     if (leader) {
       leader = false;
       observers.forEach(StateObserver::onLeadershipLost);
