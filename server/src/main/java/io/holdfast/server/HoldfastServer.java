@@ -156,7 +156,8 @@ public final class HoldfastServer implements AutoCloseable {
         .addService(new AdminEndpoint(config, raft, errors, access))
         .addService(health.getHealthService())
         .addService(new KvEndpoint(config, raft, errors, access))
-        .addService(new WatchEndpoint(watches, errors, access, config.limits().maxWatchesPerConnection()))
+        .addService(new WatchEndpoint(watches, errors, access, config.limits().maxWatchesPerConnection(),
+            raft::readBarrier))
         // Room for the largest value plus its request; larger requests fail with RESOURCE_EXHAUSTED.
         .maxInboundMessageSize(config.limits().maxRequestBytes())
         // Bound what one connection can hold open or send before a request is even parsed.

@@ -15,11 +15,15 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
   private final ApiErrors errors;
   private final Access access;
   private final int maxPerConnection;
+  /** A linearizable point (ReadIndex): this node has applied everything committed before it. */
+  private final java.util.function.Supplier<java.util.concurrent.CompletableFuture<Void>> readBarrier;
   // Open watch streams per client connection (its remote address and port).
   private final java.util.concurrent.ConcurrentHashMap<java.net.SocketAddress, Integer> open =
       new java.util.concurrent.ConcurrentHashMap<>();
 
-  public WatchEndpoint(WatchHub hub, ApiErrors errors, Access access, int maxPerConnection) {
+  public WatchEndpoint(WatchHub hub, ApiErrors errors, Access access, int maxPerConnection,
+      java.util.function.Supplier<java.util.concurrent.CompletableFuture<Void>> readBarrier) {
+    this.readBarrier = readBarrier;
     this.hub = hub;
     this.errors = errors;
     this.access = access;
@@ -89,11 +93,46 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
       release.run();
     });
     call.setOnCloseHandler(release);
+    // gRPC takes the ready handler only now, before this method returns; the subscriber comes later.
+    java.util.concurrent.atomic.AtomicReference<Runnable> onReady = new java.util.concurrent.atomic.AtomicReference<>(
+        () -> { });
+    call.setOnReadyHandler(() -> onReady.get().run());
+    if (req.getAfterIndex() != 0) {
+      start(req, call, onReady, unsubscribe, release);
+      return;
+    }
+    // A watch that starts with the current state says "this is now": first make sure this node has
+    // applied everything committed (a restarted node holds its last snapshot, a new member nothing).
+    readBarrier.get().whenComplete((v, err) -> {
+      if (call.isCancelled()) {
+        return;
+      }
+      if (err != null) {
+        release.run();
+        out.onError(io.grpc.Status.UNAVAILABLE.withDescription("this node cannot confirm it is up to date ("
+            + describe(err) + "); start the watch on another node").asRuntimeException());
+        return;
+      }
+      start(req, call, onReady, unsubscribe, release);
+    });
+  }
+
+  private static String describe(Throwable t) {
+    Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+  }
+
+  private void start(WatchRequest req, ServerCallStreamObserver<WatchResponse> call,
+      java.util.concurrent.atomic.AtomicReference<Runnable> onReady,
+      java.util.concurrent.atomic.AtomicReference<Runnable> unsubscribe, Runnable release) {
     try {
-      unsubscribe.set(hub.subscribe(req, call));
+      unsubscribe.set(hub.subscribe(req, call, onReady::set));
+      if (call.isCancelled()) {
+        unsubscribe.get().run(); // cancelled while it started: the cancel handler saw nothing to stop
+      }
     } catch (RuntimeException e) {
       release.run();
-      out.onError(io.grpc.Status.INTERNAL.withDescription("the watch could not start: " + e).asRuntimeException());
+      call.onError(io.grpc.Status.INTERNAL.withDescription("the watch could not start: " + e).asRuntimeException());
     }
   }
 }

@@ -300,14 +300,20 @@ public final class WatchHub implements StateObserver {
    * returned action stops it (the stream was cancelled).
    */
   public Runnable subscribe(WatchRequest req, ServerCallStreamObserver<WatchResponse> out) {
+    return subscribe(req, out, out::setOnReadyHandler);
+  }
+
+  /** As above; {@code onReady} takes the subscriber's ready handler (gRPC's own, set earlier). */
+  public Runnable subscribe(WatchRequest req, ServerCallStreamObserver<WatchResponse> out,
+      java.util.function.Consumer<Runnable> onReady) {
     String why = outOfTouch;
     if (why != null) {
       out.onError(Status.UNAVAILABLE.withDescription(why).asRuntimeException());
       return () -> { };
     }
     Subscriber sub = new Subscriber(req, out);
-    // Set before the call returns (gRPC's rule); the catch-up goes out as the stream has room.
-    out.setOnReadyHandler(sub::pump);
+    // The catch-up goes out as the stream has room.
+    onReady.accept(sub::pump);
     Status refused = state.read(s -> {
       long epoch = s.fencingEpoch();
       long now = FencingToken.value(epoch, s.lastRevision());
