@@ -82,8 +82,8 @@ public final class WatchHub implements StateObserver {
     private volatile boolean ended;
 
     Subscriber(WatchRequest req, ServerCallStreamObserver<WatchResponse> out) {
-      this.lockPrefixes = List.copyOf(req.getLockPrefixesList());
-      this.keyPrefixes = List.copyOf(req.getKeyPrefixesList());
+      this.lockPrefixes = covering(req.getLockPrefixesList());
+      this.keyPrefixes = covering(req.getKeyPrefixesList());
       this.out = out;
     }
 
@@ -369,6 +369,20 @@ public final class WatchHub implements StateObserver {
    * The current state as events, taken under the state lock: held locks are copied (they change in
    * place), keys are referenced (entries are immutable) and turned into messages as they are sent.
    */
+  /**
+   * The prefixes that cover all of {@code prefixes} ("fleet/" covers "fleet/a"), sorted: the
+   * starting state lists each lock and key once, however the prefixes overlap.
+   */
+  static List<String> covering(List<String> prefixes) {
+    List<String> out = new ArrayList<>();
+    for (String p : new java.util.TreeSet<>(prefixes)) {
+      if (out.isEmpty() || !p.startsWith(out.get(out.size() - 1))) {
+        out.add(p);
+      }
+    }
+    return List.copyOf(out);
+  }
+
   private static Iterator<WatchEvent> snapshotEvents(HoldfastState s, Subscriber sub) {
     List<WatchEvent> locks = new ArrayList<>();
     for (String prefix : sub.lockPrefixes) {

@@ -66,6 +66,19 @@ class WatchHubTest {
   }
 
   @Test
+  void overlappingPrefixesListEachKeyOnceInTheStartingState() {
+    assertEquals(List.of("cfg/", "zone/"), WatchHub.covering(List.of("cfg/a", "zone/", "cfg/", "cfg/b/c", "zone/")));
+    assertEquals(List.of(""), WatchHub.covering(List.of("x/", "", "y")));
+    applyBatch(put("p1", "cfg/a", "v1"), put("p2", "cfg/b", "v2"));
+
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").addKeyPrefixes("cfg/a").build(), watcher);
+
+    List<String> keys = watcher.sent.stream().flatMap(r -> r.getEventsList().stream()).map(WatchEvent::getKey)
+        .toList();
+    assertEquals(List.of("cfg/a", "cfg/b"), keys);
+  }
+
+  @Test
   void aLargeSnapshotGoesOutInPartsThatTogetherHoldEveryEvent() {
     List<WatchEvent> events = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
