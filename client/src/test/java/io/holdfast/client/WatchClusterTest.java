@@ -166,10 +166,15 @@ class WatchClusterTest {
       public void onComplete() {
       }
     });
+    // The starting state first (it waits for a ReadIndex), so that the five puts are live events.
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (got.isEmpty() && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
     for (int i = 0; i < 5; i++) {
       writer.kv().put("p/k", ("" + i).getBytes(StandardCharsets.UTF_8));
     }
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (got.size() < 2 && System.nanoTime() < end) {
       Thread.sleep(10);
     }

@@ -97,12 +97,14 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
     java.util.concurrent.atomic.AtomicReference<Runnable> onReady = new java.util.concurrent.atomic.AtomicReference<>(
         () -> { });
     call.setOnReadyHandler(() -> onReady.get().run());
-    if (req.getAfterIndex() != 0) {
+    long after = req.getAfterIndex();
+    if (after != 0 && after <= hub.position()) {
       start(req, call, onReady, unsubscribe, release);
       return;
     }
     // A watch that starts with the current state says "this is now": first make sure this node has
     // applied everything committed (a restarted node holds its last snapshot, a new member nothing).
+    // So does one that resumes from a position this node has not reached yet.
     readBarrier.get().whenComplete((v, err) -> {
       if (call.isCancelled()) {
         return;
@@ -111,6 +113,16 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
         release.run();
         out.onError(io.grpc.Status.UNAVAILABLE.withDescription("this node cannot confirm it is up to date ("
             + describe(err) + "); start the watch on another node").asRuntimeException());
+        return;
+      }
+      long now = hub.position();
+      if (after > now) {
+        // Every position a watcher was given is committed, and this node has now applied all that
+        // was: one beyond it was never handed out (a typo, another cluster's), and waiting would
+        // silently drop every event up to it.
+        release.run();
+        out.onError(errors.invalid("after_index " + after + " is ahead of the cluster's newest revision " + now
+            + ": it was not given by this cluster (0 starts with the current state)"));
         return;
       }
       start(req, call, onReady, unsubscribe, release);

@@ -295,6 +295,11 @@ public final class WatchHub implements StateObserver {
         .setFenceToken(e.fenceToken()).setWrittenAtMs(e.writtenAtMs()).build();
   }
 
+  /** The newest position this node has applied (a watch index: the fencing epoch included). */
+  public long position() {
+    return state.read(s -> FencingToken.value(s.fencingEpoch(), s.lastRevision()));
+  }
+
   /**
    * Starts a watcher: the history after its index, or the current state, then live events. The
    * returned action stops it (the stream was cancelled).

@@ -39,14 +39,23 @@ class WatchStartClusterTest {
               .build());
 
       // Up to date: the watch starts with the key.
-      WatchResponse first = firstAnswer(cluster, follower).get(20, TimeUnit.SECONDS);
+      WatchResponse first = firstAnswer(cluster, follower, 0).get(20, TimeUnit.SECONDS);
       assertTrue(first.getSnapshot(), first.toString());
+
+      // A position the cluster never gave out (a typo) is refused, not waited for in silence.
+      try {
+        WatchResponse r = firstAnswer(cluster, follower, first.getIndex() + 1_000_000).get(20, TimeUnit.SECONDS);
+        throw new AssertionError("a position ahead of the cluster was accepted: " + r);
+      } catch (java.util.concurrent.ExecutionException e) {
+        assertEquals(Status.Code.INVALID_ARGUMENT, Status.fromThrowable(e.getCause()).getCode(), e.toString());
+        assertTrue(e.getCause().getMessage().contains("ahead of the cluster"), e.toString());
+      }
 
       cluster.kill(leader);
       cluster.kill((leader + 2) % 3);
       Throwable refused = null;
       try {
-        WatchResponse r = firstAnswer(cluster, follower).get(20, TimeUnit.SECONDS);
+        WatchResponse r = firstAnswer(cluster, follower, 0).get(20, TimeUnit.SECONDS);
         throw new AssertionError("a cut-off node served the state as current: " + r);
       } catch (java.util.concurrent.ExecutionException e) {
         refused = e.getCause();
@@ -55,10 +64,10 @@ class WatchStartClusterTest {
     }
   }
 
-  private static CompletableFuture<WatchResponse> firstAnswer(ProcessCluster cluster, int node) {
+  private static CompletableFuture<WatchResponse> firstAnswer(ProcessCluster cluster, int node, long after) {
     CompletableFuture<WatchResponse> first = new CompletableFuture<>();
     WatchServiceGrpc.newStub(cluster.channel(node)).withDeadlineAfter(30, TimeUnit.SECONDS).watch(
-        WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), new StreamObserver<>() {
+        WatchRequest.newBuilder().addKeyPrefixes("cfg/").setAfterIndex(after).build(), new StreamObserver<>() {
           @Override
           public void onNext(WatchResponse r) {
             first.complete(r);
