@@ -28,10 +28,7 @@ public interface AdminClient {
    * Takes {@code lock} from its holder: to {@code successorSessionId} if not 0, else to the queue
    * (after the lock's lock-delay). {@code dryRun} only says what would happen.
    */
-  default RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
-      String requestedBy) {
-    return revoke(lock, reason, successorSessionId, dryRun, requestedBy, 0);
-  }
+  RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun, String requestedBy);
 
   /**
    * As above, but only while the lock's token is {@code expectedToken} (0: any): the grant the
@@ -43,8 +40,13 @@ public interface AdminClient {
    * client.admin().revoke("fleet/config", "node-7 is dead", 0, false, "alice", l.token());
    * }</pre>
    */
-  RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun, String requestedBy,
-      long expectedToken);
+  default RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
+      String requestedBy, long expectedToken) {
+    if (expectedToken == 0) {
+      return revoke(lock, reason, successorSessionId, dryRun, requestedBy);
+    }
+    throw new UnsupportedOperationException("this AdminClient cannot make a revoke conditional on a token");
+  }
 
   /** Ends a session now, releasing its locks as an expiry would; returns the locks released. */
   List<String> expireSession(long sessionId, String reason, String requestedBy);

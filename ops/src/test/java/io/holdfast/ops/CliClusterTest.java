@@ -266,13 +266,23 @@ class CliClusterTest {
   void aStoppedLockRunLetsItsLockGoAtOnceAndAWatchEndsWithItsReader() throws Exception {
     // SIGTERM (Ctrl-C, systemctl stop): the command stops and the lock goes back cleanly, not held
     // until the 30 s TTL runs out and then orphaned for the 20 s lock-delay.
+    // The command is a shell with work of its own in the background: that must stop too before the
+    // lock goes, or the next holder would start while it still runs.
+    Path pidFile = dir.resolve("background-" + System.nanoTime() + ".pid");
     Process run = spawn("lock", "run", "stopping/x", "--endpoints", endpoints, "--ttl", "30s", "--lock-delay",
-        "20s", "--", "sleep", "120");
+        "20s", "--", "sh", "-c", "sleep 120 & echo $! > " + pidFile + "; wait");
     try {
       awaitState("stopping/x", "HELD", Duration.ofSeconds(30));
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!(Files.exists(pidFile) && Files.size(pidFile) > 0) && System.nanoTime() < until) {
+        Thread.sleep(20);
+      }
+      long background = Long.parseLong(Files.readString(pidFile).trim());
       run.destroy();
       assertTrue(run.waitFor(20, TimeUnit.SECONDS), "lock run stopped");
       assertEquals("FREE", awaitState("stopping/x", "FREE", Duration.ofSeconds(5)).get("state").asText());
+      assertFalse(ProcessHandle.of(background).map(ProcessHandle::isAlive).orElse(false),
+          "the command's background work was stopped before the lock went");
     } finally {
       killTree(run);
     }

@@ -157,7 +157,7 @@ public final class HoldfastServer implements AutoCloseable {
         .addService(health.getHealthService())
         .addService(new KvEndpoint(config, raft, errors, access))
         .addService(new WatchEndpoint(watches, errors, access, config.limits().maxWatchesPerConnection(),
-            raft::readBarrier))
+            raft::readBarrier, callExecutor))
         // Room for the largest value plus its request; larger requests fail with RESOURCE_EXHAUSTED.
         .maxInboundMessageSize(config.limits().maxRequestBytes())
         // Bound what one connection can hold open or send before a request is even parsed.

@@ -77,6 +77,12 @@ final class RealAdminClient implements AdminClient {
 
   @Override
   public RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
+      String requestedBy) {
+    return revoke(lock, reason, successorSessionId, dryRun, requestedBy, 0);
+  }
+
+  @Override
+  public RevokeOutcome revoke(String lock, String reason, long successorSessionId, boolean dryRun,
       String requestedBy, long expectedToken) {
     if (expectedToken < 0) {
       throw new IllegalArgumentException("expectedToken must not be negative, got " + expectedToken);

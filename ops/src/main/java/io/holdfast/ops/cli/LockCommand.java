@@ -192,9 +192,9 @@ public final class LockCommand {
     }
 
     /**
-     * Ctrl-C or SIGTERM: stops the command, then lets the lock go cleanly (the command is gone, so
-     * nothing of it can still act on the resource) instead of leaving it held until the TTL runs
-     * out and then orphaned for its lock-delay.
+     * Ctrl-C or SIGTERM: stops the command and what it started, then, once none of them runs, lets
+     * the lock go cleanly instead of leaving it held until the TTL runs out and then orphaned for
+     * its lock-delay.
      */
     private final class Stop {
       final Thread thread = new Thread(this::stop, "holdfast-lock-run-stop");
@@ -227,10 +227,10 @@ public final class LockCommand {
           c = child;
         }
         try {
-          if (c != null) {
-            terminate(c);
-          }
-          if (c == null || !c.isAlive()) {
+          // Only once nothing of the command runs: a shell's children outlive it when it alone
+          // gets the signal, and they may still be writing. Otherwise the TTL and the lock-delay
+          // keep the next holder out.
+          if (c == null || terminate(c)) {
             session.close();
           }
         } catch (RuntimeException e) {
@@ -245,19 +245,30 @@ public final class LockCommand {
       }
     }
 
-    private void terminate(Process child) {
-      if (!child.isAlive()) {
-        return;
-      }
-      child.destroy();
+    /**
+     * Stops the command and everything it started: SIGTERM to each, SIGKILL to what is left after
+     * {@code --grace}. True if none of them runs any more.
+     */
+    private boolean terminate(Process child) {
+      // Taken before the command dies: its children are re-parented then, and no longer listed.
+      List<ProcessHandle> tree = new ArrayList<>(child.descendants().toList());
+      tree.add(child.toHandle());
+      tree.forEach(ProcessHandle::destroy);
+      long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(grace.toMillis());
       try {
-        if (!child.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-          child.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        while (tree.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < end) {
+          Thread.sleep(20);
+        }
+        tree.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+        end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (tree.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < end) {
+          Thread.sleep(20);
         }
       } catch (InterruptedException e) {
-        child.destroyForcibly();
+        tree.forEach(ProcessHandle::destroyForcibly);
         Thread.currentThread().interrupt();
       }
+      return tree.stream().noneMatch(ProcessHandle::isAlive);
     }
   }
 }

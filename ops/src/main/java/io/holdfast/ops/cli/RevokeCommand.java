@@ -52,7 +52,7 @@ public final class RevokeCommand implements Callable<Integer> {
     try (HoldfastClient client = cluster.client("holdfast-cli")) {
       if (ifToken < 0) {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-            "--if-token must be a positive token, got " + ifToken);
+            "--if-token must be a token (positive), or 0 for none; got " + ifToken);
       }
       RevokeOutcome r = client.admin().revoke(name, reason, successor, dryRun, ClusterOptions.operator(as), ifToken);
       PrintWriter out = spec.commandLine().getOut();

@@ -81,8 +81,10 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       // Checked by the leader before proposing, not in apply: opens already in flight may pass it by
       // a few, which a memory bound allows. A retry of an open that went through is still answered.
       String requestId = req.getRequestId();
+      String key = req.getExclusiveKey();
+      // A retry, or a restarted process taking over its own ghost's key, adds no session.
       int live = raft.stateMachine().read(s -> s.sessionCount() >= maxSessions && !s.openedBefore(requestId)
-          ? s.sessionCount() : -1);
+          && !s.exclusiveKeyHeld(key) ? s.sessionCount() : -1);
       if (live >= 0) {
         out.onError(errors.of(io.holdfast.server.state.ErrorCode.RESOURCE_EXHAUSTED, "the cluster has " + live
             + " live sessions; the limit is " + maxSessions + " (max-sessions): close unused sessions, or raise it"));

@@ -17,13 +17,20 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
   private final int maxPerConnection;
   /** A linearizable point (ReadIndex): this node has applied everything committed before it. */
   private final java.util.function.Supplier<java.util.concurrent.CompletableFuture<Void>> readBarrier;
+  /**
+   * Where a start goes on after its barrier: Ratis completes ReadIndex futures on its apply thread
+   * (on a follower), and copying a large prefix's state there would hold up every entry behind it.
+   */
+  private final java.util.concurrent.Executor starts;
   // Open watch streams per client connection (its remote address and port).
   private final java.util.concurrent.ConcurrentHashMap<java.net.SocketAddress, Integer> open =
       new java.util.concurrent.ConcurrentHashMap<>();
 
   public WatchEndpoint(WatchHub hub, ApiErrors errors, Access access, int maxPerConnection,
-      java.util.function.Supplier<java.util.concurrent.CompletableFuture<Void>> readBarrier) {
+      java.util.function.Supplier<java.util.concurrent.CompletableFuture<Void>> readBarrier,
+      java.util.concurrent.Executor starts) {
     this.readBarrier = readBarrier;
+    this.starts = starts;
     this.hub = hub;
     this.errors = errors;
     this.access = access;
@@ -105,7 +112,7 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
     // A watch that starts with the current state says "this is now": first make sure this node has
     // applied everything committed (a restarted node holds its last snapshot, a new member nothing).
     // So does one that resumes from a position this node has not reached yet.
-    readBarrier.get().whenComplete((v, err) -> {
+    readBarrier.get().whenCompleteAsync((v, err) -> {
       if (call.isCancelled()) {
         return;
       }
@@ -126,7 +133,7 @@ public final class WatchEndpoint extends WatchServiceGrpc.WatchServiceImplBase {
         return;
       }
       start(req, call, onReady, unsubscribe, release);
-    });
+    }, starts);
   }
 
   private static String describe(Throwable t) {

@@ -716,6 +716,11 @@ public final class HoldfastState {
     return sessions.recentOpen(requestId) != null;
   }
 
+  /** Whether a live session holds this exclusive key (an open naming it replaces that session). */
+  public boolean exclusiveKeyHeld(String key) {
+    return !key.isEmpty() && sessions.holderOf(key) != null;
+  }
+
   public int sessionCount() {
     return sessions.size();
   }

@@ -298,12 +298,21 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
         o.onLeaderReady(state);
       }
     }
-    if (losses.get() != lossesBefore) {
+    if (losses.get() != lossesBefore || !stillLeads()) {
       // The lead was lost (on another Ratis thread) while the observers were being readied, maybe
       // before they were ready to hear it: tell them again, or the session clock would run on a
       // follower. onLeadershipLost is idempotent.
       leader = false;
       observers.forEach(StateObserver::onLeadershipLost);
+    }
+  }
+
+  /** Whether this division leads now: a step-down just before notifyLeaderReady told nobody. */
+  private boolean stillLeads() {
+    try {
+      return getServer().getNow(null) == null || getServer().join().getDivision(getGroupId()).getInfo().isLeader();
+    } catch (IOException | RuntimeException e) {
+      return true; // no division to ask (not initialised): only the loss count decides
     }
   }
 

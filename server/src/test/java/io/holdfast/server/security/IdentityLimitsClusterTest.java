@@ -90,7 +90,7 @@ class IdentityLimitsClusterTest {
     Map<String, String> settings = Map.of("max-sessions", "2");
     try (ProcessCluster cluster = new ProcessCluster(1, dir.resolve("capped"), settings).start()) {
       Channel anonymous = cluster.channel(cluster.awaitLeader(Duration.ofSeconds(60)));
-      long first = open(anonymous);
+      long first = openKeyed(anonymous, "agent-7");
       long second = open(anonymous, "second-open");
 
       StatusRuntimeException third = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
@@ -98,12 +98,22 @@ class IdentityLimitsClusterTest {
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, third.getStatus().getCode());
       assertTrue(third.getStatus().getDescription().contains("max-sessions"), third.toString());
       assertEquals(second, open(anonymous, "second-open"), "a retried open gets its session, limit or not");
+      // A restarted agent taking over its ghost's key adds no session: allowed at the cap.
+      long again = openKeyed(anonymous, "agent-7");
+      assertTrue(again > first, again + " after " + first);
 
       SessionServiceGrpc.newBlockingStub(anonymous).withDeadlineAfter(10, TimeUnit.SECONDS).closeSession(
           io.holdfast.proto.v1.CloseSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
-              .setSessionId(first).build());
-      assertTrue(open(anonymous) > second, "a closed session makes room");
+              .setSessionId(again).build());
+      assertTrue(open(anonymous) > again, "a closed session makes room");
     }
+  }
+
+  static long openKeyed(Channel ch, String key) {
+    return SessionServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
+        .openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setTtlMs(30_000)
+            .setExclusiveKey(key).setClient(ClientIdentity.newBuilder().setName("limits").setHost("localhost")
+                .setPid(2)).build()).getSessionId();
   }
 
   @Test
