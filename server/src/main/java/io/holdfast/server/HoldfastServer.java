@@ -138,7 +138,7 @@ public final class HoldfastServer implements AutoCloseable {
     AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
         new RateLimiter(config.limits().ratePerIdentity(), config.limits().rateBurst()), registry);
     errors.resolveClientAddressesWith(raft::clientAddressOf);
-    var address = config.self().clientAddress();
+    var address = config.clientListenAddress();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
     if (clientTls != null) {
       builder.sslContext(clientTls.serverContext());
@@ -238,8 +238,9 @@ public final class HoldfastServer implements AutoCloseable {
           config.nodeId(), config.self().clientAddress(), config.nodeId(), config.self().peerAddress(),
           config.self().clientAddress());
     } else {
-      LOG.info("Holdfast node {} serving clients on {} (peers {})", config.nodeId(), config.self().clientAddress(),
-          config.peers());
+      LOG.info("Holdfast node {} serving clients on {}{} (peers {})", config.nodeId(), config.clientListenAddress(),
+          config.clientListenAddress().equals(config.self().clientAddress()) ? ""
+              : ", known to clients as " + config.self().clientAddress(), config.peers());
     }
     return this;
   }

@@ -98,6 +98,13 @@ public final class RealSession implements Session {
   private volatile SessionState state = SessionState.CONNECTED;
   private ClientCallStreamObserver<KeepAliveRequest> stream; // guarded by streamLock
   private String streamEndpoint; // guarded by streamLock
+  /** Whether the current stream asks its node to relay to the leader (KeepAliveRequest.forward). */
+  private boolean streamRelayed; // guarded by streamLock
+  /** The node the next stream should ask to relay, or null: see {@link #leaderOutOfReach}. */
+  private String relayVia; // guarded by streamLock
+  /** The endpoint this session last gave up on (no answer, or unreachable), and when. */
+  private String gaveUpOn; // guarded by streamLock
+  private long gaveUpAtNanos; // guarded by streamLock
   private int reconnects; // guarded by streamLock
   /** Streams given up on for a slow answer, still open for it; see {@link #resetStream}. */
   private final List<ClientCallStreamObserver<KeepAliveRequest>> abandoned = new java.util.ArrayList<>(); // guarded by streamLock
@@ -225,7 +232,7 @@ public final class RealSession implements Session {
         if (stream == null) {
           openStream();
         }
-        stream.onNext(KeepAliveRequest.newBuilder().setSessionId(id).setSeq(n).build());
+        stream.onNext(KeepAliveRequest.newBuilder().setSessionId(id).setSeq(n).setForward(streamRelayed).build());
       } catch (RuntimeException e) {
         LOG.debug("session {}: keepalive send failed: {}", id, e.toString());
         stream = null;
@@ -234,7 +241,9 @@ public final class RealSession implements Session {
   }
 
   private void openStream() {
-    String endpoint = caller.endpoints().current();
+    String endpoint = relayVia != null ? relayVia : caller.endpoints().current();
+    streamRelayed = relayVia != null;
+    relayVia = null;
     streamEndpoint = endpoint;
     ClientResponseObserver<KeepAliveRequest, KeepAliveResponse> observer = new ClientResponseObserver<>() {
       private ClientCallStreamObserver<KeepAliveRequest> mine;
@@ -275,7 +284,13 @@ public final class RealSession implements Session {
       String hint = e == null ? null : Errors.leaderHint(e);
       Endpoints endpoints = caller.endpoints();
       long backoffMs = Math.min(intervalNanos / 1_000_000, 50L << Math.min(6, reconnects));
-      if (hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint)) {
+      if (hint != null && !hint.equals(endpoint) && leaderOutOfReach(hint)) {
+        // This node is up and names a leader this session could not reach: the leader is alive
+        // but cut off from us. Ask this node to pass the keepalives on to it.
+        LOG.info("session {}: the leader {} is out of reach from here; renewing through {}", id, hint, endpoint);
+        relayVia = endpoint;
+        delayMs = 0;
+      } else if (hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint)) {
         endpoints.leaderHint(hint);
         delayMs = 0;
       } else if (e != null && Errors.noLeader(e)) {
@@ -284,6 +299,7 @@ public final class RealSession implements Session {
         delayMs = Math.min(backoffMs, 100);
       } else if (e != null && e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE && Errors.code(e).isEmpty()) {
         endpoints.unreachable(endpoint);
+        gaveUpOn(endpoint);
         delayMs = endpoints.suspect(endpoints.current()) ? backoffMs : 0;
       } else {
         endpoints.failed(endpoint);
@@ -529,8 +545,26 @@ public final class RealSession implements Session {
       }
       if (streamEndpoint != null) {
         caller.endpoints().failed(streamEndpoint);
+        gaveUpOn(streamEndpoint);
       }
     }
+  }
+
+  private void gaveUpOn(String endpoint) {
+    gaveUpOn = endpoint;
+    gaveUpAtNanos = System.nanoTime();
+  }
+
+  /**
+   * Whether {@code leader} failed this session's keepalives within the last TTL (no answer, or no
+   * connection), or the client found it unreachable recently. Its streams are then relayed by a
+   * follower, which reaches the leader over the cluster's own links.
+   */
+  private boolean leaderOutOfReach(String leader) {
+    if (caller.endpoints().suspect(leader)) {
+      return true;
+    }
+    return leader.equals(gaveUpOn) && System.nanoTime() - gaveUpAtNanos < ttl.toNanos();
   }
 
   private void cancelAbandoned(ClientCallStreamObserver<KeepAliveRequest> old) {

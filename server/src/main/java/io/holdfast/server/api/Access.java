@@ -95,14 +95,19 @@ public final class Access {
    * because a session's principal never changes and a ready leader has applied every committed open.
    */
   StatusRuntimeException requireOwner(long sessionId) {
+    return requireOwner(sessionId, who());
+  }
+
+  /** As {@link #requireOwner(long)}, for {@code principal} authenticated elsewhere (a follower, for a forwarded call). */
+  StatusRuntimeException requireOwner(long sessionId, String principal) {
     String owner = raft.stateMachine().read(s -> {
       SessionRecord r = s.session(sessionId);
       return r == null ? null : r.client().principal();
     });
-    if (owner == null || owner.isEmpty() || owner.equals(who())) {
+    if (owner == null || owner.isEmpty() || owner.equals(principal)) {
       return null;
     }
-    return deny("session " + sessionId + " was not opened by identity '" + who()
+    return deny("session " + sessionId + " was not opened by identity '" + principal
         + "'; a session can be used only by the identity that opened it");
   }
 

@@ -17,22 +17,22 @@ import java.util.concurrent.CompletableFuture;
  * is read no faster than its answers drain.
  */
 final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
-  /** What the stream needs from the leader. */
+  /** What the stream needs from the leader (this node, or the leader a follower relays to). */
   interface Leader {
     /** Why this keepalive is refused (the stream then ends with it), or null. */
     Throwable refusal(KeepAliveRequest req);
 
     /**
-     * Whether the session exists in this leader's applied state. A ready leader has applied every
-     * open a client can have heard of, so one it does not know is gone (or never was).
+     * False only if the session is known to be gone (or never was): it is then answered at once,
+     * without a renewal.
      */
-    boolean knows(long sessionId);
+    boolean mayExist(long sessionId);
 
-    /** Renews the session in the next checkpoint: true once committed, false if it is gone. */
-    CompletableFuture<Boolean> renew(long sessionId);
+    /** Renews the session in the next checkpoint and answers {@code seq} once that is committed. */
+    CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq);
 
-    /** The answer to {@code seq} for a renewed (or, if {@code renewed} is false, unknown) session. */
-    KeepAliveResponse answer(long sessionId, long seq, boolean renewed);
+    /** The answer to {@code seq} for a session that does not exist. */
+    KeepAliveResponse notFound(long sessionId, long seq);
 
     /** The status a failed renewal ends the stream with. */
     Throwable failure(Throwable renewalError);
@@ -76,9 +76,9 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
       return;
     }
     long id = req.getSessionId();
-    if (!leader.knows(id)) {
+    if (!leader.mayExist(id)) {
       // Answered at once: no checkpoint (no log entry) for an id that names no session.
-      send(leader.answer(id, req.getSeq(), false));
+      send(leader.notFound(id, req.getSeq()));
       return;
     }
     synchronized (this) {
@@ -102,12 +102,12 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   }
 
   private void renew(long id, long seq) {
-    leader.renew(id).whenComplete((renewed, err) -> {
+    leader.renew(id, seq).whenComplete((answer, err) -> {
       if (err != null) {
         fail(leader.failure(err));
         return;
       }
-      send(leader.answer(id, seq, renewed));
+      send(answer);
       long next;
       synchronized (this) {
         Long wanted = inFlight.get(id);

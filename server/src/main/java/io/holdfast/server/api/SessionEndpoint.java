@@ -37,13 +37,14 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
 
   private final ServerConfig config;
   private final RaftNode raft;
-  private final RenewalCheckpointer checkpointer;
   private final ApiErrors errors;
   private final Responses responses;
 
   private final io.holdfast.server.ops.ServerMetrics metrics;
 
   private final Access access;
+  private final LeaderRenewals renewals;
+  private final ForwardedKeepAlives relay;
 
   public SessionEndpoint(ServerConfig config, RaftNode raft, RenewalCheckpointer checkpointer, ApiErrors errors,
       io.holdfast.server.ops.ServerMetrics metrics, Access access) {
@@ -51,9 +52,11 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
     this.metrics = metrics;
     this.config = config;
     this.raft = raft;
-    this.checkpointer = checkpointer;
     this.errors = errors;
     this.responses = new Responses(raft, errors);
+    this.renewals = new LeaderRenewals(raft, checkpointer, metrics);
+    this.relay = new ForwardedKeepAlives(raft, renewals, access, metrics.registry());
+    raft.stateMachine().answerPeerQueriesWith(relay::answer);
   }
 
   @Override
@@ -133,44 +136,36 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
 
   @Override
   public StreamObserver<KeepAliveRequest> keepAlive(StreamObserver<KeepAliveResponse> out) {
+    // Read here, on the call's context: renewals after the first run on other threads.
+    String principal = Access.who();
     return new KeepAliveStream((ServerCallStreamObserver<KeepAliveResponse>) out, new KeepAliveStream.Leader() {
       @Override
       public Throwable refusal(KeepAliveRequest req) {
-        if (!raft.isLeader()) {
-          // Only the leader renews; tell the client where to go and end the stream.
-          return errors.of(raft.notLeader("keepalives go to the leader"));
+        if (raft.isLeader()) {
+          return access.requireOwner(req.getSessionId());
         }
-        return access.requireOwner(req.getSessionId());
-      }
-
-      @Override
-      public boolean knows(long sessionId) {
-        return raft.stateMachine().read(s -> s.session(sessionId) != null);
-      }
-
-      @Override
-      public java.util.concurrent.CompletableFuture<Boolean> renew(long sessionId) {
-        var timer = metrics.keepalive();
-        return checkpointer.renew(sessionId).whenComplete((renewed, err) -> timer.stop());
-      }
-
-      @Override
-      public KeepAliveResponse answer(long sessionId, long seq, boolean renewed) {
-        KeepAliveResponse.Builder b = KeepAliveResponse.newBuilder().setSessionId(sessionId).setSeq(seq)
-            .setAlive(renewed);
-        if (!renewed) {
-          b.setError(io.holdfast.proto.v1.ErrorCode.SESSION_NOT_FOUND);
-        } else {
-          raft.stateMachine().read(s -> {
-            // In token terms, so that the client can tell which of its grants this answer covers.
-            b.setAsOfIndex(io.holdfast.server.state.FencingToken.value(s.fencingEpoch(), s.lastRevision()));
-            for (String name : s.heldLocks(sessionId)) {
-              b.addHeldLocks(io.holdfast.proto.v1.HeldLock.newBuilder().setName(name).setToken(s.lock(name).token()));
-            }
-            return null;
-          });
+        if (req.getForward()) {
+          // Relayed to the leader, which checks the owner against its own state.
+          return null;
         }
-        return b.build();
+        // Only the leader renews; tell the client where to go and end the stream.
+        return errors.of(raft.notLeader("keepalives go to the leader"));
+      }
+
+      @Override
+      public boolean mayExist(long sessionId) {
+        // A follower's state may not have the open yet: the leader decides.
+        return !raft.isLeader() || renewals.knows(sessionId);
+      }
+
+      @Override
+      public java.util.concurrent.CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq) {
+        return raft.isLeader() ? renewals.renew(sessionId, seq) : relay.forward(sessionId, seq, principal);
+      }
+
+      @Override
+      public KeepAliveResponse notFound(long sessionId, long seq) {
+        return renewals.answer(sessionId, seq, false);
       }
 
       @Override

@@ -45,6 +45,9 @@ import java.util.UUID;
  * @param fastFailover true: a follower that finds the leader's process gone (its Raft stream cut,
  *     its Raft port refusing connections) starts an election at once instead of waiting out the
  *     election timeout
+ * @param clientListenAddress where the client port binds: this node's {@code client} address in
+ *     {@code peers} (what clients are told, e.g. in leader hints) unless {@code client-listen-address}
+ *     names another, as behind NAT, a port mapping or a proxy
  */
 public record ServerConfig(
     String nodeId,
@@ -71,7 +74,8 @@ public record ServerConfig(
     int batchMaxCommands,
     int batchInFlight,
     long batchLingerMicros,
-    boolean fastFailover) {
+    boolean fastFailover,
+    HostPort clientListenAddress) {
 
   public ServerConfig {
     peers = List.copyOf(peers);

@@ -69,6 +69,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("max-kv-bytes", 134_217_728L);
     DEFAULTS.put("watch-history", 10_000L);
     DEFAULTS.put("admin-address", "");
+    DEFAULTS.put("client-listen-address", "");
     // Security: no default for the two modes, so plaintext is always a written choice.
     DEFAULTS.put("client-tls", null);
     DEFAULTS.put("client-tls-cert", "");
@@ -232,11 +233,23 @@ public final class ServerConfigLoader {
         }
       }
     }
+    HostPort listen = null;
+    for (PeerConfig p : peers) {
+      if (p.id().equals(nodeId)) {
+        listen = p.clientAddress();
+      }
+    }
+    if (!String.valueOf(v.get("client-listen-address")).isBlank()) {
+      listen = HostPort.parse("client-listen-address", String.valueOf(v.get("client-listen-address")));
+      if (admin != null && sameSocket(admin, listen)) {
+        throw new ConfigException("admin-address: " + admin + " is also this node's client-listen-address");
+      }
+    }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
         snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
         admin,
         security(v), limits(v, maxValue), raftLogDir, join, (int) batchMax, (int) batchInFlight,
-        batchLinger, bool(v, "fast-failover"));
+        batchLinger, bool(v, "fast-failover"), listen);
   }
 
   /** Two listeners on one port of this machine: the same host, or a wildcard on either side. */

@@ -69,6 +69,7 @@ public final class RaftNode implements AutoCloseable {
   private final CommandBatcher batcher;
   private final DeadLeaderDetector deadLeaderDetector;
   private final PeerLogAsker peerLogs;
+  private final LeaderLink leaderLink;
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
@@ -131,6 +132,7 @@ public final class RaftNode implements AutoCloseable {
     }
     stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
     this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls, null)) : null;
+    this.leaderLink = new LeaderLink(groupId, parameters(peerTls, null));
     this.deadLeaderDetector = config.fastFailover()
         ? new DeadLeaderDetector(this::raftServer, peerLogs, groupId, selfId, config.electionTimeoutMinMs() / 2)
         : null;
@@ -466,6 +468,27 @@ public final class RaftNode implements AutoCloseable {
     return new RaftCallException(ErrorCode.NOT_LEADER, leader, why);
   }
 
+  /**
+   * Asks the leader {@code query} over Raft's links; the leader's state machine answers it (see
+   * {@link io.holdfast.server.statemachine.HoldfastStateMachine#answerPeerQueriesWith}). Fails with
+   * NO_LEADER while no other node is known to lead.
+   */
+  public CompletableFuture<byte[]> askLeader(byte[] query) {
+    String leader = leaderIdOrNull();
+    RaftPeer peer = null;
+    if (leader != null && !leader.equals(selfId.toString())) {
+      try {
+        peer = division().getRaftConf().getPeer(RaftPeerId.valueOf(leader));
+      } catch (RuntimeException e) {
+        peer = null;
+      }
+    }
+    if (peer == null) {
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null, "no leader is known"));
+    }
+    return leaderLink.ask(peer, query);
+  }
+
   public String leaderIdOrNull() {
     try {
       return leaderId();
@@ -674,6 +697,7 @@ public final class RaftNode implements AutoCloseable {
         deadLeaderDetector.close();
         peerLogs.close();
       }
+      leaderLink.close();
       server.close();
     } finally {
       batchPump.shutdownNow();

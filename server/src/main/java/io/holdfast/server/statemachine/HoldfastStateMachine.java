@@ -276,10 +276,31 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(ResultCodec.encode(result))));
   }
 
-  /** Answers the ReadIndex barrier of a linearizable read; the caller then reads local state. */
+  private volatile Function<byte[], CompletableFuture<byte[]>> peerQueries;
+
+  /**
+   * Who answers what another node asks of this one as leader (a read-only request with content;
+   * see PeerQuery in peer.proto). Such answers touch only leader-local state, never the log.
+   */
+  public void answerPeerQueriesWith(Function<byte[], CompletableFuture<byte[]>> handler) {
+    this.peerQueries = handler;
+  }
+
+  /**
+   * An empty request is the ReadIndex barrier of a linearizable read (the caller then reads local
+   * state); one with content is a peer's query for the leader.
+   */
   @Override
   public CompletableFuture<Message> query(Message request) {
-    return CompletableFuture.completedFuture(Message.EMPTY);
+    if (request.getContent().isEmpty()) {
+      return CompletableFuture.completedFuture(Message.EMPTY);
+    }
+    Function<byte[], CompletableFuture<byte[]>> handler = peerQueries;
+    if (handler == null) {
+      return CompletableFuture.failedFuture(new IOException("this node does not answer peer queries yet"));
+    }
+    return handler.apply(request.getContent().toByteArray())
+        .thenApply(answer -> Message.valueOf(ByteString.copyFrom(answer)));
   }
 
   @Override

@@ -44,16 +44,19 @@ class KeepAliveStreamTest {
     @Override public Throwable refusal(KeepAliveRequest req) {
       return req.getSessionId() == 666 ? Status.PERMISSION_DENIED.asRuntimeException() : null;
     }
-    @Override public boolean knows(long sessionId) {
+    @Override public boolean mayExist(long sessionId) {
       return sessionId != 404;
     }
-    @Override public CompletableFuture<Boolean> renew(long sessionId) {
+    @Override public CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq) {
       renewals.add(sessionId);
       CompletableFuture<Boolean> f = new CompletableFuture<>();
       futures.add(f);
-      return f;
+      return f.thenApply(renewed -> answer(sessionId, seq, renewed));
     }
-    @Override public KeepAliveResponse answer(long sessionId, long seq, boolean renewed) {
+    @Override public KeepAliveResponse notFound(long sessionId, long seq) {
+      return answer(sessionId, seq, false);
+    }
+    static KeepAliveResponse answer(long sessionId, long seq, boolean renewed) {
       return KeepAliveResponse.newBuilder().setSessionId(sessionId).setSeq(seq).setAlive(renewed).build();
     }
     @Override public Throwable failure(Throwable e) {

@@ -93,6 +93,17 @@ class ServerConfigLoaderTest {
   }
 
   @Test
+  void theClientPortListensOnItsPeersEntryUnlessClientListenAddressSaysOtherwise() {
+    ServerConfig plain = ServerConfigLoader.fromMap(with("admin-address", "10.0.0.1:7420"));
+    assertEquals(plain.self().clientAddress(), plain.clientListenAddress());
+    ServerConfig mapped = ServerConfigLoader.fromMap(with("client-listen-address", "0.0.0.0:17400"));
+    assertEquals(new HostPort("0.0.0.0", 17400), mapped.clientListenAddress());
+    assertEquals(plain.self().clientAddress(), mapped.self().clientAddress(), "clients are still told the peers entry");
+    failsNaming("client-listen-address", with("client-listen-address", "nowhere"));
+    failsNaming("client-listen-address", with("client-listen-address", "10.0.0.1:99999"));
+  }
+
+  @Test
   void batchLingerIsZeroToTenMilliseconds() {
     assertEquals(0, ServerConfigLoader.fromMap(with("batch-linger-us", 0)).batchLingerMicros(), "0 switches it off");
     assertEquals(10_000, ServerConfigLoader.fromMap(with("batch-linger-us", 10_000)).batchLingerMicros());

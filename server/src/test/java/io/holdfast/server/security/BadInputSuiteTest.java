@@ -577,6 +577,17 @@ class BadInputSuiteTest {
       KeepAliveResponse r = keepAlive("orchestrator", ghost);
       assertTrue(!r.getAlive(), "an unknown session is not renewed");
     }));
+    out.add(new Case("unknown-id", "KeepAlive unknown session, relayed by a follower (answered not alive)", ok, () -> {
+      KeepAliveResponse r = keepAlive((leader + 2) % 3, "orchestrator", ghost, true);
+      assertTrue(!r.getAlive(), "an unknown session is not renewed");
+      assertEquals(ghost, r.getSessionId());
+    }));
+    out.add(new Case("unknown-id", "KeepAlive of one's own session, relayed by a follower (renewed)", ok, () -> {
+      KeepAliveResponse r = keepAlive((leader + 1) % 3, "orchestrator", s1, true);
+      assertTrue(r.getAlive(), "the leader renews a relayed keepalive");
+      assertTrue(r.getHeldLocksList().stream().anyMatch(h -> h.getName().equals("fleet/a")),
+          "the leader's answer lists the session's locks: " + r);
+    }));
 
     // Other identities: a session id is not a credential; the ACL holds per verb and prefix.
     out.add(new Case("other-identity", "Acquire with another identity's session", denied,
@@ -591,6 +602,9 @@ class BadInputSuiteTest {
         .closeSession(CloseSessionRequest.newBuilder().setRequestId("i-" + n()).setSessionId(s1).build())));
     out.add(new Case("other-identity", "KeepAlive of another identity's session", denied,
         () -> keepAlive("orchestrator-b", s1)));
+    // The follower relays; the leader checks the identity the follower authenticated.
+    out.add(new Case("other-identity", "KeepAlive of another identity's session, relayed by a follower", denied,
+        () -> keepAlive((leader + 1) % 3, "orchestrator-b", s1, true)));
     out.add(new Case("other-identity", "OpenSession taking over another identity's exclusive key", denied,
         () -> sessions("orchestrator-b").openSession(open("i-" + n(), "thief").toBuilder().setExclusiveKey("orch/main")
             .build())));
@@ -760,8 +774,13 @@ class BadInputSuiteTest {
   }
 
   static KeepAliveResponse keepAlive(String who, long session) {
+    return keepAlive(leader, who, session, false);
+  }
+
+  /** {@code forward}: asks a follower to relay it to the leader (KeepAliveRequest.forward). */
+  static KeepAliveResponse keepAlive(int node, String who, long session, boolean forward) {
     CompletableFuture<KeepAliveResponse> first = new CompletableFuture<>();
-    StreamObserver<KeepAliveRequest> in = SessionServiceGrpc.newStub(as(leader, who))
+    StreamObserver<KeepAliveRequest> in = SessionServiceGrpc.newStub(as(node, who))
         .withDeadlineAfter(10, TimeUnit.SECONDS).keepAlive(new StreamObserver<>() {
           public void onNext(KeepAliveResponse r) {
             first.complete(r);
@@ -775,7 +794,7 @@ class BadInputSuiteTest {
             first.completeExceptionally(new AssertionError("stream ended without an answer"));
           }
         });
-    in.onNext(KeepAliveRequest.newBuilder().setSessionId(session).setSeq(1).build());
+    in.onNext(KeepAliveRequest.newBuilder().setSessionId(session).setSeq(1).setForward(forward).build());
     try {
       return first.get(15, TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException e) {

@@ -42,6 +42,7 @@ public final class ProcessCluster implements AutoCloseable {
   private String mainClass = "io.holdfast.server.HoldfastServerMain";
   // Opt-in per-node launch hooks (e.g. a network namespace, libfaketime); unset: loopback, plain java.
   private final Map<Integer, String> hosts = new java.util.HashMap<>();
+  private final Map<Integer, String> advertised = new java.util.HashMap<>();
   private final Map<Integer, List<String>> launchPrefixes = new java.util.HashMap<>();
   private final Map<Integer, Map<String, String>> environments = new java.util.HashMap<>();
   private java.util.function.Function<String, ManagedChannel> channels0 =
@@ -112,6 +113,16 @@ public final class ProcessCluster implements AutoCloseable {
    */
   public ProcessCluster host(int i, String address) {
     hosts.put(i, address);
+    return this;
+  }
+
+  /**
+   * The client address the cluster tells clients for node {@code i} (its {@code client} entry in
+   * {@code peers}, hence leader hints and member lists), e.g. a proxy in front of it; the node
+   * still listens on {@link #endpoint}. Set before the cluster first starts.
+   */
+  public ProcessCluster advertise(int i, String clientAddress) {
+    advertised.put(i, clientAddress);
     return this;
   }
 
@@ -212,11 +223,14 @@ public final class ProcessCluster implements AutoCloseable {
       // A joining node needs only its own entry; the members come from the leader.
       if (join ? j == i : j < size) {
         y.append("  ").append(nodeId(j)).append(": {peer: ").append(peerAddress(j))
-            .append(", client: ").append(endpoint(j)).append("}\n");
+            .append(", client: ").append(advertised.getOrDefault(j, endpoint(j))).append("}\n");
       }
     }
     if (join) {
       y.append("join: true\n");
+    }
+    if (advertised.containsKey(i)) {
+      y.append("client-listen-address: ").append(endpoint(i)).append('\n');
     }
     Map<String, String> mine = new LinkedHashMap<>(settings);
     mine.putAll(nodeSettings.getOrDefault(i, Map.of()));

@@ -1,0 +1,126 @@
+package io.holdfast.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.server.testing.ProcessCluster;
+import io.holdfast.server.testing.TcpProxy;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A client that reaches the followers but not the leader (a one-sided partition). Every node is
+ * known to clients by a proxy in front of it (advertised in {@code peers}, so leader hints name
+ * the proxies too), and the test cuts only the leader's proxy: the nodes still talk to each other
+ * directly.
+ */
+class KeepAliveRelayClusterTest {
+  static Path dir;
+  static ProcessCluster cluster;
+  static final List<TcpProxy> proxies = new ArrayList<>();
+  static HoldfastClient direct;
+
+  @BeforeAll
+  static void start() throws Exception {
+    dir = Files.createTempDirectory("holdfast-relay");
+    cluster = new ProcessCluster(3, dir, Map.of());
+    for (int i = 0; i < 3; i++) {
+      String real = cluster.endpoint(i);
+      TcpProxy p = new TcpProxy(Integer.parseInt(real.substring(real.lastIndexOf(':') + 1)));
+      proxies.add(p);
+      cluster.advertise(i, p.endpoint());
+    }
+    cluster.start();
+    cluster.awaitLeader(Duration.ofSeconds(60));
+    direct = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName("observer").build();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (direct != null) {
+      direct.close();
+    }
+    proxies.forEach(TcpProxy::close);
+    if (cluster != null) {
+      cluster.close();
+    }
+    try (var files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  @Test
+  void aClientCutOffFromTheLeaderAloneKeepsItsSessionAndLockThroughAFollower() throws Exception {
+    int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+    List<String> endpoints = new ArrayList<>();
+    endpoints.add(proxies.get(leader).endpoint());   // first, so that the session starts on the leader
+    for (int i = 0; i < 3; i++) {
+      if (i != leader) {
+        endpoints.add(proxies.get(i).endpoint());
+      }
+    }
+    Duration ttl = Duration.ofSeconds(3);
+    try (HoldfastClient cut = HoldfastClient.builder().endpoints(endpoints).memberSync(Duration.ZERO)
+        .clientName("one-sided").build()) {
+      Session s = cut.newSession(ttl);
+      List<SessionState> states = new CopyOnWriteArrayList<>();
+      s.addListener((session, state) -> states.add(state));
+      LockLease lease = s.tryLock("relay/a").orElseThrow();
+
+      proxies.get(leader).blackhole(true);
+      // Four TTLs: without relaying the session would have expired three times over.
+      Thread.sleep(4 * ttl.toMillis());
+
+      assertFalse(states.contains(SessionState.EXPIRED), "states: " + states);
+      assertTrue(lease.isValid(), "the lease is still valid on the client");
+      assertEquals(leader, cluster.awaitLeader(Duration.ofSeconds(5)), "no election was needed");
+      LockDescription d = direct.describeLock("relay/a");
+      assertEquals(s.id(), d.holderSessionId(), "the cluster still has the lock with the cut-off session");
+      assertEquals(lease.token(), d.token());
+      try (Session rival = direct.newSession(Duration.ofSeconds(10))) {
+        assertTrue(rival.tryLock("relay/a").isEmpty(), "nobody else can take it");
+      }
+      long relayed = 0;
+      for (int i = 0; i < 3; i++) {
+        if (i != leader) {
+          relayed += metric(i, "holdfast_keepalives_relayed_to_leader");
+        }
+      }
+      assertTrue(relayed > 0, "the followers relayed the keepalives");
+      assertTrue(metric(leader, "holdfast_keepalives_relayed_by_followers") > 0);
+
+      proxies.get(leader).blackhole(false);
+      lease.close();
+      assertEquals(0, direct.describeLock("relay/a").holderSessionId(), "released cleanly");
+      s.close();
+    } finally {
+      proxies.get(leader).blackhole(false);
+    }
+  }
+
+  /** A counter from node {@code i}'s /metrics (Prometheus text). */
+  static long metric(int i, String name) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create(cluster.adminUrl(i) + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    for (String line : r.body().split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "_total ")) {
+        return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError(name + " not in node " + i + "'s /metrics");
+  }
+}

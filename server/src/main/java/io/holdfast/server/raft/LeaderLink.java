@@ -1,0 +1,148 @@
+package io.holdfast.server.raft;
+
+import io.holdfast.server.state.ErrorCode;
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.exceptions.NotLeaderException;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * A follower's line to the current leader over Raft's own port (and its peer TLS), for what a
+ * client could not bring to the leader itself. Each query is a Ratis read-only request that the
+ * leader's state machine answers; nothing goes through the log. One Ratis client is kept for the
+ * leader of the moment and replaced when the leader changes: a new one costs a connection and,
+ * with peer TLS, a handshake.
+ */
+final class LeaderLink implements AutoCloseable {
+  /** A query the leader has not answered in this long has failed; the asking client moves on well before. */
+  static final long TIMEOUT_MS = 5_000;
+
+  private record Link(RaftPeer leader, RaftClient client) {}
+
+  private final RaftGroupId groupId;
+  private final Parameters parameters;
+  private Link link; // guarded by this
+  private boolean closed; // guarded by this
+  private final ExecutorService closer = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "holdfast-leader-link-closer");
+    t.setDaemon(true);
+    return t;
+  });
+
+  LeaderLink(RaftGroupId groupId, Parameters parameters) {
+    this.groupId = groupId;
+    this.parameters = parameters;
+  }
+
+  /**
+   * Sends {@code query} to {@code leader} and completes with its answer, or with a
+   * {@link RaftCallException}: NO_LEADER when the leader could not be reached or no longer leads
+   * (the caller may try again once a leader is known).
+   */
+  CompletableFuture<byte[]> ask(RaftPeer leader, byte[] query) {
+    Link l;
+    try {
+      l = linkTo(leader);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(unreachable(leader, e));
+    }
+    CompletableFuture<RaftClientReply> sent;
+    try {
+      // Linearizable: the leader confirms it still leads before it answers (a Raft ReadIndex).
+      sent = l.client().async().sendReadOnlyUnordered(Message.valueOf(ByteString.copyFrom(query)), leader.getId());
+    } catch (RuntimeException e) {
+      drop(l);
+      return CompletableFuture.failedFuture(unreachable(leader, e));
+    }
+    return sent.handle((reply, error) -> {
+      Throwable failure = error != null ? error : reply.isSuccess() ? null : reply.getException();
+      if (failure != null) {
+        while (failure instanceof CompletionException && failure.getCause() != null) {
+          failure = failure.getCause();
+        }
+        if (!(failure instanceof NotLeaderException)) {
+          drop(l);
+        }
+        throw new CompletionException(unreachable(leader, failure));
+      }
+      return reply.getMessage().getContent().toByteArray();
+    });
+  }
+
+  private static RaftCallException unreachable(RaftPeer leader, Throwable why) {
+    return new RaftCallException(ErrorCode.NO_LEADER, null,
+        "could not pass the request on to the leader " + leader.getId() + ": " + why);
+  }
+
+  private synchronized Link linkTo(RaftPeer leader) {
+    if (closed) {
+      throw new IllegalStateException("the node is stopping");
+    }
+    if (link != null && link.leader().getId().equals(leader.getId())
+        && link.leader().getAddress().equals(leader.getAddress())) {
+      return link;
+    }
+    if (link != null) {
+      closeLater(link.client());
+    }
+    RaftProperties p = new RaftProperties();
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(TIMEOUT_MS, TimeUnit.MILLISECONDS));
+    RaftPeer target = RaftPeer.newBuilder().setId(leader.getId()).setAddress(leader.getAddress()).build();
+    RaftClient client = RaftClient.newBuilder()
+        .setRaftGroup(RaftGroup.valueOf(groupId, target))
+        .setProperties(p)
+        .setParameters(parameters)
+        .setRetryPolicy(RetryPolicies.noRetry())
+        .build();
+    link = new Link(leader, client);
+    return link;
+  }
+
+  /** A link whose transport failed is made again on the next ask (its channel may be stuck). */
+  private synchronized void drop(Link l) {
+    if (link == l) {
+      link = null;
+      closeLater(l.client());
+    }
+  }
+
+  // Closing a gRPC channel can take a while; no caller should wait for it.
+  private void closeLater(RaftClient client) {
+    try {
+      closer.execute(() -> {
+        try {
+          client.close();
+        } catch (IOException ignored) {
+          // nothing left to do with it
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      // the process takes the channel with it
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    closed = true;
+    if (link != null) {
+      closeLater(link.client());
+      link = null;
+    }
+    closer.shutdown();
+  }
+}
