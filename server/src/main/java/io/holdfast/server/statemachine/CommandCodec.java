@@ -13,7 +13,6 @@ import java.util.TreeMap;
 public final class CommandCodec {
   private CommandCodec() {}
 
-  /** A decoded log entry payload. */
   /** A decoded log entry payload; {@code applyRules}: see LogEntry.RULES (0 in entries from before them). */
   public record Decoded(long leaderTimeMs, Command command, int applyRules) {}
 
@@ -42,8 +41,27 @@ public final class CommandCodec {
 
   /** Stamps an encoded command with the leader's time and rules (done in startTransaction). */
   public static byte[] stamp(byte[] bytes, long leaderTimeMs) throws InvalidProtocolBufferException {
-    return io.holdfast.server.statemachine.proto.Command.parseFrom(bytes).toBuilder()
-        .setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
+    var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
+    // Every replica stops at an entry it cannot decode (HoldfastStateMachine), so nothing that
+    // this build could not decode may reach the log: not even from a stray Raft client.
+    checkKinds(p, true);
+    return p.toBuilder().setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
+  }
+
+  private static void checkKinds(io.holdfast.server.statemachine.proto.Command p, boolean top)
+      throws InvalidProtocolBufferException {
+    var kind = p.getKindCase();
+    if (kind == io.holdfast.server.statemachine.proto.Command.KindCase.KIND_NOT_SET) {
+      throw new InvalidProtocolBufferException("the request holds no command this node knows");
+    }
+    if (kind == io.holdfast.server.statemachine.proto.Command.KindCase.BATCH) {
+      if (!top) {
+        throw new InvalidProtocolBufferException("a batch cannot hold a batch");
+      }
+      for (var inner : p.getBatch().getCommandsList()) {
+        checkKinds(inner, false);
+      }
+    }
   }
 
   private static io.holdfast.server.statemachine.proto.Command.Builder toProto(Command c) {

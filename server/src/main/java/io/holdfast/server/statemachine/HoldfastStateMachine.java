@@ -1,7 +1,6 @@
 package io.holdfast.server.statemachine;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import io.holdfast.server.state.ErrorCode;
 import io.holdfast.server.state.HoldfastState;
 import io.holdfast.server.state.LogEntry;
 import io.holdfast.server.state.Result;
@@ -250,18 +249,21 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
     LogEntryProto entry = trx.getLogEntry();
     byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
+    CommandCodec.Decoded d;
+    try {
+      d = CommandCodec.decode(data);
+    } catch (InvalidProtocolBufferException e) {
+      throw unappliable(entry, "this build cannot decode it (" + e.getMessage() + ")");
+    }
+    if (d.applyRules() > LogEntry.RULES) {
+      throw unappliable(entry, "it was written under apply rules " + d.applyRules() + " and this build knows rules up to "
+          + LogEntry.RULES);
+    }
     Result result;
     List<StateEvent> events = new ArrayList<>();
     synchronized (state) {
-      try {
-        CommandCodec.Decoded d = CommandCodec.decode(data);
-        result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
-            d.applyRules()),
-            events::add);
-      } catch (InvalidProtocolBufferException e) {
-        // Same bytes on every replica, so the same refusal everywhere.
-        result = new Result.Failure(ErrorCode.INVALID_ARGUMENT, "undecodable log entry: " + e.getMessage());
-      }
+      result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
+          d.applyRules()), events::add);
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
       if (!events.isEmpty()) {
         for (StateObserver o : observers) {
@@ -274,6 +276,22 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       }
     }
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(ResultCodec.encode(result))));
+  }
+
+  /**
+   * An entry this build cannot apply as the others do. Only a newer leader writes one (the leader
+   * checks what it logs, see CommandCodec.stamp), so this node is an old binary in a cluster being
+   * upgraded. Skipping it would let this replica's locks and tokens drift from the others', and a
+   * later leader here would act on that state. Thrown, not returned: Ratis then stops this node's
+   * Raft division (StateMachineUpdater), the server exits, and a restart meets the same entry
+   * until the binary is upgraded.
+   */
+  private static IllegalStateException unappliable(LogEntryProto entry, String why) {
+    String message = "log entry " + entry.getIndex() + " (term " + entry.getTerm() + ") cannot be applied here: " + why
+        + ". A newer Holdfast wrote it; this node stops rather than let its state drift from the other members'."
+        + " Upgrade this node's binary and start it again (ops/runbooks/rolling-restart.md)";
+    LOG.error(message);
+    return new IllegalStateException(message);
   }
 
   private volatile Function<byte[], CompletableFuture<byte[]>> peerQueries;
