@@ -138,6 +138,7 @@ public final class HoldfastServer implements AutoCloseable {
     AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
         new RateLimiter(config.limits().ratePerIdentity(), config.limits().rateBurst()), registry);
     errors.resolveClientAddressesWith(raft::clientAddressOf);
+    timers.scheduleWithFixedDelay(auth::recheckStreams, 1, 1, TimeUnit.SECONDS);
     var address = config.clientListenAddress();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
     if (clientTls != null) {

@@ -166,8 +166,12 @@ public final class Endpoints implements AutoCloseable {
 
   /** {@code endpoint} answered without naming a leader it is worth going to: try the next one. */
   public void failed(String endpoint) {
-    if (endpoint.equals(current)) {
-      current = next(endpoint);
+    // Under the lock of leaderHint and learn: a hint that lands between the check and the move
+    // must not be overwritten with the next endpoint.
+    synchronized (this) {
+      if (endpoint.equals(current)) {
+        current = next(endpoint);
+      }
     }
   }
 

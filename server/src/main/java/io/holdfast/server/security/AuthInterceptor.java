@@ -4,8 +4,11 @@ import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
@@ -50,6 +53,7 @@ public final class AuthInterceptor implements ServerInterceptor {
   private final RateLimiter rate;
   private final Counter unauthenticated;
   private final Counter rateLimited;
+  private final Counter revokedStreams;
 
   public AuthInterceptor(SecurityConfig config, TokenFile tokens, RateLimiter rate, MetricRegistry registry) {
     this.config = config;
@@ -57,6 +61,7 @@ public final class AuthInterceptor implements ServerInterceptor {
     this.rate = rate;
     this.unauthenticated = registry.counter("holdfast_auth_failures");
     this.rateLimited = registry.counter("holdfast_rate_limited_requests");
+    this.revokedStreams = registry.counter("holdfast_auth_streams_revoked");
   }
 
   @Override
@@ -85,7 +90,112 @@ public final class AuthInterceptor implements ServerInterceptor {
     }
     Context ctx = Context.current().withValues(Identity.KEY, id, Identity.CONNECTION,
         call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    if (id.source() == Identity.Source.TOKEN && call.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
+      // A stream outlives the check at its start: it is ended if its token is revoked (recheckStreams).
+      RevocableCall<Q, R> revocable = new RevocableCall<>(call, TokenFile.hash(bearer(headers)), id.name());
+      streams.add(revocable);
+      ServerCall.Listener<Q> listener = Contexts.interceptCall(ctx, revocable, headers, next);
+      return new ForwardingServerCallListener.SimpleForwardingServerCallListener<Q>(listener) {
+        @Override
+        public void onComplete() {
+          streams.remove(revocable);
+          super.onComplete();
+        }
+
+        @Override
+        public void onCancel() {
+          streams.remove(revocable);
+          super.onCancel();
+        }
+      };
+    }
     return Contexts.interceptCall(ctx, call, headers, next);
+  }
+
+  private final java.util.Set<RevocableCall<?, ?>> streams = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * Re-reads the token file if it changed, and ends each open stream whose bearer token no longer
+   * names the identity it was opened as (removed, or given to another): a revoked token must not
+   * keep renewing sessions or reading watches. Run every second or so.
+   */
+  public void recheckStreams() {
+    if (tokens == null || streams.isEmpty()) {
+      return;
+    }
+    try {
+      tokens.reload(false);
+      for (RevocableCall<?, ?> c : streams) {
+        if (!tokens.stillNames(c.tokenHash, c.identity)) {
+          streams.remove(c);
+          revokedStreams.inc();
+          LOG.warn("Ended a {} stream of identity '{}': its bearer token was revoked", c.getMethodDescriptor()
+              .getFullMethodName(), c.identity);
+          c.revoke();
+        }
+      }
+    } catch (RuntimeException e) {
+      // Thrown out of a periodic task, it would cancel every later check.
+      LOG.warn("Checking open streams against the token file failed: {}", e.toString());
+    }
+  }
+
+  private static String bearer(Metadata headers) {
+    return headers.get(AUTHORIZATION).substring(7).trim();
+  }
+
+  /**
+   * A streaming call that this interceptor may end from another thread. gRPC's ServerCall is not
+   * thread-safe, so every method that changes it runs under one lock, and after the revocation
+   * the handler's further messages and its own close are dropped.
+   */
+  private static final class RevocableCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
+    final String tokenHash;
+    final String identity;
+    private boolean closed; // guarded by this
+
+    RevocableCall(ServerCall<Q, R> call, String tokenHash, String identity) {
+      super(call);
+      this.tokenHash = tokenHash;
+      this.identity = identity;
+    }
+
+    @Override
+    public synchronized void sendHeaders(Metadata headers) {
+      if (!closed) {
+        super.sendHeaders(headers);
+      }
+    }
+
+    @Override
+    public synchronized void sendMessage(R message) {
+      if (!closed) {
+        super.sendMessage(message);
+      }
+    }
+
+    @Override
+    public synchronized void request(int n) {
+      if (!closed) {
+        super.request(n);
+      }
+    }
+
+    @Override
+    public synchronized void close(Status status, Metadata trailers) {
+      if (!closed) {
+        closed = true;
+        super.close(status, trailers);
+      }
+    }
+
+    synchronized void revoke() {
+      if (!closed) {
+        closed = true;
+        super.close(Status.UNAUTHENTICATED.withDescription(
+            "the bearer token this stream was opened with has been revoked"), new Metadata());
+      }
+    }
   }
 
   private Identity authenticate(ServerCall<?, ?> call, Metadata headers) throws AuthException {

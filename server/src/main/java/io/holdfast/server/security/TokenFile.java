@@ -42,8 +42,16 @@ public final class TokenFile {
     return identityByTokenHash.get(hash(token));
   }
 
+  /**
+   * Whether the token with hash {@code tokenHash} still belongs to {@code identity}, after reading
+   * the file again if it changed: false once it was removed or given to another identity.
+   */
+  public boolean stillNames(String tokenHash, String identity) {
+    return identity.equals(identityByTokenHash.get(tokenHash));
+  }
+
   /** Reads the file now if it changed (the once-a-second check does the same). */
-  synchronized void reload(boolean first) {
+  public synchronized void reload(boolean first) {
     try {
       // By content, not modification time: a rewrite caught half-way (truncated, then written) can
       // end within the time's resolution, and its finished state would never be read.
@@ -79,7 +87,7 @@ public final class TokenFile {
     }
   }
 
-  private static String hash(String token) {
+  static String hash(String token) {
     try {
       return java.util.HexFormat.of().formatHex(
           MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));

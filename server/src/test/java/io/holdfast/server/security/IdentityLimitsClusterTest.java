@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The per-identity limits (sessions, request rate) hold for an authenticated identity, and not for
  * the anonymous one, which is every unauthenticated client at once; an identity over its rate can
- * still keep its sessions alive.
+ * still keep its sessions alive, and one whose token is revoked cannot.
  */
 class IdentityLimitsClusterTest {
   @TempDir
@@ -154,6 +154,69 @@ class IdentityLimitsClusterTest {
       stream.onNext(KeepAliveRequest.newBuilder().setSessionId(first).setSeq(1).build());
       assertTrue(answer.get(10, TimeUnit.SECONDS).getAlive());
       stream.onCompleted();
+    }
+  }
+
+  /** A keepalive stream whose answers and end the test can wait for. */
+  static final class KeepAlives implements StreamObserver<KeepAliveResponse> {
+    final java.util.concurrent.LinkedBlockingQueue<KeepAliveResponse> answers = new java.util.concurrent.LinkedBlockingQueue<>();
+    final CompletableFuture<Status> ended = new CompletableFuture<>();
+    StreamObserver<KeepAliveRequest> requests;
+
+    KeepAlives(Channel ch) {
+      requests = SessionServiceGrpc.newStub(ch).keepAlive(this);
+    }
+
+    boolean renews(long session, long seq) throws InterruptedException {
+      requests.onNext(KeepAliveRequest.newBuilder().setSessionId(session).setSeq(seq).build());
+      KeepAliveResponse r = answers.poll(10, TimeUnit.SECONDS);
+      return r != null && r.getAlive();
+    }
+
+    @Override
+    public void onNext(KeepAliveResponse r) {
+      answers.add(r);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      ended.complete(Status.fromThrowable(t));
+    }
+
+    @Override
+    public void onCompleted() {
+      ended.complete(Status.OK);
+    }
+  }
+
+  @Test
+  void aRevokedTokenEndsTheStreamsOpenedWithItAndNoOthers() throws Exception {
+    Path tokens = Files.writeString(dir.resolve("tokens"), "alice tok-alice\nsre tok-sre\n");
+    Map<String, String> settings = new java.util.HashMap<>(LIMITS);
+    settings.put("auth-token-file", tokens.toString());
+    try (ProcessCluster cluster = new ProcessCluster(1, dir.resolve("revoked"), settings).start()) {
+      int leader = awaitLeaderAs(cluster, "tok-sre");
+      Channel alice = as(cluster.channel(leader), "tok-alice");
+      Channel sre = as(cluster.channel(leader), "tok-sre");
+      long aliceSession = open(alice);
+      long sreSession = open(sre);
+      KeepAlives aliceStream = new KeepAlives(alice);
+      KeepAlives sreStream = new KeepAlives(sre);
+      assertTrue(aliceStream.renews(aliceSession, 1));
+      assertTrue(sreStream.renews(sreSession, 1));
+
+      // alice's token is revoked: the file is rewritten without it (as a rotation would).
+      Files.writeString(tokens, "sre tok-sre\n");
+      Status end = aliceStream.ended.get(15, TimeUnit.SECONDS);
+      assertEquals(Status.Code.UNAUTHENTICATED, end.getCode(), end.toString());
+      assertTrue(end.getDescription().contains("revoked"), end.toString());
+
+      assertTrue(sreStream.renews(sreSession, 2), "a stream whose token stands goes on");
+      assertTrue(!sreStream.ended.isDone());
+      StatusRuntimeException reopened = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+          () -> open(alice));
+      assertEquals(Status.Code.UNAUTHENTICATED, reopened.getStatus().getCode());
+      sreStream.requests.onCompleted();
     }
   }
 
