@@ -56,6 +56,15 @@ public final class RevokeCommand implements Callable<Integer> {
       }
       RevokeOutcome r = client.admin().revoke(name, reason, successor, dryRun, ClusterOptions.operator(as), ifToken);
       PrintWriter out = spec.commandLine().getOut();
+      if (ifToken != 0 && r.formerToken() != ifToken) {
+        // Only a leader that predates --if-token ignores it (the condition is not in its protocol).
+        PrintWriter err = spec.commandLine().getErr();
+        err.println("WARNING: the condition --if-token " + ifToken + " was not checked: the cluster "
+            + (r.dryRun() ? "would revoke" : "revoked") + " token " + r.formerToken() + " of session "
+            + r.formerHolderSessionId() + ". The leader runs a version older than --if-token; check the lock "
+            + "(holdfast lock show " + name + ") before doing anything else.");
+        err.flush();
+      }
       if (cluster.json()) {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("dry_run", r.dryRun());
@@ -86,7 +95,7 @@ public final class RevokeCommand implements Callable<Integer> {
         }
         out.flush();
       }
-      return ExitCodes.OK;
+      return ifToken != 0 && r.formerToken() != ifToken ? ExitCodes.FAILED : ExitCodes.OK;
     }
   }
 }
