@@ -105,6 +105,11 @@ public final class RealSession implements Session {
   /** The endpoint this session last gave up on (no answer, or unreachable), and when. */
   private String gaveUpOn; // guarded by streamLock
   private long gaveUpAtNanos; // guarded by streamLock
+  /** The leader a relayed stream relays to, and since when this session has relayed (or last probed). */
+  private String relayedLeader; // guarded by streamLock
+  private long relayedSinceNanos; // guarded by streamLock
+  /** A direct stream to {@link #relayedLeader} that is trying whether the leader is back in reach. */
+  private ClientCallStreamObserver<KeepAliveRequest> probe; // guarded by streamLock
   private int reconnects; // guarded by streamLock
   /** Streams given up on for a slow answer, still open for it; see {@link #resetStream}. */
   private final List<ClientCallStreamObserver<KeepAliveRequest>> abandoned = new java.util.ArrayList<>(); // guarded by streamLock
@@ -233,6 +238,9 @@ public final class RealSession implements Session {
           openStream();
         }
         stream.onNext(KeepAliveRequest.newBuilder().setSessionId(id).setSeq(n).setForward(streamRelayed).build());
+        if (streamRelayed) {
+          probeLeader(n);
+        }
       } catch (RuntimeException e) {
         LOG.debug("session {}: keepalive send failed: {}", id, e.toString());
         stream = null;
@@ -289,6 +297,8 @@ public final class RealSession implements Session {
         // but cut off from us. Ask this node to pass the keepalives on to it.
         LOG.info("session {}: the leader {} is out of reach from here; renewing through {}", id, hint, endpoint);
         relayVia = endpoint;
+        relayedLeader = hint;
+        relayedSinceNanos = System.nanoTime();
         delayMs = 0;
       } else if (hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint)) {
         endpoints.leaderHint(hint);
@@ -529,19 +539,12 @@ public final class RealSession implements Session {
   private void resetStream() {
     synchronized (streamLock) {
       if (stream != null) {
-        // Left open, not cancelled: a leader that is only slow still renews the session and
-        // answers on it, and an answer counts however late it comes (its send time is known).
-        // Nothing more is sent on it; it is cancelled once a TTL has passed, when no answer could
-        // extend the session any more.
-        ClientCallStreamObserver<KeepAliveRequest> old = stream;
+        abandon(stream);
         stream = null;
-        abandoned.add(old);
-        try {
-          timers.schedule(() -> cancelAbandoned(old), ttl.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException closing) {
-          abandoned.remove(old);
-          cancelQuietly(old);
-        }
+      }
+      if (probe != null) {
+        cancelQuietly(probe);
+        probe = null;
       }
       if (streamEndpoint != null) {
         caller.endpoints().failed(streamEndpoint);
@@ -549,6 +552,106 @@ public final class RealSession implements Session {
       }
     }
   }
+
+  /**
+   * A relayed stream costs the follower and the leader a hop per keepalive, so every few TTLs the
+   * keepalive also goes straight to the leader on a stream of its own. Only an answer there moves
+   * the session back to it; a probe that fails or stays silent is dropped without a sign (the
+   * relayed stream answers the same keepalive), so a lasting partition costs no SUSPENDED.
+   */
+  private void probeLeader(long n) {
+    // Called under streamLock.
+    KeepAliveRequest direct = KeepAliveRequest.newBuilder().setSessionId(id).setSeq(n).build();
+    if (probe == null) {
+      if (relayedLeader == null || System.nanoTime() - relayedSinceNanos < RELAY_PROBE_EVERY_INTERVALS * intervalNanos) {
+        return;
+      }
+      relayedSinceNanos = System.nanoTime();
+      String target = relayedLeader;
+      ClientResponseObserver<KeepAliveRequest, KeepAliveResponse> observer = new ClientResponseObserver<>() {
+        private ClientCallStreamObserver<KeepAliveRequest> mine;
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<KeepAliveRequest> requestStream) {
+          mine = requestStream;
+        }
+
+        @Override
+        public void onNext(KeepAliveResponse r) {
+          synchronized (streamLock) {
+            if (probe == mine && streamRelayed && stream != null) {
+              LOG.info("session {}: the leader {} is in reach again; renewing there", id, target);
+              abandon(stream);
+              stream = mine;
+              streamEndpoint = target;
+              streamRelayed = false;
+              relayedLeader = null;
+              probe = null;
+            }
+          }
+          onAck(r);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          ended(t);
+        }
+
+        @Override
+        public void onCompleted() {
+          ended(null);
+        }
+
+        // A probe ends quietly; once it has become the session's stream, it ends as streams do.
+        private void ended(Throwable t) {
+          if (!dropProbe(mine)) {
+            streamFailed(mine, target, t);
+          }
+        }
+      };
+      try {
+        probe = (ClientCallStreamObserver<KeepAliveRequest>) SessionServiceGrpc.newStub(caller.endpoints().channel(target))
+            .keepAlive(observer);
+        ClientCallStreamObserver<KeepAliveRequest> started = probe;
+        timers.schedule(() -> {
+          synchronized (streamLock) {
+            if (probe == started) {
+              // Silent for a whole interval: the leader is still out of reach.
+              probe = null;
+              cancelQuietly(started);
+            }
+          }
+        }, intervalNanos, TimeUnit.NANOSECONDS);
+      } catch (RuntimeException e) {
+        LOG.debug("session {}: probe of {} not started: {}", id, target, e.toString());
+        if (probe != null) {
+          cancelQuietly(probe);
+        }
+        probe = null;
+        return;
+      }
+    }
+    try {
+      probe.onNext(direct);
+    } catch (RuntimeException e) {
+      cancelQuietly(probe);
+      probe = null;
+    }
+  }
+
+  /** True if {@code failed} was still only a probe (now dropped). */
+  private boolean dropProbe(ClientCallStreamObserver<KeepAliveRequest> failed) {
+    synchronized (streamLock) {
+      if (probe == failed) {
+        probe = null;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  /** Keepalive intervals between two tries of a relayed session's leader (about three TTLs). */
+  static final int RELAY_PROBE_EVERY_INTERVALS = 10;
 
   private void gaveUpOn(String endpoint) {
     gaveUpOn = endpoint;
@@ -565,6 +668,22 @@ public final class RealSession implements Session {
       return true;
     }
     return leader.equals(gaveUpOn) && System.nanoTime() - gaveUpAtNanos < ttl.toNanos();
+  }
+
+  /**
+   * Left open, not cancelled: a leader that is only slow still renews the session and answers on
+   * it, and an answer counts however late it comes (its send time is known). Nothing more is sent
+   * on it; it is cancelled once a TTL has passed, when no answer could extend the session any more.
+   * Called under streamLock.
+   */
+  private void abandon(ClientCallStreamObserver<KeepAliveRequest> old) {
+    abandoned.add(old);
+    try {
+      timers.schedule(() -> cancelAbandoned(old), ttl.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      abandoned.remove(old);
+      cancelQuietly(old);
+    }
   }
 
   private void cancelAbandoned(ClientCallStreamObserver<KeepAliveRequest> old) {
@@ -632,6 +751,10 @@ public final class RealSession implements Session {
       }
       abandoned.forEach(RealSession::cancelQuietly);
       abandoned.clear();
+      if (probe != null) {
+        cancelQuietly(probe);
+        probe = null;
+      }
     }
   }
 
