@@ -124,6 +124,14 @@ public final class HoldfastServer implements AutoCloseable {
         // already closing: nothing left to stop
       }
     });
+    stateMachine.onUnappliable(cause -> {
+      try {
+        timers.execute(() -> stopAfter("could not apply its Raft log (see the error above); it stops, so that its "
+            + "state never differs from the others'. Upgrade its binary, then start it again"));
+      } catch (java.util.concurrent.RejectedExecutionException stopping) {
+        // already closing: nothing left to stop
+      }
+    });
     GrantWaiters waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
     stateMachine.addObserver(metrics);
@@ -133,6 +141,7 @@ public final class HoldfastServer implements AutoCloseable {
     stateMachine.addObserver(waiters);
     this.watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);
+    registry.gauge("holdfast_watch_streams", () -> watches::subscriberCount);
     ApiErrors errors = new ApiErrors(config, metrics);
     Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength());
     AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
@@ -261,7 +270,10 @@ public final class HoldfastServer implements AutoCloseable {
   private volatile Runnable onRemoved;
   private volatile Runnable onFailed;
   private volatile boolean closing;
-  /** Set when the Raft log could not be written: Ratis has closed it, so no handover can work. */
+  /**
+   * Set when the Raft log could not be written or applied: Ratis has closed the division, so no
+   * handover can work.
+   */
   private volatile boolean logFailed;
   private boolean wasMember;
   private boolean wasAlive;
@@ -309,14 +321,19 @@ public final class HoldfastServer implements AutoCloseable {
    * it catches up from the leader. Runs on the timer thread, like {@link #watchMembership}.
    */
   private void stopOnLogFailure(Throwable cause) {
+    stopAfter("could not write its Raft log in " + config.raftLogDir() + " (" + cause + "); it stops, so that the "
+        + "others carry on without it. Free space or repair the disk, then start it again: it catches up from the "
+        + "leader");
+  }
+
+  /** Stops a node whose Raft division Ratis has closed (no handover can work then). */
+  private void stopAfter(String what) {
     if (closing || reported) {
       return;
     }
     reported = true;
     logFailed = true;
-    LOG.error("This node ({}) could not write its Raft log in {} ({}); it stops, so that the others carry on "
-        + "without it. Free space or repair the disk, then start it again: it catches up from the leader",
-        config.nodeId(), config.raftLogDir(), cause.toString());
+    LOG.error("This node ({}) {}", config.nodeId(), what);
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.NOT_SERVING);
     Runnable action = onFailed != null ? onFailed : this::close;
     new Thread(action, "holdfast-stop").start();

@@ -107,6 +107,9 @@ public final class RealSession implements Session {
   private long gaveUpAtNanos; // guarded by streamLock
   /** The leader a relayed stream relays to, and since when this session has relayed (or last probed). */
   private String relayedLeader; // guarded by streamLock
+  /** A node that answered a relayed stream with NOT_LEADER (an older version), and when. */
+  private String relayRefusedBy; // guarded by streamLock
+  private long relayRefusedAtNanos; // guarded by streamLock
   private long relayedSinceNanos; // guarded by streamLock
   /** A direct stream to {@link #relayedLeader} that is trying whether the leader is back in reach. */
   private ClientCallStreamObserver<KeepAliveRequest> probe; // guarded by streamLock
@@ -288,11 +291,19 @@ public final class RealSession implements Session {
         return;
       }
       stream = null;
+      boolean wasRelayed = streamRelayed;
+      streamRelayed = false;
       StatusRuntimeException e = t instanceof StatusRuntimeException sre ? sre : null;
       String hint = e == null ? null : Errors.leaderHint(e);
       Endpoints endpoints = caller.endpoints();
       long backoffMs = Math.min(intervalNanos / 1_000_000, 50L << Math.min(6, reconnects));
-      if (hint != null && !hint.equals(endpoint) && leaderOutOfReach(hint)) {
+      if (wasRelayed && hint != null) {
+        // Asked to relay, it named the leader instead: a node too old to relay. Not again for a TTL.
+        relayRefusedBy = endpoint;
+        relayRefusedAtNanos = System.nanoTime();
+      }
+      boolean mayRelay = !(endpoint.equals(relayRefusedBy) && System.nanoTime() - relayRefusedAtNanos < ttl.toNanos());
+      if (hint != null && !hint.equals(endpoint) && mayRelay && leaderOutOfReach(hint)) {
         // This node is up and names a leader this session could not reach: the leader is alive
         // but cut off from us. Ask this node to pass the keepalives on to it.
         LOG.info("session {}: the leader {} is out of reach from here; renewing through {}", id, hint, endpoint);

@@ -160,7 +160,14 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
 
       @Override
       public java.util.concurrent.CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq) {
-        return raft.isLeader() ? renewals.renew(sessionId, seq) : relay.forward(sessionId, seq, principal);
+        if (!raft.isLeader()) {
+          return relay.forward(sessionId, seq, principal);
+        }
+        // A keepalive let through for relaying skipped the owner check, and this node may have
+        // become the leader since.
+        var denied = access.requireOwner(sessionId, principal);
+        return denied != null ? java.util.concurrent.CompletableFuture.failedFuture(denied)
+            : renewals.renew(sessionId, seq);
       }
 
       @Override

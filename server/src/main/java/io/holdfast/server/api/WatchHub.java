@@ -196,6 +196,11 @@ public final class WatchHub implements StateObserver {
   private final ArrayDeque<Batch> history = new ArrayDeque<>(); // guarded by the state lock
   private long historyBytes;
   private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
+
+  /** Open watches on this node. */
+  public int subscriberCount() {
+    return subscribers.size();
+  }
   /** Every entry with events after this index is in {@link #history}; -1 until known. */
   private long coveredAfter = -1;
   /** Why this node serves no watches now (it lost touch with the leader), or null. */

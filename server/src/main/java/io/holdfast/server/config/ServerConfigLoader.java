@@ -221,28 +221,29 @@ public final class ServerConfigLoader {
     boolean join = bool(v, "join");
     HostPort admin = String.valueOf(v.get("admin-address")).isBlank() ? null
         : HostPort.parse("admin-address", String.valueOf(v.get("admin-address")));
-    if (admin != null) {
-      for (PeerConfig p : peers) {
-        if (p.id().equals(nodeId)) {
-          for (HostPort taken : List.of(p.peerAddress(), p.clientAddress())) {
-            if (sameSocket(admin, taken)) {
-              throw new ConfigException("admin-address: " + admin + " is also this node's "
-                  + (taken == p.peerAddress() ? "peer" : "client") + " address (peers." + nodeId + ")");
-            }
-          }
-        }
-      }
-    }
-    HostPort listen = null;
+    PeerConfig self = null;
     for (PeerConfig p : peers) {
       if (p.id().equals(nodeId)) {
-        listen = p.clientAddress();
+        self = p;
       }
     }
-    if (!String.valueOf(v.get("client-listen-address")).isBlank()) {
-      listen = HostPort.parse("client-listen-address", String.valueOf(v.get("client-listen-address")));
-      if (admin != null && sameSocket(admin, listen)) {
-        throw new ConfigException("admin-address: " + admin + " is also this node's client-listen-address");
+    // Where the client port binds: its peers entry unless client-listen-address says otherwise
+    // (the peers entry is then only what clients are told).
+    boolean listenSet = !String.valueOf(v.get("client-listen-address")).isBlank();
+    HostPort listen = listenSet
+        ? HostPort.parse("client-listen-address", String.valueOf(v.get("client-listen-address")))
+        : self.clientAddress();
+    String listenKey = listenSet ? "client-listen-address" : "client address (peers." + nodeId + ")";
+    if (sameSocket(listen, self.peerAddress())) {
+      throw new ConfigException((listenSet ? "client-listen-address: " + listen : "peers." + nodeId + ": the client "
+          + "address " + listen) + " is also this node's peer address (peers." + nodeId + ")");
+    }
+    if (admin != null) {
+      if (sameSocket(admin, self.peerAddress())) {
+        throw new ConfigException("admin-address: " + admin + " is also this node's peer address (peers." + nodeId + ")");
+      }
+      if (sameSocket(admin, listen)) {
+        throw new ConfigException("admin-address: " + admin + " is also this node's " + listenKey);
       }
     }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,

@@ -75,7 +75,9 @@ final class LeaderLink implements AutoCloseable {
         while (failure instanceof CompletionException && failure.getCause() != null) {
           failure = failure.getCause();
         }
-        if (!(failure instanceof NotLeaderException)) {
+        if (error != null && !(failure instanceof NotLeaderException)) {
+          // No answer at all (a timeout, a broken channel): make the link again next time. A node
+          // that answered with a refusal (no longer the leader) showed the link works.
           drop(l);
         }
         throw new CompletionException(unreachable(leader, failure));

@@ -167,7 +167,8 @@ public final class RaftNode implements AutoCloseable {
   /**
    * A member as Raft replicates it. Its client address rides in the peer's client-address field,
    * so that every node learns a new member's client endpoint from the configuration entry rather
-   * than from its own config file. (Nothing here builds a Ratis client, the field's other user.)
+   * than from its own config file. (That field's other user is a Ratis client; the ones this node
+   * makes, PeerLogAsker and LeaderLink, address the Raft port and leave it empty.)
    */
   public static RaftPeer peer(String id, String peerAddress, String clientAddress) {
     return RaftPeer.newBuilder().setId(id).setAddress(peerAddress).setClientAddress(clientAddress).build();

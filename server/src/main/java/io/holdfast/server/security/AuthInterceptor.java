@@ -94,12 +94,24 @@ public final class AuthInterceptor implements ServerInterceptor {
       // A stream outlives the check at its start: it is ended if its token is revoked (recheckStreams).
       RevocableCall<Q, R> revocable = new RevocableCall<>(call, TokenFile.hash(bearer(headers)), id.name());
       streams.add(revocable);
-      ServerCall.Listener<Q> listener = Contexts.interceptCall(ctx, revocable, headers, next);
+      ServerCall.Listener<Q> listener;
+      try {
+        listener = Contexts.interceptCall(ctx, revocable, headers, next);
+      } catch (RuntimeException e) {
+        streams.remove(revocable);
+        throw e;
+      }
       return new ForwardingServerCallListener.SimpleForwardingServerCallListener<Q>(listener) {
         @Override
         public void onComplete() {
           streams.remove(revocable);
-          super.onComplete();
+          if (revocable.revoked()) {
+            // gRPC reports a call the server closed as complete; the handler must learn that its
+            // client is gone (a watch unsubscribes on cancel), as if the client had cancelled.
+            super.onCancel();
+          } else {
+            super.onComplete();
+          }
         }
 
         @Override
@@ -125,18 +137,26 @@ public final class AuthInterceptor implements ServerInterceptor {
     }
     try {
       tokens.reload(false);
-      for (RevocableCall<?, ?> c : streams) {
-        if (!tokens.stillNames(c.tokenHash, c.identity)) {
+    } catch (RuntimeException e) {
+      // Thrown out of a periodic task, it would cancel every later check.
+      LOG.warn("Re-reading the token file failed: {}", e.toString());
+      return;
+    }
+    for (RevocableCall<?, ?> c : streams) {
+      try {
+        if (tokens.stillNames(c.tokenHash, c.identity)) {
+          c.strikes = 0;
+        } else if (++c.strikes >= 2) {
+          // Two checks a second apart: a file caught half-way through a rewrite ends nothing.
           streams.remove(c);
           revokedStreams.inc();
           LOG.warn("Ended a {} stream of identity '{}': its bearer token was revoked", c.getMethodDescriptor()
               .getFullMethodName(), c.identity);
           c.revoke();
         }
+      } catch (RuntimeException e) {
+        LOG.warn("Ending a stream of a revoked token failed: {}", e.toString());
       }
-    } catch (RuntimeException e) {
-      // Thrown out of a periodic task, it would cancel every later check.
-      LOG.warn("Checking open streams against the token file failed: {}", e.toString());
     }
   }
 
@@ -152,7 +172,10 @@ public final class AuthInterceptor implements ServerInterceptor {
   private static final class RevocableCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
     final String tokenHash;
     final String identity;
+    /** Consecutive checks that found the token revoked; touched only by recheckStreams' thread. */
+    int strikes;
     private boolean closed; // guarded by this
+    private volatile boolean revoked;
 
     RevocableCall(ServerCall<Q, R> call, String tokenHash, String identity) {
       super(call);
@@ -189,9 +212,19 @@ public final class AuthInterceptor implements ServerInterceptor {
       }
     }
 
+    boolean revoked() {
+      return revoked;
+    }
+
+    @Override
+    public boolean isCancelled() {
+      return revoked || super.isCancelled();
+    }
+
     synchronized void revoke() {
       if (!closed) {
         closed = true;
+        revoked = true;
         super.close(Status.UNAUTHENTICATED.withDescription(
             "the bearer token this stream was opened with has been revoked"), new Metadata());
       }

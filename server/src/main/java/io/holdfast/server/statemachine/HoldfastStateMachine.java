@@ -286,12 +286,23 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
    * Raft division (StateMachineUpdater), the server exits, and a restart meets the same entry
    * until the binary is upgraded.
    */
-  private static IllegalStateException unappliable(LogEntryProto entry, String why) {
+  private IllegalStateException unappliable(LogEntryProto entry, String why) {
     String message = "log entry " + entry.getIndex() + " (term " + entry.getTerm() + ") cannot be applied here: " + why
         + ". A newer Holdfast wrote it; this node stops rather than let its state drift from the other members'."
         + " Upgrade this node's binary and start it again (ops/runbooks/rolling-restart.md)";
     LOG.error(message);
-    return new IllegalStateException(message);
+    IllegalStateException e = new IllegalStateException(message);
+    // Told directly, not left to the division's closing: during start-up replay that can come
+    // before anything watches the division.
+    onUnappliable.accept(e);
+    return e;
+  }
+
+  private volatile java.util.function.Consumer<Throwable> onUnappliable = cause -> { };
+
+  /** Called (on the apply thread) when an entry cannot be applied here; the node must stop. */
+  public void onUnappliable(java.util.function.Consumer<Throwable> handler) {
+    this.onUnappliable = handler;
   }
 
   private volatile Function<byte[], CompletableFuture<byte[]>> peerQueries;

@@ -101,6 +101,14 @@ class ServerConfigLoaderTest {
     assertEquals(plain.self().clientAddress(), mapped.self().clientAddress(), "clients are still told the peers entry");
     failsNaming("client-listen-address", with("client-listen-address", "nowhere"));
     failsNaming("client-listen-address", with("client-listen-address", "10.0.0.1:99999"));
+    assertTrue(failsNaming("client-listen-address", with("client-listen-address", "0.0.0.0:7410"))
+        .contains("peer address"));
+    // The advertised client port is another machine's (a proxy's) once the node listens elsewhere.
+    Map<String, Object> proxied = with("client-listen-address", "0.0.0.0:17400");
+    proxied.put("admin-address", "0.0.0.0:7400");
+    assertEquals(7400, ServerConfigLoader.fromMap(proxied).adminAddress().port());
+    proxied.put("admin-address", "10.0.0.2:17400");
+    assertTrue(failsNaming("admin-address", proxied).contains("client-listen-address"));
   }
 
   @Test

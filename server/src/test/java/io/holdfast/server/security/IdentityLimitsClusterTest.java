@@ -204,12 +204,31 @@ class IdentityLimitsClusterTest {
       KeepAlives sreStream = new KeepAlives(sre);
       assertTrue(aliceStream.renews(aliceSession, 1));
       assertTrue(sreStream.renews(sreSession, 1));
+      CompletableFuture<Status> aliceWatch = new CompletableFuture<>();
+      io.holdfast.proto.v1.WatchServiceGrpc.newStub(alice).watch(io.holdfast.proto.v1.WatchRequest.newBuilder()
+          .addLockPrefixes("").build(), new StreamObserver<io.holdfast.proto.v1.WatchResponse>() {
+            @Override
+            public void onNext(io.holdfast.proto.v1.WatchResponse r) {}
+
+            @Override
+            public void onError(Throwable t) {
+              aliceWatch.complete(Status.fromThrowable(t));
+            }
+
+            @Override
+            public void onCompleted() {
+              aliceWatch.complete(Status.OK);
+            }
+          });
+      awaitMetric(cluster, leader, "holdfast_watch_streams", 1);
 
       // alice's token is revoked: the file is rewritten without it (as a rotation would).
       Files.writeString(tokens, "sre tok-sre\n");
       Status end = aliceStream.ended.get(15, TimeUnit.SECONDS);
       assertEquals(Status.Code.UNAUTHENTICATED, end.getCode(), end.toString());
       assertTrue(end.getDescription().contains("revoked"), end.toString());
+      assertEquals(Status.Code.UNAUTHENTICATED, aliceWatch.get(15, TimeUnit.SECONDS).getCode());
+      awaitMetric(cluster, leader, "holdfast_watch_streams", 0);   // the hub let go of it too
 
       assertTrue(sreStream.renews(sreSession, 2), "a stream whose token stands goes on");
       assertTrue(!sreStream.ended.isDone());
@@ -218,6 +237,26 @@ class IdentityLimitsClusterTest {
       assertEquals(Status.Code.UNAUTHENTICATED, reopened.getStatus().getCode());
       sreStream.requests.onCompleted();
     }
+  }
+
+  static void awaitMetric(ProcessCluster cluster, int node, String name, long expected) throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    String last = "";
+    while (System.nanoTime() < end) {
+      var r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create(cluster.adminUrl(node) + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      for (String line : r.body().split("\n")) {
+        if (line.startsWith(name + " ")) {
+          last = line;
+          if ((long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)) == expected) {
+            return;
+          }
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError(name + " did not reach " + expected + "; last: " + last);
   }
 
   /** The node leads once it answers a status call (as sre, who has no limits to spend here). */
