@@ -266,6 +266,17 @@ public final class RealSession implements Session {
 
       @Override
       public void onNext(KeepAliveResponse r) {
+        synchronized (streamLock) {
+          if (stream == mine && streamRelayed) {
+            if (!r.getRelayed()) {
+              // The node this stream relays through answered itself: it leads now.
+              streamRelayed = false;
+              relayedLeader = null;
+            } else if (!r.getLeader().isEmpty()) {
+              relayedLeader = r.getLeader();   // where a probe should go
+            }
+          }
+        }
         onAck(r);
       }
 

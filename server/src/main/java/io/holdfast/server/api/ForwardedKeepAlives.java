@@ -41,6 +41,8 @@ final class ForwardedKeepAlives {
     relayed.inc();
     byte[] query = PeerQuery.newBuilder().setKeepalive(ForwardedKeepAlive.newBuilder()
         .setSessionId(sessionId).setSeq(seq).setPrincipal(principal)).build().toByteArray();
+    String leaderId = raft.leaderIdOrNull();
+    String leaderAddress = leaderId == null ? null : raft.clientAddressOf(leaderId);
     return raft.askLeader(query).thenApply(bytes -> {
       ForwardedKeepAliveReply reply;
       KeepAliveResponse response;
@@ -59,7 +61,11 @@ final class ForwardedKeepAlives {
         throw new CompletionException(new RaftCallException(ErrorCode.NO_LEADER, null,
             "the leader did not answer the relayed keepalive (does it run an older version?)"));
       }
-      return response;
+      KeepAliveResponse.Builder relayed = response.toBuilder().setRelayed(true);
+      if (leaderAddress != null) {
+        relayed.setLeader(leaderAddress);
+      }
+      return relayed.build();
     });
   }
 

@@ -585,6 +585,8 @@ class BadInputSuiteTest {
     out.add(new Case("unknown-id", "KeepAlive of one's own session, relayed by a follower (renewed)", ok, () -> {
       KeepAliveResponse r = keepAlive((leader + 1) % 3, "orchestrator", s1, true);
       assertTrue(r.getAlive(), "the leader renews a relayed keepalive");
+      assertTrue(r.getRelayed(), "marked as relayed");
+      assertEquals(cluster.endpoint(leader), r.getLeader(), "naming the leader that renewed it");
       assertTrue(r.getHeldLocksList().stream().anyMatch(h -> h.getName().equals("fleet/a")),
           "the leader's answer lists the session's locks: " + r);
     }));
