@@ -256,42 +256,61 @@ public final class RealSession implements Session {
     streamRelayed = relayVia != null;
     relayVia = null;
     streamEndpoint = endpoint;
-    ClientResponseObserver<KeepAliveRequest, KeepAliveResponse> observer = new ClientResponseObserver<>() {
-      private ClientCallStreamObserver<KeepAliveRequest> mine;
-
+    KeepAliveObserver observer = new KeepAliveObserver() {
       @Override
-      public void beforeStart(ClientCallStreamObserver<KeepAliveRequest> requestStream) {
-        mine = requestStream;
-      }
-
-      @Override
-      public void onNext(KeepAliveResponse r) {
-        synchronized (streamLock) {
-          if (stream == mine && streamRelayed) {
-            if (!r.getRelayed()) {
-              // The node this stream relays through answered itself: it leads now.
-              streamRelayed = false;
-              relayedLeader = null;
-            } else if (!r.getLeader().isEmpty()) {
-              relayedLeader = r.getLeader();   // where a probe should go
-            }
+      void seen(KeepAliveResponse r) {
+        if (stream == mine && streamRelayed) {
+          if (!r.getRelayed()) {
+            // The node this stream relays through answered itself: it leads now.
+            streamRelayed = false;
+            relayedLeader = null;
+          } else if (!r.getLeader().isEmpty()) {
+            relayedLeader = r.getLeader();   // where a probe should go
           }
         }
-        onAck(r);
       }
 
       @Override
-      public void onError(Throwable t) {
+      void ended(Throwable t) {
         streamFailed(mine, endpoint, t);
-      }
-
-      @Override
-      public void onCompleted() {
-        streamFailed(mine, endpoint, null);
       }
     };
     stream = (ClientCallStreamObserver<KeepAliveRequest>) SessionServiceGrpc.newStub(caller.endpoints().channel(endpoint))
         .keepAlive(observer);
+  }
+
+  /** One keepalive stream's observer: every answer counts for the session, whichever stream it came on. */
+  private abstract class KeepAliveObserver implements ClientResponseObserver<KeepAliveRequest, KeepAliveResponse> {
+    ClientCallStreamObserver<KeepAliveRequest> mine;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<KeepAliveRequest> requestStream) {
+      mine = requestStream;
+    }
+
+    @Override
+    public void onNext(KeepAliveResponse r) {
+      synchronized (streamLock) {
+        seen(r);
+      }
+      onAck(r);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      ended(t);
+    }
+
+    @Override
+    public void onCompleted() {
+      ended(null);
+    }
+
+    /** Under streamLock, before the answer counts. */
+    abstract void seen(KeepAliveResponse r);
+
+    /** The call ended; {@code t} is null for a clean end. */
+    abstract void ended(Throwable t);
   }
 
   private void streamFailed(ClientCallStreamObserver<KeepAliveRequest> failed, String endpoint, Throwable t) {
@@ -590,42 +609,23 @@ public final class RealSession implements Session {
       }
       relayedSinceNanos = System.nanoTime();
       String target = relayedLeader;
-      ClientResponseObserver<KeepAliveRequest, KeepAliveResponse> observer = new ClientResponseObserver<>() {
-        private ClientCallStreamObserver<KeepAliveRequest> mine;
-
+      KeepAliveObserver observer = new KeepAliveObserver() {
         @Override
-        public void beforeStart(ClientCallStreamObserver<KeepAliveRequest> requestStream) {
-          mine = requestStream;
-        }
-
-        @Override
-        public void onNext(KeepAliveResponse r) {
-          synchronized (streamLock) {
-            if (probe == mine && streamRelayed && stream != null) {
-              LOG.info("session {}: the leader {} is in reach again; renewing there", id, target);
-              abandon(stream);
-              stream = mine;
-              streamEndpoint = target;
-              streamRelayed = false;
-              relayedLeader = null;
-              probe = null;
-            }
+        void seen(KeepAliveResponse r) {
+          if (probe == mine && streamRelayed && stream != null) {
+            LOG.info("session {}: the leader {} is in reach again; renewing there", id, target);
+            abandon(stream);
+            stream = mine;
+            streamEndpoint = target;
+            streamRelayed = false;
+            relayedLeader = null;
+            probe = null;
           }
-          onAck(r);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          ended(t);
-        }
-
-        @Override
-        public void onCompleted() {
-          ended(null);
         }
 
         // A probe ends quietly; once it has become the session's stream, it ends as streams do.
-        private void ended(Throwable t) {
+        @Override
+        void ended(Throwable t) {
           if (!dropProbe(mine)) {
             streamFailed(mine, target, t);
           }

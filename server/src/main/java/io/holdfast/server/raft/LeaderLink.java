@@ -1,25 +1,18 @@
 package io.holdfast.server.raft;
 
 import io.holdfast.server.state.ErrorCode;
-import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
-import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
-import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.exceptions.NotLeaderException;
-import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
-import org.apache.ratis.util.TimeDuration;
 
 /**
  * A follower's line to the current leader over Raft's own port (and its peer TLS), for what a
@@ -102,16 +95,7 @@ final class LeaderLink implements AutoCloseable {
     if (link != null) {
       closeLater(link.client());
     }
-    RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(TIMEOUT_MS, TimeUnit.MILLISECONDS));
-    RaftPeer target = RaftPeer.newBuilder().setId(leader.getId()).setAddress(leader.getAddress()).build();
-    RaftClient client = RaftClient.newBuilder()
-        .setRaftGroup(RaftGroup.valueOf(groupId, target))
-        .setProperties(p)
-        .setParameters(parameters)
-        .setRetryPolicy(RetryPolicies.noRetry())
-        .build();
-    link = new Link(leader, client);
+    link = new Link(leader, PeerRaftClients.to(leader, groupId, parameters, TIMEOUT_MS));
     return link;
   }
 
@@ -123,19 +107,8 @@ final class LeaderLink implements AutoCloseable {
     }
   }
 
-  // Closing a gRPC channel can take a while; no caller should wait for it.
   private void closeLater(RaftClient client) {
-    try {
-      closer.execute(() -> {
-        try {
-          client.close();
-        } catch (IOException ignored) {
-          // nothing left to do with it
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException stopping) {
-      // the process takes the channel with it
-    }
+    PeerRaftClients.closeLater(closer, client);
   }
 
   @Override

@@ -3,21 +3,15 @@ package io.holdfast.server.raft;
 import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
-import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.proto.RaftProtos.LogInfoProto;
 import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
 import org.apache.ratis.protocol.GroupInfoReply;
-import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.server.protocol.TermIndex;
-import org.apache.ratis.util.TimeDuration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -101,31 +95,11 @@ final class PeerLogAsker implements DeadLeaderDetector.PeerLogs, AutoCloseable {
   }
 
   private RaftClient newClient(RaftPeer peer) {
-    RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p,
-        TimeDuration.valueOf(DeadLeaderDetector.ASK_TIMEOUT_MS, TimeUnit.MILLISECONDS));
-    RaftPeer target = RaftPeer.newBuilder().setId(peer.getId()).setAddress(peer.getAddress()).build();
-    return RaftClient.newBuilder()
-        .setRaftGroup(RaftGroup.valueOf(groupId, target))
-        .setProperties(p)
-        .setParameters(parameters)
-        .setRetryPolicy(RetryPolicies.noRetry())
-        .build();
+    return PeerRaftClients.to(peer, groupId, parameters, DeadLeaderDetector.ASK_TIMEOUT_MS);
   }
 
-  // Closing a gRPC channel can take a while; nobody should wait for it.
   private void closeLater(RaftClient client) {
-    try {
-      background.execute(() -> {
-        try {
-          client.close();
-        } catch (IOException ignored) {
-          // nothing left to do with it
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException stopped) {
-      // the node is stopping: its process takes the channel with it
-    }
+    PeerRaftClients.closeLater(background, client);
   }
 
   @Override
