@@ -47,7 +47,10 @@ public final class HoldfastServer implements AutoCloseable {
   static final int MAX_CALLS_PER_CONNECTION = 100_000;
 
   private final ServerConfig config;
-  private final HoldfastStateMachine stateMachine = new HoldfastStateMachine();
+  /** How often the leader checks whether the cluster's apply rules can be raised (only while they can). */
+  static final long APPLY_RULES_CHECK_MS = 5_000;
+
+  private final HoldfastStateMachine stateMachine;
   private final RaftNode raft;
   private final LeaderSessionClock sessionClock;
   private final RenewalCheckpointer checkpointer;
@@ -79,7 +82,17 @@ public final class HoldfastServer implements AutoCloseable {
    */
   public HoldfastServer(ServerConfig config, MetricRegistry registry, java.util.List<io.grpc.ServerInterceptor> innermost)
       throws IOException {
+    this(config, registry, innermost, new HoldfastStateMachine());
+  }
+
+  /**
+   * Test seam: a node with a state machine of the test's, e.g. one that plays an older or a newer
+   * build's apply rules in a rolling-upgrade test.
+   */
+  public HoldfastServer(ServerConfig config, MetricRegistry registry, java.util.List<io.grpc.ServerInterceptor> innermost,
+      HoldfastStateMachine stateMachine) throws IOException {
     this.config = config;
+    this.stateMachine = stateMachine;
     if (!io.holdfast.server.raft.CommonPoolFloor.inEffect()) {
       LOG.warn("PERFORMANCE: the JVM's common pool has one thread, so Ratis starts a thread for every follower "
           + "append; start the JVM with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 "
@@ -142,6 +155,8 @@ public final class HoldfastServer implements AutoCloseable {
     this.watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);
     registry.gauge("holdfast_watch_streams", () -> watches::subscriberCount);
+    registry.gauge("holdfast_apply_rules_written", () -> stateMachine::writeRules);
+    registry.gauge("holdfast_apply_rules_supported", () -> stateMachine::supportedRules);
     ApiErrors errors = new ApiErrors(config, metrics);
     Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength());
     AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
@@ -229,6 +244,13 @@ public final class HoldfastServer implements AutoCloseable {
         LOG.debug("leader contact check failed", e);
       }
     }, 250, 250, TimeUnit.MILLISECONDS);
+    timers.scheduleWithFixedDelay(() -> {
+      try {
+        raft.checkApplyRules();
+      } catch (RuntimeException e) {
+        LOG.debug("apply rules check failed", e);
+      }
+    }, APPLY_RULES_CHECK_MS, APPLY_RULES_CHECK_MS, TimeUnit.MILLISECONDS);
     checkpointer.start();
     grpc.start();
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);

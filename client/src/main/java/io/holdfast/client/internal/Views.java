@@ -63,6 +63,7 @@ final class Views {
     }
     return new ClusterStatus(r.getMemberId(), r.getClusterId(), r.getRole(), r.getLeaderId(),
         r.getLeaderClientAddress(), r.getTerm(), r.getAppliedIndex(), r.getCommitIndex(), members,
-        Duration.ofMillis(r.getMinSessionTtlMs()), Duration.ofMillis(r.getMaxSessionTtlMs()), r.getVersion());
+        Duration.ofMillis(r.getMinSessionTtlMs()), Duration.ofMillis(r.getMaxSessionTtlMs()), r.getVersion(),
+        r.getApplyRules(), r.getApplyRulesSupported());
   }
 }

@@ -67,6 +67,8 @@ public final class StatusCommand implements Callable<Integer> {
           m.put("lag", lag);
           m.put("leader", s.leaderId());
           m.put("version", s.version());
+          m.put("apply_rules", s.applyRules());
+          m.put("apply_rules_supported", s.applyRulesSupported());
           m.put("health", health);
           rows.add(List.of(s.memberId(), endpoints.get(i), s.role(), Long.toString(s.term()),
               Long.toString(s.appliedIndex()), Long.toString(s.commitIndex()), Long.toString(lag), health));
@@ -85,8 +87,41 @@ public final class StatusCommand implements Callable<Integer> {
     } else {
       Output.table(out, List.of("MEMBER", "ENDPOINT", "ROLE", "TERM", "APPLIED", "COMMIT", "LAG", "HEALTH"), rows);
       out.println(leader == null ? "no leader" : "leader: " + leader);
+      String rules = applyRulesLine(answers);
+      if (rules != null) {
+        out.println(rules);
+      }
       out.flush();
     }
     return healthy ? ExitCodes.OK : ExitCodes.FAILED;
+  }
+
+  /**
+   * The apply rules the cluster writes, and which members' builds know later ones (a rolling upgrade
+   * under way); null when no member answered with them (an older server).
+   */
+  static String applyRulesLine(List<ClusterStatus> answers) {
+    int writes = 0;
+    java.util.TreeMap<Integer, List<String>> ahead = new java.util.TreeMap<>();
+    for (ClusterStatus s : answers) {
+      if (s != null) {
+        writes = Math.max(writes, s.applyRules());
+      }
+    }
+    if (writes == 0) {
+      return null;
+    }
+    for (ClusterStatus s : answers) {
+      if (s != null && s.applyRulesSupported() > writes) {
+        ahead.computeIfAbsent(s.applyRulesSupported(), k -> new ArrayList<>()).add(s.memberId());
+      }
+    }
+    StringBuilder b = new StringBuilder("apply rules: " + writes);
+    ahead.forEach((rules, members) -> b.append("; ").append(String.join(", ", members)).append(" know ")
+        .append(rules));
+    if (!ahead.isEmpty()) {
+      b.append(" (the leader raises them once every voter does)");
+    }
+    return b.toString();
   }
 }

@@ -72,7 +72,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
           .setRole(raft.role())
           .setMinSessionTtlMs(config.minSessionTtlMs())
           .setMaxSessionTtlMs(config.maxSessionTtlMs())
-          .setVersion(VERSION);
+          .setVersion(VERSION)
+          .setApplyRules(raft.stateMachine().writeRules())
+          .setApplyRulesSupported(raft.stateMachine().supportedRules());
       if (leader != null) {
         b.setLeaderId(leader);
         String address = raft.clientAddressOf(leader);

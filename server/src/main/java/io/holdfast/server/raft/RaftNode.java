@@ -70,6 +70,7 @@ public final class RaftNode implements AutoCloseable {
   private final DeadLeaderDetector deadLeaderDetector;
   private final PeerLogAsker peerLogs;
   private final LeaderLink leaderLink;
+  private final ApplyRulesNegotiation applyRules;
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
@@ -147,6 +148,47 @@ public final class RaftNode implements AutoCloseable {
         // FORMAT (the default) refuses an existing storage dir: a restarted node must RECOVER.
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
+    this.applyRules = new ApplyRulesNegotiation(new ApplyRulesNegotiation.Node() {
+      @Override
+      public boolean isLeader() {
+        return RaftNode.this.isLeader();
+      }
+
+      @Override
+      public RaftPeerId selfId() {
+        return selfId;
+      }
+
+      @Override
+      public org.apache.ratis.server.RaftConfiguration configuration() {
+        try {
+          return division().getRaftConf();
+        } catch (RuntimeException e) {
+          return null;
+        }
+      }
+
+      @Override
+      public CompletableFuture<Result> submit(Command command) {
+        return RaftNode.this.submit(command);
+      }
+    }, stateMachine, groupId, parameters(peerTls, null));
+  }
+
+  /**
+   * On the leader, when the cluster writes older apply rules than this build knows: asks every
+   * voter which it knows and raises the cluster's rules if they all know more (see
+   * {@link ApplyRulesNegotiation}). Call periodically; cheap when there is nothing to raise.
+   */
+  public CompletableFuture<Integer> checkApplyRules() {
+    return applyRules.check();
+  }
+
+  /** What each voter said it knows at the leader's last round of {@link #checkApplyRules} (empty before one). */
+  public java.util.Map<String, Integer> applyRulesAnswers() {
+    java.util.Map<String, Integer> out = new java.util.TreeMap<>();
+    applyRules.lastAnswers().forEach((id, rules) -> out.put(id.toString(), rules));
+    return out;
   }
 
   private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls,
@@ -699,6 +741,7 @@ public final class RaftNode implements AutoCloseable {
         peerLogs.close();
       }
       leaderLink.close();
+      applyRules.close();
       server.close();
     } finally {
       batchPump.shutdownNow();

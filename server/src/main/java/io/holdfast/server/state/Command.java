@@ -212,6 +212,18 @@ public sealed interface Command {
   }
 
   /**
+   * From this entry on, the leader writes entries under apply rules {@code rules}. Proposed only
+   * once every voter has said it supports them, so that a leader on a newer build never writes
+   * entries its older fellow members would have to stop at during a rolling upgrade. Never lowers
+   * the rules.
+   */
+  record RaiseApplyRules(int rules) implements Command {
+    public String fingerprint() {
+      return "rules:" + rules;
+    }
+  }
+
+  /**
    * Commands that reached the leader together, replicated as one entry: one fsync, one round trip
    * and one apply for all of them. Each is applied in order as if it had an entry of its own, at
    * its own revision, so a batch changes no outcome, only the cost.

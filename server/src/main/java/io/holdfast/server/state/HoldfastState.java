@@ -52,6 +52,8 @@ public final class HoldfastState {
   private long lastAppliedTerm;
   /** The revision of the last command applied; at least its entry's log index. */
   private long lastRevision;
+  /** The apply rules the leader writes new entries under (LogEntry.RULES at most on this build). */
+  private int clusterRules = LogEntry.NEGOTIATED_FROM;
 
   /**
    * Applies one entry. Never throws for any input: invalid commands come back as a {@link Failure}
@@ -120,6 +122,9 @@ public final class HoldfastState {
       return put(entry, p, events);
     } else if (c instanceof Command.Delete d) {
       return delete(entry, d, events);
+    } else if (c instanceof Command.RaiseApplyRules r) {
+      clusterRules = Math.max(clusterRules, r.rules());
+      return new Result.ApplyRulesRaised(clusterRules);
     }
     return new Failure(ErrorCode.INVALID_ARGUMENT, "unknown command");
   }
@@ -690,6 +695,11 @@ public final class HoldfastState {
    * tokens, session ids and KV revisions are numbered by (its index part). Equal to the last
    * applied log index until a batch holds more than one command.
    */
+  /** See {@link Command.RaiseApplyRules}. */
+  public int clusterRules() {
+    return clusterRules;
+  }
+
   public long lastRevision() {
     return Math.max(lastRevision, lastAppliedIndex);
   }
@@ -766,7 +776,7 @@ public final class HoldfastState {
     return new StateImage(lastAppliedIndex, lastAppliedTerm, clock.elapsedMs(), clock.lastStampMs(),
         clock.lastStampTerm(), clock.wallMs(), ss, locks.image(), List.copyOf(sessions.recentOpens()),
         cached(adminRequests), audit.all(), List.copyOf(kv.all()), cached(kvRequests), locks.fencingEpoch,
-        lastRevision());
+        lastRevision(), clusterRules);
   }
 
   private static List<StateImage.CachedRequest> cached(RequestCache cache) {
@@ -784,6 +794,7 @@ public final class HoldfastState {
     lastAppliedIndex = img.lastAppliedIndex();
     lastAppliedTerm = img.lastAppliedTerm();
     lastRevision = Math.max(img.lastRevision(), img.lastAppliedIndex());
+    clusterRules = Math.max(img.clusterRules(), LogEntry.NEGOTIATED_FROM);
     clock.restore(img.clockElapsedMs(), img.clockLastStampMs(), img.clockLastStampTerm(), img.clockWallMs());
     for (StateImage.SessionImage si : img.sessions()) {
       SessionRecord s = new SessionRecord(si.id(), si.ttlMs(), si.client(), si.createdAtMs(), si.exclusiveKey());

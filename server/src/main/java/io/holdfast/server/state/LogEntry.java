@@ -14,6 +14,13 @@ public record LogEntry(long index, long term, long leaderTimeMs, Command command
    */
   public static final int RULES = 2;
 
+  /**
+   * The rules a cluster writes until every voter has said it supports more (see
+   * {@link Command.RaiseApplyRules}); also what a node that cannot be asked is taken to support,
+   * since every build that negotiates knows them.
+   */
+  public static final int NEGOTIATED_FROM = 2;
+
   /** An entry under the current rules. */
   public LogEntry(long index, long term, long leaderTimeMs, Command command) {
     this(index, term, leaderTimeMs, command, RULES);

@@ -52,6 +52,9 @@ public sealed interface Result {
       long orphanedForMs) implements Result {}
 
   /** A put or delete took effect at {@code revision} (the command's revision, see FencingToken). */
+  /** The rules new entries are written under, after a {@link Command.RaiseApplyRules}. */
+  record ApplyRulesRaised(int rules) implements Result {}
+
   record KvWritten(long revision, boolean existed) implements Result {}
 
   /**

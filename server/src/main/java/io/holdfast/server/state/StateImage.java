@@ -21,7 +21,18 @@ public record StateImage(
     List<KvEntry> kv,
     List<CachedRequest> kvRequests,
     long fencingEpoch,
-    long lastRevision) {
+    long lastRevision,
+    int clusterRules) {
+
+  /** An image from before apply rules were negotiated: see LogEntry.NEGOTIATED_FROM. */
+  public StateImage(long lastAppliedIndex, long lastAppliedTerm, long clockElapsedMs, long clockLastStampMs,
+      long clockLastStampTerm, long clockWallMs, List<SessionImage> sessions, List<LockImage> locks,
+      List<OpenImage> recentOpens, List<CachedRequest> adminRequests, List<AuditEntry> audit, List<KvEntry> kv,
+      List<CachedRequest> kvRequests, long fencingEpoch, long lastRevision) {
+    this(lastAppliedIndex, lastAppliedTerm, clockElapsedMs, clockLastStampMs, clockLastStampTerm, clockWallMs,
+        sessions, locks, recentOpens, adminRequests, audit, kv, kvRequests, fencingEpoch, lastRevision,
+        LogEntry.NEGOTIATED_FROM);
+  }
 
   /** An image from before batches: every revision was its entry's log index. */
   public StateImage(long lastAppliedIndex, long lastAppliedTerm, long clockElapsedMs, long clockLastStampMs,

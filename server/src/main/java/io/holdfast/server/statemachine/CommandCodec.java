@@ -39,13 +39,46 @@ public final class CommandCodec {
     return new Decoded(p.getLeaderTimeMs(), fromProto(p), p.getApplyRules());
   }
 
-  /** Stamps an encoded command with the leader's time and rules (done in startTransaction). */
-  public static byte[] stamp(byte[] bytes, long leaderTimeMs) throws InvalidProtocolBufferException {
+  /**
+   * Stamps an encoded command with the leader's time and the cluster's apply rules {@code rules}
+   * (done in startTransaction). {@code supportedRules}: the most this leader can apply itself.
+   */
+  public static byte[] stamp(byte[] bytes, long leaderTimeMs, int rules, int supportedRules)
+      throws InvalidProtocolBufferException {
     var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
     // Every replica stops at an entry it cannot decode (HoldfastStateMachine), so nothing that
     // this build could not decode may reach the log: not even from a stray Raft client.
     checkKinds(p, true);
-    return p.toBuilder().setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
+    int raise = raisedRules(p);
+    if (raise > supportedRules) {
+      throw new InvalidProtocolBufferException("cannot raise the apply rules to " + raise + ": this node knows rules up to "
+          + supportedRules);
+    }
+    return p.toBuilder().setLeaderTimeMs(leaderTimeMs).setApplyRules(Math.min(rules, supportedRules)).build()
+        .toByteArray();
+  }
+
+  private static int raisedRules(io.holdfast.server.statemachine.proto.Command p) {
+    int most = p.hasRaiseApplyRules() ? p.getRaiseApplyRules().getRules() : 0;
+    for (var inner : p.getBatch().getCommandsList()) {
+      most = Math.max(most, raisedRules(inner));
+    }
+    return most;
+  }
+
+  /** The rules {@code c} raises the cluster to (the highest, in a batch); 0 if it raises none. */
+  public static int raisedRules(Command c) {
+    if (c instanceof Command.RaiseApplyRules r) {
+      return Math.max(r.rules(), 0);
+    }
+    if (c instanceof Command.Batch b) {
+      int most = 0;
+      for (Command inner : b.commands()) {
+        most = Math.max(most, raisedRules(inner));
+      }
+      return most;
+    }
+    return 0;
   }
 
   private static void checkKinds(io.holdfast.server.statemachine.proto.Command p, boolean top)
@@ -111,6 +144,8 @@ public final class CommandCodec {
         cp.addRenewedSessionIds(id);
       }
       b.setCheckpoint(cp);
+    } else if (c instanceof Command.RaiseApplyRules o) {
+      b.setRaiseApplyRules(io.holdfast.server.statemachine.proto.RaiseApplyRules.newBuilder().setRules(o.rules()));
     } else if (c instanceof Command.Batch o) {
       var batch = io.holdfast.server.statemachine.proto.CommandBatch.newBuilder();
       for (Command inner : o.commands()) {
@@ -177,6 +212,8 @@ public final class CommandCodec {
         }
         return new Command.Checkpoint(ids);
       }
+      case RAISE_APPLY_RULES:
+        return new Command.RaiseApplyRules(p.getRaiseApplyRules().getRules());
       case BATCH: {
         java.util.List<Command> commands = new java.util.ArrayList<>(p.getBatch().getCommandsCount());
         for (var inner : p.getBatch().getCommandsList()) {

@@ -62,6 +62,32 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   private volatile long lastSnapshotBytes;
   private volatile Path restoreSeed;
   private final SnapshotWriter snapshots = new SnapshotWriter(storage, n -> lastSnapshotBytes = n);
+  /** The highest apply rules this node can apply (LogEntry.RULES; lower or higher only in tests). */
+  private final int supportedRules;
+  /** The rules this node writes as leader: the state's cluster rules, read outside apply. */
+  private volatile int writeRules = LogEntry.NEGOTIATED_FROM;
+
+  public HoldfastStateMachine() {
+    this(LogEntry.RULES);
+  }
+
+  /**
+   * Test seam: a node that claims to apply rules up to {@code supportedRules}, to play an older or
+   * a newer build in a mixed cluster. Rules above LogEntry.RULES apply as LogEntry.RULES does.
+   */
+  public HoldfastStateMachine(int supportedRules) {
+    this.supportedRules = supportedRules;
+  }
+
+  /** The highest apply rules this node can apply. */
+  public int supportedRules() {
+    return supportedRules;
+  }
+
+  /** The apply rules new entries are written under (the replicated cluster rules). */
+  public int writeRules() {
+    return writeRules;
+  }
 
   /** The size of the newest snapshot this node wrote or loaded (0 before the first). */
   public long lastSnapshotBytes() {
@@ -208,9 +234,21 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     MD5FileUtil.verifySavedMD5(file.toFile(), snap.getFile().getFileDigest());
     byte[] bytes = Files.readAllBytes(file);
     lastSnapshotBytes = bytes.length;
+    io.holdfast.server.state.StateImage image = SnapshotCodec.decode(bytes);
+    if (image.clusterRules() > supportedRules) {
+      // The others may write entries under these rules at any time; a node that cannot apply them
+      // must not take part (and as leader it would write older rules than the cluster agreed on).
+      String message = "snapshot " + file.getFileName() + " says the cluster writes apply rules " + image.clusterRules()
+          + " and this build knows rules up to " + supportedRules + ". Upgrade this node's binary"
+          + " (ops/runbooks/rolling-restart.md)";
+      LOG.error(message);
+      onUnappliable.accept(new IllegalStateException(message));
+      throw new IOException(message);
+    }
     synchronized (state) {
-      state.restore(SnapshotCodec.decode(bytes));
+      state.restore(image);
       setLastAppliedTermIndex(TermIndex.valueOf(state.lastAppliedTerm(), state.lastAppliedIndex()));
+      writeRules = state.clusterRules();
     }
     LOG.info("Loaded snapshot {} (index {}, {} sessions)", file.getFileName(), state.lastAppliedIndex(),
         state.sessionCount());
@@ -237,7 +275,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     // Runs on the leader only: the one place a clock may enter the log.
-    byte[] stamped = CommandCodec.stamp(request.getMessage().getContent().toByteArray(), stamps.nowMs());
+    byte[] stamped = CommandCodec.stamp(request.getMessage().getContent().toByteArray(), stamps.nowMs(), writeRules,
+        supportedRules);
     return TransactionContext.newBuilder()
         .setStateMachine(this)
         .setClientRequest(request)
@@ -255,9 +294,14 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     } catch (InvalidProtocolBufferException e) {
       throw unappliable(entry, "this build cannot decode it (" + e.getMessage() + ")");
     }
-    if (d.applyRules() > LogEntry.RULES) {
+    if (d.applyRules() > supportedRules) {
       throw unappliable(entry, "it was written under apply rules " + d.applyRules() + " and this build knows rules up to "
-          + LogEntry.RULES);
+          + supportedRules);
+    }
+    int raise = CommandCodec.raisedRules(d.command());
+    if (raise > supportedRules) {
+      throw unappliable(entry, "it raises the cluster's apply rules to " + raise + " and this build knows rules up to "
+          + supportedRules);
     }
     Result result;
     List<StateEvent> events = new ArrayList<>();
@@ -265,6 +309,10 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
           d.applyRules()), events::add);
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
+      if (raise > 0) {
+        writeRules = state.clusterRules();
+        LOG.info("From log entry {} on, new entries are written under apply rules {}", entry.getIndex(), writeRules);
+      }
       if (!events.isEmpty()) {
         for (StateObserver o : observers) {
           try {
@@ -324,12 +372,27 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     if (request.getContent().isEmpty()) {
       return CompletableFuture.completedFuture(Message.EMPTY);
     }
+    byte[] content = request.getContent().toByteArray();
+    if (asksSupportedRules(content)) {
+      // Answered by any member, leader or not (the leader asks its followers by stale read).
+      return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(
+          io.holdfast.server.statemachine.proto.SupportedRulesReply.newBuilder().setSupported(supportedRules).build()
+              .toByteArray())));
+    }
     Function<byte[], CompletableFuture<byte[]>> handler = peerQueries;
     if (handler == null) {
       return CompletableFuture.failedFuture(new IOException("this node does not answer peer queries yet"));
     }
-    return handler.apply(request.getContent().toByteArray())
+    return handler.apply(content)
         .thenApply(answer -> Message.valueOf(ByteString.copyFrom(answer)));
+  }
+
+  private static boolean asksSupportedRules(byte[] content) {
+    try {
+      return io.holdfast.server.statemachine.proto.PeerQuery.parseFrom(content).hasSupportedRules();
+    } catch (InvalidProtocolBufferException e) {
+      return false;
+    }
   }
 
   @Override

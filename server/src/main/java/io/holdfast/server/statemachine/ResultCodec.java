@@ -41,6 +41,8 @@ public final class ResultCodec {
           .setToken2(o.newToken()).setTtlMs(o.orphanedForMs());
     } else if (r instanceof Result.KvWritten o) {
       b.setToken(o.revision()).setFlag(o.existed());
+    } else if (r instanceof Result.ApplyRulesRaised o) {
+      b.setPosition(o.rules());
     } else if (r instanceof Result.CheckpointApplied o) {
       b.addAllSessionIds(o.missingSessionIds());
     } else if (r instanceof Result.Batch o) {
@@ -75,6 +77,8 @@ public final class ResultCodec {
         return new Result.Revoked(p.getSessionId(), p.getToken(), p.getSessionId2(), p.getToken2(), p.getTtlMs());
       case "KvWritten":
         return new Result.KvWritten(p.getToken(), p.getFlag());
+      case "ApplyRulesRaised":
+        return new Result.ApplyRulesRaised((int) p.getPosition());
       case "CheckpointApplied":
         return new Result.CheckpointApplied(p.getSessionIdsList());
       case "Batch": {

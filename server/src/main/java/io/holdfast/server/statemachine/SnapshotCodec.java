@@ -41,6 +41,7 @@ public final class SnapshotCodec {
             : img.fencingEpoch() == 0 ? FORMAT_WITHOUT_EPOCH : FORMAT_WITH_EPOCH)
         .setLastAppliedIndex(img.lastAppliedIndex())
         .setLastRevision(img.lastRevision())
+        .setClusterRules(img.clusterRules())
         .setLastAppliedTerm(img.lastAppliedTerm())
         .setClockMs(img.clockElapsedMs())
         .setLastStampMs(img.clockLastStampMs())
@@ -159,6 +160,7 @@ public final class SnapshotCodec {
     }
     return new StateImage(p.getLastAppliedIndex(), p.getLastAppliedTerm(), p.getClockMs(), p.getLastStampMs(),
         p.getLastStampTerm(), p.getWallMs(), sessions, locks, opens, admin, audit, kv, kvRequests,
-        p.getFencingEpoch(), Math.max(p.getLastRevision(), p.getLastAppliedIndex()));
+        p.getFencingEpoch(), Math.max(p.getLastRevision(), p.getLastAppliedIndex()),
+        Math.max(p.getClusterRules(), io.holdfast.server.state.LogEntry.NEGOTIATED_FROM));
   }
 }

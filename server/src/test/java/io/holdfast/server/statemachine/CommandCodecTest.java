@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.holdfast.server.state.ClientInfo;
 import io.holdfast.server.state.Command;
+import io.holdfast.server.state.LogEntry;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,7 @@ class CommandCodecTest {
         new Command.Delete("del-1", "k", 12, "fleet/aim_lock_config", 77),
         new Command.Checkpoint(List.of()),
         new Command.Checkpoint(List.of(42L, 7L, 42L)),
+        new Command.RaiseApplyRules(3),
         new Command.Batch(List.of(new Command.Acquire("acq-5", 42, "y", -1),
             new Command.Put("put-3", "k", "v".getBytes(), -1, "y", 9), new Command.Checkpoint(List.of(42L)))));
   }
@@ -76,10 +78,10 @@ class CommandCodecTest {
     Command c = new Command.Acquire("acq-1", 42, "x", 5_000);
     byte[] unstamped = CommandCodec.encode(c, 0);
 
-    CommandCodec.Decoded d = CommandCodec.decode(CommandCodec.stamp(unstamped, 123_456));
+    CommandCodec.Decoded d = CommandCodec.decode(CommandCodec.stamp(unstamped, 123_456, LogEntry.RULES, LogEntry.RULES));
     assertEquals(123_456, d.leaderTimeMs());
     assertEquals(c, d.command());
-    assertEquals(999, CommandCodec.decode(CommandCodec.stamp(CommandCodec.encode(c, 5), 999)).leaderTimeMs());
+    assertEquals(999, CommandCodec.decode(CommandCodec.stamp(CommandCodec.encode(c, 5), 999, LogEntry.RULES, LogEntry.RULES)).leaderTimeMs());
   }
 
   @Test

@@ -42,6 +42,7 @@ class ResultCodecTest {
         new Result.KvWritten(102, false),
         new Result.Revoked(7, 40, 0, 0, 15_000),
         new Result.CheckpointApplied(List.of()),
+        new Result.ApplyRulesRaised(3),
         new Result.CheckpointApplied(List.of(9L, 3L, 1_000_000_000_000L)),
         new Result.Batch(List.of(new Result.Granted(12), new Result.Failure(ErrorCode.NOT_HOLDER, "no", 11),
             new Result.SessionClosed(List.of("a")))),

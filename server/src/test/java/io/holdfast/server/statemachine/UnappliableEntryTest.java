@@ -60,12 +60,12 @@ class UnappliableEntryTest {
   @Test
   void theLeaderRefusesToLogACommandNoMemberCouldApply() {
     byte[] empty = io.holdfast.server.statemachine.proto.Command.newBuilder().build().toByteArray();
-    assertThrows(InvalidProtocolBufferException.class, () -> CommandCodec.stamp(empty, 1));
+    assertThrows(InvalidProtocolBufferException.class, () -> CommandCodec.stamp(empty, 1, LogEntry.RULES, LogEntry.RULES));
     byte[] unknownInBatch = io.holdfast.server.statemachine.proto.Command.newBuilder()
         .setBatch(io.holdfast.server.statemachine.proto.CommandBatch.newBuilder()
             .addCommands(io.holdfast.server.statemachine.proto.Command.newBuilder().build()))
         .build().toByteArray();
-    assertThrows(InvalidProtocolBufferException.class, () -> CommandCodec.stamp(unknownInBatch, 1));
+    assertThrows(InvalidProtocolBufferException.class, () -> CommandCodec.stamp(unknownInBatch, 1, LogEntry.RULES, LogEntry.RULES));
   }
 
   @Test

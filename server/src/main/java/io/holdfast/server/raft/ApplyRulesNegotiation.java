@@ -1,0 +1,169 @@
+package io.holdfast.server.raft;
+
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.LogEntry;
+import io.holdfast.server.state.Result;
+import io.holdfast.server.statemachine.HoldfastStateMachine;
+import io.holdfast.server.statemachine.proto.PeerQuery;
+import io.holdfast.server.statemachine.proto.SupportedRulesQuery;
+import io.holdfast.server.statemachine.proto.SupportedRulesReply;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftConfiguration;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The leader's side of a rolling upgrade: it writes entries under the cluster's apply rules, not
+ * its own build's, and raises the cluster's rules (a {@link Command.RaiseApplyRules} entry) only
+ * once every voter has said it can apply them. Without this, a newer node that won an election
+ * mid-rollout wrote entries its older fellow members had to stop at, and a majority of old
+ * members meant an outage (etcd's cluster version solves the same problem).
+ *
+ * <p>A voter that does not answer (down, unreachable, or a build from before this question) counts
+ * as knowing {@link LogEntry#NEGOTIATED_FROM} only. Nothing is asked while the cluster already
+ * writes this build's rules, which is the steady state.
+ */
+final class ApplyRulesNegotiation implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ApplyRulesNegotiation.class);
+  /** How long one voter has to answer. */
+  static final long ASK_TIMEOUT_MS = 2_000;
+
+  /** What the negotiation needs of this node's Raft server. */
+  interface Node {
+    boolean isLeader();
+
+    RaftPeerId selfId();
+
+    /** The current configuration; null while unknown. */
+    RaftConfiguration configuration();
+
+    CompletableFuture<Result> submit(Command command);
+  }
+
+  private final Node node;
+  private final HoldfastStateMachine stateMachine;
+  private final Function<RaftPeer, CompletableFuture<Integer>> ask;
+  private final AtomicBoolean asking = new AtomicBoolean();
+  private final ExecutorService closer = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "holdfast-rules-asker");
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile Map<RaftPeerId, Integer> lastAnswers = Map.of();
+
+  ApplyRulesNegotiation(Node node, HoldfastStateMachine stateMachine, RaftGroupId groupId, Parameters parameters) {
+    this.node = node;
+    this.stateMachine = stateMachine;
+    this.ask = peer -> askOverRaft(peer, groupId, parameters);
+  }
+
+  /** For tests: {@code ask} answers for each voter. */
+  ApplyRulesNegotiation(Node node, HoldfastStateMachine stateMachine, Function<RaftPeer, CompletableFuture<Integer>> ask) {
+    this.node = node;
+    this.stateMachine = stateMachine;
+    this.ask = ask;
+  }
+
+  /** What each voter said at the last round (this node included), for the status page and logs. */
+  Map<RaftPeerId, Integer> lastAnswers() {
+    return lastAnswers;
+  }
+
+  /**
+   * One round, called periodically: if this node leads and the cluster writes older rules than it
+   * knows, asks every voter and raises the rules to the lowest answer. Completes with the rules
+   * proposed, or 0 when nothing was.
+   */
+  CompletableFuture<Integer> check() {
+    int writes = stateMachine.writeRules();
+    int knows = stateMachine.supportedRules();
+    if (writes >= knows || !node.isLeader()) {
+      return CompletableFuture.completedFuture(0);
+    }
+    RaftConfiguration conf = node.configuration();
+    if (conf == null) {
+      return CompletableFuture.completedFuture(0);
+    }
+    if (!asking.compareAndSet(false, true)) {
+      return CompletableFuture.completedFuture(0);
+    }
+    // Voters of both configurations while one changes: an entry must be applicable by either.
+    Map<RaftPeerId, RaftPeer> voters = new LinkedHashMap<>();
+    conf.getCurrentPeers().forEach(p -> voters.put(p.getId(), p));
+    conf.getPreviousPeers().forEach(p -> voters.put(p.getId(), p));
+    Map<RaftPeerId, CompletableFuture<Integer>> answers = new LinkedHashMap<>();
+    for (RaftPeer p : voters.values()) {
+      answers.put(p.getId(), p.getId().equals(node.selfId()) ? CompletableFuture.completedFuture(knows)
+          : ask.apply(p).handle((rules, error) -> error != null || rules == null ? LogEntry.NEGOTIATED_FROM : rules));
+    }
+    return CompletableFuture.allOf(answers.values().toArray(new CompletableFuture<?>[0])).thenCompose(done -> {
+      Map<RaftPeerId, Integer> said = new LinkedHashMap<>();
+      answers.forEach((id, f) -> said.put(id, f.join()));
+      lastAnswers = Map.copyOf(said);
+      int lowest = said.values().stream().mapToInt(Integer::intValue).min().orElse(LogEntry.NEGOTIATED_FROM);
+      int target = Math.min(lowest, knows);
+      if (target <= stateMachine.writeRules() || !node.isLeader()) {
+        LOG.debug("apply rules stay at {}: the voters know {}", stateMachine.writeRules(), said);
+        return CompletableFuture.completedFuture(0);
+      }
+      LOG.info("Every voter knows apply rules {} or later ({}): raising the cluster's rules from {}", target, said,
+          stateMachine.writeRules());
+      return node.submit(new Command.RaiseApplyRules(target)).handle((r, error) -> {
+        if (error != null) {
+          LOG.info("raising the apply rules to {} did not go through ({}); trying again later", target, error.toString());
+          return 0;
+        }
+        return target;
+      });
+    }).whenComplete((r, error) -> asking.set(false));
+  }
+
+  private CompletableFuture<Integer> askOverRaft(RaftPeer peer, RaftGroupId groupId, Parameters parameters) {
+    RaftClient client;
+    try {
+      client = PeerRaftClients.to(peer, groupId, parameters, ASK_TIMEOUT_MS);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    byte[] query = PeerQuery.newBuilder().setSupportedRules(SupportedRulesQuery.getDefaultInstance()).build()
+        .toByteArray();
+    CompletableFuture<Integer> answer;
+    try {
+      // A stale read: answered by the member itself, leader or not, without a ReadIndex.
+      answer = client.async().sendStaleRead(Message.valueOf(ByteString.copyFrom(query)), 0, peer.getId())
+          .thenApply(reply -> {
+            if (!reply.isSuccess()) {
+              throw new IllegalStateException(String.valueOf(reply.getException()));
+            }
+            try {
+              SupportedRulesReply r = SupportedRulesReply.parseFrom(reply.getMessage().getContent().toByteArray());
+              // An empty or foreign answer: a build that does not know the question.
+              return r.getSupported() > 0 ? r.getSupported() : LogEntry.NEGOTIATED_FROM;
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+              return LogEntry.NEGOTIATED_FROM;
+            }
+          });
+    } catch (RuntimeException e) {
+      answer = CompletableFuture.failedFuture(e);
+    }
+    return answer.whenComplete((r, error) -> PeerRaftClients.closeLater(closer, client));
+  }
+
+  @Override
+  public void close() {
+    closer.shutdown();
+  }
+}
