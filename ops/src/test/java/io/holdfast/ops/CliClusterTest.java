@@ -246,6 +246,11 @@ class CliClusterTest {
     JsonNode status = JSON.readTree(cli("status", "-o", "json").out());
     assertTrue(status.get("healthy").asBoolean());
     assertEquals(3, status.get("members").size());
+    for (JsonNode m : status.get("members")) {
+      assertEquals(2, m.get("apply_rules").asInt(), m.toString());
+      assertEquals(2, m.get("apply_rules_supported").asInt(), m.toString());
+    }
+    assertTrue(cli("status").out().contains("apply rules: 2\n"), "every member knows what the cluster writes");
     JsonNode sessions = JSON.readTree(cli("sessions", "-o", "json").out());
     assertTrue(sessions.isArray());
   }

@@ -48,7 +48,7 @@ public final class HoldfastServer implements AutoCloseable {
 
   private final ServerConfig config;
   /** How often the leader checks whether the cluster's apply rules can be raised (only while they can). */
-  static final long APPLY_RULES_CHECK_MS = 5_000;
+  public static final long APPLY_RULES_CHECK_MS = 5_000;
 
   private final HoldfastStateMachine stateMachine;
   private final RaftNode raft;
