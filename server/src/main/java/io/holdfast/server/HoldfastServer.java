@@ -58,6 +58,7 @@ public final class HoldfastServer implements AutoCloseable {
   private final ExecutorService callExecutor;
   private final ScheduledExecutorService timers;
   private final WatchHub watches;
+  private final GrantWaiters waiters;
   private final Server grpc;
   private final ServerMetrics metrics;
   private final HealthStatusManager health = new HealthStatusManager();
@@ -145,7 +146,7 @@ public final class HoldfastServer implements AutoCloseable {
         // already closing: nothing left to stop
       }
     });
-    GrantWaiters waiters = new GrantWaiters(responseExecutor);
+    this.waiters = new GrantWaiters(responseExecutor);
     stateMachine.addObserver(sessionClock);
     stateMachine.addObserver(metrics);
     sessionClock.reportGraceTo(metrics::failoverGrace);
@@ -155,6 +156,7 @@ public final class HoldfastServer implements AutoCloseable {
     this.watches = new WatchHub(stateMachine, config.watchHistory());
     stateMachine.addObserver(watches);
     registry.gauge("holdfast_watch_streams", () -> watches::subscriberCount);
+    raft.countForwardsWith(registry.counter("holdfast_commands_forwarded_to_leader"));
     registry.gauge("holdfast_apply_rules_written", () -> stateMachine::writeRules);
     registry.gauge("holdfast_apply_rules_supported", () -> stateMachine::supportedRules);
     ApiErrors errors = new ApiErrors(config, metrics);
@@ -174,6 +176,7 @@ public final class HoldfastServer implements AutoCloseable {
     this.grpc = builder
         .executor(callExecutor)
         // Interceptors run last-added first: metrics see every call, auth runs before any service.
+        .intercept(new io.holdfast.server.api.ForwardRequest())
         .intercept(auth)
         .intercept(new GrpcMetrics(registry))
         .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics, access))
@@ -239,7 +242,11 @@ public final class HoldfastServer implements AutoCloseable {
     long watchContactLimitMs = 3 * config.electionTimeoutMaxMs();
     timers.scheduleWithFixedDelay(() -> {
       try {
-        watches.leaderContact(raft.leaderContactAgeMs(), watchContactLimitMs);
+        long contactAgeMs = raft.leaderContactAgeMs();
+        watches.leaderContact(contactAgeMs, watchContactLimitMs);
+        if (contactAgeMs > watchContactLimitMs) {
+          waiters.leaderOutOfTouch();
+        }
       } catch (RuntimeException e) {
         LOG.debug("leader contact check failed", e);
       }

@@ -86,6 +86,15 @@ public final class GrantWaiters implements StateObserver {
     retryAll();
   }
 
+  /**
+   * This node, a follower, has not heard from a leader for too long: the waits it holds (forwarded
+   * acquires; a follower holds no others) may never see their grant, so their clients retry, with
+   * the same request id, where a leader can be reached.
+   */
+  public void leaderOutOfTouch() {
+    retryAll();
+  }
+
   private void retryAll() {
     for (Key k : new ArrayList<>(waiting.keySet())) {
       complete(k, new Outcome(Outcome.Kind.RETRY, 0));

@@ -85,7 +85,8 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     Command.Acquire cmd = new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs(), lockDelay,
         req.getMaxHoldMs(), config.limits().maxLocksPerSession(), config.limits().maxWaitersPerLock());
     long started = System.nanoTime();
-    raft.submit(cmd).whenComplete((r, err) -> {
+    boolean forward = ForwardRequest.asked();
+    raft.submit(cmd, forward).whenComplete((r, err) -> {
       if (r instanceof Result.Granted) {
         metrics.acquired(started, false);
       }
@@ -103,12 +104,14 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         });
         return;
       }
-      awaitGrant(req, grant, out, started, started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs())));
+      awaitGrant(req, grant, out, started, started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs())),
+          forward);
     });
   }
 
+  /** {@code forward}: the acquire was passed on to the leader, and so is its cancel on timeout. */
   private void awaitGrant(AcquireRequest req, CompletableFuture<GrantWaiters.Outcome> grant,
-      StreamObserver<AcquireResponse> out, long started, long deadlineNanos) {
+      StreamObserver<AcquireResponse> out, long started, long deadlineNanos, boolean forward) {
     String name = req.getLockName();
     java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : timers.schedule(
         () -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
@@ -120,7 +123,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       waiters.unregister(req.getSessionId(), name, grant);
       boolean endedHere = o.kind() == GrantWaiters.Outcome.Kind.CANCELLED
           || (o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT && o.token() != -1);
-      if (endedHere && stillWaiting(req, out, started, deadlineNanos)) {
+      if (endedHere && stillWaiting(req, out, started, deadlineNanos, forward)) {
         return;
       }
       switch (o.kind()) {
@@ -138,7 +141,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
           break;
         case TIMED_OUT:
           if (o.token() == -1) {
-            cancelOnTimeout(req, out);
+            cancelOnTimeout(req, out, forward);
           } else {
             finish(out, () -> notAcquired(name));
           }
@@ -155,7 +158,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
    * still waits (or now holds the lock), this call carries on; true if it does.
    */
   private boolean stillWaiting(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
-      long deadlineNanos) {
+      long deadlineNanos, boolean forward) {
     long session = req.getSessionId();
     String name = req.getLockName();
     CompletableFuture<GrantWaiters.Outcome> again = waiters.register(session, name);
@@ -182,16 +185,16 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     if (holds > 0) {
       again.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.GRANTED, holds));
     }
-    awaitGrant(req, again, out, started, deadlineNanos);
+    awaitGrant(req, again, out, started, deadlineNanos, forward);
     return true;
   }
 
   /** The wait ran out here: withdraw it, unless the grant won the race. */
-  private void cancelOnTimeout(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+  private void cancelOnTimeout(AcquireRequest req, StreamObserver<AcquireResponse> out, boolean forward) {
     String name = req.getLockName();
     Command.CancelWait cancel = new Command.CancelWait(Names.derivedRequestId(req.getRequestId(), "#timeout"),
         req.getSessionId(), name, req.getRequestId(), false);
-    raft.submit(cancel).whenComplete((r, err) -> {
+    raft.submit(cancel, forward).whenComplete((r, err) -> {
       if (r instanceof Result.Failure f && f.code() == ErrorCode.WAIT_NOT_FOUND) {
         // Already ended by apply (its own backstop) before our cancel landed.
         finish(out, () -> notAcquired(name));

@@ -29,8 +29,9 @@ final class Responses {
     return ResponseHeader.newBuilder().setMemberId(raft.nodeId()).setAppliedIndex(raft.appliedIndex()).build();
   }
 
+  /** Call on the call's own thread: whether the client asked for forwarding is read from its context. */
   <T> void submit(Command cmd, StreamObserver<T> out, Function<Result, T> onSuccess) {
-    raft.submit(cmd).whenComplete((r, err) -> answer(r, err, out, onSuccess));
+    raft.submit(cmd, ForwardRequest.asked()).whenComplete((r, err) -> answer(r, err, out, onSuccess));
   }
 
   <T> void answer(Result r, Throwable err, StreamObserver<T> out, Function<Result, T> onSuccess) {

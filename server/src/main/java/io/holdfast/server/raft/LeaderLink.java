@@ -79,6 +79,40 @@ final class LeaderLink implements AutoCloseable {
     });
   }
 
+  /**
+   * Sends {@code command} (an encoded command) to {@code leader} as a Ratis write: the leader logs
+   * it as it would its own client's. Completes with the leader's reply (success or not), or with a
+   * NO_LEADER {@link RaftCallException} when there was no answer.
+   */
+  CompletableFuture<RaftClientReply> write(RaftPeer leader, byte[] command) {
+    Link l;
+    try {
+      l = linkTo(leader);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(unreachable(leader, e));
+    }
+    CompletableFuture<RaftClientReply> sent;
+    try {
+      sent = l.client().async().send(Message.valueOf(ByteString.copyFrom(command)));
+    } catch (RuntimeException e) {
+      drop(l);
+      return CompletableFuture.failedFuture(unreachable(leader, e));
+    }
+    return sent.handle((reply, error) -> {
+      if (error != null) {
+        Throwable failure = error;
+        while (failure instanceof CompletionException && failure.getCause() != null) {
+          failure = failure.getCause();
+        }
+        if (!(failure instanceof NotLeaderException)) {
+          drop(l);
+        }
+        throw new CompletionException(failure instanceof NotLeaderException ? failure : unreachable(leader, failure));
+      }
+      return reply;
+    });
+  }
+
   private static RaftCallException unreachable(RaftPeer leader, Throwable why) {
     return new RaftCallException(ErrorCode.NO_LEADER, null,
         "could not pass the request on to the leader " + leader.getId() + ": " + why);

@@ -392,8 +392,18 @@ public final class RaftNode implements AutoCloseable {
    * {@link RaftCallException} when this node is not the ready leader: nothing was logged then.
    */
   public CompletableFuture<Result> submit(Command command) {
+    return submit(command, false);
+  }
+
+  /**
+   * As {@link #submit(Command)}; on a follower with {@code forward}, passes the command to the
+   * leader over Raft's own port instead of refusing it (a client that cannot reach the leader asked
+   * for that), and answers once this node has applied it too, so that what the caller reads here
+   * next includes its own write.
+   */
+  public CompletableFuture<Result> submit(Command command, boolean forward) {
     if (!isLeader()) {
-      return CompletableFuture.failedFuture(notLeader());
+      return forward ? forward(command) : CompletableFuture.failedFuture(notLeader());
     }
     com.codahale.metrics.Timer timer = commitTimer;
     com.codahale.metrics.Timer.Context timing = timer == null ? null : timer.time();
@@ -402,6 +412,59 @@ public final class RaftNode implements AutoCloseable {
       result.whenComplete((r, e) -> timing.stop());
     }
     return result;
+  }
+
+  private volatile com.codahale.metrics.Counter forwarded;
+
+  /** Counts the commands this node passed on to the leader for clients that could not reach it. */
+  public void countForwardsWith(com.codahale.metrics.Counter counter) {
+    this.forwarded = counter;
+  }
+
+  private CompletableFuture<Result> forward(Command command) {
+    RaftPeer leader = leaderPeer();
+    if (leader == null) {
+      return CompletableFuture.failedFuture(notLeader());
+    }
+    byte[] bytes = CommandCodec.encode(command, 0);
+    if (bytes.length > maxEntryBytes(config)) {
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.RESOURCE_EXHAUSTED, null,
+          "the request makes a log entry of " + bytes.length + " bytes; the limit is " + maxEntryBytes(config)));
+    }
+    com.codahale.metrics.Counter c = forwarded;
+    if (c != null) {
+      c.inc();
+    }
+    return leaderLink.write(leader, bytes).thenCompose(reply -> {
+      if (!reply.isSuccess()) {
+        throw new CompletionException(translate(reply.getException()));
+      }
+      Result result;
+      try {
+        result = ResultCodec.decode(reply.getMessage().getContent().toByteArray());
+      } catch (InvalidProtocolBufferException e) {
+        throw new CompletionException(e);
+      }
+      // Read-your-writes on this node. If it falls behind (cut off from the leader now), the
+      // answer goes out anyway after a while: it is committed, only local views may lag.
+      return stateMachine.appliedThrough(reply.getLogIndex())
+          .completeOnTimeout(null, LeaderLink.TIMEOUT_MS, TimeUnit.MILLISECONDS)
+          .thenApply(applied -> result);
+    }).exceptionally(e -> {
+      throw new CompletionException(translate(unwrap(e)));
+    });
+  }
+
+  private RaftPeer leaderPeer() {
+    String leader = leaderIdOrNull();
+    if (leader == null || leader.equals(selfId.toString())) {
+      return null;
+    }
+    try {
+      return division().getRaftConf().getPeer(RaftPeerId.valueOf(leader));
+    } catch (RuntimeException e) {
+      return null;
+    }
   }
 
   /**
@@ -517,15 +580,7 @@ public final class RaftNode implements AutoCloseable {
    * NO_LEADER while no other node is known to lead.
    */
   public CompletableFuture<byte[]> askLeader(byte[] query) {
-    String leader = leaderIdOrNull();
-    RaftPeer peer = null;
-    if (leader != null && !leader.equals(selfId.toString())) {
-      try {
-        peer = division().getRaftConf().getPeer(RaftPeerId.valueOf(leader));
-      } catch (RuntimeException e) {
-        peer = null;
-      }
-    }
+    RaftPeer peer = leaderPeer();
     if (peer == null) {
       return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null, "no leader is known"));
     }

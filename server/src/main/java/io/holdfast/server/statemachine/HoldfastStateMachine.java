@@ -309,6 +309,9 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
           d.applyRules()), events::add);
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
+      if (!appliedWaits.isEmpty()) {
+        completeAppliedWaits(entry.getIndex());
+      }
       if (raise > 0) {
         writeRules = state.clusterRules();
         LOG.info("From log entry {} on, new entries are written under apply rules {}", entry.getIndex(), writeRules);
@@ -324,6 +327,33 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       }
     }
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(ResultCodec.encode(result))));
+  }
+
+  // Callers waiting for this node to apply up to an index (a follower's forwarded commands).
+  private final java.util.concurrent.ConcurrentSkipListMap<Long, List<CompletableFuture<Void>>> appliedWaits =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
+
+  /** Completes once this node has applied the entry at {@code index} (at once if it has). */
+  public CompletableFuture<Void> appliedThrough(long index) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    appliedWaits.computeIfAbsent(index, i -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(done);
+    // Checked after joining: an apply that passed the index before the wait joined its list
+    // missed it, and this sees that apply.
+    if (getLastAppliedTermIndex().getIndex() >= index) {
+      done.complete(null);
+      appliedWaits.remove(index);
+    }
+    return done;
+  }
+
+  private void completeAppliedWaits(long applied) {
+    var due = appliedWaits.headMap(applied, true);
+    while (!due.isEmpty()) {
+      var first = due.pollFirstEntry();
+      if (first != null) {
+        first.getValue().forEach(f -> f.complete(null));
+      }
+    }
   }
 
   /**
