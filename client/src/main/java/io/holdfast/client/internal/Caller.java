@@ -12,6 +12,7 @@ import io.grpc.ClientInterceptors;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import io.holdfast.client.ClusterUnavailableException;
 import io.holdfast.client.RetryPolicy;
 import java.time.Duration;
@@ -107,12 +108,15 @@ public final class Caller {
       result.completeExceptionally(new ClusterUnavailableException("client closed"));
       return result;
     }
-    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, callbacks, rpc, result, false);
+    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, false, callbacks, rpc, result, false);
     return result;
   }
 
-  /** {@code onScheduler}: a retry, run by the scheduler, whose thread must not complete {@code result}. */
-  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected,
+  /**
+   * {@code onScheduler}: a retry, run by the scheduler, whose thread must not complete {@code result}.
+   * {@code forward}: ask the node to pass the call on to the leader, which this client cannot reach.
+   */
+  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected, boolean forward,
       Executor callbacks, Rpc<T> rpc, CompletableFuture<T> result, boolean onScheduler) {
     if (result.isDone()) {
       return;
@@ -132,8 +136,13 @@ public final class Caller {
     ListenableFuture<T> f;
     try {
       Channel channel = endpoints.channel(endpoint);
-      f = rpc.apply(callbacks == null ? channel : ClientInterceptors.intercept(channel, new CallbacksOn(callbacks)),
-          attemptTimeout);
+      if (callbacks != null) {
+        channel = ClientInterceptors.intercept(channel, new CallbacksOn(callbacks));
+      }
+      if (forward) {
+        channel = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(FORWARD_HEADERS));
+      }
+      f = rpc.apply(channel, attemptTimeout);
     } catch (RuntimeException e) {
       fail(result, Errors.map(e), onScheduler);
       return;
@@ -157,9 +166,15 @@ public final class Caller {
           return;
         }
         String hint = Errors.leaderHint(e);
-        boolean redirect = hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint);
+        // A follower names a leader this client could not reach just now (a one-sided partition):
+        // ask that follower to pass the call on, once; a node too old to know how refuses again.
+        boolean forwardNext = !forward && hint != null && !hint.equals(endpoint) && endpoints.wentSilent(hint)
+            && "NOT_LEADER".equals(Errors.code(e));
+        boolean redirect = !forwardNext && hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint);
         long delayMs;
-        if (redirect) {
+        if (forwardNext) {
+          delayMs = 0;
+        } else if (redirect) {
           endpoints.leaderHint(hint);
           // A redirect is not a failure: go straight to the leader (but never ping-pong in a loop).
           delayMs = redirected ? electionPause(n) : 0;
@@ -170,6 +185,9 @@ public final class Caller {
           delayMs = electionPause(n);
         } else if (!Errors.code(e).isEmpty() || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
           // Too slow, not gone: back off, so that retries do not add to an overload.
+          if (e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
+            endpoints.silent(endpoint);
+          }
           endpoints.failed(endpoint);
           delayMs = retry.backoffMillis(n);
         } else {
@@ -184,8 +202,8 @@ public final class Caller {
         }
         LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
         try {
-          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, callbacks, rpc, result, true),
-              delayMs, TimeUnit.MILLISECONDS);
+          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, forwardNext, callbacks, rpc, result,
+              true), delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
           result.completeExceptionally(new ClusterUnavailableException("client closed", e));
         }
@@ -211,6 +229,15 @@ public final class Caller {
     for (CompletableFuture<?> f : unsettled) {
       f.completeExceptionally(new ClusterUnavailableException("client closed"));
     }
+  }
+
+  /** The header that asks a follower to pass a call on to the leader (see the server's ForwardRequest). */
+  private static final io.grpc.Metadata FORWARD_HEADERS = forwardHeaders();
+
+  private static io.grpc.Metadata forwardHeaders() {
+    io.grpc.Metadata m = new io.grpc.Metadata();
+    m.put(io.grpc.Metadata.Key.of("holdfast-forward", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "1");
+    return m;
   }
 
   /** Gives every call made through it {@code executor} for its callbacks. */

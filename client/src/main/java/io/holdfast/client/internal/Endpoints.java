@@ -177,9 +177,37 @@ public final class Endpoints implements AutoCloseable {
 
   /** No answer at all from {@code endpoint} (refused, reset): suspect it, and try the next one. */
   public void unreachable(String endpoint) {
-    unreachableAt.put(endpoint, System.nanoTime());
+    long now = System.nanoTime();
+    unreachableAt.put(endpoint, now);
+    silentAt.put(endpoint, now);
     failed(endpoint);
   }
+
+  /** {@code endpoint} did not answer within an attempt's deadline (cut off, or very slow). */
+  public void silent(String endpoint) {
+    silentAt.put(endpoint, System.nanoTime());
+  }
+
+  /**
+   * Whether {@code endpoint} went unanswered (refused, reset or past a deadline) within the last
+   * {@link #SILENT_NANOS}: a leader that the followers name but this client cannot reach, so a
+   * write goes through a follower instead.
+   */
+  public boolean wentSilent(String endpoint) {
+    Long at = silentAt.get(endpoint);
+    if (at == null) {
+      return false;
+    }
+    if (System.nanoTime() - at > SILENT_NANOS) {
+      silentAt.remove(endpoint, at);
+      return false;
+    }
+    return true;
+  }
+
+  /** How long a silent endpoint is not written to directly: a few attempts, so a healed cut is seen soon. */
+  static final long SILENT_NANOS = TimeUnit.SECONDS.toNanos(5);
+  private final Map<String, Long> silentAt = new ConcurrentHashMap<>();
 
   /** Whether {@code endpoint} failed to answer within the last {@link #SUSPECT_NANOS}. */
   public boolean suspect(String endpoint) {

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  * the proxies too), and the test cuts only the leader's proxy: the nodes still talk to each other
  * directly.
  */
-class KeepAliveRelayClusterTest {
+class OneSidedPartitionClusterTest {
   static Path dir;
   static ProcessCluster cluster;
   static final List<TcpProxy> proxies = new ArrayList<>();
@@ -116,6 +116,71 @@ class KeepAliveRelayClusterTest {
     } finally {
       proxies.get(leader).blackhole(false);
     }
+  }
+
+  @Test
+  void aClientCutOffFromTheLeaderAloneStillOpensTakesHandsOnAndWritesThroughAFollower() throws Exception {
+    int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+    List<String> endpoints = new ArrayList<>();
+    endpoints.add(proxies.get(leader).endpoint());
+    for (int i = 0; i < 3; i++) {
+      if (i != leader) {
+        endpoints.add(proxies.get(i).endpoint());
+      }
+    }
+    try (HoldfastClient direct = HoldfastClient.builder().endpoints(cluster.endpoint(leader)).memberSync(Duration.ZERO)
+        .clientName("observer").build();
+        HoldfastClient cut = HoldfastClient.builder().endpoints(endpoints).memberSync(Duration.ZERO)
+        .callTimeout(Duration.ofSeconds(2)).clientName("one-sided").build()) {
+      Session early = cut.newSession(Duration.ofSeconds(5));
+      proxies.get(leader).blackhole(true);
+      long forwardedBefore = forwardedByFollowers(leader);
+
+      // A session opened, a lock taken, a waiter queued and handed the lock, a key written and
+      // deleted: every write goes through a follower, and nothing needs an election.
+      Session a = cut.newSession(Duration.ofSeconds(5));
+      LockLease first = a.tryLock("relay/w").orElseThrow();
+      assertEquals(a.id(), direct.describeLock("relay/w").holderSessionId());
+      java.util.concurrent.CompletableFuture<java.util.Optional<LockLease>> waiting =
+          early.lockAsync("relay/w", Duration.ofSeconds(30));
+      long queuedBy = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+      while (direct.describeLock("relay/w").waiters().isEmpty() && System.nanoTime() < queuedBy) {
+        Thread.sleep(50);
+      }
+      assertEquals(1, direct.describeLock("relay/w").waiters().size(), "the waiter is queued on the leader");
+      assertTrue(a.tryLock("relay/other").isPresent());
+      first.close();
+      LockLease second = waiting.get(30, java.util.concurrent.TimeUnit.SECONDS).orElseThrow();
+      assertTrue(second.token() > first.token(), second.token() + " after " + first.token());
+      assertEquals(early.id(), direct.describeLock("relay/w").holderSessionId());
+
+      long revision = cut.kv().put("relay/config", "threads=8".getBytes());
+      assertEquals("threads=8", new String(direct.kv().get("relay/config").orElseThrow().value()));
+      assertTrue(cut.kv().delete("relay/config"));
+      assertTrue(direct.kv().get("relay/config").isEmpty());
+      assertTrue(revision > 0);
+      second.close();
+      a.close();
+
+      assertEquals(leader, cluster.awaitLeader(Duration.ofSeconds(5)), "no election was needed");
+      assertTrue(forwardedByFollowers(leader) - forwardedBefore >= 8,
+          "the followers passed the writes on: " + (forwardedByFollowers(leader) - forwardedBefore));
+      assertTrue(early.isValid());
+      proxies.get(leader).blackhole(false);
+      early.close();
+    } finally {
+      proxies.get(leader).blackhole(false);
+    }
+  }
+
+  static long forwardedByFollowers(int leader) throws Exception {
+    long forwarded = 0;
+    for (int i = 0; i < 3; i++) {
+      if (i != leader) {
+        forwarded += metric(i, "holdfast_commands_forwarded_to_leader");
+      }
+    }
+    return forwarded;
   }
 
   static long relayedByFollowers(int leader) throws Exception {
