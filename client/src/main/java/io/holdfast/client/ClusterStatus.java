@@ -19,4 +19,12 @@ public record ClusterStatus(String memberId, String clusterId, String role, Stri
   public ClusterStatus {
     members = List.copyOf(members);
   }
+
+  /** A status without apply rules (as an older server answers). */
+  public ClusterStatus(String memberId, String clusterId, String role, String leaderId, String leaderEndpoint,
+      long term, long appliedIndex, long commitIndex, List<Member> members, Duration minSessionTtl,
+      Duration maxSessionTtl, String version) {
+    this(memberId, clusterId, role, leaderId, leaderEndpoint, term, appliedIndex, commitIndex, members, minSessionTtl,
+        maxSessionTtl, version, 0, 0);
+  }
 }

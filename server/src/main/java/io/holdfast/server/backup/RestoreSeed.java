@@ -32,7 +32,8 @@ public final class RestoreSeed {
     // keeps its elapsed time.
     return new StateImage(backup.lastAppliedIndex(), SEED_TERM, backup.clockElapsedMs(), backup.clockLastStampMs(), -1,
         backup.clockWallMs(), backup.sessions(), backup.locks(), backup.recentOpens(), backup.adminRequests(),
-        backup.audit(), backup.kv(), backup.kvRequests(), backup.fencingEpoch() + 1, backup.lastRevision());
+        backup.audit(), backup.kv(), backup.kvRequests(), backup.fencingEpoch() + 1, backup.lastRevision(),
+        backup.clusterRules());
   }
 
   /**

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
@@ -40,6 +41,8 @@ final class ApplyRulesNegotiation implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ApplyRulesNegotiation.class);
   /** How long one voter has to answer. */
   static final long ASK_TIMEOUT_MS = 2_000;
+  /** The longest a round may take, raise included, before the next one may start. */
+  static final long ROUND_TIMEOUT_MS = 30_000;
 
   /** What the negotiation needs of this node's Raft server. */
   interface Node {
@@ -100,14 +103,31 @@ final class ApplyRulesNegotiation implements AutoCloseable {
     if (!asking.compareAndSet(false, true)) {
       return CompletableFuture.completedFuture(0);
     }
+    CompletableFuture<Integer> round;
+    try {
+      round = round(conf, knows);
+    } catch (RuntimeException e) {
+      round = CompletableFuture.failedFuture(e);
+    }
+    // A round that hangs (a submit that never completes) must not stop every later one.
+    return round.orTimeout(ROUND_TIMEOUT_MS, TimeUnit.MILLISECONDS).handle((r, error) -> {
+      asking.set(false);
+      if (error != null) {
+        LOG.info("the apply rules round failed ({}); trying again later", error.toString());
+        return 0;
+      }
+      return r;
+    });
+  }
+
+  private CompletableFuture<Integer> round(RaftConfiguration conf, int knows) {
     // Voters of both configurations while one changes: an entry must be applicable by either.
     Map<RaftPeerId, RaftPeer> voters = new LinkedHashMap<>();
     conf.getCurrentPeers().forEach(p -> voters.put(p.getId(), p));
     conf.getPreviousPeers().forEach(p -> voters.put(p.getId(), p));
     Map<RaftPeerId, CompletableFuture<Integer>> answers = new LinkedHashMap<>();
     for (RaftPeer p : voters.values()) {
-      answers.put(p.getId(), p.getId().equals(node.selfId()) ? CompletableFuture.completedFuture(knows)
-          : ask.apply(p).handle((rules, error) -> error != null || rules == null ? LogEntry.NEGOTIATED_FROM : rules));
+      answers.put(p.getId(), p.getId().equals(node.selfId()) ? CompletableFuture.completedFuture(knows) : knownBy(p));
     }
     return CompletableFuture.allOf(answers.values().toArray(new CompletableFuture<?>[0])).thenCompose(done -> {
       Map<RaftPeerId, Integer> said = new LinkedHashMap<>();
@@ -119,6 +139,12 @@ final class ApplyRulesNegotiation implements AutoCloseable {
         LOG.debug("apply rules stay at {}: the voters know {}", stateMachine.writeRules(), said);
         return CompletableFuture.completedFuture(0);
       }
+      // The members may have changed while they were asked: only the configuration asked counts.
+      RaftConfiguration now = node.configuration();
+      if (now == null || now.getLogEntryIndex() != conf.getLogEntryIndex()) {
+        LOG.debug("the configuration changed during the apply rules round; asking again next time");
+        return CompletableFuture.completedFuture(0);
+      }
       LOG.info("Every voter knows apply rules {} or later ({}): raising the cluster's rules from {}", target, said,
           stateMachine.writeRules());
       return node.submit(new Command.RaiseApplyRules(target)).handle((r, error) -> {
@@ -128,7 +154,21 @@ final class ApplyRulesNegotiation implements AutoCloseable {
         }
         return target;
       });
-    }).whenComplete((r, error) -> asking.set(false));
+    });
+  }
+
+  /**
+   * The highest apply rules {@code peer}'s build knows; {@link LogEntry#NEGOTIATED_FROM} when it
+   * does not answer (down, unreachable, or a build from before the question).
+   */
+  CompletableFuture<Integer> knownBy(RaftPeer peer) {
+    CompletableFuture<Integer> asked;
+    try {
+      asked = ask.apply(peer);
+    } catch (RuntimeException e) {
+      asked = CompletableFuture.failedFuture(e);
+    }
+    return asked.handle((rules, error) -> error != null || rules == null ? LogEntry.NEGOTIATED_FROM : rules);
   }
 
   private CompletableFuture<Integer> askOverRaft(RaftPeer peer, RaftGroupId groupId, Parameters parameters) {

@@ -184,12 +184,6 @@ public final class RaftNode implements AutoCloseable {
     return applyRules.check();
   }
 
-  /** What each voter said it knows at the leader's last round of {@link #checkApplyRules} (empty before one). */
-  public java.util.Map<String, Integer> applyRulesAnswers() {
-    java.util.Map<String, Integer> out = new java.util.TreeMap<>();
-    applyRules.lastAnswers().forEach((id, rules) -> out.put(id.toString(), rules));
-    return out;
-  }
 
   private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls,
       DeadLeaderDetector deadLeaderDetector) {
@@ -674,6 +668,32 @@ public final class RaftNode implements AutoCloseable {
     if (!isLeader()) {
       return CompletableFuture.failedFuture(notLeader());
     }
+    // A member whose build does not know the rules the cluster writes would stop at the first
+    // entry it replicates (etcd refuses such a member too). Only asked once the rules were raised.
+    int writes = stateMachine.writeRules();
+    java.util.Set<String> before = new java.util.HashSet<>();
+    expected.forEach(m -> before.add(m.id()));
+    List<CompletableFuture<String>> refusals = new ArrayList<>();
+    if (writes > io.holdfast.server.state.LogEntry.NEGOTIATED_FROM) {
+      for (Member m : next) {
+        if (!before.contains(m.id())) {
+          refusals.add(applyRules.knownBy(peer(m.id(), m.peerAddress(), m.clientAddress())).thenApply(known -> known >= writes
+              ? null : m.id() + " runs a build that knows apply rules up to " + known + " and the cluster writes " + writes
+              + ": upgrade it before adding it"));
+        }
+      }
+    }
+    return CompletableFuture.allOf(refusals.toArray(new CompletableFuture<?>[0])).thenCompose(asked -> {
+      for (CompletableFuture<String> r : refusals) {
+        if (r.join() != null) {
+          return CompletableFuture.failedFuture(new MembershipException(r.join()));
+        }
+      }
+      return setConfiguration(expected, next);
+    });
+  }
+
+  private CompletableFuture<Void> setConfiguration(List<Member> expected, List<Member> next) {
     SetConfigurationRequest.Arguments args = SetConfigurationRequest.Arguments.newBuilder()
         .setServersInCurrentConf(toPeers(expected))
         .setServersInNewConf(toPeers(next))

@@ -690,16 +690,16 @@ public final class HoldfastState {
     return lastAppliedTerm;
   }
 
-  /**
-   * The revision of the last command applied: the position watchers resume from and that events,
-   * tokens, session ids and KV revisions are numbered by (its index part). Equal to the last
-   * applied log index until a batch holds more than one command.
-   */
   /** See {@link Command.RaiseApplyRules}. */
   public int clusterRules() {
     return clusterRules;
   }
 
+  /**
+   * The revision of the last command applied: the position watchers resume from and that events,
+   * tokens, session ids and KV revisions are numbered by (its index part). Equal to the last
+   * applied log index until a batch holds more than one command.
+   */
   public long lastRevision() {
     return Math.max(lastRevision, lastAppliedIndex);
   }

@@ -51,10 +51,10 @@ public sealed interface Result {
   record Revoked(long formerHolderSessionId, long formerToken, long grantedToSessionId, long newToken,
       long orphanedForMs) implements Result {}
 
-  /** A put or delete took effect at {@code revision} (the command's revision, see FencingToken). */
   /** The rules new entries are written under, after a {@link Command.RaiseApplyRules}. */
   record ApplyRulesRaised(int rules) implements Result {}
 
+  /** A put or delete took effect at {@code revision} (the command's revision, see FencingToken). */
   record KvWritten(long revision, boolean existed) implements Result {}
 
   /**

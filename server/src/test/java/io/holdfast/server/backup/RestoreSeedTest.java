@@ -84,6 +84,18 @@ class RestoreSeedTest {
   }
 
   @Test
+  void aRestoreKeepsTheApplyRulesTheClusterHadRaisedTo() throws Exception {
+    TestLog log = new TestLog();
+    log.open();
+    log.apply(new io.holdfast.server.state.Command.RaiseApplyRules(io.holdfast.server.state.LogEntry.NEGOTIATED_FROM + 1));
+    Path file = dir.resolve("rules.hfb");
+    backupOf(log.state().image()).write(file);
+    StateImage seed = RestoreSeed.seedImage(BackupFile.read(file).image());
+    assertEquals(io.holdfast.server.state.LogEntry.NEGOTIATED_FROM + 1, seed.clusterRules(),
+        "a build that does not know them must not serve the restored cluster");
+  }
+
+  @Test
   void aDamagedBackupFileIsRefusedWithTheReason() throws Exception {
     TestLog log = new TestLog();
     log.acquireFree(log.open(), "x");

@@ -60,7 +60,7 @@ class ApplyRulesNegotiationTest {
     };
   }
 
-  /** A leader n1 whose submissions are recorded (and applied to its state machine). */
+  /** A leader n1 whose submissions are recorded, not applied. */
   static final class FakeNode implements ApplyRulesNegotiation.Node {
     final HoldfastStateMachine sm;
     volatile boolean leader = true;

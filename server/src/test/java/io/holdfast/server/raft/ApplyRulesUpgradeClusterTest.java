@@ -1,8 +1,12 @@
 package io.holdfast.server.raft;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.holdfast.proto.v1.AddMemberRequest;
 import io.holdfast.proto.v1.AdminServiceGrpc;
 import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.ClusterStatusResponse;
@@ -37,7 +41,7 @@ class ApplyRulesUpgradeClusterTest {
 
   @Test
   void aNewerLeaderWritesTheOldRulesUntilEveryMemberKnowsTheNewOnes() throws Exception {
-    try (ProcessCluster cluster = new ProcessCluster(3, dir).mainClass(RulesServerMain.class.getName())) {
+    try (ProcessCluster cluster = new ProcessCluster(3, 1, dir, Map.of()).mainClass(RulesServerMain.class.getName())) {
       cluster.environment(0, rules(NEW)).environment(1, rules(NEW)).environment(2, rules(OLD)).start();
       int leader = cluster.awaitLeader(Duration.ofSeconds(30));
       if (leader == 2) {
@@ -68,7 +72,31 @@ class ApplyRulesUpgradeClusterTest {
       awaitRules(cluster, NEW, 0, 1, 2);
       leader = cluster.awaitLeader(Duration.ofSeconds(30));
       open(cluster, leader);
-      assertTrue(cluster.logContains(leader, "raising the cluster's rules from " + OLD), cluster.logTails());
+      boolean raised = false;
+      for (int i = 0; i < 3; i++) {
+        raised |= cluster.logContains(i, "raising the cluster's rules from " + OLD);
+      }
+      assertTrue(raised, cluster.logTails());
+
+      // A new member on the older build is refused before it joins, with the reason.
+      cluster.environment(3, rules(OLD)).startJoining(3);
+      int lead = leader;
+      StatusRuntimeException refused = null;
+      long started = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (System.nanoTime() < started) {
+        refused = assertThrows(StatusRuntimeException.class, () -> admin(cluster, lead).addMember(
+            AddMemberRequest.newBuilder().setId(ProcessCluster.nodeId(3)).setPeerAddress(cluster.peerAddress(3))
+                .setClientAddress(cluster.endpoint(3)).build()));
+        if (!String.valueOf(refused.getStatus().getDescription()).contains("does not accept connections")) {
+          break;   // the new node is up (until then the leader cannot ask it anything)
+        }
+        Thread.sleep(300);
+      }
+      assertEquals(Status.Code.FAILED_PRECONDITION, refused.getStatus().getCode(), refused.toString());
+      assertTrue(refused.getStatus().getDescription().contains("knows apply rules up to " + OLD)
+          && refused.getStatus().getDescription().contains("upgrade it before adding it"), refused.toString());
+      assertEquals(3, cluster.status(leader).getMembersCount(), "nothing changed");
+      cluster.stop(3);
 
       // A downgrade afterwards: that member stops at the raise (or its snapshot); the rest go on.
       cluster.stop(2);
