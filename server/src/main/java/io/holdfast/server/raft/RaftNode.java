@@ -420,6 +420,13 @@ public final class RaftNode implements AutoCloseable {
     if (leader == null) {
       return CompletableFuture.failedFuture(notLeader());
     }
+    // A follower that no longer hears the leader either would only hold the call until an election
+    // names another one: say so now, and the client tries elsewhere.
+    long contactAgeMs = leaderContactAgeMs();
+    if (contactAgeMs > config.electionTimeoutMinMs()) {
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null,
+          "this node has not heard from the leader " + leader.getId() + " for " + contactAgeMs + " ms either"));
+    }
     byte[] bytes = CommandCodec.encode(command, 0);
     if (bytes.length > maxEntryBytes(config)) {
       return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.RESOURCE_EXHAUSTED, null,
@@ -429,7 +436,10 @@ public final class RaftNode implements AutoCloseable {
     if (c != null) {
       c.inc();
     }
-    return leaderLink.write(leader, bytes).thenCompose(reply -> {
+    // Bounded by an election or so: a leader that stops answering meanwhile is being replaced, and
+    // the client's retry (same request id) finds the new one.
+    return leaderLink.write(leader, bytes).orTimeout(2 * config.electionTimeoutMaxMs(), TimeUnit.MILLISECONDS)
+        .thenCompose(reply -> {
       if (!reply.isSuccess()) {
         throw new CompletionException(translate(reply.getException()));
       }
