@@ -155,6 +155,9 @@ public final class Caller {
     Futures.addCallback(f, new FutureCallback<T>() {
       @Override
       public void onSuccess(T value) {
+        if (!forward) {
+          endpoints.heard(endpoint);
+        }
         result.complete(value);
       }
 
@@ -170,7 +173,9 @@ public final class Caller {
         // ask that follower to pass the call on, once; a node too old to know how refuses again.
         boolean forwardNext = !forward && hint != null && !hint.equals(endpoint) && endpoints.wentSilent(hint)
             && "NOT_LEADER".equals(Errors.code(e));
-        boolean redirect = !forwardNext && hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint);
+        // Never back to a leader that went silent: a follower passes the call on, or an election names another.
+        boolean redirect = !forwardNext && hint != null && !hint.equals(endpoint) && !endpoints.suspect(hint)
+            && !endpoints.wentSilent(hint);
         long delayMs;
         if (forwardNext) {
           delayMs = 0;

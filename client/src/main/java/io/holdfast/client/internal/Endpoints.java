@@ -183,9 +183,19 @@ public final class Endpoints implements AutoCloseable {
     failed(endpoint);
   }
 
-  /** {@code endpoint} did not answer within an attempt's deadline (cut off, or very slow). */
+  /**
+   * {@code endpoint} did not answer within an attempt's deadline (a whole call timeout: cut off, or
+   * badly overloaded), or is known to be out of this client's reach (a session renews around it).
+   */
   public void silent(String endpoint) {
     silentAt.put(endpoint, System.nanoTime());
+  }
+
+  /** {@code endpoint} answered: it is in reach. */
+  public void heard(String endpoint) {
+    if (!silentAt.isEmpty()) {
+      silentAt.remove(endpoint);
+    }
   }
 
   /**

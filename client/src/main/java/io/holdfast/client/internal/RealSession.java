@@ -266,6 +266,8 @@ public final class RealSession implements Session {
             relayedLeader = null;
           } else if (!r.getLeader().isEmpty()) {
             relayedLeader = r.getLeader();   // where a probe should go
+            // And where this client's writes should not go directly, while the relay lasts.
+            caller.endpoints().silent(r.getLeader());
           }
         }
       }
@@ -614,6 +616,7 @@ public final class RealSession implements Session {
         void seen(KeepAliveResponse r) {
           if (probe == mine && streamRelayed && stream != null) {
             LOG.info("session {}: the leader {} is in reach again; renewing there", id, target);
+            caller.endpoints().heard(target);
             abandon(stream);
             stream = mine;
             streamEndpoint = target;

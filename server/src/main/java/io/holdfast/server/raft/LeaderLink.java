@@ -36,6 +36,20 @@ final class LeaderLink implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
+  /** Writes passed on at once, and queued behind them; more are refused (the client retries). */
+  static final int WRITERS = 8;
+  static final int WRITE_QUEUE = 1_000;
+  private final java.util.concurrent.ThreadPoolExecutor writers = new java.util.concurrent.ThreadPoolExecutor(WRITERS,
+      WRITERS, 30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(WRITE_QUEUE),
+      r -> {
+        Thread t = new Thread(r, "holdfast-forward");
+        t.setDaemon(true);
+        return t;
+      });
+
+  {
+    writers.allowCoreThreadTimeOut(true);
+  }
 
   LeaderLink(RaftGroupId groupId, Parameters parameters) {
     this.groupId = groupId;
@@ -93,10 +107,18 @@ final class LeaderLink implements AutoCloseable {
     }
     CompletableFuture<RaftClientReply> sent;
     try {
-      sent = l.client().async().send(Message.valueOf(ByteString.copyFrom(command)));
-    } catch (RuntimeException e) {
-      drop(l);
-      return CompletableFuture.failedFuture(unreachable(leader, e));
+      // Ratis's async writes are ordered per client: one failure fails every later one, and a full
+      // window blocks the caller (a gRPC thread). Blocking sends on a pool of their own instead.
+      sent = CompletableFuture.supplyAsync(() -> {
+        try {
+          return l.client().io().send(Message.valueOf(ByteString.copyFrom(command)));
+        } catch (java.io.IOException e) {
+          throw new CompletionException(e);
+        }
+      }, writers);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.RESOURCE_EXHAUSTED, null,
+          "this node is already passing " + WRITE_QUEUE + " writes on to the leader; try again shortly"));
     }
     return sent.handle((reply, error) -> {
       if (error != null) {
@@ -153,5 +175,6 @@ final class LeaderLink implements AutoCloseable {
       link = null;
     }
     closer.shutdown();
+    writers.shutdown();
   }
 }

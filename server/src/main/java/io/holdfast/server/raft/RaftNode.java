@@ -132,6 +132,7 @@ public final class RaftNode implements AutoCloseable {
       peers.add(peer(p.id(), p.peerAddress().toString(), p.clientAddress().toString()));
     }
     stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
+    stateMachine.ownClientId(clientId);
     this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls, null)) : null;
     this.leaderLink = new LeaderLink(groupId, parameters(peerTls, null));
     this.deadLeaderDetector = config.fastFailover()
@@ -438,7 +439,8 @@ public final class RaftNode implements AutoCloseable {
     }
     // Bounded by an election or so: a leader that stops answering meanwhile is being replaced, and
     // the client's retry (same request id) finds the new one.
-    return leaderLink.write(leader, bytes).orTimeout(2 * config.electionTimeoutMaxMs(), TimeUnit.MILLISECONDS)
+    long boundMs = 2 * config.electionTimeoutMaxMs();
+    return leaderLink.write(leader, bytes).orTimeout(boundMs, TimeUnit.MILLISECONDS)
         .thenCompose(reply -> {
       if (!reply.isSuccess()) {
         throw new CompletionException(translate(reply.getException()));
@@ -452,12 +454,24 @@ public final class RaftNode implements AutoCloseable {
       // Read-your-writes on this node. If it falls behind (cut off from the leader now), the
       // answer goes out anyway after a while: it is committed, only local views may lag.
       return stateMachine.appliedThrough(reply.getLogIndex())
-          .completeOnTimeout(null, LeaderLink.TIMEOUT_MS, TimeUnit.MILLISECONDS)
+          .completeOnTimeout(null, boundMs, TimeUnit.MILLISECONDS)
           .thenApply(applied -> result);
-    }).exceptionally(e -> {
-      throw new CompletionException(translate(unwrap(e)));
-    });
+    }).handleAsync((result, e) -> {
+      // Off the apply thread and the JDK's timer thread: what follows answers the client and
+      // reads the state.
+      if (e != null) {
+        throw new CompletionException(translate(unwrap(e)));
+      }
+      return result;
+    }, forwardReplies);
   }
+
+  private final java.util.concurrent.ExecutorService forwardReplies = java.util.concurrent.Executors.newFixedThreadPool(2,
+      r -> {
+        Thread t = new Thread(r, "holdfast-forward-reply");
+        t.setDaemon(true);
+        return t;
+      });
 
   private RaftPeer leaderPeer() {
     String leader = leaderIdOrNull();
@@ -829,6 +843,7 @@ public final class RaftNode implements AutoCloseable {
       applyRules.close();
       server.close();
     } finally {
+      forwardReplies.shutdownNow();
       batchPump.shutdownNow();
       batcher.shutDown();
     }

@@ -58,6 +58,21 @@ public final class CommandCodec {
         .toByteArray();
   }
 
+  /**
+   * As {@link #stamp}, for a command another node encoded (a follower passing a client's write on):
+   * decoded and encoded again by this build, so that fields a newer build added, which older
+   * members would ignore and newer ones apply, never reach the log.
+   */
+  public static byte[] stampForeign(byte[] bytes, long leaderTimeMs, int rules, int supportedRules)
+      throws InvalidProtocolBufferException {
+    byte[] checked = stamp(bytes, leaderTimeMs, rules, supportedRules);
+    return encode(decode(checked).command(), leaderTimeMs, Math.min(rules, supportedRules));
+  }
+
+  private static byte[] encode(Command c, long leaderTimeMs, int rules) {
+    return toProto(c).setLeaderTimeMs(leaderTimeMs).setApplyRules(rules).build().toByteArray();
+  }
+
   private static int raisedRules(io.holdfast.server.statemachine.proto.Command p) {
     int most = p.hasRaiseApplyRules() ? p.getRaiseApplyRules().getRules() : 0;
     for (var inner : p.getBatch().getCommandsList()) {

@@ -79,6 +79,13 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     this.supportedRules = supportedRules;
   }
 
+  private volatile org.apache.ratis.protocol.ClientId ownClientId;
+
+  /** The Ratis client id this node's own commands come with; others' are re-encoded before they are logged. */
+  public void ownClientId(org.apache.ratis.protocol.ClientId id) {
+    this.ownClientId = id;
+  }
+
   /** The highest apply rules this node can apply. */
   public int supportedRules() {
     return supportedRules;
@@ -275,8 +282,10 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     // Runs on the leader only: the one place a clock may enter the log.
-    byte[] stamped = CommandCodec.stamp(request.getMessage().getContent().toByteArray(), stamps.nowMs(), writeRules,
-        supportedRules);
+    byte[] content = request.getMessage().getContent().toByteArray();
+    byte[] stamped = request.getClientId().equals(ownClientId)
+        ? CommandCodec.stamp(content, stamps.nowMs(), writeRules, supportedRules)
+        : CommandCodec.stampForeign(content, stamps.nowMs(), writeRules, supportedRules);
     return TransactionContext.newBuilder()
         .setStateMachine(this)
         .setClientRequest(request)
@@ -309,9 +318,6 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
           d.applyRules()), events::add);
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
-      if (!appliedWaits.isEmpty()) {
-        completeAppliedWaits(entry.getIndex());
-      }
       if (raise > 0) {
         writeRules = state.clusterRules();
         LOG.info("From log entry {} on, new entries are written under apply rules {}", entry.getIndex(), writeRules);
@@ -326,6 +332,10 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
         }
       }
     }
+    if (!appliedWaits.isEmpty()) {
+      // Outside the state's lock; whoever waits continues on an executor of its own (RaftNode).
+      completeAppliedWaits(entry.getIndex());
+    }
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(ResultCodec.encode(result))));
   }
 
@@ -338,10 +348,9 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     CompletableFuture<Void> done = new CompletableFuture<>();
     appliedWaits.computeIfAbsent(index, i -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(done);
     // Checked after joining: an apply that passed the index before the wait joined its list
-    // missed it, and this sees that apply.
+    // missed it, and this sees that apply. (The list is dropped by the next apply.)
     if (getLastAppliedTermIndex().getIndex() >= index) {
       done.complete(null);
-      appliedWaits.remove(index);
     }
     return done;
   }

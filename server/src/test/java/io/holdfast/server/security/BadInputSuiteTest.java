@@ -217,6 +217,22 @@ class BadInputSuiteTest {
         .setClient(ClientIdentity.newBuilder().setName(name).setHost("test-host").setPid(42)).build();
   }
 
+  /** {@code who}'s calls to a follower that ask it to pass them on to the leader (holdfast-forward). */
+  static Channel forwardedAs(String who) {
+    Metadata forward = new Metadata();
+    forward.put(io.holdfast.server.api.ForwardRequest.HEADER, "1");
+    return ClientInterceptors.intercept(as((leader + 1) % 3, who),
+        io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(forward));
+  }
+
+  static LockServiceGrpc.LockServiceBlockingStub forwardedLocks(String who) {
+    return LockServiceGrpc.newBlockingStub(forwardedAs(who)).withDeadlineAfter(10, TimeUnit.SECONDS);
+  }
+
+  static KvServiceGrpc.KvServiceBlockingStub forwardedKv(String who) {
+    return KvServiceGrpc.newBlockingStub(forwardedAs(who)).withDeadlineAfter(10, TimeUnit.SECONDS);
+  }
+
   static AcquireRequest acquire(String requestId, long session, String lock, long waitMs) {
     return AcquireRequest.newBuilder().setRequestId(requestId).setSessionId(session).setLockName(lock)
         .setWaitMs(waitMs).build();
@@ -564,6 +580,11 @@ class BadInputSuiteTest {
     out.add(new Case("unknown-id", "Release a lock the session does not hold", Status.Code.FAILED_PRECONDITION,
         () -> locks("orchestrator").release(ReleaseRequest.newBuilder().setRequestId("u-" + n()).setSessionId(s1)
             .setLockName("fleet/never-held").setToken(tokenA).build())));
+    out.add(new Case("unknown-id", "Release with a stale token, through a follower", Status.Code.FAILED_PRECONDITION,
+        () -> forwardedLocks("orchestrator").release(ReleaseRequest.newBuilder().setRequestId("u-" + n())
+            .setSessionId(s1).setLockName("fleet/a").setToken(tokenA + 1_000).build())));
+    out.add(new Case("unknown-id", "Acquire for an unknown session, through a follower", notFound,
+        () -> forwardedLocks("orchestrator").acquire(acquire("u-" + n(), ghost, "fleet/c", 0))));
     out.add(new Case("unknown-id", "Release with a stale token", Status.Code.FAILED_PRECONDITION,
         () -> locks("orchestrator").release(ReleaseRequest.newBuilder().setRequestId("u-" + n()).setSessionId(s1)
             .setLockName("fleet/a").setToken(tokenA + 1_000).build())));
@@ -604,6 +625,12 @@ class BadInputSuiteTest {
         .closeSession(CloseSessionRequest.newBuilder().setRequestId("i-" + n()).setSessionId(s1).build())));
     out.add(new Case("other-identity", "KeepAlive of another identity's session", denied,
         () -> keepAlive("orchestrator-b", s1)));
+    // A follower passing a write on checks the caller as the leader would.
+    out.add(new Case("other-identity", "Acquire with another identity's session, through a follower", denied,
+        () -> forwardedLocks("orchestrator-b").acquire(acquire("i-" + n(), s1, "fleet/c", 0))));
+    out.add(new Case("other-identity", "agent-7: Put fleet/cfg through a follower", denied, () -> forwardedKv("agent-7")
+        .put(PutRequest.newBuilder().setRequestId("i-" + n()).setKey("fleet/cfg")
+            .setValue(ByteString.copyFromUtf8("evil")).build())));
     // The follower relays; the leader checks the identity the follower authenticated.
     out.add(new Case("other-identity", "KeepAlive of another identity's session, relayed by a follower", denied,
         () -> keepAlive((leader + 1) % 3, "orchestrator-b", s1, true)));
@@ -706,6 +733,12 @@ class BadInputSuiteTest {
     out.add(new Case("replayed", "Put replayed", ok, () -> assertEquals(revCfg, kv("orchestrator").put(
         PutRequest.newBuilder().setRequestId("put-cfg").setKey("fleet/cfg").setValue(ByteString.copyFromUtf8("v1"))
             .build()).getRevision())));
+    // The same request through a follower that passes it on acts once too.
+    out.add(new Case("replayed", "Put replayed through a follower", ok, () -> assertEquals(revCfg,
+        forwardedKv("orchestrator").put(PutRequest.newBuilder().setRequestId("put-cfg").setKey("fleet/cfg")
+            .setValue(ByteString.copyFromUtf8("v1")).build()).getRevision())));
+    out.add(new Case("replayed", "Acquire replayed through a follower", ok, () -> assertEquals(tokenA,
+        forwardedLocks("orchestrator").acquire(acquire("acq-a", s1, "fleet/a", 0)).getToken())));
     out.add(new Case("replayed", "Put request id reused with another value", invalid, () -> kv("orchestrator").put(
         PutRequest.newBuilder().setRequestId("put-cfg").setKey("fleet/cfg").setValue(ByteString.copyFromUtf8("v2"))
             .build())));

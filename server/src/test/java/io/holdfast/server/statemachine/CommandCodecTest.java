@@ -68,6 +68,22 @@ class CommandCodecTest {
   }
 
   @Test
+  void aCommandAnotherNodeEncodedIsLoggedAsThisBuildEncodesIt() throws Exception {
+    // A newer follower's encoding: a field this build does not know (99, a varint) rides along.
+    byte[] theirs = UnappliableEntryTest.concat(CommandCodec.encode(new Command.CloseSession("c-1", 42), 0),
+        new byte[] {(byte) 0x98, 0x06, 0x01});
+    byte[] kept = CommandCodec.stamp(theirs, 7, LogEntry.RULES, LogEntry.RULES);
+    byte[] logged = CommandCodec.stampForeign(theirs, 7, LogEntry.RULES, LogEntry.RULES);
+    assertEquals(false, io.holdfast.server.statemachine.proto.Command.parseFrom(kept).getUnknownFields().asMap().isEmpty());
+    assertEquals(true, io.holdfast.server.statemachine.proto.Command.parseFrom(logged).getUnknownFields().asMap()
+        .isEmpty(), "older members would ignore what newer ones apply");
+    CommandCodec.Decoded d = CommandCodec.decode(logged);
+    assertEquals(new Command.CloseSession("c-1", 42), d.command());
+    assertEquals(7, d.leaderTimeMs());
+    assertEquals(LogEntry.RULES, d.applyRules());
+  }
+
+  @Test
   void samplesCoverEveryCommandKind() {
     Set<Class<?>> kinds = Arrays.stream(Command.class.getPermittedSubclasses()).collect(Collectors.toSet());
     assertEquals(kinds, samples().stream().map(Object::getClass).collect(Collectors.toSet()));
