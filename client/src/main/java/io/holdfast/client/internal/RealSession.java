@@ -265,9 +265,15 @@ public final class RealSession implements Session {
             streamRelayed = false;
             relayedLeader = null;
           } else if (!r.getLeader().isEmpty()) {
+            if (r.getLeader().equals(gaveUpOn)) {
+              // Still the leader this session could not reach: this client's writes go around it too.
+              caller.endpoints().silent(r.getLeader());
+            } else if (!r.getLeader().equals(relayedLeader)) {
+              // Another leader (an election since): it may well be in reach, so probe it next time
+              // rather than after the usual ten intervals.
+              relayedSinceNanos = System.nanoTime() - RELAY_PROBE_EVERY_INTERVALS * intervalNanos;
+            }
             relayedLeader = r.getLeader();   // where a probe should go
-            // And where this client's writes should not go directly, while the relay lasts.
-            caller.endpoints().silent(r.getLeader());
           }
         }
       }

@@ -38,7 +38,7 @@ final class LeaderLink implements AutoCloseable {
   });
   /** Writes passed on at once, and queued behind them; more are refused (the client retries). */
   static final int WRITERS = 8;
-  static final int WRITE_QUEUE = 1_000;
+  static final int WRITE_QUEUE = 200;
   private final java.util.concurrent.ThreadPoolExecutor writers = new java.util.concurrent.ThreadPoolExecutor(WRITERS,
       WRITERS, 30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(WRITE_QUEUE),
       r -> {
@@ -98,41 +98,37 @@ final class LeaderLink implements AutoCloseable {
    * it as it would its own client's. Completes with the leader's reply (success or not), or with a
    * NO_LEADER {@link RaftCallException} when there was no answer.
    */
-  CompletableFuture<RaftClientReply> write(RaftPeer leader, byte[] command) {
-    Link l;
-    try {
-      l = linkTo(leader);
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(unreachable(leader, e));
-    }
-    CompletableFuture<RaftClientReply> sent;
+  CompletableFuture<RaftClientReply> write(RaftPeer leader, byte[] command, long giveUpAtNanos) {
+    CompletableFuture<RaftClientReply> sent = new CompletableFuture<>();
     try {
       // Ratis's async writes are ordered per client: one failure fails every later one, and a full
       // window blocks the caller (a gRPC thread). Blocking sends on a pool of their own instead.
-      sent = CompletableFuture.supplyAsync(() -> {
-        try {
-          return l.client().io().send(Message.valueOf(ByteString.copyFrom(command)));
-        } catch (java.io.IOException e) {
-          throw new CompletionException(e);
+      writers.execute(() -> {
+        if (System.nanoTime() - giveUpAtNanos > 0) {
+          // Queued past its caller's bound: the client has moved on (and retries with the same id).
+          sent.completeExceptionally(unreachable(leader, new java.util.concurrent.TimeoutException("queued too long")));
+          return;
         }
-      }, writers);
+        Link l = null;
+        try {
+          l = linkTo(leader);
+          sent.complete(l.client().io().send(Message.valueOf(ByteString.copyFrom(command))));
+        } catch (org.apache.ratis.protocol.exceptions.StateMachineException refused) {
+          // The leader answered: it would not log the command. The link is fine.
+          sent.completeExceptionally(refused);
+        } catch (java.io.IOException | RuntimeException e) {
+          if (l != null) {
+            drop(l);
+          }
+          sent.completeExceptionally(unreachable(leader, e));
+        }
+      });
     } catch (java.util.concurrent.RejectedExecutionException e) {
-      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.RESOURCE_EXHAUSTED, null,
+      // Busy (or stopping): a retryable refusal, so that the client backs off and comes again.
+      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null,
           "this node is already passing " + WRITE_QUEUE + " writes on to the leader; try again shortly"));
     }
-    return sent.handle((reply, error) -> {
-      if (error != null) {
-        Throwable failure = error;
-        while (failure instanceof CompletionException && failure.getCause() != null) {
-          failure = failure.getCause();
-        }
-        if (!(failure instanceof NotLeaderException)) {
-          drop(l);
-        }
-        throw new CompletionException(failure instanceof NotLeaderException ? failure : unreachable(leader, failure));
-      }
-      return reply;
-    });
+    return sent;
   }
 
   private static RaftCallException unreachable(RaftPeer leader, Throwable why) {

@@ -440,7 +440,8 @@ public final class RaftNode implements AutoCloseable {
     // Bounded by an election or so: a leader that stops answering meanwhile is being replaced, and
     // the client's retry (same request id) finds the new one.
     long boundMs = 2 * config.electionTimeoutMaxMs();
-    return leaderLink.write(leader, bytes).orTimeout(boundMs, TimeUnit.MILLISECONDS)
+    return leaderLink.write(leader, bytes, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(boundMs))
+        .orTimeout(boundMs, TimeUnit.MILLISECONDS)
         .thenCompose(reply -> {
       if (!reply.isSuccess()) {
         throw new CompletionException(translate(reply.getException()));
@@ -460,7 +461,13 @@ public final class RaftNode implements AutoCloseable {
       // Off the apply thread and the JDK's timer thread: what follows answers the client and
       // reads the state.
       if (e != null) {
-        throw new CompletionException(translate(unwrap(e)));
+        Throwable cause = unwrap(e);
+        if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
+          // The leader would not log it (a command its build does not know): retrying cannot help.
+          throw new CompletionException(new RaftCallException(ErrorCode.INVALID_ARGUMENT, null,
+              "the leader refused the command passed on to it: " + refused.getMessage()));
+        }
+        throw new CompletionException(translate(cause));
       }
       return result;
     }, forwardReplies);
@@ -843,7 +850,7 @@ public final class RaftNode implements AutoCloseable {
       applyRules.close();
       server.close();
     } finally {
-      forwardReplies.shutdownNow();
+      forwardReplies.shutdown();
       batchPump.shutdownNow();
       batcher.shutDown();
     }
