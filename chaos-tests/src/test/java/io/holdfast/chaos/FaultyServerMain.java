@@ -4,14 +4,9 @@ import com.codahale.metrics.MetricRegistry;
 import io.grpc.ServerInterceptor;
 import io.holdfast.server.HoldfastServer;
 import io.holdfast.server.config.ServerConfig;
-import io.holdfast.server.config.ServerConfigLoader;
 import io.holdfast.server.statemachine.HoldfastStateMachine;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
-import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
  * A deliberately broken Holdfast node, for proving that the chaos checkers catch a broken build:
@@ -74,15 +69,8 @@ public final class FaultyServerMain {
   }
 
   static void run(Fault fault, String[] args) throws Exception {
-    SLF4JBridgeHandler.removeHandlersForRootLogger();
-    SLF4JBridgeHandler.install();
-    Path configFile = null;
-    for (int i = 0; i + 1 < args.length; i++) {
-      if (args[i].equals("--config")) {
-        configFile = Path.of(args[i + 1]);
-      }
-    }
-    ServerConfig config = ServerConfigLoader.load(configFile, Map.of(), System.getenv());
+    // (The common pool floor too, as the real main: the chaos runs measure unavailability.)
+    ServerConfig config = io.holdfast.server.testing.TestMains.setUp(args);
     AtomicReference<HoldfastStateMachine> state = new AtomicReference<>();
     ServerInterceptor broken = switch (fault) {
       case SKIP_FENCING -> new SkipFencingInterceptor(state::get);
@@ -93,13 +81,6 @@ public final class FaultyServerMain {
     System.err.println("DELIBERATELY BROKEN BUILD: fault " + fault.label);
     HoldfastServer server = new HoldfastServer(config, new MetricRegistry(), List.of(broken));
     state.set(server.stateMachine());
-    server.onRemovedFromCluster(() -> System.exit(0), () -> System.exit(1));
-    server.start();
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      server.close();
-      stopped.countDown();
-    }, "holdfast-shutdown"));
-    stopped.await();
+    server.serveUntilShutdown();
   }
 }

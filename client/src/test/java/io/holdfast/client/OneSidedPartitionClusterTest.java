@@ -132,13 +132,13 @@ class OneSidedPartitionClusterTest {
         .clientName("observer").build();
         HoldfastClient cut = HoldfastClient.builder().endpoints(endpoints).memberSync(Duration.ZERO)
         .callTimeout(Duration.ofSeconds(2)).clientName("one-sided").build()) {
-      Session early = cut.newSession(Duration.ofSeconds(5));
+      Session early = cut.newSession(Duration.ofSeconds(10));
       proxies.get(leader).blackhole(true);
       long forwardedBefore = forwardedByFollowers(leader);
 
       // A session opened, a lock taken, a waiter queued and handed the lock, a key written and
       // deleted: every write goes through a follower, and nothing needs an election.
-      Session a = cut.newSession(Duration.ofSeconds(5));
+      Session a = cut.newSession(Duration.ofSeconds(10));
       LockLease first = a.tryLock("relay/w").orElseThrow();
       assertEquals(a.id(), direct.describeLock("relay/w").holderSessionId());
       java.util.concurrent.CompletableFuture<java.util.Optional<LockLease>> waiting =
@@ -174,23 +174,21 @@ class OneSidedPartitionClusterTest {
   }
 
   static long forwardedByFollowers(int leader) throws Exception {
-    long forwarded = 0;
-    for (int i = 0; i < 3; i++) {
-      if (i != leader) {
-        forwarded += metric(i, "holdfast_commands_forwarded_to_leader");
-      }
-    }
-    return forwarded;
+    return sumOnFollowers(leader, "holdfast_commands_forwarded_to_leader");
   }
 
   static long relayedByFollowers(int leader) throws Exception {
-    long relayed = 0;
+    return sumOnFollowers(leader, "holdfast_keepalives_relayed_to_leader");
+  }
+
+  static long sumOnFollowers(int leader, String counter) throws Exception {
+    long sum = 0;
     for (int i = 0; i < 3; i++) {
       if (i != leader) {
-        relayed += metric(i, "holdfast_keepalives_relayed_to_leader");
+        sum += metric(i, counter);
       }
     }
-    return relayed;
+    return sum;
   }
 
   /** A counter from node {@code i}'s /metrics (Prometheus text). */

@@ -368,6 +368,22 @@ public final class HoldfastServer implements AutoCloseable {
     new Thread(action, "holdfast-stop").start();
   }
 
+  /**
+   * Starts this node and serves until the JVM is asked to stop (SIGTERM, Ctrl-C), then closes it.
+   * A removed member exits 0, so that systemd's Restart=on-failure leaves it stopped; a division
+   * that died otherwise exits non-zero, so that it is restarted.
+   */
+  public void serveUntilShutdown() throws IOException, InterruptedException {
+    onRemovedFromCluster(() -> System.exit(0), () -> System.exit(1));
+    start();
+    java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      close();
+      stopped.countDown();
+    }, "holdfast-shutdown"));
+    stopped.await();
+  }
+
   public ServerConfig config() {
     return config;
   }

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.bridge.SLF4JBridgeHandler;
@@ -45,17 +44,7 @@ public final class HoldfastServerMain implements Callable<Integer> {
       return 2;
     }
     LOG.info("Effective configuration: {}", config);
-    HoldfastServer server = new HoldfastServer(config);
-    // A removed member stops with 0, so that systemd's Restart=on-failure leaves it stopped; a
-    // division that died otherwise exits non-zero, so that it is restarted.
-    server.onRemovedFromCluster(() -> System.exit(0), () -> System.exit(1));
-    server.start();
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      server.close();
-      stopped.countDown();
-    }, "holdfast-shutdown"));
-    stopped.await();
+    new HoldfastServer(config).serveUntilShutdown();
     return 0;
   }
 }

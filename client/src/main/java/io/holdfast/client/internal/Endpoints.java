@@ -204,12 +204,17 @@ public final class Endpoints implements AutoCloseable {
    * write goes through a follower instead.
    */
   public boolean wentSilent(String endpoint) {
-    Long at = silentAt.get(endpoint);
+    return markedWithin(silentAt, endpoint, SILENT_NANOS);
+  }
+
+  /** Whether {@code marks} holds a mark of {@code endpoint} younger than {@code windowNanos}; drops an older one. */
+  private static boolean markedWithin(Map<String, Long> marks, String endpoint, long windowNanos) {
+    Long at = marks.get(endpoint);
     if (at == null) {
       return false;
     }
-    if (System.nanoTime() - at > SILENT_NANOS) {
-      silentAt.remove(endpoint, at);
+    if (System.nanoTime() - at > windowNanos) {
+      marks.remove(endpoint, at);
       return false;
     }
     return true;
@@ -221,15 +226,7 @@ public final class Endpoints implements AutoCloseable {
 
   /** Whether {@code endpoint} failed to answer within the last {@link #SUSPECT_NANOS}. */
   public boolean suspect(String endpoint) {
-    Long at = unreachableAt.get(endpoint);
-    if (at == null) {
-      return false;
-    }
-    if (System.nanoTime() - at > SUSPECT_NANOS) {
-      unreachableAt.remove(endpoint, at);
-      return false;
-    }
-    return true;
+    return markedWithin(unreachableAt, endpoint, SUSPECT_NANOS);
   }
 
   /** How long an unreachable endpoint stays suspect: about one election. */
