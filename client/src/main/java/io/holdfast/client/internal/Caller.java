@@ -108,16 +108,18 @@ public final class Caller {
       result.completeExceptionally(new ClusterUnavailableException("client closed"));
       return result;
     }
-    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, false, callbacks, rpc, result, false);
+    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, null, callbacks, rpc, result, false);
     return result;
   }
 
   /**
    * {@code onScheduler}: a retry, run by the scheduler, whose thread must not complete {@code result}.
-   * {@code forward}: ask the node to pass the call on to the leader, which this client cannot reach.
+   * {@code via}: null, or the follower to ask to pass the call on to the leader, which this client
+   * cannot reach.
    */
-  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected, boolean forward,
+  private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected, String via,
       Executor callbacks, Rpc<T> rpc, CompletableFuture<T> result, boolean onScheduler) {
+    boolean forward = via != null;
     if (result.isDone()) {
       return;
     }
@@ -132,7 +134,8 @@ public final class Caller {
       return;
     }
     Duration attemptTimeout = leftNanos < timeout.toNanos() ? Duration.ofNanos(leftNanos) : timeout;
-    String endpoint = endpoints.current();
+    // A forwarded attempt goes to the follower that named the silent leader, wherever hints moved meanwhile.
+    String endpoint = forward ? via : endpoints.current();
     ListenableFuture<T> f;
     try {
       Channel channel = endpoints.channel(endpoint);
@@ -207,8 +210,9 @@ public final class Caller {
         }
         LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
         try {
-          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, forwardNext, callbacks, rpc, result,
-              true), delayMs, TimeUnit.MILLISECONDS);
+          String via = forwardNext ? endpoint : null;
+          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, via, callbacks, rpc, result, true),
+              delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
           result.completeExceptionally(new ClusterUnavailableException("client closed", e));
         }

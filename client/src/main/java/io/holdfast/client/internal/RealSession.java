@@ -341,7 +341,8 @@ public final class RealSession implements Session {
         relayRefusedAtNanos = System.nanoTime();
       }
       boolean mayRelay = !(endpoint.equals(relayRefusedBy) && System.nanoTime() - relayRefusedAtNanos < ttl.toNanos());
-      if (hint != null && !hint.equals(endpoint) && mayRelay && leaderOutOfReach(hint)) {
+      // Out of reach: this session gave up on it, or the client's calls found it silent.
+      if (hint != null && !hint.equals(endpoint) && mayRelay && (leaderOutOfReach(hint) || endpoints.wentSilent(hint))) {
         // This node is up and names a leader this session could not reach: the leader is alive
         // but cut off from us. Ask this node to pass the keepalives on to it.
         LOG.info("session {}: the leader {} is out of reach from here; renewing through {}", id, hint, endpoint);

@@ -185,7 +185,6 @@ public final class RaftNode implements AutoCloseable {
     return applyRules.check();
   }
 
-
   private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls,
       DeadLeaderDetector deadLeaderDetector) {
     org.apache.ratis.conf.Parameters params = new org.apache.ratis.conf.Parameters();
@@ -443,34 +442,34 @@ public final class RaftNode implements AutoCloseable {
     return leaderLink.write(leader, bytes, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(boundMs))
         .orTimeout(boundMs, TimeUnit.MILLISECONDS)
         .thenCompose(reply -> {
-      if (!reply.isSuccess()) {
-        throw new CompletionException(translate(reply.getException()));
-      }
-      Result result;
-      try {
-        result = ResultCodec.decode(reply.getMessage().getContent().toByteArray());
-      } catch (InvalidProtocolBufferException e) {
-        throw new CompletionException(e);
-      }
-      // Read-your-writes on this node. If it falls behind (cut off from the leader now), the
-      // answer goes out anyway after a while: it is committed, only local views may lag.
-      return stateMachine.appliedThrough(reply.getLogIndex())
-          .completeOnTimeout(null, boundMs, TimeUnit.MILLISECONDS)
-          .thenApply(applied -> result);
-    }).handleAsync((result, e) -> {
-      // Off the apply thread and the JDK's timer thread: what follows answers the client and
-      // reads the state.
-      if (e != null) {
-        Throwable cause = unwrap(e);
-        if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
-          // The leader would not log it (a command its build does not know): retrying cannot help.
-          throw new CompletionException(new RaftCallException(ErrorCode.INVALID_ARGUMENT, null,
-              "the leader refused the command passed on to it: " + refused.getMessage()));
-        }
-        throw new CompletionException(translate(cause));
-      }
-      return result;
-    }, forwardReplies);
+          if (!reply.isSuccess()) {
+            throw new CompletionException(translate(reply.getException()));
+          }
+          Result result;
+          try {
+            result = ResultCodec.decode(reply.getMessage().getContent().toByteArray());
+          } catch (InvalidProtocolBufferException e) {
+            throw new CompletionException(e);
+          }
+          // Read-your-writes on this node. If it falls behind (cut off from the leader now), the
+          // answer goes out anyway after a while: it is committed, only local views may lag.
+          return stateMachine.appliedThrough(reply.getLogIndex())
+              .completeOnTimeout(null, boundMs, TimeUnit.MILLISECONDS)
+              .thenApply(applied -> result);
+        }).handleAsync((result, e) -> {
+          // Off the apply thread and the JDK's timer thread: what follows answers the client and
+          // reads the state.
+          if (e != null) {
+            Throwable cause = unwrap(e);
+            if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
+              // The leader would not log it (a command its build does not know): retrying cannot help.
+              throw new CompletionException(new RaftCallException(ErrorCode.INVALID_ARGUMENT, null,
+                  "the leader refused the command passed on to it: " + refused.getMessage()));
+            }
+            throw new CompletionException(translate(cause));
+          }
+          return result;
+        }, forwardReplies);
   }
 
   private final java.util.concurrent.ExecutorService forwardReplies = java.util.concurrent.Executors.newFixedThreadPool(2,
