@@ -45,17 +45,8 @@ public final class CommandCodec {
    */
   public static byte[] stamp(byte[] bytes, long leaderTimeMs, int rules, int supportedRules)
       throws InvalidProtocolBufferException {
-    var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
-    // Every replica stops at an entry it cannot decode (HoldfastStateMachine), so nothing that
-    // this build could not decode may reach the log: not even from a stray Raft client.
-    checkKinds(p, true);
-    int raise = raisedRules(p);
-    if (raise > supportedRules) {
-      throw new InvalidProtocolBufferException("cannot raise the apply rules to " + raise + ": this node knows rules up to "
-          + supportedRules);
-    }
-    return p.toBuilder().setLeaderTimeMs(leaderTimeMs).setApplyRules(Math.min(rules, supportedRules)).build()
-        .toByteArray();
+    return checked(bytes, supportedRules).toBuilder().setLeaderTimeMs(leaderTimeMs)
+        .setApplyRules(Math.min(rules, supportedRules)).build().toByteArray();
   }
 
   /**
@@ -65,8 +56,22 @@ public final class CommandCodec {
    */
   public static byte[] stampForeign(byte[] bytes, long leaderTimeMs, int rules, int supportedRules)
       throws InvalidProtocolBufferException {
-    byte[] checked = stamp(bytes, leaderTimeMs, rules, supportedRules);
-    return encode(decode(checked).command(), leaderTimeMs, Math.min(rules, supportedRules));
+    return encode(fromProto(checked(bytes, supportedRules)), leaderTimeMs, Math.min(rules, supportedRules));
+  }
+
+  /** {@code bytes} parsed, if a leader that knows rules up to {@code supportedRules} may log it. */
+  private static io.holdfast.server.statemachine.proto.Command checked(byte[] bytes, int supportedRules)
+      throws InvalidProtocolBufferException {
+    var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
+    // Every replica stops at an entry it cannot decode (HoldfastStateMachine), so nothing that
+    // this build could not decode may reach the log: not even from a stray Raft client.
+    checkKinds(p, true);
+    int raise = raisedRules(p);
+    if (raise > supportedRules) {
+      throw new InvalidProtocolBufferException("cannot raise the apply rules to " + raise + ": this node knows rules up to "
+          + supportedRules);
+    }
+    return p;
   }
 
   private static byte[] encode(Command c, long leaderTimeMs, int rules) {
