@@ -5,6 +5,7 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import picocli.CommandLine.Option;
@@ -101,7 +102,13 @@ final class LockLoop {
         }
       }));
     }
+    Optional<MachineCpu> cpuFrom;
+    Optional<MachineCpu> cpuTo;
     try (Progress p = new Progress(err, 5, () -> measured.get() + " measured ops, " + errors.get() + " errors")) {
+      sleepUntil(measureFrom);
+      cpuFrom = MachineCpu.read();
+      sleepUntil(end);
+      cpuTo = MachineCpu.read();
       for (Thread th : threads) {
         th.join();
       }
@@ -121,9 +128,19 @@ final class LockLoop {
           : Math.round(1000.0 * max / min) / 1000.0);
     }
     r.put("errors", errors.get()).put("sessions_lost", sessionsLost.get()).put("holds_checked", history.size());
+    if (cpuFrom.isPresent() && cpuTo.isPresent()) {
+      cpuFrom.get().until(cpuTo.get()).report(r, err);
+    }
     r.violations(history.violations());
     if (sessionsLost.get() > 0) {
       r.violation(sessionsLost.get() + " session(s) expired while their client was active");
+    }
+  }
+
+  private static void sleepUntil(long nanoTime) throws InterruptedException {
+    long left;
+    while ((left = nanoTime - System.nanoTime()) > 0) {
+      Thread.sleep(Math.max(1, left / 1_000_000));
     }
   }
 }

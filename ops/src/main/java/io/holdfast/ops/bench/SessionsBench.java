@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -141,6 +142,7 @@ final class SessionsBench extends HoldfastWorkload {
       open(channel, ids, err);
       r.put("sessions", sessions).put("ttl_s", ttl.toMillis() / 1000.0).put("hold_s", hold.toMillis() / 1000.0);
       long[] cpuBefore = cpuTicks(t.cluster());
+      Optional<MachineCpu> machineBefore = MachineCpu.read();
       long sentBefore = sent.get();
       long start = System.nanoTime();
       holdFrom.set(start);
@@ -153,6 +155,7 @@ final class SessionsBench extends HoldfastWorkload {
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       long[] cpuAfter = cpuTicks(t.cluster());
+      Optional<MachineCpu> machineAfter = MachineCpu.read();
       outs.forEach(o -> {
         synchronized (o) {
           o.onCompleted();
@@ -174,6 +177,9 @@ final class SessionsBench extends HoldfastWorkload {
           rss.add(LocalCluster.nodeId(i) + "=" + rssMb(c.process(i).pid()) + "MB");
         }
         r.put("server_cpu_of_one_core", String.join(" ", cpu)).put("server_rss", String.join(" ", rss));
+      }
+      if (machineBefore.isPresent() && machineAfter.isPresent()) {
+        machineBefore.get().until(machineAfter.get()).report(r, err);
       }
       if (!lost.isEmpty()) {
         r.violation(lost.size() + " session(s) expired although kept alive at a third of their TTL");
