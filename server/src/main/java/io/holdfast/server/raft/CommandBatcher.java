@@ -34,6 +34,12 @@ import java.util.function.Predicate;
  * halves, each paying an entry's whole cost. A hand-over ends a hold at once. A hold that sees
  * fewer than half the expected commands come is a miss, and misses in a row skip the next 2, 4, ..
  * 64 chances to hold, so callers that do not come back (independent agents) do not pay the wait.
+ *
+ * <p>A deferrable command (an acquire that will queue behind other waiters whatever happens) does
+ * not open an entry of its own while the linger lasts from its arrival: it waits for company, and
+ * goes out with the next command that must, or when its linger is over. Its caller waits for the
+ * lock anyway, and on a contended lock the hand-over release that comes next then carries it,
+ * instead of queueing behind an entry of acquires (one entry per hand-over instead of about 1.4).
  */
 final class CommandBatcher {
   /** Roughly what one entry may hold; a single larger command still goes out, alone. */
@@ -44,6 +50,7 @@ final class CommandBatcher {
   private final int maxCommands;
   private final int inFlight;
   private final Predicate<Command> urgent;
+  private final Predicate<Command> deferrable;
   private final long lingerNanos;
   private final Scheduler scheduler;
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
@@ -51,6 +58,9 @@ final class CommandBatcher {
   private int entriesInFlight;
   // Queued commands that may open the extra entry.
   private int urgentQueued;
+  // Queued commands that may wait for company, and whether a timer will look at them again.
+  private int deferrableQueued;
+  private boolean deferTimerArmed;
   private boolean sending;
   // Holding the queue after an entry of several completed, until its callers' next commands join.
   private boolean holding;
@@ -80,7 +90,8 @@ final class CommandBatcher {
   /** The most holds skipped after a run of failed ones. */
   static final int MAX_HOLDS_SKIPPED = 64;
 
-  private record Pending(Command command, long bytes, boolean urgent, CompletableFuture<Result> result) {}
+  private record Pending(Command command, long bytes, boolean urgent, boolean deferrable, long queuedAtNanos,
+      CompletableFuture<Result> result) {}
 
   /**
    * {@code replicate} sends one command (a {@link Command.Batch} for several) and completes with
@@ -95,6 +106,16 @@ final class CommandBatcher {
 
   CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
       int inFlight, Predicate<Command> urgent, BatchStats stats, long lingerNanos, Scheduler scheduler) {
+    this(replicate, pumpExecutor, maxCommands, inFlight, urgent, c -> false, stats, lingerNanos, scheduler);
+  }
+
+  /**
+   * {@code deferrable} is asked once per command, on the submitting thread, and only with a linger:
+   * a command it accepts waits up to the linger from its arrival for another to go out with.
+   */
+  CommandBatcher(Function<Command, CompletableFuture<Result>> replicate, Executor pumpExecutor, int maxCommands,
+      int inFlight, Predicate<Command> urgent, Predicate<Command> deferrable, BatchStats stats, long lingerNanos,
+      Scheduler scheduler) {
     if (maxCommands < 1 || inFlight < 1) {
       throw new IllegalArgumentException("maxCommands and inFlight must be positive");
     }
@@ -108,17 +129,24 @@ final class CommandBatcher {
     this.maxCommands = maxCommands;
     this.inFlight = inFlight;
     this.urgent = urgent;
+    this.deferrable = deferrable;
     this.stats = stats;
   }
 
   CompletableFuture<Result> submit(Command command) {
     // Measured on the caller's thread: the byte cap must hold for every kind of command (a batch
     // of session opens with large labels once made an entry larger than Ratis's buffers).
-    Pending p = new Pending(command, CommandCodec.entryBytes(command), urgent.test(command), new CompletableFuture<>());
+    boolean isUrgent = urgent.test(command);
+    boolean defer = !isUrgent && lingerNanos > 0 && deferrable.test(command);
+    Pending p = new Pending(command, CommandCodec.entryBytes(command), isUrgent, defer,
+        defer ? scheduler.nanoTime() : 0, new CompletableFuture<>());
     synchronized (this) {
       queue.addLast(p);
       if (p.urgent()) {
         urgentQueued++;
+      }
+      if (p.deferrable()) {
+        deferrableQueued++;
       }
     }
     pump();
@@ -129,26 +157,26 @@ final class CommandBatcher {
   private void pump() {
     while (true) {
       List<Pending> batch;
+      long lookAgainIn = 0;
       synchronized (this) {
         if (sending || !roomInFlight() || (holding && !endHold()) || queue.isEmpty()) {
           return;
         }
-        batch = new ArrayList<>(Math.min(queue.size(), maxCommands));
-        long bytes = 0;
-        while (!queue.isEmpty() && batch.size() < maxCommands) {
-          long next = queue.peekFirst().bytes();
-          if (!batch.isEmpty() && bytes + next > MAX_BATCH_BYTES) {
-            break;
+        long wait = deferFor();
+        if (wait > 0) {
+          if (deferTimerArmed) {
+            return;
           }
-          bytes += next;
-          Pending taken = queue.pollFirst();
-          if (taken.urgent()) {
-            urgentQueued--;
-          }
-          batch.add(taken);
+          deferTimerArmed = true;
+          lookAgainIn = wait;
+          batch = null;
+        } else {
+          batch = take();
         }
-        entriesInFlight++;
-        sending = true;
+      }
+      if (batch == null) {
+        schedule(this::deferralOver, lookAgainIn);
+        return;
       }
       CompletableFuture<Result> sent;
       try {
@@ -165,6 +193,57 @@ final class CommandBatcher {
         stats.sent(batch.size());
       }
       sent.whenComplete((result, error) -> finished(batch, result, error));
+    }
+  }
+
+  /** Takes the next entry's commands off the queue; under the lock. */
+  private List<Pending> take() {
+    List<Pending> batch = new ArrayList<>(Math.min(queue.size(), maxCommands));
+    long bytes = 0;
+    while (!queue.isEmpty() && batch.size() < maxCommands) {
+      long next = queue.peekFirst().bytes();
+      if (!batch.isEmpty() && bytes + next > MAX_BATCH_BYTES) {
+        break;
+      }
+      bytes += next;
+      Pending taken = queue.pollFirst();
+      if (taken.urgent()) {
+        urgentQueued--;
+      }
+      if (taken.deferrable()) {
+        deferrableQueued--;
+      }
+      batch.add(taken);
+    }
+    entriesInFlight++;
+    sending = true;
+    return batch;
+  }
+
+  /**
+   * How long the queue may still wait for company, in nanoseconds (0: send now). Only while every
+   * queued command is deferrable, and until the linger since the oldest one's arrival is over.
+   */
+  private long deferFor() {
+    if (deferrableQueued < queue.size()) {
+      return 0;
+    }
+    long left = queue.peekFirst().queuedAtNanos() + lingerNanos - scheduler.nanoTime();
+    return Math.max(0, left);
+  }
+
+  private void deferralOver() {
+    synchronized (this) {
+      deferTimerArmed = false;
+    }
+    pump();
+  }
+
+  private void schedule(Runnable task, long delayNanos) {
+    try {
+      scheduler.schedule(task, delayNanos);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      shutDown();
     }
   }
 
@@ -258,6 +337,7 @@ final class CommandBatcher {
       dropped = new ArrayList<>(queue);
       queue.clear();
       urgentQueued = 0;
+      deferrableQueued = 0;
     }
     dropped.forEach(p -> p.result().completeExceptionally(error));
   }

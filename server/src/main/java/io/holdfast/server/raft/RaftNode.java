@@ -97,7 +97,7 @@ public final class RaftNode implements AutoCloseable {
     this.config = config;
     this.stateMachine = stateMachine;
     this.batcher = new CommandBatcher(this::replicate, batchPump, config.batchMaxCommands(), config.batchInFlight(),
-        this::handsOver, new CommandBatcher.BatchStats() {
+        this::handsOver, this::waitsBehindOthers, new CommandBatcher.BatchStats() {
           @Override
           public void sent(int commands) {
             com.codahale.metrics.Histogram h = batchSizes;
@@ -491,18 +491,12 @@ public final class RaftNode implements AutoCloseable {
     }
   }
 
-  /**
-   * Whether {@code command} is a release that a waiter is queued behind: the batcher lets it open
-   * an extra entry. A scheduling hint from applied state, so a stale answer costs only speed.
-   */
   private boolean handsOver(Command command) {
-    if (!(command instanceof Command.Release r)) {
-      return false;
-    }
-    return stateMachine.read(s -> {
-      io.holdfast.server.state.LockRecord lock = s.lock(r.lockName());
-      return lock != null && lock.hasWaiters();
-    });
+    return command instanceof Command.Release && stateMachine.read(s -> BatchHints.handsOver(s, command));
+  }
+
+  private boolean waitsBehindOthers(Command command) {
+    return command instanceof Command.Acquire && stateMachine.read(s -> BatchHints.waitsBehindOthers(s, command));
   }
 
   /** One entry: a command, or a {@link Command.Batch} of the commands that arrived together. */

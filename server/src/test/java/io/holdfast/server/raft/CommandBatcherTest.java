@@ -381,4 +381,78 @@ class CommandBatcherTest {
     assertThrows(IllegalArgumentException.class, () -> new CommandBatcher(this::replicate, Runnable::run, 256, 1,
         c -> false, sizes::add, LINGER, null));
   }
+
+  // ---- deferrable commands (an acquire that will queue behind other waiters anyway) ----------
+
+  private CommandBatcher deferring(long linger) {
+    return new CommandBatcher(this::replicate, Runnable::run, 256, 1, c -> c instanceof Command.Release,
+        c -> c instanceof Command.Acquire, sizes::add, linger, clock);
+  }
+
+  private static Command acquire(int n) {
+    return new Command.Acquire("acq" + n, n, "contended", -1);
+  }
+
+  @Test
+  void aDeferrableCommandWaitsForCompanyAtMostTheLingerFromItsArrival() {
+    CommandBatcher b = deferring(LINGER);
+    CompletableFuture<Result> r = b.submit(acquire(1));
+    assertTrue(sent.isEmpty(), "nothing in flight, yet it waits for company");
+    clock.advance(LINGER / 2);
+    b.submit(acquire(2));
+    assertTrue(sent.isEmpty());
+    clock.advance(LINGER / 2);
+    assertEquals(List.of(new Command.Batch(List.of(acquire(1), acquire(2)))), sent,
+        "the oldest one's linger is over: both go out, as one entry");
+    assertFalse(r.isDone());
+    replies.get(0).complete(new Result.Batch(List.of(new Result.Queued(1), new Result.Queued(2))));
+    assertEquals(new Result.Queued(1), r.join());
+  }
+
+  @Test
+  void aHandOverCarriesTheDeferredCommandsAtOnceInOrder() {
+    CommandBatcher b = deferring(LINGER);
+    b.submit(acquire(1));
+    b.submit(release(7));
+    assertEquals(List.of(new Command.Batch(List.of(acquire(1), release(7)))), sent,
+        "the release goes out at once, and takes the acquire queued before it");
+    assertEquals(1, clock.tasks.size(), "the deferral's timer");
+    clock.advance(LINGER);
+    assertEquals(1, sent.size(), "the timer finds nothing left to send");
+  }
+
+  @Test
+  void anyCommandThatMustGoCarriesTheDeferredOnes() {
+    CommandBatcher b = deferring(LINGER);
+    b.submit(acquire(1));
+    b.submit(close(2));
+    assertEquals(List.of(new Command.Batch(List.of(acquire(1), close(2)))), sent);
+  }
+
+  @Test
+  void deferredCommandsBehindAnEntryInFlightGoOutWithTheNextEntryOnceTheirLingerIsOver() {
+    CommandBatcher b = deferring(LINGER);
+    b.submit(close(1));
+    b.submit(acquire(2));
+    replies.get(0).complete(closed(1));
+    assertEquals(1, sent.size(), "the pipe is free, but the acquire still waits for company");
+    clock.advance(LINGER);
+    assertEquals(acquire(2), sent.get(1));
+  }
+
+  @Test
+  void withoutALingerNothingIsDeferred() {
+    CommandBatcher b = deferring(0);
+    b.submit(acquire(1));
+    assertEquals(List.of(acquire(1)), sent);
+  }
+
+  @Test
+  void deferredCommandsFailWhenTheNodeShutsDown() {
+    CommandBatcher b = deferring(LINGER);
+    CompletableFuture<Result> r = b.submit(acquire(1));
+    b.shutDown();
+    ExecutionException e = assertThrows(ExecutionException.class, r::get);
+    assertInstanceOf(RaftCallException.class, e.getCause());
+  }
 }
