@@ -41,7 +41,8 @@ import java.util.UUID;
  * @param batchInFlight how many entries the leader keeps in flight before further commands wait
  *     and go out together in the next one (a lone command never waits)
  * @param batchLingerMicros how long the leader may hold queued commands, once a batch of several
- *     has committed, for that batch's callers to send their next ones into the same entry (0: never)
+ *     has committed, for that batch's callers to send their next ones into the same entry, and
+ *     an acquire that queues behind other waiters anyway for a command to go out with (0: never)
  * @param fastFailover true: a follower that finds the leader's process gone (its Raft stream cut,
  *     its Raft port refusing connections) starts an election at once instead of waiting out the
  *     election timeout
