@@ -22,14 +22,29 @@ final class BatchHints {
   }
 
   /**
+   * A timed wait shorter than this is not deferred: the linger (at most 10 ms) would take a
+   * noticeable share of its budget, and a wait that runs out costs an entry of its own to cancel.
+   */
+  static final long SHORTEST_DEFERRED_WAIT_MS = 1_000;
+
+  /**
+   * Whether {@code command} is an acquire that may be deferred at all, from the command alone (so the
+   * state is not locked for the others): a blocking or a long timed wait, not a try-lock.
+   */
+  static boolean mayDefer(Command command) {
+    return command instanceof Command.Acquire a && (a.waitMs() < 0 || a.waitMs() >= SHORTEST_DEFERRED_WAIT_MS);
+  }
+
+  /**
    * An acquire that will queue behind other waiters whatever the next entries hold: it may wait for
-   * company. Not a try-lock (answered at once), nor an acquire by the holder's own session (given
-   * its token back at once).
+   * company. Only where {@link #mayDefer} allows, and not an acquire by the holder's own session
+   * (given its token back at once).
    */
   static boolean waitsBehindOthers(HoldfastState s, Command command) {
-    if (!(command instanceof Command.Acquire a) || a.waitMs() == 0) {
+    if (!mayDefer(command)) {
       return false;
     }
+    Command.Acquire a = (Command.Acquire) command;
     LockRecord lock = s.lock(a.lockName());
     return lock != null && lock.hasWaiters() && lock.holderSessionId() != a.sessionId();
   }

@@ -61,6 +61,8 @@ final class CommandBatcher {
   // Queued commands that may wait for company, and whether a timer will look at them again.
   private int deferrableQueued;
   private boolean deferTimerArmed;
+  // Set once the node is closing: its timers are gone, so nothing queued now would ever go out.
+  private boolean closed;
   private boolean sending;
   // Holding the queue after an entry of several completed, until its callers' next commands join.
   private boolean holding;
@@ -141,6 +143,10 @@ final class CommandBatcher {
     Pending p = new Pending(command, CommandCodec.entryBytes(command), isUrgent, defer,
         defer ? scheduler.nanoTime() : 0, new CompletableFuture<>());
     synchronized (this) {
+      if (closed) {
+        p.result().completeExceptionally(shuttingDown());
+        return p.result();
+      }
       queue.addLast(p);
       if (p.urgent()) {
         urgentQueued++;
@@ -327,17 +333,22 @@ final class CommandBatcher {
 
   /** Fails what is still queued (a hold's timer dies with the node): called once the node is closed. */
   void shutDown() {
-    failQueued(new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null,
-        "this node is shutting down"));
+    failQueued(shuttingDown());
+  }
+
+  private static RaftCallException shuttingDown() {
+    return new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null, "this node is shutting down");
   }
 
   private void failQueued(Throwable error) {
     List<Pending> dropped;
     synchronized (this) {
+      closed = true;
       dropped = new ArrayList<>(queue);
       queue.clear();
       urgentQueued = 0;
       deferrableQueued = 0;
+      deferTimerArmed = false;
     }
     dropped.forEach(p -> p.result().completeExceptionally(error));
   }

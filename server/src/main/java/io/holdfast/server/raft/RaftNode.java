@@ -496,7 +496,7 @@ public final class RaftNode implements AutoCloseable {
   }
 
   private boolean waitsBehindOthers(Command command) {
-    return command instanceof Command.Acquire && stateMachine.read(s -> BatchHints.waitsBehindOthers(s, command));
+    return BatchHints.mayDefer(command) && stateMachine.read(s -> BatchHints.waitsBehindOthers(s, command));
   }
 
   /** One entry: a command, or a {@link Command.Batch} of the commands that arrived together. */

@@ -29,6 +29,8 @@ class BatchHintsTest {
     assertTrue(BatchHints.waitsBehindOthers(log.state(), acquire(late, "cfg", -1)));
     assertTrue(BatchHints.waitsBehindOthers(log.state(), acquire(late, "cfg", 5_000)));
     assertFalse(BatchHints.waitsBehindOthers(log.state(), acquire(late, "cfg", 0)), "a try-lock is answered at once");
+    assertFalse(BatchHints.waitsBehindOthers(log.state(), acquire(late, "cfg", 200)),
+        "a short timed wait would spend its budget in the linger");
     assertFalse(BatchHints.waitsBehindOthers(log.state(), acquire(holder, "cfg", -1)),
         "the holder's own acquire gets its token back at once");
     assertFalse(BatchHints.waitsBehindOthers(log.state(), acquire(late, "other", -1)));

@@ -455,4 +455,66 @@ class CommandBatcherTest {
     ExecutionException e = assertThrows(ExecutionException.class, r::get);
     assertInstanceOf(RaftCallException.class, e.getCause());
   }
+
+  @Test
+  void aDeferralTimerThatFoundNothingLeftDoesNotStopTheNextDeferral() {
+    CommandBatcher b = deferring(LINGER);
+    b.submit(acquire(1));
+    b.submit(release(7));
+    replies.get(0).complete(new Result.Batch(List.of(new Result.Queued(1), new Result.Released(0))));
+    clock.advance(LINGER);
+    assertEquals(1, sent.size());
+    b.submit(acquire(2));
+    assertTrue(clock.tasks.size() == 1 && sent.size() == 1, "a new timer for the new deferral");
+    clock.advance(LINGER);
+    assertEquals(acquire(2), sent.get(1), "sent when its own linger is over");
+  }
+
+  @Test
+  void aCommandThatMustGoStillGoesAtOnceAfterDeferredOnesLeft() {
+    CommandBatcher b = deferring(LINGER);
+    b.submit(acquire(1));
+    clock.advance(LINGER);
+    replies.get(0).complete(new Result.Queued(1));
+    b.submit(close(2));
+    assertEquals(close(2), sent.get(1), "nothing deferred is counted as still queued");
+  }
+
+  @Test
+  void deferredCommandsWaitThroughAHoldAndAHandOverEndsBoth() {
+    CommandBatcher b = deferring(LINGER);
+    submitAll(b, close(1), close(2), close(3));
+    replies.get(0).complete(closed(1));
+    replies.get(1).complete(closedBatch(2, 3));
+    b.submit(acquire(4));
+    assertEquals(2, sent.size(), "held, and deferred");
+    b.submit(release(5));
+    assertEquals(new Command.Batch(List.of(acquire(4), release(5))), sent.get(2));
+  }
+
+  @Test
+  void aSubmitAfterShutDownFailsAtOnceAndARejectingTimerFailsWhatItWouldHaveSent() {
+    CommandBatcher b = deferring(LINGER);
+    b.shutDown();
+    CompletableFuture<Result> late = b.submit(acquire(1));
+    ExecutionException e = assertThrows(ExecutionException.class, late::get);
+    assertInstanceOf(RaftCallException.class, e.getCause());
+    assertTrue(sent.isEmpty());
+
+    CommandBatcher.Scheduler rejecting = new CommandBatcher.Scheduler() {
+      @Override
+      public long nanoTime() {
+        return 0;
+      }
+
+      @Override
+      public void schedule(Runnable task, long delayNanos) {
+        throw new java.util.concurrent.RejectedExecutionException("closed");
+      }
+    };
+    CommandBatcher closing = new CommandBatcher(this::replicate, Runnable::run, 256, 1,
+        c -> c instanceof Command.Release, c -> c instanceof Command.Acquire, sizes::add, LINGER, rejecting);
+    CompletableFuture<Result> deferred = closing.submit(acquire(2));
+    assertThrows(ExecutionException.class, deferred::get, "no timer will ever send it: it fails instead of waiting");
+  }
 }
