@@ -141,7 +141,7 @@ final class CommandBatcher {
     boolean isUrgent = urgent.test(command);
     boolean defer = !isUrgent && lingerNanos > 0 && deferrable.test(command);
     Pending p = new Pending(command, CommandCodec.entryBytes(command), isUrgent, defer,
-        defer ? scheduler.nanoTime() : 0, new CompletableFuture<>());
+        scheduler != null ? scheduler.nanoTime() : 0, new CompletableFuture<>());
     synchronized (this) {
       if (closed) {
         p.result().completeExceptionally(shuttingDown());
