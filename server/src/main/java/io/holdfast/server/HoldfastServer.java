@@ -25,6 +25,7 @@ import io.holdfast.server.ops.GrpcMetrics;
 import io.holdfast.server.ops.RatisMetricsBridge;
 import io.holdfast.server.ops.ServerMetrics;
 import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.raft.StorageProbe;
 import io.holdfast.server.session.LeaderSessionClock;
 import io.holdfast.server.session.RenewalCheckpointer;
 import io.holdfast.server.statemachine.HoldfastStateMachine;
@@ -49,6 +50,8 @@ public final class HoldfastServer implements AutoCloseable {
   private final ServerConfig config;
   /** How often the leader checks whether the cluster's apply rules can be raised (only while they can). */
   public static final long APPLY_RULES_CHECK_MS = 5_000;
+  /** How often the node checks it can still write its Raft storage (see StorageProbe). */
+  static final long STORAGE_PROBE_MS = 1_000;
 
   private final HoldfastStateMachine stateMachine;
   private final RaftNode raft;
@@ -57,6 +60,9 @@ public final class HoldfastServer implements AutoCloseable {
   private final ExecutorService responseExecutor;
   private final ExecutorService callExecutor;
   private final ScheduledExecutorService timers;
+  /** Its own thread: a disk that hangs must not hold up the timers of waits and sessions. */
+  private final ScheduledExecutorService storageProbe =
+      Executors.newSingleThreadScheduledExecutor(named("holdfast-storage-probe"));
   private final WatchHub watches;
   private final GrantWaiters waiters;
   private final Server grpc;
@@ -258,6 +264,18 @@ public final class HoldfastServer implements AutoCloseable {
         LOG.debug("apply rules check failed", e);
       }
     }, APPLY_RULES_CHECK_MS, APPLY_RULES_CHECK_MS, TimeUnit.MILLISECONDS);
+    StorageProbe probe = StorageProbe.forRaftStorage(config.raftLogDir());
+    storageProbe.scheduleWithFixedDelay(() -> {
+      try {
+        probe.check();
+      } catch (IOException e) {
+        try {
+          timers.execute(() -> stopOnStorageFailure(e));
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+          // already closing
+        }
+      }
+    }, STORAGE_PROBE_MS, STORAGE_PROBE_MS, TimeUnit.MILLISECONDS);
     checkpointer.start();
     grpc.start();
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
@@ -353,6 +371,13 @@ public final class HoldfastServer implements AutoCloseable {
     stopAfter("could not write its Raft log in " + config.raftLogDir() + " (" + cause + "); it stops, so that the "
         + "others carry on without it. Free space or repair the disk, then start it again: it catches up from the "
         + "leader");
+  }
+
+  /** The same stop when the storage probe could not write where Ratis keeps its files. */
+  private void stopOnStorageFailure(IOException cause) {
+    stopAfter("could not write to its Raft storage in " + config.raftLogDir() + " (" + cause + "); it stops, so that "
+        + "the others carry on without it. Free space or repair the disk, then start it again: it catches up from "
+        + "the leader");
   }
 
   /** Stops a node whose Raft division Ratis has closed (no handover can work then). */
@@ -452,6 +477,7 @@ public final class HoldfastServer implements AutoCloseable {
     }
     grpc.shutdownNow();
     timers.shutdownNow();
+    storageProbe.shutdownNow();
     responseExecutor.shutdownNow();
     callExecutor.shutdownNow();
     if (clientTls != null) {

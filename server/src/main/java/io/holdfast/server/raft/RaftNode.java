@@ -216,6 +216,9 @@ public final class RaftNode implements AutoCloseable {
    */
   static final TimeDuration RETRY_CACHE_EXPIRY = TimeDuration.valueOf(1, TimeUnit.SECONDS);
 
+  /** The largest piece of a snapshot a leader sends a follower in one message (see properties). */
+  static final int SNAPSHOT_CHUNK_BYTES = 64 << 10;
+
   /** The largest log entry this node's commands can make (see properties). */
   static long maxEntryBytes(ServerConfig c) {
     return Math.max(4L << 20, c.limits().maxRequestBytes() + CommandBatcher.MAX_BATCH_BYTES + (64 << 10));
@@ -257,6 +260,13 @@ public final class RaftNode implements AutoCloseable {
     // out longer is sent the snapshot.
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, purgePreservation(c));
+    // A leader resends a snapshot that its follower fails to install (a full disk) at once, dozens of
+    // times a second, and Ratis keeps each chunk it sent for the stream's timeout (24 s by default):
+    // a 300 KB snapshot ran a 256 MB leader out of heap in 9 s, and took the cluster's majority with
+    // it. One chunk in flight makes a failed send wait out the request timeout before the next; small
+    // chunks keep what that holds small. An 8 MB snapshot is 128 round trips, well under a second.
+    RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf(SNAPSHOT_CHUNK_BYTES));
+    GrpcConfigKeys.Server.setInstallSnapshotRequestElementLimit(p, 1);
     // Ratis refuses to append an entry larger than the appender's buffer (4 MB by default) and makes
     // the leader step down for it; the client retries the same command under the next leader, and
     // so on: one put of a large value kept the cluster electing for the whole retry budget. An

@@ -56,6 +56,14 @@ class RaftPropertiesTest {
   }
 
   @Test
+  void aLeaderSendsASnapshotOneSmallChunkAtATime() {
+    // What a follower that keeps failing the install costs its leader: see RaftNode.properties.
+    RaftProperties p = RaftNode.properties(config(Map.of()));
+    assertEquals(1, org.apache.ratis.grpc.GrpcConfigKeys.Server.installSnapshotRequestElementLimit(p));
+    assertEquals(64 << 10, RaftServerConfigKeys.Log.Appender.snapshotChunkSizeMax(p).getSizeInt());
+  }
+
+  @Test
   void theLargestEntryACommandCanMakeFitsRatisBuffers() {
     for (long maxValue : new long[] {1L << 20, 16L << 20}) {
       ServerConfig c = config(Map.of("max-value-bytes", maxValue));
