@@ -417,7 +417,12 @@ public final class RealSession implements Session {
     if (r.getAsOfIndex() > 0 && (!leases.isEmpty() || r.getHeldLocksCount() > 0)) {
       // The acquires under way are read before the leases: an answered grant joins the leases
       // before it leaves the acquires, so none can be missed by both reads.
-      Set<String> acquiring = new java.util.HashSet<>(pendingAcquires.values());
+      Set<String> acquiring = new java.util.HashSet<>();
+      pendingAcquires.forEach((f, name) -> {
+        if (!f.isDone()) {
+          acquiring.add(name); // a finished one claims through its lease, if any (see claimedByOthers)
+        }
+      });
       java.util.Map<String, Long> held = new java.util.HashMap<>();
       r.getHeldLocksList().forEach(h -> held.put(h.getName(), h.getToken()));
       Set<String> claimed = new java.util.HashSet<>();
@@ -510,7 +515,10 @@ public final class RealSession implements Session {
       }
     }
     for (Map.Entry<CompletableFuture<Optional<LockLease>>, String> a : pendingAcquires.entrySet()) {
-      if (a.getKey() != except && a.getKey() != alsoExcept && a.getValue().equals(name)) {
+      // A finished acquire leaves the map in a callback that may run after its caller's (a future's
+      // callbacks run newest first): a grant is claimed by its lease from then on, and a release
+      // sent from the caller's callback must not be taken for a second claim and skipped.
+      if (a.getKey() != except && a.getKey() != alsoExcept && !a.getKey().isDone() && a.getValue().equals(name)) {
         return true;
       }
     }
