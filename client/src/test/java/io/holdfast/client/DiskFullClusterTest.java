@@ -81,9 +81,9 @@ class DiskFullClusterTest {
   }
 
   void fillAndCheck0(boolean leaderFills) throws Exception {
-    // The others' logs are purged at snapshots of 200 entries (6 MB of puts here), so the node that
-    // comes back is sent a snapshot and the entries after it. With the default threshold it was sent
-    // every put since it stopped, and a slow run's 2,000 (64 MB) filled its disk again.
+    // The others' logs are purged at snapshots of 200 entries, so that the node that comes back is
+    // sent a snapshot and the entries after it. With the default threshold it was sent every put
+    // since it stopped, and a slow run's 2,000 (64 MB) filled its disk again.
     cluster = new ProcessCluster(3, dir, Map.of("snapshot-threshold", Integer.toString(SNAPSHOT_THRESHOLD)));
     mount = cluster.dataDir(FULL);
     Files.createDirectories(mount);
@@ -114,25 +114,35 @@ class DiskFullClusterTest {
     }
     assertEquals(wanted, leader, "leadership moved to " + ProcessCluster.nodeId(wanted));
 
-    long appliedBeforeFill = appliedIndex(FULL);
     long ballast = fill(mount.resolve("ballast"));
     System.out.printf("disk full (%s): %d MB of ballast%n", leaderFills ? "leader" : "follower", ballast >> 20);
     long filled = System.nanoTime();
     long deadline = filled + TimeUnit.SECONDS.toNanos(60);
+    // Under writes, a leader's full disk; with no puts, a follower's: only a few small entries (the
+    // session's checkpoints) go to its log, into space already allocated, so its storage probe,
+    // not a failed log write, is what finds the disk full.
     while (cluster.isRunning(FULL) && System.nanoTime() < deadline) {
-      put();
+      if (leaderFills) {
+        put();
+      } else {
+        Thread.sleep(50);
+      }
     }
     long stoppedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - filled);
-    assertFalse(cluster.isRunning(FULL), "the node with the full disk still runs after 60 s of writes\n"
-        + cluster.logTails());
+    assertFalse(cluster.isRunning(FULL), "the node with the full disk still runs after 60 s\n" + cluster.logTails());
     OptionalInt exit = cluster.exitCode(FULL);
     System.out.printf("the node with the full disk stopped %d ms after the disk filled, exit %s; %d puts acknowledged, "
         + "%d failed%n", stoppedMs, exit, next - failures.size(), failures.size());
     assertTrue(exit.isPresent() && exit.getAsInt() != 0, "it exits non-zero, so that a supervisor restarts it: "
         + exit);
-    // Whichever saw the full disk first: a write of the Raft log or the storage probe.
-    assertTrue(cluster.logContains(FULL, "could not write its Raft log")
-        || cluster.logContains(FULL, "could not write to its Raft storage"), "it says why\n" + cluster.logTails());
+    if (leaderFills) {
+      // Whichever saw the full disk first: a write of the Raft log or the storage probe.
+      assertTrue(cluster.logContains(FULL, "could not write its Raft log")
+          || cluster.logContains(FULL, "could not write to its Raft storage"), "it says why\n" + tail(FULL, 40));
+    } else {
+      assertTrue(cluster.logContains(FULL, "could not write to its Raft storage"), "its storage probe stopped it\n"
+          + tail(FULL, 40));
+    }
 
     // The two others carry on: every put from here on is acknowledged.
     int failedBefore = failures.size();
@@ -140,26 +150,43 @@ class DiskFullClusterTest {
       put();
     }
     assertEquals(failedBefore, failures.size(), "puts after the node stopped: " + failures);
-    // Enough small puts for the others to snapshot and purge past it: it must be sent a snapshot.
-    for (int i = 0; i < 3 * SNAPSHOT_THRESHOLD; i++) {
+    // The others purge their logs past it, so that it has to be sent a snapshot. Ratis purges only
+    // closed segments (8 MB), 1,024 entries or more at a time: 9 MB of values, then 2,200 small puts.
+    long stoppedAt = cluster.status(cluster.awaitLeader(Duration.ofSeconds(30))).getCommitIndex();
+    byte[] big = new byte[900 * 1024];
+    for (int i = 0; i < 10; i++) {
+      client.kv().put("disk/big" + (i % 2), big);
+    }
+    for (int i = 0; i < 2_200; i++) {
       client.kv().put("disk/small", Integer.toString(i).getBytes(StandardCharsets.UTF_8));
+    }
+    int now = cluster.awaitLeader(Duration.ofSeconds(30));
+    long purgeEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (logStart(now) <= stoppedAt) {
+      assertTrue(System.nanoTime() < purgeEnd, "the leader never purged past " + stoppedAt + ": " + cluster.files(now));
+      Thread.sleep(100);
     }
     assertNothingAcknowledgedLost();
     assertTrue(s.isValid(), "the session outlived the node: " + s.state());
     assertEquals(lease.token(), client.describeLock("disk/lock").token());
 
-    // Restarted while the disk is still full, it stops again at its first failed write. (It fails to
-    // install the snapshot its leader sends; the leader must not suffer for it.)
+    // Restarted while the disk is still full, it does not start: Ratis would rewrite the term and
+    // vote on the full disk and leave that file empty. (Its own files shrank when it stopped: fill
+    // what that freed first.)
+    fill(mount.resolve("ballast-2"));
     cluster.start(FULL);
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (cluster.isRunning(FULL) && System.nanoTime() < until) {
       put();
     }
-    assertFalse(cluster.isRunning(FULL), "restarted on a full disk, it still runs\n" + cluster.logTails());
+    assertFalse(cluster.isRunning(FULL), "restarted on a full disk, it still runs\n" + tail(FULL, 40));
     assertEquals(failedBefore, failures.size(), "puts while it restarted: " + failures);
+    assertTrue(cluster.logContains(FULL, "cannot write to its Raft storage"), "it says why it does not start\n"
+        + tail(FULL, 40));
 
-    // Space is freed, the node restarts on its data dir, catches up and serves.
+    // Space is freed, the node restarts on its data dir, is sent a snapshot, catches up and serves.
     Files.delete(mount.resolve("ballast"));
+    Files.delete(mount.resolve("ballast-2"));
     cluster.start(FULL);
     long commit = cluster.status(cluster.awaitLeader(Duration.ofSeconds(60))).getCommitIndex();
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -171,8 +198,8 @@ class DiskFullClusterTest {
       Thread.sleep(100);
     }
     long loaded = lastSnapshotLoaded(FULL);
-    assertTrue(loaded > appliedBeforeFill + SNAPSHOT_THRESHOLD, "it caught up from a snapshot its leader sent "
-        + "(the last it loaded is at " + loaded + "; it had applied " + appliedBeforeFill + " when its disk filled)");
+    assertTrue(loaded > stoppedAt, "it caught up from a snapshot its leader sent (the last it loaded is at "
+        + loaded + "; the cluster was at " + stoppedAt + " when it stopped)");
     for (int i = 0; i < 3; i++) {
       assertTrue(i == FULL || cluster.isRunning(i), ProcessCluster.nodeId(i) + " still runs");
       // Ratis survives an OutOfMemoryError in an appender's thread: only the log tells.
@@ -200,6 +227,20 @@ class DiskFullClusterTest {
       }
     }
     return last;
+  }
+
+  private static final java.util.regex.Pattern SEGMENT = java.util.regex.Pattern.compile("log_(?:inprogress_)?(\\d+)");
+
+  /** The first index in node {@code i}'s Raft log: the start of its oldest segment. */
+  long logStart(int i) {
+    long start = Long.MAX_VALUE;
+    for (Path f : cluster.files(i)) {
+      var m = SEGMENT.matcher(f.getFileName().toString());
+      if (m.lookingAt()) {
+        start = Math.min(start, Long.parseLong(m.group(1)));
+      }
+    }
+    return start;
   }
 
   long appliedIndex(int i) {

@@ -14,8 +14,6 @@ import io.holdfast.client.Session;
 import io.holdfast.ops.CliRunner.Run;
 import io.holdfast.proto.v1.ClusterStatusResponse;
 import io.holdfast.server.testing.ProcessCluster;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -24,7 +22,6 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -82,15 +79,15 @@ class SnapshotInstallTest {
         long written = lastSmall;
 
         // The leader purges what the member that is away has not seen.
-        awaitTrue(Duration.ofSeconds(60), () -> !hasSegmentFromZero(cluster.dataDir(leader)),
-            () -> "the leader's log was not purged: " + listing(cluster.dataDir(leader)));
+        awaitTrue(Duration.ofSeconds(60), () -> !hasSegmentFromZero(cluster, leader),
+            () -> "the leader's log was not purged: " + listing(cluster, leader));
 
         cluster.start(away);
         awaitTrue(Duration.ofSeconds(60), () -> {
           ClusterStatusResponse st = cluster.status(away);
           return st != null && st.getAppliedIndex() >= written;
         }, () -> "the member that was away did not catch up: " + cluster.logTails());
-        assertTrue(snapshotFiles(cluster.dataDir(away)) > 0, listing(cluster.dataDir(away)));
+        assertTrue(snapshotFiles(cluster, away) > 0, listing(cluster, away));
 
         cluster.startJoining(3);
         awaitTrue(Duration.ofSeconds(60), () -> cluster.status(3) != null, cluster::logTails);
@@ -98,9 +95,9 @@ class SnapshotInstallTest {
         Run add = CliRunner.run("member", "add", ProcessCluster.nodeId(3), cluster.peerAddress(3),
             cluster.endpoint(3), "--endpoints", original, "--timeout", "60s");
         assertEquals(0, add.code(), add + "\n" + cluster.logTails());
-        Path joined = cluster.dataDir(3);
-        assertTrue(snapshotFiles(joined) > 0, "the new member holds a snapshot: " + listing(joined));
-        assertFalse(hasSegmentFromZero(joined), "and no log from index 0, so it was not replayed: " + listing(joined));
+        int joined = 3;
+        assertTrue(snapshotFiles(cluster, joined) > 0, "the new member holds a snapshot: " + listing(cluster, joined));
+        assertFalse(hasSegmentFromZero(cluster, joined), "and no log from index 0, so it was not replayed: " + listing(cluster, joined));
 
         // Each of them leads in turn: what a client sees then comes from the installed state.
         for (int node : new int[] {away, 3}) {
@@ -138,32 +135,25 @@ class SnapshotInstallTest {
         assertFalse(c.kv().validateFence("fleet/config", held.token()), "the old token is refused");
         assertTrue(holder.isValid() && waiter.isValid());
         System.out.printf("snapshot install: the returning member's files %s; the new member's %s%n",
-            listing(cluster.dataDir(away)), listing(joined));
+            listing(cluster, away), listing(cluster, joined));
       }
     }
   }
 
-  static boolean hasSegmentFromZero(Path dataDir) throws IOException {
-    try (Stream<Path> files = Files.walk(dataDir)) {
-      return files.anyMatch(f -> {
-        String name = f.getFileName().toString();
-        return name.startsWith("log_0-") || name.equals("log_inprogress_0");
-      });
-    }
+  // Over ProcessCluster.files: these run while the nodes do, and each writes and deletes a probe file every second.
+  static boolean hasSegmentFromZero(ProcessCluster cluster, int node) {
+    return cluster.files(node).stream().anyMatch(f -> {
+      String name = f.getFileName().toString();
+      return name.startsWith("log_0-") || name.equals("log_inprogress_0");
+    });
   }
 
-  static long snapshotFiles(Path dataDir) throws IOException {
-    try (Stream<Path> files = Files.walk(dataDir)) {
-      return files.filter(f -> f.getFileName().toString().matches("snapshot\\.\\d+_\\d+")).count();
-    }
+  static long snapshotFiles(ProcessCluster cluster, int node) {
+    return cluster.files(node).stream().filter(f -> f.getFileName().toString().matches("snapshot\\.\\d+_\\d+")).count();
   }
 
-  static String listing(Path dataDir) {
-    try (Stream<Path> files = Files.walk(dataDir)) {
-      return files.filter(Files::isRegularFile).map(f -> dataDir.relativize(f).toString()).sorted().toList().toString();
-    } catch (IOException e) {
-      return e.toString();
-    }
+  static String listing(ProcessCluster cluster, int node) {
+    return cluster.files(node).toString();
   }
 
   interface Check {

@@ -234,6 +234,19 @@ public final class HoldfastServer implements AutoCloseable {
   }
 
   public HoldfastServer start() throws IOException {
+    // Started on a full disk, Ratis would rewrite the term and vote there on the first higher term it
+    // hears, and a failed rewrite leaves that file empty: the node could never start again. So a node
+    // that cannot write its Raft storage does not start.
+    StorageProbe probe = StorageProbe.forRaftStorage(config.raftLogDir());
+    try {
+      java.nio.file.Files.createDirectories(config.raftLogDir());
+      probe.check();
+    } catch (IOException e) {
+      String why = "This node (" + config.nodeId() + ") cannot write to its Raft storage in " + config.raftLogDir()
+          + " (" + e + "); it does not start. Free space or repair the disk, then start it again";
+      LOG.error(why);
+      throw new IOException(why, e);
+    }
     raft.start();
     timers.scheduleWithFixedDelay(() -> {
       try {
@@ -264,7 +277,6 @@ public final class HoldfastServer implements AutoCloseable {
         LOG.debug("apply rules check failed", e);
       }
     }, APPLY_RULES_CHECK_MS, APPLY_RULES_CHECK_MS, TimeUnit.MILLISECONDS);
-    StorageProbe probe = StorageProbe.forRaftStorage(config.raftLogDir());
     storageProbe.scheduleWithFixedDelay(() -> {
       try {
         probe.check();
@@ -373,14 +385,18 @@ public final class HoldfastServer implements AutoCloseable {
         + "leader");
   }
 
-  /** The same stop when the storage probe could not write where Ratis keeps its files. */
+  /**
+   * The same stop when the storage probe could not write where Ratis keeps its files. Without a
+   * handover, though its division still runs: a transfer changes the term, Ratis rewrites the term
+   * and vote on the full disk, and the file was left empty (the node then never started again).
+   */
   private void stopOnStorageFailure(IOException cause) {
     stopAfter("could not write to its Raft storage in " + config.raftLogDir() + " (" + cause + "); it stops, so that "
         + "the others carry on without it. Free space or repair the disk, then start it again: it catches up from "
         + "the leader");
   }
 
-  /** Stops a node whose Raft division Ratis has closed (no handover can work then). */
+  /** Stops a node whose Raft division Ratis has closed or cannot use (no handover can work then). */
   private void stopAfter(String what) {
     if (closing || reported) {
       return;

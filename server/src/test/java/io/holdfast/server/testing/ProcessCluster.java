@@ -204,6 +204,42 @@ public final class ProcessCluster implements AutoCloseable {
     return dir.resolve(nodeId(i));
   }
 
+  /**
+   * The regular files under node {@code i}'s data dir, relative to it, sorted. Safe while the node
+   * runs: a file that vanishes during the walk (the node's storage probe writes and deletes one
+   * every second) is left out rather than failing the walk, as {@code Files.walk} would.
+   */
+  public List<Path> files(int i) {
+    Path root = dataDir(i);
+    List<Path> out = new ArrayList<>();
+    if (!Files.exists(root)) {
+      return out;
+    }
+    try {
+      Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+        @Override
+        public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
+          if (attrs.isRegularFile()) {
+            out.add(root.relativize(file));
+          }
+          return java.nio.file.FileVisitResult.CONTINUE;
+        }
+
+        @Override
+        public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+          if (e instanceof java.nio.file.NoSuchFileException) {
+            return java.nio.file.FileVisitResult.CONTINUE;
+          }
+          throw e;
+        }
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    out.sort(null);
+    return out;
+  }
+
   public Path log(int i) {
     return dir.resolve(nodeId(i) + ".log");
   }
