@@ -15,9 +15,16 @@ import java.util.concurrent.Executor;
  */
 public final class GrantWaiters implements StateObserver {
 
-  /** How a wait ended. {@code token} is set for a grant. */
-  public record Outcome(Kind kind, long token) {
+  /**
+   * How a wait ended. {@code token} is set for a grant; {@code endedRequestId}, for a wait that apply
+   * ended (withdrawn or timed out), is the request id of the acquire that wait belonged to.
+   */
+  public record Outcome(Kind kind, long token, String endedRequestId) {
     public enum Kind { GRANTED, CANCELLED, TIMED_OUT, SESSION_ENDED, RETRY }
+
+    public Outcome(Kind kind, long token) {
+      this(kind, token, "");
+    }
   }
 
   private record Key(long sessionId, String lockName) {}
@@ -62,7 +69,7 @@ public final class GrantWaiters implements StateObserver {
           case TIMED_OUT -> Outcome.Kind.TIMED_OUT;
           case EXPIRED, ADMIN_EXPIRED, TAKEN_OVER, REVOKED -> Outcome.Kind.SESSION_ENDED;
         };
-        complete(new Key(w.sessionId(), w.lockName()), new Outcome(kind, 0));
+        complete(new Key(w.sessionId(), w.lockName()), new Outcome(kind, 0, w.requestId()));
       } else if (e instanceof StateEvent.SessionEnded s) {
         for (Key k : new ArrayList<>(waiting.keySet())) {
           if (k.sessionId() == s.sessionId()) {

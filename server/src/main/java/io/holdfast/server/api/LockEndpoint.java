@@ -121,8 +121,11 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         timer.cancel(false);
       }
       waiters.unregister(req.getSessionId(), name, grant);
-      boolean endedHere = o.kind() == GrantWaiters.Outcome.Kind.CANCELLED
-          || (o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT && o.token() != -1);
+      // A wait apply ended that was this call's own (its request id) ends the call, even if the same
+      // entry queued a new wait for the session: that is another call's, which carries on.
+      boolean endedHere = (o.kind() == GrantWaiters.Outcome.Kind.CANCELLED
+          || (o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT && o.token() != -1))
+          && !o.endedRequestId().equals(req.getRequestId());
       if (endedHere && stillWaiting(req, out, started, deadlineNanos, forward)) {
         return;
       }
@@ -155,7 +158,8 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   /**
    * Waits are per session and lock, so the end of one may be the end of another call's: the same
    * session's earlier acquire, withdrawn in the same entry that queued this one. If the session
-   * still waits (or now holds the lock), this call carries on; true if it does.
+   * still waits (or now holds the lock), this call carries on; true if it does. (Never for the call
+   * whose own wait ended: the state it reads may already hold the next call's wait.)
    */
   private boolean stillWaiting(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
       long deadlineNanos, boolean forward) {

@@ -36,6 +36,16 @@ class GrantWaitersTest {
   }
 
   @Test
+  void aWaitThatApplyEndsNamesTheAcquireItBelongedTo() {
+    // LockEndpoint ends the call whose own wait this was, and lets another call of the session
+    // carry on if the session waits again (two acquires of one session share one wait).
+    CompletableFuture<Outcome> waiting = waiters.register(7, "a");
+    waiters.onApplied(List.of(new StateEvent.WaitEnded(30, "a", 7, "first", StateEvent.EndReason.CLOSED)));
+    pool.forEach(Runnable::run);
+    assertEquals(new Outcome(Outcome.Kind.CANCELLED, 0, "first"), waiting.join());
+  }
+
+  @Test
   void aSessionThatEndsEndsEveryWaitOfIts() {
     CompletableFuture<Outcome> a = waiters.register(7, "a");
     CompletableFuture<Outcome> b = waiters.register(7, "b");
