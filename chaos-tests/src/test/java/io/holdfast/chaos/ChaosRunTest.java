@@ -280,7 +280,7 @@ class ChaosRunTest {
    * {@link #PROBER}.
    */
   private void probe(ProcessCluster cluster, FencedStore store, String key, long waitMs) {
-    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(PROBER)
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(memberEndpoints(cluster)).clientName(PROBER)
         .callTimeout(Duration.ofSeconds(2)).build();
         Session session = client.newSession(Duration.ofMillis(profile.sessionTtlMs()))) {
       Map<String, Object> s = Map.of("session", session.id());
@@ -416,6 +416,15 @@ class ChaosRunTest {
     }
   }
 
+  /**
+   * The client endpoints of the members now. A client started late in a run needs them: after
+   * member swaps, none of the first members may be left (the workers, started with those, learn
+   * each change from the cluster as it happens).
+   */
+  private List<String> memberEndpoints(ProcessCluster cluster) {
+    return membership.current().stream().map(cluster::endpoint).toList();
+  }
+
   private static void sleepUntil(long nanoTime) throws InterruptedException {
     long left;
     while ((left = nanoTime - System.nanoTime()) > 0) {
@@ -430,7 +439,7 @@ class ChaosRunTest {
    * under {@link #FINAL_PROC}, so the safety checkers see them too.
    */
   private Map<String, List<String>> finalPhase(ProcessCluster cluster) throws InterruptedException {
-    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).clientName(FINAL_PROC)
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(memberEndpoints(cluster)).clientName(FINAL_PROC)
         .build(); Session session = client.newSession(Duration.ofSeconds(10))) {
       List<LockLease> leases = new ArrayList<>();
       for (String key : KEYS) {

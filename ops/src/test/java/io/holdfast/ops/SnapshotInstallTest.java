@@ -14,6 +14,7 @@ import io.holdfast.client.Session;
 import io.holdfast.ops.CliRunner.Run;
 import io.holdfast.proto.v1.ClusterStatusResponse;
 import io.holdfast.server.testing.ProcessCluster;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -82,12 +83,17 @@ class SnapshotInstallTest {
         awaitTrue(Duration.ofSeconds(60), () -> !hasSegmentFromZero(cluster, leader),
             () -> "the leader's log was not purged: " + listing(cluster, leader));
 
+        // What an install that failed before this stop left behind; the start removes it.
+        Path leftover = plantPartialSnapshot(cluster, away);
         cluster.start(away);
         awaitTrue(Duration.ofSeconds(60), () -> {
           ClusterStatusResponse st = cluster.status(away);
           return st != null && st.getAppliedIndex() >= written;
         }, () -> "the member that was away did not catch up: " + cluster.logTails());
         assertTrue(snapshotFiles(cluster, away) > 0, listing(cluster, away));
+        assertFalse(Files.exists(leftover), "the partial snapshot was removed at start: " + listing(cluster, away));
+        assertTrue(cluster.files(away).stream().noneMatch(f -> f.toString().contains("snapshot-")),
+            "no partial snapshot is left once the install is done: " + listing(cluster, away));
 
         cluster.startJoining(3);
         awaitTrue(Duration.ofSeconds(60), () -> cluster.status(3) != null, cluster::logTails);
@@ -138,6 +144,18 @@ class SnapshotInstallTest {
             listing(cluster, away), listing(cluster, joined));
       }
     }
+  }
+
+  static Path plantPartialSnapshot(ProcessCluster cluster, int node) throws java.io.IOException {
+    Path raft = cluster.dataDir(node).resolve("raft");
+    Path group;
+    try (var groups = Files.list(raft)) {
+      group = groups.filter(Files::isDirectory).findFirst().orElseThrow();
+    }
+    Path partial = group.resolve("tmp").resolve("snapshot-0c9a3e41-leftover");
+    Files.createDirectories(partial.resolve("sm"));
+    Files.write(partial.resolve("sm").resolve("snapshot.1_100"), new byte[64 * 1024]);
+    return partial;
   }
 
   // Over ProcessCluster.files: these run while the nodes do, and each writes and deletes a probe file every second.

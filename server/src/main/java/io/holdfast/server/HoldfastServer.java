@@ -25,6 +25,7 @@ import io.holdfast.server.ops.GrpcMetrics;
 import io.holdfast.server.ops.RatisMetricsBridge;
 import io.holdfast.server.ops.ServerMetrics;
 import io.holdfast.server.raft.RaftNode;
+import io.holdfast.server.raft.PartialSnapshots;
 import io.holdfast.server.raft.StorageProbe;
 import io.holdfast.server.session.LeaderSessionClock;
 import io.holdfast.server.session.RenewalCheckpointer;
@@ -32,6 +33,8 @@ import io.holdfast.server.statemachine.HoldfastStateMachine;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -52,6 +55,8 @@ public final class HoldfastServer implements AutoCloseable {
   public static final long APPLY_RULES_CHECK_MS = 5_000;
   /** How often the node checks it can still write its Raft storage (see StorageProbe). */
   static final long STORAGE_PROBE_MS = 1_000;
+  /** How often a running node looks for partial snapshots left by failed installs (see PartialSnapshots). */
+  static final long PARTIAL_SNAPSHOT_SWEEP_MS = 60_000;
 
   private final HoldfastStateMachine stateMachine;
   private final RaftNode raft;
@@ -233,6 +238,15 @@ public final class HoldfastServer implements AutoCloseable {
     };
   }
 
+  private static void sweepPartialSnapshots(PartialSnapshots partials, Duration idleFor) {
+    try {
+      partials.sweep(Instant.now(), idleFor);
+    } catch (IOException | RuntimeException e) {
+      // Only disk space is at stake; the storage probe stops the node if the disk itself fails.
+      LOG.warn("Could not remove partial snapshots: {}", e.toString());
+    }
+  }
+
   public HoldfastServer start() throws IOException {
     // Started on a full disk, Ratis would rewrite the term and vote there on the first higher term it
     // hears, and a failed rewrite leaves that file empty: the node could never start again. So a node
@@ -247,6 +261,10 @@ public final class HoldfastServer implements AutoCloseable {
       LOG.error(why);
       throw new IOException(why, e);
     }
+    // Nothing installs before Ratis starts, so every partial snapshot is a leftover: on a disk that
+    // failed installs filled, this is the space the restart needs.
+    PartialSnapshots partials = new PartialSnapshots(config.raftLogDir());
+    sweepPartialSnapshots(partials, Duration.ZERO);
     raft.start();
     timers.scheduleWithFixedDelay(() -> {
       try {
@@ -288,6 +306,8 @@ public final class HoldfastServer implements AutoCloseable {
         }
       }
     }, STORAGE_PROBE_MS, STORAGE_PROBE_MS, TimeUnit.MILLISECONDS);
+    storageProbe.scheduleWithFixedDelay(() -> sweepPartialSnapshots(partials, PartialSnapshots.RUNNING_IDLE),
+        PARTIAL_SNAPSHOT_SWEEP_MS, PARTIAL_SNAPSHOT_SWEEP_MS, TimeUnit.MILLISECONDS);
     checkpointer.start();
     grpc.start();
     health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);

@@ -478,6 +478,7 @@ public final class RealSession implements Session {
         return;
       }
       gate = closeGate(name);
+      releasing(name);
     }
     String requestId = RequestIds.next();
     openWhenDone(gate, caller.call("release unclaimed " + name, callTimeout, (ch, t) -> LockServiceGrpc
@@ -1060,6 +1061,7 @@ public final class RealSession implements Session {
       }
       lease.letGo();
       gate = closeGate(lease.name());
+      releasing(lease.name());
     }
     openWhenDone(gate, sendRelease(lease, null));
   }
@@ -1083,6 +1085,16 @@ public final class RealSession implements Session {
       gate = closeGate(name);
     }
     openWhenDone(gate, sendWithdraw(name, acquireRequestId));
+  }
+
+  /**
+   * A release of {@code name} goes out, with no other claimant: the wait a given-up acquire left to
+   * another one became this grant, and ends with it. A withdrawal sent for it as well would race
+   * the release (and, applied first, release the lock under it: the release would then fail).
+   * Hold {@code claims}.
+   */
+  private void releasing(String name) {
+    sharedWaits.remove(name);
   }
 
   /** An acquire of {@code name} ended: if it was the last claimant of a wait left to it, withdraw that. */
@@ -1148,6 +1160,7 @@ public final class RealSession implements Session {
         return CompletableFuture.completedFuture(null);
       }
       gate = closeGate(lease.name());
+      releasing(lease.name());
     }
     return openWhenDone(gate, sendRelease(lease, callbacks));
   }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.LockLease;
@@ -16,6 +17,8 @@ import io.holdfast.client.testing.FakeNode;
 import io.holdfast.client.testing.FakeSessions;
 import io.holdfast.proto.v1.AcquireRequest;
 import io.holdfast.proto.v1.AcquireResponse;
+import io.holdfast.proto.v1.CancelWaitRequest;
+import io.holdfast.proto.v1.CancelWaitResponse;
 import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.LockServiceGrpc;
 import io.holdfast.proto.v1.OpenSessionRequest;
@@ -117,6 +120,87 @@ class RealSessionTest {
         assertSame(null, r.get(10, TimeUnit.SECONDS), "neither release reports the lock lost");
       }
       assertEquals(1, locks.releases.get(), "the grant is released once, by the last lease to let go");
+    }
+  }
+
+  /**
+   * Holds every waiting acquire until the test grants it; answers a try at once (a new grant).
+   * Records the withdrawals it is sent.
+   */
+  static final class HeldAcquires extends LockServiceGrpc.LockServiceImplBase {
+    final List<ServerCallStreamObserver<AcquireResponse>> waiting = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<String> withdrawals = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final AtomicInteger releases = new AtomicInteger();
+    final AtomicInteger tokens = new AtomicInteger(6);
+
+    @Override
+    public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+      if (req.getWaitMs() == 0) {
+        out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(tokens.incrementAndGet()).build());
+        out.onCompleted();
+        return;
+      }
+      waiting.add((ServerCallStreamObserver<AcquireResponse>) out);
+    }
+
+    /** Grants the one waiting call whose client has not cancelled it. */
+    void grantTheLiveWait() {
+      List<ServerCallStreamObserver<AcquireResponse>> live = waiting.stream().filter(o -> !o.isCancelled()).toList();
+      assertEquals(1, live.size(), "one acquire still waits");
+      live.get(0).onNext(AcquireResponse.newBuilder().setGranted(true).setToken(tokens.incrementAndGet()).build());
+      live.get(0).onCompleted();
+    }
+
+    @Override
+    public void cancelWait(CancelWaitRequest req, StreamObserver<CancelWaitResponse> out) {
+      withdrawals.add(req.getAcquireRequestId());
+      out.onNext(CancelWaitResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+
+    @Override
+    public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
+      releases.incrementAndGet();
+      out.onNext(ReleaseResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+  }
+
+  /**
+   * Two acquires of one lock share the session's one wait on it; the first gives up, so the wait is
+   * the second's to withdraw. Granted, and released from the grant's own callback: that release
+   * ends the wait too. A withdrawal sent as well would race it, and on the server a withdrawal
+   * under no request id releases whatever grant the session has: applied first, it would make the
+   * release fail (NOT_HOLDER, reported as a lost lock).
+   */
+  @Test
+  void aReleaseOfAGrantFromASharedWaitIsNotRacedByAWithdrawal() throws Exception {
+    HeldAcquires locks = new HeldAcquires();
+    try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO).build();
+        Session s = client.newSession(Duration.ofSeconds(10))) {
+      CompletableFuture<LockLease> first = s.lockAsync("a");
+      CompletableFuture<LockLease> second = s.lockAsync("a");
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (locks.waiting.size() < 2) {
+        assertTrue(System.nanoTime() < end, "both acquires reach the node");
+        Thread.sleep(1);
+      }
+      first.cancel(true);
+      while (locks.waiting.stream().noneMatch(ServerCallStreamObserver::isCancelled)) {
+        assertTrue(System.nanoTime() < end, "the given-up acquire's call is cancelled");
+        Thread.sleep(1);
+      }
+      assertEquals(List.of(), locks.withdrawals, "the wait is left to the acquire that shares it");
+
+      CompletableFuture<Void> released = second.thenCompose(LockLease::releaseAsync);
+      locks.grantTheLiveWait();
+      assertSame(null, released.get(10, TimeUnit.SECONDS));
+      // A withdrawal sent with that release holds back the session's next acquire of the lock until
+      // it is answered: so, once this try is granted, any such withdrawal has reached the node.
+      s.tryLock("a").orElseThrow().close();
+      assertEquals(2, locks.releases.get(), "the grant and the try's grant are released");
+      assertEquals(List.of(), locks.withdrawals, "no withdrawal raced the release");
     }
   }
 }
