@@ -153,7 +153,7 @@ class RealSessionTest {
 
     @Override
     public void cancelWait(CancelWaitRequest req, StreamObserver<CancelWaitResponse> out) {
-      withdrawals.add(req.getAcquireRequestId());
+      withdrawals.add("CancelWait(acquire_request_id='" + req.getAcquireRequestId() + "')");
       out.onNext(CancelWaitResponse.getDefaultInstance());
       out.onCompleted();
     }
