@@ -48,6 +48,29 @@ public final class GrantWaiters implements StateObserver {
     return f;
   }
 
+  /**
+   * Whether {@code f} still waits for an event: false once apply (or a retry) has ended it, even if
+   * it has not completed yet (futures complete on the executor).
+   */
+  public boolean isRegistered(long sessionId, String lockName, CompletableFuture<Outcome> f) {
+    boolean[] found = {false};
+    // Looked at under the map's lock for the key, which register, unregister and complete take too.
+    waiting.computeIfPresent(new Key(sessionId, lockName), (k, list) -> {
+      found[0] = containsSame(list, f);
+      return list;
+    });
+    return found[0];
+  }
+
+  private static boolean containsSame(List<CompletableFuture<Outcome>> list, CompletableFuture<Outcome> f) {
+    for (CompletableFuture<Outcome> g : list) {
+      if (g == f) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   public void unregister(long sessionId, String lockName, CompletableFuture<Outcome> f) {
     waiting.computeIfPresent(new Key(sessionId, lockName), (k, list) -> {
       list.remove(f);

@@ -104,9 +104,34 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         });
         return;
       }
-      awaitGrant(req, grant, out, started, started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs())),
-          forward);
+      long deadlineNanos = started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs()));
+      if (!waiters.isRegistered(session, name, grant)) {
+        // Something ended the wait registered before the submit, and it may have come from an entry
+        // older than this acquire's: a node behind the log (replaying after a restart) applies old
+        // grants of this lock to this session that were released long since. This node has now
+        // applied this acquire, so its state says what is true: that, not the event, answers.
+        settleFromState(req, out, started, deadlineNanos, forward);
+        return;
+      }
+      // Still registered, and this node has applied this acquire: every event still to come is newer.
+      awaitGrant(req, grant, out, started, deadlineNanos, forward);
     });
+  }
+
+  /** After {@link #stillWaiting}'s check found the session neither holding nor waiting: why. */
+  private void settleFromState(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
+      long deadlineNanos, boolean forward) {
+    if (stillWaiting(req, out, started, deadlineNanos, forward)) {
+      return;
+    }
+    long session = req.getSessionId();
+    if (raft.stateMachine().read(s -> s.session(session) == null)) {
+      out.onError(errors.of(ErrorCode.SESSION_EXPIRED, "session " + session + " ended while waiting for lock '"
+          + req.getLockName() + "'"));
+      return;
+    }
+    // The wait ended otherwise: withdrawn, or its deadline passed in the state.
+    finish(out, () -> notAcquired(req.getLockName()));
   }
 
   /** {@code forward}: the acquire was passed on to the leader, and so is its cancel on timeout. */

@@ -465,10 +465,20 @@ public final class RaftNode implements AutoCloseable {
             throw new CompletionException(e);
           }
           // Read-your-writes on this node. If it falls behind (cut off from the leader now), the
-          // answer goes out anyway after a while: it is committed, only local views may lag.
-          return stateMachine.appliedThrough(reply.getLogIndex())
-              .completeOnTimeout(null, boundMs, TimeUnit.MILLISECONDS)
-              .thenApply(applied -> result);
+          // answer goes out anyway after a while: it is committed, only local views may lag. Not a
+          // queued acquire's, though: its grant is awaited here, from what this node applies, and
+          // before it has applied the acquire that would include grants older than it.
+          long index = reply.getLogIndex();
+          return stateMachine.appliedThrough(index).thenApply(v -> true)
+              .completeOnTimeout(false, boundMs, TimeUnit.MILLISECONDS)
+              .thenApply(applied -> {
+                if (!applied && result instanceof Result.Queued) {
+                  throw new CompletionException(new RaftCallException(ErrorCode.NO_LEADER, null,
+                      "the acquire is queued (log index " + index + "), but this node has not applied the log that"
+                      + " far to wait for its grant; retry it (same request id)"));
+                }
+                return result;
+              });
         }).handleAsync((result, e) -> {
           // Off the apply thread and the JDK's timer thread: what follows answers the client and
           // reads the state.
