@@ -118,9 +118,16 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     });
   }
 
-  /** After {@link #stillWaiting}'s check found the session neither holding nor waiting: why. */
+  /** Answers an acquire whose registered wait ended before it was known to be queued: from the state. */
   private void settleFromState(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
       long deadlineNanos, boolean forward) {
+    if (!forward && !raft.isLeader()) {
+      // What ended it may have been this node's loss of leadership: a wait held here now might never
+      // see its grant (as for a retry, the client asks the leader, under the same request id).
+      out.onError(errors.of(raft.notLeader(
+          "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
+      return;
+    }
     if (stillWaiting(req, out, started, deadlineNanos, forward)) {
       return;
     }
