@@ -109,8 +109,8 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         // Something ended the wait registered before the submit, and it may have come from an entry
         // older than this acquire's: a node behind the log (replaying after a restart) applies old
         // grants of this lock to this session that were released long since. This node has now
-        // applied this acquire, so its state says what is true: that, not the event, answers.
-        settleFromState(req, out, started, deadlineNanos, forward);
+        // applied this acquire, so its state says what is true. (The ending event is on its way.)
+        grant.whenComplete((o, e) -> settleEarlyEnd(req, o, out, started, deadlineNanos, forward));
         return;
       }
       // Still registered, and this node has applied this acquire: every event still to come is newer.
@@ -118,12 +118,50 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     });
   }
 
-  /** Answers an acquire whose registered wait ended before it was known to be queued: from the state. */
+  /**
+   * Answers a queued acquire whose registered wait something ended before the acquire was known to
+   * be queued. Only two ends are taken as they are: a retry (this node stopped leading, or lost the
+   * leader), and the end of this acquire's own wait, unless the state shows that wait still queued
+   * (an end of an earlier wait under the same request id). Anything else, a grant above all, may be
+   * an older entry's: the state answers.
+   */
+  private void settleEarlyEnd(AcquireRequest req, GrantWaiters.Outcome o, StreamObserver<AcquireResponse> out,
+      long started, long deadlineNanos, boolean forward) {
+    if (o.kind() == GrantWaiters.Outcome.Kind.RETRY) {
+      out.onError(errors.of(raft.notLeader(
+          "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
+      return;
+    }
+    boolean ownEnd = (o.kind() == GrantWaiters.Outcome.Kind.CANCELLED || o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT)
+        && o.endedRequestId().equals(req.getRequestId());
+    if (ownEnd && !ownWaitQueued(req)) {
+      finish(out, () -> notAcquired(req.getLockName()));
+      return;
+    }
+    settleFromState(req, out, started, deadlineNanos, forward);
+  }
+
+  /** Whether the lock's queue holds a wait of this session under this acquire's request id. */
+  private boolean ownWaitQueued(AcquireRequest req) {
+    return raft.stateMachine().read(s -> {
+      var lock = s.lock(req.getLockName());
+      if (lock == null) {
+        return false;
+      }
+      for (var w : lock.waiters()) {
+        if (w.sessionId() == req.getSessionId() && w.requestId().equals(req.getRequestId())) {
+          return true;
+        }
+      }
+      return false;
+    });
+  }
+
+  /** Answers a queued acquire from the state: granted, still waiting, or why not. */
   private void settleFromState(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
       long deadlineNanos, boolean forward) {
-    if (!forward && !raft.isLeader()) {
-      // What ended it may have been this node's loss of leadership: a wait held here now might never
-      // see its grant (as for a retry, the client asks the leader, under the same request id).
+    if (!forward && !leads()) {
+      // A wait held here now might never see its grant: as for a retry, the client asks the leader.
       out.onError(errors.of(raft.notLeader(
           "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
       return;
@@ -139,6 +177,14 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     }
     // The wait ended otherwise: withdrawn, or its deadline passed in the state.
     finish(out, () -> notAcquired(req.getLockName()));
+  }
+
+  private boolean leads() {
+    try {
+      return raft.isLeader();
+    } catch (RuntimeException closing) {
+      return false;
+    }
   }
 
   /** {@code forward}: the acquire was passed on to the leader, and so is its cancel on timeout. */

@@ -225,6 +225,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     synchronized (state) {
       observers.forEach(StateObserver::onStateReloaded);
     }
+    // A snapshot can carry this node past the index a forwarded command waits for.
+    completeAppliedWaits(getLastAppliedTermIndex().getIndex());
   }
 
   @Override
