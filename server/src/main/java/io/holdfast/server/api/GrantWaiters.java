@@ -56,19 +56,10 @@ public final class GrantWaiters implements StateObserver {
     boolean[] found = {false};
     // Looked at under the map's lock for the key, which register, unregister and complete take too.
     waiting.computeIfPresent(new Key(sessionId, lockName), (k, list) -> {
-      found[0] = containsSame(list, f);
+      found[0] = list.contains(f); // futures compare by identity
       return list;
     });
     return found[0];
-  }
-
-  private static boolean containsSame(List<CompletableFuture<Outcome>> list, CompletableFuture<Outcome> f) {
-    for (CompletableFuture<Outcome> g : list) {
-      if (g == f) {
-        return true;
-      }
-    }
-    return false;
   }
 
   public void unregister(long sessionId, String lockName, CompletableFuture<Outcome> f) {
