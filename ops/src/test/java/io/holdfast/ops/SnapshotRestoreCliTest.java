@@ -25,14 +25,27 @@ class SnapshotRestoreCliTest {
 
   @BeforeEach
   void backup() throws Exception {
+    backup = backupFile("b.hfb", 1);
+  }
+
+  /** A backup in epoch 0 of a state with {@code locks} locks held. */
+  Path backupFile(String name, int locks) throws Exception {
     TestLog log = new TestLog();
-    log.acquireFree(log.open(), "fleet/config");
+    long s = log.open();
+    for (int i = 0; i < locks; i++) {
+      log.acquireFree(s, "fleet/config-" + i);
+    }
     StateImage img = log.state().image();
     byte[] bytes = SnapshotCodec.encode(img);
-    backup = dir.resolve("b.hfb");
+    Path file = dir.resolve(name);
     new BackupFile(SnapshotHeader.newBuilder().setFormatVersion(BackupFile.FORMAT_VERSION)
         .setAppliedIndex(img.lastAppliedIndex()).setSizeBytes(bytes.length)
-        .setSha256(ByteString.copyFrom(BackupFile.sha256(bytes))).build(), bytes).write(backup);
+        .setSha256(ByteString.copyFrom(BackupFile.sha256(bytes))).build(), bytes).write(file);
+    return file;
+  }
+
+  long seededEpoch(String node) throws Exception {
+    return SnapshotCodec.decode(Files.readAllBytes(dir.resolve("data/" + node + "/restore/seed.snapshot"))).fencingEpoch();
   }
 
   Path config(String node, boolean join) throws Exception {
@@ -91,5 +104,55 @@ class SnapshotRestoreCliTest {
     Run inspect = CliRunner.run("snapshot", "inspect", backup.toString());
     assertEquals(0, inspect.code(), inspect.toString());
     assertTrue(inspect.out().contains("locks: 1"), inspect.out());
+  }
+
+  @Test
+  void aSecondRestoreFromAnotherBackupOfTheSameEpochRunsInAnEpochOfItsOwn() throws Exception {
+    // The first restored cluster was lost before its first backup: the operator goes back to an
+    // older backup of the original cluster. Sharing epoch 1 would repeat the first one's tokens.
+    Path older = backupFile("older.hfb", 2);
+    Run first = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", false).toString());
+    assertEquals(0, first.code(), first.toString());
+    Run second = CliRunner.run("snapshot", "restore", older.toString(), "--new-cluster", "--config",
+        config("n2", false).toString(), "-o", "json");
+    assertEquals(0, second.code(), second.toString());
+    assertEquals(1, seededEpoch("n1"));
+    assertEquals(2, seededEpoch("n2"), "above the epoch the first restore used");
+    assertTrue(second.out().contains("\"new_fencing_epoch\" : 2"), second.out());
+    assertEquals(3, Files.readAllLines(dir.resolve("holdfast-restores.tsv")).size(), "a header and two restores");
+  }
+
+  @Test
+  void theSameBackupRestoredAgainIntoTheSameClusterMustNameItsEpoch() throws Exception {
+    Run first = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", false).toString());
+    assertEquals(0, first.code(), first.toString());
+
+    // Either the rest of that cluster, seeded host by host, or a new one after it was lost: asked, not guessed.
+    Run unsure = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n2", false).toString());
+    assertEquals(2, unsure.code(), unsure.toString());
+    assertTrue(unsure.err().contains("--fencing-epoch 1") && unsure.err().contains("--fencing-epoch 2"), unsure.toString());
+    assertFalse(Files.exists(dir.resolve("data/n2/restore")), "nothing seeded");
+
+    Run rest = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        dir.resolve("n2.yaml").toString(), "--fencing-epoch", "1");
+    assertEquals(0, rest.code(), rest.toString());
+    assertEquals(1, seededEpoch("n2"));
+
+    Run below = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n3", false).toString(), "--fencing-epoch", "0");
+    assertEquals(2, below.code(), below.toString());
+    assertTrue(below.err().contains("not above the backup's epoch 0"), below.toString());
+    Run another = CliRunner.run("snapshot", "restore", backupFile("other.hfb", 3).toString(), "--new-cluster",
+        "--config", dir.resolve("n3.yaml").toString(), "--fencing-epoch", "1");
+    assertEquals(2, another.code(), another.toString());
+    assertTrue(another.err().contains("pass 2 or more"), another.toString());
+
+    Run next = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        dir.resolve("n3.yaml").toString(), "--fencing-epoch", "2");
+    assertEquals(0, next.code(), next.toString());
+    assertEquals(2, seededEpoch("n3"));
   }
 }

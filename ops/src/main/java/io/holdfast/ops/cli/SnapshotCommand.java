@@ -6,6 +6,7 @@ import io.holdfast.proto.v1.SaveSnapshotRequest;
 import io.holdfast.proto.v1.SnapshotChunk;
 import io.holdfast.proto.v1.SnapshotHeader;
 import io.holdfast.server.backup.BackupFile;
+import io.holdfast.server.backup.RestoreLedger;
 import io.holdfast.server.backup.RestoreSeed;
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.config.ServerConfigLoader;
@@ -21,6 +22,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
@@ -172,6 +174,12 @@ public final class SnapshotCommand {
         description = "a new node's data dir, when its Raft log is in the default place (repeat per node)")
     List<Path> dataDirs = new ArrayList<>();
 
+    @Option(names = "--fencing-epoch", paramLabel = "N",
+        description = {"the new cluster's fencing epoch (default: above the backup's and above every epoch in the "
+            + "restore ledger beside the backup, " + RestoreLedger.FILE_NAME + "); give every node of one cluster "
+            + "the same"})
+    Long fencingEpoch;
+
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
     Output.Format output = Output.Format.table;
 
@@ -184,12 +192,19 @@ public final class SnapshotCommand {
       backup.image();
       // Targets first, all checked before any is written: a half-seeded cluster helps nobody.
       List<Path[]> targets = new ArrayList<>();
+      String clusterId = null;
       for (Path c : configs) {
         ServerConfig config = ServerConfigLoader.load(c, Map.of(), System.getenv());
         if (config.join()) {
           throw new IllegalArgumentException(c + ": join is true; a restored cluster's first members start from "
               + "the backup (join: false), later members join it as usual");
         }
+        String id = config.clusterId().toString();
+        if (clusterId != null && !clusterId.equals(id)) {
+          throw new IllegalArgumentException(c + ": cluster-id " + id + " differs from " + clusterId
+              + " in the configs before it; one restore seeds one cluster");
+        }
+        clusterId = id;
         targets.add(new Path[] {config.restoreSeedFile(), config.raftLogDir()});
       }
       for (Path d : dataDirs) {
@@ -208,14 +223,39 @@ public final class SnapshotCommand {
           }
         }
       }
+      // The epoch is chosen before anything is written, from the restores recorded beside the backup.
+      RestoreLedger ledger = RestoreLedger.beside(file);
+      List<RestoreLedger.Entry> recorded;
+      try {
+        recorded = ledger.read();
+      } catch (IOException e) {
+        if (fencingEpoch == null) {
+          throw precondition("cannot read the restore ledger " + ledger.file() + " (" + e.getMessage()
+              + "): pass --fencing-epoch, above every epoch this cluster's line has used");
+        }
+        recorded = List.of();
+      }
+      String sha = BackupFile.hex(backup.header().getSha256().toByteArray());
+      String cluster = clusterId == null ? "" : clusterId;
+      long epoch = RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster,
+          fencingEpoch == null ? OptionalLong.empty() : OptionalLong.of(fencingEpoch), recorded);
       StateImage seed = null;
       List<String> seeded = new ArrayList<>();
       for (Path[] t : targets) {
-        seed = RestoreSeed.write(backup, t[0], t[1]);
+        seed = RestoreSeed.write(backup, t[0], t[1], epoch);
         seeded.add(t[0].toString());
+      }
+      try {
+        ledger.record(new RestoreLedger.Entry(epoch, sha, cluster, Instant.now().toString(),
+            file.getFileName().toString()));
+      } catch (IOException e) {
+        // The seeds are written; a later restore must still learn of this epoch.
+        spec.commandLine().getErr().println("warning: could not record fencing epoch " + epoch + " in "
+            + ledger.file() + " (" + e.getMessage() + "); a later restore must pass --fencing-epoch above " + epoch);
       }
       Map<String, Object> doc = new LinkedHashMap<>(describe(backup.header()));
       doc.put("seeded", seeded);
+      doc.put("restore_ledger", ledger.file().toString());
       doc.put("new_fencing_epoch", seed.fencingEpoch());
       doc.put("lowest_new_token", FencingToken.value(seed.fencingEpoch(), seed.lastAppliedIndex() + 1));
       print(spec, output == Output.Format.json, doc);

@@ -28,6 +28,12 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
      */
     boolean mayExist(long sessionId);
 
+    /**
+     * Completes once this node is confirmed to lead, with its state applied up to the moment of the
+     * call (a read barrier); fails if it does not lead.
+     */
+    CompletableFuture<Void> confirmLeading();
+
     /** Renews the session in the next checkpoint and answers {@code seq} once that is committed. */
     CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq);
 
@@ -76,22 +82,38 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
       return;
     }
     long id = req.getSessionId();
-    if (!leader.mayExist(id)) {
-      // Answered at once: no checkpoint (no log entry) for an id that names no session.
-      send(leader.notFound(id, req.getSeq()));
+    if (leader.mayExist(id)) {
+      admit(id, req.getSeq());
       return;
     }
+    // No checkpoint (no log entry) for an id that names no session. But a leader deposed without
+    // knowing it yet has not seen the sessions opened since on the new one: only once it is
+    // confirmed to lead, with everything committed before applied, does "not known" mean gone.
+    long seq = req.getSeq();
+    leader.confirmLeading().whenComplete((v, err) -> {
+      if (err != null) {
+        fail(leader.failure(err));
+      } else if (leader.mayExist(id)) {
+        admit(id, seq);
+      } else {
+        send(leader.notFound(id, seq));
+      }
+    });
+  }
+
+  /** Renews the session now, or folds {@code seq} into the renewal already in flight for it. */
+  private void admit(long id, long seq) {
     synchronized (this) {
       if (closed) {
         return;
       }
       if (inFlight.containsKey(id)) {
-        inFlight.put(id, req.getSeq());
+        inFlight.put(id, seq);
         return;
       }
       inFlight.put(id, NONE);
     }
-    renew(id, req.getSeq());
+    renew(id, seq);
   }
 
   private void onReady() {

@@ -159,6 +159,11 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       }
 
       @Override
+      public java.util.concurrent.CompletableFuture<Void> confirmLeading() {
+        return raft.readBarrier();
+      }
+
+      @Override
       public java.util.concurrent.CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq) {
         if (!raft.isLeader()) {
           return relay.forward(sessionId, seq, principal);

@@ -27,12 +27,24 @@ public final class RestoreSeed {
       throw new IllegalArgumentException("the backup is in fencing epoch " + backup.fencingEpoch()
           + ", the last one there is; it cannot be restored again");
     }
+    return seedImage(backup, backup.fencingEpoch() + 1);
+  }
+
+  /**
+   * The backup's state in fencing epoch {@code epoch}, in term 1. The epoch must be above the
+   * backup's, and above every epoch an earlier restore used (see {@link RestoreLedger}).
+   */
+  public static StateImage seedImage(StateImage backup, long epoch) {
+    if (epoch <= backup.fencingEpoch() || epoch > FencingToken.MAX_EPOCH) {
+      throw new IllegalArgumentException("fencing epoch " + epoch + " must be above the backup's, "
+          + backup.fencingEpoch() + ", and at most " + FencingToken.MAX_EPOCH);
+    }
     // Term 1: the new cluster starts at term 0 and elects in term 1 or later, and Ratis refuses
     // entries below the last term it has. The log clock restarts its per-term baseline (-1) but
     // keeps its elapsed time.
     return new StateImage(backup.lastAppliedIndex(), SEED_TERM, backup.clockElapsedMs(), backup.clockLastStampMs(), -1,
         backup.clockWallMs(), backup.sessions(), backup.locks(), backup.recentOpens(), backup.adminRequests(),
-        backup.audit(), backup.kv(), backup.kvRequests(), backup.fencingEpoch() + 1, backup.lastRevision(),
+        backup.audit(), backup.kv(), backup.kvRequests(), epoch, backup.lastRevision(),
         backup.clusterRules());
   }
 
@@ -41,6 +53,11 @@ public final class RestoreSeed {
    * Refuses a node that already has Raft state or a seed: a restore builds a new cluster.
    */
   public static StateImage write(BackupFile backup, Path seedFile, Path raftLogDir) throws IOException {
+    return write(backup, seedFile, raftLogDir, backup.image().fencingEpoch() + 1);
+  }
+
+  /** As {@link #write(BackupFile, Path, Path)}, in fencing epoch {@code epoch}. */
+  public static StateImage write(BackupFile backup, Path seedFile, Path raftLogDir, long epoch) throws IOException {
     if (Files.isDirectory(raftLogDir)) {
       try (var entries = Files.list(raftLogDir)) {
         if (entries.findAny().isPresent()) {
@@ -52,7 +69,7 @@ public final class RestoreSeed {
     if (Files.exists(seedFile)) {
       throw new IllegalStateException(seedFile + " exists: this node already waits for a restore");
     }
-    StateImage seed = seedImage(backup.image());
+    StateImage seed = seedImage(backup.image(), epoch);
     Files.createDirectories(seedFile.getParent());
     Path tmp = seedFile.resolveSibling(seedFile.getFileName() + ".tmp");
     Files.write(tmp, SnapshotCodec.encode(seed));

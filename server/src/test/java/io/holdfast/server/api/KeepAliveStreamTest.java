@@ -40,12 +40,20 @@ class KeepAliveStreamTest {
   static final class FakeLeader implements KeepAliveStream.Leader {
     final List<Long> renewals = new ArrayList<>();
     final List<CompletableFuture<Boolean>> futures = new ArrayList<>();
+    /** Ids this leader's applied state does not hold. */
+    final java.util.Set<Long> unknown = new java.util.HashSet<>(java.util.Set.of(404L));
+    final List<CompletableFuture<Void>> barriers = new ArrayList<>();
 
     @Override public Throwable refusal(KeepAliveRequest req) {
       return req.getSessionId() == 666 ? Status.PERMISSION_DENIED.asRuntimeException() : null;
     }
     @Override public boolean mayExist(long sessionId) {
-      return sessionId != 404;
+      return !unknown.contains(sessionId);
+    }
+    @Override public CompletableFuture<Void> confirmLeading() {
+      CompletableFuture<Void> f = new CompletableFuture<>();
+      barriers.add(f);
+      return f;
     }
     @Override public CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq) {
       renewals.add(sessionId);
@@ -134,15 +142,46 @@ class KeepAliveStreamTest {
   }
 
   @Test
-  void aSessionTheLeaderDoesNotKnowIsAnsweredAtOnceWithoutARenewal() {
+  void aSessionTheLeaderDoesNotKnowIsAnsweredWithoutARenewalOnceItsLeadershipIsConfirmed() {
     FakeCall call = new FakeCall();
     FakeLeader leader = new FakeLeader();
     KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
     for (int seq = 1; seq <= 1_000; seq++) {
       stream.onNext(ka(404, seq));
     }
+    assertEquals(List.of(), call.sent, "not answered before the leader knows it still leads");
+    leader.barriers.forEach(b -> b.complete(null));
     assertEquals(List.of(), leader.renewals, "no checkpoint entry for ids that name no session");
     assertEquals(1_000, call.sent.size());
     assertTrue(call.sent.stream().noneMatch(KeepAliveResponse::getAlive));
+  }
+
+  @Test
+  void aDeposedLeaderDoesNotDeclareASessionItNeverSawGone() {
+    // The session was opened on the new leader; this one has not noticed it was replaced.
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    leader.unknown.add(77L);
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    stream.onNext(ka(77, 1));
+    leader.barriers.get(0).completeExceptionally(new IllegalStateException("not the leader"));
+    assertEquals(List.of(), call.sent, "no 'session not found' from a node that does not lead");
+    assertEquals(Status.Code.UNAVAILABLE, Status.fromThrowable(call.error).getCode(),
+        "the stream ends with the leader's failure, so the client moves on");
+  }
+
+  @Test
+  void aSessionAppliedByTheTimeLeadershipIsConfirmedIsRenewed() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    leader.unknown.add(78L);
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    stream.onNext(ka(78, 1));
+    leader.unknown.remove(78L); // its open was committed before the barrier, applied after the first look
+    leader.barriers.get(0).complete(null);
+    assertEquals(List.of(78L), leader.renewals);
+    leader.futures.get(0).complete(true);
+    assertEquals(1, call.sent.size());
+    assertTrue(call.sent.get(0).getAlive());
   }
 }

@@ -1,0 +1,73 @@
+package io.holdfast.server.backup;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Which fencing epoch a restore runs in, given the restores before it. */
+class RestoreLedgerTest {
+  @TempDir
+  Path dir;
+
+  static RestoreLedger.Entry restored(long epoch, String sha, String cluster) {
+    return new RestoreLedger.Entry(epoch, sha, cluster, "2026-12-06T10:00:00Z", sha + ".hfb");
+  }
+
+  @Test
+  void aFirstRestoreRunsOneEpochAboveItsBackup() {
+    assertEquals(1, RestoreLedger.choose(0, "aa", "c1", OptionalLong.empty(), List.of()));
+    assertEquals(4, RestoreLedger.choose(3, "aa", "c1", OptionalLong.empty(), List.of()));
+  }
+
+  @Test
+  void aLaterRestoreRunsAboveEveryEpochUsedBeforeWhateverItsBackup() {
+    var ledger = List.of(restored(1, "aa", "c1"), restored(3, "bb", "c2"));
+    assertEquals(4, RestoreLedger.choose(0, "cc", "c3", OptionalLong.empty(), ledger));
+    assertEquals(4, RestoreLedger.choose(1, "dd", "c1", OptionalLong.empty(), ledger), "a backup of the restored cluster");
+    assertEquals(6, RestoreLedger.choose(5, "ee", "c1", OptionalLong.empty(), ledger));
+  }
+
+  @Test
+  void theSameBackupAndClusterAgainIsAskedNotGuessed() {
+    var ledger = List.of(restored(1, "aa", "c1"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RestoreLedger.choose(0, "aa", "c1", OptionalLong.empty(), ledger));
+    assertTrue(e.getMessage().contains("--fencing-epoch 1") && e.getMessage().contains("--fencing-epoch 2"), e.getMessage());
+    assertEquals(1, RestoreLedger.choose(0, "aa", "c1", OptionalLong.of(1), ledger), "more nodes of that cluster");
+    assertEquals(2, RestoreLedger.choose(0, "aa", "c1", OptionalLong.of(2), ledger), "a cluster after it");
+    assertEquals(2, RestoreLedger.choose(0, "aa", "c2", OptionalLong.empty(), ledger), "another cluster id");
+  }
+
+  @Test
+  void anEpochAskedForMustBeAboveTheBackupsAndEveryOtherRestoresEpoch() {
+    var ledger = List.of(restored(1, "aa", "c1"), restored(2, "bb", "c1"));
+    assertThrows(IllegalArgumentException.class, () -> RestoreLedger.choose(2, "cc", "c1", OptionalLong.of(2), List.of()));
+    IllegalArgumentException used = assertThrows(IllegalArgumentException.class,
+        () -> RestoreLedger.choose(0, "cc", "c1", OptionalLong.of(2), ledger));
+    assertTrue(used.getMessage().contains("pass 3 or more"), used.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> RestoreLedger.choose(0, "aa", "c1", OptionalLong.of(2), ledger),
+        "epoch 2 is another backup's, even for a backup restored before in epoch 1");
+    assertEquals(7, RestoreLedger.choose(0, "cc", "c1", OptionalLong.of(7), ledger));
+  }
+
+  @Test
+  void recordsRoundTripOnceEachAndADamagedLineIsNamed() throws Exception {
+    RestoreLedger ledger = RestoreLedger.beside(dir.resolve("backup.hfb"));
+    assertEquals(List.of(), ledger.read());
+    ledger.record(restored(1, "aa", ""));
+    ledger.record(restored(1, "aa", ""));
+    ledger.record(restored(2, "bb", "c1"));
+    assertEquals(List.of(restored(1, "aa", ""), restored(2, "bb", "c1")), ledger.read());
+
+    Files.writeString(ledger.file(), "one\tline\n", java.nio.file.StandardOpenOption.APPEND);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, ledger::read);
+    assertTrue(e.getMessage().contains("line 4"), e.getMessage());
+  }
+}
