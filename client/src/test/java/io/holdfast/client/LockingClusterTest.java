@@ -72,6 +72,25 @@ class LockingClusterTest {
   }
 
   @Test
+  void aLeaseTakenWithAMaxHoldIsNoLongerValidOnceTheClusterCouldHaveHandedItOn() throws Exception {
+    // A long TTL: keepalive answers (which list the locks held) come only every 10 s, so the lease
+    // must know its own limit.
+    Session a = client.newSession(Duration.ofSeconds(30));
+    Session b = client.newSession(Duration.ofSeconds(30));
+    LockLease held = a.lockAsync("maxhold/a", LockOptions.tryOnce().withLockDelay(Duration.ZERO)
+        .withMaxHold(Duration.ofMillis(1_500))).get(10, TimeUnit.SECONDS).orElseThrow();
+    assertTrue(held.isValid());
+    LockLease next = b.lockAsync("maxhold/a").get(15, TimeUnit.SECONDS);
+    assertFalse(held.isValid(), "the cluster took the lock back and gave it to " + next + "; " + held
+        + " must not still say it holds it");
+    assertTrue(next.isValid());
+    assertTrue(next.token() > held.token());
+    next.close();
+    a.close();
+    b.close();
+  }
+
+  @Test
   void timedWaitReturnsEmptyAndLeavesNoPlaceInTheQueue() throws Exception {
     Session a = client.newSession(Duration.ofSeconds(10));
     Session b = client.newSession(Duration.ofSeconds(10));

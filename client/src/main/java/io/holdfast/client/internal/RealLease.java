@@ -20,10 +20,27 @@ final class RealLease implements LockLease {
    */
   private boolean claiming = true; // guarded by the session's claims lock
 
+  /** No max-hold limit: the lease lasts as long as its session. */
+  static final long NO_HOLD_LIMIT = Long.MIN_VALUE;
+  /**
+   * System.nanoTime past which the cluster may have taken the lock back for its max-hold time, or
+   * NO_HOLD_LIMIT. The cluster counts from the grant, never before the acquire was first sent.
+   */
+  private final long holdUntilNanos;
+
   RealLease(RealSession session, String name, long token) {
+    this(session, name, token, NO_HOLD_LIMIT);
+  }
+
+  RealLease(RealSession session, String name, long token, long holdUntilNanos) {
     this.session = session;
     this.name = name;
     this.token = token;
+    this.holdUntilNanos = holdUntilNanos;
+  }
+
+  long holdUntilNanos() {
+    return holdUntilNanos;
   }
 
   @Override
@@ -43,7 +60,8 @@ final class RealLease implements LockLease {
 
   @Override
   public boolean isValid() {
-    return !released.get() && !lost && session.isValid();
+    return !released.get() && !lost && session.isValid()
+        && (holdUntilNanos == NO_HOLD_LIMIT || System.nanoTime() - holdUntilNanos < 0);
   }
 
   void markLost() {

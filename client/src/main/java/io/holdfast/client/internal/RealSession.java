@@ -569,7 +569,12 @@ public final class RealSession implements Session {
       return;
     }
     long now = System.nanoTime();
-    if (now - validUntilNanos >= 0) {
+    boolean past;
+    synchronized (renewal) {
+      // Under the lock answers extend the deadline under: an answer that counted is not overtaken.
+      past = now - validUntilNanos >= 0;
+    }
+    if (past) {
       expire("no keepalive acknowledged within the TTL (" + ttl.toMillis() + " ms, less a "
           + TimeUnit.NANOSECONDS.toMillis(marginNanos) + " ms margin)");
       return;
@@ -980,14 +985,15 @@ public final class RealSession implements Session {
         }
         return stub.acquire(req.build());
       });
-      rpc.whenComplete((r, err) -> answer(rid, r, err));
+      long sentNanos = System.nanoTime();
+      rpc.whenComplete((r, err) -> answer(rid, sentNanos, r, err));
     }
 
     private long elapsedMs() {
       return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
 
-    private void answer(String rid, AcquireResponse r, Throwable err) {
+    private void answer(String rid, long sentNanos, AcquireResponse r, Throwable err) {
       if (err != null) {
         if (Errors.unwrap(err) instanceof CancellationException) {
           return; // the caller gave up; see settled()
@@ -1004,7 +1010,7 @@ public final class RealSession implements Session {
         answered = true;
         result.completeExceptionally(mapped);
       } else if (r.getGranted()) {
-        RealLease lease = new RealLease(RealSession.this, name, r.getToken());
+        RealLease lease = new RealLease(RealSession.this, name, r.getToken(), holdUntil(r.getToken(), sentNanos));
         leases.add(lease); // before the result completes: see onAck
         answered = true;
         if (!result.complete(Optional.of(lease))) {
@@ -1022,6 +1028,25 @@ public final class RealSession implements Session {
           result.complete(Optional.empty());
         }
       }
+    }
+
+    /**
+     * When the cluster may take grant {@code token} back for its max-hold time. A grant this session
+     * already held (asked for again) keeps the limit it was granted with, so it is copied from a lease
+     * on it; otherwise the limit counts from this request id's first send, which the grant cannot
+     * precede, less a margin for the two clocks' rates.
+     */
+    private long holdUntil(long token, long sentNanos) {
+      for (RealLease other : leases) {
+        if (other.name().equals(name) && other.token() == token) {
+          return other.holdUntilNanos();
+        }
+      }
+      if (maxHoldMs <= 0) {
+        return RealLease.NO_HOLD_LIMIT;
+      }
+      long margin = Math.min(1_000, Math.max(50, maxHoldMs / 10));
+      return sentNanos + TimeUnit.MILLISECONDS.toNanos(maxHoldMs - margin);
     }
 
     /** The result is settled; if not by an answer, the caller gave up: take the request back. */
