@@ -154,5 +154,17 @@ class SnapshotRestoreCliTest {
         dir.resolve("n3.yaml").toString(), "--fencing-epoch", "2");
     assertEquals(0, next.code(), next.toString());
     assertEquals(2, seededEpoch("n3"));
+
+    // A damaged ledger stops a restore that would choose by it, and not one that names its epoch.
+    Files.writeString(dir.resolve("holdfast-restores.tsv"), "not a record\n", java.nio.file.StandardOpenOption.APPEND);
+    Run damaged = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n4", false).toString());
+    assertEquals(3, damaged.code(), damaged.toString());
+    assertTrue(damaged.err().contains("cannot read the restore ledger"), damaged.toString());
+    Run named = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        dir.resolve("n4.yaml").toString(), "--fencing-epoch", "3");
+    assertEquals(0, named.code(), named.toString());
+    assertTrue(named.err().contains("could not record fencing epoch 3"), named.toString());
+    assertEquals(3, seededEpoch("n4"));
   }
 }

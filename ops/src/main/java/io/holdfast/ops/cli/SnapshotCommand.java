@@ -228,7 +228,7 @@ public final class SnapshotCommand {
       List<RestoreLedger.Entry> recorded;
       try {
         recorded = ledger.read();
-      } catch (IOException e) {
+      } catch (IOException | IllegalArgumentException e) {
         if (fencingEpoch == null) {
           throw precondition("cannot read the restore ledger " + ledger.file() + " (" + e.getMessage()
               + "): pass --fencing-epoch, above every epoch this cluster's line has used");
@@ -248,7 +248,7 @@ public final class SnapshotCommand {
       try {
         ledger.record(new RestoreLedger.Entry(epoch, sha, cluster, Instant.now().toString(),
             file.getFileName().toString()));
-      } catch (IOException e) {
+      } catch (IOException | IllegalArgumentException e) {
         // The seeds are written; a later restore must still learn of this epoch.
         spec.commandLine().getErr().println("warning: could not record fencing epoch " + epoch + " in "
             + ledger.file() + " (" + e.getMessage() + "); a later restore must pass --fencing-epoch above " + epoch);
