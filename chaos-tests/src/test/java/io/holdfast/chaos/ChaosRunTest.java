@@ -162,7 +162,8 @@ class ChaosRunTest {
         FencingChecker.checkCanary(history), FencingChecker.checkKv(history), FencingChecker.checkKvFinal(history),
         FencingChecker.checkKvPaused(history),
         LivenessChecker.checkRecovery(history, lastHealT, TimeUnit.MILLISECONDS.toNanos(SETTLE_MS), 0.95, 30),
-        LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables));
+        LivenessChecker.checkFinalGrants(history, FINAL_PROC, KEYS), LivenessChecker.checkTables(tables),
+        MembershipChecker.check(history));
     String summary = summary(seed, runId, schedule, verdicts, opsStart, opsEnd, wallStart, faultName,
         support.notes());
     System.out.println(summary + "run dir: " + runDir);

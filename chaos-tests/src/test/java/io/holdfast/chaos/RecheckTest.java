@@ -31,7 +31,7 @@ class RecheckTest {
         FencingChecker.checkCanary(h), FencingChecker.checkKv(h), FencingChecker.checkKvFinal(h),
         FencingChecker.checkKvPaused(h),
         LivenessChecker.checkRecovery(h, lastHeal, TimeUnit.MILLISECONDS.toNanos(ChaosRunTest.SETTLE_MS), 0.95, 30),
-        LivenessChecker.checkFinalGrants(h, ChaosRunTest.FINAL_PROC, ChaosRunTest.KEYS));
+        LivenessChecker.checkFinalGrants(h, ChaosRunTest.FINAL_PROC, ChaosRunTest.KEYS), MembershipChecker.check(h));
     verdicts.forEach(System.out::println);
     for (Verdict v : verdicts) {
       assertTrue(v.valid(), v.toString());
