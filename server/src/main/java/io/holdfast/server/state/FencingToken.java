@@ -14,7 +14,8 @@ package io.holdfast.server.state;
  * by one. In epoch 0 a token is the plain revision.
  *
  * <p>Why it never repeats: within an epoch the revision only grows. A cluster restored from a
- * backup of epoch {@code e} runs in epoch {@code e + 1}, so each of its tokens is at least
+ * backup of epoch {@code e} runs in epoch {@code e + 1} or above (above every epoch an earlier
+ * restore used: see {@code backup.RestoreLedger}), so each of its tokens is at least
  * {@code (e + 1) * 2^48}, above every token of epoch {@code e} (whose index part stays below 2^48:
  * that is 2.8e14 entries, nearly 900 years at 10,000 writes a second), including tokens the old
  * cluster handed out after the backup was taken. 15 bits are left for epochs (32,767 restores).
