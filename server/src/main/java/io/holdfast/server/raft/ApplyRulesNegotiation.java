@@ -4,25 +4,16 @@ import io.holdfast.server.state.Command;
 import io.holdfast.server.state.LogEntry;
 import io.holdfast.server.state.Result;
 import io.holdfast.server.statemachine.HoldfastStateMachine;
-import io.holdfast.server.statemachine.proto.PeerQuery;
-import io.holdfast.server.statemachine.proto.SupportedRulesQuery;
-import io.holdfast.server.statemachine.proto.SupportedRulesReply;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
-import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.conf.Parameters;
-import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.grpc.GrpcTlsConfig;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftConfiguration;
-import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * as knowing {@link LogEntry#NEGOTIATED_FROM} only. Nothing is asked while the cluster already
  * writes this build's rules, which is the steady state.
  */
-final class ApplyRulesNegotiation implements AutoCloseable {
+final class ApplyRulesNegotiation {
   private static final Logger LOG = LoggerFactory.getLogger(ApplyRulesNegotiation.class);
   /** How long one voter has to answer. */
   static final long ASK_TIMEOUT_MS = 2_000;
@@ -60,17 +51,13 @@ final class ApplyRulesNegotiation implements AutoCloseable {
   private final HoldfastStateMachine stateMachine;
   private final Function<RaftPeer, CompletableFuture<Integer>> ask;
   private final AtomicBoolean asking = new AtomicBoolean();
-  private final ExecutorService closer = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "holdfast-rules-asker");
-    t.setDaemon(true);
-    return t;
-  });
   private volatile Map<RaftPeerId, Integer> lastAnswers = Map.of();
 
-  ApplyRulesNegotiation(Node node, HoldfastStateMachine stateMachine, RaftGroupId groupId, Parameters parameters) {
+  /** Asks each node on its Raft port ({@link BuildRulesService}), with the peers' TLS ({@code null}: none). */
+  ApplyRulesNegotiation(Node node, HoldfastStateMachine stateMachine, GrpcTlsConfig peerTls) {
     this.node = node;
     this.stateMachine = stateMachine;
-    this.ask = peer -> askOverRaft(peer, groupId, parameters);
+    this.ask = peer -> askBuild(peer, peerTls);
   }
 
   /** For tests: {@code ask} answers for each voter. */
@@ -162,48 +149,37 @@ final class ApplyRulesNegotiation implements AutoCloseable {
    * does not answer (down, unreachable, or a build from before the question).
    */
   CompletableFuture<Integer> knownBy(RaftPeer peer) {
+    return ask(peer).thenApply(Known::rules);
+  }
+
+  /** What {@code peer} said, or why it said nothing (then it counts as knowing NEGOTIATED_FROM). */
+  record Known(int rules, String unanswered) {}
+
+  /** Asks {@code peer}; never fails: a peer that does not answer is known by the reason. */
+  CompletableFuture<Known> ask(RaftPeer peer) {
     CompletableFuture<Integer> asked;
     try {
       asked = ask.apply(peer);
     } catch (RuntimeException e) {
       asked = CompletableFuture.failedFuture(e);
     }
-    return asked.handle((rules, error) -> error != null || rules == null ? LogEntry.NEGOTIATED_FROM : rules);
+    return asked.handle((rules, error) -> {
+      if (error != null || rules == null || rules <= 0) {
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+            ? error.getCause() : error;
+        return new Known(LogEntry.NEGOTIATED_FROM, cause == null ? "an empty answer" : cause.toString());
+      }
+      return new Known(rules, null);
+    });
   }
 
-  private CompletableFuture<Integer> askOverRaft(RaftPeer peer, RaftGroupId groupId, Parameters parameters) {
-    RaftClient client;
-    try {
-      client = PeerRaftClients.to(peer, groupId, parameters, ASK_TIMEOUT_MS);
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    byte[] query = PeerQuery.newBuilder().setSupportedRules(SupportedRulesQuery.getDefaultInstance()).build()
-        .toByteArray();
-    CompletableFuture<Integer> answer;
-    try {
-      // A stale read: answered by the member itself, leader or not, without a ReadIndex.
-      answer = client.async().sendStaleRead(Message.valueOf(ByteString.copyFrom(query)), 0, peer.getId())
-          .thenApply(reply -> {
-            if (!reply.isSuccess()) {
-              throw new IllegalStateException(String.valueOf(reply.getException()));
-            }
-            try {
-              SupportedRulesReply r = SupportedRulesReply.parseFrom(reply.getMessage().getContent().toByteArray());
-              // An empty or foreign answer: a build that does not know the question.
-              return r.getSupported() > 0 ? r.getSupported() : LogEntry.NEGOTIATED_FROM;
-            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-              return LogEntry.NEGOTIATED_FROM;
-            }
-          });
-    } catch (RuntimeException e) {
-      answer = CompletableFuture.failedFuture(e);
-    }
-    return answer.whenComplete((r, error) -> PeerRaftClients.closeLater(closer, client));
-  }
-
-  @Override
-  public void close() {
-    closer.shutdown();
+  private static CompletableFuture<Integer> askBuild(RaftPeer peer, GrpcTlsConfig peerTls) {
+    return BuildRulesService.ask(peer.getAddress(), peerTls, ASK_TIMEOUT_MS).thenApply(answer -> {
+      // A node at another address than the configuration says (moved, or a port reused) is not the one asked about.
+      if (!answer.nodeId().equals(peer.getId().toString())) {
+        throw new IllegalStateException(peer.getAddress() + " is " + answer.nodeId() + ", not " + peer.getId());
+      }
+      return answer.supported();
+    });
   }
 }

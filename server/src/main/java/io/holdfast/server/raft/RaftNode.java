@@ -133,8 +133,8 @@ public final class RaftNode implements AutoCloseable {
     }
     stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
     stateMachine.ownClientId(clientId);
-    this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls, null)) : null;
-    this.leaderLink = new LeaderLink(groupId, parameters(peerTls, null));
+    this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls)) : null;
+    this.leaderLink = new LeaderLink(groupId, parameters(peerTls));
     this.deadLeaderDetector = config.fastFailover()
         ? new DeadLeaderDetector(this::raftServer, peerLogs, groupId, selfId, config.electionTimeoutMinMs() / 2)
         : null;
@@ -145,7 +145,7 @@ public final class RaftNode implements AutoCloseable {
         .setGroup(config.join() ? RaftGroup.valueOf(groupId) : RaftGroup.valueOf(groupId, peers))
         .setStateMachine(stateMachine)
         .setProperties(properties(config))
-        .setParameters(parameters(peerTls, deadLeaderDetector))
+        .setParameters(serverParameters(peerTls, deadLeaderDetector, selfId, stateMachine.supportedRules()))
         // FORMAT (the default) refuses an existing storage dir: a restarted node must RECOVER.
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
@@ -173,7 +173,7 @@ public final class RaftNode implements AutoCloseable {
       public CompletableFuture<Result> submit(Command command) {
         return RaftNode.this.submit(command);
       }
-    }, stateMachine, groupId, parameters(peerTls, null));
+    }, stateMachine, peerTls);
   }
 
   /**
@@ -185,12 +185,29 @@ public final class RaftNode implements AutoCloseable {
     return applyRules.check();
   }
 
-  private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls,
-      DeadLeaderDetector deadLeaderDetector) {
+  /**
+   * The Raft server's parameters: the peers' TLS, and on its gRPC server the build's apply rules
+   * ({@link BuildRulesService}) and, with fast failover, the watch on the leader's stream.
+   */
+  private static org.apache.ratis.conf.Parameters serverParameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls,
+      DeadLeaderDetector deadLeaderDetector, RaftPeerId selfId, int supportedRules) {
+    org.apache.ratis.conf.Parameters params = parameters(peerTls);
+    org.apache.ratis.thirdparty.io.grpc.ServerServiceDefinition rules =
+        BuildRulesService.definition(selfId.toString(), supportedRules);
+    LeaderStreamWatch watch = deadLeaderDetector == null ? null : new LeaderStreamWatch(deadLeaderDetector);
+    GrpcConfigKeys.Server.setServicesCustomizer(params, (builder, types) -> {
+      if (!types.contains(org.apache.ratis.grpc.server.GrpcServices.Type.SERVER)) {
+        return builder;
+      }
+      builder.addService(rules);
+      return watch == null ? builder : watch.customize(builder, types);
+    });
+    return params;
+  }
+
+  /** The peers' TLS, for the Raft server and for the Ratis clients a node opens to its peers. */
+  private static org.apache.ratis.conf.Parameters parameters(org.apache.ratis.grpc.GrpcTlsConfig peerTls) {
     org.apache.ratis.conf.Parameters params = new org.apache.ratis.conf.Parameters();
-    if (deadLeaderDetector != null) {
-      GrpcConfigKeys.Server.setServicesCustomizer(params, new LeaderStreamWatch(deadLeaderDetector));
-    }
     if (peerTls != null) {
       // The GrpcConfigKeys.TLS property setters are no-ops in 3.3: TLS goes through Parameters.
       // One config for the server, client and admin ports (all the same port here) and for the
@@ -724,9 +741,13 @@ public final class RaftNode implements AutoCloseable {
     if (writes > io.holdfast.server.state.LogEntry.NEGOTIATED_FROM) {
       for (Member m : next) {
         if (!before.contains(m.id())) {
-          refusals.add(applyRules.knownBy(peer(m.id(), m.peerAddress(), m.clientAddress())).thenApply(known -> known >= writes
-              ? null : m.id() + " runs a build that knows apply rules up to " + known + " and the cluster writes " + writes
-              + ": upgrade it before adding it"));
+          refusals.add(applyRules.ask(peer(m.id(), m.peerAddress(), m.clientAddress())).thenApply(known ->
+              known.rules() >= writes ? null
+              : known.unanswered() != null
+              ? m.id() + " did not say which apply rules its build knows (" + known.unanswered() + "), and the cluster"
+                  + " writes " + writes + ": check that it is started and runs the current build before adding it"
+              : m.id() + " runs a build that knows apply rules up to " + known.rules() + " and the cluster writes "
+                  + writes + ": upgrade it before adding it"));
         }
       }
     }
@@ -863,7 +884,6 @@ public final class RaftNode implements AutoCloseable {
         peerLogs.close();
       }
       leaderLink.close();
-      applyRules.close();
       server.close();
     } finally {
       forwardReplies.shutdown();

@@ -414,26 +414,12 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       return CompletableFuture.completedFuture(Message.EMPTY);
     }
     byte[] content = request.getContent().toByteArray();
-    if (asksSupportedRules(content)) {
-      // Answered by any member, leader or not (the leader asks its followers by stale read).
-      return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(
-          io.holdfast.server.statemachine.proto.SupportedRulesReply.newBuilder().setSupported(supportedRules).build()
-              .toByteArray())));
-    }
     Function<byte[], CompletableFuture<byte[]>> handler = peerQueries;
     if (handler == null) {
       return CompletableFuture.failedFuture(new IOException("this node does not answer peer queries yet"));
     }
     return handler.apply(content)
         .thenApply(answer -> Message.valueOf(ByteString.copyFrom(answer)));
-  }
-
-  private static boolean asksSupportedRules(byte[] content) {
-    try {
-      return io.holdfast.server.statemachine.proto.PeerQuery.parseFrom(content).hasSupportedRules();
-    } catch (InvalidProtocolBufferException e) {
-      return false;
-    }
   }
 
   @Override

@@ -161,4 +161,22 @@ class ApplyRulesNegotiationTest {
     }
     assertTrue(asked.isEmpty(), "asked: " + asked);
   }
+
+  @Test
+  void aNodeIsAskedOnItsRaftPortAndMustBeTheOneTheConfigurationNames() throws Exception {
+    org.apache.ratis.thirdparty.io.grpc.Server n2 = org.apache.ratis.thirdparty.io.grpc.netty.NettyServerBuilder
+        .forPort(0).addService(BuildRulesService.definition("n2", NEWER)).build().start();
+    try (HoldfastStateMachine sm = new HoldfastStateMachine(NEWER)) {
+      String address = "127.0.0.1:" + n2.getPort();
+      ApplyRulesNegotiation n = new ApplyRulesNegotiation(new FakeNode(sm, null), sm,
+          (org.apache.ratis.grpc.GrpcTlsConfig) null);
+      assertEquals(new ApplyRulesNegotiation.Known(NEWER, null),
+          n.ask(RaftPeer.newBuilder().setId("n2").setAddress(address).build()).join());
+      ApplyRulesNegotiation.Known wrong = n.ask(RaftPeer.newBuilder().setId("n5").setAddress(address).build()).join();
+      assertEquals(LogEntry.NEGOTIATED_FROM, wrong.rules(), "another node's answer does not count");
+      assertTrue(wrong.unanswered().contains("is n2, not n5"), wrong.toString());
+    } finally {
+      n2.shutdownNow();
+    }
+  }
 }

@@ -11,6 +11,7 @@ import io.holdfast.proto.v1.AdminServiceGrpc;
 import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.ClusterStatusResponse;
 import io.holdfast.proto.v1.OpenSessionRequest;
+import io.holdfast.proto.v1.RemoveMemberRequest;
 import io.holdfast.proto.v1.SessionServiceGrpc;
 import io.holdfast.proto.v1.TransferLeaderRequest;
 import io.holdfast.server.HoldfastServer;
@@ -98,6 +99,16 @@ class ApplyRulesUpgradeClusterTest {
       assertEquals(3, cluster.status(leader).getMembersCount(), "nothing changed");
       cluster.stop(3);
 
+      // The same node on the newer build is asked the same question before it is a member, and
+      // joins (a Ratis request could not reach it before it was in the configuration).
+      cluster.environment(3, rules(NEW)).startJoining(3);
+      addWhenListening(cluster, lead, 3);
+      assertEquals(4, cluster.status(leader).getMembersCount());
+      awaitRules(cluster, NEW, 3);
+      admin(cluster, lead).removeMember(RemoveMemberRequest.newBuilder().setId(ProcessCluster.nodeId(3)).build());
+      assertEquals(3, cluster.status(leader).getMembersCount());
+      cluster.stop(3);
+
       // A downgrade afterwards: that member stops at the raise (or its snapshot); the rest go on.
       cluster.stop(2);
       cluster.environment(2, rules(OLD)).start(2);
@@ -111,6 +122,28 @@ class ApplyRulesUpgradeClusterTest {
       leader = cluster.awaitLeader(Duration.ofSeconds(30));
       assertTrue(open(cluster, leader) > 0, "the two upgraded members still commit");
       assertEquals(NEW, cluster.status(leader).getApplyRules());
+    }
+  }
+
+  private static void addMember(ProcessCluster cluster, int leader, int node) {
+    admin(cluster, leader).addMember(AddMemberRequest.newBuilder().setId(ProcessCluster.nodeId(node))
+        .setPeerAddress(cluster.peerAddress(node)).setClientAddress(cluster.endpoint(node)).build());
+  }
+
+  /** Adds {@code node}, trying again while its peer port is not yet listening. */
+  private static void addWhenListening(ProcessCluster cluster, int leader, int node) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      try {
+        addMember(cluster, leader, node);
+        return;
+      } catch (StatusRuntimeException e) {
+        if (!String.valueOf(e.getStatus().getDescription()).contains("does not accept connections")
+            || System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+      Thread.sleep(300);
     }
   }
 
