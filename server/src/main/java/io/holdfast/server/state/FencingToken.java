@@ -9,7 +9,8 @@ package io.holdfast.server.state;
  *
  * where {@code index} is the revision of the command that granted the lock (the Raft log index of
  * its entry, or, when several commands share one entry, one more than the previous command's:
- * see {@code HoldfastState#lastRevision}) and {@code epoch}
+ * see {@code HoldfastState#lastRevision}; a grant after the first in one entry takes a revision of
+ * its own, so no two grants share a token: see {@code LockTable#grant}) and {@code epoch}
  * is the cluster's fencing epoch, which starts at 0 and which every restore from a backup raises
  * by one. In epoch 0 a token is the plain revision.
  *

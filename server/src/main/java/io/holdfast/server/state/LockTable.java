@@ -27,6 +27,8 @@ final class LockTable {
   private final AuditLog audit;
   /** Takes a revision of its own for a grant that cannot use its entry's (see grant). */
   private final java.util.function.LongSupplier nextRevision;
+  /** The revision of the entry that granted last; not state, as it is only read inside that entry. */
+  private long lastGrantAt;
   /** Part of the replicated state; set only by a snapshot load (a restore raises it). */
   long fencingEpoch;
 
@@ -80,12 +82,17 @@ final class LockTable {
     lock.holderSessionId = s.id();
     lock.grantRequestId = requestId;
     long token = FencingToken.value(fencingEpoch, e.index());
-    if (token <= lock.token && e.applyRules() >= 1) {
-      // One command granted this lock twice: a deadline that fell due in this entry handed it to a
-      // waiter, then the command itself (a revoke, an admin expiry) handed it on. The second holder
-      // takes a revision of its own, or both would hold the same token.
+    boolean sameLockAgain = token <= lock.token && e.applyRules() >= 1;
+    boolean anotherThisEntry = e.applyRules() >= 3 && lastGrantAt == e.index();
+    if (sameLockAgain || anotherThisEntry) {
+      // One command granted more than once: a deadline that fell due in this entry handed this lock
+      // to a waiter and the command itself (a revoke, an admin expiry) handed it on (rules 1), or an
+      // expiry handed several locks to their waiters (rules 3). Each later holder takes a revision of
+      // its own, so that no two grants share a token.
       token = FencingToken.value(fencingEpoch, nextRevision.getAsLong());
     }
+    // Compared only within one entry: every entry's index is above any revision taken before it.
+    lastGrantAt = e.index();
     lock.token = token;
     lock.acquiredAtMs = e.leaderTimeMs();
     lock.lockDelayMs = lockDelayMs;

@@ -10,9 +10,11 @@ public record LogEntry(long index, long term, long leaderTimeMs, Command command
    * node that replays an old entry after an upgrade ends in the state the others applied then.
    * 0: entries written before rules were recorded. 1: a lock handed on twice by one command gives
    * its second holder a revision of its own as token (LockTable.grant). 2: key-value and admin answers
-   * are kept for two minutes of log time, not only for the last N requests (RequestCache).
+   * are kept for two minutes of log time, not only for the last N requests (RequestCache). 3: every
+   * grant after the first in one command takes a revision of its own as token, whatever the lock, so
+   * tokens never repeat across locks (LockTable.grant).
    */
-  public static final int RULES = 2;
+  public static final int RULES = 3;
 
   /**
    * The rules a cluster writes until every voter has said it supports more (see

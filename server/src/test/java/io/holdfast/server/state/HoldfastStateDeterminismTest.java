@@ -98,8 +98,9 @@ class HoldfastStateDeterminismTest {
 
   /**
    * What must hold after every entry: a stored lock is held by a live session that knows it,
-   * waiters are live and distinct, and a lock's tokens strictly increase (each one the index of
-   * its granting entry), across releases, expiries, hand-overs and leader changes.
+   * waiters are live and distinct, and tokens strictly increase (each one its granting entry's
+   * revision or one past it) and never repeat across locks, across releases, expiries, hand-overs
+   * and leader changes.
    */
   @ParameterizedTest
   @ValueSource(longs = {5, 99})
@@ -107,6 +108,7 @@ class HoldfastStateDeterminismTest {
     Generated log = RandomCommandLog.generate(seed, COMMANDS);
     HoldfastState state = new HoldfastState();
     Map<String, Long> lastToken = new HashMap<>();
+    Set<Long> granted = new HashSet<>();
     for (Step step : log.steps()) {
       LogEntry e = step.entry();
       List<StateEvent> events = new ArrayList<>();
@@ -114,12 +116,15 @@ class HoldfastStateDeterminismTest {
       String at = "after " + e + " -> " + step.result();
 
       for (StateEvent ev : events) {
-        assertEquals(e.index(), ev.index(), at);
+        // The entry's revision: its index, or past it once an earlier entry took extra revisions.
+        assertEquals(events.get(0).index(), ev.index(), "one revision per entry; " + at);
+        assertTrue(ev.index() >= e.index() && ev.index() <= state.lastRevision(), at);
         if (ev instanceof StateEvent.LockGranted g) {
-          // Its granting entry's index, or a revision of its own past it for a lock one command
-          // handed on twice (LockTable.grant).
-          assertTrue(g.token() >= e.index() && g.token() <= state.lastRevision(),
+          // Its entry's revision, or a revision of its own past it for every grant after the
+          // entry's first (LockTable.grant).
+          assertTrue(g.token() >= ev.index() && g.token() <= state.lastRevision(),
               "token " + g.token() + " is neither its entry's index nor a revision taken since; " + at);
+          assertTrue(granted.add(g.token()), "token " + g.token() + " granted twice; " + at);
           Long previous = lastToken.put(g.lockName(), g.token());
           assertTrue(previous == null || previous < g.token(), "token went from " + previous + " to "
               + g.token() + " on " + g.lockName() + "; " + at);

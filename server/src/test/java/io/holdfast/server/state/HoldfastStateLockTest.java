@@ -311,6 +311,43 @@ class HoldfastStateLockTest {
     assertTrue(log.state().lastRevision() >= grants.get(1).token());
   }
 
+  /** A holder of two locks, each with a waiter; returns {holder, waiter of A, waiter of B}. */
+  private long[] holderOfTwoLocksWithWaiters() {
+    long holder = log.open();
+    long wa = log.open();
+    long wb = log.open();
+    log.acquireFree(holder, "A");
+    log.acquireFree(holder, "B");
+    assertInstanceOf(Result.Queued.class, log.acquire(log.newRequestId(), wa, "A", -1));
+    assertInstanceOf(Result.Queued.class, log.acquire(log.newRequestId(), wb, "B", -1));
+    return new long[] {holder, wa, wb};
+  }
+
+  @Test
+  void locksHandedOnTogetherByOneCommandGetTokensOfTheirOwn() {
+    long[] s = holderOfTwoLocksWithWaiters();
+    log.apply(new Command.CloseSession(log.newRequestId(), s[0]));
+
+    List<StateEvent.LockGranted> grants = log.events(StateEvent.LockGranted.class);
+    assertEquals(List.of(s[1], s[2]), grants.stream().map(StateEvent.LockGranted::sessionId).toList());
+    assertTrue(grants.get(1).token() > grants.get(0).token(), "no two grants share a token: " + grants);
+    assertEquals(grants.get(1).token(), log.state().lock("B").token());
+    assertTrue(log.state().lastRevision() >= grants.get(1).token());
+    long other = log.open();
+    Result.Granted next = assertInstanceOf(Result.Granted.class, log.acquire(log.newRequestId(), other, "C", -1));
+    assertTrue(next.token() > grants.get(1).token(), "the next entry's tokens are newer still");
+  }
+
+  @Test
+  void locksHandedOnTogetherUnderRulesTwoReplayAsFirstApplied() {
+    long[] s = holderOfTwoLocksWithWaiters();
+    long index = log.nextIndex();
+    log.applyUnder(2, log.term(), log.timeMs(), new Command.CloseSession(log.newRequestId(), s[0]));
+    assertEquals(List.of(index, index), log.events(StateEvent.LockGranted.class).stream()
+        .map(StateEvent.LockGranted::token).toList());
+    assertEquals(index, log.state().lastRevision());
+  }
+
   @Test
   void anEntryWrittenBeforeTheRuleReplaysAsItWasFirstApplied() {
     // The same history as above, in an entry from before apply rules were recorded: a node that

@@ -132,16 +132,16 @@ class HoldfastStateSessionTest {
     assertEquals(b, log.state().lock("x").holderSessionId());
     assertEquals(closeIndex, log.state().lock("x").token(), "the new token is the closing entry's index");
     assertEquals(c, log.state().lock("y").holderSessionId());
-    assertEquals(closeIndex, log.state().lock("y").token());
+    assertEquals(closeIndex + 1, log.state().lock("y").token(), "a second grant of the entry takes a revision of its own");
     assertEquals(List.of(
         new StateEvent.LockReleased(closeIndex, "x", a, tokenX, EndReason.CLOSED),
         new StateEvent.LockGranted(closeIndex, "x", b, closeIndex),
         new StateEvent.LockReleased(closeIndex, "y", a, tokenY, EndReason.CLOSED),
-        new StateEvent.LockGranted(closeIndex, "y", c, closeIndex),
+        new StateEvent.LockGranted(closeIndex, "y", c, closeIndex + 1),
         new StateEvent.SessionEnded(closeIndex, a, EndReason.CLOSED)), log.events());
     // The waiters' retried acquires now report the grant.
     assertEquals(new Result.Granted(closeIndex), log.acquire("b-x", b, "x", -1));
-    assertEquals(new Result.Granted(closeIndex), log.acquire("c-y", c, "y", 60_000));
+    assertEquals(new Result.Granted(closeIndex + 1), log.acquire("c-y", c, "y", 60_000));
   }
 
   @Test

@@ -34,9 +34,11 @@ class ApplyRulesTest {
     return CommandCodec.encode(c, 1_000);
   }
 
+  /** As a leader of a cluster still at the first negotiated rules logs it. */
   private static Result apply(HoldfastStateMachine sm, long index, Command c) throws Exception {
+    byte[] logged = CommandCodec.stamp(entryData(c), 1_000, LogEntry.NEGOTIATED_FROM, LogEntry.RULES);
     var done = sm.applyTransaction(org.apache.ratis.statemachine.TransactionContext.newBuilder().setStateMachine(sm)
-        .setLogEntry(UnappliableEntryTest.entry(index, entryData(c))).build()).join();
+        .setLogEntry(UnappliableEntryTest.entry(index, logged)).build()).join();
     return ResultCodec.decode(done.getContent().toByteArray());
   }
 
