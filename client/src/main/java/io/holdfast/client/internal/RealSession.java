@@ -64,6 +64,8 @@ public final class RealSession implements Session {
   private final Duration callTimeout;
   private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> expired = new CompletableFuture<>();
+  /** Releases sent and not yet answered, each with its lease: the session's expiry ends them. */
+  private final Map<CompletableFuture<Void>, RealLease> unansweredReleases = new ConcurrentHashMap<>();
   private final Set<RealLease> leases = ConcurrentHashMap.newKeySet();
   /** Acquires under way, with their lock names. */
   private final Map<CompletableFuture<Optional<LockLease>>, String> pendingAcquires = new ConcurrentHashMap<>();
@@ -778,6 +780,7 @@ public final class RealSession implements Session {
     leases.forEach(RealLease::markLost);
     stopKeepalives();
     expired.complete(null); // onExpired's own futures complete on the listener executor
+    endUnansweredReleases();
     endWaits();
     // Tell the cluster at once, so its locks move on now instead of at the server's deadline.
     closeOnServer();
@@ -1192,26 +1195,70 @@ public final class RealSession implements Session {
 
   private CompletableFuture<Void> sendRelease(RealLease lease, Executor callbacks) {
     String requestId = RequestIds.next();
-    return caller.call("release " + lease.name(), callTimeout, caller.retryBudget(), callbacks,
+    // Every send after the first says so: should the first have been applied and its answer be gone
+    // from the session's cache by the time a resend arrives, the cluster can still tell a release
+    // that went through from a lock taken away.
+    java.util.concurrent.atomic.AtomicInteger sends = new java.util.concurrent.atomic.AtomicInteger();
+    CompletableFuture<Void> sent = caller.call("release " + lease.name(), callTimeout, caller.retryBudget(), callbacks,
         (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(lease.name())
-            .setToken(lease.token()).build()))
+            .setToken(lease.token()).setResent(sends.getAndIncrement() > 0).build()))
         .handle((r, err) -> {
           leases.remove(lease);
           if (err == null) {
             return null;
           }
           HoldfastException e = Errors.map(err);
-          if (e instanceof SessionExpiredException) {
-            expire("the cluster refused a release of '" + lease.name() + "': " + e.getMessage());
-          }
           if (e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException) {
             throw new LockLostException("lock '" + lease.name() + "' (token " + lease.token() + ") was lost: "
                 + e.getMessage(), e);
           }
           throw e;
         });
+    return endsWithTheSession(sent, lease);
+  }
+
+  /**
+   * {@code release}'s outcome, or done once the session expires, if that comes first. The release
+   * was started while the session was valid, so nothing done under the lock before it can race
+   * another holder, and once the session has expired the lock is no longer this session's either
+   * way (released, or freed at the session's deadline). Without this, a release to an unreachable
+   * cluster kept its caller until the whole retry budget was spent (30 s by default), then failed
+   * as unavailable. An answer that the session has expired is the release's own outcome (lost).
+   */
+  private CompletableFuture<Void> endsWithTheSession(CompletableFuture<Void> release, RealLease lease) {
+    CompletableFuture<Void> out = new CompletableFuture<>();
+    unansweredReleases.put(out, lease);
+    release.whenComplete((v, err) -> {
+      Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null
+          ? err.getCause() : err;
+      unansweredReleases.remove(out);
+      if (cause == null) {
+        out.complete(null);
+        return;
+      }
+      out.completeExceptionally(cause);
+      if (cause.getCause() instanceof SessionExpiredException) {
+        expire("the cluster refused a release of '" + lease.name() + "': " + cause.getCause().getMessage());
+      }
+    });
+    if (expired.isDone()) {
+      endUnansweredReleases();  // expired while this one was being registered
+    }
+    return out;
+  }
+
+  /** On expiry: every release still unanswered is done (see endsWithTheSession). */
+  private void endUnansweredReleases() {
+    unansweredReleases.forEach((out, lease) -> {
+      unansweredReleases.remove(out);
+      if (out.complete(null)) {
+        LOG.warn("session {}: the release of '{}' (token {}) was not answered before the session expired; the lock"
+            + " is no longer this session's (released, or freed at the session's deadline)", id, lease.name(),
+            lease.token());
+      }
+    });
   }
 
   void forget(RealLease lease) {

@@ -87,6 +87,89 @@ class RealSessionTest {
     }
   }
 
+  /** Grants every acquire; the first send of each release is lost on the way back (UNAVAILABLE). */
+  static final class LostFirstAnswer extends LockServiceGrpc.LockServiceImplBase {
+    final List<String> releases = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Override
+    public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+      out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(7).build());
+      out.onCompleted();
+    }
+
+    @Override
+    public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
+      releases.add(req.getRequestId() + (req.getResent() ? " resent" : " first"));
+      if (releases.size() == 1) {
+        out.onError(Status.UNAVAILABLE.withDescription("connection reset").asRuntimeException());
+        return;
+      }
+      out.onNext(ReleaseResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+  }
+
+  /**
+   * A release sent again says so, under the same request id: the cluster, should the first send
+   * have been applied and its answer be gone, then answers from the lock's history rather than
+   * refusing a release that went through.
+   */
+  @Test
+  void aReleaseSentAgainIsMarkedResent() throws Exception {
+    LostFirstAnswer locks = new LostFirstAnswer();
+    try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO).build();
+        Session s = client.newSession(Duration.ofSeconds(10))) {
+      s.tryLock("a").orElseThrow().close();
+      assertEquals(2, locks.releases.size(), locks.releases.toString());
+      String id = locks.releases.get(0).split(" ")[0];
+      assertEquals(List.of(id + " first", id + " resent"), locks.releases);
+    }
+  }
+
+  /** Grants every acquire and never answers a release, as a cluster that cannot be reached. */
+  static final class SilentReleases extends LockServiceGrpc.LockServiceImplBase {
+    final AtomicInteger sends = new AtomicInteger();
+
+    @Override
+    public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+      out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(9).build());
+      out.onCompleted();
+    }
+
+    @Override
+    public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
+      sends.incrementAndGet();
+    }
+  }
+
+  /**
+   * A release that cannot get through ends with the session: begun while the session was valid, it
+   * raced nobody, and once the session has expired the lock is not its any more. Before, close()
+   * kept its caller for the whole retry budget (30 s here) and then threw "unavailable".
+   */
+  @Test
+  void aReleaseStillUnansweredWhenTheSessionExpiresEndsThenWithoutAnError() throws Exception {
+    SilentReleases locks = new SilentReleases();
+    FakeSessions sessions = new FakeSessions();
+    try (FakeNode node = FakeNode.serve(sessions, locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
+            .callTimeout(Duration.ofMillis(500))
+            .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(200),
+                Duration.ofSeconds(30))).build();
+        Session s = client.newSession(Duration.ofSeconds(2))) {
+      LockLease lease = s.tryLock("a").orElseThrow();
+      sessions.silenced.add(s.id());
+      long start = System.nanoTime();
+      lease.close();
+      long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertEquals(SessionState.EXPIRED, s.state());
+      assertTrue(tookMs < 10_000, "close() returned " + tookMs + " ms after it began: with the session, not the budget");
+      assertTrue(locks.sends.get() >= 1, "the release was sent");
+      assertFalse(lease.isValid());
+    }
+  }
+
   @Test
   void twoLeasesOnOneGrantReleasedAtOnceSendOneRelease() throws Exception {
     OneGrant locks = new OneGrant();

@@ -341,6 +341,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
     if (t instanceof RaftNode.MembershipException m) {
       return io.grpc.Status.FAILED_PRECONDITION.withDescription(m.getMessage()).asRuntimeException();
     }
+    if (t instanceof RaftNode.MembershipBusyException b) {
+      return io.grpc.Status.ABORTED.withDescription(b.getMessage()).asRuntimeException();
+    }
     return errors.of(t);
   }
 

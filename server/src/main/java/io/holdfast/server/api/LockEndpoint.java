@@ -325,7 +325,8 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     if (denied(out, req.getLockName(), req.getSessionId())) {
       return;
     }
-    responses.submit(new Command.Release(req.getRequestId(), req.getSessionId(), req.getLockName(), req.getToken()),
+    responses.submit(new Command.Release(req.getRequestId(), req.getSessionId(), req.getLockName(), req.getToken(),
+        req.getResent()),
         out, r -> ReleaseResponse.newBuilder().setHeader(responses.header())
             .setNextHolderSessionId(((Result.Released) r).nextHolderSessionId()).build());
   }

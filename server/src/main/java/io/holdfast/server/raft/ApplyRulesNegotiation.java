@@ -45,6 +45,16 @@ final class ApplyRulesNegotiation {
     RaftConfiguration configuration();
 
     CompletableFuture<Result> submit(Command command);
+
+    /**
+     * Claims the leader for a raise, which must not overlap a change of members: a node being
+     * added is caught up before it is in the configuration, so no round asks it. False while a
+     * member change is under way.
+     */
+    boolean beginRaise();
+
+    /** Ends what {@link #beginRaise} claimed. */
+    void endRaise();
   }
 
   private final Node node;
@@ -132,9 +142,21 @@ final class ApplyRulesNegotiation {
         LOG.debug("the configuration changed during the apply rules round; asking again next time");
         return CompletableFuture.completedFuture(0);
       }
+      if (!node.beginRaise()) {
+        LOG.info("Every voter knows apply rules {} or later, but a member change is under way: raising them once it"
+            + " is over", target);
+        return CompletableFuture.completedFuture(0);
+      }
       LOG.info("Every voter knows apply rules {} or later ({}): raising the cluster's rules from {}", target, said,
           stateMachine.writeRules());
-      return node.submit(new Command.RaiseApplyRules(target)).handle((r, error) -> {
+      CompletableFuture<Result> raised;
+      try {
+        raised = node.submit(new Command.RaiseApplyRules(target));
+      } catch (RuntimeException e) {
+        raised = CompletableFuture.failedFuture(e);
+      }
+      return raised.handle((r, error) -> {
+        node.endRaise();
         if (error != null) {
           LOG.info("raising the apply rules to {} did not go through ({}); trying again later", target, error.toString());
           return 0;

@@ -71,6 +71,15 @@ public final class RaftNode implements AutoCloseable {
   private final PeerLogAsker peerLogs;
   private final LeaderLink leaderLink;
   private final ApplyRulesNegotiation applyRules;
+  /**
+   * A member change or a raise of the apply rules, whichever this leader is doing (null: neither).
+   * They must not overlap: a node being added is caught up before it is in the configuration, so
+   * a raise's round would not ask it, and the add's check would have read the rules before it.
+   */
+  private final java.util.concurrent.atomic.AtomicReference<String> reconfiguring =
+      new java.util.concurrent.atomic.AtomicReference<>();
+  private static final String CHANGING_MEMBERS = "changing members";
+  private static final String RAISING_RULES = "raising the cluster's apply rules";
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
@@ -172,6 +181,16 @@ public final class RaftNode implements AutoCloseable {
       @Override
       public CompletableFuture<Result> submit(Command command) {
         return RaftNode.this.submit(command);
+      }
+
+      @Override
+      public boolean beginRaise() {
+        return reconfiguring.compareAndSet(null, RAISING_RULES);
+      }
+
+      @Override
+      public void endRaise() {
+        reconfiguring.compareAndSet(RAISING_RULES, null);
       }
     }, stateMachine, peerTls);
   }
@@ -729,9 +748,32 @@ public final class RaftNode implements AutoCloseable {
    * configuration is committed; a new member is caught up before it counts.
    */
   public CompletableFuture<Void> changeMembers(List<Member> expected, List<Member> next) {
+    return changeMembers(expected, next, 0);
+  }
+
+  private CompletableFuture<Void> changeMembers(List<Member> expected, List<Member> next, int waits) {
     if (!isLeader()) {
       return CompletableFuture.failedFuture(notLeader());
     }
+    if (!reconfiguring.compareAndSet(null, CHANGING_MEMBERS)) {
+      if (RAISING_RULES.equals(reconfiguring.get()) && waits < 100) {
+        // A raise is one commit: wait for it (at most 2 s) rather than refuse.
+        return CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(20, TimeUnit.MILLISECONDS))
+            .thenCompose(waited -> changeMembers(expected, next, waits + 1));
+      }
+      return CompletableFuture.failedFuture(new MembershipBusyException("the leader is " + reconfiguring.get()
+          + " right now: try again in a few seconds"));
+    }
+    CompletableFuture<Void> change;
+    try {
+      change = checkedChange(expected, next);
+    } catch (RuntimeException e) {
+      change = CompletableFuture.failedFuture(e);
+    }
+    return change.whenComplete((v, e) -> reconfiguring.compareAndSet(CHANGING_MEMBERS, null));
+  }
+
+  private CompletableFuture<Void> checkedChange(List<Member> expected, List<Member> next) {
     // A member whose build does not know the rules the cluster writes would stop at the first
     // entry it replicates (etcd refuses such a member too). Only asked once the rules were raised.
     int writes = stateMachine.writeRules();
@@ -743,6 +785,9 @@ public final class RaftNode implements AutoCloseable {
         if (!before.contains(m.id())) {
           refusals.add(applyRules.ask(peer(m.id(), m.peerAddress(), m.clientAddress())).thenApply(known ->
               known.rules() >= writes ? null
+              : known.unanswered() != null && known.unanswered().contains("UNIMPLEMENTED")
+              ? m.id() + " runs a build too old to say which apply rules it knows, and the cluster writes " + writes
+                  + ": upgrade it before adding it"
               : known.unanswered() != null
               ? m.id() + " did not say which apply rules its build knows (" + known.unanswered() + "), and the cluster"
                   + " writes " + writes + ": check that it is started and runs the current build before adding it"
@@ -864,6 +909,13 @@ public final class RaftNode implements AutoCloseable {
   /** A membership change or leadership transfer Ratis refused or could not finish. */
   public static final class MembershipException extends RuntimeException {
     MembershipException(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** A member change refused because another one, or a raise of the apply rules, is under way. */
+  public static final class MembershipBusyException extends RuntimeException {
+    MembershipBusyException(String message) {
       super(message, null, false, false);
     }
   }

@@ -29,6 +29,21 @@ final class AuditLog {
     return out.size() > limit ? out.subList(out.size() - limit, out.size()) : out;
   }
 
+  /** Whether every entry from revision {@code index} on is still here: none has been dropped since. */
+  boolean reachesBack(long index) {
+    return entries.size() < CAPACITY || entries.peekFirst().index() <= index;
+  }
+
+  /** Whether an entry records grant {@code token} of {@code lockName} taken from its holder. */
+  boolean recordsLossOf(String lockName, long token) {
+    for (AuditEntry e : entries) {
+      if (e.token() == token && e.lockName().equals(lockName)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   List<AuditEntry> all() {
     return List.copyOf(entries);
   }

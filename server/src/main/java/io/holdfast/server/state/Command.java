@@ -83,7 +83,15 @@ public sealed interface Command {
     }
   }
 
-  record Release(String requestId, long sessionId, String lockName, long token) implements Command {
+  /**
+   * {@code resent}: the client sent this request id before and that attempt may have been applied
+   * (see HoldfastState#release). Not part of the fingerprint: a resend is the same request.
+   */
+  record Release(String requestId, long sessionId, String lockName, long token, boolean resent) implements Command {
+    public Release(String requestId, long sessionId, String lockName, long token) {
+      this(requestId, sessionId, lockName, token, false);
+    }
+
     public String fingerprint() {
       return "release:" + sessionId + ":" + lockName + ":" + token;
     }

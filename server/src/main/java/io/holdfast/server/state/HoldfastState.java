@@ -346,6 +346,15 @@ public final class HoldfastState {
       return earlier;
     }
     LockRecord lock = locks.get(r.lockName());
+    boolean holdsIt = lock != null && lock.holderSessionId == s.id() && lock.token == r.token();
+    if (!holdsIt && r.resent() && e.applyRules() >= 3 && endedByItsHolder(r.lockName(), r.token(), lock)) {
+      // A resend whose first attempt's answer has left the session's last 64: that attempt released
+      // the grant (nothing took it away), so the release succeeded. Before rules 3 it was refused,
+      // and the client reported a lock it had released as lost.
+      Result result = new Result.Released(0);
+      s.requests.put(r.requestId(), r.fingerprint(), result, e, clock.elapsedMs());
+      return result;
+    }
     if (lock == null || lock.holderSessionId != s.id()) {
       return notHolder(r.lockName(), s.id(), lock);
     }
@@ -670,6 +679,25 @@ public final class HoldfastState {
   private static Failure reused(String requestId) {
     return new Failure(ErrorCode.REQUEST_ID_REUSED, "request_id '" + Names.printable(requestId)
         + "' was already used for a different call");
+  }
+
+  /**
+   * Whether grant {@code token} of {@code lockName} ended without being taken away: a token of
+   * this epoch already handed out, the lock free or granted again since, and no loss of it in the
+   * audit log, which records every revoke and max-hold loss and still reaches back to that grant.
+   * (A loss of all of a session's locks ends the session, and its release finds no session.) The
+   * grant is not known to have been this lock's: a hand-made resend of a token it never had may be
+   * answered as released, and changes nothing.
+   */
+  private boolean endedByItsHolder(String lockName, long token, LockRecord lock) {
+    FencingToken t = FencingToken.of(token);
+    if (t.epoch() != locks.fencingEpoch || t.index() <= 0 || t.index() > lastRevision()) {
+      return false;
+    }
+    if (lock != null && lock.token <= token) {
+      return false;   // still that grant (held by another session, or orphaned), or never it
+    }
+    return audit.reachesBack(t.index()) && !audit.recordsLossOf(lockName, token);
   }
 
   private static Failure notHolder(String lockName, long sessionId, LockRecord lock) {

@@ -12,7 +12,8 @@ public record LogEntry(long index, long term, long leaderTimeMs, Command command
    * its second holder a revision of its own as token (LockTable.grant). 2: key-value and admin answers
    * are kept for two minutes of log time, not only for the last N requests (RequestCache). 3: every
    * grant after the first in one command takes a revision of its own as token, whatever the lock, so
-   * tokens never repeat across locks (LockTable.grant).
+   * tokens never repeat across locks (LockTable.grant); and a resent release whose answer is no
+   * longer cached succeeds if its grant ended without being taken away (HoldfastState#release).
    */
   public static final int RULES = 3;
 

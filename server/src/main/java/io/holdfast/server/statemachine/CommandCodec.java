@@ -141,7 +141,7 @@ public final class CommandCodec {
     } else if (c instanceof Command.Release o) {
       b.setRelease(io.holdfast.server.statemachine.proto.Release.newBuilder()
           .setRequestId(o.requestId()).setSessionId(o.sessionId()).setLockName(o.lockName())
-          .setToken(o.token()));
+          .setToken(o.token()).setResent(o.resent()));
     } else if (c instanceof Command.Revoke o) {
       b.setRevoke(io.holdfast.server.statemachine.proto.Revoke.newBuilder()
           .setRequestId(o.requestId()).setLockName(o.lockName()).setReason(o.reason())
@@ -203,7 +203,7 @@ public final class CommandCodec {
       }
       case RELEASE: {
         var o = p.getRelease();
-        return new Command.Release(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getToken());
+        return new Command.Release(o.getRequestId(), o.getSessionId(), o.getLockName(), o.getToken(), o.getResent());
       }
       case REVOKE: {
         var o = p.getRevoke();

@@ -200,7 +200,9 @@ public final class RandomCommandLog {
     }
     String name = anyLock();
     LockRecord lock = model.lock(name);
-    return new Release(rid(), anySession(live), name, lock != null ? lock.token() : 1 + rnd.nextInt(100));
+    // Some say they are resent (from the name, not the generator, so the histories stay as they were).
+    return new Release(rid(), anySession(live), name, lock != null ? lock.token() : 1 + rnd.nextInt(100),
+        (name.hashCode() & 3) == 0);
   }
 
   private Command cancel(List<SessionRecord> live) {

@@ -131,4 +131,81 @@ class RequestRetentionTest {
     }
     assertArrayEquals(SnapshotCodec.encode(log.state().image()), SnapshotCodec.encode(restored.image()));
   }
+
+  /** {@code n} acquire + release pairs of session {@code s} on a lock of its own: its answers cache turns over. */
+  private static void otherLockCalls(TestLog log, long s, int n) {
+    for (int i = 0; i < n; i++) {
+      log.release(s, "own", log.acquireFree(s, "own"));
+    }
+  }
+
+  private static Command.Release resend(String requestId, long session, String lock, long token) {
+    return new Command.Release(requestId, session, lock, token, true);
+  }
+
+  @Test
+  void aResentReleaseWhoseAnswerWasDroppedSucceedsWhenNothingTookTheLockAway() {
+    TestLog log = new TestLog();
+    long s = log.open();
+    long other = log.open();
+    long free = log.acquireFree(s, "free-after");
+    long again = log.acquireFree(s, "taken-after");
+    assertInstanceOf(Result.Released.class, log.apply(new Command.Release("rel-1", s, "free-after", free)));
+    assertInstanceOf(Result.Released.class, log.apply(new Command.Release("rel-2", s, "taken-after", again)));
+    long next = log.acquireFree(other, "taken-after");
+    otherLockCalls(log, s, SessionRecord.REQUEST_CACHE_SIZE);
+
+    // Sent once only, the same release is refused as before: the grant is not the session's.
+    failure(log.apply(new Command.Release("rel-1", s, "free-after", free)), ErrorCode.NOT_HOLDER);
+    assertInstanceOf(Result.Released.class, log.apply(resend("rel-1", s, "free-after", free)));
+    assertInstanceOf(Result.Released.class, log.apply(resend("rel-2", s, "taken-after", again)));
+    assertEquals(other, log.state().lock("taken-after").holderSessionId(), "the new holder keeps the lock");
+    assertEquals(next, log.state().lock("taken-after").token());
+    assertEquals(null, log.state().lock("free-after"));
+    // Under rules 2 the resend was refused: the client reported a lock it had released as lost.
+    failure(log.applyUnder(2, log.term(), log.timeMs(), resend("rel-2b", s, "taken-after", again)),
+        ErrorCode.NOT_HOLDER);
+    assertEquals(next, log.state().lock("taken-after").token());
+  }
+
+  @Test
+  void aResentReleaseOfAGrantThatWasTakenAwayIsStillRefused() {
+    TestLog log = new TestLog();
+    long s = log.open();
+    long revoked = log.acquireFree(s, "revoked");
+    assertInstanceOf(Result.Revoked.class, log.apply(new Revoke(log.newRequestId(), "revoked", "stuck", 0, "sre")));
+    long held = log.acquireFree(s, "held");
+    otherLockCalls(log, s, SessionRecord.REQUEST_CACHE_SIZE);
+
+    failure(log.apply(resend("rel-r", s, "revoked", revoked)), ErrorCode.NOT_HOLDER);
+    // A token not yet handed out is no earlier grant either.
+    failure(log.apply(resend("rel-f", s, "free", log.state().lastRevision() + 5)), ErrorCode.NOT_HOLDER);
+    // An older token of a lock the session holds again: whatever that grant was, it has ended, and
+    // the resend leaves the session's newer grant alone.
+    assertInstanceOf(Result.Released.class, log.apply(resend("rel-h", s, "held", held - 1)));
+    assertEquals(held, log.state().lock("held").token());
+    assertEquals(s, log.state().lock("held").holderSessionId());
+  }
+
+  @Test
+  void whenTheAuditLogNoLongerReachesBackToTheGrantAResentReleaseIsRefused() {
+    TestLog log = new TestLog();
+    long s = log.open();
+    long token = log.acquireFree(s, "L");
+    assertInstanceOf(Result.Released.class, log.apply(new Command.Release("rel-1", s, "L", token)));
+    long other = log.open();
+    for (int i = 0; i < AuditLog.CAPACITY; i++) {
+      log.acquireFree(other, "churn-" + i);
+      log.apply(new Revoke(log.newRequestId(), "churn-" + i, "drill", 0, "sre"));
+    }
+    otherLockCalls(log, s, SessionRecord.REQUEST_CACHE_SIZE);
+    // A loss of that grant might have been among the dropped records: no answer is better than a guess.
+    failure(log.apply(resend("rel-1", s, "L", token)), ErrorCode.NOT_HOLDER);
+  }
+
+  private static Result.Failure failure(Result r, ErrorCode code) {
+    Result.Failure f = assertInstanceOf(Result.Failure.class, r);
+    assertEquals(code, f.code(), f.toString());
+    return f;
+  }
 }
