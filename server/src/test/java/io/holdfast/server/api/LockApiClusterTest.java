@@ -142,6 +142,34 @@ class LockApiClusterTest {
     assertEquals(a.getToken(), after.getToken());
   }
 
+  /**
+   * A release resent after its first answer left the session's cache (its last 64): marked as a
+   * resend, it is answered as released, since nothing took the grant away; unmarked, it is refused
+   * as before. Once the cluster writes apply rules 3 (a new cluster raises them within seconds).
+   */
+  @Test
+  void aResentReleaseWhoseAnswerIsNoLongerCachedIsAnsweredAsReleased() throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (cluster.status(leader).getApplyRules() < 3) {
+      assertTrue(System.nanoTime() < deadline, "the cluster never raised its apply rules to 3");
+      Thread.sleep(200);
+    }
+    long s = openSession(30_000);
+    AcquireResponse a = acquire(s, "jobs/resent", 0);
+    ReleaseRequest release = ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(s).setLockName("jobs/resent")
+        .setToken(a.getToken()).build();
+    locks(leader).release(release);
+    for (int i = 0; i < 70; i++) {
+      AcquireResponse own = acquire(s, "jobs/resent-churn", 0);
+      locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(s)
+          .setLockName("jobs/resent-churn").setToken(own.getToken()).build());
+    }
+    StatusRuntimeException unmarked = failure(v -> locks(leader).release(release));
+    assertEquals("NOT_HOLDER", unmarked.getTrailers().get(ApiErrors.ERROR_KEY));
+    locks(leader).release(release.toBuilder().setResent(true).build());
+    assertFalse(describe(leader, "jobs/resent").getHolderSessionId() != 0, "nobody holds it");
+  }
+
   @Test
   void unknownSessionIsNotFoundAndBadInputIsInvalidArgument() {
     StatusRuntimeException unknown = failure(v -> acquire(987654321L, "jobs/x", 0));

@@ -33,6 +33,7 @@ class CommandCodecTest {
         new Command.CancelWait("cw-1", 42, "x", "acq-3", true),
         new Command.CancelWait("cw-2", 42, "x", "", false),
         new Command.Release("rel-1", 42, "x", Long.MAX_VALUE),
+        new Command.Release("rel-2", 42, "x", 7, true),
         new Command.OpenSession("open-3", 9_000, CLIENT, "orchestrator/node-7"),
         new Command.Acquire("acq-4", 42, "x", 10, 15_000, 60_000),
         new Command.Revoke("rv-1", "fleet/x", "node-7 is dead", 43, "sre-alice"),
