@@ -31,7 +31,11 @@ public interface LockLease extends AutoCloseable {
   boolean isValid();
 
   /**
-   * Releases the lock.
+   * Releases the lock. Retried through failovers for the client's retry budget. Should the
+   * session's own deadline pass first (the cluster unreachable for its TTL), it returns then,
+   * without an error: begun while the lease was valid, it raced nobody, and the lock is no longer
+   * this session's either way (released, or freed at the session's deadline). Should the cluster
+   * end the session meanwhile, or the lock be taken away, it throws {@link LockLostException}.
    *
    * @throws LockLostException if the lock was no longer held (session expired, or released or
    *     taken away meanwhile): whatever was done under it after that may have raced another holder

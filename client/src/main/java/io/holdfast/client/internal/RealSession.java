@@ -18,6 +18,7 @@ import io.holdfast.proto.v1.KeepAliveRequest;
 import io.holdfast.proto.v1.KeepAliveResponse;
 import io.holdfast.proto.v1.LockServiceGrpc;
 import io.holdfast.proto.v1.ReleaseRequest;
+import io.holdfast.proto.v1.ReleaseResponse;
 import io.holdfast.proto.v1.SessionServiceGrpc;
 import java.time.Duration;
 import java.time.Instant;
@@ -64,8 +65,15 @@ public final class RealSession implements Session {
   private final Duration callTimeout;
   private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> expired = new CompletableFuture<>();
-  /** Releases sent and not yet answered, each with its lease: the session's expiry ends them. */
-  private final Map<CompletableFuture<Void>, RealLease> unansweredReleases = new ConcurrentHashMap<>();
+  /** Releases sent and not yet answered: the session's expiry ends them (see endsWithTheSession). */
+  private final Map<CompletableFuture<Void>, UnansweredRelease> unansweredReleases = new ConcurrentHashMap<>();
+
+  private record UnansweredRelease(RealLease lease, CompletableFuture<?> call) {}
+
+  private static final int EXPIRED_LOCALLY = 1;
+  private static final int EXPIRED_BY_CLUSTER = 2;
+  /** 0 until the session expires; then how (set before the expiry ends unanswered releases). */
+  private volatile int expiry;
   private final Set<RealLease> leases = ConcurrentHashMap.newKeySet();
   /** Acquires under way, with their lock names. */
   private final Map<CompletableFuture<Optional<LockLease>>, String> pendingAcquires = new ConcurrentHashMap<>();
@@ -383,7 +391,7 @@ public final class RealSession implements Session {
 
   private void onAck(KeepAliveResponse r) {
     if (!r.getAlive()) {
-      expire("the cluster no longer knows session " + id + " (" + r.getError() + ")");
+      expire("the cluster no longer knows session " + id + " (" + r.getError() + ")", false);
       return;
     }
     boolean lapsed;
@@ -407,7 +415,7 @@ public final class RealSession implements Session {
       }
     }
     if (lapsed) {
-      expire("its local deadline passed before the answer to keepalive " + r.getSeq() + " came");
+      expire("its local deadline passed before the answer to keepalive " + r.getSeq() + " came", true);
       return;
     }
     synchronized (streamLock) {
@@ -578,7 +586,7 @@ public final class RealSession implements Session {
     }
     if (past) {
       expire("no keepalive acknowledged within the TTL (" + ttl.toMillis() + " ms, less a "
-          + TimeUnit.NANOSECONDS.toMillis(marginNanos) + " ms margin)");
+          + TimeUnit.NANOSECONDS.toMillis(marginNanos) + " ms margin)", true);
       return;
     }
     boolean stalled;
@@ -769,7 +777,11 @@ public final class RealSession implements Session {
     return true;
   }
 
-  private void expire(String why) {
+  /**
+   * {@code localDeadline}: the session's own conservative deadline passed (no answer in time),
+   * rather than the cluster saying it ended the session.
+   */
+  private void expire(String why, boolean localDeadline) {
     if (!setState(SessionState.EXPIRED)) {
       return;
     }
@@ -777,10 +789,12 @@ public final class RealSession implements Session {
     synchronized (renewal) {
       validUntilNanos = System.nanoTime();
     }
+    expiry = localDeadline ? EXPIRED_LOCALLY : EXPIRED_BY_CLUSTER;
+    // Before every lease is marked lost: one already lost (revoked) is reported as such.
+    endUnansweredReleases();
     leases.forEach(RealLease::markLost);
     stopKeepalives();
     expired.complete(null); // onExpired's own futures complete on the listener executor
-    endUnansweredReleases();
     endWaits();
     // Tell the cluster at once, so its locks move on now instead of at the server's deadline.
     closeOnServer();
@@ -1004,7 +1018,7 @@ public final class RealSession implements Session {
         HoldfastException mapped = Errors.map(err);
         if (mapped instanceof SessionExpiredException) {
           // The cluster's word is final: a session it no longer knows cannot be kept alive.
-          expire("the cluster refused an acquire of '" + name + "': " + mapped.getMessage());
+          expire("the cluster refused an acquire of '" + name + "': " + mapped.getMessage(), false);
         } else if (!(mapped instanceof io.holdfast.client.InvalidArgumentException
             || mapped instanceof io.holdfast.client.PermissionDeniedException)) {
           // No readable answer: the request may have queued, or been granted.
@@ -1199,65 +1213,84 @@ public final class RealSession implements Session {
     // from the session's cache by the time a resend arrives, the cluster can still tell a release
     // that went through from a lock taken away.
     java.util.concurrent.atomic.AtomicInteger sends = new java.util.concurrent.atomic.AtomicInteger();
-    CompletableFuture<Void> sent = caller.call("release " + lease.name(), callTimeout, caller.retryBudget(), callbacks,
-        (ch, t) -> LockServiceGrpc.newFutureStub(ch)
+    CompletableFuture<ReleaseResponse> call = caller.call("release " + lease.name(), callTimeout, caller.retryBudget(),
+        callbacks, (ch, t) -> LockServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(lease.name())
-            .setToken(lease.token()).setResent(sends.getAndIncrement() > 0).build()))
-        .handle((r, err) -> {
-          leases.remove(lease);
-          if (err == null) {
-            return null;
-          }
-          HoldfastException e = Errors.map(err);
-          if (e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException) {
-            throw new LockLostException("lock '" + lease.name() + "' (token " + lease.token() + ") was lost: "
-                + e.getMessage(), e);
-          }
-          throw e;
-        });
-    return endsWithTheSession(sent, lease);
+            .setToken(lease.token()).setResent(sends.getAndIncrement() > 0).build()));
+    CompletableFuture<Void> sent = call.handle((r, err) -> {
+      leases.remove(lease);
+      if (err == null) {
+        return null;
+      }
+      HoldfastException e = Errors.map(err);
+      if (e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException) {
+        throw new LockLostException("lock '" + lease.name() + "' (token " + lease.token() + ") was lost: "
+            + e.getMessage(), e);
+      }
+      throw e;
+    });
+    return endsWithTheSession(sent, call, lease);
   }
 
   /**
-   * {@code release}'s outcome, or done once the session expires, if that comes first. The release
-   * was started while the session was valid, so nothing done under the lock before it can race
-   * another holder, and once the session has expired the lock is no longer this session's either
-   * way (released, or freed at the session's deadline). Without this, a release to an unreachable
-   * cluster kept its caller until the whole retry budget was spent (30 s by default), then failed
-   * as unavailable. An answer that the session has expired is the release's own outcome (lost).
+   * {@code release}'s outcome, or, should the session expire first, the expiry's. An expiry by the
+   * session's own deadline (the cluster unreachable for the TTL) ends the release without an
+   * error: it was begun while the lease was valid, so nothing done under the lock raced another
+   * holder, and the lock is no longer this session's either way (released, or freed at the
+   * session's deadline). Before, it kept its caller for the whole retry budget (30 s by default)
+   * and then failed as unavailable. A session the cluster ended, or a lease already lost, ends it
+   * with LockLostException. A SessionExpired answer to the release itself is its own outcome.
    */
-  private CompletableFuture<Void> endsWithTheSession(CompletableFuture<Void> release, RealLease lease) {
+  private CompletableFuture<Void> endsWithTheSession(CompletableFuture<Void> release, CompletableFuture<?> call,
+      RealLease lease) {
     CompletableFuture<Void> out = new CompletableFuture<>();
-    unansweredReleases.put(out, lease);
+    unansweredReleases.put(out, new UnansweredRelease(lease, call));
     release.whenComplete((v, err) -> {
+      if (unansweredReleases.remove(out) == null) {
+        return;  // the session's expiry settled it first (endUnansweredReleases)
+      }
       Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null
           ? err.getCause() : err;
-      unansweredReleases.remove(out);
       if (cause == null) {
         out.complete(null);
         return;
       }
       out.completeExceptionally(cause);
       if (cause.getCause() instanceof SessionExpiredException) {
-        expire("the cluster refused a release of '" + lease.name() + "': " + cause.getCause().getMessage());
+        expire("the cluster refused a release of '" + lease.name() + "': " + cause.getCause().getMessage(), false);
       }
     });
-    if (expired.isDone()) {
+    if (expiry != 0) {
       endUnansweredReleases();  // expired while this one was being registered
     }
     return out;
   }
 
-  /** On expiry: every release still unanswered is done (see endsWithTheSession). */
+  /** On expiry: every release still unanswered ends as endsWithTheSession says, on the client's executor. */
   private void endUnansweredReleases() {
-    unansweredReleases.forEach((out, lease) -> {
-      unansweredReleases.remove(out);
-      if (out.complete(null)) {
-        LOG.warn("session {}: the release of '{}' (token {}) was not answered before the session expired; the lock"
-            + " is no longer this session's (released, or freed at the session's deadline)", id, lease.name(),
-            lease.token());
+    boolean locally = expiry == EXPIRED_LOCALLY;
+    unansweredReleases.forEach((out, pending) -> {
+      if (unansweredReleases.remove(out) == null) {
+        return;
       }
+      RealLease lease = pending.lease();
+      boolean clean = locally && !lease.lost();
+      if (clean) {
+        LOG.warn("session {}: the release of '{}' (token {}) was not answered before the session's deadline passed;"
+            + " the lock is no longer this session's (released, or freed at the session's deadline)", id,
+            lease.name(), lease.token());
+      }
+      LockLostException lost = clean ? null : new LockLostException("lock '" + lease.name() + "' (token "
+          + lease.token() + ") was lost: session " + id + " ended before its release was answered");
+      caller.complete(() -> {
+        if (lost == null) {
+          out.complete(null);
+        } else {
+          out.completeExceptionally(lost);
+        }
+      });
+      pending.call().cancel(false);  // stops the retries: the outcome is settled
     });
   }
 

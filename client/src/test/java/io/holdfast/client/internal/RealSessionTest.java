@@ -167,6 +167,49 @@ class RealSessionTest {
       assertTrue(tookMs < 10_000, "close() returned " + tookMs + " ms after it began: with the session, not the budget");
       assertTrue(locks.sends.get() >= 1, "the release was sent");
       assertFalse(lease.isValid());
+      // Settled: no more resends (an attempt times out after 500 ms).
+      int sent = locks.sends.get();
+      Thread.sleep(1_500);
+      assertTrue(locks.sends.get() <= sent + 1, "resends went on: " + sent + " then " + locks.sends.get());
+    }
+  }
+
+  /**
+   * The same unanswered release when the cluster says it ended the session (an operator expired
+   * it): that is no local deadline, and the lock may have gone to another holder while this one
+   * still thought it valid, so the release reports the lock lost.
+   */
+  @Test
+  void aReleaseStillUnansweredWhenTheClusterEndsTheSessionReportsTheLockLost() throws Exception {
+    SilentReleases locks = new SilentReleases();
+    java.util.concurrent.atomic.AtomicBoolean forget = new java.util.concurrent.atomic.AtomicBoolean();
+    FakeSessions sessions = new FakeSessions() {
+      @Override
+      protected void onKeepAlive(int stream, io.holdfast.proto.v1.KeepAliveRequest r,
+          StreamObserver<io.holdfast.proto.v1.KeepAliveResponse> out) {
+        if (!forget.get()) {
+          answer(r, out);
+          return;
+        }
+        synchronized (out) {
+          out.onNext(io.holdfast.proto.v1.KeepAliveResponse.newBuilder().setSessionId(r.getSessionId())
+              .setSeq(r.getSeq()).setAlive(false).setError(io.holdfast.proto.v1.ErrorCode.SESSION_NOT_FOUND).build());
+        }
+      }
+    };
+    try (FakeNode node = FakeNode.serve(sessions, locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
+            .callTimeout(Duration.ofMillis(500))
+            .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(200),
+                Duration.ofSeconds(30))).build();
+        Session s = client.newSession(Duration.ofSeconds(3))) {
+      LockLease lease = s.tryLock("a").orElseThrow();
+      forget.set(true);
+      long start = System.nanoTime();
+      org.junit.jupiter.api.Assertions.assertThrows(io.holdfast.client.LockLostException.class, lease::close);
+      long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertEquals(SessionState.EXPIRED, s.state());
+      assertTrue(tookMs < 10_000, "close() ended " + tookMs + " ms after it began");
     }
   }
 

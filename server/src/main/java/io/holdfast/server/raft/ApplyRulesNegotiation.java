@@ -48,13 +48,10 @@ final class ApplyRulesNegotiation {
 
     /**
      * Claims the leader for a raise, which must not overlap a change of members: a node being
-     * added is caught up before it is in the configuration, so no round asks it. False while a
-     * member change is under way.
+     * added is caught up before it is in the configuration, so no round asks it. Returns what
+     * lets go of the claim, or null while a member change is under way.
      */
-    boolean beginRaise();
-
-    /** Ends what {@link #beginRaise} claimed. */
-    void endRaise();
+    Runnable beginRaise();
   }
 
   private final Node node;
@@ -136,15 +133,18 @@ final class ApplyRulesNegotiation {
         LOG.debug("apply rules stay at {}: the voters know {}", stateMachine.writeRules(), said);
         return CompletableFuture.completedFuture(0);
       }
-      // The members may have changed while they were asked: only the configuration asked counts.
-      RaftConfiguration now = node.configuration();
-      if (now == null || now.getLogEntryIndex() != conf.getLogEntryIndex()) {
-        LOG.debug("the configuration changed during the apply rules round; asking again next time");
-        return CompletableFuture.completedFuture(0);
-      }
-      if (!node.beginRaise()) {
+      Runnable letGo = node.beginRaise();
+      if (letGo == null) {
         LOG.info("Every voter knows apply rules {} or later, but a member change is under way: raising them once it"
             + " is over", target);
+        return CompletableFuture.completedFuture(0);
+      }
+      // The members may have changed while they were asked: only the configuration asked counts.
+      // Read after the claim, so no member change can start in between.
+      RaftConfiguration now = node.configuration();
+      if (now == null || now.getLogEntryIndex() != conf.getLogEntryIndex()) {
+        letGo.run();
+        LOG.debug("the configuration changed during the apply rules round; asking again next time");
         return CompletableFuture.completedFuture(0);
       }
       LOG.info("Every voter knows apply rules {} or later ({}): raising the cluster's rules from {}", target, said,
@@ -155,8 +155,9 @@ final class ApplyRulesNegotiation {
       } catch (RuntimeException e) {
         raised = CompletableFuture.failedFuture(e);
       }
-      return raised.handle((r, error) -> {
-        node.endRaise();
+      // Bounded, so that a submit that never completes does not hold off member changes for good.
+      return raised.orTimeout(ROUND_TIMEOUT_MS, TimeUnit.MILLISECONDS).handle((r, error) -> {
+        letGo.run();
         if (error != null) {
           LOG.info("raising the apply rules to {} did not go through ({}); trying again later", target, error.toString());
           return 0;

@@ -76,10 +76,15 @@ public final class RaftNode implements AutoCloseable {
    * They must not overlap: a node being added is caught up before it is in the configuration, so
    * a raise's round would not ask it, and the add's check would have read the rules before it.
    */
-  private final java.util.concurrent.atomic.AtomicReference<String> reconfiguring =
+  private final java.util.concurrent.atomic.AtomicReference<Reconfiguring> reconfiguring =
       new java.util.concurrent.atomic.AtomicReference<>();
   private static final String CHANGING_MEMBERS = "changing members";
   private static final String RAISING_RULES = "raising the cluster's apply rules";
+  /** The longest a member change holds off another change or a raise, should Ratis never answer it. */
+  private static final long MEMBER_CHANGE_CLAIM_MS = TimeUnit.MINUTES.toMillis(10);
+
+  /** One claim on {@link #reconfiguring}; a new object each time, so only its owner lets it go. */
+  private record Reconfiguring(String what) {}
 
   /** Times every command from submission to its applied result (replication, fsync, apply). */
   public void timeCommitsWith(com.codahale.metrics.Timer timer) {
@@ -184,13 +189,9 @@ public final class RaftNode implements AutoCloseable {
       }
 
       @Override
-      public boolean beginRaise() {
-        return reconfiguring.compareAndSet(null, RAISING_RULES);
-      }
-
-      @Override
-      public void endRaise() {
-        reconfiguring.compareAndSet(RAISING_RULES, null);
+      public Runnable beginRaise() {
+        Reconfiguring claim = new Reconfiguring(RAISING_RULES);
+        return reconfiguring.compareAndSet(null, claim) ? () -> reconfiguring.compareAndSet(claim, null) : null;
       }
     }, stateMachine, peerTls);
   }
@@ -755,22 +756,30 @@ public final class RaftNode implements AutoCloseable {
     if (!isLeader()) {
       return CompletableFuture.failedFuture(notLeader());
     }
-    if (!reconfiguring.compareAndSet(null, CHANGING_MEMBERS)) {
-      if (RAISING_RULES.equals(reconfiguring.get()) && waits < 100) {
+    Reconfiguring claim = new Reconfiguring(CHANGING_MEMBERS);
+    if (!reconfiguring.compareAndSet(null, claim)) {
+      Reconfiguring other = reconfiguring.get();
+      if (other != null && RAISING_RULES.equals(other.what()) && waits < 100) {
         // A raise is one commit: wait for it (at most 2 s) rather than refuse.
         return CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(20, TimeUnit.MILLISECONDS))
             .thenCompose(waited -> changeMembers(expected, next, waits + 1));
       }
-      return CompletableFuture.failedFuture(new MembershipBusyException("the leader is " + reconfiguring.get()
-          + " right now: try again in a few seconds"));
+      return CompletableFuture.failedFuture(new MembershipBusyException("the leader is "
+          + (other == null ? "finishing another change" : other.what()) + " right now: try again in a few seconds"));
     }
+    // Should Ratis never answer (it answers on completion, failure and loss of leadership), the
+    // claim still goes in the end.
+    CompletableFuture.delayedExecutor(MEMBER_CHANGE_CLAIM_MS, TimeUnit.MILLISECONDS)
+        .execute(() -> reconfiguring.compareAndSet(claim, null));
     CompletableFuture<Void> change;
     try {
-      change = checkedChange(expected, next);
+      // After a read barrier: a raise committed by an earlier leader is applied here before the
+      // check reads the rules the cluster writes.
+      change = readBarrier().thenCompose(applied -> checkedChange(expected, next));
     } catch (RuntimeException e) {
       change = CompletableFuture.failedFuture(e);
     }
-    return change.whenComplete((v, e) -> reconfiguring.compareAndSet(CHANGING_MEMBERS, null));
+    return change.whenComplete((v, e) -> reconfiguring.compareAndSet(claim, null));
   }
 
   private CompletableFuture<Void> checkedChange(List<Member> expected, List<Member> next) {

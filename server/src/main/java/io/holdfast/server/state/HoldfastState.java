@@ -690,14 +690,16 @@ public final class HoldfastState {
    * answered as released, and changes nothing.
    */
   private boolean endedByItsHolder(String lockName, long token, LockRecord lock) {
-    FencingToken t = FencingToken.of(token);
-    if (t.epoch() != locks.fencingEpoch || t.index() <= 0 || t.index() > lastRevision()) {
+    // Plain arithmetic, not FencingToken.of, which refuses epochs past MAX_EPOCH: any input reaches here.
+    long epoch = token >>> FencingToken.INDEX_BITS;
+    long index = token & (FencingToken.INDEX_LIMIT - 1);
+    if (epoch != locks.fencingEpoch || index <= 0 || index > lastRevision()) {
       return false;
     }
     if (lock != null && lock.token <= token) {
       return false;   // still that grant (held by another session, or orphaned), or never it
     }
-    return audit.reachesBack(t.index()) && !audit.recordsLossOf(lockName, token);
+    return audit.reachesBack(index) && !audit.recordsLossOf(lockName, token);
   }
 
   private static Failure notHolder(String lockName, long sessionId, LockRecord lock) {

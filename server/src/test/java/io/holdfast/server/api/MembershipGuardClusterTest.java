@@ -85,7 +85,26 @@ class MembershipGuardClusterTest {
     return admin(cluster, i).listMembers(ListMembersRequest.newBuilder().build()).getMembersCount();
   }
 
-  private static long open(ProcessCluster cluster, int i) {
+  /**
+   * Opens a session on node {@code i}. A transfer tried before the leader noticed the member was
+   * down (the poll above) holds writes until its 2 s timeout: "stepping down" is retried for 5 s.
+   */
+  private static long open(ProcessCluster cluster, int i) throws InterruptedException {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (true) {
+      try {
+        return openOnce(cluster, i);
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || System.nanoTime() > until
+            || !String.valueOf(e.getStatus().getDescription()).contains("stepping down")) {
+          throw e;
+        }
+        Thread.sleep(100);
+      }
+    }
+  }
+
+  private static long openOnce(ProcessCluster cluster, int i) {
     return SessionServiceGrpc.newBlockingStub(cluster.channel(i)).withDeadlineAfter(10, TimeUnit.SECONDS)
         .openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setTtlMs(30_000)
             .setClient(ClientIdentity.newBuilder().setName("guard").setHost("localhost").setPid(1)).build())

@@ -97,13 +97,8 @@ class ApplyRulesNegotiationTest {
     final java.util.concurrent.atomic.AtomicReference<String> busy = new java.util.concurrent.atomic.AtomicReference<>();
 
     @Override
-    public boolean beginRaise() {
-      return busy.compareAndSet(null, "raise");
-    }
-
-    @Override
-    public void endRaise() {
-      busy.compareAndSet("raise", null);
+    public Runnable beginRaise() {
+      return busy.compareAndSet(null, "raise") ? () -> busy.compareAndSet("raise", null) : null;
     }
   }
 

@@ -178,8 +178,10 @@ class RequestRetentionTest {
     otherLockCalls(log, s, SessionRecord.REQUEST_CACHE_SIZE);
 
     failure(log.apply(resend("rel-r", s, "revoked", revoked)), ErrorCode.NOT_HOLDER);
-    // A token not yet handed out is no earlier grant either.
+    // A token not yet handed out is no earlier grant either, nor one of an epoch past any restore's.
     failure(log.apply(resend("rel-f", s, "free", log.state().lastRevision() + 5)), ErrorCode.NOT_HOLDER);
+    failure(log.apply(resend("rel-e", s, "free", 0x7FFF_0000_0000_0000L)), ErrorCode.NOT_HOLDER);
+    failure(log.apply(resend("rel-m", s, "free", Long.MAX_VALUE)), ErrorCode.NOT_HOLDER);
     // An older token of a lock the session holds again: whatever that grant was, it has ended, and
     // the resend leaves the session's newer grant alone.
     assertInstanceOf(Result.Released.class, log.apply(resend("rel-h", s, "held", held - 1)));
