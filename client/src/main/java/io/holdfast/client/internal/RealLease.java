@@ -61,7 +61,12 @@ final class RealLease implements LockLease {
   @Override
   public boolean isValid() {
     return !released.get() && !lost && session.isValid()
-        && (holdUntilNanos == NO_HOLD_LIMIT || System.nanoTime() - holdUntilNanos < 0);
+        && withinHold();
+  }
+
+  /** Whether its max hold, if it was taken with one, has not run out yet (as isValid counts it). */
+  boolean withinHold() {
+    return holdUntilNanos == NO_HOLD_LIMIT || System.nanoTime() - holdUntilNanos < 0;
   }
 
   void markLost() {

@@ -68,7 +68,8 @@ public final class RealSession implements Session {
   /** Releases sent and not yet answered: the session's expiry ends them (see endsWithTheSession). */
   private final Map<CompletableFuture<Void>, UnansweredRelease> unansweredReleases = new ConcurrentHashMap<>();
 
-  private record UnansweredRelease(RealLease lease, CompletableFuture<?> call) {}
+  /** {@code begunValid}: sent while the lease was valid, its max hold included. */
+  private record UnansweredRelease(RealLease lease, CompletableFuture<?> call, boolean begunValid) {}
 
   private static final int EXPIRED_LOCALLY = 1;
   private static final int EXPIRED_BY_CLUSTER = 2;
@@ -1245,7 +1246,9 @@ public final class RealSession implements Session {
   private CompletableFuture<Void> endsWithTheSession(CompletableFuture<Void> release, CompletableFuture<?> call,
       RealLease lease) {
     CompletableFuture<Void> out = new CompletableFuture<>();
-    unansweredReleases.put(out, new UnansweredRelease(lease, call));
+    // Only a release begun within the lease's max hold can end cleanly: past it, the cluster may
+    // already have handed the lock on.
+    unansweredReleases.put(out, new UnansweredRelease(lease, call, lease.withinHold()));
     release.whenComplete((v, err) -> {
       if (unansweredReleases.remove(out) == null) {
         return;  // the session's expiry settled it first (endUnansweredReleases)
@@ -1275,7 +1278,7 @@ public final class RealSession implements Session {
         return;
       }
       RealLease lease = pending.lease();
-      boolean clean = locally && !lease.lost();
+      boolean clean = locally && pending.begunValid() && !lease.lost();
       if (clean) {
         LOG.warn("session {}: the release of '{}' (token {}) was not answered before the session's deadline passed;"
             + " the lock is no longer this session's (released, or freed at the session's deadline)", id,

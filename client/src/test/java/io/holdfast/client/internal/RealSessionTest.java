@@ -208,6 +208,7 @@ class RealSessionTest {
       long start = System.nanoTime();
       org.junit.jupiter.api.Assertions.assertThrows(io.holdfast.client.LockLostException.class, lease::close);
       long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertTrue(locks.sends.get() >= 1, "the release was sent before the cluster's answer ended the session");
       assertEquals(SessionState.EXPIRED, s.state());
       assertTrue(tookMs < 10_000, "close() ended " + tookMs + " ms after it began");
     }

@@ -135,8 +135,8 @@ final class ApplyRulesNegotiation {
       }
       Runnable letGo = node.beginRaise();
       if (letGo == null) {
-        LOG.info("Every voter knows apply rules {} or later, but a member change is under way: raising them once it"
-            + " is over", target);
+        LOG.info("Every voter knows apply rules {} or later, but a member change (or an earlier raise) is under way:"
+            + " raising them once it is over", target);
         return CompletableFuture.completedFuture(0);
       }
       // The members may have changed while they were asked: only the configuration asked counts.
@@ -155,9 +155,10 @@ final class ApplyRulesNegotiation {
       } catch (RuntimeException e) {
         raised = CompletableFuture.failedFuture(e);
       }
-      // Bounded, so that a submit that never completes does not hold off member changes for good.
-      return raised.orTimeout(ROUND_TIMEOUT_MS, TimeUnit.MILLISECONDS).handle((r, error) -> {
-        letGo.run();
+      // Held until the submit settles (commit, failure or loss of leadership), not the round's
+      // timeout: a raise that may still commit must not let a member change read the old rules.
+      raised.whenComplete((r, error) -> letGo.run());
+      return raised.handle((r, error) -> {
         if (error != null) {
           LOG.info("raising the apply rules to {} did not go through ({}); trying again later", target, error.toString());
           return 0;

@@ -80,8 +80,17 @@ public final class RaftNode implements AutoCloseable {
       new java.util.concurrent.atomic.AtomicReference<>();
   private static final String CHANGING_MEMBERS = "changing members";
   private static final String RAISING_RULES = "raising the cluster's apply rules";
-  /** The longest a member change holds off another change or a raise, should Ratis never answer it. */
-  private static final long MEMBER_CHANGE_CLAIM_MS = TimeUnit.MINUTES.toMillis(10);
+  /** The longest a member change or a raise holds off the other, should Ratis never answer it. */
+  private static final long RECONFIGURING_CLAIM_MS = TimeUnit.MINUTES.toMillis(10);
+
+  /**
+   * Should Ratis never answer what holds {@code claim} (it answers on completion, failure and loss
+   * of leadership), the claim still goes in the end.
+   */
+  private void letGoEventually(Reconfiguring claim) {
+    CompletableFuture.delayedExecutor(RECONFIGURING_CLAIM_MS, TimeUnit.MILLISECONDS)
+        .execute(() -> reconfiguring.compareAndSet(claim, null));
+  }
 
   /** One claim on {@link #reconfiguring}; a new object each time, so only its owner lets it go. */
   private record Reconfiguring(String what) {}
@@ -191,7 +200,11 @@ public final class RaftNode implements AutoCloseable {
       @Override
       public Runnable beginRaise() {
         Reconfiguring claim = new Reconfiguring(RAISING_RULES);
-        return reconfiguring.compareAndSet(null, claim) ? () -> reconfiguring.compareAndSet(claim, null) : null;
+        if (!reconfiguring.compareAndSet(null, claim)) {
+          return null;
+        }
+        letGoEventually(claim);
+        return () -> reconfiguring.compareAndSet(claim, null);
       }
     }, stateMachine, peerTls);
   }
@@ -759,6 +772,9 @@ public final class RaftNode implements AutoCloseable {
     Reconfiguring claim = new Reconfiguring(CHANGING_MEMBERS);
     if (!reconfiguring.compareAndSet(null, claim)) {
       Reconfiguring other = reconfiguring.get();
+      if (other == null && waits < 100) {
+        return changeMembers(expected, next, waits + 1);  // the other claim just went: try again now
+      }
       if (other != null && RAISING_RULES.equals(other.what()) && waits < 100) {
         // A raise is one commit: wait for it (at most 2 s) rather than refuse.
         return CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(20, TimeUnit.MILLISECONDS))
@@ -767,10 +783,7 @@ public final class RaftNode implements AutoCloseable {
       return CompletableFuture.failedFuture(new MembershipBusyException("the leader is "
           + (other == null ? "finishing another change" : other.what()) + " right now: try again in a few seconds"));
     }
-    // Should Ratis never answer (it answers on completion, failure and loss of leadership), the
-    // claim still goes in the end.
-    CompletableFuture.delayedExecutor(MEMBER_CHANGE_CLAIM_MS, TimeUnit.MILLISECONDS)
-        .execute(() -> reconfiguring.compareAndSet(claim, null));
+    letGoEventually(claim);
     CompletableFuture<Void> change;
     try {
       // After a read barrier: a raise committed by an earlier leader is applied here before the
