@@ -64,6 +64,15 @@ final class RealLease implements LockLease {
         && withinHold();
   }
 
+  /** Whether its release began within its max hold; null until a release begins. */
+  private volatile Boolean releaseBegunWithinHold;
+
+  /** Whether its release began within its max hold (now, for a release not begun by close/releaseAsync). */
+  boolean releaseBegunWithinHold() {
+    Boolean b = releaseBegunWithinHold;
+    return b != null ? b : withinHold();
+  }
+
   /** Whether its max hold, if it was taken with one, has not run out yet (as isValid counts it). */
   boolean withinHold() {
     return holdUntilNanos == NO_HOLD_LIMIT || System.nanoTime() - holdUntilNanos < 0;
@@ -113,6 +122,7 @@ final class RealLease implements LockLease {
     if (!released.compareAndSet(false, true)) {
       return false;
     }
+    releaseBegunWithinHold = withinHold();
     if (lost || !session.isValid()) {
       session.forget(this);
       throw new LockLostException("lock '" + name + "' (token " + token

@@ -1248,7 +1248,7 @@ public final class RealSession implements Session {
     CompletableFuture<Void> out = new CompletableFuture<>();
     // Only a release begun within the lease's max hold can end cleanly: past it, the cluster may
     // already have handed the lock on.
-    unansweredReleases.put(out, new UnansweredRelease(lease, call, lease.withinHold()));
+    unansweredReleases.put(out, new UnansweredRelease(lease, call, lease.releaseBegunWithinHold()));
     release.whenComplete((v, err) -> {
       if (unansweredReleases.remove(out) == null) {
         return;  // the session's expiry settled it first (endUnansweredReleases)

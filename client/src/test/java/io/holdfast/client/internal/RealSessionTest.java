@@ -175,6 +175,31 @@ class RealSessionTest {
   }
 
   /**
+   * The same unanswered release begun after the lease's max hold ran out: the cluster may have
+   * handed the lock on by then, so the session's deadline ends it as lost, not cleanly.
+   */
+  @Test
+  void aReleaseBegunPastTheMaxHoldDoesNotEndCleanlyWithTheSession() throws Exception {
+    SilentReleases locks = new SilentReleases();
+    FakeSessions sessions = new FakeSessions();
+    try (FakeNode node = FakeNode.serve(sessions, locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
+            .callTimeout(Duration.ofMillis(500))
+            .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(200),
+                Duration.ofSeconds(30))).build();
+        Session s = client.newSession(Duration.ofSeconds(2))) {
+      LockLease lease = s.lockAsync("a", io.holdfast.client.LockOptions.tryOnce().withMaxHold(Duration.ofMillis(300)))
+          .get(10, TimeUnit.SECONDS).orElseThrow();
+      Thread.sleep(500);
+      assertFalse(lease.isValid(), "past its max hold");
+      sessions.silenced.add(s.id());
+      org.junit.jupiter.api.Assertions.assertThrows(io.holdfast.client.LockLostException.class, lease::close);
+      assertEquals(SessionState.EXPIRED, s.state());
+      assertTrue(locks.sends.get() >= 1, "the release was sent");
+    }
+  }
+
+  /**
    * The same unanswered release when the cluster says it ended the session (an operator expired
    * it): that is no local deadline, and the lock may have gone to another holder while this one
    * still thought it valid, so the release reports the lock lost.

@@ -157,8 +157,8 @@ final class ApplyRulesNegotiation {
       }
       // Held until the submit settles (commit, failure or loss of leadership), not the round's
       // timeout: a raise that may still commit must not let a member change read the old rules.
-      raised.whenComplete((r, error) -> letGo.run());
       return raised.handle((r, error) -> {
+        letGo.run();
         if (error != null) {
           LOG.info("raising the apply rules to {} did not go through ({}); trying again later", target, error.toString());
           return 0;

@@ -88,8 +88,10 @@ public final class RaftNode implements AutoCloseable {
    * of leadership), the claim still goes in the end.
    */
   private void letGoEventually(Reconfiguring claim) {
+    // The field, not this node: a closed node is not kept for the ten minutes.
+    java.util.concurrent.atomic.AtomicReference<Reconfiguring> held = reconfiguring;
     CompletableFuture.delayedExecutor(RECONFIGURING_CLAIM_MS, TimeUnit.MILLISECONDS)
-        .execute(() -> reconfiguring.compareAndSet(claim, null));
+        .execute(() -> held.compareAndSet(claim, null));
   }
 
   /** One claim on {@link #reconfiguring}; a new object each time, so only its owner lets it go. */

@@ -87,10 +87,15 @@ class ApplyRulesNegotiationTest {
       return conf;
     }
 
+    /** When set, submissions stay pending on it (a raise not yet committed). */
+    volatile CompletableFuture<Result> pending;
+
     @Override
     public synchronized CompletableFuture<Result> submit(Command command) {
       submitted.add(command);
-      return CompletableFuture.completedFuture(new Result.ApplyRulesRaised(((Command.RaiseApplyRules) command).rules()));
+      CompletableFuture<Result> p = pending;
+      return p != null ? p
+          : CompletableFuture.completedFuture(new Result.ApplyRulesRaised(((Command.RaiseApplyRules) command).rules()));
     }
 
     /** As RaftNode: a member change and a raise exclude each other. */
@@ -201,6 +206,26 @@ class ApplyRulesNegotiationTest {
       node.busy.set(null);
       assertEquals(NEWER, new ApplyRulesNegotiation(node, sm, answers(said, asked)).check().join());
       assertEquals(null, node.busy.get(), "the raise let go of the leader once it was through");
+    }
+  }
+
+  @Test
+  void aRaiseHoldsOffMemberChangesUntilItsEntryIsSettled() throws Exception {
+    try (HoldfastStateMachine sm = new HoldfastStateMachine(NEWER)) {
+      FakeNode node = new FakeNode(sm, conf(List.of(peer("n1"), peer("n2"), peer("n3")), List.of()));
+      node.pending = new CompletableFuture<>();
+      CompletableFuture<Integer> round = new ApplyRulesNegotiation(node, sm,
+          answers(Map.of("n2", NEWER, "n3", NEWER), new ArrayList<>())).check();
+      long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+      while (node.submitted.isEmpty()) {
+        assertTrue(System.nanoTime() < until, "the raise was never submitted");
+        Thread.sleep(1);
+      }
+      assertEquals("raise", node.busy.get(), "a raise that may still commit holds the leader");
+      assertTrue(!round.isDone());
+      node.pending.complete(new Result.ApplyRulesRaised(NEWER));
+      assertEquals(NEWER, round.join());
+      assertEquals(null, node.busy.get(), "let go once its entry is settled");
     }
   }
 }
