@@ -127,6 +127,14 @@ class RealSessionTest {
     }
   }
 
+  /** A client whose calls time out after 500 ms and are retried for 30 s: the retry budget, far above a 2-3 s TTL. */
+  private static HoldfastClient withA30sBudget(FakeNode node) {
+    return HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
+        .callTimeout(Duration.ofMillis(500))
+        .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(200),
+            Duration.ofSeconds(30))).build();
+  }
+
   /** Grants every acquire and never answers a release, as a cluster that cannot be reached. */
   static final class SilentReleases extends LockServiceGrpc.LockServiceImplBase {
     final AtomicInteger sends = new AtomicInteger();
@@ -153,10 +161,7 @@ class RealSessionTest {
     SilentReleases locks = new SilentReleases();
     FakeSessions sessions = new FakeSessions();
     try (FakeNode node = FakeNode.serve(sessions, locks);
-        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
-            .callTimeout(Duration.ofMillis(500))
-            .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(200),
-                Duration.ofSeconds(30))).build();
+        HoldfastClient client = withA30sBudget(node);
         Session s = client.newSession(Duration.ofSeconds(2))) {
       LockLease lease = s.tryLock("a").orElseThrow();
       sessions.silenced.add(s.id());
@@ -183,10 +188,7 @@ class RealSessionTest {
     SilentReleases locks = new SilentReleases();
     FakeSessions sessions = new FakeSessions();
     try (FakeNode node = FakeNode.serve(sessions, locks);
-        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
-            .callTimeout(Duration.ofMillis(500))
-            .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(200),
-                Duration.ofSeconds(30))).build();
+        HoldfastClient client = withA30sBudget(node);
         Session s = client.newSession(Duration.ofSeconds(2))) {
       LockLease lease = s.lockAsync("a", io.holdfast.client.LockOptions.tryOnce().withMaxHold(Duration.ofMillis(300)))
           .get(10, TimeUnit.SECONDS).orElseThrow();
@@ -223,10 +225,7 @@ class RealSessionTest {
       }
     };
     try (FakeNode node = FakeNode.serve(sessions, locks);
-        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
-            .callTimeout(Duration.ofMillis(500))
-            .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(200),
-                Duration.ofSeconds(30))).build();
+        HoldfastClient client = withA30sBudget(node);
         Session s = client.newSession(Duration.ofSeconds(3))) {
       LockLease lease = s.tryLock("a").orElseThrow();
       forget.set(true);
