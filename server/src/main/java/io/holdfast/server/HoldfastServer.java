@@ -171,7 +171,8 @@ public final class HoldfastServer implements AutoCloseable {
     registry.gauge("holdfast_apply_rules_written", () -> stateMachine::writeRules);
     registry.gauge("holdfast_apply_rules_supported", () -> stateMachine::supportedRules);
     ApiErrors errors = new ApiErrors(config, metrics);
-    Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength());
+    Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength(),
+        callExecutor);
     AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
         new RateLimiter(config.limits().ratePerIdentity(), config.limits().rateBurst()), registry);
     errors.resolveClientAddressesWith(raft::clientAddressOf);

@@ -2,7 +2,9 @@ package io.holdfast.server.api;
 
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
+import io.grpc.Context;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
 import io.holdfast.server.raft.RaftNode;
 import io.holdfast.server.security.AccessPolicy;
 import io.holdfast.server.security.Identity;
@@ -10,6 +12,10 @@ import io.holdfast.server.security.Verb;
 import io.holdfast.server.state.ErrorCode;
 import io.holdfast.server.state.Names;
 import io.holdfast.server.state.SessionRecord;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.LongFunction;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,15 +27,30 @@ import org.slf4j.LoggerFactory;
 public final class Access {
   private static final Logger LOG = LoggerFactory.getLogger(Access.class);
   private final AccessPolicy policy;
-  private final RaftNode raft;
+  private final LongFunction<String> ownerOf;
+  private final Supplier<CompletableFuture<Void>> readBarrier;
+  private final Executor afterBarrier;
   private final ApiErrors errors;
   private final Counter denials;
   private final int maxNameLength;
 
-  public Access(AccessPolicy policy, RaftNode raft, ApiErrors errors, MetricRegistry registry, int maxNameLength) {
+  /** {@code afterBarrier} runs what follows a read barrier: never the apply thread that completes it. */
+  public Access(AccessPolicy policy, RaftNode raft, ApiErrors errors, MetricRegistry registry, int maxNameLength,
+      Executor afterBarrier) {
+    this(policy, id -> raft.stateMachine().read(s -> {
+      SessionRecord r = s.session(id);
+      return r == null ? null : r.client().principal();
+    }), raft::readBarrier, afterBarrier, errors, registry, maxNameLength);
+  }
+
+  /** {@code ownerOf}: the principal that opened a session ("" for none), null while this node does not know it. */
+  Access(AccessPolicy policy, LongFunction<String> ownerOf, Supplier<CompletableFuture<Void>> readBarrier,
+      Executor afterBarrier, ApiErrors errors, MetricRegistry registry, int maxNameLength) {
     this.maxNameLength = maxNameLength;
     this.policy = policy;
-    this.raft = raft;
+    this.ownerOf = ownerOf;
+    this.readBarrier = readBarrier;
+    this.afterBarrier = afterBarrier;
     this.errors = errors;
     this.denials = registry.counter("holdfast_auth_denials");
   }
@@ -90,21 +111,71 @@ public final class Access {
   }
 
   /**
-   * The session must have been opened by the caller: a session id is not a credential. Sessions
-   * this node does not know are left to apply, which answers SESSION_NOT_FOUND. Safe on the leader
-   * because a session's principal never changes and a ready leader has applied every committed open.
+   * Runs {@code allowed} if the session was opened by the caller (a session id is not a
+   * credential), else answers {@code out} with the refusal. No one checks the sender of a command
+   * after this, neither the leader (for a command a follower passes on) nor apply, so a session this
+   * node does not know is looked up again after a read barrier, and refused here as
+   * SESSION_NOT_FOUND if it is still unknown: passed on, a guessed id could meet a session opened in
+   * between, or one this node had not applied yet. A client learns its session's id only once the
+   * open is applied, so after the barrier its own session is always known. {@code allowed} runs in
+   * the call's gRPC context, on the caller's thread or after the barrier.
    */
+  void withOwnSession(long sessionId, StreamObserver<?> out, Runnable allowed) {
+    String principal = who();
+    String owner = ownerOf.apply(sessionId);
+    if (owner != null) {
+      StatusRuntimeException denied = ownerCheck(sessionId, principal, owner);
+      if (denied != null) {
+        out.onError(denied);
+      } else {
+        allowed.run();
+      }
+      return;
+    }
+    Context call = Context.current();
+    CompletableFuture<Void> barrier;
+    try {
+      barrier = readBarrier.get();
+    } catch (RuntimeException e) {
+      barrier = CompletableFuture.failedFuture(e);
+    }
+    barrier.whenCompleteAsync((v, err) -> {
+      if (err != null) {
+        out.onError(errors.of(err));
+        return;
+      }
+      String after = ownerOf.apply(sessionId);
+      if (after == null) {
+        out.onError(errors.of(ErrorCode.SESSION_NOT_FOUND, "session " + sessionId
+            + " not found (closed, expired or never opened)"));
+        return;
+      }
+      StatusRuntimeException denied = ownerCheck(sessionId, principal, after);
+      if (denied != null) {
+        out.onError(denied);
+        return;
+      }
+      call.run(allowed);
+    }, afterBarrier);
+  }
+
+  /**
+   * For {@code principal} authenticated elsewhere (a follower relaying a keepalive): refused if
+   * another identity opened the session. An unknown session passes: a keepalive renews only a
+   * session the leader knows, and is answered "not alive" otherwise.
+   */
+  StatusRuntimeException requireOwner(long sessionId, String principal) {
+    String owner = ownerOf.apply(sessionId);
+    return owner == null ? null : ownerCheck(sessionId, principal, owner);
+  }
+
+  /** As {@link #requireOwner(long, String)} for the current call's identity. */
   StatusRuntimeException requireOwner(long sessionId) {
     return requireOwner(sessionId, who());
   }
 
-  /** As {@link #requireOwner(long)}, for {@code principal} authenticated elsewhere (a follower, for a forwarded call). */
-  StatusRuntimeException requireOwner(long sessionId, String principal) {
-    String owner = raft.stateMachine().read(s -> {
-      SessionRecord r = s.session(sessionId);
-      return r == null ? null : r.client().principal();
-    });
-    if (owner == null || owner.isEmpty() || owner.equals(principal)) {
+  private StatusRuntimeException ownerCheck(long sessionId, String principal, String owner) {
+    if (owner.isEmpty() || owner.equals(principal)) {
       return null;
     }
     return deny("session " + sessionId + " was not opened by identity '" + principal

@@ -75,9 +75,11 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
-    if (denied(out, req.getLockName(), req.getSessionId())) {
-      return;
-    }
+    long delay = lockDelay;
+    ifAllowed(out, req.getLockName(), req.getSessionId(), () -> acquireAllowed(req, delay, out));
+  }
+
+  private void acquireAllowed(AcquireRequest req, long lockDelay, StreamObserver<AcquireResponse> out) {
     long session = req.getSessionId();
     String name = req.getLockName();
     boolean waits = req.getWaitMs() != 0;
@@ -322,28 +324,28 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
-    if (denied(out, req.getLockName(), req.getSessionId())) {
-      return;
-    }
-    responses.submit(new Command.Release(req.getRequestId(), req.getSessionId(), req.getLockName(), req.getToken(),
-        req.getResent()),
+    ifAllowed(out, req.getLockName(), req.getSessionId(), () -> responses.submit(new Command.Release(
+        req.getRequestId(), req.getSessionId(), req.getLockName(), req.getToken(), req.getResent()),
         out, r -> ReleaseResponse.newBuilder().setHeader(responses.header())
-            .setNextHolderSessionId(((Result.Released) r).nextHolderSessionId()).build());
+            .setNextHolderSessionId(((Result.Released) r).nextHolderSessionId()).build()));
   }
 
   @Override
   public void cancelWait(CancelWaitRequest req, StreamObserver<CancelWaitResponse> out) {
     String bad = checkCall(req.getRequestId(), req.getSessionId(), req.getLockName());
+    if (bad == null && req.getAcquireRequestId().length() > Names.MAX_REQUEST_ID) {
+      // It goes into the log and comes back in the answer: bounded like any request id.
+      bad = "acquire_request_id is " + req.getAcquireRequestId().length() + " characters long; the limit is "
+          + Names.MAX_REQUEST_ID;
+    }
     if (bad != null) {
       out.onError(errors.invalid(bad));
       return;
     }
-    if (denied(out, req.getLockName(), req.getSessionId())) {
-      return;
-    }
-    responses.submit(new Command.CancelWait(req.getRequestId(), req.getSessionId(), req.getLockName(),
-        req.getAcquireRequestId(), true), out, r -> CancelWaitResponse.newBuilder().setHeader(responses.header())
-            .setReleased(((Result.WaitCancelled) r).released()).build());
+    ifAllowed(out, req.getLockName(), req.getSessionId(), () -> responses.submit(new Command.CancelWait(
+        req.getRequestId(), req.getSessionId(), req.getLockName(), req.getAcquireRequestId(), true), out,
+        r -> CancelWaitResponse.newBuilder().setHeader(responses.header())
+            .setReleased(((Result.WaitCancelled) r).released()).build()));
   }
 
   @Override
@@ -416,16 +418,13 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     return bad;
   }
 
-  /** Sends PERMISSION_DENIED unless the caller may lock {@code lockName} and owns the session. */
-  private boolean denied(StreamObserver<?> out, String lockName, long sessionId) {
+  /** Runs {@code allowed} if the caller may lock {@code lockName} and owns the session; else answers the refusal. */
+  private void ifAllowed(StreamObserver<?> out, String lockName, long sessionId, Runnable allowed) {
     var denied = access.require(io.holdfast.server.security.Verb.LOCK, lockName);
-    if (denied == null) {
-      denied = access.requireOwner(sessionId);
-    }
     if (denied != null) {
       out.onError(denied);
-      return true;
+      return;
     }
-    return false;
+    access.withOwnSession(sessionId, out, allowed);
   }
 }

@@ -121,17 +121,13 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       out.onError(errors.invalid(bad));
       return;
     }
-    var denied = access.requireOwner(req.getSessionId());
-    if (denied != null) {
-      out.onError(denied);
-      return;
-    }
-    responses.submit(new Command.CloseSession(req.getRequestId(), req.getSessionId()), out, r -> {
-      Result.SessionClosed c = (Result.SessionClosed) r;
-      LOG.debug("session={} closed by its client released_locks={}", req.getSessionId(), c.releasedLocks());
-      return CloseSessionResponse.newBuilder().setHeader(responses.header()).addAllReleasedLocks(c.releasedLocks())
-          .build();
-    });
+    access.withOwnSession(req.getSessionId(), out, () -> responses.submit(
+        new Command.CloseSession(req.getRequestId(), req.getSessionId()), out, r -> {
+          Result.SessionClosed c = (Result.SessionClosed) r;
+          LOG.debug("session={} closed by its client released_locks={}", req.getSessionId(), c.releasedLocks());
+          return CloseSessionResponse.newBuilder().setHeader(responses.header())
+              .addAllReleasedLocks(c.releasedLocks()).build();
+        }));
   }
 
   @Override
