@@ -290,8 +290,9 @@ final class CommandBatcher {
       // Under load the callers of an entry of several send their next commands as soon as they
       // hear back; held for them, the commands queued meanwhile share one entry with theirs
       // instead of taking one of their own, and every entry costs each node the same work.
+      // A queue that already fills an entry has nobody to wait for.
       if (lingerNanos > 0 && error == null && batch.size() > 1 && urgentQueued == 0
-          && entriesInFlight < inFlight && !holding) {
+          && entriesInFlight < inFlight && !holding && queue.size() < maxCommands) {
         if (holdsToSkip > 0) {
           holdsToSkip--;
         } else {

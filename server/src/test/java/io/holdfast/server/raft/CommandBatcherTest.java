@@ -326,6 +326,18 @@ class CommandBatcherTest {
   }
 
   @Test
+  void aQueueAlreadyHoldingAFullEntryIsNotHeld() {
+    CommandBatcher b = lingering(2);
+    submitAll(b, close(1), close(2), close(3), close(4), close(5));
+    replies.get(0).complete(closed(1));
+    assertEquals(new Command.Batch(List.of(close(2), close(3))), sent.get(1));
+    replies.get(1).complete(closedBatch(2, 3));
+    assertEquals(3, sent.size(), "a full entry was queued already: nothing to wait for");
+    assertEquals(new Command.Batch(List.of(close(4), close(5))), sent.get(2));
+    assertTrue(clock.tasks.isEmpty() && holds.isEmpty(), "no hold was started: " + holds);
+  }
+
+  @Test
   void aLoneCallerIsNeverHeld() {
     CommandBatcher b = lingering(256);
     for (int i = 1; i <= 5; i++) {
