@@ -15,7 +15,10 @@ public record RetryPolicy(Duration initialBackoff, Duration maxBackoff, Duration
   public static final RetryPolicy DEFAULT =
       new RetryPolicy(Duration.ofMillis(50), Duration.ofSeconds(2), Duration.ofSeconds(30));
 
-  /** @throws IllegalArgumentException if {@code initialBackoff} is under 1 ms (pauses are whole milliseconds) */
+  /**
+   * @throws IllegalArgumentException if {@code initialBackoff} is under 1 ms (pauses are whole
+   *     milliseconds), or {@code maxElapsed} is (each call gets at least one attempt within it)
+   */
   public RetryPolicy {
     if (initialBackoff.compareTo(Duration.ofMillis(1)) < 0) {
       // Less would be pauses of 0 ms: the busy retry loop this policy promises never to run.
@@ -25,8 +28,10 @@ public record RetryPolicy(Duration initialBackoff, Duration maxBackoff, Duration
       throw new IllegalArgumentException("maxBackoff (" + maxBackoff + ") must be at least initialBackoff ("
           + initialBackoff + ")");
     }
-    if (maxElapsed.isNegative()) {
-      throw new IllegalArgumentException("maxElapsed must not be negative, got " + maxElapsed);
+    if (maxElapsed.compareTo(Duration.ofMillis(1)) < 0) {
+      // It is also each call's whole time: with none, every call would fail before it is sent.
+      throw new IllegalArgumentException("maxElapsed must be positive (at least 1 ms): it bounds each call's whole "
+          + "time, retries included; got " + maxElapsed);
     }
   }
 

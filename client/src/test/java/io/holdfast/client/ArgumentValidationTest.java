@@ -64,6 +64,10 @@ class ArgumentValidationTest {
     message = assertThrows(IllegalArgumentException.class, () -> HoldfastClient.builder().endpoints("127.0.0.1:1")
         .callTimeout(Duration.ofNanos(999_999)).build()).getMessage();
     assertTrue(message.startsWith("callTimeout"), message);
+    // A budget of 0 would fail every call before its first attempt.
+    message = assertThrows(IllegalArgumentException.class, () -> RetryPolicy.exponentialJitter(
+        Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ZERO)).getMessage();
+    assertTrue(message.startsWith("maxElapsed must be positive"), message);
   }
 
   @Test

@@ -990,7 +990,15 @@ public final class RealSession implements Session {
       Duration budget = waitMs < 0 ? Duration.ofDays(3650) : Duration.ofNanos(leftNanos);
       Duration attemptTimeout = waitMs < 0 ? callTimeout : callTimeout.plusMillis(waitMs);
       // The caller clips each attempt to the budget, and t is what that leaves this attempt.
+      // The first attempt's send time, taken before it goes out: the grant, and its max hold, cannot
+      // be older, and the caller's thread may stall once the call is on its way.
+      long[] firstSent = new long[1];
+      boolean[] sentOnce = new boolean[1];
       rpc = caller.call("acquire " + name, attemptTimeout, budget, callbacks, (ch, t) -> {
+        if (!sentOnce[0]) {
+          firstSent[0] = System.nanoTime();
+          sentOnce[0] = true;
+        }
         long remaining = waitMs <= 0 ? waitMs : Math.max(1, waitMs - elapsedMs());
         var stub = LockServiceGrpc.newFutureStub(ch);
         if (waitMs >= 0) {
@@ -1003,8 +1011,7 @@ public final class RealSession implements Session {
         }
         return stub.acquire(req.build());
       });
-      long sentNanos = System.nanoTime();
-      rpc.whenComplete((r, err) -> answer(rid, sentNanos, r, err));
+      rpc.whenComplete((r, err) -> answer(rid, firstSent[0], r, err));
     }
 
     private long elapsedMs() {

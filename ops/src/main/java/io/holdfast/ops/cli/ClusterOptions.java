@@ -18,7 +18,7 @@ public final class ClusterOptions {
   @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
   Output.Format output = Output.Format.table;
 
-  @Option(names = "--timeout", paramLabel = "DURATION", converter = Durations.class,
+  @Option(names = "--timeout", paramLabel = "DURATION", converter = PositiveDurations.class,
       description = "give up when no leader answers within this long (default 10s)")
   Duration timeout = Duration.ofSeconds(10);
 

@@ -3,8 +3,13 @@ package io.holdfast.ops.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 class DurationsTest {
   @Test
@@ -27,5 +32,21 @@ class DurationsTest {
     assertEquals("2m05s", Durations.format(Duration.ofSeconds(125)));
     assertEquals("1h02m", Durations.format(Duration.ofMinutes(62)));
     assertEquals("-", Durations.format(null));
+  }
+
+  @Test
+  void aTimeoutOfZeroIsRefusedBeforeAnythingIsSent() {
+    assertEquals(Duration.ofMillis(1), new PositiveDurations().convert("1ms"));
+    for (String cmd : new String[] {"status", "lock"}) {
+      StringWriter err = new StringWriter();
+      CommandLine cl = io.holdfast.ops.HoldfastCli.commandLine();
+      cl.setErr(new PrintWriter(err, true));
+      int code = cmd.equals("status")
+          ? cl.execute("status", "--timeout", "0s", "--endpoints", "127.0.0.1:1")
+          : cl.execute("lock", "run", "cfg", "--timeout", "0ms", "--endpoints", "127.0.0.1:1", "--", "true");
+      assertTrue(code != 0, cmd + " exited 0");
+      assertTrue(err.toString().contains("Invalid value for option '--timeout'")
+          && err.toString().contains("at least 1ms"), err.toString());
+    }
   }
 }
