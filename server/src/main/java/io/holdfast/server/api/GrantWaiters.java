@@ -1,5 +1,6 @@
 package io.holdfast.server.api;
 
+import io.grpc.Context;
 import io.holdfast.server.state.StateEvent;
 import io.holdfast.server.statemachine.StateObserver;
 import java.util.ArrayList;
@@ -45,6 +46,20 @@ public final class GrantWaiters implements StateObserver {
       l.add(f);
       return l;
     });
+    return f;
+  }
+
+  /**
+   * As {@link #register(long, String)}, for a gRPC call: when the call ends (answered, or cancelled
+   * by its client) the future is let go of, and completed with RETRY if nothing completed it, so a
+   * client that keeps cancelling waiting acquires leaves nothing behind here.
+   */
+  public CompletableFuture<Outcome> register(long sessionId, String lockName, Context call) {
+    CompletableFuture<Outcome> f = register(sessionId, lockName);
+    call.addListener(ended -> {
+      unregister(sessionId, lockName, f);
+      f.complete(new Outcome(Outcome.Kind.RETRY, 0));
+    }, executor);
     return f;
   }
 

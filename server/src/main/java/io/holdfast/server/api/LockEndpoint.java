@@ -1,5 +1,6 @@
 package io.holdfast.server.api;
 
+import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import io.holdfast.proto.v1.AcquireRequest;
 import io.holdfast.proto.v1.AcquireResponse;
@@ -83,7 +84,9 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     long session = req.getSessionId();
     String name = req.getLockName();
     boolean waits = req.getWaitMs() != 0;
-    CompletableFuture<GrantWaiters.Outcome> grant = waits ? waiters.register(session, name) : null;
+    // Its waits end with it: a client that cancels a waiting acquire leaves nothing registered here.
+    Context call = Context.current();
+    CompletableFuture<GrantWaiters.Outcome> grant = waits ? waiters.register(session, name, call) : null;
     Command.Acquire cmd = new Command.Acquire(req.getRequestId(), session, name, req.getWaitMs(), lockDelay,
         req.getMaxHoldMs(), config.limits().maxLocksPerSession(), config.limits().maxWaitersPerLock());
     long started = System.nanoTime();
@@ -112,11 +115,11 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         // older than this acquire's: a node behind the log (replaying after a restart) applies old
         // grants of this lock to this session that were released long since. This node has now
         // applied this acquire, so its state says what is true. (The ending event is on its way.)
-        grant.whenComplete((o, e) -> settleEarlyEnd(req, o, out, started, deadlineNanos, forward));
+        grant.whenComplete((o, e) -> settleEarlyEnd(req, o, out, started, deadlineNanos, forward, call));
         return;
       }
       // Still registered, and this node has applied this acquire: every event still to come is newer.
-      awaitGrant(req, grant, out, started, deadlineNanos, forward);
+      awaitGrant(req, grant, out, started, deadlineNanos, forward, call);
     });
   }
 
@@ -128,7 +131,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
    * an older entry's: the state answers.
    */
   private void settleEarlyEnd(AcquireRequest req, GrantWaiters.Outcome o, StreamObserver<AcquireResponse> out,
-      long started, long deadlineNanos, boolean forward) {
+      long started, long deadlineNanos, boolean forward, Context call) {
     if (o.kind() == GrantWaiters.Outcome.Kind.RETRY) {
       out.onError(errors.of(raft.notLeader(
           "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
@@ -140,7 +143,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       finish(out, () -> notAcquired(req.getLockName()));
       return;
     }
-    settleFromState(req, out, started, deadlineNanos, forward);
+    settleFromState(req, out, started, deadlineNanos, forward, call);
   }
 
   /** Whether the lock's queue holds a wait of this session under this acquire's request id. */
@@ -161,14 +164,14 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
 
   /** Answers a queued acquire from the state: granted, still waiting, or why not. */
   private void settleFromState(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
-      long deadlineNanos, boolean forward) {
+      long deadlineNanos, boolean forward, Context call) {
     if (!forward && !leads()) {
       // A wait held here now might never see its grant: as for a retry, the client asks the leader.
       out.onError(errors.of(raft.notLeader(
           "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
       return;
     }
-    if (stillWaiting(req, out, started, deadlineNanos, forward)) {
+    if (stillWaiting(req, out, started, deadlineNanos, forward, call)) {
       return;
     }
     long session = req.getSessionId();
@@ -191,7 +194,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
 
   /** {@code forward}: the acquire was passed on to the leader, and so is its cancel on timeout. */
   private void awaitGrant(AcquireRequest req, CompletableFuture<GrantWaiters.Outcome> grant,
-      StreamObserver<AcquireResponse> out, long started, long deadlineNanos, boolean forward) {
+      StreamObserver<AcquireResponse> out, long started, long deadlineNanos, boolean forward, Context call) {
     String name = req.getLockName();
     java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : timers.schedule(
         () -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
@@ -206,7 +209,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       boolean endedHere = (o.kind() == GrantWaiters.Outcome.Kind.CANCELLED
           || (o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT && o.token() != -1))
           && !o.endedRequestId().equals(req.getRequestId());
-      if (endedHere && stillWaiting(req, out, started, deadlineNanos, forward)) {
+      if (endedHere && stillWaiting(req, out, started, deadlineNanos, forward, call)) {
         return;
       }
       switch (o.kind()) {
@@ -242,10 +245,10 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
    * whose own wait ended: the state it reads may already hold the next call's wait.)
    */
   private boolean stillWaiting(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
-      long deadlineNanos, boolean forward) {
+      long deadlineNanos, boolean forward, Context call) {
     long session = req.getSessionId();
     String name = req.getLockName();
-    CompletableFuture<GrantWaiters.Outcome> again = waiters.register(session, name);
+    CompletableFuture<GrantWaiters.Outcome> again = waiters.register(session, name, call);
     // Registered first, read second: whatever is applied after the read completes {@code again}.
     long holds = raft.stateMachine().read(s -> {
       var lock = s.lock(name);
@@ -269,7 +272,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     if (holds > 0) {
       again.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.GRANTED, holds));
     }
-    awaitGrant(req, again, out, started, deadlineNanos, forward);
+    awaitGrant(req, again, out, started, deadlineNanos, forward, call);
     return true;
   }
 

@@ -2,6 +2,7 @@ package io.holdfast.server.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.server.api.GrantWaiters.Outcome;
 import io.holdfast.server.state.StateEvent;
@@ -23,6 +24,25 @@ class GrantWaitersTest {
 
     pool.forEach(Runnable::run);
     assertEquals(new Outcome(Outcome.Kind.GRANTED, 12), waiting.join());
+  }
+
+  @Test
+  void aWaitOfACallThatEndsIsLetGoOfSoCancelledCallsLeaveNothingBehind() {
+    io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+    CompletableFuture<Outcome> waiting = waiters.register(7, "a", call);
+    CompletableFuture<Outcome> other = waiters.register(7, "a");
+    call.cancel(null); // the client cancelled its acquire
+    pool.forEach(Runnable::run);
+    pool.clear();
+    assertFalse(waiters.isRegistered(7, "a", waiting), "still registered after its call ended");
+    assertEquals(new Outcome(Outcome.Kind.RETRY, 0), waiting.join());
+    assertTrue(waiters.isRegistered(7, "a", other), "another call's wait on the same lock is untouched");
+
+    io.grpc.Context.CancellableContext ended = io.grpc.Context.current().withCancellation();
+    ended.cancel(null);
+    CompletableFuture<Outcome> late = waiters.register(7, "a", ended);
+    pool.forEach(Runnable::run);
+    assertFalse(waiters.isRegistered(7, "a", late), "a call already ended registers nothing that stays");
   }
 
   @Test
