@@ -549,7 +549,7 @@ public final class RaftNode implements AutoCloseable {
 
   private final java.util.concurrent.ExecutorService forwardReplies = java.util.concurrent.Executors.newFixedThreadPool(2,
       r -> {
-        Thread t = new Thread(r, "holdfast-forward-reply");
+        Thread t = new Thread(r, "holdfast-raft-reply");
         t.setDaemon(true);
         return t;
       });
@@ -597,11 +597,21 @@ public final class RaftNode implements AutoCloseable {
 
   /**
    * Completes once this node has applied everything committed before the call (Raft ReadIndex,
-   * with leadership confirmed by a majority). Works on followers too.
+   * with leadership confirmed by a majority). Works on followers too. It completes off Ratis's
+   * apply thread, which would otherwise run what the caller chains on it (a whole backup's export,
+   * say) while the node's log waits to be applied.
    */
   public CompletableFuture<Void> readBarrier() {
-    return send(Message.EMPTY, RaftClientRequest.readRequestType()).thenApply(r -> null);
+    return send(Message.EMPTY, RaftClientRequest.readRequestType()).thenApplyAsync(r -> null, offApplyThread);
   }
+
+  private final java.util.concurrent.Executor offApplyThread = task -> {
+    try {
+      forwardReplies.execute(task);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      task.run();
+    }
+  };
 
   private CompletableFuture<RaftClientReply> send(Message message, RaftClientRequest.Type type) {
     RaftClientRequest request = RaftClientRequest.newBuilder()
