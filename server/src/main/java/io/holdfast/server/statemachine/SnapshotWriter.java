@@ -109,6 +109,11 @@ final class SnapshotWriter implements AutoCloseable {
       MD5Hash md5 = MD5Hash.newInstance(MD5FileUtil.newMD5().digest(bytes));
       Files.move(tmp, target.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       MD5FileUtil.saveMD5File(target, md5);
+      // The rename is durable only once the directory is: reported before that, Ratis may purge
+      // the log up to it, and a power cut could leave neither the snapshot nor the log it replaced.
+      try (FileChannel dir = FileChannel.open(target.toPath().getParent(), StandardOpenOption.READ)) {
+        dir.force(true);
+      }
       synchronized (this) {
         if (gen != generation) {
           // The state was replaced meanwhile (a snapshot from the leader, at a later index): this
