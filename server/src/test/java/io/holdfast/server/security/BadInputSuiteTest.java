@@ -389,6 +389,10 @@ class BadInputSuiteTest {
     out.add(new Case("malformed", "Watch key prefix of 257", invalid,
         () -> watch("sre", WatchRequest.newBuilder().addKeyPrefixes(long257).build())));
 
+    out.add(new Case("malformed", "CancelWait acquire_request_id of 129", invalid, () -> locks("orchestrator")
+        .cancelWait(CancelWaitRequest.newBuilder().setRequestId("m-cw-" + n()).setSessionId(s1)
+            .setLockName("fleet/a").setAcquireRequestId("r".repeat(129)).build())));
+
     // Request ids: empty and too long, on every mutating call.
     for (String rid : List.of("", "r".repeat(129))) {
       String tag = "request_id of " + rid.length();
@@ -561,6 +565,14 @@ class BadInputSuiteTest {
             .setLockName("fleet/zzz").setAcquireRequestId("never-sent").build())));
     out.add(new Case("unknown-id", "CloseSession unknown session", notFound, () -> sessions("orchestrator")
         .closeSession(CloseSessionRequest.newBuilder().setRequestId("u-" + n()).setSessionId(ghost).build())));
+    // A follower looks an unknown session up again after a read barrier and refuses it itself: the
+    // leader does not check who sends a command it passes on.
+    out.add(new Case("unknown-id", "CloseSession unknown session, through a follower, by an identity with no rules",
+        notFound, () -> SessionServiceGrpc.newBlockingStub(forwardedAs("agent-7")).withDeadlineAfter(10, TimeUnit.SECONDS)
+            .closeSession(CloseSessionRequest.newBuilder().setRequestId("u-" + n()).setSessionId(ghost).build())));
+    out.add(new Case("unknown-id", "Release unknown session, through a follower", notFound,
+        () -> forwardedLocks("orchestrator").release(ReleaseRequest.newBuilder().setRequestId("u-" + n())
+            .setSessionId(ghost).setLockName("fleet/a").setToken(tokenA).build())));
     out.add(new Case("unknown-id", "ExpireSession unknown session", notFound, () -> admin("sre").expireSession(
         ExpireSessionRequest.newBuilder().setRequestId("u-" + n()).setSessionId(ghost).setReason("r").build())));
     out.add(new Case("unknown-id", "Revoke a free lock", notFound, () -> admin("sre").revoke(RevokeRequest
