@@ -25,7 +25,8 @@ public interface LockLease extends AutoCloseable {
    * True while this lease can be trusted: not released, not known lost (the session's keepalive
    * answers list the locks it holds, so a revocation shows within one keepalive interval), and the
    * session's conservative local deadline has not passed, nor, for a lock taken with a max hold,
-   * the hold's (counted from when the acquire was first sent, less a margin). Check it before acting on the lock; once
+   * the hold's (counted from when the acquire was first sent, less a margin; for a grant the session
+   * already held and asked for again, from that grant, with its limit). Check it before acting on the lock; once
    * false it never becomes true again. Fencing, not this check, is what makes a late write safe.
    */
   boolean isValid();

@@ -91,6 +91,34 @@ class LockingClusterTest {
   }
 
   @Test
+  void aGrantTheSessionAlreadyHeldKeepsItsOwnMaxHoldFromWhenItWasGranted() throws Exception {
+    Session a = client.newSession(Duration.ofSeconds(30));
+    Session b = client.newSession(Duration.ofSeconds(30));
+    int leader = cluster.awaitLeader(Duration.ofSeconds(30));
+    // The session takes the lock with a 3 s max hold in a call this client did not make (another
+    // thread's lease on it, since closed, as far as this client knows)...
+    long token = LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString()).setSessionId(a.id()).setLockName("maxhold/again")
+        .setMaxHoldMs(3_000).setLockDelayMs(0).build()).getToken();
+    long grantedAt = System.nanoTime();
+    Thread.sleep(300);
+    // ...and asks for it again with a longer one: the cluster answers with the same grant, whose
+    // limit still counts from its own grant.
+    LockLease again = a.lockAsync("maxhold/again", LockOptions.tryOnce().withMaxHold(Duration.ofSeconds(60)))
+        .get(10, TimeUnit.SECONDS).orElseThrow();
+    assertEquals(token, again.token(), "the same grant");
+    assertTrue(again.isValid());
+    LockLease next = b.lockAsync("maxhold/again").get(15, TimeUnit.SECONDS);
+    assertTrue(next.token() > token);
+    assertFalse(again.isValid(), "the cluster handed the lock on "
+        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - grantedAt) + " ms after the grant; " + again
+        + " must not still say it holds it");
+    next.close();
+    a.close();
+    b.close();
+  }
+
+  @Test
   void timedWaitReturnsEmptyAndLeavesNoPlaceInTheQueue() throws Exception {
     Session a = client.newSession(Duration.ofSeconds(10));
     Session b = client.newSession(Duration.ofSeconds(10));

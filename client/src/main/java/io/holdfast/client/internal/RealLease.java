@@ -24,7 +24,8 @@ final class RealLease implements LockLease {
   static final long NO_HOLD_LIMIT = Long.MIN_VALUE;
   /**
    * System.nanoTime past which the cluster may have taken the lock back for its max-hold time, or
-   * NO_HOLD_LIMIT. The cluster counts from the grant, never before the acquire was first sent.
+   * NO_HOLD_LIMIT. The cluster counts from the grant: for a grant the acquire made, never before it
+   * was first sent; for one the session already held, as long before as the answer says it was held.
    */
   private final long holdUntilNanos;
 

@@ -1035,7 +1035,7 @@ public final class RealSession implements Session {
         answered = true;
         result.completeExceptionally(mapped);
       } else if (r.getGranted()) {
-        RealLease lease = new RealLease(RealSession.this, name, r.getToken(), holdUntil(r.getToken(), sentNanos));
+        RealLease lease = new RealLease(RealSession.this, name, r.getToken(), holdUntil(r, sentNanos));
         leases.add(lease); // before the result completes: see onAck
         answered = true;
         if (!result.complete(Optional.of(lease))) {
@@ -1056,22 +1056,30 @@ public final class RealSession implements Session {
     }
 
     /**
-     * When the cluster may take grant {@code token} back for its max-hold time. A grant this session
-     * already held (asked for again) keeps the limit it was granted with, so it is copied from a lease
-     * on it; otherwise the limit counts from this request id's first send, which the grant cannot
-     * precede, less a margin for the two clocks' rates.
+     * When the cluster may take the grant back for its max-hold time. A grant this session already
+     * held (asked for again) keeps the limit it was granted with, from when it was granted: the
+     * answer says that limit and how long the grant had been held, so the limit counts from this
+     * request id's first send less that, less a margin for the two clocks' rates. A lease on the
+     * same grant may know an earlier deadline (a cluster too old to say how long it was held).
      */
-    private long holdUntil(long token, long sentNanos) {
+    private long holdUntil(AcquireResponse r, long sentNanos) {
+      long token = r.getToken();
+      // The lock as read after the call: a later grant there says nothing of this one's limit.
+      long limitMs = r.hasLock() && r.getLock().getToken() == token ? r.getLock().getMaxHoldMs() : maxHoldMs;
+      long until = RealLease.NO_HOLD_LIMIT;
+      if (limitMs > 0) {
+        long margin = Math.min(1_000, Math.max(50, limitMs / 10));
+        until = sentNanos - TimeUnit.MILLISECONDS.toNanos(r.getHeldForMs())
+            + TimeUnit.MILLISECONDS.toNanos(limitMs - margin);
+      }
       for (RealLease other : leases) {
-        if (other.name().equals(name) && other.token() == token) {
-          return other.holdUntilNanos();
+        long theirs = other.holdUntilNanos();
+        if (other.name().equals(name) && other.token() == token && theirs != RealLease.NO_HOLD_LIMIT
+            && (until == RealLease.NO_HOLD_LIMIT || theirs - until < 0)) {
+          until = theirs;
         }
       }
-      if (maxHoldMs <= 0) {
-        return RealLease.NO_HOLD_LIMIT;
-      }
-      long margin = Math.min(1_000, Math.max(50, maxHoldMs / 10));
-      return sentNanos + TimeUnit.MILLISECONDS.toNanos(maxHoldMs - margin);
+      return until;
     }
 
     /** The result is settled; if not by an answer, the caller gave up: take the request back. */

@@ -29,6 +29,7 @@ public final class Access {
   private final AccessPolicy policy;
   private final LongFunction<String> ownerOf;
   private final Supplier<CompletableFuture<Void>> readBarrier;
+  private final Supplier<? extends RuntimeException> refusesWrites;
   private final Executor afterBarrier;
   private final ApiErrors errors;
   private final Counter denials;
@@ -40,16 +41,22 @@ public final class Access {
     this(policy, id -> raft.stateMachine().read(s -> {
       SessionRecord r = s.session(id);
       return r == null ? null : r.client().principal();
-    }), raft::readBarrier, afterBarrier, errors, registry, maxNameLength);
+    }), raft::readBarrier, () -> raft.refusesWrites(ForwardRequest.asked()), afterBarrier, errors, registry,
+        maxNameLength);
   }
 
-  /** {@code ownerOf}: the principal that opened a session ("" for none), null while this node does not know it. */
+  /**
+   * {@code ownerOf}: the principal that opened a session ("" for none), null while this node does
+   * not know it. {@code refusesWrites}: why a write sent here now would be refused unlogged, or null.
+   */
   Access(AccessPolicy policy, LongFunction<String> ownerOf, Supplier<CompletableFuture<Void>> readBarrier,
-      Executor afterBarrier, ApiErrors errors, MetricRegistry registry, int maxNameLength) {
+      Supplier<? extends RuntimeException> refusesWrites, Executor afterBarrier, ApiErrors errors,
+      MetricRegistry registry, int maxNameLength) {
     this.maxNameLength = maxNameLength;
     this.policy = policy;
     this.ownerOf = ownerOf;
     this.readBarrier = readBarrier;
+    this.refusesWrites = refusesWrites;
     this.afterBarrier = afterBarrier;
     this.errors = errors;
     this.denials = registry.counter("holdfast_auth_denials");
@@ -117,8 +124,10 @@ public final class Access {
    * node does not know is looked up again after a read barrier, and refused here as
    * SESSION_NOT_FOUND if it is still unknown: passed on, a guessed id could meet a session opened in
    * between, or one this node had not applied yet. A client learns its session's id only once the
-   * open is applied, so after the barrier its own session is always known. {@code allowed} runs in
-   * the call's gRPC context, on the caller's thread or after the barrier.
+   * open is applied, so after the barrier its own session is always known. A node that would refuse
+   * the write anyway (a follower not asked to pass it on, or out of touch with the leader) says so at
+   * once instead. {@code allowed} runs in the call's gRPC context, on the caller's thread or after
+   * the barrier.
    */
   void withOwnSession(long sessionId, StreamObserver<?> out, Runnable allowed) {
     String principal = who();
@@ -130,6 +139,11 @@ public final class Access {
       } else {
         allowed.run();
       }
+      return;
+    }
+    RuntimeException notHere = refusesWrites.get();
+    if (notHere != null) {
+      out.onError(errors.of(notHere));
       return;
     }
     Context call = Context.current();
@@ -155,7 +169,12 @@ public final class Access {
         out.onError(denied);
         return;
       }
-      call.run(allowed);
+      try {
+        call.run(allowed);
+      } catch (RuntimeException e) {
+        // On the caller's thread gRPC would have answered this; here nobody else will.
+        out.onError(errors.of(e));
+      }
     }, afterBarrier);
   }
 

@@ -51,15 +51,15 @@ public final class GrantWaiters implements StateObserver {
 
   /**
    * As {@link #register(long, String)}, for a gRPC call: when the call ends (answered, or cancelled
-   * by its client) the future is let go of, and completed with RETRY if nothing completed it, so a
-   * client that keeps cancelling waiting acquires leaves nothing behind here.
+   * by its client) the future is let go of, so a client that keeps cancelling waiting acquires
+   * leaves nothing behind here. It is not completed: a timed wait's own timer still withdraws the
+   * wait when it runs out, as it would have for the call.
    */
   public CompletableFuture<Outcome> register(long sessionId, String lockName, Context call) {
     CompletableFuture<Outcome> f = register(sessionId, lockName);
-    call.addListener(ended -> {
-      unregister(sessionId, lockName, f);
-      f.complete(new Outcome(Outcome.Kind.RETRY, 0));
-    }, executor);
+    Context.CancellationListener ended = c -> unregister(sessionId, lockName, f);
+    call.addListener(ended, executor);
+    f.whenComplete((o, e) -> call.removeListener(ended));
     return f;
   }
 

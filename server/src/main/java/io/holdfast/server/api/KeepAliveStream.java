@@ -4,7 +4,9 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.holdfast.proto.v1.KeepAliveRequest;
 import io.holdfast.proto.v1.KeepAliveResponse;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
@@ -14,7 +16,9 @@ import java.util.concurrent.CompletableFuture;
  * last of them arrived (so no acknowledgement rests on a checkpoint proposed before its keepalive
  * arrived). A client that sends faster than checkpoints commit, or never reads its answers,
  * therefore costs the leader one renewal per session per checkpoint, not one per message, and it
- * is read no faster than its answers drain.
+ * is read no faster than its answers drain. Keepalives of sessions the leader does not know share
+ * read barriers the same way: one in flight per stream, the next one started for all that came
+ * meanwhile, and the stream is not read on while too many wait for it.
  */
 final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   /** What the stream needs from the leader (this node, or the leader a follower relays to). */
@@ -45,6 +49,10 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   }
 
   private static final long NONE = Long.MIN_VALUE;
+  /** Keepalives of unknown sessions that may wait for a read barrier before the stream is read on. */
+  static final int MAX_AWAITING_CONFIRMATION = 4_096;
+
+  private record Unknown(long sessionId, long seq) {}
 
   private final ServerCallStreamObserver<KeepAliveResponse> call;
   private final Leader leader;
@@ -52,9 +60,13 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   /** Session id -> the newest seq that arrived while its renewal was in flight, or NONE. */
   private final Map<Long, Long> inFlight = new HashMap<>();
   private boolean closed;
-  // Touched only by gRPC's serialized delivery of this stream's messages and onReady.
-  private int received;
+  /** Unknown sessions' keepalives that arrived after the read barrier in flight began. */
+  private List<Unknown> awaitingConfirmation = new ArrayList<>();
+  private boolean confirming;
   private boolean requestWhenReady;
+  private boolean requestWhenConfirmed;
+  // Touched only by gRPC's serialized delivery of this stream's messages.
+  private int received;
 
   KeepAliveStream(ServerCallStreamObserver<KeepAliveResponse> call, Leader leader, int chunk) {
     this.call = call;
@@ -69,11 +81,12 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   public void onNext(KeepAliveRequest req) {
     if (++received == chunk) {
       received = 0;
-      // Read on only while the answers drain: a client that stops reading stops being read.
-      if (call.isReady()) {
-        call.request(chunk);
-      } else {
-        requestWhenReady = true;
+      synchronized (this) {
+        if (awaitingConfirmation.size() >= MAX_AWAITING_CONFIRMATION) {
+          requestWhenConfirmed = true;
+        } else {
+          readOn();
+        }
       }
     }
     Throwable refused = leader.refusal(req);
@@ -89,16 +102,68 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
     // No checkpoint (no log entry) for an id that names no session. But a leader deposed without
     // knowing it yet has not seen the sessions opened since on the new one: only once it is
     // confirmed to lead, with everything committed before applied, does "not known" mean gone.
-    long seq = req.getSeq();
+    // The barrier must begin after the keepalive arrived: one begun before may miss its open.
+    List<Unknown> batch = null;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      awaitingConfirmation.add(new Unknown(id, req.getSeq()));
+      if (!confirming) {
+        confirming = true;
+        batch = awaitingConfirmation;
+        awaitingConfirmation = new ArrayList<>();
+      }
+    }
+    if (batch != null) {
+      confirm(batch);
+    }
+  }
+
+  /** One read barrier for {@code batch}; then one for whatever came meanwhile. */
+  private void confirm(List<Unknown> batch) {
     leader.confirmLeading().whenComplete((v, err) -> {
       if (err != null) {
         fail(leader.failure(err));
-      } else if (leader.mayExist(id)) {
-        admit(id, seq);
-      } else {
-        send(leader.notFound(id, seq));
+        return;
+      }
+      for (Unknown u : batch) {
+        if (leader.mayExist(u.sessionId())) {
+          admit(u.sessionId(), u.seq());
+        } else {
+          send(leader.notFound(u.sessionId(), u.seq()));
+        }
+      }
+      List<Unknown> next = null;
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        if (awaitingConfirmation.isEmpty()) {
+          confirming = false;
+        } else {
+          next = awaitingConfirmation;
+          awaitingConfirmation = new ArrayList<>();
+        }
+        if (requestWhenConfirmed) {
+          requestWhenConfirmed = false;
+          readOn();
+        }
+      }
+      if (next != null) {
+        confirm(next);
       }
     });
+  }
+
+  /** Asks for the next chunk if the answers drain, else once they do. Hold this. */
+  private void readOn() {
+    // Read on only while the answers drain: a client that stops reading stops being read.
+    if (call.isReady()) {
+      call.request(chunk);
+    } else {
+      requestWhenReady = true;
+    }
   }
 
   /** Renews the session now, or folds {@code seq} into the renewal already in flight for it. */
@@ -117,9 +182,11 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   }
 
   private void onReady() {
-    if (requestWhenReady && call.isReady()) {
-      requestWhenReady = false;
-      call.request(chunk);
+    synchronized (this) {
+      if (requestWhenReady && call.isReady()) {
+        requestWhenReady = false;
+        call.request(chunk);
+      }
     }
   }
 
@@ -157,6 +224,7 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
       if (!closed) {
         closed = true;
         inFlight.clear();
+        awaitingConfirmation.clear();
         if (!call.isCancelled()) {
           call.onError(t);
         }
@@ -169,6 +237,7 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
     synchronized (this) {
       closed = true;
       inFlight.clear();
+      awaitingConfirmation.clear();
     }
   }
 
@@ -178,6 +247,7 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
       if (!closed) {
         closed = true;
         inFlight.clear();
+        awaitingConfirmation.clear();
         call.onCompleted();
       }
     }

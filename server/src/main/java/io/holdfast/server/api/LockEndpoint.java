@@ -304,8 +304,20 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   }
 
   private AcquireResponse acquired(String name, long token) {
-    return AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(true).setToken(token)
-        .setLock(lockView(name)).build();
+    AcquireResponse.Builder b = AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(true)
+        .setToken(token);
+    raft.stateMachine().read(s -> {
+      b.setLock(ProtoViews.lockInfo(s, name));
+      var lock = s.lock(name);
+      if (lock != null && lock.isHeld() && lock.token() == token && lock.maxHoldMs() > 0) {
+        // Read after the call was applied, so this is at least the grant's age when the call
+        // arrived: the client counts the limit from its send time less this.
+        long grantedAt = lock.holdDeadlineClockMs() - lock.maxHoldMs();
+        b.setHeldForMs(Math.max(0, s.clock().elapsedMs() - grantedAt));
+      }
+      return null;
+    });
+    return b.build();
   }
 
   private AcquireResponse notAcquired(String name) {

@@ -480,17 +480,36 @@ public final class RaftNode implements AutoCloseable {
     this.forwarded = counter;
   }
 
-  private CompletableFuture<Result> forward(Command command) {
-    RaftPeer leader = leaderPeer();
+  /**
+   * Why a write sent here now would be refused before it reached any log, or null if it would be
+   * logged (this node leads, or, with {@code forward}, passes it on to a leader it hears from).
+   */
+  public RaftCallException refusesWrites(boolean forward) {
+    if (isLeader()) {
+      return null;
+    }
+    return forward ? forwardRefusal(leaderPeer()) : notLeader();
+  }
+
+  private RaftCallException forwardRefusal(RaftPeer leader) {
     if (leader == null) {
-      return CompletableFuture.failedFuture(notLeader());
+      return notLeader();
     }
     // A follower that no longer hears the leader either would only hold the call until an election
     // names another one: say so now, and the client tries elsewhere.
     long contactAgeMs = leaderContactAgeMs();
     if (contactAgeMs > config.electionTimeoutMinMs()) {
-      return CompletableFuture.failedFuture(new RaftCallException(ErrorCode.NO_LEADER, null,
-          "this node has not heard from the leader " + leader.getId() + " for " + contactAgeMs + " ms either"));
+      return new RaftCallException(ErrorCode.NO_LEADER, null,
+          "this node has not heard from the leader " + leader.getId() + " for " + contactAgeMs + " ms either");
+    }
+    return null;
+  }
+
+  private CompletableFuture<Result> forward(Command command) {
+    RaftPeer leader = leaderPeer();
+    RaftCallException notPassedOn = forwardRefusal(leader);
+    if (notPassedOn != null) {
+      return CompletableFuture.failedFuture(notPassedOn);
     }
     byte[] bytes = CommandCodec.encode(command, 0);
     if (bytes.length > maxEntryBytes(config)) {
@@ -549,7 +568,7 @@ public final class RaftNode implements AutoCloseable {
 
   private final java.util.concurrent.ExecutorService forwardReplies = java.util.concurrent.Executors.newFixedThreadPool(2,
       r -> {
-        Thread t = new Thread(r, "holdfast-raft-reply");
+        Thread t = new Thread(r, "holdfast-forward-reply");
         t.setDaemon(true);
         return t;
       });
@@ -605,9 +624,17 @@ public final class RaftNode implements AutoCloseable {
     return send(Message.EMPTY, RaftClientRequest.readRequestType()).thenApplyAsync(r -> null, offApplyThread);
   }
 
+  /** Runs what follows read barriers: its own threads, so a long read holds up no forwarded write's answer. */
+  private final java.util.concurrent.ExecutorService readReplies = java.util.concurrent.Executors.newFixedThreadPool(2,
+      r -> {
+        Thread t = new Thread(r, "holdfast-read-reply");
+        t.setDaemon(true);
+        return t;
+      });
+
   private final java.util.concurrent.Executor offApplyThread = task -> {
     try {
-      forwardReplies.execute(task);
+      readReplies.execute(task);
     } catch (java.util.concurrent.RejectedExecutionException closing) {
       task.run();
     }
@@ -973,6 +1000,7 @@ public final class RaftNode implements AutoCloseable {
       server.close();
     } finally {
       forwardReplies.shutdown();
+      readReplies.shutdown();
       batchPump.shutdownNow();
       batcher.shutDown();
     }

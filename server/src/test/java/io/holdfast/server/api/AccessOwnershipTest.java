@@ -36,7 +36,9 @@ class AccessOwnershipTest {
     CompletableFuture<Void> b = new CompletableFuture<>();
     barriers.add(b);
     return b;
-  }, afterBarrier::add, new ApiErrors(null, null), new MetricRegistry(), 256);
+  }, () -> this.refusal, afterBarrier::add, new ApiErrors(null, null), new MetricRegistry(), 256);
+  /** Why this node would refuse a write unlogged (not the leader, say), or null. */
+  private RuntimeException refusal;
 
   private final Recorder out = new Recorder();
   private final List<String> ran = new ArrayList<>();
@@ -105,6 +107,32 @@ class AccessOwnershipTest {
     barriers.get(0).completeExceptionally(new RaftCallException(ErrorCode.NO_LEADER, null, "no leader"));
     afterBarrier.forEach(Runnable::run);
     assertTrue(ran.isEmpty());
+    assertEquals(Status.Code.UNAVAILABLE, out.code());
+  }
+
+  @Test
+  void aNodeThatWouldRefuseTheWriteAnywaySaysSoWithoutWaitingForABarrier() {
+    refusal = new RaftCallException(ErrorCode.NOT_LEADER, null, "not the leader");
+    check(9);
+    assertTrue(barriers.isEmpty(), "no read barrier through a leader for a write this node would not log");
+    assertTrue(ran.isEmpty());
+    assertEquals(Status.Code.UNAVAILABLE, out.code());
+    assertEquals(ErrorCode.NOT_LEADER.name(), out.error.getTrailers().get(ApiErrors.ERROR_KEY));
+
+    Recorder known = new Recorder();
+    owners.put(5L, ME);
+    access.withOwnSession(5, known, () -> ran.add("known"));
+    assertEquals(List.of("known"), ran, "a known session goes on to the submit, which answers as before");
+  }
+
+  @Test
+  void aWriteThatThrowsAfterTheBarrierIsStillAnswered() {
+    access.withOwnSession(9, out, () -> {
+      throw new RaftCallException(ErrorCode.NO_LEADER, null, "this node is shutting down");
+    });
+    owners.put(9L, ME);
+    barriers.get(0).complete(null);
+    afterBarrier.forEach(Runnable::run);
     assertEquals(Status.Code.UNAVAILABLE, out.code());
   }
 

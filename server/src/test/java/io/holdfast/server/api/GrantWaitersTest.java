@@ -35,8 +35,13 @@ class GrantWaitersTest {
     pool.forEach(Runnable::run);
     pool.clear();
     assertFalse(waiters.isRegistered(7, "a", waiting), "still registered after its call ended");
-    assertEquals(new Outcome(Outcome.Kind.RETRY, 0), waiting.join());
+    assertFalse(waiting.isDone(), "left to the call's own timer, which withdraws a timed wait");
     assertTrue(waiters.isRegistered(7, "a", other), "another call's wait on the same lock is untouched");
+    waiters.onApplied(List.of(new StateEvent.LockGranted(12, "a", 7, 12)));
+    pool.forEach(Runnable::run);
+    pool.clear();
+    assertFalse(waiting.isDone(), "a grant reaches only the waits still registered");
+    assertEquals(new Outcome(Outcome.Kind.GRANTED, 12), other.join());
 
     io.grpc.Context.CancellableContext ended = io.grpc.Context.current().withCancellation();
     ended.cancel(null);

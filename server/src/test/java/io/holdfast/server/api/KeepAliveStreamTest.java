@@ -150,10 +150,50 @@ class KeepAliveStreamTest {
       stream.onNext(ka(404, seq));
     }
     assertEquals(List.of(), call.sent, "not answered before the leader knows it still leads");
-    leader.barriers.forEach(b -> b.complete(null));
+    completeBarriers(leader);
     assertEquals(List.of(), leader.renewals, "no checkpoint entry for ids that name no session");
     assertEquals(1_000, call.sent.size());
     assertTrue(call.sent.stream().noneMatch(KeepAliveResponse::getAlive));
+  }
+
+  private static void completeBarriers(FakeLeader leader) {
+    for (int i = 0; i < leader.barriers.size(); i++) {
+      leader.barriers.get(i).complete(null); // may start the next one
+    }
+  }
+
+  @Test
+  void unknownSessionsShareOneBarrierInFlightAndTheStreamWaitsWhenTooManyWait() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    for (long id = 1000; id < 1000 + 2 * KeepAliveStream.MAX_AWAITING_CONFIRMATION; id++) {
+      leader.unknown.add(id);
+    }
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    int sent = 0;
+    long id = 1000;
+    // Read on while fewer than the limit wait; each message is a session the leader does not know.
+    while (sent < call.requested) {
+      stream.onNext(ka(id++, 1));
+      sent++;
+    }
+    assertEquals(1, leader.barriers.size(), "one barrier in flight, begun with the first");
+    assertTrue(call.requested >= KeepAliveStream.MAX_AWAITING_CONFIRMATION,
+        "read on up to the limit: " + call.requested);
+    assertTrue(call.requested <= KeepAliveStream.MAX_AWAITING_CONFIRMATION + 2 * 64,
+        "and no further while they wait: " + call.requested);
+    int askedBefore = call.requested;
+
+    leader.barriers.get(0).complete(null);
+    assertEquals(1, call.sent.size(), "the first barrier answers only the keepalive it began after");
+    assertEquals(2, leader.barriers.size(), "one more barrier for all that came meanwhile");
+    assertEquals(askedBefore + 64, call.requested, "read on once the waiting ones have a barrier of their own");
+
+    leader.barriers.get(1).complete(null);
+    assertEquals(sent, call.sent.size(), "every keepalive answered");
+    assertTrue(call.sent.stream().noneMatch(KeepAliveResponse::getAlive));
+    assertEquals(2, leader.barriers.size(), "two barriers for " + sent + " keepalives");
+    assertEquals(List.of(), leader.renewals);
   }
 
   @Test
