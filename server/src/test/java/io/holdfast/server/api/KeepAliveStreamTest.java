@@ -173,7 +173,7 @@ class KeepAliveStreamTest {
     int sent = 0;
     long id = 1000;
     // Read on while fewer than the limit wait; each message is a session the leader does not know.
-    while (sent < call.requested) {
+    while (sent < call.requested && sent < 2 * KeepAliveStream.MAX_AWAITING_CONFIRMATION) {
       stream.onNext(ka(id++, 1));
       sent++;
     }
