@@ -95,13 +95,14 @@ class LockingClusterTest {
     Session a = client.newSession(Duration.ofSeconds(30));
     Session b = client.newSession(Duration.ofSeconds(30));
     int leader = cluster.awaitLeader(Duration.ofSeconds(30));
-    // The session takes the lock with a 3 s max hold in a call this client did not make (another
+    // The session takes the lock with a 4 s max hold in a call this client did not make (another
     // thread's lease on it, since closed, as far as this client knows)...
     long token = LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
         .setRequestId(UUID.randomUUID().toString()).setSessionId(a.id()).setLockName("maxhold/again")
-        .setMaxHoldMs(3_000).setLockDelayMs(0).build()).getToken();
+        .setMaxHoldMs(4_000).setLockDelayMs(0).build()).getToken();
     long grantedAt = System.nanoTime();
-    Thread.sleep(300);
+    // Long enough that counting the limit from this second call's send would outlast the grant.
+    Thread.sleep(1_500);
     // ...and asks for it again with a longer one: the cluster answers with the same grant, whose
     // limit still counts from its own grant.
     LockLease again = a.lockAsync("maxhold/again", LockOptions.tryOnce().withMaxHold(Duration.ofSeconds(60)))
