@@ -1064,13 +1064,26 @@ public final class RealSession implements Session {
      */
     private long holdUntil(AcquireResponse r, long sentNanos) {
       long token = r.getToken();
-      // The lock as read after the call: a later grant there says nothing of this one's limit.
-      long limitMs = r.hasLock() && r.getLock().getToken() == token ? r.getLock().getMaxHoldMs() : maxHoldMs;
+      long limitMs = maxHoldMs;
+      long heldForMs = 0;
+      if (r.hasLock()) {
+        // The lock as the answering node read it after applying the call.
+        io.holdfast.proto.v1.LockInfo view = r.getLock();
+        boolean ours = view.getState() == io.holdfast.proto.v1.LockState.HELD && view.getHolderSessionId() == id
+            && view.getToken() == token;
+        if (ours) {
+          limitMs = view.getMaxHoldMs();
+          heldForMs = r.getHeldForMs();
+        } else if (view.getToken() >= token) {
+          // This grant had already ended (revoked for its hold, say) when the answer was read.
+          return sentNanos;
+        }
+        // An older token: a node behind the log answered; the limit asked for, from this send.
+      }
       long until = RealLease.NO_HOLD_LIMIT;
       if (limitMs > 0) {
         long margin = Math.min(1_000, Math.max(50, limitMs / 10));
-        until = sentNanos - TimeUnit.MILLISECONDS.toNanos(r.getHeldForMs())
-            + TimeUnit.MILLISECONDS.toNanos(limitMs - margin);
+        until = sentNanos - TimeUnit.MILLISECONDS.toNanos(heldForMs) + TimeUnit.MILLISECONDS.toNanos(limitMs - margin);
       }
       for (RealLease other : leases) {
         long theirs = other.holdUntilNanos();

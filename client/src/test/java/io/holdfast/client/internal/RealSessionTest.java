@@ -127,6 +127,78 @@ class RealSessionTest {
     }
   }
 
+  /** Grants token 50 with the lock view and held-for the test sets, as a node answers after applying the acquire. */
+  static final class ViewedGrant extends LockServiceGrpc.LockServiceImplBase {
+    volatile io.holdfast.proto.v1.LockState state = io.holdfast.proto.v1.LockState.HELD;
+    volatile long viewToken = 50;
+    volatile long viewMaxHoldMs;
+    volatile long heldForMs;
+
+    @Override
+    public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+      out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(50).setHeldForMs(heldForMs)
+          .setLock(io.holdfast.proto.v1.LockInfo.newBuilder().setName(req.getLockName()).setState(state)
+              .setHolderSessionId(state == io.holdfast.proto.v1.LockState.HELD ? req.getSessionId() : 0)
+              .setToken(viewToken).setMaxHoldMs(viewMaxHoldMs))
+          .build());
+      out.onCompleted();
+    }
+
+    @Override
+    public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
+      out.onNext(ReleaseResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+  }
+
+  /**
+   * The max hold of a grant counts from that grant, as the answer describes it: a grant the session
+   * held already carries its own limit and age, and a grant the answer shows ended is not valid.
+   */
+  @Test
+  void aLeasesMaxHoldFollowsTheGrantTheAnswerDescribes() throws Exception {
+    ViewedGrant locks = new ViewedGrant();
+    try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO).build();
+        Session s = client.newSession(Duration.ofSeconds(30))) {
+      io.holdfast.client.LockOptions askedFor60s = io.holdfast.client.LockOptions.tryOnce()
+          .withMaxHold(Duration.ofSeconds(60));
+      locks.viewMaxHoldMs = 60_000;
+      LockLease fresh = s.lockAsync("a", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertTrue(fresh.isValid(), "a grant this call made has its whole limit ahead");
+      fresh.close();
+
+      // The same grant asked for again, held for 59.5 s of its 60: less than the margin is left.
+      locks.heldForMs = 59_500;
+      LockLease retaken = s.lockAsync("a", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertFalse(retaken.isValid(), "the limit counts from the grant, not from this call");
+      retaken.close();
+
+      // Held 1 s of a 4 s limit, though this call asked for 60 s: the grant's own limit holds.
+      locks.heldForMs = 1_000;
+      locks.viewMaxHoldMs = 4_000;
+      LockLease shorter = s.lockAsync("a", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertTrue(shorter.isValid());
+      Thread.sleep(3_000);
+      assertFalse(shorter.isValid(), "past the grant's own 4 s limit, less the second it was held");
+      shorter.close();
+
+      // The answer shows the grant already ended (revoked for its hold before the answer was read).
+      locks.heldForMs = 0;
+      locks.viewMaxHoldMs = 60_000;
+      locks.state = io.holdfast.proto.v1.LockState.ORPHANED;
+      LockLease ended = s.lockAsync("a", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertFalse(ended.isValid(), "a grant the answer shows ended is not valid");
+
+      // A node behind the log: its view is of an older grant, so the limit asked for counts from the send.
+      locks.state = io.holdfast.proto.v1.LockState.HELD;
+      locks.viewToken = 41;
+      LockLease behind = s.lockAsync("b", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertTrue(behind.isValid());
+      behind.close();
+    }
+  }
+
   /** A client whose calls time out after 500 ms and are retried for 30 s: the retry budget, far above a 2-3 s TTL. */
   private static HoldfastClient withA30sBudget(FakeNode node) {
     return HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)

@@ -141,7 +141,12 @@ public final class Access {
       }
       return;
     }
-    RuntimeException notHere = refusesWrites.get();
+    RuntimeException notHere;
+    try {
+      notHere = refusesWrites.get();
+    } catch (RuntimeException closing) {
+      notHere = closing;
+    }
     if (notHere != null) {
       out.onError(errors.of(notHere));
       return;

@@ -63,8 +63,8 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   /** Unknown sessions' keepalives that arrived after the read barrier in flight began. */
   private List<Unknown> awaitingConfirmation = new ArrayList<>();
   private boolean confirming;
-  private boolean requestWhenReady;
-  private boolean requestWhenConfirmed;
+  /** Chunks of messages due to be asked for once the answers drain and few enough wait for a barrier. */
+  private int owedChunks;
   // Touched only by gRPC's serialized delivery of this stream's messages.
   private int received;
 
@@ -82,11 +82,8 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
     if (++received == chunk) {
       received = 0;
       synchronized (this) {
-        if (awaitingConfirmation.size() >= MAX_AWAITING_CONFIRMATION) {
-          requestWhenConfirmed = true;
-        } else {
-          readOn();
-        }
+        owedChunks++;
+        readOn();
       }
     }
     Throwable refused = leader.refusal(req);
@@ -122,33 +119,42 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
 
   /** One read barrier for {@code batch}; then one for whatever came meanwhile. */
   private void confirm(List<Unknown> batch) {
-    leader.confirmLeading().whenComplete((v, err) -> {
-      if (err != null) {
-        fail(leader.failure(err));
-        return;
-      }
-      for (Unknown u : batch) {
-        if (leader.mayExist(u.sessionId())) {
-          admit(u.sessionId(), u.seq());
-        } else {
-          send(leader.notFound(u.sessionId(), u.seq()));
-        }
-      }
+    CompletableFuture<Void> barrier;
+    try {
+      barrier = leader.confirmLeading();
+    } catch (RuntimeException e) {
+      barrier = CompletableFuture.failedFuture(e);
+    }
+    barrier.whenComplete((v, err) -> {
       List<Unknown> next = null;
-      synchronized (this) {
-        if (closed) {
+      try {
+        if (err != null) {
+          fail(leader.failure(err));
           return;
         }
-        if (awaitingConfirmation.isEmpty()) {
-          confirming = false;
-        } else {
-          next = awaitingConfirmation;
-          awaitingConfirmation = new ArrayList<>();
+        for (Unknown u : batch) {
+          if (leader.mayExist(u.sessionId())) {
+            admit(u.sessionId(), u.seq());
+          } else {
+            send(leader.notFound(u.sessionId(), u.seq()));
+          }
         }
-        if (requestWhenConfirmed) {
-          requestWhenConfirmed = false;
+        synchronized (this) {
+          if (closed) {
+            return;
+          }
+          if (awaitingConfirmation.isEmpty()) {
+            confirming = false;
+          } else {
+            next = awaitingConfirmation;
+            awaitingConfirmation = new ArrayList<>();
+          }
           readOn();
         }
+      } catch (RuntimeException e) {
+        // Unanswered, these keepalives would hold every later unknown one: end the stream instead.
+        fail(leader.failure(e));
+        return;
       }
       if (next != null) {
         confirm(next);
@@ -156,13 +162,14 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
     });
   }
 
-  /** Asks for the next chunk if the answers drain, else once they do. Hold this. */
+  /**
+   * Asks for the chunks owed while the answers drain (a client that stops reading stops being
+   * read) and fewer than the limit wait for a barrier. Hold this.
+   */
   private void readOn() {
-    // Read on only while the answers drain: a client that stops reading stops being read.
-    if (call.isReady()) {
+    while (owedChunks > 0 && call.isReady() && awaitingConfirmation.size() < MAX_AWAITING_CONFIRMATION) {
+      owedChunks--;
       call.request(chunk);
-    } else {
-      requestWhenReady = true;
     }
   }
 
@@ -183,10 +190,7 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
 
   private void onReady() {
     synchronized (this) {
-      if (requestWhenReady && call.isReady()) {
-        requestWhenReady = false;
-        call.request(chunk);
-      }
+      readOn();
     }
   }
 

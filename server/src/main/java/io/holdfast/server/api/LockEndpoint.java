@@ -103,13 +103,19 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         }
         responses.answer(r, err, out, res -> {
           if (res instanceof Result.Granted g) {
-            return acquired(name, g.token());
+            return acquired(session, name, g.token());
           }
           return notAcquired(name);
         });
         return;
       }
       long deadlineNanos = started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs()));
+      if (call.isCancelled()) {
+        // The client is gone (its registration let go of with the call): what is left to do here
+        // is a timed wait's withdrawal when it runs out, which awaitGrant's timer does.
+        awaitGrant(req, grant, out, started, deadlineNanos, forward, call);
+        return;
+      }
       if (!waiters.isRegistered(session, name, grant)) {
         // Something ended the wait registered before the submit, and it may have come from an entry
         // older than this acquire's: a node behind the log (replaying after a restart) applies old
@@ -215,7 +221,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       switch (o.kind()) {
         case GRANTED:
           metrics.acquired(started, true);
-          finish(out, () -> acquired(name, o.token()));
+          finish(out, () -> acquired(req.getSessionId(), name, o.token()));
           break;
         case SESSION_ENDED:
           out.onError(errors.of(ErrorCode.SESSION_EXPIRED, "session " + req.getSessionId()
@@ -289,7 +295,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       }
       responses.answer(r, err, out, res -> {
         Result.WaitCancelled c = (Result.WaitCancelled) res;
-        return c.wasGranted() ? acquired(name, c.token()) : notAcquired(name);
+        return c.wasGranted() ? acquired(req.getSessionId(), name, c.token()) : notAcquired(name);
       });
     });
   }
@@ -303,13 +309,14 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     }
   }
 
-  private AcquireResponse acquired(String name, long token) {
+  private AcquireResponse acquired(long session, String name, long token) {
     AcquireResponse.Builder b = AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(true)
         .setToken(token);
     raft.stateMachine().read(s -> {
       b.setLock(ProtoViews.lockInfo(s, name));
       var lock = s.lock(name);
-      if (lock != null && lock.isHeld() && lock.token() == token && lock.maxHoldMs() > 0) {
+      if (lock != null && lock.isHeld() && lock.holderSessionId() == session && lock.token() == token
+          && lock.maxHoldMs() > 0) {
         // Read after the call was applied, so this is at least the grant's age when the call
         // arrived: the client counts the limit from its send time less this.
         long grantedAt = lock.holdDeadlineClockMs() - lock.maxHoldMs();

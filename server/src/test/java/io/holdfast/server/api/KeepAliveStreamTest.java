@@ -118,7 +118,7 @@ class KeepAliveStreamTest {
     assertEquals(8, call.requested, "still not ready");
     call.ready = true;
     call.onReady.run();
-    assertEquals(12, call.requested, "read on once they drain");
+    assertEquals(16, call.requested, "read on once they drain, by both chunks held back");
   }
 
   @Test
@@ -187,7 +187,8 @@ class KeepAliveStreamTest {
     leader.barriers.get(0).complete(null);
     assertEquals(1, call.sent.size(), "the first barrier answers only the keepalive it began after");
     assertEquals(2, leader.barriers.size(), "one more barrier for all that came meanwhile");
-    assertEquals(askedBefore + 64, call.requested, "read on once the waiting ones have a barrier of their own");
+    assertEquals(askedBefore + 2 * 64, call.requested,
+        "read on once the waiting ones have a barrier of their own, every chunk held back");
 
     leader.barriers.get(1).complete(null);
     assertEquals(sent, call.sent.size(), "every keepalive answered");
