@@ -110,13 +110,13 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         return;
       }
       long deadlineNanos = started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs()));
-      if (call.isCancelled()) {
-        // The client is gone (its registration let go of with the call): what is left to do here
-        // is a timed wait's withdrawal when it runs out, which awaitGrant's timer does.
-        awaitGrant(req, grant, out, started, deadlineNanos, forward, call);
-        return;
-      }
       if (!waiters.isRegistered(session, name, grant)) {
+        if (call.isCancelled()) {
+          // Let go of with its call (the context is marked cancelled before that): the client is
+          // gone, and what is left is a timed wait's withdrawal when it runs out, awaitGrant's timer.
+          awaitGrant(req, grant, out, started, deadlineNanos, forward, call);
+          return;
+        }
         // Something ended the wait registered before the submit, and it may have come from an entry
         // older than this acquire's: a node behind the log (replaying after a restart) applies old
         // grants of this lock to this session that were released long since. This node has now
