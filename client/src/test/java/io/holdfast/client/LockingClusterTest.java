@@ -120,6 +120,33 @@ class LockingClusterTest {
   }
 
   @Test
+  void aGrantMadeAfterAWaitCountsItsMaxHoldFromTheGrant() throws Exception {
+    Session a = client.newSession(Duration.ofSeconds(30));
+    Session b = client.newSession(Duration.ofSeconds(30));
+    Session c = client.newSession(Duration.ofSeconds(30));
+    LockLease first = a.tryLock("maxhold/waited").orElseThrow();
+    // Waits 4 s for a lock it may then hold for 3 s: counted from the send, the lease would be
+    // over before the grant came.
+    var waiting = b.lockAsync("maxhold/waited", LockOptions.waitUpTo(Duration.ofSeconds(30))
+        .withMaxHold(Duration.ofSeconds(3)).withLockDelay(Duration.ZERO));
+    Thread.sleep(4_000);
+    first.close();
+    LockLease granted = waiting.get(15, TimeUnit.SECONDS).orElseThrow();
+    long grantedAt = System.nanoTime();
+    assertTrue(granted.isValid(), "the max hold counts from the grant: " + granted);
+    // The cluster takes it back when its 3 s run out, and hands it to the next waiter.
+    LockLease next = c.lockAsync("maxhold/waited").get(15, TimeUnit.SECONDS);
+    assertTrue(next.token() > granted.token());
+    assertFalse(granted.isValid(), "the cluster handed the lock on "
+        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - grantedAt) + " ms after the grant; " + granted
+        + " must not still say it holds it");
+    next.close();
+    a.close();
+    b.close();
+    c.close();
+  }
+
+  @Test
   void timedWaitReturnsEmptyAndLeavesNoPlaceInTheQueue() throws Exception {
     Session a = client.newSession(Duration.ofSeconds(10));
     Session b = client.newSession(Duration.ofSeconds(10));

@@ -1056,16 +1056,17 @@ public final class RealSession implements Session {
     }
 
     /**
-     * When the cluster may take the grant back for its max-hold time. A grant this session already
-     * held (asked for again) keeps the limit it was granted with, from when it was granted: the
-     * answer says that limit and how long the grant had been held, so the limit counts from this
-     * request id's first send less that, less a margin for the two clocks' rates. A lease on the
-     * same grant may know an earlier deadline (a cluster too old to say how long it was held).
+     * When the cluster may take the grant back for its max-hold time, which it counts from the
+     * grant. The answer says the grant's limit and its age when the call was applied: more than 0
+     * for a grant this session already held (asked for again), less than 0 for one made after the
+     * call waited. The limit counts from this request id's first send less that age, less a margin
+     * for the two clocks' rates. A lease on the same grant may know an earlier deadline (a cluster
+     * too old to give the age).
      */
     private long holdUntil(AcquireResponse r, long sentNanos) {
       long token = r.getToken();
       long limitMs = maxHoldMs;
-      long heldForMs = 0;
+      long ageAtCallMs = 0;
       if (r.hasLock()) {
         // The lock as the answering node read it after applying the call.
         io.holdfast.proto.v1.LockInfo view = r.getLock();
@@ -1073,7 +1074,7 @@ public final class RealSession implements Session {
             && view.getToken() == token;
         if (ours) {
           limitMs = view.getMaxHoldMs();
-          heldForMs = r.getHeldForMs();
+          ageAtCallMs = r.getGrantAgeAtCallMs();
         } else if (view.getToken() >= token) {
           // This grant had already ended (revoked for its hold, say) when the answer was read.
           return sentNanos;
@@ -1083,7 +1084,7 @@ public final class RealSession implements Session {
       long until = RealLease.NO_HOLD_LIMIT;
       if (limitMs > 0) {
         long margin = Math.min(1_000, Math.max(50, limitMs / 10));
-        until = sentNanos - TimeUnit.MILLISECONDS.toNanos(heldForMs) + TimeUnit.MILLISECONDS.toNanos(limitMs - margin);
+        until = sentNanos - TimeUnit.MILLISECONDS.toNanos(ageAtCallMs) + TimeUnit.MILLISECONDS.toNanos(limitMs - margin);
       }
       for (RealLease other : leases) {
         long theirs = other.holdUntilNanos();

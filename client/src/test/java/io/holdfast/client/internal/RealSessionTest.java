@@ -127,16 +127,27 @@ class RealSessionTest {
     }
   }
 
-  /** Grants token 50 with the lock view and held-for the test sets, as a node answers after applying the acquire. */
+  /**
+   * Grants token 50 with the lock view and grant age the test sets, as a node answers after applying
+   * the acquire, and after {@code answerAfterMs} (a wait).
+   */
   static final class ViewedGrant extends LockServiceGrpc.LockServiceImplBase {
     volatile io.holdfast.proto.v1.LockState state = io.holdfast.proto.v1.LockState.HELD;
     volatile long viewToken = 50;
     volatile long viewMaxHoldMs;
-    volatile long heldForMs;
+    volatile long ageAtCallMs;
+    volatile long answerAfterMs;
 
     @Override
     public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
-      out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(50).setHeldForMs(heldForMs)
+      if (answerAfterMs > 0) {
+        try {
+          Thread.sleep(answerAfterMs);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(50).setGrantAgeAtCallMs(ageAtCallMs)
           .setLock(io.holdfast.proto.v1.LockInfo.newBuilder().setName(req.getLockName()).setState(state)
               .setHolderSessionId(state == io.holdfast.proto.v1.LockState.HELD ? req.getSessionId() : 0)
               .setToken(viewToken).setMaxHoldMs(viewMaxHoldMs))
@@ -169,13 +180,13 @@ class RealSessionTest {
       fresh.close();
 
       // The same grant asked for again, held for 59.5 s of its 60: less than the margin is left.
-      locks.heldForMs = 59_500;
+      locks.ageAtCallMs = 59_500;
       LockLease retaken = s.lockAsync("a", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
       assertFalse(retaken.isValid(), "the limit counts from the grant, not from this call");
       retaken.close();
 
       // Held 1 s of a 4 s limit, though this call asked for 60 s: the grant's own limit holds.
-      locks.heldForMs = 1_000;
+      locks.ageAtCallMs = 1_000;
       locks.viewMaxHoldMs = 4_000;
       LockLease shorter = s.lockAsync("a", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
       assertTrue(shorter.isValid());
@@ -184,11 +195,26 @@ class RealSessionTest {
       shorter.close();
 
       // The answer shows the grant already ended (revoked for its hold before the answer was read).
-      locks.heldForMs = 0;
+      locks.ageAtCallMs = 0;
       locks.viewMaxHoldMs = 60_000;
       locks.state = io.holdfast.proto.v1.LockState.ORPHANED;
       LockLease ended = s.lockAsync("a", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
       assertFalse(ended.isValid(), "a grant the answer shows ended is not valid");
+
+      // A grant made 1.5 s after the call was applied (it waited), with a 2 s limit: the limit
+      // counts from the grant, so the lease is valid when it comes, until about 1.8 s after the grant.
+      locks.state = io.holdfast.proto.v1.LockState.HELD;
+      locks.viewMaxHoldMs = 2_000;
+      locks.ageAtCallMs = -1_500;
+      locks.answerAfterMs = 1_500;
+      LockLease waited = s.lockAsync("w", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertTrue(waited.isValid(), "a grant's limit counts from the grant, not from before the wait");
+      Thread.sleep(2_000);
+      assertFalse(waited.isValid(), "past the grant's 2 s limit");
+      waited.close();
+      locks.answerAfterMs = 0;
+      locks.ageAtCallMs = 0;
+      locks.viewMaxHoldMs = 60_000;
 
       // A node behind the log: its view is of an older grant, so the limit asked for counts from the send.
       locks.state = io.holdfast.proto.v1.LockState.HELD;

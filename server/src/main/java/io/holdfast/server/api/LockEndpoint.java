@@ -80,6 +80,21 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     ifAllowed(out, req.getLockName(), req.getSessionId(), () -> acquireAllowed(req, delay, out));
   }
 
+  /**
+   * A queued acquire's call as the waiting paths carry it. {@code calledAtMs} is the log time this
+   * node read once it had applied the call: the answer gives a grant's age against it.
+   */
+  private record Pending(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
+      long deadlineNanos, boolean forward, Context call, long calledAtMs) {
+    long session() {
+      return req.getSessionId();
+    }
+
+    String name() {
+      return req.getLockName();
+    }
+  }
+
   private void acquireAllowed(AcquireRequest req, long lockDelay, StreamObserver<AcquireResponse> out) {
     long session = req.getSessionId();
     String name = req.getLockName();
@@ -95,6 +110,9 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       if (r instanceof Result.Granted) {
         metrics.acquired(started, false);
       }
+      // This node has applied the call (a forwarding follower answers only once it has): its log
+      // time now is no earlier than the call's own entry, which was stamped after the client sent it.
+      long calledAtMs = err != null ? 0 : logNowMs();
       // A try (no wait) comes back Queued when this session already waits for the lock with another
       // acquire: the try itself was not granted, and there is no wait of its own to await.
       if (err != null || !(r instanceof Result.Queued) || grant == null) {
@@ -103,30 +121,35 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
         }
         responses.answer(r, err, out, res -> {
           if (res instanceof Result.Granted g) {
-            return acquired(session, name, g.token());
+            return acquired(session, name, g.token(), calledAtMs);
           }
           return notAcquired(name);
         });
         return;
       }
-      long deadlineNanos = started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs()));
+      Pending p = new Pending(req, out, started, started + TimeUnit.MILLISECONDS.toNanos(Math.max(0, req.getWaitMs())),
+          forward, call, calledAtMs);
       if (!waiters.isRegistered(session, name, grant)) {
         if (call.isCancelled()) {
           // Let go of with its call (the context is marked cancelled before that): the client is
           // gone, and what is left is a timed wait's withdrawal when it runs out, awaitGrant's timer.
-          awaitGrant(req, grant, out, started, deadlineNanos, forward, call);
+          awaitGrant(p, grant);
           return;
         }
         // Something ended the wait registered before the submit, and it may have come from an entry
         // older than this acquire's: a node behind the log (replaying after a restart) applies old
         // grants of this lock to this session that were released long since. This node has now
         // applied this acquire, so its state says what is true. (The ending event is on its way.)
-        grant.whenComplete((o, e) -> settleEarlyEnd(req, o, out, started, deadlineNanos, forward, call));
+        grant.whenComplete((o, e) -> settleEarlyEnd(p, o));
         return;
       }
       // Still registered, and this node has applied this acquire: every event still to come is newer.
-      awaitGrant(req, grant, out, started, deadlineNanos, forward, call);
+      awaitGrant(p, grant);
     });
+  }
+
+  private long logNowMs() {
+    return raft.stateMachine().read(s -> s.clock().elapsedMs());
   }
 
   /**
@@ -136,20 +159,19 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
    * (an end of an earlier wait under the same request id). Anything else, a grant above all, may be
    * an older entry's: the state answers.
    */
-  private void settleEarlyEnd(AcquireRequest req, GrantWaiters.Outcome o, StreamObserver<AcquireResponse> out,
-      long started, long deadlineNanos, boolean forward, Context call) {
+  private void settleEarlyEnd(Pending p, GrantWaiters.Outcome o) {
     if (o.kind() == GrantWaiters.Outcome.Kind.RETRY) {
-      out.onError(errors.of(raft.notLeader(
+      p.out().onError(errors.of(raft.notLeader(
           "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
       return;
     }
     boolean ownEnd = (o.kind() == GrantWaiters.Outcome.Kind.CANCELLED || o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT)
-        && o.endedRequestId().equals(req.getRequestId());
-    if (ownEnd && !ownWaitQueued(req)) {
-      finish(out, () -> notAcquired(req.getLockName()));
+        && o.endedRequestId().equals(p.req().getRequestId());
+    if (ownEnd && !ownWaitQueued(p.req())) {
+      finish(p.out(), () -> notAcquired(p.name()));
       return;
     }
-    settleFromState(req, out, started, deadlineNanos, forward, call);
+    settleFromState(p);
   }
 
   /** Whether the lock's queue holds a wait of this session under this acquire's request id. */
@@ -169,25 +191,24 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   }
 
   /** Answers a queued acquire from the state: granted, still waiting, or why not. */
-  private void settleFromState(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
-      long deadlineNanos, boolean forward, Context call) {
-    if (!forward && !leads()) {
+  private void settleFromState(Pending p) {
+    if (!p.forward() && !leads()) {
       // A wait held here now might never see its grant: as for a retry, the client asks the leader.
-      out.onError(errors.of(raft.notLeader(
+      p.out().onError(errors.of(raft.notLeader(
           "this node stopped leading while the acquire waited; retry it (same request id) on the leader")));
       return;
     }
-    if (stillWaiting(req, out, started, deadlineNanos, forward, call)) {
+    if (stillWaiting(p)) {
       return;
     }
-    long session = req.getSessionId();
+    long session = p.session();
     if (raft.stateMachine().read(s -> s.session(session) == null)) {
-      out.onError(errors.of(ErrorCode.SESSION_EXPIRED, "session " + session + " ended while waiting for lock '"
-          + req.getLockName() + "'"));
+      p.out().onError(errors.of(ErrorCode.SESSION_EXPIRED, "session " + session + " ended while waiting for lock '"
+          + p.name() + "'"));
       return;
     }
     // The wait ended otherwise: withdrawn, or its deadline passed in the state.
-    finish(out, () -> notAcquired(req.getLockName()));
+    finish(p.out(), () -> notAcquired(p.name()));
   }
 
   private boolean leads() {
@@ -198,13 +219,14 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     }
   }
 
-  /** {@code forward}: the acquire was passed on to the leader, and so is its cancel on timeout. */
-  private void awaitGrant(AcquireRequest req, CompletableFuture<GrantWaiters.Outcome> grant,
-      StreamObserver<AcquireResponse> out, long started, long deadlineNanos, boolean forward, Context call) {
-    String name = req.getLockName();
+  /** {@code p.forward()}: the acquire was passed on to the leader, and so is its cancel on timeout. */
+  private void awaitGrant(Pending p, CompletableFuture<GrantWaiters.Outcome> grant) {
+    AcquireRequest req = p.req();
+    String name = p.name();
+    StreamObserver<AcquireResponse> out = p.out();
     java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : timers.schedule(
         () -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
-        Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+        Math.max(0, p.deadlineNanos() - System.nanoTime()), TimeUnit.NANOSECONDS);
     grant.whenComplete((o, e) -> {
       if (timer != null) {
         timer.cancel(false);
@@ -215,13 +237,13 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       boolean endedHere = (o.kind() == GrantWaiters.Outcome.Kind.CANCELLED
           || (o.kind() == GrantWaiters.Outcome.Kind.TIMED_OUT && o.token() != -1))
           && !o.endedRequestId().equals(req.getRequestId());
-      if (endedHere && stillWaiting(req, out, started, deadlineNanos, forward, call)) {
+      if (endedHere && stillWaiting(p)) {
         return;
       }
       switch (o.kind()) {
         case GRANTED:
-          metrics.acquired(started, true);
-          finish(out, () -> acquired(req.getSessionId(), name, o.token()));
+          metrics.acquired(p.started(), true);
+          finish(out, () -> acquired(req.getSessionId(), name, o.token(), p.calledAtMs()));
           break;
         case SESSION_ENDED:
           out.onError(errors.of(ErrorCode.SESSION_EXPIRED, "session " + req.getSessionId()
@@ -233,7 +255,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
           break;
         case TIMED_OUT:
           if (o.token() == -1) {
-            cancelOnTimeout(req, out, forward);
+            cancelOnTimeout(p);
           } else {
             finish(out, () -> notAcquired(name));
           }
@@ -250,11 +272,10 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
    * still waits (or now holds the lock), this call carries on; true if it does. (Never for the call
    * whose own wait ended: the state it reads may already hold the next call's wait.)
    */
-  private boolean stillWaiting(AcquireRequest req, StreamObserver<AcquireResponse> out, long started,
-      long deadlineNanos, boolean forward, Context call) {
-    long session = req.getSessionId();
-    String name = req.getLockName();
-    CompletableFuture<GrantWaiters.Outcome> again = waiters.register(session, name, call);
+  private boolean stillWaiting(Pending p) {
+    long session = p.session();
+    String name = p.name();
+    CompletableFuture<GrantWaiters.Outcome> again = waiters.register(session, name, p.call());
     // Registered first, read second: whatever is applied after the read completes {@code again}.
     long holds = raft.stateMachine().read(s -> {
       var lock = s.lock(name);
@@ -278,16 +299,18 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     if (holds > 0) {
       again.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.GRANTED, holds));
     }
-    awaitGrant(req, again, out, started, deadlineNanos, forward, call);
+    awaitGrant(p, again);
     return true;
   }
 
   /** The wait ran out here: withdraw it, unless the grant won the race. */
-  private void cancelOnTimeout(AcquireRequest req, StreamObserver<AcquireResponse> out, boolean forward) {
-    String name = req.getLockName();
+  private void cancelOnTimeout(Pending p) {
+    AcquireRequest req = p.req();
+    String name = p.name();
+    StreamObserver<AcquireResponse> out = p.out();
     Command.CancelWait cancel = new Command.CancelWait(Names.derivedRequestId(req.getRequestId(), "#timeout"),
         req.getSessionId(), name, req.getRequestId(), false);
-    raft.submit(cancel, forward).whenComplete((r, err) -> {
+    raft.submit(cancel, p.forward()).whenComplete((r, err) -> {
       if (r instanceof Result.Failure f && f.code() == ErrorCode.WAIT_NOT_FOUND) {
         // Already ended by apply (its own backstop) before our cancel landed.
         finish(out, () -> notAcquired(name));
@@ -295,7 +318,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       }
       responses.answer(r, err, out, res -> {
         Result.WaitCancelled c = (Result.WaitCancelled) res;
-        return c.wasGranted() ? acquired(req.getSessionId(), name, c.token()) : notAcquired(name);
+        return c.wasGranted() ? acquired(req.getSessionId(), name, c.token(), p.calledAtMs()) : notAcquired(name);
       });
     });
   }
@@ -309,7 +332,13 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     }
   }
 
-  private AcquireResponse acquired(long session, String name, long token) {
+  /**
+   * A grant's answer. With a max hold, it says how old the grant was when the call was applied
+   * ({@code calledAtMs}, log time): negative for a grant made after that (the call waited). The
+   * client counts the limit from its send less that age, which is safe because the call's entry was
+   * stamped after the send and log time never runs faster than real time.
+   */
+  private AcquireResponse acquired(long session, String name, long token, long calledAtMs) {
     AcquireResponse.Builder b = AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(true)
         .setToken(token);
     raft.stateMachine().read(s -> {
@@ -317,10 +346,8 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       var lock = s.lock(name);
       if (lock != null && lock.isHeld() && lock.holderSessionId() == session && lock.token() == token
           && lock.maxHoldMs() > 0) {
-        // Read after the call was applied, so this is at least the grant's age when the call
-        // arrived: the client counts the limit from its send time less this.
         long grantedAt = lock.holdDeadlineClockMs() - lock.maxHoldMs();
-        b.setHeldForMs(Math.max(0, s.clock().elapsedMs() - grantedAt));
+        b.setGrantAgeAtCallMs(calledAtMs - grantedAt);
       }
       return null;
     });

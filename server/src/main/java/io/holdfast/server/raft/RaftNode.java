@@ -536,17 +536,20 @@ public final class RaftNode implements AutoCloseable {
             throw new CompletionException(e);
           }
           // Read-your-writes on this node. If it falls behind (cut off from the leader now), the
-          // answer goes out anyway after a while: it is committed, only local views may lag. Not a
-          // queued acquire's, though: its grant is awaited here, from what this node applies, and
-          // before it has applied the acquire that would include grants older than it.
+          // answer goes out anyway after a while: it is committed, only local views may lag. Not an
+          // acquire's, though. A queued one's grant is awaited here, from what this node applies,
+          // and before it has applied the acquire that would include grants older than it. A
+          // granted one's answer gives the grant's age against this node's log time, which is only
+          // safe to count from once this node has applied the call.
           long index = reply.getLogIndex();
           return stateMachine.appliedThrough(index).thenApply(v -> true)
               .completeOnTimeout(false, boundMs, TimeUnit.MILLISECONDS)
               .thenApply(applied -> {
-                if (!applied && result instanceof Result.Queued) {
+                if (!applied && (result instanceof Result.Queued || result instanceof Result.Granted)) {
                   throw new CompletionException(new RaftCallException(ErrorCode.NO_LEADER, null,
-                      "the acquire is queued (log index " + index + "), but this node has not applied the log that"
-                      + " far to wait for its grant; retry it (same request id)"));
+                      "the acquire is " + (result instanceof Result.Queued ? "queued" : "granted") + " (log index "
+                      + index + "), but this node has not applied the log that far to answer it; retry it"
+                      + " (same request id)"));
                 }
                 return result;
               });
