@@ -1061,7 +1061,8 @@ public final class RealSession implements Session {
      * for a grant this session already held (asked for again), less than 0 for one made after the
      * call waited. The limit counts from this request id's first send less that age, less a margin
      * for the two clocks' rates. A lease on the same grant may know an earlier deadline (a cluster
-     * too old to give the age).
+     * too old to give the age). The answering node read the lock after applying the grant, so a
+     * view that does not show the grant held by this session means it ended already.
      */
     private long holdUntil(AcquireResponse r, long sentNanos) {
       long token = r.getToken();
@@ -1072,14 +1073,13 @@ public final class RealSession implements Session {
         io.holdfast.proto.v1.LockInfo view = r.getLock();
         boolean ours = view.getState() == io.holdfast.proto.v1.LockState.HELD && view.getHolderSessionId() == id
             && view.getToken() == token;
-        if (ours) {
-          limitMs = view.getMaxHoldMs();
-          ageAtCallMs = r.getGrantAgeAtCallMs();
-        } else if (view.getToken() >= token) {
-          // This grant had already ended (revoked for its hold, say) when the answer was read.
+        if (!ours) {
+          // Revoked for its hold, say, or released by another caller on the same grant, before
+          // the answer was read.
           return sentNanos;
         }
-        // An older token: a node behind the log answered; the limit asked for, from this send.
+        limitMs = view.getMaxHoldMs();
+        ageAtCallMs = r.getGrantAgeAtCallMs();
       }
       long until = RealLease.NO_HOLD_LIMIT;
       if (limitMs > 0) {

@@ -164,7 +164,8 @@ class RealSessionTest {
 
   /**
    * The max hold of a grant counts from that grant, as the answer describes it: a grant the session
-   * held already carries its own limit and age, and a grant the answer shows ended is not valid.
+   * held already carries its own limit and age, one made after a wait counts from then, and a grant
+   * the answer does not show held is not valid.
    */
   @Test
   void aLeasesMaxHoldFollowsTheGrantTheAnswerDescribes() throws Exception {
@@ -216,12 +217,15 @@ class RealSessionTest {
       locks.ageAtCallMs = 0;
       locks.viewMaxHoldMs = 60_000;
 
-      // A node behind the log: its view is of an older grant, so the limit asked for counts from the send.
-      locks.state = io.holdfast.proto.v1.LockState.HELD;
+      // A view of another grant (token 41), or of a free lock: the node read the lock after
+      // applying this grant, so this grant ended already.
       locks.viewToken = 41;
-      LockLease behind = s.lockAsync("b", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
-      assertTrue(behind.isValid());
-      behind.close();
+      LockLease older = s.lockAsync("b", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertFalse(older.isValid(), "a grant the answer shows replaced is not valid");
+      locks.viewToken = 0;
+      locks.state = io.holdfast.proto.v1.LockState.FREE;
+      LockLease dropped = s.lockAsync("c", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertFalse(dropped.isValid(), "a grant the answer shows free (revoked, the lock then dropped) is not valid");
     }
   }
 

@@ -539,13 +539,15 @@ public final class RaftNode implements AutoCloseable {
           // answer goes out anyway after a while: it is committed, only local views may lag. Not an
           // acquire's, though. A queued one's grant is awaited here, from what this node applies,
           // and before it has applied the acquire that would include grants older than it. A
-          // granted one's answer gives the grant's age against this node's log time, which is only
-          // safe to count from once this node has applied the call.
+          // grant's answer shows the lock as this node has it, which the client trusts to show the
+          // grant (or that it ended already), and gives the grant's age against this node's log time.
           long index = reply.getLogIndex();
+          boolean mustApply = result instanceof Result.Queued || result instanceof Result.Granted
+              || (result instanceof Result.WaitCancelled cancelled && cancelled.wasGranted());
           return stateMachine.appliedThrough(index).thenApply(v -> true)
               .completeOnTimeout(false, boundMs, TimeUnit.MILLISECONDS)
               .thenApply(applied -> {
-                if (!applied && (result instanceof Result.Queued || result instanceof Result.Granted)) {
+                if (!applied && mustApply) {
                   throw new CompletionException(new RaftCallException(ErrorCode.NO_LEADER, null,
                       "the acquire is " + (result instanceof Result.Queued ? "queued" : "granted") + " (log index "
                       + index + "), but this node has not applied the log that far to answer it; retry it"
