@@ -97,6 +97,15 @@ public final class Access {
     return deny("identity '" + who() + "' may not " + verb.configName() + " '" + Names.printable(name) + "'");
   }
 
+  /** An exclusive key is held as a lock is: it takes lock on that name. */
+  StatusRuntimeException requireExclusiveKey(String key) {
+    if (policy.allows(who(), Verb.LOCK, key)) {
+      return null;
+    }
+    return deny("identity '" + who() + "' may not lock '" + Names.printable(key)
+        + "', so it may not hold it as a session's exclusive_key (an acl rule with lock on it allows both)");
+  }
+
   /**
    * A fenced write names a lock, and its refusal says the lock's current token: the caller must be
    * one who may see that anyway (read or lock on it), or a fence would read any lock's state.

@@ -79,6 +79,15 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       out.onError(errors.invalid(bad));
       return;
     }
+    if (!req.getExclusiveKey().isEmpty()) {
+      // A key is held as a lock is: an identity without lock on it could otherwise take the key of
+      // another identity that has no live session, and keep that identity from opening with it.
+      var denied = access.requireExclusiveKey(req.getExclusiveKey());
+      if (denied != null) {
+        out.onError(denied);
+        return;
+      }
+    }
     long maxSessions = config.limits().maxSessions();
     if (maxSessions > 0) {
       // Checked by the leader before proposing, not in apply: opens already in flight may pass it by

@@ -241,7 +241,7 @@ class BadInputSuiteTest {
   /** Sessions, locks, keys and audit entries that the suite must leave exactly as they are. */
   static void setUpAcknowledgedState() {
     s1 = sessions("orchestrator").openSession(open("open-s1", "orchestrator-main").toBuilder()
-        .setExclusiveKey("orch/main").build()).getSessionId();
+        .setExclusiveKey("fleet/orch/main").build()).getSessionId();
     s2 = sessions("agent-7").openSession(open("open-s2", "agent")).getSessionId();
     tokenA = locks("orchestrator").acquire(acquire("acq-a", s1, "fleet/a", 0)).getToken();
     assertTrue(tokenA > 0);
@@ -644,8 +644,15 @@ class BadInputSuiteTest {
     out.add(new Case("other-identity", "KeepAlive of another identity's session, relayed by a follower", denied,
         () -> keepAlive((leader + 1) % 3, "orchestrator-b", s1, true)));
     out.add(new Case("other-identity", "OpenSession taking over another identity's exclusive key", denied,
-        () -> sessions("orchestrator-b").openSession(open("i-" + n(), "thief").toBuilder().setExclusiveKey("orch/main")
+        () -> sessions("orchestrator-b").openSession(open("i-" + n(), "thief").toBuilder().setExclusiveKey("fleet/orch/main")
             .build())));
+    // A key is held as a lock is: without lock on it, an identity could take another's key first.
+    out.add(new Case("other-identity", "OpenSession with an exclusive key outside its lock rules (agent-7)", denied,
+        () -> sessions("agent-7").openSession(open("i-" + n(), "agent").toBuilder()
+            .setExclusiveKey("fleet/agents/agent-7").build())));
+    out.add(new Case("other-identity", "OpenSession with an exclusive key under no rule (orchestrator)", denied,
+        () -> sessions("orchestrator").openSession(open("i-" + n(), "squat").toBuilder()
+            .setExclusiveKey("elsewhere/node-7").build())));
     out.add(new Case("other-identity", "Revoke without admin (orchestrator)", denied, () -> admin("orchestrator")
         .revoke(RevokeRequest.newBuilder().setRequestId("i-" + n()).setLockName("fleet/a").setReason("r").build())));
     out.add(new Case("other-identity", "Revoke dry run without admin", denied, () -> admin("agent-7").revoke(
@@ -727,14 +734,14 @@ class BadInputSuiteTest {
 
     // Replays: the same request again is answered as before; a reused id with other content is refused.
     out.add(new Case("replayed", "OpenSession replayed", ok, () -> assertEquals(s1, sessions("orchestrator")
-        .openSession(open("open-s1", "orchestrator-main").toBuilder().setExclusiveKey("orch/main").build())
+        .openSession(open("open-s1", "orchestrator-main").toBuilder().setExclusiveKey("fleet/orch/main").build())
         .getSessionId())));
     out.add(new Case("replayed", "OpenSession request id replayed by another identity", invalid,
         () -> sessions("orchestrator-b").openSession(open("open-s1", "orchestrator-main").toBuilder()
-            .setExclusiveKey("orch/main").build())));
+            .setExclusiveKey("fleet/orch/main").build())));
     out.add(new Case("replayed", "OpenSession request id reused with another TTL", invalid,
         () -> sessions("orchestrator").openSession(open("open-s1", "orchestrator-main").toBuilder()
-            .setExclusiveKey("orch/main").setTtlMs(TTL - 1).build())));
+            .setExclusiveKey("fleet/orch/main").setTtlMs(TTL - 1).build())));
     out.add(new Case("replayed", "Acquire replayed", ok, () -> assertEquals(tokenA,
         locks("orchestrator").acquire(acquire("acq-a", s1, "fleet/a", 0)).getToken())));
     out.add(new Case("replayed", "Acquire request id reused for another lock", invalid,
