@@ -166,7 +166,27 @@ public sealed interface Command {
           + ", fence " + fenceLock + "/" + fenceToken + "]";
     }
 
+    /**
+     * What a retry must match. The value goes in as its SHA-256: with a 32-bit hash, a reused
+     * request id with another value of the same hash was taken for a retry, acknowledged and not
+     * written.
+     */
     public String fingerprint() {
+      byte[] digest;
+      try {
+        digest = java.security.MessageDigest.getInstance("SHA-256").digest(value);
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException("every Java platform has SHA-256", e);
+      }
+      return "put2:" + key + ":" + java.util.HexFormat.of().formatHex(digest) + ":" + expectedRevision + ":"
+          + fenceLock + ":" + fenceToken;
+    }
+
+    /**
+     * The fingerprint older builds kept, which a retry is matched against while their entries are
+     * cached (two minutes of log time after an upgrade).
+     */
+    public String legacyFingerprint() {
       return "put:" + key + ":" + java.util.Arrays.hashCode(value) + ":" + value.length + ":" + expectedRevision + ":"
           + fenceLock + ":" + fenceToken;
     }

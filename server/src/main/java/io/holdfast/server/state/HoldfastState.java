@@ -512,7 +512,11 @@ public final class HoldfastState {
     if (bad != null) {
       return bad;
     }
-    Result earlier = earlierAnswer(kvRequests, p.requestId(), p.fingerprint());
+    String fingerprint = p.fingerprint();
+    RequestCache.Entry cached = kvRequests.get(p.requestId());
+    // Matched in the form it was kept in: an entry an older build applied keeps its old form.
+    boolean legacy = cached != null && cached.fingerprint().startsWith("put:");
+    Result earlier = earlierAnswer(kvRequests, p.requestId(), legacy ? p.legacyFingerprint() : fingerprint);
     if (earlier != null) {
       return earlier;
     }
@@ -537,7 +541,7 @@ public final class HoldfastState {
     kv.put(written);
     events.accept(new StateEvent.KeyChanged(e.index(), p.key(), written));
     Result r = new Result.KvWritten(revision, current != null);
-    kvRequests.put(p.requestId(), p.fingerprint(), r, e, clock.elapsedMs());
+    kvRequests.put(p.requestId(), fingerprint, r, e, clock.elapsedMs());
     return r;
   }
 

@@ -49,6 +49,42 @@ class RequestRetentionTest {
   }
 
   @Test
+  void aReusedPutIdWithAnotherValueOfTheSameShortHashIsRefusedNotTakenForARetry() {
+    TestLog log = new TestLog();
+    // Two values of the same length and the same Arrays.hashCode: 31 * 0 + 31 == 31 * 1 + 0.
+    byte[] first = {0, 31};
+    byte[] other = {1, 0};
+    assertEquals(java.util.Arrays.hashCode(first), java.util.Arrays.hashCode(other));
+    log.apply(new Put("put-1", "config", first, -1, "", 0));
+    Result again = log.apply(new Put("put-1", "config", other, -1, "", 0));
+    assertEquals(ErrorCode.REQUEST_ID_REUSED, assertInstanceOf(Result.Failure.class, again).code(), again.toString());
+    assertArrayEquals(first, log.state().kv("config").value());
+  }
+
+  @Test
+  void aPutAppliedByAnOlderBuildIsStillMatchedByItsRetry() {
+    TestLog log = new TestLog();
+    Put put = put("put-1", "config", "A");
+    Result first = log.apply(put);
+    // The cached answer as an older build kept it: its fingerprint in the old form.
+    StateImage img = log.state().image();
+    java.util.List<StateImage.CachedRequest> legacy = img.kvRequests().stream()
+        .map(c -> new StateImage.CachedRequest(c.requestId(), put.legacyFingerprint(), c.result(), c.atClockMs()))
+        .toList();
+    HoldfastState older = new HoldfastState();
+    older.restore(new StateImage(img.lastAppliedIndex(), img.lastAppliedTerm(), img.clockElapsedMs(),
+        img.clockLastStampMs(), img.clockLastStampTerm(), img.clockWallMs(), img.sessions(), img.locks(),
+        img.recentOpens(), img.adminRequests(), img.audit(), img.kv(), legacy, img.fencingEpoch(),
+        img.lastRevision(), img.clusterRules()));
+    TestLog upgraded = log.continueOn(older);
+    upgraded.apply(put(upgraded.newRequestId(), "config", "B"));
+    assertEquals(first, upgraded.apply(put), "the retry gets the first answer");
+    assertArrayEquals(bytes("B"), upgraded.state().kv("config").value(), "and writes nothing");
+    Result reused = upgraded.apply(put("put-1", "config", "C"));
+    assertEquals(ErrorCode.REQUEST_ID_REUSED, assertInstanceOf(Result.Failure.class, reused).code());
+  }
+
+  @Test
   void underTheOlderRulesTheSameRetryActedTwice() {
     // Entries written before rules 2 replay as they applied then: the answer fell out after
     // KV_REQUESTS other writes and the retry wrote again. This is the defect the rules fix.
