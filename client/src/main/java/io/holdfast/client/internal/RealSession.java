@@ -1083,8 +1083,12 @@ public final class RealSession implements Session {
       }
       long until = RealLease.NO_HOLD_LIMIT;
       if (limitMs > 0) {
-        long margin = Math.min(1_000, Math.max(50, limitMs / 10));
-        until = sentNanos - TimeUnit.MILLISECONDS.toNanos(ageAtCallMs) + TimeUnit.MILLISECONDS.toNanos(limitMs - margin);
+        // This client times the whole span from its send on its own clock, a wait included, and
+        // the cluster times it on the leader's: a millisecond a second on top covers two clocks
+        // slewed the most NTP slews each (500 ppm).
+        long spanMs = limitMs - ageAtCallMs;
+        long margin = Math.min(1_000, Math.max(50, limitMs / 10)) + Math.max(0, spanMs) / 1_000;
+        until = sentNanos + TimeUnit.MILLISECONDS.toNanos(spanMs - margin);
       }
       for (RealLease other : leases) {
         long theirs = other.holdUntilNanos();

@@ -214,6 +214,15 @@ class RealSessionTest {
       assertFalse(waited.isValid(), "past the grant's 2 s limit");
       waited.close();
       locks.answerAfterMs = 0;
+
+      // A grant made 1,000 s after the call: the client times all of that on its own clock, so
+      // the margin grows with it (a millisecond a second), not only with the 2 s limit.
+      locks.ageAtCallMs = -1_000_000;
+      long before = System.nanoTime();
+      RealLease late = (RealLease) s.lockAsync("late", askedFor60s).get(10, TimeUnit.SECONDS).orElseThrow();
+      long countedMs = TimeUnit.NANOSECONDS.toMillis(late.holdUntilNanos() - before);
+      assertTrue(countedMs <= 1_002_000 - 200 - 1_002 + 500, "counted " + countedMs + " ms from before the send");
+      late.close();
       locks.ageAtCallMs = 0;
       locks.viewMaxHoldMs = 60_000;
 

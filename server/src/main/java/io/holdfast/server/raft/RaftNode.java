@@ -541,9 +541,10 @@ public final class RaftNode implements AutoCloseable {
           // and before it has applied the acquire that would include grants older than it. A
           // grant's answer shows the lock as this node has it, which the client trusts to show the
           // grant (or that it ended already), and gives the grant's age against this node's log time.
+          // (A cancel that released the grant it found answers nothing from the state.)
           long index = reply.getLogIndex();
           boolean mustApply = result instanceof Result.Queued || result instanceof Result.Granted
-              || (result instanceof Result.WaitCancelled cancelled && cancelled.wasGranted());
+              || (result instanceof Result.WaitCancelled cancelled && cancelled.wasGranted() && !cancelled.released());
           return stateMachine.appliedThrough(index).thenApply(v -> true)
               .completeOnTimeout(false, boundMs, TimeUnit.MILLISECONDS)
               .thenApply(applied -> {
