@@ -3,6 +3,7 @@ package io.holdfast.chaos;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.InvalidArgumentException;
 import io.holdfast.client.LockLease;
+import io.holdfast.client.LockOptions;
 import io.holdfast.client.LockLostException;
 import io.holdfast.client.RetryPolicy;
 import io.holdfast.client.Session;
@@ -34,6 +35,11 @@ import java.util.Random;
  * <p>Every step is printed to stdout as one history line ({@link Op}) timed with
  * {@link System#nanoTime()} (CLOCK_MONOTONIC, shared by all processes on this host). Diagnostics
  * go to stderr. The worker stops on a "stop" line or end of input on stdin.
+ *
+ * <p>Every third acquire asks for a max hold as long as the holds it makes, so about half of those
+ * grants are revoked by the cluster before their release. Whenever the lease says it is valid the
+ * worker records {@code lease-valid} with {@code checked_t}, a time before the check: no other
+ * grant of the key may have been answered by then ({@link LockSafetyChecker}).
  *
  * <p>Args: endpoints proc storeBaseUrl keys(comma) ttlMs seed holdMinMs holdMaxMs waitMs
  */
@@ -119,10 +125,11 @@ public final class ChaosWorker {
         continue;
       }
       String key = keys[random.nextInt(keys.length)];
-      emit(proc, "invoke", "acquire", key, v("session", session.id()));
+      long maxHoldMs = random.nextInt(3) == 0 ? holdMin + (long) (random.nextDouble() * (holdMax - holdMin)) : 0;
+      emit(proc, "invoke", "acquire", key, v("session", session.id(), "max_hold_ms", maxHoldMs));
       LockLease lease;
       try {
-        Optional<LockLease> got = session.lock(key, wait);
+        Optional<LockLease> got = lock(session, key, wait, maxHoldMs);
         if (got.isEmpty()) {
           emit(proc, "fail", "acquire", key, v("session", session.id(), "error", "wait timed out"));
           continue;
@@ -137,7 +144,7 @@ public final class ChaosWorker {
       }
       long token = lease.token();
       emit(proc, "ok", "acquire", key, v("session", session.id(), "token", token));
-      if (!lease.isValid()) {
+      if (!checkValid(proc, session, key, lease)) {
         emit(proc, "info", "lease-invalid", key, v("session", session.id(), "token", token));
       } else {
         Thread.sleep(holdMin + (long) (random.nextDouble() * (holdMax - holdMin)));
@@ -145,6 +152,8 @@ public final class ChaosWorker {
         write(proc, store, "fenced", key, token, value);
         write(proc, store, "unfenced", key, token, value);
         kvWrite(client, proc, lease, value);
+        // Observed only, after the hold and the writes: where a lease outliving its grant would show.
+        checkValid(proc, session, key, lease);
       }
       emit(proc, "invoke", "release", key, v("session", session.id(), "token", token));
       try {
@@ -173,6 +182,31 @@ public final class ChaosWorker {
       // exiting anyway
     }
     System.exit(0);
+  }
+
+  /** {@link LockLease#isValid()}, recorded when true with a time taken before the check. */
+  private static boolean checkValid(String proc, Session session, String key, LockLease lease) {
+    long checkedT = System.nanoTime();
+    boolean valid = lease.isValid();
+    if (valid) {
+      emit(proc, "info", "lease-valid", key, v("session", session.id(), "token", lease.token(), "checked_t", checkedT));
+    }
+    return valid;
+  }
+
+  private static Optional<LockLease> lock(Session session, String key, Duration wait, long maxHoldMs)
+      throws InterruptedException {
+    if (maxHoldMs == 0) {
+      return session.lock(key, wait);
+    }
+    try {
+      return session.lockAsync(key, LockOptions.waitUpTo(wait).withMaxHold(Duration.ofMillis(maxHoldMs))).get();
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException(e.getCause());
+    }
   }
 
   /**

@@ -26,6 +26,13 @@ final class Histories {
     return this;
   }
 
+  /** An acquire that asked for a max hold of {@code maxHoldMs}. */
+  Histories acquireWithMaxHold(String proc, String key, long invokeT, long okT, long token, long maxHoldMs) {
+    history.add(new Op(invokeT, proc, "invoke", "acquire", key, v("max_hold_ms", maxHoldMs)));
+    history.add(new Op(okT, proc, "ok", "acquire", key, v("token", token)));
+    return this;
+  }
+
   Histories acquireFailed(String proc, String key, long invokeT, long failT) {
     history.add(new Op(invokeT, proc, "invoke", "acquire", key, v()));
     history.add(new Op(failT, proc, "fail", "acquire", key, v("error", "wait timed out")));
@@ -60,6 +67,12 @@ final class Histories {
     history.add(new Op(t, "final", "invoke", "kv-read", key, v()));
     history.add(new Op(t + 1, "final", "ok", "kv-read", key, token == 0 ? v("found", false)
         : v("found", true, "token", token, "value", value)));
+    return this;
+  }
+
+  /** The worker's lease said it was valid, checked after {@code checkedT}. */
+  Histories leaseValid(String proc, String key, long checkedT, long token) {
+    history.add(new Op(checkedT + 1, proc, "info", "lease-valid", key, v("token", token, "checked_t", checkedT)));
     return this;
   }
 

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A Wing–Gong search with memoisation (the Porcupine way), per lock key, over this model of one
@@ -35,6 +36,10 @@ import java.util.TreeMap;
  * end any time. Expiry is folded into that acquire's step rather than searched as an operation of
  * its own: it keeps the search narrow, and it can only make the checker more lenient.
  *
+ * <p><b>Max hold.</b> A grant asked for with a max hold may also pass on without a release once
+ * that long has gone by since its acquire was invoked (less the same tolerance): the cluster counts
+ * the hold from the grant, which came after the invoke, on a clock no faster than real time.
+ *
  * <p>The search explores at most {@code budget} states per key; running out is a failure ("could
  * not decide"), never a pass.
  */
@@ -48,9 +53,11 @@ public final class LinearizabilityChecker {
   enum Kind { ACQUIRE, RELEASE }
 
   /** One operation on a key; {@code ret == Long.MAX_VALUE} for an indeterminate one. */
-  record LinOp(Kind kind, int session, long call, long ret, long token, boolean maybe, String label) {}
+  /** {@code revocableAt}: for an acquire with a max hold, when its grant may be taken back. */
+  record LinOp(Kind kind, int session, long call, long ret, long token, boolean maybe, long revocableAt, String label) {}
 
-  record State(int holder, long holderToken, long highest) {}
+  /** {@code holderRevocableAt}: when the cluster may take the holder's grant back (max hold). */
+  record State(int holder, long holderToken, long highest, long holderRevocableAt) {}
 
   private record Seen(BitSet done, State state) {}
 
@@ -95,8 +102,12 @@ public final class LinearizabilityChecker {
           : o.invoke().longValue("token");
       String label = o.proc() + " " + o.f() + " " + o.outcome() + (token == UNKNOWN ? "" : " token " + token) + " ["
           + o.invoke().t() + ".." + (maybe ? "" : o.completion().t()) + "]";
-      perKey.computeIfAbsent(o.key(), k -> new ArrayList<>())
-          .add(new LinOp(kind, id, o.invoke().t(), maybe ? Long.MAX_VALUE : o.completion().t(), token, maybe, label));
+      // The grant came after the invoke, and the cluster counts a max hold on a clock no faster than real time.
+      long maxHoldMs = kind == Kind.ACQUIRE ? o.invoke().longValue("max_hold_ms") : 0;
+      long revocableAt = maxHoldMs > 0
+          ? o.invoke().t() + TimeUnit.MILLISECONDS.toNanos(maxHoldMs) - SessionFacts.TOLERANCE_NANOS : Long.MAX_VALUE;
+      perKey.computeIfAbsent(o.key(), k -> new ArrayList<>()).add(new LinOp(kind, id, o.invoke().t(),
+          maybe ? Long.MAX_VALUE : o.completion().t(), token, maybe, revocableAt, label));
     }
     List<String> problems = new ArrayList<>();
     long states = 0;
@@ -143,7 +154,7 @@ public final class LinearizabilityChecker {
       RuntimeException[] failed = new RuntimeException[1];
       Thread t = new Thread(null, () -> {
         try {
-          out[0] = dfs(new BitSet(ops.size()), 0, new State(NONE, UNKNOWN, UNKNOWN));
+          out[0] = dfs(new BitSet(ops.size()), 0, new State(NONE, UNKNOWN, UNKNOWN, Long.MAX_VALUE));
         } catch (OutOfBudget e) {
           out[0] = null;
         } catch (RuntimeException e) {
@@ -204,13 +215,15 @@ public final class LinearizabilityChecker {
       }
       if (op.kind() == Kind.ACQUIRE) {
         boolean free = s.holder() == NONE
-            || s.holder() != op.session() && op.ret() >= earliestEnd.get(s.holder()); // the holder's session ended
+            || s.holder() != op.session() && op.ret() >= earliestEnd.get(s.holder()) // the holder's session ended
+            || op.ret() >= s.holderRevocableAt(); // or its grant's max hold ran out
         boolean higher = op.token() == UNKNOWN || s.highest() == UNKNOWN || op.token() > s.highest();
         if (free && higher) {
-          out.add(new State(op.session(), op.token(), op.token() == UNKNOWN ? s.highest() : op.token()));
+          out.add(new State(op.session(), op.token(), op.token() == UNKNOWN ? s.highest() : op.token(),
+              op.revocableAt()));
         }
       } else if (s.holder() == op.session() && (s.holderToken() == UNKNOWN || s.holderToken() == op.token())) {
-        out.add(new State(NONE, UNKNOWN, s.highest()));
+        out.add(new State(NONE, UNKNOWN, s.highest(), Long.MAX_VALUE));
       }
       return out;
     }

@@ -65,6 +65,31 @@ class LinearizabilityCheckerTest {
   }
 
   @Test
+  void aGrantMayPassOnOnceItsMaxHoldRanOut() {
+    // w1's session was alive throughout, but its grant asked for a 500 ms max hold
+    History h = new Histories()
+        .keepalive("w1", 16 * MS, 15 * MS, 10_000)
+        .acquireWithMaxHold("w1", "L1", 0, 10 * MS, 5, 500)
+        .acquire("w2", "L1", 5 * MS, 450 * MS, 9)
+        .release("w1", "L1", 600 * MS, 605 * MS, 5, "fail")
+        .build();
+    Verdict v = LinearizabilityChecker.check(h);
+    assertTrue(v.valid(), v.toString());
+  }
+
+  @Test
+  void catchesAGrantTakenBackBeforeItsMaxHold() {
+    History h = new Histories()
+        .keepalive("w1", 16 * MS, 15 * MS, 10_000)
+        .acquireWithMaxHold("w1", "L1", 0, 10 * MS, 5, 500)
+        .acquire("w2", "L1", 5 * MS, 300 * MS, 9)
+        .release("w1", "L1", 600 * MS, 605 * MS, 5, "fail")
+        .build();
+    Verdict v = LinearizabilityChecker.check(h);
+    assertFalse(v.valid(), v.toString());
+  }
+
+  @Test
   void catchesATokenThatDoesNotIncrease() {
     History h = new Histories()
         .acquire("w1", "L1", 0, 10, 9).release("w1", "L1", 20, 30, 9, "ok")

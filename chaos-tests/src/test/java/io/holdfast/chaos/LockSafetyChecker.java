@@ -20,6 +20,10 @@ import java.util.Map;
  *   <li><b>no overlapping certain holds</b>: a holder certainly held a key from its acquire's
  *       {@code ok} until the invoke of a release that returned {@code ok} (the server confirmed
  *       it still held it then). Two such intervals for one key must not overlap.
+ *   <li><b>no valid lease after a newer grant</b>: a lease that says it is valid at
+ *       {@code checked_t} ({@code lease-valid}) must not have seen a grant of its key with a higher
+ *       token answered before then: that grant means the lease's own had ended (revoked at its
+ *       max hold, its session expired), and the client promises to stop saying valid by then.
  * </ol>
  *
  * <p>What it does not do: acquires that ended {@code info} and holds that ended by expiry give no
@@ -104,8 +108,26 @@ public final class LockSafetyChecker {
         }
       }
     }
+    // 4. no valid lease after a newer grant of its key was answered
+    int validChecks = 0;
+    for (Op seen : history.ops()) {
+      if (!seen.f().equals("lease-valid")) {
+        continue;
+      }
+      validChecks++;
+      long token = seen.longValue("token");
+      long checkedT = seen.longValue("checked_t");
+      for (Operation g : perKey.getOrDefault(seen.key(), List.of())) {
+        if (g.completion().longValue("token") > token && g.endT() < checkedT) {
+          problems.add(seen.proc() + "'s lease on " + seen.key() + " (token " + token + ") said valid at " + checkedT
+              + ", after " + describe(g) + " was answered");
+          break;
+        }
+      }
+    }
     return new Verdict("lock-safety", problems.isEmpty(), problems,
-        grants.size() + " ok acquires on " + perKey.size() + " keys, " + holdCount + " certain holds");
+        grants.size() + " ok acquires on " + perKey.size() + " keys, " + holdCount + " certain holds, "
+        + validChecks + " valid-lease checks");
   }
 
   private static String describe(Operation o) {

@@ -25,6 +25,30 @@ class LockSafetyCheckerTest {
   }
 
   @Test
+  void aLeaseValidUntilTheNextGrantIsValid() {
+    // w1's lease, revoked at its max hold, said valid at 20; w2's grant came back at 30.
+    History h = new Histories()
+        .acquire("w1", "L1", 0, 10, 5).leaseValid("w1", "L1", 20, 5)
+        .acquire("w2", "L1", 5, 30, 9).leaseValid("w2", "L1", 40, 9)
+        .leaseValid("w3", "L2", 50, 1)
+        .build();
+    Verdict v = LockSafetyChecker.check(h);
+    assertTrue(v.valid(), v.toString());
+  }
+
+  @Test
+  void catchesALeaseThatSaysValidAfterANewerGrant() {
+    History h = new Histories()
+        .acquire("w1", "L1", 0, 10, 5)
+        .acquire("w2", "L1", 5, 30, 9)
+        .leaseValid("w1", "L1", 35, 5)
+        .build();
+    Verdict v = LockSafetyChecker.check(h);
+    assertFalse(v.valid());
+    assertTrue(v.problems().get(0).contains("said valid at 35"), v.toString());
+  }
+
+  @Test
   void catchesADuplicateToken() {
     History h = new Histories()
         .acquire("w1", "L1", 0, 10, 5).release("w1", "L1", 20, 30, 5, "ok")

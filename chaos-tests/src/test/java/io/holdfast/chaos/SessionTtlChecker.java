@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
  * entry names {@code held_key}): if someone was waiting for the lock, it must be granted to another
  * process within the holder's newest acknowledged keepalive send before the pause + TTL +
  * {@code reclaimBound}. Checked only while the holder was still paused at that deadline.
+ *
+ * <p>A grant asked for with a max hold may also pass on once that hold has run out.
  */
 public final class SessionTtlChecker {
   /** Expiry scan, failover grace, one renewal checkpoint, an election: 4 s covers them. */
@@ -63,7 +65,8 @@ public final class SessionTtlChecker {
         Operation prev = list.get(i - 1);
         Operation next = list.get(i);
         String p = SessionFacts.sessionOf(prev.invoke());
-        if (p.equals(SessionFacts.sessionOf(next.invoke())) || releasedBefore(ops, prev, next.completion().t())) {
+        if (p.equals(SessionFacts.sessionOf(next.invoke())) || releasedBefore(ops, prev, next.completion().t())
+            || maxHoldRanOut(prev, next.completion().t())) {
           continue;
         }
         SessionFacts.Facts f = facts.get(p);
@@ -85,6 +88,17 @@ public final class SessionTtlChecker {
       }
     }
     return checked;
+  }
+
+  /**
+   * Whether {@code grant} asked for a max hold that had run out by {@code t}: counted from its
+   * invoke (the grant came later), less the tolerance. The cluster takes such a grant back with
+   * its session alive.
+   */
+  static boolean maxHoldRanOut(Operation grant, long t) {
+    long maxHoldMs = grant.invoke().longValue("max_hold_ms");
+    return maxHoldMs > 0
+        && t >= grant.invoke().t() + TimeUnit.MILLISECONDS.toNanos(maxHoldMs) - SessionFacts.TOLERANCE_NANOS;
   }
 
   /** Whether {@code grant}'s process invoked a release of it before {@code t} that did not fail. */

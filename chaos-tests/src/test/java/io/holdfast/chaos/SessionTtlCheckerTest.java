@@ -38,6 +38,26 @@ class SessionTtlCheckerTest {
   }
 
   @Test
+  void aTakeoverAfterTheHoldersMaxHoldIsFine() {
+    // w1's session was alive, but its grant asked for a 2 s max hold, which ran out by 3 s
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquireWithMaxHold("w1", "L1", 1 * S, 1 * S + 10, 5, 2_000)
+        .acquire("w2", "L1", 2 * S, 3 * S + 50_000_000L, 9)
+        .release("w1", "L1", 6 * S, 6 * S + 10, 5, "fail")
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertTrue(v.valid(), v.toString());
+    h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquireWithMaxHold("w1", "L1", 1 * S, 1 * S + 10, 5, 2_000)
+        .acquire("w2", "L1", 2 * S, 2 * S + 500_000_000L, 9) // before the max hold, with the session alive
+        .release("w1", "L1", 6 * S, 6 * S + 10, 5, "fail")
+        .build();
+    assertFalse(SessionTtlChecker.check(h).valid());
+  }
+
+  @Test
   void aTakeoverAfterTheHoldersClientGaveUpIsFine() {
     // w1's client declared the session expired at 7.4 s (TTL less its margin) and closed it; w2
     // got the lock at 7.8 s; w1's loop, blocked in a release, noticed only at 9 s.
