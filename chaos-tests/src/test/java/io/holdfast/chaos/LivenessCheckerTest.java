@@ -40,6 +40,28 @@ class LivenessCheckerTest {
   }
 
   @Test
+  void aReleaseRefusedAfterItsMaxHoldRanOutIsNotAFailure() {
+    long s = 1_000_000_000L;
+    Histories h = mostlyOk(40, 0, 1_000);
+    for (int i = 0; i < 20; i++) {
+      long t = 2 * s + i * s;
+      // a 300 ms max hold, released 500 ms after the acquire: the cluster had taken it back
+      h.acquireWithMaxHold("w3", "L2", t, t + 10, 100 + i, 300).release("w3", "L2", t + s / 2, t + s / 2 + 5, 100 + i,
+          "fail");
+    }
+    Verdict v = LivenessChecker.checkRecovery(h.build(), 100, 500, 0.95, 30);
+    assertTrue(v.valid(), v.toString());
+    // refused before its max hold could have run out: a failure
+    Histories early = mostlyOk(40, 0, 1_000);
+    for (int i = 0; i < 20; i++) {
+      long t = 2 * s + i * s;
+      early.acquireWithMaxHold("w3", "L2", t, t + 10, 100 + i, 3_000).release("w3", "L2", t + s / 2, t + s / 2 + 5,
+          100 + i, "fail");
+    }
+    assertFalse(LivenessChecker.checkRecovery(early.build(), 100, 500, 0.95, 30).valid());
+  }
+
+  @Test
   void tooFewOperationsIsNotAPass() {
     History h = mostlyOk(5, 0, 1_000).build();
     assertFalse(LivenessChecker.checkRecovery(h, 100, 500, 0.95, 30).valid());
