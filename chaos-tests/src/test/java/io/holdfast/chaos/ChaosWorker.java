@@ -199,8 +199,12 @@ public final class ChaosWorker {
     if (maxHoldMs == 0) {
       return session.lock(key, wait);
     }
+    var acquire = session.lockAsync(key, LockOptions.waitUpTo(wait).withMaxHold(Duration.ofMillis(maxHoldMs)));
     try {
-      return session.lockAsync(key, LockOptions.waitUpTo(wait).withMaxHold(Duration.ofMillis(maxHoldMs))).get();
+      return acquire.get();
+    } catch (InterruptedException e) {
+      acquire.cancel(true); // as the blocking call does: withdrawn, and a grant that raced in given back
+      throw e;
     } catch (java.util.concurrent.ExecutionException e) {
       if (e.getCause() instanceof RuntimeException r) {
         throw r;

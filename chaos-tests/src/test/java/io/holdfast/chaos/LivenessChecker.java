@@ -46,7 +46,8 @@ public final class LivenessChecker {
       }
       if (o.f().equals("release") && o.outcome().equals("fail")) {
         Operation grant = grants.get(o.proc() + "|" + o.key() + "|" + o.invoke().longValue("token"));
-        if (grant != null && SessionTtlChecker.maxHoldRanOut(grant, o.invoke().t())) {
+        // By its answer: the revocation may have reached the leader before a release invoked just before it.
+        if (grant != null && SessionTtlChecker.maxHoldRanOut(grant, o.endT())) {
           continue; // the cluster took the grant back at its max hold, as asked: nothing was unavailable
         }
       }
