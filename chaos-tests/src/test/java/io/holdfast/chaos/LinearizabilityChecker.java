@@ -37,8 +37,10 @@ import java.util.concurrent.TimeUnit;
  * its own: it keeps the search narrow, and it can only make the checker more lenient.
  *
  * <p><b>Max hold.</b> A grant asked for with a max hold may also pass on without a release once
- * that long has gone by since its acquire was invoked (less the same tolerance): the cluster counts
- * the hold from the grant, which came after the invoke, on a clock no faster than real time.
+ * that long has gone by since it could first have been made (less the same tolerance): after its
+ * acquire's invoke, and after the lock could have become free (the call of the release before it,
+ * or when the holder before it could have ended). The cluster counts the hold from the grant, on a
+ * clock no faster than real time.
  *
  * <p>The search explores at most {@code budget} states per key; running out is a failure ("could
  * not decide"), never a pass.
@@ -53,11 +55,14 @@ public final class LinearizabilityChecker {
   enum Kind { ACQUIRE, RELEASE }
 
   /** One operation on a key; {@code ret == Long.MAX_VALUE} for an indeterminate one. */
-  /** {@code revocableAt}: for an acquire with a max hold, when its grant may be taken back. */
-  record LinOp(Kind kind, int session, long call, long ret, long token, boolean maybe, long revocableAt, String label) {}
+  /** {@code maxHoldNanos}: for an acquire that asked for a max hold (0: none). */
+  record LinOp(Kind kind, int session, long call, long ret, long token, boolean maybe, long maxHoldNanos, String label) {}
 
-  /** {@code holderRevocableAt}: when the cluster may take the holder's grant back (max hold). */
-  record State(int holder, long holderToken, long highest, long holderRevocableAt) {}
+  /**
+   * {@code since}: while held, the earliest the cluster may take the holder's grant back (its max
+   * hold; MAX_VALUE without one); while free, the earliest it may have become free.
+   */
+  record State(int holder, long holderToken, long highest, long since) {}
 
   private record Seen(BitSet done, State state) {}
 
@@ -102,12 +107,9 @@ public final class LinearizabilityChecker {
           : o.invoke().longValue("token");
       String label = o.proc() + " " + o.f() + " " + o.outcome() + (token == UNKNOWN ? "" : " token " + token) + " ["
           + o.invoke().t() + ".." + (maybe ? "" : o.completion().t()) + "]";
-      // The grant came after the invoke, and the cluster counts a max hold on a clock no faster than real time.
-      long maxHoldMs = kind == Kind.ACQUIRE ? o.invoke().longValue("max_hold_ms") : 0;
-      long revocableAt = maxHoldMs > 0
-          ? o.invoke().t() + TimeUnit.MILLISECONDS.toNanos(maxHoldMs) - SessionFacts.TOLERANCE_NANOS : Long.MAX_VALUE;
+      long maxHoldMs = kind == Kind.ACQUIRE ? Math.max(0, o.invoke().longValue("max_hold_ms")) : 0;
       perKey.computeIfAbsent(o.key(), k -> new ArrayList<>()).add(new LinOp(kind, id, o.invoke().t(),
-          maybe ? Long.MAX_VALUE : o.completion().t(), token, maybe, revocableAt, label));
+          maybe ? Long.MAX_VALUE : o.completion().t(), token, maybe, TimeUnit.MILLISECONDS.toNanos(maxHoldMs), label));
     }
     List<String> problems = new ArrayList<>();
     long states = 0;
@@ -154,7 +156,7 @@ public final class LinearizabilityChecker {
       RuntimeException[] failed = new RuntimeException[1];
       Thread t = new Thread(null, () -> {
         try {
-          out[0] = dfs(new BitSet(ops.size()), 0, new State(NONE, UNKNOWN, UNKNOWN, Long.MAX_VALUE));
+          out[0] = dfs(new BitSet(ops.size()), 0, new State(NONE, UNKNOWN, UNKNOWN, Long.MIN_VALUE));
         } catch (OutOfBudget e) {
           out[0] = null;
         } catch (RuntimeException e) {
@@ -214,16 +216,25 @@ public final class LinearizabilityChecker {
         out.add(s); // never took effect (tried first: it constrains the least)
       }
       if (op.kind() == Kind.ACQUIRE) {
-        boolean free = s.holder() == NONE
-            || s.holder() != op.session() && op.ret() >= earliestEnd.get(s.holder()) // the holder's session ended
-            || op.ret() >= s.holderRevocableAt(); // or its grant's max hold ran out
+        boolean free;
+        long freeFrom; // the earliest the lock may have become free
+        if (s.holder() == NONE) {
+          free = true;
+          freeFrom = s.since();
+        } else {
+          long ended = s.holder() != op.session() ? earliestEnd.get(s.holder()) : Long.MAX_VALUE; // its session
+          freeFrom = Math.min(ended, s.since()); // or its grant's max hold ran out
+          free = op.ret() >= freeFrom;
+        }
         boolean higher = op.token() == UNKNOWN || s.highest() == UNKNOWN || op.token() > s.highest();
         if (free && higher) {
-          out.add(new State(op.session(), op.token(), op.token() == UNKNOWN ? s.highest() : op.token(),
-              op.revocableAt()));
+          // Granted after its invoke and once the lock was free; the hold counts from then.
+          long revocableAt = op.maxHoldNanos() == 0 ? Long.MAX_VALUE
+              : Math.max(op.call(), freeFrom) + op.maxHoldNanos() - SessionFacts.TOLERANCE_NANOS;
+          out.add(new State(op.session(), op.token(), op.token() == UNKNOWN ? s.highest() : op.token(), revocableAt));
         }
       } else if (s.holder() == op.session() && (s.holderToken() == UNKNOWN || s.holderToken() == op.token())) {
-        out.add(new State(NONE, UNKNOWN, s.highest(), Long.MAX_VALUE));
+        out.add(new State(NONE, UNKNOWN, s.highest(), op.call()));
       }
       return out;
     }

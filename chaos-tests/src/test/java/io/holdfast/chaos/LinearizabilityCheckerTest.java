@@ -90,6 +90,29 @@ class LinearizabilityCheckerTest {
   }
 
   @Test
+  void aWaitedGrantsMaxHoldCountsFromWhenTheLockWasFree() {
+    // w2 waited from 10 ms for w1's release (called at 3 s), with a 500 ms max hold; w3's grant
+    // returned at 3.2 s, while w2 was alive and its hold could not have run out before 3.4 s
+    Histories h = new Histories()
+        .keepalive("w2", 3_010 * MS, 3_000 * MS, 10_000)
+        .acquire("w1", "L1", 0, 5 * MS, 5)
+        .acquireWithMaxHold("w2", "L1", 10 * MS, 3_050 * MS, 9, 500)
+        .release("w1", "L1", 3_000 * MS, 3_005 * MS, 5, "ok")
+        .acquire("w3", "L1", 3_100 * MS, 3_200 * MS, 12);
+    Verdict v = LinearizabilityChecker.check(h.build());
+    assertFalse(v.valid(), v.toString());
+    // the same with w3's grant at 3.5 s: fine
+    h = new Histories()
+        .keepalive("w2", 3_010 * MS, 3_000 * MS, 10_000)
+        .acquire("w1", "L1", 0, 5 * MS, 5)
+        .acquireWithMaxHold("w2", "L1", 10 * MS, 3_050 * MS, 9, 500)
+        .release("w1", "L1", 3_000 * MS, 3_005 * MS, 5, "ok")
+        .acquire("w3", "L1", 3_100 * MS, 3_500 * MS, 12);
+    v = LinearizabilityChecker.check(h.build());
+    assertTrue(v.valid(), v.toString());
+  }
+
+  @Test
   void catchesATokenThatDoesNotIncrease() {
     History h = new Histories()
         .acquire("w1", "L1", 0, 10, 9).release("w1", "L1", 20, 30, 9, "ok")
