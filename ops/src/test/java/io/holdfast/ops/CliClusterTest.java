@@ -147,6 +147,34 @@ class CliClusterTest {
   }
 
   @Test
+  void aRunThatWaitedCountsItsMaxHoldFromTheGrant() throws Exception {
+    Path done = dir.resolve("waited-" + System.nanoTime());
+    Process first = spawn("lock", "run", "maxhold/run", "--endpoints", endpoints, "--", "sleep", "600");
+    Process second = null;
+    try {
+      awaitState("maxhold/run", "HELD", Duration.ofSeconds(30));
+      // It waits longer than its max hold before the lock is its: counted from its request, the
+      // lease would be over before the grant, and the command stopped as soon as it began.
+      second = spawn("lock", "run", "maxhold/run", "--endpoints", endpoints, "--wait", "60s", "--max-hold", "3s",
+          "--", "sh", "-c", "sleep 1; echo $HOLDFAST_FENCING_TOKEN > " + done);
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (lock("maxhold/run").get("waiters").size() == 0 && System.nanoTime() < end) {
+        Thread.sleep(50);
+      }
+      Thread.sleep(4_000);
+      first.destroy(); // SIGTERM: the command stops and the lock is released
+      assertTrue(second.waitFor(30, TimeUnit.SECONDS), "the waiting run got the lock and finished");
+      assertEquals(0, second.exitValue(), "its command ran to the end within its 3 s max hold");
+      assertTrue(Files.exists(done));
+    } finally {
+      killTree(first);
+      if (second != null) {
+        killTree(second);
+      }
+    }
+  }
+
+  @Test
   void revokeIsTheSafeBypass() throws Exception {
     Process node7 = spawn("lock", "run", "fleet/revoke", "--endpoints", endpoints, "--ttl", "6s", "--client-name",
         "node-7", "--", "sleep", "600");
