@@ -64,6 +64,8 @@ public final class HoldfastServer implements AutoCloseable {
   private final RenewalCheckpointer checkpointer;
   private final ExecutorService responseExecutor;
   private final ExecutorService callExecutor;
+  /** Writes watch events to their streams, off the apply thread (see WatchHub). */
+  private final ExecutorService watchSender = Executors.newFixedThreadPool(2, named("holdfast-watch-send"));
   private final ScheduledExecutorService timers;
   /** Its own thread: a disk that hangs must not hold up the timers of waits and sessions. */
   private final ScheduledExecutorService storageProbe =
@@ -164,7 +166,7 @@ public final class HoldfastServer implements AutoCloseable {
     metrics.bind(raft);
     metrics.watchDisk(config.raftLogDir());
     stateMachine.addObserver(waiters);
-    this.watches = new WatchHub(stateMachine, config.watchHistory());
+    this.watches = new WatchHub(stateMachine, config.watchHistory(), watchSender);
     stateMachine.addObserver(watches);
     registry.gauge("holdfast_watch_streams", () -> watches::subscriberCount);
     raft.countForwardsWith(registry.counter("holdfast_commands_forwarded_to_leader"));
@@ -517,6 +519,7 @@ public final class HoldfastServer implements AutoCloseable {
     storageProbe.shutdownNow();
     responseExecutor.shutdownNow();
     callExecutor.shutdownNow();
+    watchSender.shutdownNow();
     if (clientTls != null) {
       clientTls.close();
     }

@@ -74,6 +74,8 @@ public final class WatchHub implements StateObserver {
     /** Live responses not yet handed to gRPC: behind the catch-up, or while the stream has no room. */
     private final ConcurrentLinkedQueue<WatchResponse> queued = new ConcurrentLinkedQueue<>();
     private final AtomicLong queuedBytes = new AtomicLong();
+    /** Set while a pump for live responses waits on the sender (cleared before it runs, so none is missed). */
+    private final AtomicBoolean pumpScheduled = new AtomicBoolean();
     /** Held by the one thread that writes to the stream at a time (gRPC's observer is not thread-safe). */
     private final AtomicBoolean sending = new AtomicBoolean();
     /** Why the node ends it; sent by the sender, once. */
@@ -105,8 +107,18 @@ public final class WatchHub implements StateObserver {
         end(unreadLimit());
         return;
       }
-      if (catchUp == null) {
-        pump(); // the apply thread never builds catch-up parts: those go out on gRPC's onReady
+      if (catchUp == null && pumpScheduled.compareAndSet(false, true)) {
+        // Not on the apply thread, which holds the state lock: a thousand watchers of a large
+        // value would have it encode and copy each response in turn, with every write waiting.
+        // Catch-up parts go out on gRPC's onReady, likewise never here.
+        try {
+          sender.execute(() -> {
+            pumpScheduled.set(false);
+            pump();
+          });
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+          pumpScheduled.set(false);
+        }
       }
     }
 
@@ -148,8 +160,11 @@ public final class WatchHub implements StateObserver {
             }
             out.onNext(next);
           }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+          // This watcher's stream is in an unknown state (an Error from gRPC's write, say): it goes,
+          // the others and the thread do not. The client resumes from its position.
           gone();
+          LOG.warn("A watch stream failed while sending; ended it", e);
         } finally {
           sending.set(false);
         }
@@ -191,8 +206,11 @@ public final class WatchHub implements StateObserver {
     return false;
   }
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(WatchHub.class);
+
   private final StateReader state;
   private final int capacity;
+  private final java.util.concurrent.Executor sender;
   private final ArrayDeque<Batch> history = new ArrayDeque<>(); // guarded by the state lock
   private long historyBytes;
   private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
@@ -206,9 +224,11 @@ public final class WatchHub implements StateObserver {
   /** Why this node serves no watches now (it lost touch with the leader), or null. */
   private volatile String outOfTouch;
 
-  public WatchHub(StateReader state, int capacity) {
+  /** {@code sender} writes live responses to the streams: never the apply thread. */
+  public WatchHub(StateReader state, int capacity, java.util.concurrent.Executor sender) {
     this.state = state;
     this.capacity = capacity;
+    this.sender = sender;
   }
 
   @Override

@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Test;
 
 class WatchHubTest {
   private TestLog log = new TestLog();
-  private WatchHub hub = new WatchHub(reader(log.state()), 100);
+  /** Sends as the node's sender pool would, run by the test when it chooses (see {@link #sendQueued}). */
+  private final java.util.ArrayDeque<Runnable> sends = new java.util.ArrayDeque<>();
+  private WatchHub hub = new WatchHub(reader(log.state()), 100, sends::add);
   private final Collected watcher = new Collected();
 
   /** The hub reads the same state the test log applies to, as a node's hub reads its state machine's. */
@@ -39,10 +41,68 @@ class WatchHubTest {
     return new Command.Put(id, key, value.getBytes(StandardCharsets.UTF_8), -1, "", 0, 0);
   }
 
-  /** Applies one log entry holding {@code commands} and hands its events to the hub. */
+  /** Applies one log entry holding {@code commands} and hands its events to the hub, then lets the sender run. */
   private void applyBatch(Command... commands) {
+    applyOnly(commands);
+    sendQueued();
+  }
+
+  /** What apply does: hands the entry's events to the hub, and nothing more. */
+  private void applyOnly(Command... commands) {
     log.apply(new Command.Batch(List.of(commands)));
     hub.onApplied(log.events());
+  }
+
+  private void sendQueued() {
+    Runnable r;
+    while ((r = sends.poll()) != null) {
+      r.run();
+    }
+  }
+
+  /**
+   * Apply holds the state lock: with a thousand watchers of a large value it would encode and copy
+   * every response while the node's writes waited. It only queues them; the sender writes.
+   */
+  @Test
+  void applyHandsLiveEventsToTheSenderAndWritesNoStream() {
+    Collected other = new Collected();
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), watcher);
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), other);
+    int before = watcher.sent.size();
+
+    applyOnly(put("p1", "cfg/a", "v1"));
+    applyOnly(put("p2", "cfg/a", "v2"));
+    assertEquals(before, watcher.sent.size(), "nothing written on the applying thread");
+    assertEquals(2, sends.size(), "one send queued per watcher, however many entries wait for it");
+
+    sendQueued();
+    assertEquals(List.of("v1", "v2"), watcher.live().stream().map(r -> r.getEvents(0).getKv().getValue().toStringUtf8())
+        .toList(), "in order");
+    assertEquals(2, other.live().size());
+  }
+
+  /** An Error while writing one watcher's stream (gRPC rethrows one from its write) ends that watcher only. */
+  @Test
+  void anErrorWritingOneStreamEndsThatWatcherOnly() {
+    Collected failing = new Collected() {
+      @Override
+      public void onNext(WatchResponse value) {
+        if (!value.getSnapshot()) {
+          throw new OutOfMemoryError("Direct buffer memory");
+        }
+        super.onNext(value);
+      }
+    };
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), failing);
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").build(), watcher);
+    assertEquals(2, hub.subscriberCount());
+
+    applyBatch(put("p1", "cfg/a", "v1"));
+    assertEquals(1, watcher.live().size(), "the other watcher got the entry");
+    assertEquals(1, hub.subscriberCount(), "the failed one is gone");
+    applyBatch(put("p2", "cfg/a", "v2"));
+    assertEquals(2, watcher.live().size());
   }
 
   @Test
@@ -199,7 +259,7 @@ class WatchHubTest {
 
     // The restored cluster continues from the backup's index, one epoch on.
     log = new TestLog(restored);
-    hub = new WatchHub(reader(restored), 100);
+    hub = new WatchHub(reader(restored), 100, sends::add);
     applyBatch(put("n1", "cfg/new", "new"));
     Collected resumed = new Collected();
     hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("cfg/").setAfterIndex(oldPosition).build(), resumed);
@@ -293,7 +353,7 @@ class WatchHubTest {
   }
 
   /** Records what the hub sends; the first message is the (empty) starting state. */
-  private static final class Collected extends ServerCallStreamObserver<WatchResponse> {
+  private static class Collected extends ServerCallStreamObserver<WatchResponse> {
     final List<WatchResponse> sent = new ArrayList<>();
     boolean ready = true;
     /** When not negative: messages the stream takes before it has no room (a client that reads slowly). */
