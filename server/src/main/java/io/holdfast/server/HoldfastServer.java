@@ -209,6 +209,10 @@ public final class HoldfastServer implements AutoCloseable {
         .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION)
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
+        // A client host that vanished without closing its connection (powered off, cut off) would
+        // keep its watch streams and their connection slots here for TCP's two hours.
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .keepAliveTimeout(10, TimeUnit.SECONDS)
         .build();
   }
 

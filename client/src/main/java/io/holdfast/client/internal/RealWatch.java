@@ -34,6 +34,8 @@ public final class RealWatch implements Watch {
   private volatile long lastIndex;
   private volatile boolean closed;
   private ClientCallStreamObserver<WatchRequest> call; // guarded by this
+  /** Where the next stream goes; null: the client's current endpoint. A watch's own, so that its failures do not move the client's calls. */
+  private String endpoint; // guarded by this
   private int failures; // guarded by this
   /** The batch the listener last threw on, and how many times in a row. */
   private long failingIndex = -1; // guarded by this
@@ -55,7 +57,10 @@ public final class RealWatch implements Watch {
     if (closed) {
       return;
     }
-    String endpoint = caller.endpoints().current();
+    if (endpoint == null || !caller.endpoints().all().contains(endpoint)) {
+      endpoint = caller.endpoints().current();
+    }
+    String endpoint = this.endpoint;
     WatchRequest req = WatchRequest.newBuilder().addAllLockPrefixes(lockPrefixes).addAllKeyPrefixes(keyPrefixes)
         .setAfterIndex(lastIndex).build();
     WatchServiceGrpc.newStub(caller.endpoints().channel(endpoint)).watch(req,
@@ -122,17 +127,18 @@ public final class RealWatch implements Watch {
 
           @Override
           public void onError(Throwable t) {
-            failed(endpoint, t);
+            failed(endpoint, t, abandoned);
           }
 
           @Override
           public void onCompleted() {
-            failed(endpoint, null);
+            failed(endpoint, null, abandoned);
           }
         });
   }
 
-  private void failed(String endpoint, Throwable t) {
+  /** {@code ownCancel}: this watch cancelled the stream (its listener threw); the node is not to blame. */
+  private void failed(String endpoint, Throwable t, boolean ownCancel) {
     if (closed) {
       return;
     }
@@ -144,17 +150,40 @@ public final class RealWatch implements Watch {
       return;
     }
     long delay;
+    int inARow;
     synchronized (this) {
       failures++;
+      inARow = failures;
       delay = Math.min(2_000, 50L << Math.min(6, failures - 1));
+      boolean unreachable = t instanceof io.grpc.StatusRuntimeException e
+          && e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE;
+      if (unreachable) {
+        // The node is down or cut off: the client's own calls should move on too.
+        caller.endpoints().failed(endpoint);
+        this.endpoint = null;
+      } else if (!ownCancel) {
+        // Ended by the node (a reader too slow, its limit of watches, out of touch with the
+        // leader): the next node may serve it, and the client's calls stay where they are.
+        this.endpoint = nextAfter(endpoint);
+      }
     }
-    caller.endpoints().failed(endpoint);
-    LOG.debug("watch on {} ended ({}); resuming after index {} in {} ms", endpoint, t, lastIndex, delay);
+    if (inARow == 5 || inARow % 50 == 0) {
+      LOG.warn("watch could not resume after index {} in {} tries; the last, on {}, ended with {}", lastIndex,
+          inARow, endpoint, t == null ? "the stream completed" : t.toString());
+    } else {
+      LOG.debug("watch on {} ended ({}); resuming after index {} in {} ms", endpoint, t, lastIndex, delay);
+    }
     try {
       caller.scheduler().schedule(this::open, delay, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException clientClosed) {
       closed = true;
     }
+  }
+
+  private String nextAfter(String endpoint) {
+    List<String> all = caller.endpoints().all();
+    int i = all.indexOf(endpoint);
+    return all.isEmpty() ? null : all.get((i + 1) % all.size());
   }
 
   static WatchBatch batch(WatchResponse r) {

@@ -45,12 +45,7 @@ public final class WatchPublisher implements Flow.Publisher<WatchBatch> {
           @Override
           public void cancel() {
             s.cancel();
-            cancelled.set(true);
-            Watch w = watch.get();
-            if (w != null) {
-              w.close();
-            }
-            buffer.close();
+            stopWatching();
           }
         });
       }
@@ -60,14 +55,27 @@ public final class WatchPublisher implements Flow.Publisher<WatchBatch> {
         subscriber.onNext(item);
       }
 
+      // The subscription also ends this way when the subscriber's onNext throws or it asks for a
+      // bad amount: the watch must stop then too, or its stream and server-side slot stay open.
       @Override
       public void onError(Throwable t) {
+        stopWatching();
         subscriber.onError(t);
       }
 
       @Override
       public void onComplete() {
+        stopWatching();
         subscriber.onComplete();
+      }
+
+      private void stopWatching() {
+        cancelled.set(true);
+        Watch w = watch.get();
+        if (w != null) {
+          w.close();
+        }
+        buffer.close();
       }
     });
     Watch w = core.watch(lockPrefixes, keyPrefixes, afterIndex, batch -> {
