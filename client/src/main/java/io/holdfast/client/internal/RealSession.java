@@ -89,6 +89,16 @@ public final class RealSession implements Session {
   private final Map<String, CompletableFuture<?>> gates = new java.util.HashMap<>(); // guarded by claims
   /** Locks whose wait an acquire that gave up left to other claimants (see withdraw). */
   private final Set<String> sharedWaits = new java.util.HashSet<>(); // guarded by claims
+  /**
+   * Releases whose every attempt went unanswered, by lock name: applied or not, nobody knows, and one
+   * may still reach the leader. Until a resend of it is answered, the session does not take that
+   * lock again: the cluster would give back the same grant, which the late release then ends while
+   * the new lease still says it is valid.
+   */
+  private final Map<String, DoubtfulRelease> doubtfulReleases = new ConcurrentHashMap<>();
+
+  private record DoubtfulRelease(String requestId, long token) {}
+
   /** Locks whose release as unclaimed was refused, and when to try again (System.nanoTime). */
   private final Map<String, Long> reclaimRefused = new ConcurrentHashMap<>();
   /** Guards the renewal state: the keepalives' sequence and send times, what is unanswered, the local deadline. */
@@ -424,6 +434,16 @@ public final class RealSession implements Session {
     }
     if (state == SessionState.SUSPENDED && isValid()) {
       setState(SessionState.RECONNECTED);
+    }
+    if (r.getAsOfIndex() > 0 && !doubtfulReleases.isEmpty()) {
+      java.util.Map<String, Long> heldNow = new java.util.HashMap<>();
+      r.getHeldLocksList().forEach(h -> heldNow.put(h.getName(), h.getToken()));
+      // A grant that ended never comes back (tokens only grow), so a late release of it ends nothing.
+      doubtfulReleases.forEach((name, doubt) -> {
+        if (doubt.token() <= r.getAsOfIndex() && !Long.valueOf(doubt.token()).equals(heldNow.get(name))) {
+          doubtfulReleases.remove(name, doubt);
+        }
+      });
     }
     if (r.getAsOfIndex() > 0 && (!leases.isEmpty() || r.getHeldLocksCount() > 0)) {
       // The acquires under way are read before the leases: an answered grant joins the leases
@@ -979,6 +999,25 @@ public final class RealSession implements Session {
         }
       }
       long leftNanos = deadline - System.nanoTime();
+      DoubtfulRelease doubt = doubtfulReleases.get(name);
+      if (doubt != null) {
+        if (waitMs >= 0 && leftNanos <= 0) {
+          answered = true;
+          result.completeExceptionally(new io.holdfast.client.ClusterUnavailableException("lock '" + name + "' not asked for: an "
+              + "earlier release of it (token " + doubt.token() + ") is still unanswered, and a grant now could "
+              + "be that same one, ended by the release when it lands"));
+          return;
+        }
+        Duration budget = waitMs < 0 ? caller.retryBudget() : Duration.ofNanos(leftNanos);
+        CompletableFuture<Void> gate;
+        synchronized (claims) {
+          gate = closeGate(name);
+        }
+        openWhenDone(gate, resendDoubtful(name, doubt, budget));
+        // Answered or not, this acquire goes on from the gate: to its own send, or to another resend.
+        gate.whenCompleteAsync((v, err) -> send(), caller.completions());
+        return;
+      }
       if (waitMs >= 0 && leftNanos <= 0) {
         // The wait went by behind this session's own release of the lock: not granted in time.
         answered = true;
@@ -1258,6 +1297,10 @@ public final class RealSession implements Session {
         return null;
       }
       HoldfastException e = Errors.map(err);
+      if (!settles(e) && !isFinal()) {
+        // Recorded before the gate opens (this runs first): the next acquire of the lock sees it.
+        doubtfulReleases.put(lease.name(), new DoubtfulRelease(requestId, lease.token()));
+      }
       if (e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException) {
         throw new LockLostException("lock '" + lease.name() + "' (token " + lease.token() + ") was lost: "
             + e.getMessage(), e);
@@ -1265,6 +1308,31 @@ public final class RealSession implements Session {
       throw e;
     });
     return endsWithTheSession(sent, call, lease);
+  }
+
+  /** Whether a release's failure says how it ended (refused, or the lock not this grant's any more). */
+  private static boolean settles(HoldfastException e) {
+    return e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException
+        || e instanceof LockLostException || e instanceof io.holdfast.client.InvalidArgumentException
+        || e instanceof io.holdfast.client.PermissionDeniedException;
+  }
+
+  /**
+   * Sends a release whose outcome was unknown again, under its request id (the cluster acts on it at
+   * most once); once it is answered, either way, the doubt is over. Fails if it still goes unanswered.
+   */
+  private CompletableFuture<Void> resendDoubtful(String name, DoubtfulRelease doubt, Duration budget) {
+    return caller.call("release " + name + " (outcome unknown)", callTimeout, budget, null,
+        (ch, t) -> LockServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+            .release(ReleaseRequest.newBuilder().setRequestId(doubt.requestId()).setSessionId(id).setLockName(name)
+                .setToken(doubt.token()).setResent(true).build()))
+        .handle((r, err) -> {
+          if (err == null || settles(Errors.map(err))) {
+            doubtfulReleases.remove(name, doubt);
+            return null;
+          }
+          throw Errors.map(err);
+        });
   }
 
   /**

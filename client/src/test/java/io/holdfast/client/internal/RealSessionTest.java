@@ -246,6 +246,79 @@ class RealSessionTest {
             Duration.ofSeconds(30))).build();
   }
 
+  /**
+   * One lock, as the cluster keeps it for one session: an acquire while the session holds it gets the
+   * same grant back, a release of the grant frees it, and the next grant has a higher token. While
+   * {@code silent}, releases are taken in and never answered (applied or not, the client cannot tell).
+   */
+  static final class UnansweredRelease extends LockServiceGrpc.LockServiceImplBase {
+    final List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+    volatile boolean silent;
+    private long held;
+    private long next = 9;
+
+    @Override
+    public synchronized void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+      if (held == 0) {
+        held = next++;
+      }
+      calls.add("acquire -> " + held);
+      out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(held).build());
+      out.onCompleted();
+    }
+
+    @Override
+    public synchronized void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
+      calls.add("release " + req.getToken() + (req.getResent() ? " resent" : "") + (silent ? " (no answer)" : ""));
+      if (silent) {
+        return;
+      }
+      if (req.getToken() != held) {
+        out.onError(FakeNode.error(Status.Code.FAILED_PRECONDITION, "NOT_HOLDER"));
+        return;
+      }
+      held = 0;
+      out.onNext(ReleaseResponse.getDefaultInstance());
+      out.onCompleted();
+    }
+  }
+
+  /**
+   * A release that went unanswered may still land. Taking the lock again before it has been
+   * answered would get the same grant back, which the late release would then end under a lease
+   * that says it is valid: so the session sends that release again first, and then gets a grant
+   * of its own.
+   */
+  @Test
+  void aLockIsNotTakenAgainWhileItsLastReleaseIsUnanswered() throws Exception {
+    UnansweredRelease locks = new UnansweredRelease();
+    try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO)
+            .callTimeout(Duration.ofMillis(300))
+            .retryPolicy(RetryPolicy.exponentialJitter(Duration.ofMillis(50), Duration.ofMillis(100),
+                Duration.ofSeconds(1))).build();
+        Session s = client.newSession(Duration.ofSeconds(10))) {
+      LockLease first = s.tryLock("a").orElseThrow();
+      assertEquals(9, first.token());
+      locks.silent = true;
+      org.junit.jupiter.api.Assertions.assertThrows(io.holdfast.client.ClusterUnavailableException.class, first::close);
+      assertTrue(s.isValid());
+
+      // Still unreachable: the lock is not asked for, rather than handed back as it was.
+      org.junit.jupiter.api.Assertions.assertThrows(io.holdfast.client.ClusterUnavailableException.class,
+          () -> s.tryLock("a"));
+      assertFalse(locks.calls.stream().anyMatch(c -> c.startsWith("acquire") && locks.calls.indexOf(c) > 0),
+          locks.calls.toString());
+
+      locks.silent = false;
+      LockLease second = s.tryLock("a").orElseThrow();
+      assertEquals(10, second.token(), "a grant of its own, after the release: " + locks.calls);
+      assertTrue(second.isValid());
+      int acquire = locks.calls.lastIndexOf("acquire -> 10");
+      assertEquals("release 9 resent", locks.calls.get(acquire - 1), locks.calls.toString());
+    }
+  }
+
   /** Grants every acquire and never answers a release, as a cluster that cannot be reached. */
   static final class SilentReleases extends LockServiceGrpc.LockServiceImplBase {
     final AtomicInteger sends = new AtomicInteger();
