@@ -34,7 +34,7 @@ public interface KvClient {
    * Compare-and-set: writes {@code key} only if it is at {@code expectedRevision} (0: absent).
    *
    * @throws RevisionMismatchException otherwise; nothing changed
-   * @throws IllegalArgumentException if {@code expectedRevision} is below -1
+   * @throws IllegalArgumentException if {@code expectedRevision} is negative (an unconditional write is {@link #put})
    */
   long putIfRevision(String key, byte[] value, long expectedRevision);
 

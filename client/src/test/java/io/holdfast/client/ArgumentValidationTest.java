@@ -53,6 +53,8 @@ class ArgumentValidationTest {
       byte[] v = "v".getBytes(StandardCharsets.UTF_8);
       assertThrows(IllegalArgumentException.class, () -> client.kv().putAsync("k", v, -2, "", 0));
       assertThrows(IllegalArgumentException.class, () -> client.kv().putIfRevision("k", v, -7));
+      // -1 is "any" to putAsync; a compare-and-set that read an absent key as -1 must not write blind.
+      assertThrows(IllegalArgumentException.class, () -> client.kv().putIfRevision("k", v, -1));
     }
   }
 

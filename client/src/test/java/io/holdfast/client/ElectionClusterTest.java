@@ -91,6 +91,38 @@ class ElectionClusterTest {
     s2.close();
   }
 
+  /**
+   * One candidacy per session and election: a second campaign would share the first one's grant,
+   * and whichever resigned first would clear the announcement under the other. Once the first
+   * has resigned, the session may campaign again.
+   */
+  @Test
+  void aSessionCampaignsOnceAtATimeInAnElection() throws Exception {
+    Election election = client.election("orchestrators/eu-3");
+    try (Session s = client.newSession(Duration.ofSeconds(10))) {
+      Leadership first = election.campaign(s, "one");
+      IllegalStateException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+          () -> election.campaign(s, "two"));
+      assertTrue(refused.getMessage().contains("already campaigns in or leads election 'orchestrators/eu-3'"),
+          refused.getMessage());
+      assertEquals("one", election.leader().value(), "the refused campaign wrote nothing");
+      first.resign();
+      first.resign(); // a second resign is a no-op
+      Leadership again = election.campaign(s, "three");
+      assertEquals("three", election.leader().value());
+      assertTrue(again.token() > first.token());
+      again.resign();
+    }
+  }
+
+  @Test
+  void anElectionNameTooLongForItsAnnouncementKeyIsRefusedAtOnce() {
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> client.election("e".repeat(250)));
+    assertTrue(e.getMessage().contains("the limit is 249"), e.getMessage());
+    client.election("e".repeat(249)); // fits
+  }
+
   static void awaitLeaderValue(List<Leader> seen, String value) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while ((seen.isEmpty() || !seen.get(seen.size() - 1).value().equals(value)) && System.nanoTime() < end) {

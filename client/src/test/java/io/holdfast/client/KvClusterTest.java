@@ -40,6 +40,25 @@ class KvClusterTest {
     client = CLUSTER.client();
   }
 
+  /**
+   * A lease whose fenced write the cluster refused as stale says it is invalid at once: the refusal
+   * proves its grant over, and the session's next keepalive answer may be seconds away.
+   */
+  @Test
+  void aLeaseWhoseFencedWriteIsRefusedAsStaleIsInvalidAtOnce() throws Exception {
+    try (Session s = client.newSession(Duration.ofSeconds(30))) {
+      LockLease lease = s.lock("kv-test/taken-away");
+      client.kv().putFenced("kv-test/taken-away/state", bytes("v1"), lease);
+      client.admin().revoke("kv-test/taken-away", "test: taken away", 0, false, "test");
+      assertTrue(lease.isValid(), "not known yet");
+      assertThrows(StaleTokenException.class,
+          () -> client.kv().putFenced("kv-test/taken-away/state", bytes("v2"), lease));
+      assertFalse(lease.isValid(), "the refusal proved the grant over");
+      assertEquals("v1", new String(client.kv().get("kv-test/taken-away/state").orElseThrow().value(),
+          StandardCharsets.UTF_8));
+    }
+  }
+
   static byte[] bytes(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }

@@ -53,7 +53,7 @@ final class LeaderTracker {
         now = Leader.NONE;
       } else if (e.kind() == WatchEvent.Kind.KEY_PUT && e.key().equals(key)) {
         // An announcement left by a leader that is gone does not count.
-        now = token != 0 && e.kv().fenceToken() == token
+        now = token != 0 && e.kv().fenceToken() == token && lockName.equals(e.kv().fenceLock())
             ? new Leader(e.kv().valueAsString(), token, session) : Leader.NONE;
       } else if (e.kind() == WatchEvent.Kind.KEY_DELETED && e.key().equals(key)) {
         now = Leader.NONE;

@@ -22,10 +22,21 @@ public final class RealElection implements Election {
   private final String name;
   private final String key;
 
+  /** The cluster's limit on lock names and keys (Names.MAX_LOCK_NAME on the server). */
+  private static final int MAX_NAME = 256;
+  private static final String ANNOUNCEMENT = "/leader";
+
   public RealElection(HoldfastClient client, String name) {
+    // Checked here, not after a campaign has waited its turn and taken the lock: its announcement
+    // key is the name and seven more characters.
+    if (name != null && name.length() + ANNOUNCEMENT.length() > MAX_NAME) {
+      throw new IllegalArgumentException("election name is " + name.length() + " characters long; the limit is "
+          + (MAX_NAME - ANNOUNCEMENT.length()) + ", so that its announcement key '<name>" + ANNOUNCEMENT
+          + "' is a valid key");
+    }
     this.client = client;
     this.name = name;
-    this.key = name + "/leader";
+    this.key = name + ANNOUNCEMENT;
   }
 
   @Override
@@ -35,12 +46,30 @@ public final class RealElection implements Election {
 
   @Override
   public Leadership campaign(Session session, String value) throws InterruptedException {
-    LockLease lease = session.lock(name);
+    // One session, one candidacy per election: a second campaign would be granted the same lock
+    // grant, and two Leaderships on one grant overwrite each other's announcement, and the first
+    // to resign clears it while the other still leads.
+    RealSession.Candidacy candidacy = session instanceof RealSession rs ? rs.candidacy(name) : null;
+    if (candidacy != null && !candidacy.begin()) {
+      throw new IllegalStateException("session " + session.id() + " already campaigns in or leads election '" + name
+          + "'; resign that Leadership first");
+    }
+    LockLease lease;
+    try {
+      lease = session.lock(name);
+    } catch (InterruptedException | RuntimeException e) {
+      endCandidacy(candidacy);
+      throw e;
+    }
     try {
       client.kv().putFenced(key, value.getBytes(StandardCharsets.UTF_8), lease);
     } catch (RuntimeException e) {
       lease.releaseAsync();
+      endCandidacy(candidacy);
       throw e;
+    }
+    if (candidacy != null) {
+      candidacy.leading(lease::isValid);
     }
     return new Leadership() {
       @Override
@@ -63,10 +92,26 @@ public final class RealElection implements Election {
         return lease.isValid();
       }
 
-      /** Releases the lock even when clearing the announcement failed; that failure is still thrown. */
+      /**
+       * Releases the lock even when clearing the announcement failed; that failure is still thrown.
+       * A second caller waits for the first: returned, it has stepped down.
+       */
       @Override
-      public void resign() {
+      public synchronized void resign() {
+        try {
+          stepDown();
+        } finally {
+          endCandidacy(candidacy);
+        }
+      }
+
+      private void stepDown() {
         if (!lease.isValid()) {
+          try {
+            lease.close(); // a lost lease sends nothing; it leaves the session's claims
+          } catch (LockLostException lost) {
+            // already not the leader
+          }
           return;
         }
         RuntimeException failure = null;
@@ -95,11 +140,17 @@ public final class RealElection implements Election {
     };
   }
 
+  private static void endCandidacy(RealSession.Candidacy candidacy) {
+    if (candidacy != null) {
+      candidacy.end();
+    }
+  }
+
   @Override
   public Leader leader() {
     LockDescription lock = client.admin().lock(name);
     Optional<KeyValue> kv = client.kv().get(key);
-    if (!lock.held() || kv.isEmpty() || kv.get().fenceToken() != lock.token()) {
+    if (!lock.held() || kv.isEmpty() || kv.get().fenceToken() != lock.token() || !name.equals(kv.get().fenceLock())) {
       return Leader.NONE; // between a grant and its announcement, or nobody leads
     }
     return new Leader(kv.get().valueAsString(), lock.token(), lock.holderSessionId());

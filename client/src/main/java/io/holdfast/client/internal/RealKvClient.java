@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.holdfast.client.KeyValue;
 import io.holdfast.client.KvClient;
 import io.holdfast.client.LockLease;
+import io.holdfast.client.StaleTokenException;
 import io.holdfast.proto.v1.DeleteRequest;
 import io.holdfast.proto.v1.GetRequest;
 import io.holdfast.proto.v1.KvServiceGrpc;
@@ -39,11 +40,32 @@ final class RealKvClient implements KvClient {
 
   @Override
   public long putFenced(String key, byte[] value, LockLease lease) {
-    return Errors.join(putAsync(key, value, -1, lease.name(), lease.token()));
+    try {
+      return Errors.join(putAsync(key, value, -1, lease.name(), lease.token()));
+    } catch (StaleTokenException e) {
+      throw lost(lease, e);
+    }
+  }
+
+  /**
+   * The cluster refused the lease's token: its grant has ended (tokens are never granted twice), so
+   * the lease stops saying it is valid now rather than at the session's next keepalive answer.
+   */
+  private static StaleTokenException lost(LockLease lease, StaleTokenException e) {
+    if (lease instanceof RealLease real) {
+      real.markLost();
+    }
+    return e;
   }
 
   @Override
   public long putIfRevision(String key, byte[] value, long expectedRevision) {
+    if (expectedRevision < 0) {
+      // -1 is "any revision" to putAsync: here it would make a compare-and-set loop that read an
+      // absent key as -1 overwrite one created meanwhile.
+      throw new IllegalArgumentException("expectedRevision must be 0 (absent) or a revision, got " + expectedRevision
+          + "; for an unconditional write use put");
+    }
     return Errors.join(putAsync(key, value, expectedRevision, "", 0));
   }
 
@@ -84,7 +106,11 @@ final class RealKvClient implements KvClient {
 
   @Override
   public boolean deleteFenced(String key, LockLease lease) {
-    return deleteAsync(key, lease.name(), lease.token());
+    try {
+      return deleteAsync(key, lease.name(), lease.token());
+    } catch (StaleTokenException e) {
+      throw lost(lease, e);
+    }
   }
 
   private boolean deleteAsync(String key, String fenceLock, long fenceToken) {

@@ -99,6 +99,48 @@ public final class RealSession implements Session {
 
   private record DoubtfulRelease(String requestId, long token) {}
 
+  /** Elections this session campaigns in or leads, by name (see {@link #candidacy}). */
+  private final Map<String, Candidacy> candidacies = new java.util.HashMap<>(); // guarded by itself
+
+  /** This session's candidacy in election {@code name}: at most one at a time. */
+  Candidacy candidacy(String name) {
+    return new Candidacy(name);
+  }
+
+  /** One campaign of this session in an election, from its start until it resigns or its lease is lost. */
+  final class Candidacy {
+    private final String election;
+    private volatile java.util.function.BooleanSupplier live = () -> true;
+
+    private Candidacy(String election) {
+      this.election = election;
+    }
+
+    /** False if another candidacy of this session in the election is still campaigning or leading. */
+    boolean begin() {
+      synchronized (candidacies) {
+        Candidacy other = candidacies.get(election);
+        if (other != null && other.live.getAsBoolean()) {
+          return false;
+        }
+        candidacies.put(election, this);
+        return true;
+      }
+    }
+
+    /** It leads: live while {@code valid} says so (a lost lease ends it without a resign). */
+    void leading(java.util.function.BooleanSupplier valid) {
+      live = valid;
+    }
+
+    void end() {
+      live = () -> false;
+      synchronized (candidacies) {
+        candidacies.remove(election, this);
+      }
+    }
+  }
+
   /** Locks whose release as unclaimed was refused, and when to try again (System.nanoTime). */
   private final Map<String, Long> reclaimRefused = new ConcurrentHashMap<>();
   /** Guards the renewal state: the keepalives' sequence and send times, what is unanswered, the local deadline. */

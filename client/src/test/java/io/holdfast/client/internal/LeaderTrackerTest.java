@@ -40,6 +40,18 @@ class LeaderTrackerTest {
     assertNull(t.onBatch(new WatchBatch(10, false, List.of(announced("stale", 5, 10)))), "a gone leader's write");
   }
 
+  /** An announcement fenced by another lock's token is not the leader's, whatever the number. */
+  @Test
+  void anAnnouncementFencedByAnotherLockDoesNotCount() {
+    LeaderTracker t = new LeaderTracker(LOCK, KEY);
+    t.onBatch(new WatchBatch(3, true, List.of()));
+    t.onBatch(new WatchBatch(5, false, List.of(granted(11, 5))));
+    WatchEvent otherLock = new WatchEvent(WatchEvent.Kind.KEY_PUT, "", 0, 0, "", KEY, new KeyValue(KEY,
+        "impostor".getBytes(StandardCharsets.UTF_8), 6, 6, "some/other/lock", 5, Instant.EPOCH));
+    assertNull(t.onBatch(new WatchBatch(6, false, List.of(otherLock))), "still nobody announced");
+    assertEquals(new Leader("a", 5, 11), t.onBatch(new WatchBatch(7, false, List.of(announced("a", 5, 7)))));
+  }
+
   @Test
   void aResumeThatGetsASnapshotForgetsAGrantTheSnapshotDoesNotList() {
     LeaderTracker t = new LeaderTracker(LOCK, KEY);
