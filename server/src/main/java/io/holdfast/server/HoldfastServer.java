@@ -153,8 +153,8 @@ public final class HoldfastServer implements AutoCloseable {
     });
     stateMachine.onUnappliable(cause -> {
       try {
-        timers.execute(() -> stopAfter("could not apply its Raft log (see the error above); it stops, so that its "
-            + "state never differs from the others'. Upgrade its binary, then start it again"));
+        timers.execute(() -> stopAfter("could not apply its Raft log; it stops, so that its state never differs "
+            + "from the others'. " + cause.getMessage()));
       } catch (java.util.concurrent.RejectedExecutionException stopping) {
         // already closing: nothing left to stop
       }

@@ -14,7 +14,8 @@ public final class CommandCodec {
   private CommandCodec() {}
 
   /** A decoded log entry payload; {@code applyRules}: see LogEntry.RULES (0 in entries from before them). */
-  public record Decoded(long leaderTimeMs, Command command, int applyRules) {}
+  /** {@code fencingEpoch}: the writing leader's, or -1 in entries from before leaders said it. */
+  public record Decoded(long leaderTimeMs, Command command, int applyRules, long fencingEpoch) {}
 
   public static byte[] encode(Command c, long leaderTimeMs) {
     return toProto(c).setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
@@ -36,7 +37,8 @@ public final class CommandCodec {
 
   public static Decoded decode(byte[] bytes) throws InvalidProtocolBufferException {
     var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
-    return new Decoded(p.getLeaderTimeMs(), fromProto(p), p.getApplyRules());
+    return new Decoded(p.getLeaderTimeMs(), fromProto(p), p.getApplyRules(),
+        p.hasFencingEpoch() ? p.getFencingEpoch() : -1);
   }
 
   /**
@@ -49,6 +51,13 @@ public final class CommandCodec {
         .setApplyRules(Math.min(rules, supportedRules)).build().toByteArray();
   }
 
+  /** As above, with the leader's fencing epoch, which every member checks against its own. */
+  public static byte[] stamp(byte[] bytes, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch)
+      throws InvalidProtocolBufferException {
+    return checked(bytes, supportedRules).toBuilder().setLeaderTimeMs(leaderTimeMs)
+        .setApplyRules(Math.min(rules, supportedRules)).setFencingEpoch(fencingEpoch).build().toByteArray();
+  }
+
   /**
    * As {@link #stamp}, for a command another node encoded (a follower passing a client's write on):
    * decoded and encoded again by this build, so that fields a newer build added, which older
@@ -56,7 +65,15 @@ public final class CommandCodec {
    */
   public static byte[] stampForeign(byte[] bytes, long leaderTimeMs, int rules, int supportedRules)
       throws InvalidProtocolBufferException {
-    return encode(fromProto(checked(bytes, supportedRules)), leaderTimeMs, Math.min(rules, supportedRules));
+    return toProto(fromProto(checked(bytes, supportedRules))).setLeaderTimeMs(leaderTimeMs)
+        .setApplyRules(Math.min(rules, supportedRules)).build().toByteArray();
+  }
+
+  /** As above, with the leader's fencing epoch (see {@link #stamp(byte[], long, int, int, long)}). */
+  public static byte[] stampForeign(byte[] bytes, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch)
+      throws InvalidProtocolBufferException {
+    return toProto(fromProto(checked(bytes, supportedRules))).setLeaderTimeMs(leaderTimeMs)
+        .setApplyRules(Math.min(rules, supportedRules)).setFencingEpoch(fencingEpoch).build().toByteArray();
   }
 
   /** {@code bytes} parsed, if a leader that knows rules up to {@code supportedRules} may log it. */
@@ -72,10 +89,6 @@ public final class CommandCodec {
           + supportedRules);
     }
     return p;
-  }
-
-  private static byte[] encode(Command c, long leaderTimeMs, int rules) {
-    return toProto(c).setLeaderTimeMs(leaderTimeMs).setApplyRules(rules).build().toByteArray();
   }
 
   private static int raisedRules(io.holdfast.server.statemachine.proto.Command p) {

@@ -258,6 +258,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       state.restore(image);
       setLastAppliedTermIndex(TermIndex.valueOf(state.lastAppliedTerm(), state.lastAppliedIndex()));
       writeRules = state.clusterRules();
+      fencingEpoch = state.fencingEpoch();
     }
     LOG.info("Loaded snapshot {} (index {}, {} sessions)", file.getFileName(), state.lastAppliedIndex(),
         state.sessionCount());
@@ -281,13 +282,16 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
 
   // ---- the write path ----------------------------------------------------------------------
 
+  /** The state's fencing epoch, read outside apply: it changes only when a snapshot is loaded. */
+  private volatile long fencingEpoch;
+
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     // Runs on the leader only: the one place a clock may enter the log.
     byte[] content = request.getMessage().getContent().toByteArray();
     byte[] stamped = request.getClientId().equals(ownClientId)
-        ? CommandCodec.stamp(content, stamps.nowMs(), writeRules, supportedRules)
-        : CommandCodec.stampForeign(content, stamps.nowMs(), writeRules, supportedRules);
+        ? CommandCodec.stamp(content, stamps.nowMs(), writeRules, supportedRules, fencingEpoch)
+        : CommandCodec.stampForeign(content, stamps.nowMs(), writeRules, supportedRules, fencingEpoch);
     return TransactionContext.newBuilder()
         .setStateMachine(this)
         .setClientRequest(request)
@@ -317,6 +321,14 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     Result result;
     List<StateEvent> events = new ArrayList<>();
     synchronized (state) {
+      if (d.fencingEpoch() >= 0 && d.fencingEpoch() != state.fencingEpoch()) {
+        // Nodes seeded from different restores (or with different --fencing-epoch) agree on the log
+        // and nothing else: applied here, tokens would go back in time after a failover.
+        throw unappliable(entry, "its leader's state is in fencing epoch " + d.fencingEpoch() + " and this node's in epoch "
+            + state.fencingEpoch(), "This node and the leader come from different restores (another backup or "
+            + "another --fencing-epoch, or one of them a member of the cluster the restore replaced). Seed this node "
+            + "again from the same backup and epoch as the others, into an empty data dir (ops/runbooks/quorum-lost.md)");
+      }
       result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
           d.applyRules()), events::add);
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
@@ -376,9 +388,13 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
    * until the binary is upgraded.
    */
   private IllegalStateException unappliable(LogEntryProto entry, String why) {
+    return unappliable(entry, why, "A newer Holdfast wrote it. Upgrade this node's binary and start it again "
+        + "(ops/runbooks/rolling-restart.md)");
+  }
+
+  private IllegalStateException unappliable(LogEntryProto entry, String why, String remedy) {
     String message = "log entry " + entry.getIndex() + " (term " + entry.getTerm() + ") cannot be applied here: " + why
-        + ". A newer Holdfast wrote it; this node stops rather than let its state drift from the other members'."
-        + " Upgrade this node's binary and start it again (ops/runbooks/rolling-restart.md)";
+        + ". This node stops rather than let its state drift from the other members'. " + remedy;
     LOG.error(message);
     IllegalStateException e = new IllegalStateException(message);
     // Told directly, not left to the division's closing: during start-up replay that can come

@@ -68,6 +68,50 @@ class UnappliableEntryTest {
     assertThrows(InvalidProtocolBufferException.class, () -> CommandCodec.stamp(unknownInBatch, 1, LogEntry.RULES, LogEntry.RULES));
   }
 
+  /**
+   * Members seeded from different restores (or with different --fencing-epoch) have the same log
+   * and different states: one applying the other's leader's entries would grant tokens from the
+   * wrong epoch after a failover. It stops instead; an entry from before leaders said their epoch
+   * still applies.
+   */
+  @Test
+  void anEntryFromALeaderInAnotherFencingEpochStopsTheNodeAndChangesNothing(@org.junit.jupiter.api.io.TempDir
+      java.nio.file.Path dir) throws Exception {
+    io.holdfast.server.state.TestLog log = new io.holdfast.server.state.TestLog();
+    log.open();
+    io.holdfast.server.state.StateImage seedImage = io.holdfast.server.backup.RestoreSeed.seedImage(log.state().image());
+    java.nio.file.Path seed = dir.resolve("restore/seed.snapshot");
+    java.nio.file.Files.createDirectories(seed.getParent());
+    java.nio.file.Files.write(seed, SnapshotCodec.encode(seedImage));
+    org.apache.ratis.server.storage.RaftStorage storage = TestRaftStorage.open(dir.resolve("raft"),
+        org.apache.ratis.server.storage.RaftStorage.StartupOption.FORMAT);
+    java.util.List<Throwable> stopped = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
+      sm.onUnappliable(stopped::add);
+      sm.installRestoreSeedFrom(seed);
+      sm.initialize(RestoreSeedInstallTest.server(), org.apache.ratis.protocol.RaftGroupId.randomId(), storage);
+      long epoch = sm.read(s -> s.fencingEpoch());
+      assertEquals(1, epoch);
+      long next = seedImage.lastAppliedIndex() + 1;
+
+      apply(sm, entry(next, CommandCodec.stamp(open("same-epoch"), 1_000, LogEntry.RULES, LogEntry.RULES, epoch)));
+      apply(sm, entry(next + 1, open("no-epoch-said")));
+      assertEquals(3, (int) sm.read(s -> s.sessionCount()));
+
+      byte[] otherEpoch = CommandCodec.stamp(open("other-epoch"), 1_000, LogEntry.RULES, LogEntry.RULES, epoch + 1);
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> apply(sm, entry(next + 2, otherEpoch)));
+      assertTrue(e.getMessage().contains("fencing epoch 2 and this node's in epoch 1")
+          && e.getMessage().contains("Seed this node again"), e.getMessage());
+      assertEquals(1, stopped.size(), "the node is told to stop");
+      // Nor does a member of the cluster the restore replaced lead it: its state is in epoch 0.
+      byte[] epochZero = CommandCodec.stamp(open("old-cluster"), 1_000, LogEntry.RULES, LogEntry.RULES, 0);
+      assertThrows(IllegalStateException.class, () -> apply(sm, entry(next + 2, epochZero)));
+      assertEquals(3, (int) sm.read(s -> s.sessionCount()), "nothing of either was applied");
+      assertEquals(next + 1, sm.getLastAppliedTermIndex().getIndex());
+    }
+    storage.close();
+  }
+
   @Test
   void olderRulesStillReplay() throws Exception {
     try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
