@@ -73,7 +73,10 @@ public final class HoldfastClient implements AutoCloseable {
    * Watches locks under {@code lockPrefixes} and keys under {@code keyPrefixes} ("" for all),
    * starting after revision {@code afterIndex} (0: with the current state). {@code listener} gets
    * every matching entry once, in log order, across failovers; a batch it throws on is given to
-   * it again (see {@link Watch}).
+   * it again (see {@link Watch}). A batch is one log entry, and its index is the entry's last
+   * revision: commands that arrived together share an entry, so resuming after a revision inside
+   * one (a put's own, say) gives that whole entry again, the put included. Resume from a batch's
+   * {@link WatchBatch#index()} ({@link Watch#lastIndex()}) to get nothing twice.
    */
   public Watch watch(List<String> lockPrefixes, List<String> keyPrefixes, long afterIndex,
       java.util.function.Consumer<WatchBatch> listener) {

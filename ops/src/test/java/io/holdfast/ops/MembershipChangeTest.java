@@ -146,6 +146,12 @@ class MembershipChangeTest {
         System.out.printf("adding a node that is not running was refused after %d ms%n",
             (System.nanoTime() - started) / 1_000_000);
         assertEquals(new TreeSet<>(List.of("n3", "n4", "n5")), memberIds(endpointsOf(cluster, 2, 3, 4)));
+        // A node already in the cluster, under another name: refused as a precondition (exit 3).
+        Run twice = CliRunner.run("member", "add", "n6", cluster.peerAddress(2), cluster.endpoint(2), "--endpoints",
+            endpointsOf(cluster, 2, 3, 4));
+        assertEquals(3, twice.code(), twice.toString());
+        assertTrue(twice.err().contains("already"), twice.toString());
+        assertEquals(new TreeSet<>(List.of("n3", "n4", "n5")), memberIds(endpointsOf(cluster, 2, 3, 4)));
 
         long before = load.lastToken(LockWorkload.lockName(0));
         List<String> problems = load.stopAndCheck(checker);

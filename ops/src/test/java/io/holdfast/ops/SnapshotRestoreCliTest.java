@@ -30,6 +30,11 @@ class SnapshotRestoreCliTest {
 
   /** A backup in epoch 0 of a state with {@code locks} locks held. */
   Path backupFile(String name, int locks) throws Exception {
+    return backupFile(name, locks, "");
+  }
+
+  /** As above, taken from the cluster {@code clusterId}. */
+  Path backupFile(String name, int locks, String clusterId) throws Exception {
     TestLog log = new TestLog();
     long s = log.open();
     for (int i = 0; i < locks; i++) {
@@ -39,7 +44,7 @@ class SnapshotRestoreCliTest {
     byte[] bytes = SnapshotCodec.encode(img);
     Path file = dir.resolve(name);
     new BackupFile(SnapshotHeader.newBuilder().setFormatVersion(BackupFile.FORMAT_VERSION)
-        .setAppliedIndex(img.lastAppliedIndex()).setSizeBytes(bytes.length)
+        .setAppliedIndex(img.lastAppliedIndex()).setSizeBytes(bytes.length).setClusterId(clusterId)
         .setSha256(ByteString.copyFrom(BackupFile.sha256(bytes))).build(), bytes).write(file);
     return file;
   }
@@ -84,6 +89,60 @@ class SnapshotRestoreCliTest {
     assertEquals(3, r.code(), r.toString());
     assertTrue(r.err().contains("fast-disk/n2 already holds Raft state"), r.toString());
     assertFalse(Files.exists(dir.resolve("data/n1/restore")), "n1 was not seeded either");
+  }
+
+  /** A config named twice (copied and pasted) would seed one node twice and half the cluster: refused, nothing written. */
+  @Test
+  void oneNodeNamedTwiceIsRefusedBeforeAnythingIsWritten() throws Exception {
+    Path n1 = config("n1", false);
+    Run r = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config", n1.toString(),
+        "--config", config("n2", false).toString(), "--data-dir", dir.resolve("data/n1").toString());
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("belongs to two of the nodes named"), r.toString());
+    assertFalse(Files.exists(dir.resolve("data/n1/restore")));
+    assertFalse(Files.exists(dir.resolve("data/n2/restore")));
+    assertFalse(Files.exists(dir.resolve("holdfast-restores.tsv")), "no epoch recorded");
+  }
+
+  /**
+   * Configs with the backup's own cluster-id would let a member of the replaced cluster that comes
+   * back (unreachable, not gone) take part in the restored one: refused unless the operator says so.
+   */
+  @Test
+  void configsWithTheBackupsOwnClusterIdNeedSayingSo() throws Exception {
+    String id = "9f1c2a3b-0000-4000-8000-00000000abcd";
+    Path ours = backupFile("ours.hfb", 1, id);
+    Path n1 = dir.resolve("n1-same-id.yaml");
+    Files.writeString(n1, Files.readString(config("n1", false)) + "cluster-id: " + id + "\n");
+    Run refused = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--config", n1.toString());
+    assertEquals(3, refused.code(), refused.toString());
+    assertTrue(refused.err().contains("cluster-id " + id + ", the cluster this backup was taken from"), refused.toString());
+    assertFalse(Files.exists(dir.resolve("data/n1/restore")));
+
+    Run said = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--reuse-cluster-id", "--config",
+        n1.toString());
+    assertEquals(0, said.code(), said.toString());
+    assertEquals(1, seededEpoch("n1"));
+  }
+
+  /**
+   * Run with sudo, the restore writes as root; the node renames its seed as the service user, the
+   * data dir's owner. The seed and its directory are given to that owner.
+   */
+  @Test
+  void theSeedBelongsToTheDataDirsOwner() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        "only root can give files away");
+    Path data = dir.resolve("data/n1");
+    Files.createDirectories(data);
+    java.nio.file.attribute.UserPrincipal nobody = data.getFileSystem().getUserPrincipalLookupService()
+        .lookupPrincipalByName("nobody");
+    Files.setOwner(data, nobody);
+    Run r = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", false).toString());
+    assertEquals(0, r.code(), r.toString());
+    assertEquals(nobody, Files.getOwner(data.resolve("restore")));
+    assertEquals(nobody, Files.getOwner(data.resolve("restore/seed.snapshot")));
   }
 
   @Test

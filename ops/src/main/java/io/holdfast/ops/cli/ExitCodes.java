@@ -11,7 +11,8 @@ import picocli.CommandLine;
 
 /**
  * Exit codes, the same for every command: 0 ok, 1 failed, 2 usage (bad arguments), 3 not found or
- * precondition failed (no such lock or session, not the holder, stale token), 4 the lock was lost
+ * precondition failed (no such lock or session, not the holder, stale token, a member that already
+ * exists), 4 the lock was lost
  * while {@code lock run} held it. Errors go to stderr on one line.
  */
 public final class ExitCodes implements CommandLine.IExecutionExceptionHandler {
@@ -34,7 +35,7 @@ public final class ExitCodes implements CommandLine.IExecutionExceptionHandler {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof StatusRuntimeException s) {
         Status.Code c = s.getStatus().getCode();
-        if (c == Status.Code.NOT_FOUND || c == Status.Code.FAILED_PRECONDITION) {
+        if (c == Status.Code.NOT_FOUND || c == Status.Code.FAILED_PRECONDITION || c == Status.Code.ALREADY_EXISTS) {
           return NOT_FOUND;
         }
         if (c == Status.Code.INVALID_ARGUMENT) {

@@ -180,6 +180,11 @@ public final class SnapshotCommand {
             + "the same"})
     Long fencingEpoch;
 
+    @Option(names = "--reuse-cluster-id",
+        description = {"seed configs whose cluster-id is the backup's own: only once every member of the old "
+            + "cluster is stopped and its data dir moved aside (one that comes back would be a member)"})
+    boolean reuseClusterId;
+
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
     Output.Format output = Output.Format.table;
 
@@ -209,6 +214,22 @@ public final class SnapshotCommand {
       }
       for (Path d : dataDirs) {
         targets.add(new Path[] {d.resolve("restore").resolve("seed.snapshot"), d.resolve("raft")});
+      }
+      java.util.Set<Path> named = new java.util.HashSet<>();
+      for (Path[] t : targets) {
+        for (Path p : t) {
+          if (!named.add(p.toAbsolutePath().normalize())) {
+            throw new IllegalArgumentException(p + " belongs to two of the nodes named: each --config or --data-dir "
+                + "must be a node of its own");
+          }
+        }
+      }
+      String backupCluster = backup.header().getClusterId();
+      if (clusterId != null && clusterId.equals(backupCluster) && !reuseClusterId) {
+        throw precondition("the configs are for cluster-id " + clusterId + ", the cluster this backup was taken "
+            + "from: a member of it that was unreachable rather than gone could come back as a member of the "
+            + "restored one. Give the new cluster a new cluster-id, or pass --reuse-cluster-id once every old "
+            + "member is stopped and its data dir moved aside");
       }
       for (Path[] t : targets) {
         if (Files.exists(t[0])) {

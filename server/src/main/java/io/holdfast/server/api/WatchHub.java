@@ -55,6 +55,14 @@ public final class WatchHub implements StateObserver {
    * otherwise it would hold every later event here.
    */
   static final long MAX_UNREAD_BYTES = 32L * 1024 * 1024;
+  /**
+   * The same while the watcher reads its catch-up: live events queue behind a snapshot that may
+   * take a while to send (128 MiB of keys, say), and a reader that keeps up must not be ended for
+   * them, or its resume starts a larger snapshot, which ends the same way, for ever.
+   */
+  static final long MAX_UNREAD_BYTES_CATCHING_UP = 4 * MAX_UNREAD_BYTES;
+  /** A catch-up counts as being read while the stream took a message this recently. */
+  static final long CATCH_UP_READ_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
 
   private final class Subscriber {
     final List<String> lockPrefixes;
@@ -78,6 +86,8 @@ public final class WatchHub implements StateObserver {
     private final AtomicBoolean pumpScheduled = new AtomicBoolean();
     /** Held by the one thread that writes to the stream at a time (gRPC's observer is not thread-safe). */
     private final AtomicBoolean sending = new AtomicBoolean();
+    /** When the stream last took a message (System.nanoTime); 0: never. */
+    private volatile long lastSentNanos;
     /** Why the node ends it; sent by the sender, once. */
     private volatile Status endWith;
     /** Set once it is gone (ended, or its stream broke). */
@@ -103,7 +113,9 @@ public final class WatchHub implements StateObserver {
         return;
       }
       queued.add(r);
-      if (queuedBytes.addAndGet(r.getSerializedSize()) > MAX_UNREAD_BYTES) {
+      long sent = lastSentNanos;
+      boolean readingCatchUp = catchUp != null && sent != 0 && System.nanoTime() - sent < CATCH_UP_READ_NANOS;
+      if (queuedBytes.addAndGet(r.getSerializedSize()) > (readingCatchUp ? MAX_UNREAD_BYTES_CATCHING_UP : MAX_UNREAD_BYTES)) {
         end(unreadLimit());
         return;
       }
@@ -159,6 +171,7 @@ public final class WatchHub implements StateObserver {
               queuedBytes.addAndGet(-next.getSerializedSize());
             }
             out.onNext(next);
+            lastSentNanos = System.nanoTime();
           }
         } catch (RuntimeException | Error e) {
           // This watcher's stream is in an unknown state (an Error from gRPC's write, say): it goes,

@@ -6,7 +6,10 @@ import io.holdfast.server.statemachine.SnapshotCodec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.channels.FileChannel;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.UserPrincipal;
 
 /**
  * Prepares a new node to start from a backup. The seed is the backup's state in the next fencing
@@ -70,10 +73,43 @@ public final class RestoreSeed {
       throw new IllegalStateException(seedFile + " exists: this node already waits for a restore");
     }
     StateImage seed = seedImage(backup.image(), epoch);
-    Files.createDirectories(seedFile.getParent());
+    Path restoreDir = seedFile.getParent();
+    Files.createDirectories(restoreDir);
     Path tmp = seedFile.resolveSibling(seedFile.getFileName() + ".tmp");
     Files.write(tmp, SnapshotCodec.encode(seed));
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+      ch.force(true); // a power cut before the node starts must not leave a torn seed that decodes
+    }
+    ownedLikeTheDataDir(restoreDir, tmp);
     Files.move(tmp, seedFile, StandardCopyOption.ATOMIC_MOVE);
+    try (FileChannel dir = FileChannel.open(restoreDir, StandardOpenOption.READ)) {
+      dir.force(true);
+    }
     return seed;
+  }
+
+  /**
+   * The node renames its seed once installed, as the data dir's owner (the service user): a seed
+   * written by root (sudo) into a directory root created would stop it at every start. So the
+   * directory and the seed get the data dir's owner.
+   */
+  private static void ownedLikeTheDataDir(Path restoreDir, Path seed) throws IOException {
+    Path dataDir = restoreDir.toAbsolutePath().getParent();
+    if (dataDir == null) {
+      return;
+    }
+    UserPrincipal owner = Files.getOwner(dataDir);
+    for (Path p : new Path[] {restoreDir, seed}) {
+      if (!Files.getOwner(p).equals(owner)) {
+        try {
+          Files.setOwner(p, owner);
+        } catch (IOException e) {
+          Files.deleteIfExists(seed);
+          throw new IOException("cannot give " + p + " to " + owner.getName() + ", the owner of " + dataDir
+              + ", as whom the node renames its seed: run the restore as " + owner.getName() + " or as root ("
+              + e.getMessage() + ")", e);
+        }
+      }
+    }
   }
 }

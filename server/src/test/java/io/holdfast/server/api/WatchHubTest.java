@@ -230,6 +230,35 @@ class WatchHubTest {
     assertTrue(live.getIndex() > parts.get(0).getIndex());
   }
 
+  /**
+   * A watcher that reads its snapshot steadily while matching writes keep coming is not ended for
+   * the live events waiting behind it: ended, it would resume into a larger snapshot, for ever.
+   */
+  @Test
+  void aCatchUpThatIsBeingReadIsNotEndedForTheLiveEventsBehindIt() {
+    String mib = "x".repeat(1 << 20);
+    for (int i = 0; i < 40; i++) {
+      applyBatch(put("p" + i, "big/" + i, mib)); // a 40 MiB state: about 40 parts
+    }
+    watcher.room = 1;
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
+    int writes = 0;
+    while (watcher.error == null && watcher.live().isEmpty() && writes < 200) {
+      applyBatch(put("w" + writes, "big/w" + writes, mib)); // 1 MiB written per part read
+      writes++;
+      watcher.room = 1;
+      watcher.becomeReady();
+    }
+    assertEquals(null, watcher.error, "not ended after " + writes + " MiB written during the catch-up");
+    List<WatchResponse> parts = watcher.sent.stream().filter(WatchResponse::getSnapshot).toList();
+    assertFalse(parts.get(parts.size() - 1).getSnapshotMore(), "the snapshot went out whole");
+    while (watcher.live().size() < writes) {
+      watcher.room = 1;
+      watcher.becomeReady();
+    }
+    assertEquals("big/w" + (writes - 1), watcher.live().get(writes - 1).getEvents(0).getKey(), "then every live event");
+  }
+
   @Test
   void liveEventsQueuedBehindACatchUpThatIsNeverReadEndTheWatcher() {
     watcher.ready = false; // not even the snapshot is read
