@@ -98,8 +98,19 @@ public final class MemberCommand {
       try (AdminChannels admin = cluster.adminChannels()) {
         String endpoint = admin.leader();
         // Catch-up of a new member can take a while; the leader gives up on a node that never answers.
-        var reply = admin.stub(endpoint, cluster.timeout.plus(Duration.ofSeconds(60))).addMember(
-            AddMemberRequest.newBuilder().setId(id).setPeerAddress(peer).setClientAddress(client).build());
+        Duration wait = cluster.timeout.plus(Duration.ofSeconds(60));
+        io.holdfast.proto.v1.AddMemberResponse reply;
+        try {
+          reply = admin.stub(endpoint, wait).addMember(
+              AddMemberRequest.newBuilder().setId(id).setPeerAddress(peer).setClientAddress(client).build());
+        } catch (io.grpc.StatusRuntimeException e) {
+          if (e.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+            throw new io.grpc.StatusRuntimeException(e.getStatus().withDescription("no answer within " + wait.toSeconds()
+                + " s: the change may still complete on the leader; `holdfast member list` shows whether " + id
+                + " joined (" + e.getStatus().getDescription() + ")"));
+          }
+          throw e;
+        }
         print(spec, cluster, reply.getMembersList());
         return ExitCodes.OK;
       }

@@ -87,6 +87,10 @@ public record BackupFile(SnapshotHeader header, byte[] state) {
       ch.force(true);
     }
     Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    // Reported as saved only once the rename is durable too: a power cut must not lose the backup.
+    try (FileChannel dir = FileChannel.open(abs.getParent(), StandardOpenOption.READ)) {
+      dir.force(true);
+    }
   }
 
   /** Reads and checks a backup file; the message says what is wrong with a bad one. */

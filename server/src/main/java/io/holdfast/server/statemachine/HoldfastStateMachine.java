@@ -150,6 +150,11 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   private void installRestoreSeed(RaftStorage raftStorage) throws IOException {
     Path seed = restoreSeed;
     if (seed == null || !Files.exists(seed)) {
+      if (seed != null && storage.getLatestSnapshot() == null) {
+        // Said, so that a restore whose seed went elsewhere (another data-dir in the CLI's
+        // environment than in the service's) is noticed before the node runs as an empty cluster.
+        LOG.info("No restore seed at {}: this node starts from its own Raft storage, or empty", seed);
+      }
       return;
     }
     boolean hasLog;
