@@ -24,7 +24,10 @@ public interface KvClient {
 
   /**
    * Writes {@code key} only while {@code lease} is its lock's current grant (checked atomically
-   * with the write); the stored value remembers the lock and token.
+   * with the write); the stored value remembers the lock and token. The check is of the token, not
+   * of who sends it: it stops a holder whose grant has ended, and any identity that may write the
+   * key and read the lock could write under the current token. With ACL rules, give write access
+   * to the key only to identities that take the lock.
    *
    * @throws StaleTokenException if the lock has moved on (released, expired, revoked); nothing changed
    */
