@@ -88,6 +88,8 @@ public final class WatchHub implements StateObserver {
     private final AtomicBoolean sending = new AtomicBoolean();
     /** When the stream last took a message (System.nanoTime); 0: never. */
     private volatile long lastSentNanos;
+    /** Its catch-up went out with live events queued behind it past the usual limit: draining them. */
+    private volatile boolean drainingCatchUp;
     /** Why the node ends it; sent by the sender, once. */
     private volatile Status endWith;
     /** Set once it is gone (ended, or its stream broke). */
@@ -113,11 +115,18 @@ public final class WatchHub implements StateObserver {
         return;
       }
       queued.add(r);
-      long sent = lastSentNanos;
-      boolean readingCatchUp = catchUp != null && sent != 0 && System.nanoTime() - sent < CATCH_UP_READ_NANOS;
-      if (queuedBytes.addAndGet(r.getSerializedSize()) > (readingCatchUp ? MAX_UNREAD_BYTES_CATCHING_UP : MAX_UNREAD_BYTES)) {
-        end(unreadLimit());
-        return;
+      long unread = queuedBytes.addAndGet(r.getSerializedSize());
+      if (unread > MAX_UNREAD_BYTES) {
+        long sent = lastSentNanos;
+        // A reader that took a message lately and still has a catch-up (or the events queued
+        // behind one) to read keeps up; and a stream with room is the sender's backlog, not its.
+        boolean reading = (catchUp != null || drainingCatchUp) && sent != 0
+            && System.nanoTime() - sent < CATCH_UP_READ_NANOS;
+        long limit = reading ? MAX_UNREAD_BYTES_CATCHING_UP : MAX_UNREAD_BYTES;
+        if (unread > limit && !out.isReady() || unread > MAX_UNREAD_BYTES_CATCHING_UP) {
+          end(unreadLimit(limit));
+          return;
+        }
       }
       if (catchUp == null && pumpScheduled.compareAndSet(false, true)) {
         // Not on the apply thread, which holds the state lock: a thousand watchers of a large
@@ -160,6 +169,7 @@ public final class WatchHub implements StateObserver {
             if (parts != null) {
               if (!parts.hasNext()) {
                 catchUp = null;
+                drainingCatchUp = queuedBytes.get() > MAX_UNREAD_BYTES;
                 continue;
               }
               next = parts.next();
@@ -168,16 +178,25 @@ public final class WatchHub implements StateObserver {
               if (next == null) {
                 break;
               }
-              queuedBytes.addAndGet(-next.getSerializedSize());
+              if (queuedBytes.addAndGet(-next.getSerializedSize()) <= MAX_UNREAD_BYTES) {
+                drainingCatchUp = false;
+              }
             }
             out.onNext(next);
             lastSentNanos = System.nanoTime();
           }
         } catch (RuntimeException | Error e) {
-          // This watcher's stream is in an unknown state (an Error from gRPC's write, say): it goes,
-          // the others and the thread do not. The client resumes from its position.
+          // This watcher's stream is in an unknown state (an Error from gRPC's write, or while
+          // building a catch-up part): it goes, the others and the thread do not. Its call is ended
+          // too (gRPC has already, after a failed write), so the client resumes from its position.
           gone();
           LOG.warn("A watch stream failed while sending; ended it", e);
+          try {
+            out.onError(Status.INTERNAL.withDescription("this node failed sending the watch ("
+                + e.getClass().getSimpleName() + "); resume it").asRuntimeException());
+          } catch (RuntimeException alreadyEnded) {
+            // the call was closed already
+          }
         } finally {
           sending.set(false);
         }
@@ -205,8 +224,8 @@ public final class WatchHub implements StateObserver {
     }
   }
 
-  private static Status unreadLimit() {
-    return Status.RESOURCE_EXHAUSTED.withDescription("this watcher left more than " + MAX_UNREAD_BYTES / (1024 * 1024)
+  private static Status unreadLimit(long limit) {
+    return Status.RESOURCE_EXHAUSTED.withDescription("this watcher left more than " + limit / (1024 * 1024)
         + " MiB of events unread; resume the watch once it reads again");
   }
 

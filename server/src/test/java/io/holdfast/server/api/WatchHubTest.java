@@ -252,11 +252,33 @@ class WatchHubTest {
     assertEquals(null, watcher.error, "not ended after " + writes + " MiB written during the catch-up");
     List<WatchResponse> parts = watcher.sent.stream().filter(WatchResponse::getSnapshot).toList();
     assertFalse(parts.get(parts.size() - 1).getSnapshotMore(), "the snapshot went out whole");
+    // The writes go on at the rate it reads: the events queued behind the catch-up drain no faster,
+    // and it is not ended for them either.
+    for (int i = 0; i < 60; i++) {
+      applyBatch(put("x" + i, "big/w" + writes, mib));
+      writes++;
+      watcher.room = 1;
+      watcher.becomeReady();
+    }
+    assertEquals(null, watcher.error, "not ended while it reads the backlog");
     while (watcher.live().size() < writes) {
       watcher.room = 1;
       watcher.becomeReady();
     }
     assertEquals("big/w" + (writes - 1), watcher.live().get(writes - 1).getEvents(0).getKey(), "then every live event");
+  }
+
+  /** Events the node has not written yet to a stream with room are its own backlog, not a slow reader's. */
+  @Test
+  void aWatcherWithRoomIsNotEndedForTheSendersBacklog() {
+    hub.subscribe(WatchRequest.newBuilder().addKeyPrefixes("big/").build(), watcher);
+    String mib = "x".repeat(1 << 20);
+    for (int i = 0; i < 40; i++) {
+      applyOnly(put("p" + i, "big/" + i, mib)); // the sender has not run: 40 MiB waits for it
+    }
+    sendQueued();
+    assertEquals(null, watcher.error);
+    assertEquals(40, watcher.live().size());
   }
 
   @Test
