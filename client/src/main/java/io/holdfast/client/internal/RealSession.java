@@ -90,14 +90,40 @@ public final class RealSession implements Session {
   /** Locks whose wait an acquire that gave up left to other claimants (see withdraw). */
   private final Set<String> sharedWaits = new java.util.HashSet<>(); // guarded by claims
   /**
-   * Releases whose every attempt went unanswered, by lock name: applied or not, nobody knows, and one
-   * may still reach the leader. Until a resend of it is answered, the session does not take that
-   * lock again: the cluster would give back the same grant, which the late release then ends while
-   * the new lease still says it is valid.
+   * Releases and withdrawals whose every attempt went unanswered, by request id: applied or not,
+   * nobody knows, and one may still reach the leader. Until a resend of it is answered, the session
+   * does not take that lock again: the cluster would give back the same grant, which the late
+   * release (or withdrawal, which releases a grant it finds) then ends while the new lease still
+   * says it is valid.
    */
-  private final Map<String, DoubtfulRelease> doubtfulReleases = new ConcurrentHashMap<>();
+  private final Map<String, Doubt> doubts = new ConcurrentHashMap<>();
 
-  private record DoubtfulRelease(String requestId, long token) {}
+  /** {@code token} > 0: a release of that grant; 0: a withdrawal of acquire {@code acquireRequestId} ("" any). */
+  private record Doubt(String lockName, String requestId, long token, String acquireRequestId) {}
+
+  private Doubt doubtAbout(String name) {
+    for (Doubt d : doubts.values()) {
+      if (d.lockName().equals(name)) {
+        return d;
+      }
+    }
+    return null;
+  }
+
+  /** Whether a release's or withdrawal's failure says how it ended (refused, or nothing there to act on). */
+  private static boolean settles(Throwable err) {
+    HoldfastException e = Errors.map(err);
+    return e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException
+        || e instanceof LockLostException || e instanceof io.holdfast.client.InvalidArgumentException
+        || e instanceof io.holdfast.client.PermissionDeniedException || Errors.codeOf(err).equals("WAIT_NOT_FOUND");
+  }
+
+  /** A release or withdrawal went unanswered: remembered, unless the session is over anyway. */
+  private void doubt(Doubt d, Throwable err) {
+    if (err != null && !settles(err) && !isFinal()) {
+      doubts.put(d.requestId(), d);
+    }
+  }
 
   /** Elections this session campaigns in or leads, by name (see {@link #candidacy}). */
   private final Map<String, Candidacy> candidacies = new java.util.HashMap<>(); // guarded by itself
@@ -477,13 +503,14 @@ public final class RealSession implements Session {
     if (state == SessionState.SUSPENDED && isValid()) {
       setState(SessionState.RECONNECTED);
     }
-    if (r.getAsOfIndex() > 0 && !doubtfulReleases.isEmpty()) {
+    if (r.getAsOfIndex() > 0 && !doubts.isEmpty()) {
       java.util.Map<String, Long> heldNow = new java.util.HashMap<>();
       r.getHeldLocksList().forEach(h -> heldNow.put(h.getName(), h.getToken()));
       // A grant that ended never comes back (tokens only grow), so a late release of it ends nothing.
-      doubtfulReleases.forEach((name, doubt) -> {
-        if (doubt.token() <= r.getAsOfIndex() && !Long.valueOf(doubt.token()).equals(heldNow.get(name))) {
-          doubtfulReleases.remove(name, doubt);
+      // (A withdrawal names no grant: only its answer settles it.)
+      doubts.forEach((rid, d) -> {
+        if (d.token() > 0 && d.token() <= r.getAsOfIndex() && !Long.valueOf(d.token()).equals(heldNow.get(d.lockName()))) {
+          doubts.remove(rid, d);
         }
       });
     }
@@ -559,6 +586,7 @@ public final class RealSession implements Session {
         .release(ReleaseRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
             .setToken(token).build()))
         .whenComplete((r, err) -> {
+          doubt(new Doubt(name, requestId, token, ""), err);
           if (err == null) {
             reclaimRefused.remove(name);
             LOG.warn("session {}: released lock '{}' (token {}): the cluster had granted it to this session, "
@@ -1011,6 +1039,8 @@ public final class RealSession implements Session {
     final long deadline;
     final CompletableFuture<Optional<LockLease>> result = new CompletableFuture<>();
     private String requestId; // guarded by this
+    /** Resends of an unanswered release or withdrawal of this lock that failed again (for their backoff). */
+    private final java.util.concurrent.atomic.AtomicInteger doubtResends = new java.util.concurrent.atomic.AtomicInteger();
     private CompletableFuture<AcquireResponse> rpc; // guarded by this
     /** Set before an answer settles the result: a result settled otherwise was settled by the caller. */
     private volatile boolean answered;
@@ -1041,13 +1071,13 @@ public final class RealSession implements Session {
         }
       }
       long leftNanos = deadline - System.nanoTime();
-      DoubtfulRelease doubt = doubtfulReleases.get(name);
+      Doubt doubt = doubtAbout(name);
       if (doubt != null) {
         if (waitMs >= 0 && leftNanos <= 0) {
           answered = true;
           result.completeExceptionally(new io.holdfast.client.ClusterUnavailableException("lock '" + name + "' not asked for: an "
-              + "earlier release of it (token " + doubt.token() + ") is still unanswered, and a grant now could "
-              + "be that same one, ended by the release when it lands"));
+              + "earlier " + (doubt.token() > 0 ? "release of it (token " + doubt.token() + ")" : "withdrawal from it")
+              + " is still unanswered, and a grant now could be one that it ends when it lands"));
           return;
         }
         Duration budget = waitMs < 0 ? caller.retryBudget() : Duration.ofNanos(leftNanos);
@@ -1055,9 +1085,20 @@ public final class RealSession implements Session {
         synchronized (claims) {
           gate = closeGate(name);
         }
-        openWhenDone(gate, resendDoubtful(name, doubt, budget));
-        // Answered or not, this acquire goes on from the gate: to its own send, or to another resend.
-        gate.whenCompleteAsync((v, err) -> send(), caller.completions());
+        CompletableFuture<Void> resent = openWhenDone(gate, resendDoubtful(doubt, budget));
+        resent.whenComplete((v, err) -> {
+          if (err == null) {
+            gate.whenCompleteAsync((x, y) -> send(), caller.completions());
+          } else {
+            // Still unanswered, or refused at once (a node shedding load): not again in a tight loop.
+            long delayMs = Math.min(1_000, 50L << Math.min(4, doubtResends.getAndIncrement()));
+            try {
+              caller.scheduler().schedule(() -> caller.completions().execute(this::send), delayMs, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+              // the client is closing: its sessions end their acquires
+            }
+          }
+        });
         return;
       }
       if (waitMs >= 0 && leftNanos <= 0) {
@@ -1275,6 +1316,7 @@ public final class RealSession implements Session {
         .cancelWait(CancelWaitRequest.newBuilder().setRequestId(requestId).setSessionId(id).setLockName(name)
             .setAcquireRequestId(acquireRequestId).build()))
         .whenComplete((r, err) -> {
+          doubt(new Doubt(name, requestId, 0, acquireRequestId), err);
           if (err == null || isFinal()) {
             return;
           }
@@ -1339,10 +1381,8 @@ public final class RealSession implements Session {
         return null;
       }
       HoldfastException e = Errors.map(err);
-      if (!settles(e) && !isFinal()) {
-        // Recorded before the gate opens (this runs first): the next acquire of the lock sees it.
-        doubtfulReleases.put(lease.name(), new DoubtfulRelease(requestId, lease.token()));
-      }
+      // Recorded before the gate opens (this runs first): the next acquire of the lock sees it.
+      doubt(new Doubt(lease.name(), requestId, lease.token(), ""), err);
       if (e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException) {
         throw new LockLostException("lock '" + lease.name() + "' (token " + lease.token() + ") was lost: "
             + e.getMessage(), e);
@@ -1352,29 +1392,29 @@ public final class RealSession implements Session {
     return endsWithTheSession(sent, call, lease);
   }
 
-  /** Whether a release's failure says how it ended (refused, or the lock not this grant's any more). */
-  private static boolean settles(HoldfastException e) {
-    return e instanceof SessionExpiredException || e instanceof io.holdfast.client.StaleTokenException
-        || e instanceof LockLostException || e instanceof io.holdfast.client.InvalidArgumentException
-        || e instanceof io.holdfast.client.PermissionDeniedException;
-  }
-
   /**
-   * Sends a release whose outcome was unknown again, under its request id (the cluster acts on it at
-   * most once); once it is answered, either way, the doubt is over. Fails if it still goes unanswered.
+   * Sends a release or withdrawal whose outcome was unknown again, under its request id (the cluster
+   * acts on it at most once); once it is answered, either way, the doubt is over. Fails if it still
+   * goes unanswered.
    */
-  private CompletableFuture<Void> resendDoubtful(String name, DoubtfulRelease doubt, Duration budget) {
-    return caller.call("release " + name + " (outcome unknown)", callTimeout, budget, null,
-        (ch, t) -> LockServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
-            .release(ReleaseRequest.newBuilder().setRequestId(doubt.requestId()).setSessionId(id).setLockName(name)
-                .setToken(doubt.token()).setResent(true).build()))
-        .handle((r, err) -> {
-          if (err == null || settles(Errors.map(err))) {
-            doubtfulReleases.remove(name, doubt);
-            return null;
-          }
-          throw Errors.map(err);
-        });
+  private CompletableFuture<Void> resendDoubtful(Doubt doubt, Duration budget) {
+    String name = doubt.lockName();
+    CompletableFuture<?> call = doubt.token() > 0
+        ? caller.call("release " + name + " (outcome unknown)", callTimeout, budget, null,
+            (ch, t) -> LockServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+                .release(ReleaseRequest.newBuilder().setRequestId(doubt.requestId()).setSessionId(id)
+                    .setLockName(name).setToken(doubt.token()).setResent(true).build()))
+        : caller.call("cancel wait on " + name + " (outcome unknown)", callTimeout, budget, null,
+            (ch, t) -> LockServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+                .cancelWait(CancelWaitRequest.newBuilder().setRequestId(doubt.requestId()).setSessionId(id)
+                    .setLockName(name).setAcquireRequestId(doubt.acquireRequestId()).build()));
+    return call.handle((r, err) -> {
+      if (err == null || settles(err)) {
+        doubts.remove(doubt.requestId(), doubt);
+        return null;
+      }
+      throw Errors.map(err);
+    });
   }
 
   /**

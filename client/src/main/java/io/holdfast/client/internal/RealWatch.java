@@ -155,15 +155,10 @@ public final class RealWatch implements Watch {
       failures++;
       inARow = failures;
       delay = Math.min(2_000, 50L << Math.min(6, failures - 1));
-      boolean unreachable = t instanceof io.grpc.StatusRuntimeException e
-          && e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE;
-      if (unreachable) {
-        // The node is down or cut off: the client's own calls should move on too.
-        caller.endpoints().failed(endpoint);
-        this.endpoint = null;
-      } else if (!ownCancel) {
-        // Ended by the node (a reader too slow, its limit of watches, out of touch with the
-        // leader): the next node may serve it, and the client's calls stay where they are.
+      if (!ownCancel) {
+        // Down, cut off, or ended on purpose (a reader too slow, its limit of watches, out of
+        // touch with the leader): the next node may serve it. The client's own calls find a dead
+        // node themselves; a watch never moves them (most of these say nothing of the node).
         this.endpoint = nextAfter(endpoint);
       }
     }
