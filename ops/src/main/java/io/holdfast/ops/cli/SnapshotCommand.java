@@ -231,7 +231,17 @@ public final class SnapshotCommand {
             + "restored one. Give the new cluster a new cluster-id, or pass --reuse-cluster-id once every old "
             + "member is stopped and its data dir moved aside");
       }
+      String me = System.getProperty("user.name");
       for (Path[] t : targets) {
+        Path dataDir = t[0].toAbsolutePath().getParent().getParent();
+        if (dataDir != null && Files.isDirectory(dataDir) && !"root".equals(me)) {
+          String owner = Files.getOwner(dataDir).getName();
+          if (!owner.equals(me)) {
+            // The node renames its seed as the data dir's owner; only root can give the seed to it.
+            throw precondition(dataDir + " belongs to " + owner + ": run the restore as " + owner + " (sudo -u "
+                + owner + ") or as root");
+          }
+        }
         if (Files.exists(t[0])) {
           throw precondition(t[0] + " exists: that node already waits for a restore");
         }

@@ -82,8 +82,14 @@ public final class RestoreSeed {
     }
     ownedLikeTheDataDir(restoreDir, tmp);
     Files.move(tmp, seedFile, StandardCopyOption.ATOMIC_MOVE);
-    try (FileChannel dir = FileChannel.open(restoreDir, StandardOpenOption.READ)) {
-      dir.force(true);
+    // The seed's directory entry, and the restore directory's own in the data dir: a power cut
+    // before the node starts must not lose the seed (the node would start as an empty cluster).
+    for (Path dir : new Path[] {restoreDir, restoreDir.toAbsolutePath().getParent()}) {
+      if (dir != null) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+          ch.force(true);
+        }
+      }
     }
     return seed;
   }

@@ -137,6 +137,12 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     });
   }
 
+  private static boolean hasRaftLog(RaftStorage raftStorage) throws IOException {
+    try (var files = Files.list(raftStorage.getStorageDir().getCurrentDir().toPath())) {
+      return files.anyMatch(f -> f.getFileName().toString().startsWith("log_"));
+    }
+  }
+
   /** A restore left {@code seed} for this node (see backup.RestoreSeed); used on an empty node only. */
   public void installRestoreSeedFrom(Path seed) {
     this.restoreSeed = seed;
@@ -150,17 +156,15 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   private void installRestoreSeed(RaftStorage raftStorage) throws IOException {
     Path seed = restoreSeed;
     if (seed == null || !Files.exists(seed)) {
-      if (seed != null && storage.getLatestSnapshot() == null) {
+      if (seed != null && storage.getLatestSnapshot() == null && !hasRaftLog(raftStorage)) {
         // Said, so that a restore whose seed went elsewhere (another data-dir in the CLI's
         // environment than in the service's) is noticed before the node runs as an empty cluster.
-        LOG.info("No restore seed at {}: this node starts from its own Raft storage, or empty", seed);
+        LOG.info("This node starts with empty Raft storage and no restore seed at {}: as a new, empty cluster's "
+            + "member (or one that joins). If a restore was meant, its seed is not where this node looks", seed);
       }
       return;
     }
-    boolean hasLog;
-    try (var files = Files.list(raftStorage.getStorageDir().getCurrentDir().toPath())) {
-      hasLog = files.anyMatch(f -> f.getFileName().toString().startsWith("log_"));
-    }
+    boolean hasLog = hasRaftLog(raftStorage);
     byte[] bytes = Files.readAllBytes(seed);
     io.holdfast.server.state.StateImage img = SnapshotCodec.decode(bytes);
     // The seed's term is 1 (RestoreSeed sets it): low enough for the new cluster's first leader
@@ -331,8 +335,10 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
         // and nothing else: applied here, tokens would go back in time after a failover.
         throw unappliable(entry, "its leader's state is in fencing epoch " + d.fencingEpoch() + " and this node's in epoch "
             + state.fencingEpoch(), "This node and the leader come from different restores (another backup or "
-            + "another --fencing-epoch, or one of them a member of the cluster the restore replaced). Seed this node "
-            + "again from the same backup and epoch as the others, into an empty data dir (ops/runbooks/quorum-lost.md)");
+            + "another --fencing-epoch, or one of them a member of the cluster the restore replaced). The nodes of one "
+            + "cluster must share one epoch: this one, or the leader, may be the odd one. Find the nodes not in the "
+            + "intended epoch (this line, or holdfast_fencing_epoch) and seed them again from the same backup and epoch "
+            + "as the others, into empty data dirs (ops/runbooks/quorum-lost.md)");
       }
       result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
           d.applyRules()), events::add);
