@@ -303,6 +303,25 @@ class CliClusterTest {
     }
   }
 
+  /**
+   * A command that exits and leaves work running in the background: that work is stopped before
+   * the lock is released, or the next holder would start while it still writes.
+   */
+  @Test
+  void processesACommandLeavesRunningAreStoppedBeforeItsLockGoes() throws Exception {
+    Path pidFile = dir.resolve("left-" + System.nanoTime() + ".pid");
+    Path late = dir.resolve("late-" + System.nanoTime());
+    Run r = cli("lock", "run", "leftover/x", "--grace", "2s", "--", "sh", "-c",
+        "(sleep 30; touch " + late + ") & echo $! > " + pidFile + "; sleep 1; exit 0");
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.err().contains("left") && r.err().contains("process(es) running"), r.err());
+    long background = Long.parseLong(Files.readString(pidFile).trim());
+    assertFalse(ProcessHandle.of(background).map(ProcessHandle::isAlive).orElse(false),
+        "the background work was stopped");
+    assertEquals("FREE", lock("leftover/x").get("state").asText());
+    assertFalse(Files.exists(late));
+  }
+
   @Test
   void aStoppedLockRunLetsItsLockGoAtOnceAndAWatchEndsWithItsReader() throws Exception {
     // SIGTERM (Ctrl-C, systemctl stop): the command stops and the lock goes back cleanly, not held
@@ -372,6 +391,37 @@ class CliClusterTest {
     follower.interrupt();
     follower.join(10_000);
     assertTrue(!out.toString().contains("old news"), out.toString());
+  }
+
+  /** `holdfast audit -f -o json | grep -m1 ...`: one compact object per line, and it ends once its reader has gone. */
+  @Test
+  void auditFollowPrintsAnObjectPerLineAndEndsWithItsReader() throws Exception {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process follow = new ProcessBuilder(javaBin, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+        System.getProperty("java.class.path"), HoldfastCli.class.getName(), "audit", "--follow", "-o", "json",
+        "--lock", "audit-piped/x", "--endpoints", endpoints)
+        .redirectError(dir.resolve("audit-" + System.nanoTime() + ".log").toFile()).start();
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30))) {
+      Thread.sleep(2_000); // its first read is done: what follows is new
+      s.tryLock("audit-piped/x").orElseThrow();
+      assertEquals(0, cli("revoke", "audit-piped/x", "--reason", "piped").code());
+      var reader = new java.io.BufferedReader(new java.io.InputStreamReader(follow.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8));
+      String line = reader.readLine();
+      assertTrue(line != null && line.startsWith("{") && line.endsWith("}") && line.contains("piped"), line);
+      assertEquals("piped", JSON.readTree(line).get("reason").asText(), line);
+      follow.getInputStream().close();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (follow.isAlive() && System.nanoTime() < end) {
+        s.tryLock("audit-piped/x").orElseThrow();
+        cli("revoke", "audit-piped/x", "--reason", "piped again");
+        follow.waitFor(1_500, TimeUnit.MILLISECONDS);
+      }
+      assertTrue(!follow.isAlive(), "audit --follow still runs with nobody reading it");
+    } finally {
+      killTree(follow);
+    }
   }
 
   static JsonNode awaitState(String name, String state, Duration timeout) throws Exception {

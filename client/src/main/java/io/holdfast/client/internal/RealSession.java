@@ -881,15 +881,27 @@ public final class RealSession implements Session {
       validUntilNanos = System.nanoTime();
     }
     expiry = localDeadline ? EXPIRED_LOCALLY : EXPIRED_BY_CLUSTER;
+    boolean heldLocks = !leases.isEmpty();
     // Before every lease is marked lost: one already lost (revoked) is reported as such.
     endUnansweredReleases();
     leases.forEach(RealLease::markLost);
     stopKeepalives();
     expired.complete(null); // onExpired's own futures complete on the listener executor
     endWaits();
-    // Tell the cluster at once, so its locks move on now instead of at the server's deadline.
-    closeOnServer();
+    if (!localDeadline || !heldLocks) {
+      closeOnServer();
+    } else {
+      // Not closed now, which would free its locks at once: their holders learn of the loss only
+      // now, and may still be finishing. The cluster's own deadline is the margin later, and the
+      // locks then stay orphaned for their lock-delay, as for a holder that died. (Closing the
+      // session, once its work has stopped, still lets them go cleanly.)
+      leftToCluster.set(true);
+      LOG.info("session {}: its locks are left to the cluster's deadline for it and their lock-delay", id);
+    }
   }
+
+  /** Expired locally with locks held, and not yet closed on the server (see expire and closeAsync). */
+  private final java.util.concurrent.atomic.AtomicBoolean leftToCluster = new java.util.concurrent.atomic.AtomicBoolean();
 
   private void stopKeepalives() {
     keepaliveTask.cancel(false);
@@ -1503,7 +1515,8 @@ public final class RealSession implements Session {
   @Override
   public CompletableFuture<Void> closeAsync() {
     if (!setState(SessionState.CLOSED)) {
-      return CompletableFuture.completedFuture(null);
+      // Closed by its owner after a local expiry: its work has stopped, so its locks may go now.
+      return leftToCluster.compareAndSet(true, false) ? closeOnServer() : CompletableFuture.completedFuture(null);
     }
     leases.forEach(RealLease::markLost);
     stopKeepalives();

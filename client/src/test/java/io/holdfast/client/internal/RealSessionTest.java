@@ -373,6 +373,39 @@ class RealSessionTest {
     }
   }
 
+  /**
+   * A session past its own deadline with a lock is not closed on the cluster then: that would free
+   * the lock at once, skipping its lock-delay, while its holder, told only now, may still be
+   * finishing. The cluster's deadline frees it. Closed by its owner afterwards, it goes at once;
+   * and a session that held nothing is closed on the cluster as before.
+   */
+  @Test
+  void aSessionPastItsDeadlineWithALockIsLeftToTheClustersDeadline() throws Exception {
+    OneGrant locks = new OneGrant();
+    FakeSessions sessions = new FakeSessions();
+    try (FakeNode node = FakeNode.serve(sessions, locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO).build()) {
+      Session holder = client.newSession(Duration.ofSeconds(2));
+      Session idle = client.newSession(Duration.ofSeconds(2));
+      LockLease lease = holder.tryLock("a").orElseThrow();
+      sessions.silenced.add(holder.id());
+      sessions.silenced.add(idle.id());
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while ((holder.isValid() || idle.isValid()) && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      assertEquals(SessionState.EXPIRED, holder.state());
+      assertFalse(lease.isValid());
+      Thread.sleep(500);
+      assertEquals(List.of(idle.id()), sessions.closed, "only the session without a lock was closed");
+
+      holder.close();
+      assertEquals(List.of(idle.id(), holder.id()), sessions.closed, "its owner's close lets its lock go");
+      holder.close();
+      assertEquals(2, sessions.closed.size(), "once");
+    }
+  }
+
   /** Grants every acquire and never answers a release, as a cluster that cannot be reached. */
   static final class SilentReleases extends LockServiceGrpc.LockServiceImplBase {
     final AtomicInteger sends = new AtomicInteger();

@@ -36,6 +36,9 @@ public final class AuditCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  /** What one poll of --follow reads at most. */
+  private static final int FOLLOW_PAGE = 1_000;
+
   @Override
   public Integer call() throws InterruptedException {
     PrintWriter out = spec.commandLine().getOut();
@@ -45,8 +48,18 @@ public final class AuditCommand implements Callable<Integer> {
       // Follow from the newest entry read, printed or not: --since must not let older ones through.
       long last = all.isEmpty() ? 0 : all.get(all.size() - 1).index();
       while (follow) {
+        // PrintWriter and System.out swallow a broken pipe (`audit -f | grep -m1 ...`): without
+        // this check the command would poll for ever after its reader has gone.
+        if (out.checkError() || System.out.checkError()) {
+          return ExitCodes.OK;
+        }
         Thread.sleep(1_000);
-        List<AuditRecord> more = client.admin().audit(last, lock, 1_000);
+        List<AuditRecord> more = client.admin().audit(last, lock, FOLLOW_PAGE);
+        if (more.size() == FOLLOW_PAGE) {
+          spec.commandLine().getErr().println("holdfast audit: more than " + FOLLOW_PAGE + " entries in a second; "
+              + "some may have been skipped (read them with --limit)");
+          spec.commandLine().getErr().flush();
+        }
         print(out, more, false);
         if (!more.isEmpty()) {
           last = more.get(more.size() - 1).index();
@@ -67,7 +80,8 @@ public final class AuditCommand implements Callable<Integer> {
   private void print(PrintWriter out, List<AuditRecord> entries, boolean first) {
     if (cluster.json()) {
       if (follow) {
-        entries.forEach(a -> Output.json(out, Rendering.auditJson(a)));
+        // One object per line, as watch prints them: a stream for line-reading scripts.
+        entries.forEach(a -> out.println(Rendering.compactJson(Rendering.auditJson(a))));
       } else {
         Output.json(out, entries.stream().map(Rendering::auditJson).toList());
       }

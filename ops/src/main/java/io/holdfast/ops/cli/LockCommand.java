@@ -114,6 +114,9 @@ public final class LockCommand {
     @Option(names = "--grace", converter = Durations.class, description = "SIGTERM to SIGKILL (default 10s)")
     Duration grace = Duration.ofSeconds(10);
 
+    /** The processes the command started, as seen while it ran (see run). */
+    private final java.util.Set<ProcessHandle> started = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     @Option(names = "--client-name", description = "shown as the holder (default: holdfast-lock-run)")
     String clientName = "holdfast-lock-run";
 
@@ -163,11 +166,22 @@ public final class LockCommand {
       pb.environment().put("HOLDFAST_LOCK", name);
       pb.environment().put("HOLDFAST_FENCING_TOKEN", Long.toString(lease.token()));
       pb.environment().put("HOLDFAST_SESSION_ID", Long.toString(session.id()));
+      if (!lease.isValid()) {
+        // Granted as the session's deadline passed (a long pause, keepalives unanswered): the
+        // command never starts on a lease that is no longer good.
+        err.println("holdfast lock run: lock '" + name + "' lost before the command started (session " + session.id()
+            + " is " + session.state() + ")");
+        err.flush();
+        return ExitCodes.LOCK_LOST;
+      }
       Process child = stop.start(pb);
       if (child == null) {
         return ExitCodes.FAILED; // stopped before the command started
       }
       while (!child.waitFor(50, TimeUnit.MILLISECONDS)) {
+        // Every process the command started, as it goes: one left running when the command
+        // exits (a background job) is re-parented then, and could no longer be found.
+        child.descendants().forEach(started::add);
         if (!lease.isValid()) {
           err.println("holdfast lock run: lock '" + name + "' lost (session " + session.id() + " is "
               + session.state() + "); stopping the command");
@@ -179,6 +193,18 @@ public final class LockCommand {
       int code = child.exitValue();
       if (stop.stopping()) {
         return code; // the shutdown hook releases
+      }
+      List<ProcessHandle> left = started.stream().filter(ProcessHandle::isAlive).toList();
+      if (!left.isEmpty()) {
+        // Still part of the command, and maybe still writing: stopped before the lock goes.
+        err.println("holdfast lock run: the command exited and left " + left.size() + " process(es) running "
+            + left.stream().map(h -> Long.toString(h.pid())).toList() + "; stopping them before releasing '" + name + "'");
+        err.flush();
+        if (!terminate(left)) {
+          err.println("holdfast lock run: some of them would not stop; the lock is left to the session's TTL");
+          err.flush();
+          return ExitCodes.FAILED;
+        }
       }
       try {
         lease.close();
@@ -252,11 +278,22 @@ public final class LockCommand {
     private boolean terminate(Process child) {
       // Taken before the command dies: its children are re-parented then, and no longer listed.
       List<ProcessHandle> tree = new ArrayList<>(child.descendants().toList());
+      tree.addAll(started);
       tree.add(child.toHandle());
+      return terminate(tree);
+    }
+
+    /** As above, for these processes and whatever they start meanwhile. */
+    private boolean terminate(List<ProcessHandle> processes) {
+      java.util.Set<ProcessHandle> tree = new java.util.LinkedHashSet<>(processes);
       tree.forEach(ProcessHandle::destroy);
       long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(grace.toMillis());
       try {
         while (tree.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < end) {
+          // A TERM trap that starts a clean-up, a supervisor restarting its workers: those too.
+          for (ProcessHandle h : List.copyOf(tree)) {
+            h.descendants().filter(tree::add).forEach(ProcessHandle::destroy);
+          }
           Thread.sleep(20);
         }
         tree.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
