@@ -1,0 +1,93 @@
+package io.holdfast.server.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.server.state.Command;
+import io.holdfast.server.state.HoldfastState;
+import io.holdfast.server.state.Result;
+import io.holdfast.server.state.TestLog;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/** The leader's session clock against a node the test plays: who leads, and what it is asked to log. */
+class LeaderSessionClockTest {
+  static final class PlayedNode implements LeaderSessionClock.Node {
+    final HoldfastState state;
+    volatile boolean leads;
+    final List<Command> submitted = new CopyOnWriteArrayList<>();
+
+    PlayedNode(HoldfastState state) {
+      this.state = state;
+    }
+
+    @Override
+    public boolean leads() {
+      return leads;
+    }
+
+    @Override
+    public CompletableFuture<Result> submit(Command command) {
+      submitted.add(command);
+      return new CompletableFuture<>(); // never committed: the test only watches what is proposed
+    }
+
+    @Override
+    public <T> T read(Function<HoldfastState, T> f) {
+      synchronized (state) {
+        return f.apply(state);
+      }
+    }
+  }
+
+  /**
+   * The loss of the previous leadership, told on another Ratis thread, can reach the clock after
+   * the next leadership began. The clock must not stay stopped on a leader: a holder that died
+   * would then keep its locks for as long as this node leads.
+   */
+  @Test
+  void aLossToldAfterTheNextLeadershipBeganDoesNotStopTheLeadersClock() throws Exception {
+    TestLog log = new TestLog();
+    long dead = log.open(1_000);
+    PlayedNode node = new PlayedNode(log.state());
+    try (LeaderSessionClock clock = new LeaderSessionClock(node, 200, 20)) {
+      node.leads = true;
+      node.read(state -> {
+        clock.onLeaderReady(state);
+        return null;
+      });
+      clock.onLeadershipLost(); // late: about the term before
+      long start = System.nanoTime();
+      while (node.submitted.isEmpty() && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5)) {
+        Thread.sleep(10);
+      }
+      assertEquals(Command.ExpireSession.class, node.submitted.isEmpty() ? null : node.submitted.get(0).getClass(),
+          "the session that stopped renewing is expired");
+      assertEquals(dead, ((Command.ExpireSession) node.submitted.get(0)).sessionId());
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertTrue(ms < 1_000 + 200 + 2_000, "within its TTL and the grace (and a bound): " + ms + " ms");
+    }
+  }
+
+  @Test
+  void aNodeThatNoLongerLeadsProposesNothing() throws Exception {
+    TestLog log = new TestLog();
+    log.open(200);
+    PlayedNode node = new PlayedNode(log.state());
+    try (LeaderSessionClock clock = new LeaderSessionClock(node, 0, 20)) {
+      node.leads = true;
+      node.read(state -> {
+        clock.onLeaderReady(state);
+        return null;
+      });
+      node.leads = false;
+      clock.onLeadershipLost();
+      Thread.sleep(1_000);
+      assertEquals(List.of(), node.submitted);
+    }
+  }
+}
