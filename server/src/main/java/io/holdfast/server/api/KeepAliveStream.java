@@ -51,6 +51,12 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
   private static final long NONE = Long.MIN_VALUE;
   /** Keepalives of unknown sessions that may wait for a read barrier before the stream is read on. */
   static final int MAX_AWAITING_CONFIRMATION = 4_096;
+  /**
+   * Sessions whose renewal is in flight before the stream stops being read. On a follower each is
+   * a read the leader answers (a relay), so this bounds what one stream of made-up ids can cost;
+   * a client's real sessions are renewed in a checkpoint's few milliseconds, far below it.
+   */
+  static final int MAX_IN_FLIGHT = 16_384;
 
   private record Unknown(long sessionId, long seq) {}
 
@@ -167,7 +173,8 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
    * read) and fewer than the limit wait for a barrier. Hold this.
    */
   private void readOn() {
-    while (owedChunks > 0 && call.isReady() && awaitingConfirmation.size() < MAX_AWAITING_CONFIRMATION) {
+    while (owedChunks > 0 && call.isReady() && awaitingConfirmation.size() < MAX_AWAITING_CONFIRMATION
+        && inFlight.size() < MAX_IN_FLIGHT) {
       owedChunks--;
       call.request(chunk);
     }
@@ -206,6 +213,9 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
         Long wanted = inFlight.get(id);
         if (closed || wanted == null || wanted == NONE) {
           inFlight.remove(id);
+          if (!closed) {
+            readOn(); // below the cap again, maybe
+          }
           return;
         }
         next = wanted;

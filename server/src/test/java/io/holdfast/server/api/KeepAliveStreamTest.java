@@ -162,6 +162,29 @@ class KeepAliveStreamTest {
     }
   }
 
+  /**
+   * On a follower every session may exist (the leader decides), and each renewal is a read the
+   * leader answers: a stream of made-up ids stops being read once enough are in flight, and is
+   * read on as they are answered.
+   */
+  @Test
+  void theStreamIsNotReadOnWhileTooManyRenewalsAreInFlight() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    int sent = 0;
+    while (sent < call.requested && sent < 2 * KeepAliveStream.MAX_IN_FLIGHT) {
+      stream.onNext(ka(100_000 + sent, 1));
+      sent++;
+    }
+    assertTrue(leader.renewals.size() <= KeepAliveStream.MAX_IN_FLIGHT + 2 * 64,
+        "renewals in flight are bounded: " + leader.renewals.size());
+    assertTrue(call.requested < 2 * KeepAliveStream.MAX_IN_FLIGHT, "and the stream stopped being read: " + call.requested);
+    int asked = call.requested;
+    leader.futures.subList(0, 256).forEach(f -> f.complete(true)); // below the cap again
+    assertTrue(call.requested > asked, "read on once answers come: " + call.requested);
+  }
+
   @Test
   void unknownSessionsShareOneBarrierInFlightAndTheStreamWaitsWhenTooManyWait() {
     FakeCall call = new FakeCall();
