@@ -102,8 +102,13 @@ public final class ClientCore implements AutoCloseable {
         new OrderedDelivery(listenerExecutor, completions), callTimeout);
     CompletableFuture<Session> out = opening.thenApply(s -> {
       sessions.add(s);
-      // An ended session leaves the set, or a long-lived client would keep every session it ever had.
-      s.onExpired().whenComplete((v, err) -> sessions.remove(s));
+      // An ended session leaves the set, or a long-lived client would keep every session it ever had;
+      // one whose locks were left to the cluster's deadline stays until closed, by its owner or here.
+      s.onExpired().whenComplete((v, err) -> {
+        if (!s.leftToTheCluster()) {
+          sessions.remove(s);
+        }
+      });
       return s;
     });
     out.whenComplete((v, err) -> {

@@ -882,26 +882,45 @@ public final class RealSession implements Session {
     }
     expiry = localDeadline ? EXPIRED_LOCALLY : EXPIRED_BY_CLUSTER;
     boolean heldLocks = !leases.isEmpty();
+    if (localDeadline && heldLocks) {
+      leftToCluster.set(true); // before onExpired completes: the client keeps such a session to close it
+    }
     // Before every lease is marked lost: one already lost (revoked) is reported as such.
     endUnansweredReleases();
     leases.forEach(RealLease::markLost);
     stopKeepalives();
     expired.complete(null); // onExpired's own futures complete on the listener executor
     endWaits();
-    if (!localDeadline || !heldLocks) {
+    if (!leftToCluster.get()) {
       closeOnServer();
     } else {
       // Not closed now, which would free its locks at once: their holders learn of the loss only
       // now, and may still be finishing. The cluster's own deadline is the margin later, and the
       // locks then stay orphaned for their lock-delay, as for a holder that died. (Closing the
       // session, once its work has stopped, still lets them go cleanly.)
-      leftToCluster.set(true);
       LOG.info("session {}: its locks are left to the cluster's deadline for it and their lock-delay", id);
+      closeIfLeftAndWanted(); // its owner may have closed it already, told of the expiry
     }
   }
 
-  /** Expired locally with locks held, and not yet closed on the server (see expire and closeAsync). */
+  /** Expired locally with locks held, and so not closed on the server then (see expire). */
   private final java.util.concurrent.atomic.AtomicBoolean leftToCluster = new java.util.concurrent.atomic.AtomicBoolean();
+  /** Its owner closed it after it expired. */
+  private final java.util.concurrent.atomic.AtomicBoolean closeWanted = new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicBoolean closeSent = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** Each of expire and closeAsync sets its flag, then looks: whichever is second sends the close, once. */
+  private CompletableFuture<Void> closeIfLeftAndWanted() {
+    if (leftToCluster.get() && closeWanted.get() && closeSent.compareAndSet(false, true)) {
+      return closeOnServer();
+    }
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /** Expired locally with its locks left to the cluster, and not closed by its owner since. */
+  boolean leftToTheCluster() {
+    return leftToCluster.get() && !closeWanted.get();
+  }
 
   private void stopKeepalives() {
     keepaliveTask.cancel(false);
@@ -1516,7 +1535,8 @@ public final class RealSession implements Session {
   public CompletableFuture<Void> closeAsync() {
     if (!setState(SessionState.CLOSED)) {
       // Closed by its owner after a local expiry: its work has stopped, so its locks may go now.
-      return leftToCluster.compareAndSet(true, false) ? closeOnServer() : CompletableFuture.completedFuture(null);
+      closeWanted.set(true);
+      return closeIfLeftAndWanted();
     }
     leases.forEach(RealLease::markLost);
     stopKeepalives();

@@ -403,6 +403,19 @@ class RealSessionTest {
       assertEquals(List.of(idle.id(), holder.id()), sessions.closed, "its owner's close lets its lock go");
       holder.close();
       assertEquals(2, sessions.closed.size(), "once");
+
+      // One its owner never closes is closed with the client.
+      Session forgotten = client.newSession(Duration.ofSeconds(2));
+      forgotten.tryLock("b").orElseThrow();
+      sessions.silenced.add(forgotten.id());
+      end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (forgotten.isValid() && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      Thread.sleep(300);
+      assertEquals(2, sessions.closed.size());
+      client.close();
+      assertEquals(List.of(idle.id(), holder.id(), forgotten.id()), sessions.closed);
     }
   }
 

@@ -47,19 +47,24 @@ public final class AuditCommand implements Callable<Integer> {
       print(out, filter(all), true);
       // Follow from the newest entry read, printed or not: --since must not let older ones through.
       long last = all.isEmpty() ? 0 : all.get(all.size() - 1).index();
+      boolean behind = false;
       while (follow) {
         // PrintWriter and System.out swallow a broken pipe (`audit -f | grep -m1 ...`): without
         // this check the command would poll for ever after its reader has gone.
         if (out.checkError() || System.out.checkError()) {
           return ExitCodes.OK;
         }
-        Thread.sleep(1_000);
+        if (!behind) {
+          Thread.sleep(1_000);
+        }
         List<AuditRecord> more = client.admin().audit(last, lock, FOLLOW_PAGE);
         if (more.size() == FOLLOW_PAGE) {
-          spec.commandLine().getErr().println("holdfast audit: more than " + FOLLOW_PAGE + " entries in a second; "
-              + "some may have been skipped (read them with --limit)");
+          // As many as the cluster's audit log keeps: older ones may have left it unread.
+          spec.commandLine().getErr().println("holdfast audit: " + FOLLOW_PAGE + " new entries at once, as many as the "
+              + "cluster keeps: older ones may have been dropped from its audit log before they were read");
           spec.commandLine().getErr().flush();
         }
+        behind = more.size() == FOLLOW_PAGE; // read on at once
         print(out, more, false);
         if (!more.isEmpty()) {
           last = more.get(more.size() - 1).index();

@@ -123,10 +123,17 @@ public final class LockCommand {
     @Spec
     CommandSpec spec;
 
+    /**
+     * Processes of the command would not stop: the session is not closed (which would let the lock
+     * go at once) but left to run out, and the lock then stays orphaned for its lock-delay.
+     */
+    private volatile boolean leaveToTtl;
+
     @Override
     public Integer call() throws Exception {
       PrintWriter err = spec.commandLine().getErr();
-      try (HoldfastClient client = cluster.client(clientName)) {
+      HoldfastClient client = cluster.client(clientName);
+      try {
         Session session = client.newSession(ttl);
         Stop stop = new Stop(session);
         // Registered before the lock is asked for: a signal at any point lets it go cleanly.
@@ -140,6 +147,10 @@ public final class LockCommand {
             // The hook is running: it releases, and the client must stay open until it has.
             stop.awaitDone(grace.toMillis() + 15_000);
           }
+        }
+      } finally {
+        if (!leaveToTtl) {
+          client.close();
         }
       }
     }
@@ -172,6 +183,7 @@ public final class LockCommand {
         err.println("holdfast lock run: lock '" + name + "' lost before the command started (session " + session.id()
             + " is " + session.state() + ")");
         err.flush();
+        session.close(); // nothing ran under it
         return ExitCodes.LOCK_LOST;
       }
       Process child = stop.start(pb);
@@ -181,12 +193,18 @@ public final class LockCommand {
       while (!child.waitFor(50, TimeUnit.MILLISECONDS)) {
         // Every process the command started, as it goes: one left running when the command
         // exits (a background job) is re-parented then, and could no longer be found.
+        started.removeIf(h -> !h.isAlive()); // a pid of one that ended may be another process's by now
         child.descendants().forEach(started::add);
         if (!lease.isValid()) {
           err.println("holdfast lock run: lock '" + name + "' lost (session " + session.id() + " is "
               + session.state() + "); stopping the command");
           err.flush();
-          terminate(child);
+          if (terminate(child)) {
+            // Nothing of the command runs: whatever the cluster still holds for the session may go.
+            session.close();
+          } else {
+            leaveToTtl = true;
+          }
           return ExitCodes.LOCK_LOST;
         }
       }
@@ -201,6 +219,7 @@ public final class LockCommand {
             + left.stream().map(h -> Long.toString(h.pid())).toList() + "; stopping them before releasing '" + name + "'");
         err.flush();
         if (!terminate(left)) {
+          leaveToTtl = true;
           err.println("holdfast lock run: some of them would not stop; the lock is left to the session's TTL");
           err.flush();
           return ExitCodes.FAILED;
@@ -258,6 +277,8 @@ public final class LockCommand {
           // keep the next holder out.
           if (c == null || terminate(c)) {
             session.close();
+          } else {
+            leaveToTtl = true;
           }
         } catch (RuntimeException e) {
           // unreachable cluster: the session's TTL ends it
@@ -278,7 +299,7 @@ public final class LockCommand {
     private boolean terminate(Process child) {
       // Taken before the command dies: its children are re-parented then, and no longer listed.
       List<ProcessHandle> tree = new ArrayList<>(child.descendants().toList());
-      tree.addAll(started);
+      started.stream().filter(ProcessHandle::isAlive).forEach(tree::add);
       tree.add(child.toHandle());
       return terminate(tree);
     }
@@ -291,8 +312,12 @@ public final class LockCommand {
       try {
         while (tree.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < end) {
           // A TERM trap that starts a clean-up, a supervisor restarting its workers: those too.
+          // Only from live ones (isAlive checks the start time): a pid of one that ended may be
+          // another process's by now, and its children are not the command's.
           for (ProcessHandle h : List.copyOf(tree)) {
-            h.descendants().filter(tree::add).forEach(ProcessHandle::destroy);
+            if (h.isAlive()) {
+              h.descendants().filter(tree::add).forEach(ProcessHandle::destroy);
+            }
           }
           Thread.sleep(20);
         }

@@ -140,6 +140,15 @@ public final class SnapshotCommand {
     return Status.FAILED_PRECONDITION.withDescription(message).asRuntimeException();
   }
 
+  /** The numeric owner of {@code p}, or null where the file system does not say (not a Unix one). */
+  static Integer uidOf(Path p) {
+    try {
+      return (Integer) Files.getAttribute(p, "unix:uid");
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return null;
+    }
+  }
+
   static BackupFile read(Path file) throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(file + " does not exist or is not a file");
@@ -231,16 +240,15 @@ public final class SnapshotCommand {
             + "restored one. Give the new cluster a new cluster-id, or pass --reuse-cluster-id once every old "
             + "member is stopped and its data dir moved aside");
       }
-      String me = System.getProperty("user.name");
+      Integer me = uidOf(Path.of("/proc/self"));
       for (Path[] t : targets) {
         Path dataDir = t[0].toAbsolutePath().getParent().getParent();
-        if (dataDir != null && Files.isDirectory(dataDir) && !"root".equals(me)) {
-          String owner = Files.getOwner(dataDir).getName();
-          if (!owner.equals(me)) {
-            // The node renames its seed as the data dir's owner; only root can give the seed to it.
-            throw precondition(dataDir + " belongs to " + owner + ": run the restore as " + owner + " (sudo -u "
-                + owner + ") or as root");
-          }
+        Integer owner = dataDir != null && Files.isDirectory(dataDir) ? uidOf(dataDir) : null;
+        if (me != null && owner != null && me != 0 && !owner.equals(me)) {
+          // The node renames its seed as the data dir's owner; only root can give the seed to it.
+          String name = Files.getOwner(dataDir).getName();
+          throw precondition(dataDir + " belongs to " + name + " (uid " + owner + "): run the restore as that user "
+              + "(sudo -u " + name + ") or as root");
         }
         if (Files.exists(t[0])) {
           throw precondition(t[0] + " exists: that node already waits for a restore");

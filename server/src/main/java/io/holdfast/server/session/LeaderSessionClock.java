@@ -193,6 +193,16 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
       }
       return;
     }
+    if (!raft.leads()) {
+      // The mirror of the above: a loss the state machine did not pass on (it had not heard of
+      // the restart). A follower's clock proposes nothing that could commit, but it must not run.
+      synchronized (this) {
+        if (active && !raft.leads()) {
+          onLeadershipLost();
+        }
+      }
+      return;
+    }
     Map<Long, Deadline> deadlines = this.deadlines;
     long now = System.nanoTime();
     // values(), not entrySet(): the entry iterator allocates an entry per session on every scan (JFR:

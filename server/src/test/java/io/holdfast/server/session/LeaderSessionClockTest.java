@@ -73,6 +73,29 @@ class LeaderSessionClockTest {
     }
   }
 
+  /** A clock running on a node that does not lead (a loss nobody passed on) stops by itself. */
+  @Test
+  void aClockRunningOnAFollowerStops() throws Exception {
+    TestLog log = new TestLog();
+    log.open(200);
+    PlayedNode node = new PlayedNode(log.state());
+    try (LeaderSessionClock clock = new LeaderSessionClock(node, 0, 20)) {
+      node.leads = true;
+      node.read(state -> {
+        clock.onLeaderReady(state);
+        return null;
+      });
+      node.leads = false; // and nobody tells the clock
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (clock.isActive() && System.nanoTime() < end) {
+        Thread.sleep(10);
+      }
+      assertTrue(!clock.isActive(), "stopped");
+      Thread.sleep(500);
+      assertEquals(List.of(), node.submitted, "and proposed nothing");
+    }
+  }
+
   @Test
   void aNodeThatNoLongerLeadsProposesNothing() throws Exception {
     TestLog log = new TestLog();
