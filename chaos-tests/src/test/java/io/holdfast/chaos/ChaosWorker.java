@@ -216,9 +216,9 @@ public final class ChaosWorker {
   /**
    * Records that this worker's client gave {@code s} up. {@code given_up_t} is when it did: the
    * moment its local validity ended (frozen there once the client declares the session expired),
-   * or now if that is still ahead. The client closes an expired session on the server at once, so
-   * its locks may pass on from then, although the loop may notice only seconds later (blocked in
-   * a write or a release).
+   * or now if that is still ahead. The worker closes a session it gives up (and a client closes
+   * one that held nothing at once), so its locks may pass on from then, although the loop may
+   * notice only seconds later (blocked in a write or a release).
    */
   private static void sessionLost(String proc, Session s) {
     long until = validUntilNanos(s);
