@@ -44,6 +44,15 @@ class LeaderSessionClockTest {
     }
   }
 
+  /** The node leads, and the clock hears so, with the state lock held as in apply. */
+  private static void leads(PlayedNode node, LeaderSessionClock clock) {
+    node.leads = true;
+    node.read(state -> {
+      clock.onLeaderReady(state);
+      return null;
+    });
+  }
+
   /**
    * The loss of the previous leadership, told on another Ratis thread, can reach the clock after
    * the next leadership began. The clock must not stay stopped on a leader: a holder that died
@@ -55,11 +64,7 @@ class LeaderSessionClockTest {
     long dead = log.open(1_000);
     PlayedNode node = new PlayedNode(log.state());
     try (LeaderSessionClock clock = new LeaderSessionClock(node, 200, 20)) {
-      node.leads = true;
-      node.read(state -> {
-        clock.onLeaderReady(state);
-        return null;
-      });
+      leads(node, clock);
       clock.onLeadershipLost(); // late: about the term before
       long start = System.nanoTime();
       while (node.submitted.isEmpty() && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5)) {
@@ -80,11 +85,7 @@ class LeaderSessionClockTest {
     log.open(200);
     PlayedNode node = new PlayedNode(log.state());
     try (LeaderSessionClock clock = new LeaderSessionClock(node, 0, 20)) {
-      node.leads = true;
-      node.read(state -> {
-        clock.onLeaderReady(state);
-        return null;
-      });
+      leads(node, clock);
       node.leads = false; // and nobody tells the clock
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       while (clock.isActive() && System.nanoTime() < end) {
@@ -102,11 +103,7 @@ class LeaderSessionClockTest {
     log.open(200);
     PlayedNode node = new PlayedNode(log.state());
     try (LeaderSessionClock clock = new LeaderSessionClock(node, 0, 20)) {
-      node.leads = true;
-      node.read(state -> {
-        clock.onLeaderReady(state);
-        return null;
-      });
+      leads(node, clock);
       node.leads = false;
       clock.onLeadershipLost();
       Thread.sleep(1_000);
