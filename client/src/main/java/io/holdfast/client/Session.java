@@ -14,7 +14,10 @@ import java.util.concurrent.CompletableFuture;
  * acknowledged keepalive + TTL - a margin. The server cannot expire the session (and give its
  * locks away) before that, because it counts from when it received that keepalive. When the
  * deadline passes without a newer acknowledgement the session is {@link SessionState#EXPIRED} for
- * the application, and every lease it holds is invalid.
+ * the application, and every lease it holds is invalid. Its locks are then left to the server's
+ * deadline (the margin later) and their lock-delay, as a dead holder's are: the work under them has
+ * that long to stop. {@link #close()}, once it has, lets them go at once. A session that held no
+ * lock is closed on the server when it expires.
  *
  * <p>Closing the session releases its locks. Thread-safe.
  */
@@ -76,7 +79,7 @@ public interface Session extends AutoCloseable {
   /** The general form: wait, lock-delay and max hold time as {@code options} say. */
   CompletableFuture<Optional<LockLease>> lockAsync(String name, LockOptions options);
 
-  /** Closes the session on the server, releasing its locks. */
+  /** Closes the session on the server, releasing its locks; also after it expired (see above). */
   @Override
   void close();
 
