@@ -267,13 +267,17 @@ class IdentityLimitsClusterTest {
         var st = io.holdfast.proto.v1.AdminServiceGrpc.newBlockingStub(as(cluster.channel(0), token))
             .withDeadlineAfter(2, TimeUnit.SECONDS).clusterStatus(
                 io.holdfast.proto.v1.ClusterStatusRequest.getDefaultInstance());
-        if (st.getRole().equals("LEADER")) {
+        // Ready, not only elected: these calls do not retry, and a leader whose first entry of the
+        // term is not applied yet refuses writes ("no leader is ready yet"). On a new cluster,
+        // anything applied is that entry.
+        if (st.getRole().equals("LEADER") && st.getAppliedIndex() > 0 && st.getAppliedIndex() >= st.getCommitIndex()) {
           return 0;
         }
       } catch (StatusRuntimeException notYet) {
         // starting
       }
-      Thread.sleep(100);
+      // Below the identity's rate (2 a second): the test's own calls need its burst.
+      Thread.sleep(600);
     }
     throw new AssertionError("no leader within 60 s");
   }
