@@ -109,7 +109,7 @@ public final class WatchHub implements StateObserver {
       catchUp = parts;
     }
 
-    /** From apply: queues {@code r}, and sends it at once unless a catch-up or another sender is under way. */
+    /** From apply: queues {@code r} for the sender, unless the watcher has left too much unread; a catch-up under way sends it after. */
     void sendLive(WatchResponse r) {
       if (ended) {
         return;
