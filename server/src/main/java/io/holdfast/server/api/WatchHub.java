@@ -109,7 +109,10 @@ public final class WatchHub implements StateObserver {
       catchUp = parts;
     }
 
-    /** From apply: queues {@code r} for the sender, unless the watcher has left too much unread; a catch-up under way sends it after. */
+    /**
+     * From apply: queues {@code r} for the sender, unless the watcher has left too much unread; a
+     * catch-up under way sends it after its last part.
+     */
     void sendLive(WatchResponse r) {
       if (ended) {
         return;
