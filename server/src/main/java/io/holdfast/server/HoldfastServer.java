@@ -49,6 +49,8 @@ public final class HoldfastServer implements AutoCloseable {
   static final long EXPIRY_SCAN_MS = 50;
   /** Calls one client connection may have open at once (etcd sets no limit). */
   static final int MAX_CALLS_PER_CONNECTION = 100_000;
+  /** How long calls on a client connection that reached its age may go on (see clientCertConnectionMaxAgeMs). */
+  static final long CERT_CONNECTION_GRACE_MS = 60_000;
 
   private final ServerConfig config;
   /** How often the leader checks whether the cluster's apply rules can be raised (only while they can). */
@@ -117,13 +119,15 @@ public final class HoldfastServer implements AutoCloseable {
     Files.createDirectories(config.dataDir());
     this.tlsReloader = Executors.newSingleThreadScheduledExecutor(named("holdfast-tls-reload"));
     SecurityConfig sec = config.security();
-    try {
-      this.clientTls = sec.clientTls().enabled() ? new TlsFiles(sec.clientTls(), tlsReloader, false) : null;
-      this.peerTls = sec.peerTls().enabled() ? new TlsFiles(sec.peerTls(), tlsReloader, true) : null;
-    } catch (java.security.GeneralSecurityException e) {
-      throw new IOException("cannot load TLS files: " + e.getMessage(), e);
-    }
+    this.clientTls = sec.clientTls().enabled() ? tlsFiles("client-tls", sec.clientTls(), false) : null;
+    this.peerTls = sec.peerTls().enabled() ? tlsFiles("peer-tls", sec.peerTls(), true) : null;
     warnAboutOpenDoors(sec);
+    TokenFile tokenFile;
+    try {
+      tokenFile = sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile());
+    } catch (IllegalArgumentException e) {
+      throw new io.holdfast.server.config.ConfigException(e.getMessage()); // it names auth-token-file
+    }
     if (config.peers().size() > 1 && config.clusterId().equals(io.holdfast.server.config.ServerConfigLoader.DEFAULT_CLUSTER_ID)) {
       // The Raft group id is the cluster id: two clusters that share it take each other's votes and
       // entries if a peer address is ever wrong.
@@ -175,14 +179,23 @@ public final class HoldfastServer implements AutoCloseable {
     ApiErrors errors = new ApiErrors(config, metrics);
     Access access = new Access(new AccessPolicy(sec.acl()), raft, errors, registry, config.limits().maxNameLength(),
         callExecutor);
-    AuthInterceptor auth = new AuthInterceptor(sec, sec.tokenFile() == null ? null : new TokenFile(sec.tokenFile()),
-        new RateLimiter(config.limits().ratePerIdentity(), config.limits().rateBurst()), registry);
+    RateLimiter rate = new RateLimiter(config.limits().ratePerIdentity(), config.limits().rateBurst());
+    AuthInterceptor auth = new AuthInterceptor(sec, tokenFile, rate, registry);
     errors.resolveClientAddressesWith(raft::clientAddressOf);
     timers.scheduleWithFixedDelay(auth::recheckStreams, 1, 1, TimeUnit.SECONDS);
     var address = config.clientListenAddress();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
     if (clientTls != null) {
       builder.sslContext(clientTls.serverContext());
+    }
+    long certAgeMs = sec.clientCertConnectionMaxAgeMs();
+    if (sec.clientTls().mutual() && certAgeMs > 0) {
+      // A client certificate is checked once, at the handshake: without an age, a connection made with
+      // a certificate whose CA has since been withdrawn would keep its identity for as long as it stays
+      // open. Calls and streams still running when it ages get a grace, then end and are retried (and
+      // streams resumed) by the client on a new connection.
+      builder.maxConnectionAge(certAgeMs, TimeUnit.MILLISECONDS)
+          .maxConnectionAgeGrace(Math.min(certAgeMs, CERT_CONNECTION_GRACE_MS), TimeUnit.MILLISECONDS);
     }
     for (io.grpc.ServerInterceptor i : innermost) {
       builder.intercept(i);
@@ -193,7 +206,7 @@ public final class HoldfastServer implements AutoCloseable {
         .intercept(new io.holdfast.server.api.ForwardRequest())
         .intercept(auth)
         .intercept(new GrpcMetrics(registry))
-        .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics, access))
+        .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics, access, rate))
         .addService(new LockEndpoint(config, raft, waiters, timers, errors, metrics, access))
         .addService(new AdminEndpoint(config, raft, errors, access))
         .addService(health.getHealthService())
@@ -214,6 +227,16 @@ public final class HoldfastServer implements AutoCloseable {
         .keepAliveTime(30, TimeUnit.SECONDS)
         .keepAliveTimeout(10, TimeUnit.SECONDS)
         .build();
+  }
+
+  /** The PEM files of {@code key} (client-tls or peer-tls), or a config error that names the key. */
+  private TlsFiles tlsFiles(String key, io.holdfast.server.config.TlsSettings settings, boolean checkHostnames) {
+    try {
+      return new TlsFiles(settings, tlsReloader, checkHostnames);
+    } catch (java.security.GeneralSecurityException | IOException | IllegalArgumentException e) {
+      throw new io.holdfast.server.config.ConfigException(key + ": cannot load " + key + "-cert, " + key
+          + "-key or " + key + "-ca (PEM; the key in PKCS#8, 'BEGIN PRIVATE KEY'): " + e.getMessage());
+    }
   }
 
   private static void warnAboutOpenDoors(SecurityConfig sec) {

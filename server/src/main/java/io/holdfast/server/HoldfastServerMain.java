@@ -44,7 +44,15 @@ public final class HoldfastServerMain implements Callable<Integer> {
       return 2;
     }
     LOG.info("Effective configuration: {}", config);
-    new HoldfastServer(config).serveUntilShutdown();
+    HoldfastServer server;
+    try {
+      server = new HoldfastServer(config);
+    } catch (ConfigException e) {
+      // What only loading the files shows (a PEM that does not parse, a malformed token file).
+      System.err.println("holdfast-server: bad configuration: " + e.getMessage());
+      return 2;
+    }
+    server.serveUntilShutdown();
     return 0;
   }
 }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.client.AuditRecord;
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.InvalidArgumentException;
+import io.holdfast.client.LockDescription;
 import io.holdfast.client.LockLease;
 import io.holdfast.client.PermissionDeniedException;
 import io.holdfast.client.RetryPolicy;
@@ -169,6 +171,21 @@ class AclClusterTest {
           + last.requestedBy());
       assertTrue(last.requestedBy().contains("claims-to-be-bob"), "with the declared name beside it");
       assertTrue(lease.token() > 0);
+    }
+  }
+
+  @Test
+  void aRevokeCannotHandTheLockToASessionWhoseIdentityMayNotLockIt() throws Exception {
+    try (HoldfastClient orch = as("orchestrator"); HoldfastClient sre = as("sre"); HoldfastClient agent = as("agent-7");
+         Session holder = orch.newSession(Duration.ofSeconds(10));
+         Session reader = agent.newSession(Duration.ofSeconds(10))) {
+      LockLease lease = holder.tryLock("fleet/handed").orElseThrow();
+      InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+          () -> sre.admin().revoke("fleet/handed", "hand it on", reader.id(), false, "sre"));
+      assertTrue(e.getMessage().contains("agent-7") && e.getMessage().contains("may not lock"), e.getMessage());
+      LockDescription d = sre.describeLock("fleet/handed");
+      assertEquals(holder.id(), d.holderSessionId(), "the refused revoke changed nothing");
+      assertEquals(lease.token(), d.token());
     }
   }
 }

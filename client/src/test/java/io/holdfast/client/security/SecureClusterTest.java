@@ -12,6 +12,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.holdfast.client.ClusterUnavailableException;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.HoldfastException;
+import io.holdfast.client.LockDescription;
 import io.holdfast.client.LockLease;
 import io.holdfast.client.RetryPolicy;
 import io.holdfast.client.Session;
@@ -179,6 +180,53 @@ class SecureClusterTest {
     }
     for (int i = 0; i < 3; i++) {
       assertEquals(pids[i], cluster.pid(i), "no node was restarted");
+    }
+  }
+
+  /**
+   * A certificate is checked only at the handshake: with client-cert-connection-max-age-ms the
+   * server asks every client to reconnect, so a certificate whose CA was withdrawn stops working,
+   * and the clients whose certificates stand carry on across the reconnections.
+   */
+  @Test
+  void aCertificateWhoseCaWasWithdrawnStopsWorkingOnceItsConnectionAges() throws Exception {
+    Pem withdrawnCa = pki.newCa("withdrawn");
+    Pem dave = pki.issue(withdrawnCa, "dave");
+    Path bundle = dir.resolve("pki/aging-trust.pem");
+    Files.writeString(bundle, Files.readString(clientCa.cert()) + Files.readString(withdrawnCa.cert()));
+    Map<String, String> settings = secureSettings(bundle, peerCert, peerCa);
+    settings.put("client-cert-connection-max-age-ms", "10000");
+    try (ProcessCluster c = new ProcessCluster(1, dir.resolve("aging"), settings)
+        .channelFactory(target -> channel(target, clientCa, alice)).start()) {
+      c.awaitLeader(Duration.ofSeconds(60));
+      HoldfastClient daves = client(c.endpoints(), TlsConfig.fromPem(clientCa.cert(), dave.cert(), dave.key()));
+      try (HoldfastClient alices = client(c.endpoints(), TlsConfig.fromPem(clientCa.cert(), alice.cert(), alice.key()));
+           Session aliceSession = alices.newSession(Duration.ofSeconds(10))) {
+        LockLease aliceLease = aliceSession.tryLock("aging/alice").orElseThrow();
+        Session daveSession = daves.newSession(Duration.ofSeconds(5));
+        daveSession.tryLock("aging/dave").orElseThrow();
+        assertEquals("dave", alices.describeLock("aging/dave").holderIdentity());
+
+        Path next = dir.resolve("pki/aging-trust.pem.new");
+        Files.copy(clientCa.cert(), next);
+        Files.move(next, bundle, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (alices.describeLock("aging/dave").state() == LockDescription.State.HELD) {
+          assertTrue(System.nanoTime() < deadline, "60 s after its CA was withdrawn, dave's connection still "
+              + "renews his session and keeps his lock");
+          Thread.sleep(500);
+        }
+        LockDescription mine = alices.describeLock("aging/alice");
+        assertEquals(aliceSession.id(), mine.holderSessionId(), "alice's session lived through her reconnections");
+        assertEquals(aliceLease.token(), mine.token());
+        assertTrue(aliceLease.isValid());
+      } finally {
+        try {
+          daves.close();
+        } catch (RuntimeException cannotReachAnyMore) {
+          // dave's certificate is no longer trusted: his client cannot close its session
+        }
+      }
     }
   }
 

@@ -51,7 +51,15 @@ public final class ClusterOptions {
     if (e == null || e.isBlank()) {
       e = DEFAULT_ENDPOINTS;
     }
-    return Arrays.stream(e.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    List<String> list = Arrays.stream(e.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    for (String one : list) {
+      // Checked here for every command: the admin commands' channels would retry a bad one until --timeout.
+      int colon = one.lastIndexOf(':');
+      if (colon <= 0 || colon == one.length() - 1 || !one.substring(colon + 1).chars().allMatch(Character::isDigit)) {
+        throw new IllegalArgumentException("--endpoints: '" + one + "' is not host:port");
+      }
+    }
+    return list;
   }
 
   HoldfastClient client(String name) {

@@ -7,6 +7,7 @@ import picocli.CommandLine.ITypeConverter;
 
 /** Durations as people write them: {@code 500ms}, {@code 3s}, {@code 2m}, {@code 1h}, {@code 1m30s}. */
 public final class Durations implements ITypeConverter<Duration> {
+  private static final Duration MAX = Duration.ofDays(3_650);
   private static final Pattern PART = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
   @Override
@@ -23,18 +24,31 @@ public final class Durations implements ITypeConverter<Duration> {
       if (m.start() != at) {
         break;
       }
-      long n = Long.parseLong(m.group(1));
-      total = total.plus(switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        case "h" -> Duration.ofHours(n);
-        default -> Duration.ofDays(n);
-      });
+      long n;
+      try {
+        n = Long.parseLong(m.group(1));
+      } catch (NumberFormatException tooLong) {
+        throw new IllegalArgumentException("'" + text + "' is longer than the most allowed, 3650d");
+      }
+      try {
+        total = total.plus(switch (m.group(2)) {
+          case "ms" -> Duration.ofMillis(n);
+          case "s" -> Duration.ofSeconds(n);
+          case "m" -> Duration.ofMinutes(n);
+          case "h" -> Duration.ofHours(n);
+          default -> Duration.ofDays(n);
+        });
+      } catch (ArithmeticException tooLong) {
+        throw new IllegalArgumentException("'" + text + "' is longer than the most allowed, 3650d");
+      }
       at = m.end();
     }
     if (s.isEmpty() || at != s.length()) {
       throw new IllegalArgumentException("'" + text + "' is not a duration (write e.g. 500ms, 3s, 2m, 1h30m)");
+    }
+    if (total.compareTo(MAX) > 0) {
+      // Past this, deadlines in nanoseconds overflow: a --grace of 200000d killed at once.
+      throw new IllegalArgumentException("'" + text + "' is longer than the most allowed, 3650d");
     }
     return total;
   }

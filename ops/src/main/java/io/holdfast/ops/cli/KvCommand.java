@@ -35,7 +35,7 @@ public final class KvCommand {
     m.put("create_revision", kv.createRevision());
     m.put("fence_lock", kv.fenceLock());
     m.put("fence_token", kv.fenceToken());
-    m.put("written_at", String.valueOf(kv.writtenAt()));
+    m.put("written_at", Rendering.time(kv.writtenAt()));
     return m;
   }
 
@@ -107,7 +107,17 @@ public final class KvCommand {
       if ((value == null) == (file == null)) {
         throw new IllegalArgumentException("give exactly one of --value and --file");
       }
-      byte[] bytes = value != null ? value.getBytes(StandardCharsets.UTF_8) : Files.readAllBytes(file);
+      if (expectedRevision != null && expectedRevision < 0) {
+        // -1 is the client's "any revision": a computed -1 would turn compare-and-set into an overwrite.
+        throw new IllegalArgumentException("--expected-revision must be a revision, or 0 for an absent key; got "
+            + expectedRevision);
+      }
+      byte[] bytes;
+      try {
+        bytes = value != null ? value.getBytes(StandardCharsets.UTF_8) : Files.readAllBytes(file);
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("--file: cannot read " + file + " (" + e.getClass().getSimpleName() + ")");
+      }
       try (HoldfastClient client = cluster.client("holdfast-cli")) {
         long revision;
         try {

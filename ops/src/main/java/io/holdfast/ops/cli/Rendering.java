@@ -27,6 +27,11 @@ final class Rendering {
 
   private Rendering() {}
 
+  /** A time for JSON: ISO-8601, or JSON null when the cluster gave none (never the string "null"). */
+  static String time(java.time.Instant t) {
+    return t == null ? null : t.toString();
+  }
+
   /** One JSON object on one line, for streams. */
   static String compactJson(Object value) {
     try {
@@ -73,7 +78,7 @@ final class Rendering {
       h.put("pid", l.holderPid());
       h.put("labels", l.holderLabels());
       m.put("holder", h);
-      m.put("acquired_at", String.valueOf(l.acquiredAt()));
+      m.put("acquired_at", time(l.acquiredAt()));
       m.put("held_for_ms", l.acquiredAt() == null ? 0 : Duration.between(l.acquiredAt(), Instant.now()).toMillis());
       m.put("ttl_left_ms", l.holderTtlLeft().toMillis());
     }
@@ -84,7 +89,7 @@ final class Rendering {
       f.put("host", l.formerHolderHost());
       f.put("pid", l.formerHolderPid());
       m.put("former_holder", f);
-      m.put("freed_at", String.valueOf(l.freedAt()));
+      m.put("freed_at", time(l.freedAt()));
       m.put("free_reason", l.freeReason());
       m.put("grantable_in_ms", l.grantableIn().toMillis());
     }
@@ -97,7 +102,7 @@ final class Rendering {
       wm.put("client", w.clientName());
       wm.put("host", w.host());
       wm.put("pid", w.pid());
-      wm.put("queued_at", String.valueOf(w.queuedAt()));
+      wm.put("queued_at", time(w.queuedAt()));
       waiters.add(wm);
     }
     m.put("waiters", waiters);
@@ -120,8 +125,8 @@ final class Rendering {
     m.put("labels", s.labels());
     m.put("ttl_ms", s.ttl().toMillis());
     m.put("ttl_left_ms", s.ttlLeft().toMillis());
-    m.put("created_at", String.valueOf(s.createdAt()));
-    m.put("renewed_at", String.valueOf(s.renewedAt()));
+    m.put("created_at", time(s.createdAt()));
+    m.put("renewed_at", time(s.renewedAt()));
     m.put("held_locks", s.heldLocks());
     m.put("waiting_on", s.waitingOn());
     m.put("exclusive_key", s.exclusiveKey());
@@ -129,7 +134,7 @@ final class Rendering {
   }
 
   static List<String> auditRow(AuditRecord a) {
-    return List.of(Long.toString(a.index()), String.valueOf(a.time()), a.kind(),
+    return List.of(Long.toString(a.index()), a.time() == null ? "-" : a.time().toString(), a.kind(),
         a.lockName().isEmpty() ? String.join(",", a.locks()) : a.lockName(), Long.toString(a.sessionId()),
         who(a.clientName(), a.host(), a.pid()), a.token() == 0 ? "-" : Long.toString(a.token()),
         a.requestedBy().isEmpty() ? "(cluster)" : a.requestedBy(), a.reason());
@@ -138,7 +143,7 @@ final class Rendering {
   static Map<String, Object> auditJson(AuditRecord a) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("index", a.index());
-    m.put("time", String.valueOf(a.time()));
+    m.put("time", time(a.time()));
     m.put("kind", a.kind());
     m.put("lock", a.lockName());
     m.put("locks", a.locks());

@@ -46,8 +46,39 @@ public final class WatchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     PrintWriter out = spec.commandLine().getOut();
-    try (HoldfastClient client = cluster.client("holdfast-cli");
-         Watch watch = client.watch(List.of(prefix), List.of(prefix), after, b -> print(out, b))) {
+    try (HoldfastClient client = cluster.client("holdfast-cli")) {
+      requireAnEndpoint(client);
+      return watch(client, out);
+    }
+  }
+
+  /**
+   * A watch retries an unreachable cluster for ever, silently: first make sure that some endpoint
+   * answers (reachable, same TLS, credentials taken), or fail within --timeout saying which.
+   */
+  private void requireAnEndpoint(HoldfastClient client) throws InterruptedException {
+    long end = System.nanoTime() + cluster.timeout.toNanos();
+    RuntimeException last = null;
+    while (true) {
+      for (String endpoint : cluster.endpointList()) {
+        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime()));
+        try {
+          client.admin().memberStatus(endpoint, Duration.ofMillis(Math.min(2_000, left)));
+          return;
+        } catch (io.holdfast.client.HoldfastException | io.grpc.StatusRuntimeException e) {
+          last = e;
+        }
+      }
+      if (System.nanoTime() - end >= 0) {
+        throw new io.holdfast.client.ClusterUnavailableException("no endpoint answered within " + cluster.timeout
+            .toSeconds() + " s (" + String.join(", ", cluster.endpointList()) + "): " + last.getMessage(), last);
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  private int watch(HoldfastClient client, PrintWriter out) throws InterruptedException {
+    try (Watch watch = client.watch(List.of(prefix), List.of(prefix), after, b -> print(out, b))) {
       try {
         var done = java.util.concurrent.CompletableFuture.anyOf(watch.ended(), outputClosed);
         if (duration == null) {
@@ -82,6 +113,7 @@ public final class WatchCommand implements Callable<Integer> {
         if (e.kv() != null) {
           m.put("revision", e.kv().revision());
           m.put("size", e.kv().value().length);
+          m.put("fence_lock", e.kv().fenceLock());
         }
         out.println(Rendering.compactJson(m));
       } else {

@@ -19,7 +19,9 @@ class DurationsTest {
     assertEquals(Duration.ofMinutes(2), Durations.parse("2m"));
     assertEquals(Duration.ofMinutes(90), Durations.parse("1h30m"));
     assertEquals(Duration.ofSeconds(61).plusMillis(5), Durations.parse("1m1s5ms"));
-    for (String bad : new String[] {"", "10", "3 s", "1.5s", "-3s", "3x", "s"}) {
+    assertEquals(Duration.ofDays(3_650), Durations.parse("3650d"));
+    for (String bad : new String[] {"", "10", "3 s", "1.5s", "-3s", "3x", "s", "3651d", "200000d",
+        "99999999999999999999s", "9223372036854775807d"}) {
       assertThrows(IllegalArgumentException.class, () -> Durations.parse(bad), bad);
     }
   }

@@ -26,6 +26,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Access {
   private static final Logger LOG = LoggerFactory.getLogger(Access.class);
+  /** A busy identity can cause a denial per call: 20 lines per 10 s, the metric counts them all. */
+  private final io.holdfast.server.security.WarningBudget denialLog =
+      new io.holdfast.server.security.WarningBudget(LOG, 20, 10_000);
   private final AccessPolicy policy;
   private final LongFunction<String> ownerOf;
   private final Supplier<CompletableFuture<Void>> readBarrier;
@@ -115,6 +118,21 @@ public final class Access {
       return null;
     }
     return deny("identity '" + who() + "' may not read or lock '" + Names.printable(fenceLock) + "' (fence_lock)");
+  }
+
+  /**
+   * A revoke's successor must be a session whose identity may lock the name: given the lock, any
+   * other could neither release it nor be told it by its own calls. Null if allowed, or if this node
+   * does not know the session (apply then refuses it).
+   */
+  StatusRuntimeException requireSuccessorMayLock(long sessionId, String lockName) {
+    String owner = sessionId == 0 ? null : ownerOf.apply(sessionId);
+    if (owner == null || owner.isEmpty() || policy.allows(owner, Verb.LOCK, lockName)) {
+      return null;
+    }
+    return errors.of(io.holdfast.server.state.ErrorCode.INVALID_ARGUMENT, "successor session " + sessionId
+        + " was opened by identity '" + owner + "', which may not lock '" + Names.printable(lockName)
+        + "': it would hold the lock and could not release it");
   }
 
   /** {@code verb} on every name under {@code prefix} ("" for all names). */
@@ -217,7 +235,7 @@ public final class Access {
 
   private StatusRuntimeException deny(String message) {
     denials.inc();
-    LOG.warn("Permission denied: {}", message);
+    denialLog.warn("Permission denied: {}", message);
     return errors.of(ErrorCode.PERMISSION_DENIED, message);
   }
 }

@@ -421,6 +421,9 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
       return;
     }
     var denied = access.require(io.holdfast.server.security.Verb.ADMIN, req.getLockName());
+    if (denied == null) {
+      denied = access.requireSuccessorMayLock(req.getSuccessorSessionId(), req.getLockName());
+    }
     if (denied != null) {
       out.onError(denied);
       return;

@@ -38,6 +38,12 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
      */
     CompletableFuture<Void> confirmLeading();
 
+    /**
+     * Why a keepalive for a session this node does not know is refused (the stream then ends with
+     * it), or null: each costs a read barrier, so it is charged to the identity's request rate.
+     */
+    Throwable unknownRefusal();
+
     /** Renews the session in the next checkpoint and answers {@code seq} once that is committed. */
     CompletableFuture<KeepAliveResponse> renew(long sessionId, long seq);
 
@@ -100,6 +106,11 @@ final class KeepAliveStream implements StreamObserver<KeepAliveRequest> {
     long id = req.getSessionId();
     if (leader.mayExist(id)) {
       admit(id, req.getSeq());
+      return;
+    }
+    Throwable limited = leader.unknownRefusal();
+    if (limited != null) {
+      fail(limited);
       return;
     }
     // No checkpoint (no log entry) for an id that names no session. But a leader deposed without

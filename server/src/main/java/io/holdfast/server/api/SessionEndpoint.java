@@ -45,9 +45,15 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
   private final Access access;
   private final LeaderRenewals renewals;
   private final ForwardedKeepAlives relay;
+  private final io.holdfast.server.security.RateLimiter rate;
 
+  /**
+   * {@code rate}: the identities' request rate (the front door's), which keepalives for sessions
+   * this node does not know are charged to: each costs a read barrier, or a read on the leader.
+   */
   public SessionEndpoint(ServerConfig config, RaftNode raft, RenewalCheckpointer checkpointer, ApiErrors errors,
-      io.holdfast.server.ops.ServerMetrics metrics, Access access) {
+      io.holdfast.server.ops.ServerMetrics metrics, Access access, io.holdfast.server.security.RateLimiter rate) {
+    this.rate = rate;
     this.access = access;
     this.metrics = metrics;
     this.config = config;
@@ -143,6 +149,8 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
   public StreamObserver<KeepAliveRequest> keepAlive(StreamObserver<KeepAliveResponse> out) {
     // Read here, on the call's context: renewals after the first run on other threads.
     String principal = Access.who();
+    boolean limited = io.holdfast.server.security.Identity.current().source()
+        != io.holdfast.server.security.Identity.Source.ANONYMOUS;
     return new KeepAliveStream((ServerCallStreamObserver<KeepAliveResponse>) out, new KeepAliveStream.Leader() {
       @Override
       public Throwable refusal(KeepAliveRequest req) {
@@ -150,11 +158,22 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
           return access.requireOwner(req.getSessionId());
         }
         if (req.getForward()) {
-          // Relayed to the leader, which checks the owner against its own state.
-          return null;
+          // Relayed to the leader, which checks the owner against its own state. Each relay is a
+          // read on the leader: one for a session this node does not know (made up, or opened a
+          // moment ago) is charged to the identity's rate, as a call would be.
+          return renewals.knows(req.getSessionId()) ? null : unknownRefusal();
         }
         // Only the leader renews; tell the client where to go and end the stream.
         return errors.of(raft.notLeader("keepalives go to the leader"));
+      }
+
+      @Override
+      public Throwable unknownRefusal() {
+        if (!limited || rate.tryAcquire(principal)) {
+          return null;
+        }
+        return errors.of(ErrorCode.RESOURCE_EXHAUSTED, "identity '" + principal + "' sends keepalives for "
+            + "sessions this node does not know faster than its request rate (rate-limit-per-identity)");
       }
 
       @Override

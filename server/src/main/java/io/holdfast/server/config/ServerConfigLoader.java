@@ -40,6 +40,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 public final class ServerConfigLoader {
   /** Every key, with its default ({@code null}: required). */
   /** The cluster id of a config that names none: fine for one cluster, not for two side by side. */
+  /** The ceiling of max-request-bytes: max-value-bytes' own (16 MiB) and room for the rest of a put. */
+  public static final long MAX_REQUEST_BYTES = 20L << 20;
+  /** The ceiling of the session TTL keys. */
+  private static final String NODE_ID = "[A-Za-z0-9_-]{1,64}";
+  private static final java.util.regex.Pattern PREFIX = java.util.regex.Pattern.compile("[A-Za-z0-9._:/-]*");
+  static final long MAX_TTL_MS = 7L * 24 * 3600 * 1000;
   public static final UUID DEFAULT_CLUSTER_ID = UUID.fromString("6f1a2c3e-0b7d-4c59-9a41-1d0e5b7c2f10");
 
   private static final Map<String, Object> DEFAULTS = new LinkedHashMap<>();
@@ -80,6 +86,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("peer-tls-key", "");
     DEFAULTS.put("peer-tls-ca", "");
     DEFAULTS.put("tls-reload-interval-ms", 60_000L);
+    DEFAULTS.put("client-cert-connection-max-age-ms", 3_600_000L);
     DEFAULTS.put("auth-token-file", "");
     DEFAULTS.put("cert-identity", "cn");
     DEFAULTS.put("acl", List.of());
@@ -127,7 +134,11 @@ public final class ServerConfigLoader {
 
   static Map<String, Object> readYaml(Path file) {
     try (Reader r = Files.newBufferedReader(file)) {
-      Object doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
+      // A key given twice is refused, not settled by the last one: an uncommented sample block
+      // above "client-tls: plaintext" would otherwise leave the node in plaintext.
+      LoaderOptions options = new LoaderOptions();
+      options.setAllowDuplicateKeys(false);
+      Object doc = new Yaml(new SafeConstructor(options)).load(r);
       if (doc == null) {
         return Map.of();
       }
@@ -139,6 +150,9 @@ public final class ServerConfigLoader {
       return out;
     } catch (IOException e) {
       throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
+    } catch (org.yaml.snakeyaml.constructor.DuplicateKeyException e) {
+      throw new ConfigException(file + ": " + e.getProblem() + " " + e.getProblemMark().toString().strip()
+          + " (each key may be given once)");
     } catch (org.yaml.snakeyaml.error.YAMLException e) {
       throw new ConfigException(file + " is not valid YAML: " + e.getMessage());
     }
@@ -163,12 +177,14 @@ public final class ServerConfigLoader {
     }
     List<PeerConfig> peers = peers(v.get("peers"));
     Path dataDir = Path.of(string(v, "data-dir"));
-    long ttlMin = positive(v, "session-ttl-min-ms");
-    long ttlMax = positive(v, "session-ttl-max-ms");
+    // The ceilings keep every sum and product of these below overflow (a wrapped check passed an
+    // impossible config; a wrapped deadline expired every session).
+    long ttlMin = atMost(positive(v, "session-ttl-min-ms"), "session-ttl-min-ms", MAX_TTL_MS, "7 days");
+    long ttlMax = atMost(positive(v, "session-ttl-max-ms"), "session-ttl-max-ms", MAX_TTL_MS, "7 days");
     long eMin = positive(v, "election-timeout-min-ms");
-    long eMax = positive(v, "election-timeout-max-ms");
+    long eMax = atMost(positive(v, "election-timeout-max-ms"), "election-timeout-max-ms", 60_000, "60 s");
     long checkpoint = positive(v, "checkpoint-interval-ms");
-    long grace = nonNegative(v, "failover-grace-ms");
+    long grace = atMost(nonNegative(v, "failover-grace-ms"), "failover-grace-ms", ttlMax, "session-ttl-max-ms");
     long snapshot = positive(v, "snapshot-threshold");
     long batchMax = positive(v, "batch-max-commands");
     long batchInFlight = positive(v, "batch-in-flight");
@@ -183,7 +199,7 @@ public final class ServerConfigLoader {
       throw new ConfigException("batch-linger-us (" + batchLinger + ") may be at most 10000 (10 ms)");
     }
     long maxWait = positive(v, "max-wait-ms");
-    long maxLockDelay = nonNegative(v, "max-lock-delay-ms");
+    long maxLockDelay = atMost(nonNegative(v, "max-lock-delay-ms"), "max-lock-delay-ms", 86_400_000, "1 day");
     java.util.SortedMap<String, Long> delays = lockDelays(v.get("lock-delay-defaults"), maxLockDelay);
     long maxValue = positive(v, "max-value-bytes");
     if (maxValue > 16L * 1024 * 1024) {
@@ -191,7 +207,7 @@ public final class ServerConfigLoader {
           + "config-sized values, and every value is replicated through the Raft log");
     }
 
-    if (!nodeId.matches("[A-Za-z0-9_-]{1,64}")) {
+    if (!nodeId.matches(NODE_ID)) {
       throw new ConfigException("node-id: '" + nodeId + "' must be 1-64 letters, digits, '_' or '-'");
     }
     if (peers.stream().noneMatch(p -> p.id().equals(nodeId))) {
@@ -212,7 +228,7 @@ public final class ServerConfigLoader {
       throw new ConfigException("session-ttl-min-ms (" + ttlMin + ") must be at least twice "
           + "election-timeout-max-ms (" + eMax + "), or a single election could expire every session");
     }
-    if (checkpoint * 2 > ttlMin) {
+    if (checkpoint > ttlMin / 2) {
       throw new ConfigException("checkpoint-interval-ms (" + checkpoint + ") must be at most half of "
           + "session-ttl-min-ms (" + ttlMin + ")");
     }
@@ -247,7 +263,8 @@ public final class ServerConfigLoader {
       }
     }
     return new ServerConfig(nodeId, clusterId, peers, dataDir, ttlMin, ttlMax, eMin, eMax, checkpoint, grace,
-        snapshot, maxWait, maxLockDelay, delays, maxValue, (int) Math.min(1_000_000, positive(v, "watch-history")),
+        snapshot, maxWait, maxLockDelay, delays, maxValue, (int) atMost(positive(v, "watch-history"), "watch-history",
+        1_000_000, "1000000 events"),
         admin,
         security(v), limits(v, maxValue), raftLogDir, join, (int) batchMax, (int) batchInFlight,
         batchLinger, bool(v, "fast-failover"), listen);
@@ -279,7 +296,12 @@ public final class ServerConfigLoader {
       default:
         throw new ConfigException("cert-identity: '" + v.get("cert-identity") + "' must be cn or san");
     }
-    return new SecurityConfig(client, peer, tokens, certIdentity, acl(v.get("acl")));
+    long certAge = nonNegative(v, "client-cert-connection-max-age-ms");
+    if (certAge > 0 && certAge < 10_000) {
+      throw new ConfigException("client-cert-connection-max-age-ms (" + certAge + ") must be 0 (never) or at least "
+          + "10000: every client reconnects that often");
+    }
+    return new SecurityConfig(client, peer, tokens, certIdentity, acl(v.get("acl")), certAge);
   }
 
   private static TlsSettings tls(Map<String, Object> v, String key, long reload, boolean oneWayAllowed) {
@@ -312,7 +334,7 @@ public final class ServerConfigLoader {
 
   private static Path existingFile(String key, String value) {
     Path p = Path.of(value);
-    if (!Files.isReadable(p)) {
+    if (!Files.isReadable(p) || !Files.isRegularFile(p)) {
       throw new ConfigException(key + ": '" + value + "' is not a readable file");
     }
     return p;
@@ -356,6 +378,7 @@ public final class ServerConfigLoader {
       if (prefix.length() > Names.MAX_LOCK_NAME) {
         throw new ConfigException(at + ".prefix: longer than the longest name (" + Names.MAX_LOCK_NAME + ")");
       }
+      checkPrefix(at + ".prefix", prefix);
       Object vs = r.get("verbs");
       List<?> verbList = vs instanceof List<?> l ? l : vs == null ? List.of() : List.of(String.valueOf(vs).split(","));
       Set<Verb> verbs = new java.util.TreeSet<>();
@@ -386,6 +409,9 @@ public final class ServerConfigLoader {
     } else if (request < needed) {
       throw new ConfigException("max-request-bytes (" + request + ") must leave room for max-value-bytes ("
           + maxValue + ") plus 64 KiB");
+    } else if (request > MAX_REQUEST_BYTES) {
+      throw new ConfigException("max-request-bytes (" + request + ") may be at most " + MAX_REQUEST_BYTES
+          + " (20 MiB): every member's Raft log is sized for the largest request any member may take");
     }
     long rate = nonNegative(v, "rate-limit-per-identity");
     long burst = positive(v, "rate-limit-burst");
@@ -399,8 +425,8 @@ public final class ServerConfigLoader {
           + maxValue + ")");
     }
     return new Limits((int) name, nonNegative(v, "max-sessions-per-identity"), nonNegative(v, "max-locks-per-session"),
-        nonNegative(v, "max-waiters-per-lock"), (int) Math.min(Integer.MAX_VALUE, nonNegative(v,
-            "max-watches-per-connection")), (int) Math.min(Integer.MAX_VALUE, request), rate, burst, kvBytes,
+        nonNegative(v, "max-waiters-per-lock"), (int) atMost(nonNegative(v,
+            "max-watches-per-connection"), "max-watches-per-connection", 100_000, "100000"), (int) request, rate, burst, kvBytes,
         nonNegative(v, "max-sessions"));
   }
 
@@ -415,11 +441,14 @@ public final class ServerConfigLoader {
         if (kv.length != 2) {
           throw new ConfigException("lock-delay-defaults: '" + part + "' is not prefix=milliseconds");
         }
-        raw.put(kv[0].trim(), kv[1].trim());
+        if (raw.put(kv[0].trim(), kv[1].trim()) != null) {
+          throw new ConfigException("lock-delay-defaults." + kv[0].trim() + ": given twice");
+        }
       }
     }
     java.util.SortedMap<String, Long> out = new java.util.TreeMap<>();
     for (Map.Entry<String, Object> e : raw.entrySet()) {
+      checkPrefix("lock-delay-defaults." + e.getKey(), e.getKey());
       if (e.getValue() == null) {
         throw new ConfigException("lock-delay-defaults." + e.getKey() + ": a value in milliseconds is required");
       }
@@ -449,13 +478,19 @@ public final class ServerConfigLoader {
         if (addrs.length != 2) {
           throw new ConfigException("peers: '" + part + "' is not id=peerhost:port/clienthost:port");
         }
-        byId.put(kv[0].trim(), Map.of("peer", addrs[0], "client", addrs[1]));
+        if (byId.put(kv[0].trim(), Map.of("peer", addrs[0], "client", addrs[1])) != null) {
+          throw new ConfigException("peers." + kv[0].trim() + ": given twice");
+        }
       }
     }
     List<PeerConfig> out = new ArrayList<>();
     Set<String> addresses = new HashSet<>();
     for (Map.Entry<String, Object> e : byId.entrySet()) {
       String key = "peers." + e.getKey();
+      if (!e.getKey().matches(NODE_ID)) {
+        // Every member must be able to start under its id, and the admin API to name it.
+        throw new ConfigException(key + ": a node id must be 1-64 letters, digits, '_' or '-'");
+      }
       if (!(e.getValue() instanceof Map<?, ?> pm)) {
         throw new ConfigException(key + ": must be {peer: host:port, client: host:port}");
       }
@@ -523,6 +558,21 @@ public final class ServerConfigLoader {
     long n = number(v, key);
     if (n <= 0) {
       throw new ConfigException(key + ": must be positive, got " + n);
+    }
+    return n;
+  }
+
+  /** A name prefix is literal (no wildcards) and made of a name's characters, or it matches nothing. */
+  private static void checkPrefix(String key, String prefix) {
+    if (!PREFIX.matcher(prefix).matches()) {
+      throw new ConfigException(key + ": '" + prefix + "' is not a name prefix: names are letters, digits and"
+          + " . _ : / - only, and a prefix is literal (fleet/ covers fleet/a; no wildcards)");
+    }
+  }
+
+  private static long atMost(long n, String key, long max, String maxSaid) {
+    if (n > max) {
+      throw new ConfigException(key + ": " + n + " is more than the most allowed, " + max + " (" + maxSaid + ")");
     }
     return n;
   }

@@ -3,11 +3,13 @@ package io.holdfast.server.raft;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.holdfast.server.config.PeerConfig;
 import io.holdfast.server.config.ServerConfig;
+import io.holdfast.server.config.ServerConfigLoader;
 import io.holdfast.server.state.Command;
 import io.holdfast.server.state.ErrorCode;
 import io.holdfast.server.state.Result;
 import io.holdfast.server.statemachine.CommandCodec;
 import io.holdfast.server.statemachine.HoldfastStateMachine;
+import io.holdfast.server.statemachine.LeaderLimits;
 import io.holdfast.server.statemachine.ResultCodec;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -158,6 +160,9 @@ public final class RaftNode implements AutoCloseable {
     }
     stateMachine.installRestoreSeedFrom(config.restoreSeedFile());
     stateMachine.ownClientId(clientId);
+    stateMachine.leaderLimits(new LeaderLimits(maxEntryBytes(config), config.maxValueBytes(),
+        config.limits().maxLocksPerSession(), config.limits().maxWaitersPerLock(),
+        config.limits().maxSessionsPerIdentity(), config.limits().maxKvBytes()));
     this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls)) : null;
     this.leaderLink = new LeaderLink(groupId, parameters(peerTls));
     this.deadLeaderDetector = config.fastFailover()
@@ -273,8 +278,19 @@ public final class RaftNode implements AutoCloseable {
 
   /** The largest log entry this node's commands can make (see properties). */
   static long maxEntryBytes(ServerConfig c) {
-    return Math.max(4L << 20, c.limits().maxRequestBytes() + CommandBatcher.MAX_BATCH_BYTES + (64 << 10));
+    return entryBytesFor(c.limits().maxRequestBytes());
   }
+
+  private static long entryBytesFor(long maxRequestBytes) {
+    return Math.max(4L << 20, maxRequestBytes + CommandBatcher.MAX_BATCH_BYTES + (64 << 10));
+  }
+
+  /**
+   * The largest log entry any member's config can make: every member's log must take what any
+   * leader sends, and members' limits differ while one is being changed node by node (a follower
+   * with a smaller write buffer than its leader's entries failed its log write and stopped).
+   */
+  static final long MAX_ENTRY_BYTES_OF_ANY_CONFIG = entryBytesFor(ServerConfigLoader.MAX_REQUEST_BYTES);
 
   /**
    * Entries kept behind a snapshot when the log is purged: a quarter of the snapshot threshold
@@ -329,8 +345,10 @@ public final class RaftNode implements AutoCloseable {
     // most one request.
     long maxEntry = maxEntryBytes(c);
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(maxEntry));
-    // Ratis wants the log's write buffer (8 MB by default) to hold that plus its 8-byte framing.
-    RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(Math.max(8L << 20, maxEntry + 8)));
+    // Ratis wants the log's write buffer (8 MB by default) to hold that plus its 8-byte framing,
+    // and this node's log takes its leader's entries, which another config may have made larger.
+    RaftServerConfigKeys.Log.setWriteBufferSize(p,
+        SizeInBytes.valueOf(Math.max(8L << 20, Math.max(maxEntry, MAX_ENTRY_BYTES_OF_ANY_CONFIG) + 8)));
     // A segment holds at least one largest entry. (Not larger than needed: a segment's space is
     // preallocated, and a node on a full disk keeps writing into it before it finds out.)
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(Math.max(8L << 20, maxEntry + (1 << 20))));

@@ -48,6 +48,8 @@ public final class AuthInterceptor implements ServerInterceptor {
   private static final java.util.Set<String> UNLIMITED = java.util.Set.of(
       io.holdfast.proto.v1.SessionServiceGrpc.getKeepAliveMethod().getFullMethodName());
 
+  /** Anyone who reaches the port can cause these: 20 lines per 10 s, the metric counts them all. */
+  private final WarningBudget refusals = new WarningBudget(LOG, 20, 10_000);
   private final SecurityConfig config;
   private final TokenFile tokens;
   private final RateLimiter rate;
@@ -76,7 +78,7 @@ public final class AuthInterceptor implements ServerInterceptor {
       id = authenticate(call, headers);
     } catch (AuthException e) {
       unauthenticated.inc();
-      LOG.warn("Refused {} from {}: {}", call.getMethodDescriptor().getFullMethodName(),
+      refusals.warn("Refused {} from {}: {}", call.getMethodDescriptor().getFullMethodName(),
           call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), e.getMessage());
       call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
       return new ServerCall.Listener<>() {};

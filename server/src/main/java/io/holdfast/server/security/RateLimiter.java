@@ -8,6 +8,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class RateLimiter {
   private static final int MAX_TRACKED = 100_000;
+  private static final long SWEEP_EVERY_NANOS = 1_000_000_000L;
+  private volatile long lastSweep = System.nanoTime() - SWEEP_EVERY_NANOS;
   private final double ratePerNano;
   private final double burst;
   private final ConcurrentHashMap<String, Bucket> buckets = new ConcurrentHashMap<>();
@@ -26,11 +28,19 @@ public final class RateLimiter {
     if (!enabled()) {
       return true;
     }
-    if (buckets.size() > MAX_TRACKED) {
-      // Many distinct identities can only come from a misconfigured token file; full buckets for all.
-      buckets.clear();
+    long now = System.nanoTime();
+    if (buckets.size() > MAX_TRACKED && now - lastSweep > SWEEP_EVERY_NANOS) {
+      // Many identities (short-lived certificates): forget the buckets that have refilled, which
+      // carry nothing a new bucket would not. Clearing all would give every busy identity a new burst.
+      lastSweep = now;
+      buckets.values().removeIf(b -> b.full(now, ratePerNano, burst));
     }
-    return buckets.computeIfAbsent(identity, k -> new Bucket(burst)).take(System.nanoTime(), ratePerNano, burst);
+    return buckets.computeIfAbsent(identity, k -> new Bucket(burst)).take(now, ratePerNano, burst);
+  }
+
+  /** Identities tracked now (for tests). */
+  int tracked() {
+    return buckets.size();
   }
 
   private static final class Bucket {
@@ -41,9 +51,16 @@ public final class RateLimiter {
       this.tokens = tokens;
     }
 
+    synchronized boolean full(long now, double ratePerNano, double burst) {
+      return tokens + Math.max(0, now - last) * ratePerNano >= burst;
+    }
+
     synchronized boolean take(long now, double ratePerNano, double burst) {
-      tokens = Math.min(burst, tokens + (now - last) * ratePerNano);
-      last = now;
+      if (now - last > 0) {
+        // (A caller's clock reading can predate the bucket's own first one.)
+        tokens = Math.min(burst, tokens + (now - last) * ratePerNano);
+        last = now;
+      }
       if (tokens >= 1) {
         tokens -= 1;
         return true;

@@ -14,8 +14,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Bearer tokens for dev and tests: a file of {@code identity token} lines ({@code #} starts a
  * comment). Re-read when its content changes (checked at most once a second), so tokens rotate
- * without a restart; a file that turns unreadable, malformed or empty keeps the last good tokens
- * (and is logged). Thread-safe.
+ * without a restart. New content is taken once two checks at least half a second apart read the
+ * same, so a file caught half-way through an in-place rewrite is never taken (its last line cut short
+ * would be a valid, shorter token); a file that turns unreadable, malformed or empty keeps the last good tokens (and
+ * is logged). Thread-safe.
  */
 public final class TokenFile {
   private static final Logger LOG = LoggerFactory.getLogger(TokenFile.class);
@@ -24,10 +26,22 @@ public final class TokenFile {
   private final Path file;
   private volatile Map<String, String> identityByTokenHash = Map.of();
   private volatile String loadedContent;
+  /** Changed content read and not yet taken, and when it was first read. */
+  private String pendingContent;
+  private long pendingSince;
+  private final long stableNanos;
+  /** Changed content is taken once it reads the same this long after it was first read. */
+  private static final long STABLE_NANOS = 500_000_000L;
   private volatile long lastCheck;
 
   public TokenFile(Path file) {
+    this(file, STABLE_NANOS);
+  }
+
+  /** {@code stableNanos}: how long changed content must stay the same before it is taken (tests: 0). */
+  TokenFile(Path file, long stableNanos) {
     this.file = file;
+    this.stableNanos = stableNanos;
     reload(true);
   }
 
@@ -50,7 +64,10 @@ public final class TokenFile {
     return identity.equals(identityByTokenHash.get(tokenHash));
   }
 
-  /** Reads the file now if it changed (the once-a-second check does the same). */
+  /**
+   * Reads the file now if it changed (the once-a-second check does the same); changed content is
+   * taken by a later read that finds it unchanged after the stable time.
+   */
   public synchronized void reload(boolean first) {
     try {
       // By content, not modification time: a rewrite caught half-way (truncated, then written) can
@@ -58,12 +75,24 @@ public final class TokenFile {
       byte[] bytes = Files.readAllBytes(file);
       String content = hash(new String(bytes, StandardCharsets.UTF_8));
       if (!first && content.equals(loadedContent)) {
+        pendingContent = null;
         return;
       }
+      long now = System.nanoTime();
+      if (!first && !content.equals(pendingContent)) {
+        pendingContent = content;
+        pendingSince = now;
+        return;
+      }
+      if (!first && now - pendingSince < stableNanos) {
+        return; // read again too soon: a slow rewrite may still be in the same place
+      }
+      pendingContent = null;
       if (!first && bytes.length == 0) {
         throw new IOException("it is empty (a rewrite in progress?); a file of comments revokes every token");
       }
       Map<String, String> out = new HashMap<>();
+      Map<String, Integer> lineOf = new HashMap<>();
       List<String> lines = new String(bytes, StandardCharsets.UTF_8).lines().toList();
       for (int i = 0; i < lines.size(); i++) {
         String line = lines.get(i).strip();
@@ -74,7 +103,13 @@ public final class TokenFile {
         if (f.length != 2) {
           throw new IOException(file + " line " + (i + 1) + ": expected 'identity token'");
         }
-        out.put(hash(f[1]), f[0]);
+        String other = out.put(hash(f[1]), f[0]);
+        if (other != null && !other.equals(f[0])) {
+          // One token for two identities would authenticate as whichever line came last.
+          throw new IOException(file + " line " + (i + 1) + ": identity '" + f[0] + "' has the token of identity '"
+              + other + "' (line " + lineOf.get(hash(f[1])) + "); each identity needs its own");
+        }
+        lineOf.put(hash(f[1]), i + 1);
       }
       identityByTokenHash = Map.copyOf(out);
       loadedContent = content;

@@ -72,7 +72,17 @@ public final class CommandCodec {
   /** As above, with the leader's fencing epoch (see {@link #stamp(byte[], long, int, int, long)}). */
   public static byte[] stampForeign(byte[] bytes, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch)
       throws InvalidProtocolBufferException {
-    return toProto(fromProto(checked(bytes, supportedRules))).setLeaderTimeMs(leaderTimeMs)
+    return stampForeign(foreign(bytes, supportedRules), leaderTimeMs, rules, supportedRules, fencingEpoch);
+  }
+
+  /** A command another node encoded, decoded if a leader that knows rules up to {@code supportedRules} may log it. */
+  public static Command foreign(byte[] bytes, int supportedRules) throws InvalidProtocolBufferException {
+    return fromProto(checked(bytes, supportedRules));
+  }
+
+  /** As above, for a foreign command already decoded ({@link #foreign}), perhaps given the leader's limits. */
+  public static byte[] stampForeign(Command c, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch) {
+    return toProto(c).setLeaderTimeMs(leaderTimeMs)
         .setApplyRules(Math.min(rules, supportedRules)).setFencingEpoch(fencingEpoch).build().toByteArray();
   }
 

@@ -1,6 +1,7 @@
 package io.holdfast.server.statemachine;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.holdfast.server.state.Command;
 import io.holdfast.server.state.HoldfastState;
 import io.holdfast.server.state.LogEntry;
 import io.holdfast.server.state.Result;
@@ -80,6 +81,12 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   }
 
   private volatile org.apache.ratis.protocol.ClientId ownClientId;
+  private volatile LeaderLimits leaderLimits;
+
+  /** This node's limits, which it puts into the commands followers pass on when it leads (see LeaderLimits). */
+  public void leaderLimits(LeaderLimits limits) {
+    this.leaderLimits = limits;
+  }
 
   /** The Ratis client id this node's own commands come with; others' are re-encoded before they are logged. */
   public void ownClientId(org.apache.ratis.protocol.ClientId id) {
@@ -298,9 +305,29 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     // Runs on the leader only: the one place a clock may enter the log.
     byte[] content = request.getMessage().getContent().toByteArray();
-    byte[] stamped = request.getClientId().equals(ownClientId)
-        ? CommandCodec.stamp(content, stamps.nowMs(), writeRules, supportedRules, fencingEpoch)
-        : CommandCodec.stampForeign(content, stamps.nowMs(), writeRules, supportedRules, fencingEpoch);
+    byte[] stamped;
+    try {
+      if (request.getClientId().equals(ownClientId)) {
+        stamped = CommandCodec.stamp(content, stamps.nowMs(), writeRules, supportedRules, fencingEpoch);
+      } else {
+        Command c = CommandCodec.foreign(content, supportedRules);
+        LeaderLimits limits = leaderLimits;
+        if (limits != null) {
+          // The follower checked it against its own config, which may differ from this leader's.
+          String refused = limits.refusal(c, content.length);
+          if (refused != null) {
+            throw new IOException(refused);
+          }
+          c = limits.relimit(c);
+        }
+        stamped = CommandCodec.stampForeign(c, stamps.nowMs(), writeRules, supportedRules, fencingEpoch);
+      }
+    } catch (IOException refused) {
+      // Not logged, and answered as a StateMachineException: thrown from here, it reached the sender
+      // as a transport failure, which it took for an unreachable leader and retried.
+      return TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request).build()
+          .setException(refused);
+    }
     return TransactionContext.newBuilder()
         .setStateMachine(this)
         .setClientRequest(request)

@@ -43,12 +43,17 @@ class KeepAliveStreamTest {
     /** Ids this leader's applied state does not hold. */
     final java.util.Set<Long> unknown = new java.util.HashSet<>(java.util.Set.of(404L));
     final List<CompletableFuture<Void>> barriers = new ArrayList<>();
+    /** Unknown sessions' keepalives allowed before the identity's rate refuses them. */
+    int unknownBudget = Integer.MAX_VALUE;
 
     @Override public Throwable refusal(KeepAliveRequest req) {
       return req.getSessionId() == 666 ? Status.PERMISSION_DENIED.asRuntimeException() : null;
     }
     @Override public boolean mayExist(long sessionId) {
       return !unknown.contains(sessionId);
+    }
+    @Override public Throwable unknownRefusal() {
+      return unknownBudget-- > 0 ? null : Status.RESOURCE_EXHAUSTED.withDescription("rate").asRuntimeException();
     }
     @Override public CompletableFuture<Void> confirmLeading() {
       CompletableFuture<Void> f = new CompletableFuture<>();
@@ -154,6 +159,27 @@ class KeepAliveStreamTest {
     assertEquals(List.of(), leader.renewals, "no checkpoint entry for ids that name no session");
     assertEquals(1_000, call.sent.size());
     assertTrue(call.sent.stream().noneMatch(KeepAliveResponse::getAlive));
+  }
+
+  @Test
+  void keepalivesForUnknownSessionsPastTheIdentitysRateEndTheStream() {
+    FakeCall call = new FakeCall();
+    FakeLeader leader = new FakeLeader();
+    leader.unknownBudget = 5;
+    KeepAliveStream stream = new KeepAliveStream(call, leader, 64);
+    for (long id = 1_000; id < 1_010; id++) {
+      leader.unknown.add(id);
+    }
+    for (long id = 1_000; id < 1_005; id++) {
+      stream.onNext(ka(id, 1));
+      stream.onNext(ka(7, id)); // known sessions cost nothing of it
+    }
+    assertEquals(null, call.error, "within the rate");
+    stream.onNext(ka(1_005, 1));
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, Status.fromThrowable(call.error).getCode());
+    int renewals = leader.renewals.size();
+    stream.onNext(ka(8, 1));
+    assertEquals(renewals, leader.renewals.size(), "nothing after the stream ended");
   }
 
   private static void completeBarriers(FakeLeader leader) {

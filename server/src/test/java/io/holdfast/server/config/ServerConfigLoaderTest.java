@@ -374,6 +374,55 @@ class ServerConfigLoaderTest {
   }
 
   @Test
+  void aKeyGivenTwiceIsRefusedNotSettledByTheLastOne(@TempDir Path dir) throws Exception {
+    // As an uncommented mTLS block above the sample's "client-tls: plaintext" would leave it.
+    Path file = Files.writeString(dir.resolve("twice.yaml"), "client-tls: mtls\n" + YAML);
+    ConfigException e = assertThrows(ConfigException.class, () -> ServerConfigLoader.load(file, Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("client-tls") && e.getMessage().contains("twice.yaml"), e.getMessage());
+
+    Path peerTwice = Files.writeString(dir.resolve("peers.yaml"),
+        YAML + "  n2: {peer: 127.0.0.1:7414, client: 127.0.0.1:7404}\n");
+    ConfigException p = assertThrows(ConfigException.class,
+        () -> ServerConfigLoader.load(peerTwice, Map.of(), Map.of()));
+    assertTrue(p.getMessage().contains("n2"), p.getMessage());
+
+    failsNaming("peers.n1", with("peers", "n1=10.0.0.1:7410/10.0.0.1:7400,n1=10.0.0.9:7410/10.0.0.9:7400,"
+        + "n2=10.0.0.2:7410/10.0.0.2:7400"));
+    failsNaming("lock-delay-defaults.fleet/", with("lock-delay-defaults", "fleet/=100,fleet/=200"));
+  }
+
+  @Test
+  void aPrefixWithAWildcardOrCharactersNoNameHasIsRefused() {
+    failsNaming("acl[0].prefix", with("acl", List.of(Map.of("identity", "o", "prefix", "fleet/*",
+        "verbs", List.of("lock")))));
+    failsNaming("lock-delay-defaults.fleet/*", with("lock-delay-defaults", Map.of("fleet/*", 1_000)));
+  }
+
+  @Test
+  void everyPeersIdMustBeOneAMemberCanStartUnder() {
+    Map<String, Object> m = valid();
+    peers(m).put("n2.dc1", peers(m).remove("n3"));
+    failsNaming("peers.n2.dc1", m);
+  }
+
+  @Test
+  void valuesPastTheirCeilingAreRefusedByNameInsteadOfOverflowingLater() {
+    // Each passed every check through overflow, then failed at run time (or expired every session).
+    failsNaming("election-timeout-max-ms", with("election-timeout-max-ms", 4_611_686_018_427_387_904L));
+    failsNaming("checkpoint-interval-ms", with("checkpoint-interval-ms", Long.MAX_VALUE));
+    failsNaming("failover-grace-ms", with("failover-grace-ms", Long.MAX_VALUE));
+    failsNaming("session-ttl-max-ms", with("session-ttl-max-ms", 4_294_967_296_000L));
+    failsNaming("max-lock-delay-ms", with("max-lock-delay-ms", Long.MAX_VALUE));
+    failsNaming("max-request-bytes", with("max-request-bytes", 3_000_000_000L));
+    failsNaming("watch-history", with("watch-history", 5_000_000));
+    failsNaming("max-watches-per-connection", with("max-watches-per-connection", Long.MAX_VALUE));
+    Map<String, Object> m = with("max-request-bytes", ServerConfigLoader.MAX_REQUEST_BYTES);
+    m.put("max-value-bytes", 16 << 20);
+    assertEquals(ServerConfigLoader.MAX_REQUEST_BYTES, ServerConfigLoader.fromMap(m).limits().maxRequestBytes(),
+        "the ceiling itself is allowed");
+  }
+
+  @Test
   void unknownKeyInTheFileIsNamed(@TempDir Path dir) throws Exception {
     Path file = Files.writeString(dir.resolve("holdfast.yaml"), YAML + "electon-timeout-max-ms: 900\n");
     ConfigException e = assertThrows(ConfigException.class, () -> ServerConfigLoader.load(file, Map.of(), Map.of()));

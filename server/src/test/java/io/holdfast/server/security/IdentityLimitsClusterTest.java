@@ -154,6 +154,15 @@ class IdentityLimitsClusterTest {
       stream.onNext(KeepAliveRequest.newBuilder().setSessionId(first).setSeq(1).build());
       assertTrue(answer.get(10, TimeUnit.SECONDS).getAlive());
       stream.onCompleted();
+
+      // Keepalives for sessions that do not exist each cost a lookup: they are charged to her rate.
+      KeepAlives madeUp = new KeepAlives(alice);
+      for (long id = 1; id <= 40; id++) {
+        madeUp.requests.onNext(KeepAliveRequest.newBuilder().setSessionId(1_000_000_000_000L + id).setSeq(1).build());
+      }
+      Status end = madeUp.ended.get(10, TimeUnit.SECONDS);
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, end.getCode(), end.toString());
+      assertTrue(madeUp.answers.size() < 40, "all 40 made-up ids were looked up: " + madeUp.answers.size());
     }
   }
 

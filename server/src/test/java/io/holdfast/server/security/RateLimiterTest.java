@@ -21,6 +21,28 @@ class RateLimiterTest {
   }
 
   @Test
+  void manyIdentitiesDoNotGiveABusyOneANewBurst() {
+    RateLimiter limiter = new RateLimiter(0.001, 1);
+    assertTrue(limiter.tryAcquire("busy"));
+    assertFalse(limiter.tryAcquire("busy"));
+    for (int i = 0; i <= 100_001; i++) {
+      limiter.tryAcquire("short-lived-cert-" + i);
+    }
+    assertFalse(limiter.tryAcquire("busy"), "the busy identity's empty bucket was forgotten");
+  }
+
+  @Test
+  void bucketsThatRefilledAreForgottenOnceTooManyAreTracked() throws Exception {
+    RateLimiter limiter = new RateLimiter(1_000_000, 1); // refills within a microsecond
+    for (int i = 0; i <= 100_001; i++) {
+      limiter.tryAcquire("id-" + i);
+    }
+    Thread.sleep(1_100); // past the sweep's once-a-second spacing
+    limiter.tryAcquire("one-more");
+    assertTrue(limiter.tracked() < 1_000, "tracked " + limiter.tracked());
+  }
+
+  @Test
   void aZeroRateMeansNoLimit() {
     RateLimiter off = new RateLimiter(0, 1);
     for (int i = 0; i < 10_000; i++) {

@@ -1,0 +1,53 @@
+package io.holdfast.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.ServerSocket;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What the CLI must settle before, or without, reaching a cluster. */
+class CliWithoutClusterTest {
+  // A watch retries for ever once it runs, so it must not start against a cluster it cannot reach.
+  @Test
+  void aWatchOfAnUnreachableClusterFailsWithinItsTimeoutNamingTheEndpoints() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    String endpoint = "127.0.0.1:" + closed;
+    for (String[] args : new String[][] {
+        {"watch", "fleet/", "--endpoints", endpoint, "--timeout", "2s"},
+        {"watch", "fleet/", "--endpoints", endpoint, "--timeout", "2s", "--for", "3s"}}) {
+      CliRunner.Run r = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> CliRunner.run(args));
+      assertEquals(1, r.code(), r.toString());
+      assertTrue(r.err().contains("no endpoint answered") && r.err().contains(endpoint), r.toString());
+    }
+  }
+
+  @Test
+  void aPutWithANegativeExpectedRevisionOrAnUnreadableFileIsAUsageError(@TempDir java.nio.file.Path dir) {
+    CliRunner.Run anyRevision = CliRunner.run("kv", "put", "fleet/x", "--value", "v", "--expected-revision", "-1",
+        "--endpoints", "127.0.0.1:1");
+    assertEquals(2, anyRevision.code(), anyRevision.toString());
+    assertTrue(anyRevision.err().contains("--expected-revision"), anyRevision.toString());
+
+    String missing = dir.resolve("missing.conf").toString();
+    CliRunner.Run noFile = CliRunner.run("kv", "put", "fleet/x", "--file", missing, "--endpoints", "127.0.0.1:1");
+    assertEquals(2, noFile.code(), noFile.toString());
+    assertTrue(noFile.err().contains("--file: cannot read " + missing), noFile.toString());
+  }
+
+  @Test
+  void aMalformedEndpointIsAUsageErrorForEveryCommand() {
+    for (String[] args : new String[][] {{"status", "--endpoints", "foo"}, {"member", "list", "--endpoints", "foo"},
+        {"leader", "transfer", "--endpoints", "foo"}}) {
+      CliRunner.Run r = CliRunner.run(args);
+      assertEquals(2, r.code(), String.join(" ", args) + ": " + r);
+      assertTrue(r.err().contains("'foo' is not host:port"), r.toString());
+    }
+  }
+}

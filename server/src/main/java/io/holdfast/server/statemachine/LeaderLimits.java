@@ -1,0 +1,73 @@
+package io.holdfast.server.statemachine;
+
+import io.holdfast.server.security.Identity;
+import io.holdfast.server.state.Command;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The leader's own limits, applied to a command a follower passed on before the leader logs it. A
+ * follower builds a command with its own config's limits, and nodes' configs differ while a limit
+ * is being changed one node at a time; without this a client could pick the follower whose limits
+ * suit it, or send the leader an entry too large for it to replicate.
+ *
+ * @param maxEntryBytes the largest log entry this leader replicates
+ * @param maxValueBytes the largest value a put may carry (max-value-bytes)
+ * @param maxLocksPerSession see {@link Command.Acquire} (0: none)
+ * @param maxWaitersPerLock see {@link Command.Acquire} (0: none)
+ * @param maxSessionsPerIdentity see {@link Command.OpenSession} (0: none)
+ * @param maxKvBytes see {@link Command.Put} (0: none)
+ */
+public record LeaderLimits(long maxEntryBytes, long maxValueBytes, long maxLocksPerSession, long maxWaitersPerLock,
+    long maxSessionsPerIdentity, long maxKvBytes) {
+
+  /** Why this leader will not log {@code c} ({@code encodedBytes} long as sent), or null. */
+  public String refusal(Command c, int encodedBytes) {
+    if (encodedBytes > maxEntryBytes) {
+      return "the request makes a log entry of " + encodedBytes + " bytes; the limit is " + maxEntryBytes;
+    }
+    return valueRefusal(c);
+  }
+
+  private String valueRefusal(Command c) {
+    if (c instanceof Command.Put p && p.valueLength() > maxValueBytes) {
+      return "value is " + p.valueLength() + " bytes; the limit is " + maxValueBytes + " (max-value-bytes)";
+    }
+    if (c instanceof Command.Batch b) {
+      for (Command inner : b.commands()) {
+        String bad = valueRefusal(inner);
+        if (bad != null) {
+          return bad;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** {@code c} with this leader's limits in place of the ones the follower put in. */
+  public Command relimit(Command c) {
+    if (c instanceof Command.Acquire a) {
+      return new Command.Acquire(a.requestId(), a.sessionId(), a.lockName(), a.waitMs(), a.lockDelayMs(),
+          a.maxHoldMs(), maxLocksPerSession, maxWaitersPerLock);
+    }
+    if (c instanceof Command.OpenSession o) {
+      // As the front door does: the anonymous identity is every unauthenticated client at once.
+      String principal = o.client().principal();
+      boolean perIdentity = !principal.isEmpty() && !principal.equals(Identity.ANONYMOUS.name());
+      return new Command.OpenSession(o.requestId(), o.ttlMs(), o.client(), o.exclusiveKey(),
+          perIdentity ? maxSessionsPerIdentity : 0);
+    }
+    if (c instanceof Command.Put p) {
+      return new Command.Put(p.requestId(), p.key(), p.value(), p.expectedRevision(), p.fenceLock(), p.fenceToken(),
+          maxKvBytes);
+    }
+    if (c instanceof Command.Batch b) {
+      List<Command> inner = new ArrayList<>(b.commands().size());
+      for (Command one : b.commands()) {
+        inner.add(relimit(one));
+      }
+      return new Command.Batch(inner);
+    }
+    return c;
+  }
+}

@@ -1,0 +1,135 @@
+package io.holdfast.server.raft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
+import io.holdfast.proto.v1.AdminServiceGrpc;
+import io.holdfast.proto.v1.ClusterStatusResponse;
+import io.holdfast.proto.v1.KvServiceGrpc;
+import io.holdfast.proto.v1.PutRequest;
+import io.holdfast.proto.v1.TransferLeaderRequest;
+import io.holdfast.server.api.ForwardRequest;
+import io.holdfast.server.testing.ProcessCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Members whose limits differ, as while a limit is changed one node at a time: the leader's limits
+ * hold for every write, whichever member the client called, and no member stops over an entry that
+ * another member's config allowed.
+ */
+class MixedLimitsClusterTest {
+  static final int MIB = 1 << 20;
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void theLeadersLimitsHoldForWritesPassedOnAndNoMemberStopsOverALargerConfigsEntry() throws Exception {
+    // n0 and n1: 1 MiB values (the default), a 3 MiB store. n2: 16 MiB values, no store limit.
+    try (ProcessCluster cluster = new ProcessCluster(3, dir, Map.of("max-kv-bytes", Integer.toString(3 * MIB)))
+        .nodeSettings(2, Map.of("max-value-bytes", Integer.toString(16 * MIB), "max-kv-bytes", "0",
+            "max-request-bytes", Integer.toString(17 * MIB)))
+        .start()) {
+      int leader = lead(cluster, 0);
+      long term = cluster.status(leader).getTerm();
+
+      // Passed on by n2, whose own limits allow them, to a leader whose limits do not.
+      StatusRuntimeException tooLargeAValue = assertThrows(StatusRuntimeException.class,
+          () -> forwardedKv(cluster, 2).put(put("big/a", 2 * MIB)));
+      assertEquals(Status.Code.INVALID_ARGUMENT, tooLargeAValue.getStatus().getCode(), tooLargeAValue.toString());
+      assertTrue(tooLargeAValue.getStatus().getDescription().contains("max-value-bytes"), tooLargeAValue.toString());
+      StatusRuntimeException tooLargeAnEntry = assertThrows(StatusRuntimeException.class,
+          () -> forwardedKv(cluster, 2).put(put("big/b", 6 * MIB)));
+      assertEquals(Status.Code.INVALID_ARGUMENT, tooLargeAnEntry.getStatus().getCode(), tooLargeAnEntry.toString());
+      for (int i = 0; i < 3; i++) {
+        assertTrue(cluster.isRunning(i), ProcessCluster.nodeId(i) + " stopped:\n" + cluster.logTails());
+      }
+      assertEquals(term, cluster.status(leader).getTerm(), "a refused write cost the leader its term");
+
+      // The leader's store limit (3 MiB), not n2's (none), holds for puts n2 passes on.
+      for (int i = 0; i < 3; i++) {
+        forwardedKv(cluster, 2).put(put("store/" + i, 900 * 1024));
+      }
+      StatusRuntimeException full = assertThrows(StatusRuntimeException.class,
+          () -> forwardedKv(cluster, 2).put(put("store/3", 900 * 1024)));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, full.getStatus().getCode(), full.toString());
+
+      // n2 leads: a value its limits allow makes an entry larger than the others' own limits, and
+      // their logs take it.
+      leader = lead(cluster, 2);
+      long revision = retried(() -> kv(cluster, 2).put(put("big/c", 9 * MIB))).getRevision();
+      for (int i = 0; i < 2; i++) {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+          assertTrue(cluster.isRunning(i), ProcessCluster.nodeId(i) + " stopped over a 9 MiB entry:\n"
+              + cluster.logTails());
+          ClusterStatusResponse s = cluster.status(i);
+          if (s != null && s.getAppliedIndex() >= revision) {
+            break;
+          }
+          assertTrue(System.nanoTime() < end, ProcessCluster.nodeId(i) + " did not apply the 9 MiB put");
+          Thread.sleep(100);
+        }
+      }
+    }
+  }
+
+  /** Makes node {@code want} the leader, and waits until it takes writes. */
+  private static int lead(ProcessCluster cluster, int want) throws Exception {
+    int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    if (leader != want) {
+      int from = leader;
+      retried(() -> AdminServiceGrpc.newBlockingStub(cluster.channel(from)).withDeadlineAfter(20, TimeUnit.SECONDS)
+          .transferLeader(TransferLeaderRequest.newBuilder().setTo(ProcessCluster.nodeId(want)).setTimeoutMs(5_000)
+              .build()));
+      leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    }
+    assertEquals(want, leader);
+    retried(() -> kv(cluster, want).put(put("ready", 1)));
+    return leader;
+  }
+
+  /** Retries while the node has no ready leader yet (an election just ended). */
+  private static <T> T retried(Callable<T> call) throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try {
+        return call.call();
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || System.nanoTime() > end) {
+          throw e;
+        }
+        Thread.sleep(100);
+      }
+    }
+  }
+
+  private static PutRequest put(String key, int bytes) {
+    return PutRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setKey(key)
+        .setValue(ByteString.copyFrom(new byte[bytes])).build();
+  }
+
+  private static KvServiceGrpc.KvServiceBlockingStub kv(ProcessCluster cluster, int node) {
+    return KvServiceGrpc.newBlockingStub(cluster.channel(node)).withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  /** Calls that ask a follower to pass them on to the leader, as a client cut off from it does. */
+  private static KvServiceGrpc.KvServiceBlockingStub forwardedKv(ProcessCluster cluster, int node) {
+    Metadata forward = new Metadata();
+    forward.put(ForwardRequest.HEADER, "1");
+    return kv(cluster, node).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forward));
+  }
+}
