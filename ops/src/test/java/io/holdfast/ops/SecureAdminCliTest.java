@@ -57,6 +57,17 @@ class SecureAdminCliTest {
   }
 
   @Test
+  void aWatchWithCredentialsTheClusterRefusesFailsAtOnce() throws Exception {
+    Path wrong = Files.writeString(dir.resolve("wrong.token"), "t-wrong\n");
+    long started = System.nanoTime();
+    Run r = CliRunner.run("watch", "fleet/", "--endpoints", endpoints, "--token-file", wrong.toString(),
+        "--timeout", "30s");
+    assertEquals(1, r.code(), r.toString());
+    assertTrue(r.err().contains("unknown bearer token"), r.toString());
+    assertTrue(System.nanoTime() - started < Duration.ofSeconds(15).toNanos(), "waited out --timeout: " + r);
+  }
+
+  @Test
   void memberListSendsTheTokenAndNeedsOne() {
     Run withToken = CliRunner.run("member", "list", "--endpoints", endpoints, "--token-file", sreToken.toString(),
         "-o", "json");

@@ -54,7 +54,7 @@ public final class WatchCommand implements Callable<Integer> {
 
   /**
    * A watch retries an unreachable cluster for ever, silently: first make sure that some endpoint
-   * answers (reachable, same TLS, credentials taken), or fail within --timeout saying which.
+   * answers (reachable, same TLS), or fail within --timeout saying which; refused credentials fail at once.
    */
   private void requireAnEndpoint(HoldfastClient client) throws InterruptedException {
     long end = System.nanoTime() + cluster.timeout.toNanos();
@@ -65,6 +65,8 @@ public final class WatchCommand implements Callable<Integer> {
         try {
           client.admin().memberStatus(endpoint, Duration.ofMillis(Math.min(2_000, left)));
           return;
+        } catch (io.holdfast.client.PermissionDeniedException refused) {
+          throw refused; // it answered: no retry changes the credentials
         } catch (io.holdfast.client.HoldfastException | io.grpc.StatusRuntimeException e) {
           last = e;
         }

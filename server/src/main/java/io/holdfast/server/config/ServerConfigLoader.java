@@ -45,7 +45,7 @@ public final class ServerConfigLoader {
   /** The ceiling of the session TTL keys. */
   private static final String NODE_ID = "[A-Za-z0-9_-]{1,64}";
   private static final java.util.regex.Pattern PREFIX = java.util.regex.Pattern.compile("[A-Za-z0-9._:/-]*");
-  static final long MAX_TTL_MS = 7L * 24 * 3600 * 1000;
+  static final long MAX_TTL_MS = 30L * 24 * 3600 * 1000;
   public static final UUID DEFAULT_CLUSTER_ID = UUID.fromString("6f1a2c3e-0b7d-4c59-9a41-1d0e5b7c2f10");
 
   private static final Map<String, Object> DEFAULTS = new LinkedHashMap<>();
@@ -179,8 +179,8 @@ public final class ServerConfigLoader {
     Path dataDir = Path.of(string(v, "data-dir"));
     // The ceilings keep every sum and product of these below overflow (a wrapped check passed an
     // impossible config; a wrapped deadline expired every session).
-    long ttlMin = atMost(positive(v, "session-ttl-min-ms"), "session-ttl-min-ms", MAX_TTL_MS, "7 days");
-    long ttlMax = atMost(positive(v, "session-ttl-max-ms"), "session-ttl-max-ms", MAX_TTL_MS, "7 days");
+    long ttlMin = atMost(positive(v, "session-ttl-min-ms"), "session-ttl-min-ms", MAX_TTL_MS, "30 days");
+    long ttlMax = atMost(positive(v, "session-ttl-max-ms"), "session-ttl-max-ms", MAX_TTL_MS, "30 days");
     long eMin = positive(v, "election-timeout-min-ms");
     long eMax = atMost(positive(v, "election-timeout-max-ms"), "election-timeout-max-ms", 60_000, "60 s");
     long checkpoint = positive(v, "checkpoint-interval-ms");
@@ -198,7 +198,7 @@ public final class ServerConfigLoader {
     if (batchLinger > 10_000) {
       throw new ConfigException("batch-linger-us (" + batchLinger + ") may be at most 10000 (10 ms)");
     }
-    long maxWait = positive(v, "max-wait-ms");
+    long maxWait = atMost(positive(v, "max-wait-ms"), "max-wait-ms", MAX_TTL_MS, "30 days");
     long maxLockDelay = atMost(nonNegative(v, "max-lock-delay-ms"), "max-lock-delay-ms", 86_400_000, "1 day");
     java.util.SortedMap<String, Long> delays = lockDelays(v.get("lock-delay-defaults"), maxLockDelay);
     long maxValue = positive(v, "max-value-bytes");

@@ -293,6 +293,12 @@ public final class RaftNode implements AutoCloseable {
   static final long MAX_ENTRY_BYTES_OF_ANY_CONFIG = entryBytesFor(ServerConfigLoader.MAX_REQUEST_BYTES);
 
   /**
+   * What every member's Raft log is sized for: the largest entry of any config plus room for Ratis's
+   * own framing of it. Ratis also reads its log back, and sends it to followers, only up to this.
+   */
+  static final long RAFT_ENTRY_CAPACITY = MAX_ENTRY_BYTES_OF_ANY_CONFIG + (64 << 10);
+
+  /**
    * Entries kept behind a snapshot when the log is purged: a quarter of the snapshot threshold
    * (25,000 by default: a member out for a restart catches up from the log even under load), at
    * least etcd's 5,000, at most the threshold.
@@ -343,12 +349,16 @@ public final class RaftNode implements AutoCloseable {
     // so on: one put of a large value kept the cluster electing for the whole retry budget. An
     // entry holds at most one batch of commands (about 1 MiB) and one more command, which is at
     // most one request.
+    // This node's own entries are held to maxEntryBytes before they reach Ratis (replicate, and
+    // LeaderLimits for those a follower passes on). Ratis's limits are set for any config's entries:
+    // it reads its log back at start, and a leader sends it on, only up to the appender's limit, so a
+    // member with smaller limits than the leader that wrote a large entry could neither restart nor,
+    // leading later, send that entry to a follower that missed it.
     long maxEntry = maxEntryBytes(c);
-    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(maxEntry));
+    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(RAFT_ENTRY_CAPACITY));
     // Ratis wants the log's write buffer (8 MB by default) to hold that plus its 8-byte framing,
     // and this node's log takes its leader's entries, which another config may have made larger.
-    RaftServerConfigKeys.Log.setWriteBufferSize(p,
-        SizeInBytes.valueOf(Math.max(8L << 20, Math.max(maxEntry, MAX_ENTRY_BYTES_OF_ANY_CONFIG) + 8)));
+    RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(Math.max(8L << 20, RAFT_ENTRY_CAPACITY + 8)));
     // A segment holds at least one largest entry. (Not larger than needed: a segment's space is
     // preallocated, and a node on a full disk keeps writing into it before it finds out.)
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(Math.max(8L << 20, maxEntry + (1 << 20))));

@@ -42,8 +42,9 @@ public final class AuthInterceptor implements ServerInterceptor {
   private static final String HEALTH_SERVICE = "grpc.health.v1.Health";
   /**
    * Opening a keepalive stream: refused to a busy identity, it would expire the identity's sessions
-   * (streams reopen after every failover). What the stream carries costs the log nothing for ids
-   * that name no session, and one renewal per session and checkpoint for the rest.
+   * (streams reopen after every failover). What the stream carries costs one renewal per session
+   * and checkpoint; a keepalive for a session the node does not know is charged to the rate by the
+   * stream itself (SessionEndpoint).
    */
   private static final java.util.Set<String> UNLIMITED = java.util.Set.of(
       io.holdfast.proto.v1.SessionServiceGrpc.getKeepAliveMethod().getFullMethodName());
@@ -267,6 +268,10 @@ public final class AuthInterceptor implements ServerInterceptor {
           if (name == null || name.isEmpty()) {
             throw new AuthException("the client certificate has no " + config.certIdentity()
                 + " to take the identity from (cert-identity)");
+          }
+          if (name.equals(Identity.ANONYMOUS.name())) {
+            // The name of unauthenticated clients, whom per-identity limits do not count.
+            throw new AuthException("the client certificate names '" + name + "', which is reserved");
           }
           return new Identity(name, Identity.Source.CERTIFICATE);
         }

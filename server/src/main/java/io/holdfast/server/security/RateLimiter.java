@@ -34,6 +34,10 @@ public final class RateLimiter {
       // carry nothing a new bucket would not. Clearing all would give every busy identity a new burst.
       lastSweep = now;
       buckets.values().removeIf(b -> b.full(now, ratePerNano, burst));
+      if (buckets.size() > 2 * MAX_TRACKED) {
+        // Slow refills and ever new identities: bounded before all else, at the cost of fresh bursts.
+        buckets.clear();
+      }
     }
     return buckets.computeIfAbsent(identity, k -> new Bucket(burst)).take(now, ratePerNano, burst);
   }

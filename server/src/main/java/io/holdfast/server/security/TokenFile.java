@@ -103,6 +103,9 @@ public final class TokenFile {
         if (f.length != 2) {
           throw new IOException(file + " line " + (i + 1) + ": expected 'identity token'");
         }
+        if (f[0].equals(Identity.ANONYMOUS.name())) {
+          throw new IOException(file + " line " + (i + 1) + ": '" + f[0] + "' is the name of unauthenticated clients");
+        }
         String other = out.put(hash(f[1]), f[0]);
         if (other != null && !other.equals(f[0])) {
           // One token for two identities would authenticate as whichever line came last.

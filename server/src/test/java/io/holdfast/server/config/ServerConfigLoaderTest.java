@@ -413,6 +413,9 @@ class ServerConfigLoaderTest {
     failsNaming("failover-grace-ms", with("failover-grace-ms", Long.MAX_VALUE));
     failsNaming("session-ttl-max-ms", with("session-ttl-max-ms", 4_294_967_296_000L));
     failsNaming("max-lock-delay-ms", with("max-lock-delay-ms", Long.MAX_VALUE));
+    failsNaming("max-wait-ms", with("max-wait-ms", Long.MAX_VALUE));
+    assertEquals(2_592_000_000L, ServerConfigLoader.fromMap(with("session-ttl-max-ms", 2_592_000_000L))
+        .maxSessionTtlMs(), "30 days is allowed");
     failsNaming("max-request-bytes", with("max-request-bytes", 3_000_000_000L));
     failsNaming("watch-history", with("watch-history", 5_000_000));
     failsNaming("max-watches-per-connection", with("max-watches-per-connection", Long.MAX_VALUE));

@@ -67,23 +67,36 @@ class MixedLimitsClusterTest {
           () -> forwardedKv(cluster, 2).put(put("store/3", 900 * 1024)));
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, full.getStatus().getCode(), full.toString());
 
-      // n2 leads: a value its limits allow makes an entry larger than the others' own limits, and
-      // their logs take it.
+      // n2 leads: a value its limits allow makes an entry larger than the others' own limits. n0's
+      // log takes it, reads it back after a restart, and as leader sends it to n1, which missed it.
       leader = lead(cluster, 2);
+      cluster.stop(1);
       long revision = retried(() -> kv(cluster, 2).put(put("big/c", 9 * MIB))).getRevision();
-      for (int i = 0; i < 2; i++) {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-          assertTrue(cluster.isRunning(i), ProcessCluster.nodeId(i) + " stopped over a 9 MiB entry:\n"
-              + cluster.logTails());
-          ClusterStatusResponse s = cluster.status(i);
-          if (s != null && s.getAppliedIndex() >= revision) {
-            break;
-          }
-          assertTrue(System.nanoTime() < end, ProcessCluster.nodeId(i) + " did not apply the 9 MiB put");
-          Thread.sleep(100);
-        }
+      awaitApplied(cluster, 0, revision);
+      cluster.kill(0);
+      cluster.start(0);
+      awaitApplied(cluster, 0, revision);
+      lead(cluster, 0);
+      cluster.start(1);
+      awaitApplied(cluster, 1, revision);
+      for (int i = 0; i < 3; i++) {
+        assertTrue(cluster.isRunning(i), ProcessCluster.nodeId(i) + " stopped:\n" + cluster.logTails());
       }
+    }
+  }
+
+  private static void awaitApplied(ProcessCluster cluster, int node, long revision) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      assertTrue(cluster.isRunning(node), ProcessCluster.nodeId(node) + " stopped over a 9 MiB entry:\n"
+          + cluster.logTails());
+      ClusterStatusResponse s = cluster.status(node);
+      if (s != null && s.getAppliedIndex() >= revision) {
+        return;
+      }
+      assertTrue(System.nanoTime() < end, ProcessCluster.nodeId(node) + " did not apply the 9 MiB put:\n"
+          + cluster.logTails());
+      Thread.sleep(100);
     }
   }
 

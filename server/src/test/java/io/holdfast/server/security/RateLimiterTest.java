@@ -43,6 +43,17 @@ class RateLimiterTest {
   }
 
   @Test
+  void bucketsThatRefillSlowlyAreStillBoundedInNumber() throws Exception {
+    RateLimiter limiter = new RateLimiter(0.001, 1_000); // a bucket refills in 11 days
+    for (int i = 0; i <= 200_001; i++) {
+      limiter.tryAcquire("cert-" + i);
+    }
+    Thread.sleep(1_100); // past the sweep's once-a-second spacing
+    limiter.tryAcquire("one-more");
+    assertTrue(limiter.tracked() < 1_000, "tracked " + limiter.tracked());
+  }
+
+  @Test
   void aZeroRateMeansNoLimit() {
     RateLimiter off = new RateLimiter(0, 1);
     for (int i = 0; i < 10_000; i++) {

@@ -38,10 +38,12 @@ class TokenFileTest {
 
     Files.writeString(f, ""); // caught half-way through a rewrite
     tokens.reload(false);
+    tokens.reload(false);
     assertEquals("alice", tokens.identityOf("tok-a"));
 
     Files.writeString(f, "alice tok-a extra-field\n");
     tokens.reload(false);
+    tokens.reload(false); // read twice: taken if it were well-formed
     assertEquals("alice", tokens.identityOf("tok-a"));
 
     Files.writeString(f, "# nobody any more\n");
@@ -68,6 +70,14 @@ class TokenFileTest {
     tokens.reload(false);
     assertEquals("carol", tokens.identityOf("cccccccc"));
     assertNull(tokens.identityOf("01"));
+  }
+
+  @Test
+  void theNameOfUnauthenticatedClientsIsNotAnIdentityAFileMayGive() throws Exception {
+    Path f = Files.writeString(dir.resolve("tokens"), "alice aaaa\nanonymous bbbb\n");
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new TokenFile(f));
+    assertTrue(e.getMessage().contains("line 2") && e.getMessage().contains("unauthenticated"), e.getMessage());
   }
 
   @Test
