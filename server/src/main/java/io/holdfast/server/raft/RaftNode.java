@@ -359,8 +359,10 @@ public final class RaftNode implements AutoCloseable {
     // Ratis wants the log's write buffer (8 MB by default) to hold that plus its 8-byte framing,
     // and this node's log takes its leader's entries, which another config may have made larger.
     RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(Math.max(8L << 20, RAFT_ENTRY_CAPACITY + 8)));
-    // A segment holds at least one largest entry. (Not larger than needed: a segment's space is
-    // preallocated, and a node on a full disk keeps writing into it before it finds out.)
+    // A segment holds at least one largest entry of this node's own (one from a leader with larger
+    // limits goes into the open segment whole: Ratis allows an entry above the segment size). Not
+    // larger than needed: a segment's space is preallocated, and a node on a full disk keeps writing
+    // into it before it finds out.
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(Math.max(8L << 20, maxEntry + (1 << 20))));
     // Keep fsync before acknowledgement (Ratis's default); say so, so nobody "optimises" it away.
     RaftServerConfigKeys.Log.setUnsafeFlushEnabled(p, false);

@@ -15,9 +15,9 @@ import org.slf4j.LoggerFactory;
  * Bearer tokens for dev and tests: a file of {@code identity token} lines ({@code #} starts a
  * comment). Re-read when its content changes (checked at most once a second), so tokens rotate
  * without a restart. New content is taken once two checks at least half a second apart read the
- * same, so a file caught half-way through an in-place rewrite is never taken (its last line cut short
- * would be a valid, shorter token); a file that turns unreadable, malformed or empty keeps the last good tokens (and
- * is logged). Thread-safe.
+ * same, so a file caught half-way through an in-place rewrite is never taken (its last line cut
+ * short would be a valid, shorter token); a file that turns unreadable, malformed or empty keeps the
+ * last good tokens (and is logged). Thread-safe.
  */
 public final class TokenFile {
   private static final Logger LOG = LoggerFactory.getLogger(TokenFile.class);

@@ -33,24 +33,22 @@ class RateLimiterTest {
 
   @Test
   void bucketsThatRefilledAreForgottenOnceTooManyAreTracked() throws Exception {
-    RateLimiter limiter = new RateLimiter(1_000_000, 1); // refills within a microsecond
-    for (int i = 0; i <= 100_001; i++) {
-      limiter.tryAcquire("id-" + i);
-    }
-    Thread.sleep(1_100); // past the sweep's once-a-second spacing
-    limiter.tryAcquire("one-more");
-    assertTrue(limiter.tracked() < 1_000, "tracked " + limiter.tracked());
+    assertTrue(trackedAfterASweep(new RateLimiter(1_000_000, 1), 100_002) < 1_000); // refills in a microsecond
   }
 
   @Test
   void bucketsThatRefillSlowlyAreStillBoundedInNumber() throws Exception {
-    RateLimiter limiter = new RateLimiter(0.001, 1_000); // a bucket refills in 11 days
-    for (int i = 0; i <= 200_001; i++) {
-      limiter.tryAcquire("cert-" + i);
+    assertTrue(trackedAfterASweep(new RateLimiter(0.001, 1_000), 200_002) < 1_000); // refills in 11 days
+  }
+
+  /** Buckets tracked after {@code identities} distinct ones took a token, and one more a second later. */
+  private static int trackedAfterASweep(RateLimiter limiter, int identities) throws InterruptedException {
+    for (int i = 0; i < identities; i++) {
+      limiter.tryAcquire("id-" + i);
     }
     Thread.sleep(1_100); // past the sweep's once-a-second spacing
     limiter.tryAcquire("one-more");
-    assertTrue(limiter.tracked() < 1_000, "tracked " + limiter.tracked());
+    return limiter.tracked();
   }
 
   @Test
