@@ -161,7 +161,7 @@ class BackupRestoreTest {
     ProcessCluster fresh = new ProcessCluster(3, dir.resolve("new"), SETTINGS);
     Run refused = CliRunner.run("snapshot", "restore", damaged.toString(), "--new-cluster", "--data-dir",
         fresh.dataDir(0).toString());
-    assertNotEquals(0, refused.code());
+    assertEquals(1, refused.code(), "a damaged backup is a failure, not a usage error: " + refused);
     assertTrue(refused.err().contains("checksum"), refused.toString());
     assertFalse(Files.exists(fresh.dataDir(0).resolve("restore")), "nothing written for a damaged backup");
     Run noFlag = CliRunner.run("snapshot", "restore", backup.toString(), "--data-dir", fresh.dataDir(0).toString());

@@ -50,4 +50,17 @@ class CliWithoutClusterTest {
       assertTrue(r.err().contains("'foo' is not host:port"), r.toString());
     }
   }
+
+  @Test
+  void aFileThatIsNoBackupFailsItsChecksAndANamedMissingFileIsAUsageError(@TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path notABackup = java.nio.file.Files.writeString(dir.resolve("n1.yaml"), "node-id: n1\n");
+    CliRunner.Run damaged = CliRunner.run("snapshot", "inspect", notABackup.toString());
+    assertEquals(1, damaged.code(), damaged.toString());
+    assertTrue(damaged.err().startsWith("holdfast snapshot inspect: ") && damaged.err().contains("not a Holdfast backup"),
+        damaged.toString());
+
+    CliRunner.Run missing = CliRunner.run("snapshot", "inspect", dir.resolve("none.hfb").toString());
+    assertEquals(2, missing.code(), missing.toString());
+  }
 }

@@ -49,7 +49,8 @@ public final class ExitCodes implements CommandLine.IExecutionExceptionHandler {
   @Override
   public int handleExecutionException(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    cmd.getErr().println("holdfast " + cmd.getCommandName() + ": " + message.replace('\n', ' '));
+    // The whole command ("holdfast kv put"): leaf names repeat (lock show, session show).
+    cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + message.replace('\n', ' '));
     cmd.getErr().flush();
     return of(e);
   }

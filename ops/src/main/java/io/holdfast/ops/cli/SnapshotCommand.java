@@ -97,8 +97,13 @@ public final class SnapshotCommand {
         ByteArrayOutputStream state = new ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 8,
             first.getHeader().getSizeBytes()));
         chunks.forEachRemaining(c -> state.writeBytes(c.getData().toByteArray()));
-        BackupFile backup = new BackupFile(first.getHeader(), state.toByteArray());
-        backup.image();
+        BackupFile backup;
+        try {
+          backup = new BackupFile(first.getHeader(), state.toByteArray());
+          backup.image();
+        } catch (IllegalArgumentException damaged) {
+          throw failed("the backup the cluster sent fails its checks, nothing written: ", damaged);
+        }
         backup.write(file);
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("file", file.toString());
@@ -153,7 +158,18 @@ public final class SnapshotCommand {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(file + " does not exist or is not a file");
     }
-    return BackupFile.read(file);
+    try {
+      BackupFile backup = BackupFile.read(file);
+      backup.image(); // decodes: a backup that does not is refused before anything is written
+      return backup;
+    } catch (IllegalArgumentException damaged) {
+      throw failed(file + ": ", damaged);
+    }
+  }
+
+  /** A backup that fails its checks is a failure (exit 1), not a usage error: nothing typed was wrong. */
+  private static IllegalStateException failed(String where, IllegalArgumentException damaged) {
+    return new IllegalStateException(where + damaged.getMessage(), damaged);
   }
 
   @Command(name = "restore", mixinStandardHelpOptions = true,
