@@ -248,8 +248,7 @@ public final class HoldfastClient implements AutoCloseable {
         throw new IllegalArgumentException("endpoints: at least one host:port is required");
       }
       for (String e : endpoints) {
-        int colon = e.lastIndexOf(':');
-        if (colon <= 0 || colon == e.length() - 1 || !e.substring(colon + 1).chars().allMatch(Character::isDigit)) {
+        if (!Endpoints.isHostPort(e)) {
           throw new IllegalArgumentException("endpoints: '" + e + "' is not host:port");
         }
       }

@@ -30,6 +30,13 @@ public final class Endpoints implements AutoCloseable {
   private final io.grpc.ChannelCredentials credentials;
   private final String bearerToken;
 
+  /** Whether {@code endpoint} is host:port (a port of digits); what the builder and the CLI accept. */
+  public static boolean isHostPort(String endpoint) {
+    int colon = endpoint.lastIndexOf(':');
+    return colon > 0 && colon < endpoint.length() - 1
+        && endpoint.substring(colon + 1).chars().allMatch(Character::isDigit);
+  }
+
   public Endpoints(List<String> endpoints) {
     this(endpoints, null, null);
   }

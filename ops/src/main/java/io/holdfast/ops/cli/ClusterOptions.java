@@ -54,8 +54,7 @@ public final class ClusterOptions {
     List<String> list = Arrays.stream(e.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
     for (String one : list) {
       // Checked here for every command: the admin commands' channels would retry a bad one until --timeout.
-      int colon = one.lastIndexOf(':');
-      if (colon <= 0 || colon == one.length() - 1 || !one.substring(colon + 1).chars().allMatch(Character::isDigit)) {
+      if (!io.holdfast.client.internal.Endpoints.isHostPort(one)) {
         throw new IllegalArgumentException("--endpoints: '" + one + "' is not host:port");
       }
     }

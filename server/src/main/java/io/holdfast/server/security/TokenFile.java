@@ -106,13 +106,14 @@ public final class TokenFile {
         if (f[0].equals(Identity.ANONYMOUS.name())) {
           throw new IOException(file + " line " + (i + 1) + ": '" + f[0] + "' is the name of unauthenticated clients");
         }
-        String other = out.put(hash(f[1]), f[0]);
+        String tokenHash = hash(f[1]);
+        String other = out.put(tokenHash, f[0]);
         if (other != null && !other.equals(f[0])) {
           // One token for two identities would authenticate as whichever line came last.
           throw new IOException(file + " line " + (i + 1) + ": identity '" + f[0] + "' has the token of identity '"
-              + other + "' (line " + lineOf.get(hash(f[1])) + "); each identity needs its own");
+              + other + "' (line " + lineOf.get(tokenHash) + "); each identity needs its own");
         }
-        lineOf.put(hash(f[1]), i + 1);
+        lineOf.put(tokenHash, i + 1);
       }
       identityByTokenHash = Map.copyOf(out);
       loadedContent = content;
