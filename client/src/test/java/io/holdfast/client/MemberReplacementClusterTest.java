@@ -48,7 +48,7 @@ class MemberReplacementClusterTest {
               .setTimeoutMs(5_000).build());
           leader = cluster.awaitLeader(Duration.ofSeconds(30));
         }
-        admin(leader).removeMember(RemoveMemberRequest.newBuilder().setId(ProcessCluster.nodeId(k)).build());
+        removeMember(leader, k);
         awaitExit(k);
       }
       assertEquals(List.of(), List.of(0, 1, 2).stream().filter(cluster::isRunning).toList());
@@ -94,5 +94,25 @@ class MemberReplacementClusterTest {
       Thread.sleep(100);
     }
     assertEquals(0, cluster.exitCode(node).orElseThrow(), "a removed node exits 0");
+  }
+
+  /**
+   * Removes member {@code k} through {@code leader}, waiting while a leader just elected (or handed
+   * the lead) has not yet applied its term's first entry: it refuses changes, unlogged, until then.
+   */
+  private void removeMember(int leader, int k) throws InterruptedException {
+    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (true) {
+      try {
+        admin(leader).removeMember(RemoveMemberRequest.newBuilder().setId(ProcessCluster.nodeId(k)).build());
+        return;
+      } catch (io.grpc.StatusRuntimeException e) {
+        String why = String.valueOf(e.getStatus().getDescription());
+        if (!why.contains("no leader is ready yet") || System.nanoTime() > end) {
+          throw e;
+        }
+        Thread.sleep(100);
+      }
+    }
   }
 }
