@@ -17,6 +17,7 @@ import io.holdfast.server.state.Command;
 import io.holdfast.server.state.ErrorCode;
 import io.holdfast.server.state.Names;
 import io.holdfast.server.state.Result;
+import io.holdfast.server.statemachine.LeaderLimits;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,16 +97,14 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
     }
     long maxSessions = config.limits().maxSessions();
     if (maxSessions > 0) {
-      // Checked by the leader before proposing, not in apply: opens already in flight may pass it by
-      // a few, which a memory bound allows. A retry of an open that went through is still answered.
+      // Checked before proposing, not in apply: opens already in flight may pass it by a few, which a
+      // memory bound allows. A leader checks again, with its own limit, an open a follower passes on.
       String requestId = req.getRequestId();
       String key = req.getExclusiveKey();
-      // A retry, or a restarted process taking over its own ghost's key, adds no session.
-      int live = raft.stateMachine().read(s -> s.sessionCount() >= maxSessions && !s.openedBefore(requestId)
-          && !s.exclusiveKeyHeld(key) ? s.sessionCount() : -1);
+      int live = raft.stateMachine().read(s -> s.opensPastLimit(maxSessions, requestId, key) ? s.sessionCount() : -1);
       if (live >= 0) {
-        out.onError(errors.of(io.holdfast.server.state.ErrorCode.RESOURCE_EXHAUSTED, "the cluster has " + live
-            + " live sessions; the limit is " + maxSessions + " (max-sessions): close unused sessions, or raise it"));
+        out.onError(errors.of(io.holdfast.server.state.ErrorCode.RESOURCE_EXHAUSTED,
+            LeaderLimits.sessionLimitRefusal(live, maxSessions)));
         return;
       }
     }

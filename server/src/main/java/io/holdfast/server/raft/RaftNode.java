@@ -162,7 +162,7 @@ public final class RaftNode implements AutoCloseable {
     stateMachine.ownClientId(clientId);
     stateMachine.leaderLimits(new LeaderLimits(maxEntryBytes(config), config.maxValueBytes(),
         config.limits().maxLocksPerSession(), config.limits().maxWaitersPerLock(),
-        config.limits().maxSessionsPerIdentity(), config.limits().maxKvBytes()));
+        config.limits().maxSessionsPerIdentity(), config.limits().maxKvBytes(), config.limits().maxSessions()));
     this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls)) : null;
     this.leaderLink = new LeaderLink(groupId, parameters(peerTls));
     this.deadLeaderDetector = config.fastFailover()
@@ -592,9 +592,16 @@ public final class RaftNode implements AutoCloseable {
           if (e != null) {
             Throwable cause = unwrap(e);
             if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
-              // The leader would not log it (a command its build does not know): retrying cannot help.
+              // The leader would not log it: a command its build does not know, or past its limits.
+              String why = String.valueOf(refused.getMessage());
+              int limit = why.indexOf(LeaderLimits.LIMIT_REACHED);
+              if (limit >= 0) {
+                throw new CompletionException(new RaftCallException(ErrorCode.RESOURCE_EXHAUSTED, null,
+                    "the leader refused the command passed on to it: "
+                    + why.substring(limit + LeaderLimits.LIMIT_REACHED.length())));
+              }
               throw new CompletionException(new RaftCallException(ErrorCode.INVALID_ARGUMENT, null,
-                  "the leader refused the command passed on to it: " + refused.getMessage()));
+                  "the leader refused the command passed on to it: " + why));
             }
             throw new CompletionException(translate(cause));
           }

@@ -769,6 +769,16 @@ public final class HoldfastState {
     return sessions.size();
   }
 
+  /**
+   * Whether this open would take the cluster past {@code maxSessions} live sessions (0: no limit). A
+   * retry of an open that went through, or an open taking over its own ghost's exclusive key, adds
+   * no session, so it passes at the limit.
+   */
+  public boolean opensPastLimit(long maxSessions, String requestId, String exclusiveKey) {
+    return maxSessions > 0 && sessions.size() >= maxSessions && !openedBefore(requestId)
+        && !exclusiveKeyHeld(exclusiveKey);
+  }
+
   public LockRecord lock(String name) {
     return locks.get(name);
   }

@@ -314,7 +314,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
         LeaderLimits limits = leaderLimits;
         if (limits != null) {
           // The follower checked it against its own config, which may differ from this leader's.
-          String refused = limits.refusal(c, content.length);
+          String refused = limits.refusal(c, content.length, this);
           if (refused != null) {
             throw new IOException(refused);
           }

@@ -2,6 +2,7 @@ package io.holdfast.server.statemachine;
 
 import io.holdfast.server.security.Identity;
 import io.holdfast.server.state.Command;
+import io.holdfast.server.state.HoldfastState;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,16 +18,65 @@ import java.util.List;
  * @param maxWaitersPerLock see {@link Command.Acquire} (0: none)
  * @param maxSessionsPerIdentity see {@link Command.OpenSession} (0: none)
  * @param maxKvBytes see {@link Command.Put} (0: none)
+ * @param maxSessions live sessions in the whole cluster (max-sessions; 0: none), checked against the
+ *     leader's state before it logs an open, as the node that takes an open checks its own
  */
 public record LeaderLimits(long maxEntryBytes, long maxValueBytes, long maxLocksPerSession, long maxWaitersPerLock,
-    long maxSessionsPerIdentity, long maxKvBytes) {
+    long maxSessionsPerIdentity, long maxKvBytes, long maxSessions) {
 
-  /** Why this leader will not log {@code c} ({@code encodedBytes} long as sent), or null. */
-  public String refusal(Command c, int encodedBytes) {
+  /**
+   * Starts a refusal that a follower answers with RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT:
+   * the request is well formed, and may go through once sessions close.
+   */
+  public static final String LIMIT_REACHED = "limit reached: ";
+
+  /** The refusal of an open past max-sessions, the same wherever it is checked. */
+  public static String sessionLimitRefusal(int live, long maxSessions) {
+    return "the cluster has " + live + " live sessions; the limit is " + maxSessions
+        + " (max-sessions): close unused sessions, or raise it";
+  }
+
+  /**
+   * Why this leader will not log {@code c} ({@code encodedBytes} long as sent), or null. Reads this
+   * leader's state, for the cluster-wide session count, only for an open.
+   */
+  public String refusal(Command c, int encodedBytes, StateReader state) {
     if (encodedBytes > maxEntryBytes) {
       return "the request makes a log entry of " + encodedBytes + " bytes; the limit is " + maxEntryBytes;
     }
-    return valueRefusal(c);
+    String bad = valueRefusal(c);
+    if (bad == null && maxSessions > 0 && opens(c) > 0) {
+      bad = state.read(s -> sessionRefusal(c, s));
+    }
+    return bad;
+  }
+
+  private String sessionRefusal(Command c, HoldfastState state) {
+    if (c instanceof Command.OpenSession o && state.opensPastLimit(maxSessions, o.requestId(), o.exclusiveKey())) {
+      return LIMIT_REACHED + sessionLimitRefusal(state.sessionCount(), maxSessions);
+    }
+    if (c instanceof Command.Batch b) {
+      for (Command inner : b.commands()) {
+        String bad = sessionRefusal(inner, state);
+        if (bad != null) {
+          return bad;
+        }
+      }
+    }
+    return null;
+  }
+
+  private static int opens(Command c) {
+    if (c instanceof Command.OpenSession) {
+      return 1;
+    }
+    int n = 0;
+    if (c instanceof Command.Batch b) {
+      for (Command inner : b.commands()) {
+        n += opens(inner);
+      }
+    }
+    return n;
   }
 
   private String valueRefusal(Command c) {

@@ -10,9 +10,14 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
 import io.holdfast.proto.v1.AdminServiceGrpc;
+import io.holdfast.proto.v1.ClientIdentity;
 import io.holdfast.proto.v1.ClusterStatusResponse;
 import io.holdfast.proto.v1.KvServiceGrpc;
+import io.holdfast.proto.v1.ListSessionsRequest;
+import io.holdfast.proto.v1.LockServiceGrpc;
+import io.holdfast.proto.v1.OpenSessionRequest;
 import io.holdfast.proto.v1.PutRequest;
+import io.holdfast.proto.v1.SessionServiceGrpc;
 import io.holdfast.proto.v1.TransferLeaderRequest;
 import io.holdfast.server.api.ForwardRequest;
 import io.holdfast.server.testing.ProcessCluster;
@@ -38,10 +43,12 @@ class MixedLimitsClusterTest {
 
   @Test
   void theLeadersLimitsHoldForWritesPassedOnAndNoMemberStopsOverALargerConfigsEntry() throws Exception {
-    // n0 and n1: 1 MiB values (the default), a 3 MiB store. n2: 16 MiB values, no store limit.
-    try (ProcessCluster cluster = new ProcessCluster(3, dir, Map.of("max-kv-bytes", Integer.toString(3 * MIB)))
+    // n0 and n1: 1 MiB values (the default), a 3 MiB store, 2 sessions. n2: 16 MiB values, no store
+    // or session limit.
+    try (ProcessCluster cluster = new ProcessCluster(3, dir, Map.of("max-kv-bytes", Integer.toString(3 * MIB),
+        "max-sessions", "2"))
         .nodeSettings(2, Map.of("max-value-bytes", Integer.toString(16 * MIB), "max-kv-bytes", "0",
-            "max-request-bytes", Integer.toString(17 * MIB)))
+            "max-request-bytes", Integer.toString(17 * MIB), "max-sessions", "0"))
         .start()) {
       int leader = lead(cluster, 0);
       long term = cluster.status(leader).getTerm();
@@ -66,6 +73,16 @@ class MixedLimitsClusterTest {
       StatusRuntimeException full = assertThrows(StatusRuntimeException.class,
           () -> forwardedKv(cluster, 2).put(put("store/3", 900 * 1024)));
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, full.getStatus().getCode(), full.toString());
+
+      // The leader's session limit (2), not n2's (none), holds for opens n2 passes on.
+      forwardedSessions(cluster, 2).openSession(open());
+      forwardedSessions(cluster, 2).openSession(open());
+      StatusRuntimeException third = assertThrows(StatusRuntimeException.class,
+          () -> forwardedSessions(cluster, 2).openSession(open()));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, third.getStatus().getCode(), third.toString());
+      assertTrue(third.getStatus().getDescription().contains("max-sessions"), third.toString());
+      assertEquals(2, LockServiceGrpc.newBlockingStub(cluster.channel(leader)).withDeadlineAfter(20, TimeUnit.SECONDS)
+          .listSessions(ListSessionsRequest.getDefaultInstance()).getSessionsCount(), "the refused open was not logged");
 
       // n2 leads: a value its limits allow makes an entry larger than the others' own limits. n0's
       // log takes it, reads it back after a restart, and as leader sends it to n1, which missed it.
@@ -141,8 +158,22 @@ class MixedLimitsClusterTest {
 
   /** Calls that ask a follower to pass them on to the leader, as a client cut off from it does. */
   private static KvServiceGrpc.KvServiceBlockingStub forwardedKv(ProcessCluster cluster, int node) {
+    return kv(cluster, node).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forwarding()));
+  }
+
+  private static SessionServiceGrpc.SessionServiceBlockingStub forwardedSessions(ProcessCluster cluster, int node) {
+    return SessionServiceGrpc.newBlockingStub(cluster.channel(node)).withDeadlineAfter(20, TimeUnit.SECONDS)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forwarding()));
+  }
+
+  private static Metadata forwarding() {
     Metadata forward = new Metadata();
     forward.put(ForwardRequest.HEADER, "1");
-    return kv(cluster, node).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forward));
+    return forward;
+  }
+
+  private static OpenSessionRequest open() {
+    return OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setTtlMs(60_000)
+        .setClient(ClientIdentity.newBuilder().setName("limits").setHost("localhost").setPid(3)).build();
   }
 }

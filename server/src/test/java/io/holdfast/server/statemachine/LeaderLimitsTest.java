@@ -7,13 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.server.state.ClientInfo;
 import io.holdfast.server.state.Command;
+import io.holdfast.server.state.TestLog;
 import java.util.List;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /** A command a follower passed on carries the leader's limits once the leader logs it. */
 class LeaderLimitsTest {
-  static final LeaderLimits LEADER = new LeaderLimits(5_000, 1_000, 10, 20, 30, 4_000);
+  static final LeaderLimits LEADER = new LeaderLimits(5_000, 1_000, 10, 20, 30, 4_000, 2);
+  private final TestLog log = new TestLog();
 
   @Test
   void theFollowersLimitsAreReplacedByTheLeaders() {
@@ -45,10 +47,39 @@ class LeaderLimitsTest {
   @Test
   void anEntryOrAValueLargerThanTheLeaderTakesIsRefused() {
     Command.Put small = new Command.Put("r", "k", new byte[1_000], -1, "", 0, 0);
-    assertNull(LEADER.refusal(small, 1_100));
-    assertTrue(LEADER.refusal(small, 5_001).contains("log entry of 5001 bytes"));
+    assertNull(LEADER.refusal(small, 1_100, state()));
+    assertTrue(LEADER.refusal(small, 5_001, state()).contains("log entry of 5001 bytes"));
     String value = LEADER.refusal(new Command.Batch(List.of(new Command.Put("r", "k", new byte[1_001], -1, "", 0, 0))),
-        1_200);
+        1_200, state());
     assertTrue(value.contains("max-value-bytes"), value);
+  }
+
+  @Test
+  void anOpenPassedOnIsCheckedAgainstTheLeadersSessionLimitAndState() {
+    ClientInfo agent = new ClientInfo("agent", "host", 1, new TreeMap<>(), "anonymous");
+    log.apply(new Command.OpenSession("first", 5_000, agent, "agent-7", 0));
+    Command.OpenSession another = new Command.OpenSession("another", 5_000, agent, "", 0);
+    assertNull(LEADER.refusal(another, 100, state()), "one live session, the leader's limit is 2");
+    log.apply(new Command.OpenSession("second", 5_000, agent, "", 0));
+
+    String refused = LEADER.refusal(another, 100, state());
+    assertTrue(refused.startsWith(LeaderLimits.LIMIT_REACHED) && refused.contains("max-sessions"), refused);
+    assertTrue(LEADER.refusal(new Command.Batch(List.of(new Command.CloseSession("c", 1), another)), 100, state())
+        .contains("max-sessions"), "an open inside a batch is counted too");
+    assertNull(LEADER.refusal(new Command.OpenSession("second", 5_000, agent, "", 0), 100, state()),
+        "a retry of an open that went through adds no session");
+    assertNull(LEADER.refusal(new Command.OpenSession("again", 5_000, agent, "agent-7", 0), 100, state()),
+        "taking over its own ghost's key adds no session");
+    assertNull(new LeaderLimits(5_000, 1_000, 10, 20, 30, 4_000, 0).refusal(another, 100, state()), "0: no limit");
+  }
+
+  /** The test log's state, read as a leader reads its own. */
+  private StateReader state() {
+    return new StateReader() {
+      @Override
+      public <T> T read(java.util.function.Function<io.holdfast.server.state.HoldfastState, T> f) {
+        return f.apply(log.state());
+      }
+    };
   }
 }
