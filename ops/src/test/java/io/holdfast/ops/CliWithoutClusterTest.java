@@ -59,6 +59,8 @@ class CliWithoutClusterTest {
     assertEquals(1, damaged.code(), damaged.toString());
     assertTrue(damaged.err().startsWith("holdfast snapshot inspect: ") && damaged.err().contains("not a Holdfast backup"),
         damaged.toString());
+    assertEquals(1, damaged.err().split(java.util.regex.Pattern.quote(notABackup.toString()), -1).length - 1,
+        "the file is named once: " + damaged);
 
     CliRunner.Run missing = CliRunner.run("snapshot", "inspect", dir.resolve("none.hfb").toString());
     assertEquals(2, missing.code(), missing.toString());

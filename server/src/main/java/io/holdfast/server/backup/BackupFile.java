@@ -93,21 +93,21 @@ public record BackupFile(SnapshotHeader header, byte[] state) {
     }
   }
 
-  /** Reads and checks a backup file; the message says what is wrong with a bad one. */
+  /** Reads and checks a backup file; the message says what is wrong with a bad one (the caller names the file). */
   public static BackupFile read(Path file) throws IOException {
     byte[] all = Files.readAllBytes(file);
     if (all.length < MAGIC.length || !Arrays.equals(Arrays.copyOf(all, MAGIC.length), MAGIC)) {
-      throw new IllegalArgumentException(file + " is not a Holdfast backup (no HOLDFAST-BACKUP header)");
+      throw new IllegalArgumentException("not a Holdfast backup (no HOLDFAST-BACKUP header)");
     }
     InputStream in = new ByteArrayInputStream(all, MAGIC.length, all.length - MAGIC.length);
     SnapshotHeader header;
     try {
       header = SnapshotHeader.parseDelimitedFrom(in);
     } catch (InvalidProtocolBufferException e) {
-      throw new IllegalArgumentException(file + ": backup header does not decode: " + e.getMessage());
+      throw new IllegalArgumentException("backup header does not decode: " + e.getMessage());
     }
     if (header == null) {
-      throw new IllegalArgumentException(file + ": backup header is missing");
+      throw new IllegalArgumentException("backup header is missing");
     }
     byte[] state = in.readAllBytes();
     return new BackupFile(header, state);
