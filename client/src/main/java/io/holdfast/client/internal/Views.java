@@ -53,7 +53,7 @@ final class Views {
   static AuditRecord audit(AuditEntry a) {
     return new AuditRecord(a.getIndex(), instant(a.getTimeMs()), a.getKind(), a.getLockName(), a.getSessionId(),
         a.getClient().getName(), a.getClient().getHost(), a.getClient().getPid(), a.getToken(), a.getLocksList(),
-        a.getReason(), a.getRequestedBy(), a.getSuccessorSessionId());
+        a.getReason(), a.getRequestedBy(), a.getSuccessorSessionId(), a.getLocksNotListed());
   }
 
   static ClusterStatus status(ClusterStatusResponse r) {

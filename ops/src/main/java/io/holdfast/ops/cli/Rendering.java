@@ -135,7 +135,9 @@ final class Rendering {
 
   static List<String> auditRow(AuditRecord a) {
     return List.of(Long.toString(a.index()), a.time() == null ? "-" : a.time().toString(), a.kind(),
-        a.lockName().isEmpty() ? String.join(",", a.locks()) : a.lockName(), Long.toString(a.sessionId()),
+        a.lockName().isEmpty() ? String.join(",", a.locks())
+            + (a.locksNotListed() > 0 ? " (+" + a.locksNotListed() + " more)" : "") : a.lockName(),
+        Long.toString(a.sessionId()),
         who(a.clientName(), a.host(), a.pid()), a.token() == 0 ? "-" : Long.toString(a.token()),
         a.requestedBy().isEmpty() ? "(cluster)" : a.requestedBy(), a.reason());
   }
@@ -147,6 +149,7 @@ final class Rendering {
     m.put("kind", a.kind());
     m.put("lock", a.lockName());
     m.put("locks", a.locks());
+    m.put("locks_not_listed", a.locksNotListed());
     m.put("session_id", a.sessionId());
     m.put("client", a.clientName());
     m.put("host", a.host());

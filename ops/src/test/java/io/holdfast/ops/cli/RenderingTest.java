@@ -18,4 +18,14 @@ class RenderingTest {
     assertTrue(json.contains("\"acquired_at\":null") && json.contains("\"queued_at\":null"), json);
     assertTrue(!json.contains("\"null\""), json);
   }
+
+  @Test
+  void anAuditEntryThatNamesSomeOfItsLocksSaysHowManyMore() {
+    io.holdfast.client.AuditRecord expired = new io.holdfast.client.AuditRecord(12, null, "EXPIRED", "", 7, "agent",
+        "host-1", 42, 0, List.of("fleet/a", "fleet/b"), "no keepalive", "", 0, 150);
+    assertTrue(Rendering.auditRow(expired).get(3).equals("fleet/a,fleet/b (+150 more)"), Rendering.auditRow(expired)
+        .toString());
+    String json = Rendering.compactJson(Rendering.auditJson(expired));
+    assertTrue(json.contains("\"locks_not_listed\":150"), json);
+  }
 }

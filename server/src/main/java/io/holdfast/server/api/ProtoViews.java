@@ -76,6 +76,7 @@ final class ProtoViews {
     return io.holdfast.proto.v1.AuditEntry.newBuilder().setIndex(a.index()).setTimeMs(a.wallMs())
         .setKind(a.kind().name()).setLockName(a.lockName()).setSessionId(a.sessionId())
         .setClient(identity(a.client())).setToken(a.token()).addAllLocks(a.locks()).setReason(a.reason())
-        .setRequestedBy(a.requestedBy()).setSuccessorSessionId(a.successorSessionId()).build();
+        .setRequestedBy(a.requestedBy()).setSuccessorSessionId(a.successorSessionId())
+        .setLocksNotListed(a.locksNotListed()).build();
   }
 }

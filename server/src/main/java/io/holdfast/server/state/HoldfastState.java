@@ -170,8 +170,8 @@ public final class HoldfastState {
     if (old != null) {
       // A new incarnation of the same identity: the old one is known dead, no lock-delay.
       List<String> freed = endSession(e, old, EndReason.TAKEN_OVER, events);
-      audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.TAKEN_OVER, "", old.id(),
-          old.client(), 0, freed, "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", id));
+      audit.add(AuditEntry.ofSession(e, AuditEntry.Kind.TAKEN_OVER, old, freed,
+          "exclusive key '" + o.exclusiveKey() + "' opened by a new session", "", id));
     }
     SessionRecord s = new SessionRecord(id, o.ttlMs(), o.client(), e.leaderTimeMs(), o.exclusiveKey());
     s.renew(e.index(), e.leaderTimeMs(), clock.elapsedMs());
@@ -196,8 +196,8 @@ public final class HoldfastState {
       return new Result.SessionExpired(false, List.of());
     }
     List<String> released = endSession(e, s, EndReason.EXPIRED, events);
-    audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.EXPIRED, "", s.id(), s.client(), 0,
-        released, "no keepalive within its TTL of " + s.ttlMs() + " ms", "", 0));
+    audit.add(AuditEntry.ofSession(e, AuditEntry.Kind.EXPIRED, s, released,
+        "no keepalive within its TTL of " + s.ttlMs() + " ms", "", 0));
     return new Result.SessionExpired(true, released);
   }
 
@@ -215,8 +215,7 @@ public final class HoldfastState {
       return sessionNotFound(x.sessionId());
     }
     List<String> released = endSession(e, s, EndReason.ADMIN_EXPIRED, events);
-    audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.ADMIN_EXPIRED, "", s.id(), s.client(), 0,
-        released, x.reason(), x.requestedBy(), 0));
+    audit.add(AuditEntry.ofSession(e, AuditEntry.Kind.ADMIN_EXPIRED, s, released, x.reason(), x.requestedBy(), 0));
     Result r = new Result.SessionExpired(true, released);
     adminRequests.put(x.requestId(), x.fingerprint(), r, e, clock.elapsedMs());
     return r;
@@ -470,7 +469,7 @@ public final class HoldfastState {
     LockRecord after = locks.get(r.lockName());
     long grantedTo = after != null && after.isHeld() ? after.holderSessionId : 0;
     audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.REVOKED, r.lockName(), former, formerClient,
-        formerToken, List.of(r.lockName()), r.reason(), r.requestedBy(), grantedTo));
+        formerToken, r.reason(), r.requestedBy(), grantedTo));
     Result result = new Result.Revoked(former, formerToken, grantedTo, grantedTo == 0 ? 0 : after.token, orphanedFor);
     adminRequests.put(r.requestId(), r.fingerprint(), result, e, clock.elapsedMs());
     return result;

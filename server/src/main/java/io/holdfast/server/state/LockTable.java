@@ -220,7 +220,7 @@ final class LockTable {
         freeUnclean(e, lock, EndReason.REVOKED, events);
         LockRecord after = byName.get(d.lockName());
         audit.add(new AuditEntry(e.index(), e.leaderTimeMs(), AuditEntry.Kind.MAX_HOLD_EXCEEDED, d.lockName(),
-            holder.id(), holder.client(), token, List.of(d.lockName()), "held longer than its max hold time of "
+            holder.id(), holder.client(), token, "held longer than its max hold time of "
             + maxHold + " ms", "", after != null && after.isHeld() ? after.holderSessionId : 0));
       }
     }

@@ -14,8 +14,10 @@ public record LogEntry(long index, long term, long leaderTimeMs, Command command
    * grant after the first in one command takes a revision of its own as token, whatever the lock, so
    * tokens never repeat across locks (LockTable.grant); and a resent release whose answer is no
    * longer cached succeeds if its grant ended without being taken away (HoldfastState#release).
+   * 4: an audit entry for a whole session names at most {@link AuditEntry#LISTED_LOCKS} of the locks
+   * it freed, and counts the rest.
    */
-  public static final int RULES = 3;
+  public static final int RULES = 4;
 
   /**
    * The rules a cluster writes until every voter has said it supports more (see

@@ -87,7 +87,7 @@ public final class SnapshotCodec {
       b.addAudit(AuditRecord.newBuilder().setIndex(a.index()).setWallMs(a.wallMs()).setKind(a.kind().name())
           .setLockName(a.lockName()).setSessionId(a.sessionId()).setClient(CommandCodec.identity(a.client()))
           .setToken(a.token()).addAllLocks(a.locks()).setReason(a.reason()).setRequestedBy(a.requestedBy())
-          .setSuccessorSessionId(a.successorSessionId()));
+          .setSuccessorSessionId(a.successorSessionId()).setLocksNotListed(a.locksNotListed()));
     }
     for (KvEntry k : img.kv()) {
       b.addKv(KvRecord.newBuilder().setKey(k.key()).setValue(com.google.protobuf.ByteString.copyFrom(k.value()))
@@ -146,7 +146,7 @@ public final class SnapshotCodec {
     for (AuditRecord a : p.getAuditList()) {
       audit.add(new AuditEntry(a.getIndex(), a.getWallMs(), AuditEntry.Kind.valueOf(a.getKind()), a.getLockName(),
           a.getSessionId(), CommandCodec.clientInfo(a.getClient()), a.getToken(), a.getLocksList(), a.getReason(),
-          a.getRequestedBy(), a.getSuccessorSessionId()));
+          a.getRequestedBy(), a.getSuccessorSessionId(), a.getLocksNotListed()));
     }
     List<KvEntry> kv = new ArrayList<>();
     for (KvRecord k : p.getKvList()) {
