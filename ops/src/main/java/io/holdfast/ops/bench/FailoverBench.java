@@ -3,6 +3,7 @@ package io.holdfast.ops.bench;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.HoldfastException;
 import io.holdfast.client.LockLease;
+import io.holdfast.client.LockLostException;
 import io.holdfast.client.Session;
 import io.holdfast.client.SessionExpiredException;
 import io.holdfast.ops.LocalCluster;
@@ -65,6 +66,7 @@ final class FailoverBench extends HoldfastWorkload {
     AtomicLong failures = new AtomicLong();
     AtomicBoolean running = new AtomicBoolean(true);
     AtomicBoolean sessionLost = new AtomicBoolean();
+    java.util.Queue<String> locksLost = new java.util.concurrent.ConcurrentLinkedQueue<>();
     List<Double> windows = new ArrayList<>();
     int falseElections = 0;
     try (HoldfastClient client = t.client("bench-failover", callTimeout);
@@ -81,6 +83,9 @@ final class FailoverBench extends HoldfastWorkload {
           } catch (SessionExpiredException e) {
             sessionLost.set(true);
             return;
+          } catch (LockLostException e) {
+            // The session is alive: a lock it was still holding must not be gone.
+            locksLost.add(e.getMessage());
           } catch (HoldfastException e) {
             failures.incrementAndGet();
           } catch (InterruptedException e) {
@@ -141,8 +146,13 @@ final class FailoverBench extends HoldfastWorkload {
       r.put("unavailable_ms_max", Math.round(sorted.get(sorted.size() - 1)));
     }
     r.put("false_elections", falseElections);
-    r.put("failed_calls", failures.get()).put("ops", completions.size()).put("holds_checked", history.size());
+    r.put("failed_calls", failures.get()).put("ops", completions.size()).put("locks_lost", locksLost.size())
+        .put("holds_checked", history.size());
     r.violations(history.violations());
+    locksLost.forEach(lost -> r.violation("a lock was gone when its live holder let go: " + lost));
+    if (history.size() == 0) {
+      r.violation("no lock was ever held (" + failures.get() + " failed calls): nothing was checked");
+    }
     if (sessionLost.get()) {
       r.violation("the looping client's session expired across a failover");
     }

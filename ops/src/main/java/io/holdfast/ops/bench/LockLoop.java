@@ -41,6 +41,11 @@ final class LockLoop {
   @Option(names = "--prefix", description = "lock name prefix (default ${DEFAULT-VALUE})")
   String prefix = "bench/locks/";
 
+  @Option(names = "--hold", converter = Durations.class, description = "how long each client holds the lock "
+      + "before letting go (default 0). With 0 a hold is a few microseconds wide, so the overlap check sees a "
+      + "second holder only if it starts inside one; a hold of a few ms gives the check a window (W2)")
+  Duration hold = Duration.ZERO;
+
   String problem() {
     if (clients < 1 || clients > 10_000) {
       return "--clients must be between 1 and 10000, got " + clients;
@@ -53,6 +58,9 @@ final class LockLoop {
     }
     if (ttl.toSeconds() < 1) {
       return "--ttl must be at least 1s";
+    }
+    if (hold.isNegative() || hold.compareTo(ttl.dividedBy(2)) > 0) {
+      return "--hold must be between 0 and half the --ttl, got " + Durations.format(hold);
     }
     return null;
   }
@@ -68,6 +76,7 @@ final class LockLoop {
     AtomicLong measured = new AtomicLong();
     AtomicLong errors = new AtomicLong();
     AtomicLong sessionsLost = new AtomicLong();
+    java.util.Queue<String> locksLost = new java.util.concurrent.ConcurrentLinkedQueue<>();
     AtomicLongArray perClient = new AtomicLongArray(clients);
     long measureFrom = System.nanoTime() + warmup.toNanos();
     long end = measureFrom + duration.toNanos();
@@ -81,8 +90,11 @@ final class LockLoop {
           long t0 = System.nanoTime();
           try {
             long token = locker.lock(name);
-            // The hold ends before the release is sent: the next holder can only start after it.
             long held = System.nanoTime();
+            if (!hold.isZero()) {
+              Thread.sleep(hold.toMillis(), hold.toNanosPart() % 1_000_000);
+            }
+            // The hold ends before the release is sent: the next holder can only start after it.
             history.add(new HoldHistory.Hold(name, locker.sessionId(), token, held, System.nanoTime()));
             locker.unlock();
             long done = System.nanoTime();
@@ -94,6 +106,8 @@ final class LockLoop {
           } catch (Locker.SessionLostException e) {
             sessionsLost.incrementAndGet();
             return;
+          } catch (Locker.LostException e) {
+            locksLost.add(e.getMessage());
           } catch (InterruptedException e) {
             return;
           } catch (Exception e) {
@@ -127,13 +141,20 @@ final class LockLoop {
       r.put("fairness_max_over_min", min == 0 ? "inf (a client never got the lock)"
           : Math.round(1000.0 * max / min) / 1000.0);
     }
-    r.put("errors", errors.get()).put("sessions_lost", sessionsLost.get()).put("holds_checked", history.size());
+    r.put("hold_ms", hold.toNanos() / 1e6);
+    r.put("errors", errors.get()).put("sessions_lost", sessionsLost.get()).put("locks_lost", locksLost.size())
+        .put("holds_checked", history.size());
     if (cpuFrom.isPresent() && cpuTo.isPresent()) {
       cpuFrom.get().until(cpuTo.get()).report(r, err);
     }
     r.violations(history.violations());
     if (sessionsLost.get() > 0) {
       r.violation(sessionsLost.get() + " session(s) expired while their client was active");
+    }
+    locksLost.forEach(lost -> r.violation("a lock was gone when its live holder let go: " + lost));
+    if (history.size() == 0) {
+      // Nothing was checked: a run whose every lock call failed must not pass as safe.
+      r.violation("no lock was ever held (" + errors.get() + " errors): nothing was checked");
     }
   }
 

@@ -12,8 +12,20 @@ interface Locker {
   /** Blocks until this client holds {@code name}; returns a token that grows with each holder. */
   long lock(String name) throws Exception;
 
-  /** Lets go of the lock taken by the last {@link #lock}. */
+  /**
+   * Lets go of the lock taken by the last {@link #lock}.
+   *
+   * @throws LostException if the service says the lock was no longer held: a safety failure in a
+   *     closed loop whose session is alive
+   */
   void unlock() throws Exception;
+
+  /** The lock was gone when its holder let go of it. */
+  final class LostException extends Exception {
+    LostException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
 
   /** The locker's session or lease is gone: the loop counts it as lost and stops that client. */
   final class SessionLostException extends Exception {

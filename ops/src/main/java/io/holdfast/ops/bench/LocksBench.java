@@ -2,6 +2,7 @@ package io.holdfast.ops.bench;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.LockLease;
+import io.holdfast.client.LockLostException;
 import io.holdfast.client.Session;
 import io.holdfast.client.SessionExpiredException;
 import java.io.PrintWriter;
@@ -84,8 +85,13 @@ final class LocksBench extends HoldfastWorkload {
     }
 
     @Override
-    public void unlock() {
-      lease.close();
+    public void unlock() throws LostException {
+      try {
+        lease.close();
+      } catch (LockLostException e) {
+        throw new LostException("session " + session.id() + " lost " + lease.name() + " (token " + lease.token()
+            + "): " + e.getMessage(), e);
+      }
     }
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.holdfast.ops.HoldfastCli;
+import io.holdfast.ops.cli.ExitCodes;
 import io.holdfast.server.testing.ProcessCluster;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -77,13 +78,26 @@ class BenchClusterTest {
     assertTrue(f.get("holds_checked").asLong() >= f.get("ops").asLong(), own.out());
     assertTrue(f.get("acquire_release_p99_ms").asDouble() > 0, own.out());
 
+    // Holds of 2 ms give the overlap check a window to see a second holder in.
     Run shared = bench("locks", "--endpoints", endpoints(), "--clients", "3", "--duration", "2s", "--warmup", "0s",
-        "--shared", "--prefix", "bench/test-shared/", "-o", "json");
+        "--shared", "--hold", "2ms", "--prefix", "bench/test-shared/", "-o", "json");
     assertEquals(0, shared.code(), shared.err());
     JsonNode s = shared.json().get("figures");
     assertTrue(s.has("fairness_max_over_min"), shared.out());
     assertTrue(s.get("holds_checked").asLong() > 3, shared.out());
+    assertEquals(2.0, s.get("hold_ms").asDouble(), shared.out());
     assertEquals(0, s.get("sessions_lost").asLong());
+    assertEquals(0, s.get("locks_lost").asLong());
+  }
+
+  @Test
+  void aRunInWhichNoLockWasEverHeldFailsForNothingWasChecked() throws Exception {
+    // Every acquire is refused (a space is not allowed in a lock name): a run that checked nothing.
+    Run r = bench("locks", "--endpoints", endpoints(), "--clients", "2", "--duration", "1s", "--warmup", "0s",
+        "--prefix", "bench/no such/", "-o", "json");
+    assertEquals(ExitCodes.FAILED, r.code(), r.out() + r.err());
+    assertEquals("FAILED", r.json().get("verdict").asText(), r.out());
+    assertTrue(r.json().get("violations").toString().contains("nothing was checked"), r.out());
   }
 
   @Test
