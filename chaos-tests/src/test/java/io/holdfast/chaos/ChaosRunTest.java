@@ -259,8 +259,10 @@ class ChaosRunTest {
           probe(cluster, store, grant.key(), f.durationMs() - 2_000);
         }
         sleepUntil(pausedAt + duration);
+        // Before the signal: the worker could act on its session no earlier than this.
+        long continuedAt = System.nanoTime();
         worker.resume();
-        nemesis("resume", worker.proc(), Map.of("fault", f.index()));
+        nemesis("resume", worker.proc(), Map.of("fault", f.index(), "signalled_t", continuedAt));
       }
       default -> {
         if (!ClusterFaults.KINDS.contains(f.kind())) {

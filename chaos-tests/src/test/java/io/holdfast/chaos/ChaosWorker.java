@@ -135,8 +135,13 @@ public final class ChaosWorker {
           continue;
         }
         lease = got.get();
-      } catch (SessionExpiredException | InvalidArgumentException e) {
+      } catch (InvalidArgumentException e) {
         emit(proc, "fail", "acquire", key, v("session", session.id(), "error", error(e)));
+        continue;
+      } catch (SessionExpiredException e) {
+        // The client gives up a wait at its own deadline, before the cluster's: the acquire may
+        // still have been granted, so its outcome is unknown.
+        emit(proc, "info", "acquire", key, v("session", session.id(), "error", error(e)));
         continue;
       } catch (RuntimeException e) {
         emit(proc, "info", "acquire", key, v("session", session.id(), "error", error(e)));
@@ -158,7 +163,9 @@ public final class ChaosWorker {
       emit(proc, "invoke", "release", key, v("session", session.id(), "token", token));
       try {
         lease.close();
-        emit(proc, "ok", "release", key, v("session", session.id(), "token", token));
+        // A release still unanswered at the session's local deadline ends without an error: whether
+        // it reached the cluster is unknown.
+        emit(proc, session.isValid() ? "ok" : "info", "release", key, v("session", session.id(), "token", token));
       } catch (LockLostException | SessionExpiredException e) {
         emit(proc, "fail", "release", key, v("session", session.id(), "token", token, "error", error(e)));
       } catch (RuntimeException e) {

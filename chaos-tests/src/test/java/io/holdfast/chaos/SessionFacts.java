@@ -87,9 +87,18 @@ final class SessionFacts {
     Map<String, Long> lastSeen = new HashMap<>();
     Set<String> exited = new HashSet<>();
     Map<String, String> lastSessionOfProc = new HashMap<>();
+    Map<String, List<long[]>> pausedProcs = new HashMap<>(); // worker proc -> {paused from, continued at}
+    Map<String, Long> pausedSince = new HashMap<>();
     for (Op op : ops) {
       if (op.f() == null) {
         continue;
+      }
+      if (op.proc().equals("nemesis") && op.key() != null && op.f().equals("pause")) {
+        pausedSince.put(op.key(), op.t());
+      } else if (op.proc().equals("nemesis") && op.key() != null && op.f().equals("resume")
+          && op.value().containsKey("signalled_t") && pausedSince.containsKey(op.key())) {
+        pausedProcs.computeIfAbsent(op.key(), k -> new java.util.ArrayList<>())
+            .add(new long[] {pausedSince.remove(op.key()), op.longValue("signalled_t")});
       }
       if (op.f().equals("exit")) {
         exited.add(op.proc());
@@ -118,11 +127,19 @@ final class SessionFacts {
     // The worker may notice late; given_up_t says when its client gave the session up. Only a
     // give-up on the client's own deadline excuses a takeover: a client told by the cluster that
     // its session is gone learned of an expiry, it did not cause one.
+    // A stopped process gives nothing up: a deadline that passed while its worker was paused
+    // (SIGSTOP) took effect only once it was continued.
     clientGaveUp.forEach((s, at) -> {
       long t = ttl.getOrDefault(s, 0L);
       java.util.OptionalLong lastAck = acks.getOrDefault(s, List.of()).stream().mapToLong(Long::longValue).max();
       long ownDeadline = lastAck.isPresent() ? lastAck.getAsLong() + t - clientMarginNanos(t) : Long.MIN_VALUE;
-      givenUp.merge(s, Math.max(at, ownDeadline), Math::min);
+      long gaveUp = Math.max(at, ownDeadline);
+      for (long[] pause : pausedProcs.getOrDefault(proc.get(s), List.of())) {
+        if (gaveUp >= pause[0] && gaveUp < pause[1]) {
+          gaveUp = pause[1];
+        }
+      }
+      givenUp.merge(s, gaveUp, Math::min);
     });
     // A process that exited closed its last session after its last entry about it.
     for (String p : exited) {

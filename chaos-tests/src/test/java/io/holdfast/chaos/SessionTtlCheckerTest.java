@@ -73,6 +73,25 @@ class SessionTtlCheckerTest {
   }
 
   @Test
+  void aPausedWorkersClientGaveNothingUpWhileItWasStopped() {
+    // w1 was stopped from 3 s to 14 s. Its client's own deadline (2 s + 6 s - 0.6 s = 7.4 s) passed
+    // during the pause, so it could close nothing before it was continued: w2's grant at 7.6 s is
+    // 0.4 s before w1's TTL ran out, and only a cluster could have ended the session.
+    History h = new Histories()
+        .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
+        .acquire("w1", "L1", 0, 1 * S, 5)
+        .nemesis("pause", "w1", 3 * S, "held_key", "L1", "held_token", 5L)
+        .acquire("w2", "L1", 4 * S, 7 * S + 600_000_000L, 9)
+        .nemesis("resume", "w1", 14 * S, "signalled_t", 14 * S - 10)
+        .sessionLost("w1", 14 * S + 5, 7 * S + 400_000_000L)
+        .release("w1", "L1", 15 * S, 15 * S + 10, 5, "fail")
+        .build();
+    Verdict v = SessionTtlChecker.check(h);
+    assertFalse(v.valid(), v.toString());
+    assertTrue(v.problems().get(0).contains("0.40 s before"), v.toString());
+  }
+
+  @Test
   void aGiveUpAfterTheTakeoverExcusesNothing() {
     History h = new Histories()
         .keepalive("w1", 2 * S + 1, 2 * S, 6_000)
