@@ -50,6 +50,8 @@ class ElectionClusterTest {
       while (client.describeLock("orchestrators/eu-1").waitingSessionIds().isEmpty() && System.nanoTime() < end) {
         Thread.sleep(20);
       }
+      // The hand-over to a waiting candidate is what is measured, not a fresh campaign after expiry.
+      assertFalse(client.describeLock("orchestrators/eu-1").waitingSessionIds().isEmpty(), "node-b never queued");
       a.destroyForcibly();
       long killed = System.nanoTime();
       long[] bLeads = LockHolderProcess.awaitHolding(b, Duration.ofSeconds(ttlMs / 1000 + 20));

@@ -167,9 +167,10 @@ class LockingClusterTest {
     int leader = cluster.awaitLeader(Duration.ofSeconds(30));
     long ttlMs = 3_000;
     var sessions = SessionServiceGrpc.newBlockingStub(cluster.channel(leader));
+    // Before the open is sent: the session's TTL starts when the open is applied, after this.
+    long t0 = System.nanoTime();
     long silent = sessions.openSession(OpenSessionRequest.newBuilder().setRequestId(UUID.randomUUID().toString())
         .setTtlMs(ttlMs).setClient(ClientIdentity.newBuilder().setName("node-7")).build()).getSessionId();
-    long t0 = System.nanoTime();
     long silentToken = LockServiceGrpc.newBlockingStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
         .setRequestId(UUID.randomUUID().toString()).setSessionId(silent).setLockName("fleet/config").build())
         .getToken();
@@ -181,7 +182,8 @@ class LockingClusterTest {
     System.out.printf("silent holder (TTL %d ms): waiter granted %d ms after the holder's last sign of life%n",
         ttlMs, grantedAfterMs);
     assertTrue(grantedAfterMs <= ttlMs + 2_000, "granted " + grantedAfterMs + " ms after the last sign of life");
-    assertTrue(grantedAfterMs >= ttlMs - 100, "granted too early: " + grantedAfterMs + " ms");
+    // A few ms for the cluster's clock, which counts whole milliseconds.
+    assertTrue(grantedAfterMs >= ttlMs - 5, "granted too early: " + grantedAfterMs + " ms");
     assertTrue(lease.token() > silentToken);
     lease.close();
     waiter.close();

@@ -286,6 +286,11 @@ class LockApiClusterTest {
     assertEquals(n, seqs.size());
   }
 
+  private static int queuedOn(int node, String prefix) {
+    return locks(node).listLocks(io.holdfast.proto.v1.ListLocksRequest.newBuilder().setPrefix(prefix).build())
+        .getLocksList().stream().mapToInt(l -> l.getWaitersCount()).sum();
+  }
+
   @Test
   void aReleaseGoesThroughWhileMoreThanAThousandAcquiresWaitOnTheSameConnection() throws Exception {
     // One process's sessions share a connection per node, and each may have up to
@@ -306,10 +311,13 @@ class LockApiClusterTest {
             .setRequestId(rid()).setSessionId(w).setLockName("crowd/" + i).setWaitMs(100_000).build()));
       }
     }
+    // Every acquire is queued before the release is sent: 1,100 calls outstanding on the connection.
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (describe(leader, "crowd/" + (locksHeld - 1)).getWaitersCount() < 1 && System.nanoTime() < end) {
-      Thread.sleep(50);
+    int queued;
+    while ((queued = queuedOn(leader, "crowd/")) < 2 * locksHeld && System.nanoTime() < end) {
+      Thread.sleep(100);
     }
+    assertEquals(2 * locksHeld, queued, "acquires queued before the release");
     locks(leader).release(ReleaseRequest.newBuilder().setRequestId(rid()).setSessionId(holder)
         .setLockName("crowd/0").setToken(tokens[0]).build());
     AcquireResponse granted = waits.get(0).get(30, TimeUnit.SECONDS);
