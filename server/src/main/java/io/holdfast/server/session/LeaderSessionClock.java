@@ -101,7 +101,25 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    ticker.scheduleWithFixedDelay(this::expireOverdue, scanIntervalMs, scanIntervalMs, TimeUnit.MILLISECONDS);
+    ticker.scheduleWithFixedDelay(this::scan, scanIntervalMs, scanIntervalMs, TimeUnit.MILLISECONDS);
+  }
+
+  private long lastScanWarningNanos;
+
+  /**
+   * One scan, never ending the schedule: a throw would cancel it for good (scheduleWithFixedDelay),
+   * and no session would expire again while this node leads.
+   */
+  void scan() {
+    try {
+      expireOverdue();
+    } catch (RuntimeException | AssertionError e) {
+      long now = System.nanoTime();
+      if (lastScanWarningNanos == 0 || now - lastScanWarningNanos > TimeUnit.SECONDS.toNanos(10)) {
+        lastScanWarningNanos = now;
+        LOG.warn("Session expiry scan failed; trying again next scan", e);
+      }
+    }
   }
 
   /**

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /** The leader's session clock against a node the test plays: who leads, and what it is asked to log. */
 class LeaderSessionClockTest {
-  static final class PlayedNode implements LeaderSessionClock.Node {
+  static class PlayedNode implements LeaderSessionClock.Node {
     final HoldfastState state;
     volatile boolean leads;
     final List<Command> submitted = new CopyOnWriteArrayList<>();
@@ -108,6 +108,34 @@ class LeaderSessionClockTest {
       clock.onLeadershipLost();
       Thread.sleep(1_000);
       assertEquals(List.of(), node.submitted);
+    }
+  }
+
+  /** A scan that throws (the division briefly unavailable) must not end the schedule. */
+  @Test
+  void aScanThatThrowsDoesNotStopExpiry() throws Exception {
+    TestLog log = new TestLog();
+    long dead = log.open(200);
+    java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+    PlayedNode node = new PlayedNode(log.state()) {
+      @Override
+      public boolean leads() {
+        if (asked.incrementAndGet() == 1) {
+          throw new IllegalStateException("no division yet");
+        }
+        return true;
+      }
+    };
+    node.leads = true;
+    // Not told it leads: its first scan takes the restart path, whose first question throws.
+    try (LeaderSessionClock clock = new LeaderSessionClock(node, 0, 20)) {
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (node.submitted.isEmpty() && System.nanoTime() < end) {
+        Thread.sleep(10);
+      }
+      assertTrue(asked.get() > 1, "scanned again after the throw");
+      assertEquals(List.of(new Command.ExpireSession(dead, log.state().session(dead).renewedIndex())),
+          node.submitted.subList(0, Math.min(1, node.submitted.size())));
     }
   }
 }
