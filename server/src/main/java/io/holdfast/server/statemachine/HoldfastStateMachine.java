@@ -256,8 +256,15 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       return;
     }
     Path file = snap.getFile().getPath();
-    MD5FileUtil.verifySavedMD5(file.toFile(), snap.getFile().getFileDigest());
     byte[] bytes = Files.readAllBytes(file);
+    // The bytes themselves, against the digest saved beside them (Ratis's verifySavedMD5 compares
+    // the saved digest with itself): a damaged file that still decodes must not become the state.
+    MD5Hash saved = MD5FileUtil.readStoredMd5ForFile(file.toFile());
+    MD5Hash actual = MD5Hash.newInstance(MD5FileUtil.newMD5().digest(bytes));
+    if (!actual.equals(saved)) {
+      throw new IOException("snapshot " + file + " is damaged: its MD5 is " + actual + ", and the digest saved with it "
+          + saved + ". Move this node's data directory aside and let it rejoin; the leader sends it a snapshot");
+    }
     lastSnapshotBytes = bytes.length;
     io.holdfast.server.state.StateImage image = SnapshotCodec.decode(bytes);
     if (image.clusterRules() > supportedRules) {

@@ -110,6 +110,16 @@ public final class SnapshotCodec {
     if (p.getFormatVersion() == FORMAT_WITHOUT_EPOCH && p.getFencingEpoch() != 0) {
       throw new InvalidProtocolBufferException("snapshot format 1 cannot carry fencing epoch " + p.getFencingEpoch());
     }
+    // What the format promises, checked: a file cut short at a field boundary still parses, and the
+    // fields written last (epoch, last revision) are the first to go.
+    if (p.getFormatVersion() == FORMAT_WITH_EPOCH && p.getFencingEpoch() <= 0) {
+      throw new InvalidProtocolBufferException("snapshot format 2 must carry a fencing epoch above 0, got "
+          + p.getFencingEpoch() + " (truncated?)");
+    }
+    if (p.getFormatVersion() == FORMAT_VERSION && p.getLastRevision() <= p.getLastAppliedIndex()) {
+      throw new InvalidProtocolBufferException("snapshot format 3 must carry a last revision above its index "
+          + p.getLastAppliedIndex() + ", got " + p.getLastRevision() + " (truncated?)");
+    }
     List<StateImage.SessionImage> sessions = new ArrayList<>();
     for (SessionState s : p.getSessionsList()) {
       List<StateImage.CachedRequest> reqs = new ArrayList<>();

@@ -32,6 +32,23 @@ class SnapshotCodecTest {
     return s;
   }
 
+  /** A file cut short at a field boundary still parses; what its format promises is checked. */
+  @Test
+  void aSnapshotMissingWhatItsFormatPromisesIsRefused() throws Exception {
+    TestLog log = new TestLog();
+    log.open();
+    Snapshot valid = Snapshot.parseFrom(SnapshotCodec.encode(log.state().image()));
+    byte[] noEpoch = valid.toBuilder().setFormatVersion(SnapshotCodec.FORMAT_WITH_EPOCH).clearFencingEpoch().build()
+        .toByteArray();
+    assertTrue(assertThrows(InvalidProtocolBufferException.class, () -> SnapshotCodec.decode(noEpoch)).getMessage()
+        .contains("fencing epoch above 0"));
+    byte[] noRevision = valid.toBuilder().setFormatVersion(SnapshotCodec.FORMAT_VERSION).setFencingEpoch(3)
+        .clearLastRevision().build().toByteArray();
+    assertTrue(assertThrows(InvalidProtocolBufferException.class, () -> SnapshotCodec.decode(noRevision)).getMessage()
+        .contains("last revision above"));
+    assertEquals(log.state().image(), SnapshotCodec.decode(valid.toByteArray()), "the valid one still decodes");
+  }
+
   @Test
   void emptyStateRoundTrips() throws Exception {
     byte[] bytes = SnapshotCodec.encode(new HoldfastState().image());

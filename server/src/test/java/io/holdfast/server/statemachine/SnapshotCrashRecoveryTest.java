@@ -48,4 +48,46 @@ class SnapshotCrashRecoveryTest {
     assertFalse(Files.exists(torn), "the torn temporary file is gone");
     storage.close();
   }
+
+  @Test
+  void aSnapshotWhoseBytesNoLongerMatchTheirChecksumIsNotLoaded() throws Exception {
+    TestLog log = new TestLog();
+    long session = log.open();
+    log.acquireFree(session, "fleet/config");
+    log.apply(new io.holdfast.server.state.Command.Put("p1", "fleet/setting", "blue".getBytes(), -1, "", 0, 0));
+    StateImage image = log.state().image();
+
+    RaftStorage storage = TestRaftStorage.open(dir, RaftStorage.StartupOption.FORMAT);
+    Path smDir = storage.getStorageDir().getStateMachineDir().toPath();
+    File snapshot = smDir.resolve(SimpleStateMachineStorage.getSnapshotFileName(image.lastAppliedTerm(),
+        image.lastAppliedIndex())).toFile();
+    byte[] bytes = SnapshotCodec.encode(image);
+    Files.write(snapshot.toPath(), bytes);
+    MD5FileUtil.computeAndSaveMd5ForFile(snapshot);
+    // One bit of the value flips at rest: the file still decodes, to "clue".
+    int at = indexOf(bytes, "blue".getBytes());
+    bytes[at] ^= 0x01;
+    Files.write(snapshot.toPath(), bytes);
+    assertEquals("clue", new String(SnapshotCodec.decode(bytes).kv().get(0).value()), "still decodes");
+
+    try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
+      java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+          () -> sm.initialize(RestoreSeedInstallTest.server(), RaftGroupId.randomId(), storage));
+      assertTrue(e.getMessage().contains("is damaged"), e.getMessage());
+    }
+    storage.close();
+  }
+
+  private static int indexOf(byte[] in, byte[] what) {
+    outer:
+    for (int i = 0; i + what.length <= in.length; i++) {
+      for (int j = 0; j < what.length; j++) {
+        if (in[i + j] != what[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    throw new AssertionError("not found");
+  }
 }
