@@ -162,7 +162,9 @@ public final class RaftNode implements AutoCloseable {
     stateMachine.ownClientId(clientId);
     stateMachine.leaderLimits(new LeaderLimits(maxEntryBytes(config), config.maxValueBytes(),
         config.limits().maxLocksPerSession(), config.limits().maxWaitersPerLock(),
-        config.limits().maxSessionsPerIdentity(), config.limits().maxKvBytes(), config.limits().maxSessions()));
+        config.limits().maxSessionsPerIdentity(), config.limits().maxKvBytes(), config.limits().maxSessions(),
+        new LeaderLimits.Times(config.minSessionTtlMs(), config.maxSessionTtlMs(), config.maxWaitMs(),
+            config.maxLockDelayMs())));
     this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls)) : null;
     this.leaderLink = new LeaderLink(groupId, parameters(peerTls));
     this.deadLeaderDetector = config.fastFailover()

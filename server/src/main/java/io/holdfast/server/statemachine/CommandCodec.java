@@ -65,7 +65,7 @@ public final class CommandCodec {
    */
   public static byte[] stampForeign(byte[] bytes, long leaderTimeMs, int rules, int supportedRules)
       throws InvalidProtocolBufferException {
-    return toProto(fromProto(checked(bytes, supportedRules))).setLeaderTimeMs(leaderTimeMs)
+    return toProto(foreign(bytes, supportedRules)).setLeaderTimeMs(leaderTimeMs)
         .setApplyRules(Math.min(rules, supportedRules)).build().toByteArray();
   }
 
@@ -77,7 +77,29 @@ public final class CommandCodec {
 
   /** A command another node encoded, decoded if a leader that knows rules up to {@code supportedRules} may log it. */
   public static Command foreign(byte[] bytes, int supportedRules) throws InvalidProtocolBufferException {
-    return fromProto(checked(bytes, supportedRules));
+    var p = checked(bytes, supportedRules);
+    refuseLeaderOnly(p);
+    return fromProto(p);
+  }
+
+  /**
+   * Renewals, expiries and rule raises come from the leader's own clock and negotiation, never from
+   * another node: one logged for a Raft-port client could keep a dead holder's session alive, end a
+   * live one, or raise the rules past what a member knows.
+   */
+  private static void refuseLeaderOnly(io.holdfast.server.statemachine.proto.Command p)
+      throws InvalidProtocolBufferException {
+    switch (p.getKindCase()) {
+      case CHECKPOINT, EXPIRE_SESSION, RAISE_APPLY_RULES -> throw new InvalidProtocolBufferException(
+          "only the leader proposes " + p.getKindCase().name().toLowerCase(java.util.Locale.ROOT)
+          + ": not taken from another node");
+      case BATCH -> {
+        for (var inner : p.getBatch().getCommandsList()) {
+          refuseLeaderOnly(inner);
+        }
+      }
+      default -> { }
+    }
   }
 
   /** As above, for a foreign command already decoded ({@link #foreign}), perhaps given the leader's limits. */

@@ -20,9 +20,20 @@ import java.util.List;
  * @param maxKvBytes see {@link Command.Put} (0: none)
  * @param maxSessions live sessions in the whole cluster (max-sessions; 0: none), checked against the
  *     leader's state before it logs an open, as the node that takes an open checks its own
+ * @param times the bounds of the times a command may ask for
  */
 public record LeaderLimits(long maxEntryBytes, long maxValueBytes, long maxLocksPerSession, long maxWaitersPerLock,
-    long maxSessionsPerIdentity, long maxKvBytes, long maxSessions) {
+    long maxSessionsPerIdentity, long maxKvBytes, long maxSessions, Times times) {
+
+  /**
+   * The session TTLs, waits and lock-delays this leader allows, as its front door checks them. A
+   * follower with wider bounds must not give the cluster a session whose dead holder keeps its
+   * locks for longer than the leader's policy.
+   */
+  public record Times(long minTtlMs, long maxTtlMs, long maxWaitMs, long maxLockDelayMs) {
+    /** No bounds beyond the types' (tests). */
+    public static final Times ANY = new Times(1, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE);
+  }
 
   /**
    * Starts a refusal that a follower answers with RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT:
@@ -82,6 +93,18 @@ public record LeaderLimits(long maxEntryBytes, long maxValueBytes, long maxLocks
   private String valueRefusal(Command c) {
     if (c instanceof Command.Put p && p.valueLength() > maxValueBytes) {
       return "value is " + p.valueLength() + " bytes; the limit is " + maxValueBytes + " (max-value-bytes)";
+    }
+    if (c instanceof Command.OpenSession o && (o.ttlMs() < times.minTtlMs() || o.ttlMs() > times.maxTtlMs())) {
+      return "ttl_ms " + o.ttlMs() + " is out of the leader's bounds [" + times.minTtlMs() + ", " + times.maxTtlMs()
+          + "]";
+    }
+    if (c instanceof Command.Acquire a && (a.waitMs() < -1 || a.waitMs() > times.maxWaitMs())) {
+      return "wait_ms must be -1 (until granted), 0 (try once) or up to " + times.maxWaitMs() + " (the leader's "
+          + "max-wait-ms), got " + a.waitMs();
+    }
+    if (c instanceof Command.Acquire a && (a.lockDelayMs() < 0 || a.lockDelayMs() > times.maxLockDelayMs())) {
+      return "lock_delay_ms must be between 0 and " + times.maxLockDelayMs() + " (the leader's max-lock-delay-ms), got "
+          + a.lockDelayMs();
     }
     if (c instanceof Command.Batch b) {
       for (Command inner : b.commands()) {

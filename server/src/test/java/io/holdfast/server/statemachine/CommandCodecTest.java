@@ -2,6 +2,7 @@ package io.holdfast.server.statemachine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.holdfast.server.state.ClientInfo;
@@ -47,6 +48,21 @@ class CommandCodecTest {
         new Command.RaiseApplyRules(3),
         new Command.Batch(List.of(new Command.Acquire("acq-5", 42, "y", -1),
             new Command.Put("put-3", "k", "v".getBytes(), -1, "y", 9), new Command.Checkpoint(List.of(42L)))));
+  }
+
+  /** Renewals, expiries and rule raises are the leader's own: none is taken from a Raft-port client. */
+  @Test
+  void aForeignCheckpointExpiryOrRulesRaiseIsRefused() throws Exception {
+    for (Command c : List.of(new Command.Checkpoint(new long[] {1}), new Command.ExpireSession(1, 2),
+        new Command.RaiseApplyRules(LogEntry.RULES),
+        new Command.Batch(List.of(new Command.CloseSession("r", 1), new Command.Checkpoint(new long[] {1}))))) {
+      byte[] theirs = CommandCodec.encode(c, 0);
+      var e = org.junit.jupiter.api.Assertions.assertThrows(com.google.protobuf.InvalidProtocolBufferException.class,
+          () -> CommandCodec.foreign(theirs, LogEntry.RULES), c.toString());
+      assertTrue(e.getMessage().contains("only the leader proposes"), e.getMessage());
+    }
+    assertEquals(new Command.CloseSession("r", 1),
+        CommandCodec.foreign(CommandCodec.encode(new Command.CloseSession("r", 1), 0), LogEntry.RULES));
   }
 
   @Test

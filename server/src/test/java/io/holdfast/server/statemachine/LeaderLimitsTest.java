@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 /** A command a follower passed on carries the leader's limits once the leader logs it. */
 class LeaderLimitsTest {
-  static final LeaderLimits LEADER = new LeaderLimits(5_000, 1_000, 10, 20, 30, 4_000, 2);
+  static final LeaderLimits LEADER = new LeaderLimits(5_000, 1_000, 10, 20, 30, 4_000, 2,
+      new LeaderLimits.Times(1_000, 60_000, 30_000, 5_000));
   private final TestLog log = new TestLog();
 
   @Test
@@ -70,7 +71,21 @@ class LeaderLimitsTest {
         "a retry of an open that went through adds no session");
     assertNull(LEADER.refusal(new Command.OpenSession("again", 5_000, agent, "agent-7", 0), 100, state()),
         "taking over its own ghost's key adds no session");
-    assertNull(new LeaderLimits(5_000, 1_000, 10, 20, 30, 4_000, 0).refusal(another, 100, state()), "0: no limit");
+    assertNull(new LeaderLimits(5_000, 1_000, 10, 20, 30, 4_000, 0, LeaderLimits.Times.ANY).refusal(another, 100, state()), "0: no limit");
+  }
+
+  @Test
+  void timesOutsideTheLeadersBoundsAreRefused() {
+    ClientInfo agent = new ClientInfo("agent", "host", 1, new TreeMap<>(), "alice");
+    assertTrue(LEADER.refusal(new Command.OpenSession("r", 86_400_000, agent, "", 0), 100, state())
+        .contains("ttl_ms 86400000 is out of the leader's bounds [1000, 60000]"));
+    assertTrue(LEADER.refusal(new Command.OpenSession("r", 999, agent, "", 0), 100, state()).contains("ttl_ms"));
+    assertNull(LEADER.refusal(new Command.OpenSession("r", 60_000, agent, "", 0), 100, state()));
+    assertTrue(LEADER.refusal(new Command.Acquire("r", 7, "fleet/a", 30_001, 0, 0, 0, 0), 100, state())
+        .contains("max-wait-ms"));
+    assertNull(LEADER.refusal(new Command.Acquire("r", 7, "fleet/a", -1, 0, 0, 0, 0), 100, state()), "-1: until granted");
+    assertTrue(LEADER.refusal(new Command.Batch(List.of(new Command.Acquire("r", 7, "fleet/a", 0, 5_001, 0, 0, 0))), 100,
+        state()).contains("max-lock-delay-ms"));
   }
 
   /** The test log's state, read as a leader reads its own. */
