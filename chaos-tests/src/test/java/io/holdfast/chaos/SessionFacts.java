@@ -71,9 +71,9 @@ final class SessionFacts {
     return op.proc() + "/" + (s == null ? "-" : s.toString());
   }
 
-  /** The client's safety margin (RealSession): TTL/10, at least 50 ms, at most 1 s. */
+  /** The client's safety margin (RealSession): TTL/10, at least 50 ms, at most 1 s; plus TTL/1000. */
   static long clientMarginNanos(long ttlNanos) {
-    return Math.min(1_000_000_000L, Math.max(50_000_000L, ttlNanos / 10));
+    return Math.min(1_000_000_000L, Math.max(50_000_000L, ttlNanos / 10)) + ttlNanos / 1_000;
   }
 
   static Map<String, Facts> of(History history) {

@@ -206,6 +206,16 @@ public final class RealSession implements Session {
   /** Streams given up on for a slow answer, still open for it; see {@link #resetStream}. */
   private final List<ClientCallStreamObserver<KeepAliveRequest>> abandoned = new java.util.ArrayList<>(); // guarded by streamLock
 
+  /**
+   * How much sooner than the cluster this client gives its session up: a tenth of the TTL (50 ms to
+   * 1 s) for scheduling and transport, plus a millisecond per second of TTL for the clocks. Two
+   * clocks slewed the most NTP slews each (500 ppm) drift that far apart, and a TTL of an hour would
+   * outrun a fixed second.
+   */
+  static long marginNanos(Duration ttl) {
+    return TimeUnit.MILLISECONDS.toNanos(Math.min(1_000, Math.max(50, ttl.toMillis() / 10)) + ttl.toMillis() / 1_000);
+  }
+
   RealSession(long id, Duration ttl, long openSentNanos, Caller caller, ScheduledExecutorService timers,
       Executor events, Duration callTimeout) {
     this.id = id;
@@ -214,8 +224,7 @@ public final class RealSession implements Session {
     this.timers = timers;
     this.events = events;
     this.callTimeout = callTimeout;
-    // The margin covers clock-rate differences between client and server over one TTL.
-    this.marginNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(1_000, Math.max(50, ttl.toMillis() / 10)));
+    this.marginNanos = marginNanos(ttl);
     this.intervalNanos = ttl.toNanos() / 3;
     this.ackTimeoutNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(500), intervalNanos / 2);
     this.lastAckSendNanos = openSentNanos;

@@ -38,6 +38,16 @@ import org.junit.jupiter.api.Test;
 
 /** A session's local deadline and its claims on a shared grant, against a fake node. */
 class RealSessionTest {
+  /** The clocks' share of the margin grows with the TTL: a fixed second would not cover an hour's drift. */
+  @Test
+  void theMarginGrowsWithTheTtl() {
+    assertEquals(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1_000 + 3_600),
+        RealSession.marginNanos(Duration.ofHours(1)));
+    assertEquals(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1_000 + 10),
+        RealSession.marginNanos(Duration.ofSeconds(10)));
+    assertEquals(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50), RealSession.marginNanos(Duration.ofMillis(300)));
+  }
+
   @Test
   void anAnswerThatArrivesAfterTheLocalDeadlineExpiresTheSessionInsteadOfReviving() throws Exception {
     ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1);
