@@ -50,20 +50,25 @@ final class SnapshotWriter implements AutoCloseable {
     return t;
   });
   private final long quiesceTimeoutMs;
+  private final long retryAfterFailureNanos;
   // Guarded by this.
   private Future<?> inFlight;
+  /** When the last write failed (nanoTime), or 0: the next try waits, see {@link #take}. */
+  private long failedAtNanos;
   private long durableUnreported = -1;
   /** Raised by each quiesce: a write started before it must not publish (its index is older). */
   private long generation;
 
   SnapshotWriter(SimpleStateMachineStorage storage, LongConsumer writtenBytes) {
-    this(storage, writtenBytes, 60_000);
+    this(storage, writtenBytes, 60_000, 30_000);
   }
 
-  SnapshotWriter(SimpleStateMachineStorage storage, LongConsumer writtenBytes, long quiesceTimeoutMs) {
+  SnapshotWriter(SimpleStateMachineStorage storage, LongConsumer writtenBytes, long quiesceTimeoutMs,
+      long retryAfterFailureMs) {
     this.storage = storage;
     this.writtenBytes = writtenBytes;
     this.quiesceTimeoutMs = quiesceTimeoutMs;
+    this.retryAfterFailureNanos = TimeUnit.MILLISECONDS.toNanos(retryAfterFailureMs);
   }
 
   /**
@@ -77,6 +82,11 @@ final class SnapshotWriter implements AutoCloseable {
       return i;
     }
     if (inFlight != null && !inFlight.isDone()) {
+      return -1;
+    }
+    if (failedAtNanos != 0 && System.nanoTime() - failedAtNanos < retryAfterFailureNanos) {
+      // Ratis asks after every apply while the log is past its threshold: each try copies the whole
+      // state under the apply lock, and on a full disk each would fill it again.
       return -1;
     }
     Capture c = capture.get();
@@ -95,11 +105,11 @@ final class SnapshotWriter implements AutoCloseable {
   }
 
   private void write(Capture c, long copiedAt, long gen) {
+    // A temporary file moved into place: a crash never leaves a torn snapshot that looks complete.
+    File target = storage.getSnapshotFile(c.at().getTerm(), c.at().getIndex());
+    Path tmp = target.toPath().resolveSibling(target.getName() + ".tmp");
     try {
       byte[] bytes = SnapshotCodec.encode(c.image());
-      // A temporary file moved into place: a crash never leaves a torn snapshot that looks complete.
-      File target = storage.getSnapshotFile(c.at().getTerm(), c.at().getIndex());
-      Path tmp = target.toPath().resolveSibling(target.getName() + ".tmp");
       Files.write(tmp, bytes);
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ch.force(true);
@@ -124,12 +134,23 @@ final class SnapshotWriter implements AutoCloseable {
         storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), c.at()));
         writtenBytes.accept(bytes.length);
         durableUnreported = c.at().getIndex();
+        failedAtNanos = 0;
       }
       LOG.info("Took snapshot at index {} ({} bytes, written in {} ms off the apply thread)", c.at().getIndex(),
           bytes.length, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - copiedAt));
     } catch (IOException | RuntimeException e) {
-      // The log is kept (nothing was reported), and Ratis asks again after its next apply.
-      LOG.error("Snapshot at index {} could not be written", c.at().getIndex(), e);
+      // The log is kept (nothing was reported). A partial file goes: on a full disk it would take
+      // what the log needs next.
+      try {
+        Files.deleteIfExists(tmp);
+      } catch (IOException | RuntimeException ignored) {
+        // start-up removes it (SnapshotStorage)
+      }
+      synchronized (this) {
+        failedAtNanos = Math.max(1, System.nanoTime());
+      }
+      LOG.error("Snapshot at index {} could not be written; trying again in {} s", c.at().getIndex(),
+          TimeUnit.NANOSECONDS.toSeconds(retryAfterFailureNanos), e);
     }
   }
 

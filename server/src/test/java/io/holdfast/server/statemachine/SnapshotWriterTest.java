@@ -73,6 +73,28 @@ class SnapshotWriterTest {
     return i;
   }
 
+  /**
+   * A write that fails leaves no partial file (on a full disk it would take what the log needs) and
+   * is not tried again at once: Ratis asks after every apply, and each try copies the whole state.
+   */
+  @Test
+  void aFailedWriteLeavesNoPartialFileAndWaitsBeforeTheNextTry() throws Exception {
+    // The move into place fails: a non-empty directory holds the snapshot's name.
+    Path target = storage.getSnapshotFile(3, 500).toPath();
+    Files.createDirectories(target.resolve("in-the-way"));
+    // Ratis asks again and again, for a second: the write fails within milliseconds of the first ask.
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+    while (System.nanoTime() < end) {
+      assertEquals(-1, writer.take(capture(3, 500)));
+      Thread.sleep(5);
+    }
+    assertEquals(1, captures.get(), "no second copy of the state within the wait after a failure");
+    try (var files = Files.list(target.getParent())) {
+      assertEquals(List.of(), files.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList(),
+          "the partial file is gone");
+    }
+  }
+
   @Test
   void aSnapshotIsReportedOnceAndOnlyWhenDurable() throws Exception {
     assertEquals(-1, writer.take(capture(3, 500)), "the first call only starts the write");
@@ -140,7 +162,7 @@ class SnapshotWriterTest {
       }
     };
     slow.init(raftStorage);
-    try (SnapshotWriter w = new SnapshotWriter(slow, n -> { }, 100)) {
+    try (SnapshotWriter w = new SnapshotWriter(slow, n -> { }, 100, 30_000)) {
       assertEquals(-1, w.take(capture(3, 500)));
       assertTrue(entered.await(30, TimeUnit.SECONDS));
       w.quiesce(); // a snapshot from the leader is installed; the write is still stuck
