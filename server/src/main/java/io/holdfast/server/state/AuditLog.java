@@ -17,16 +17,25 @@ final class AuditLog {
     }
   }
 
-  /** Entries with index &gt; {@code afterIndex}, for {@code lockName} ("" for all), oldest first. */
+  /**
+   * Entries with index &gt; {@code afterIndex}, for {@code lockName} ("" for all), oldest first. A
+   * session's entry that names only its first locks (in name order) is included for a name past
+   * the last it lists: it may have freed that lock too.
+   */
   List<AuditEntry> since(long afterIndex, String lockName, int limit) {
     List<AuditEntry> out = new ArrayList<>();
     for (AuditEntry e : entries) {
       if (e.index() > afterIndex && (lockName.isEmpty() || e.lockName().equals(lockName)
-          || e.locks().contains(lockName))) {
+          || e.locks().contains(lockName) || mayHaveFreed(e, lockName))) {
         out.add(e);
       }
     }
     return out.size() > limit ? out.subList(out.size() - limit, out.size()) : out;
+  }
+
+  private static boolean mayHaveFreed(AuditEntry e, String lockName) {
+    return e.locksNotListed() > 0 && !e.locks().isEmpty()
+        && lockName.compareTo(e.locks().get(e.locks().size() - 1)) > 0;
   }
 
   /** Whether every entry from revision {@code index} on is still here: none has been dropped since. */

@@ -26,6 +26,11 @@ class AuditBoundTest {
     assertEquals(held.subList(0, AuditEntry.LISTED_LOCKS), e.locks());
     assertEquals(50, e.locksNotListed());
 
+    assertEquals(List.of(e), log.state().audit(0, held.get(LOCKS - 1), 10),
+        "asked for a lock past the names it keeps, the entry that may have freed it is shown");
+    assertEquals(List.of(e), log.state().audit(0, held.get(0), 10));
+    assertEquals(List.of(), log.state().audit(0, "fleet/a-lock-before-them-all", 10));
+
     HoldfastState restored = new HoldfastState();
     restored.restore(SnapshotCodec.decode(SnapshotCodec.encode(log.state().image())));
     assertEquals(e, lastAudit(restored), "a snapshot keeps the count");
