@@ -101,7 +101,7 @@ class ChaosRunTest {
 
     Map<String, String> settings = Map.of("election-timeout-min-ms", "1000",
         "election-timeout-max-ms", Long.toString(profile.electionTimeoutMaxMs()),
-        "session-ttl-min-ms", "4000", "checkpoint-interval-ms", "500", "failover-grace-ms", "500");
+        "session-ttl-min-ms", "4000", "checkpoint-interval-ms", "500", "failover-grace-ms", "0");
     int spares = (int) schedule.faults().stream().filter(f -> f.kind() == Kind.MEMBER_SWAP).count();
     List<WorkerProcess> workers = new ArrayList<>();
     Map<String, List<String>> tables;

@@ -97,9 +97,9 @@ class FailoverClusterTest {
   }
 
   @Test
-  void killingTheLeaderAndTheHolderTogetherFreesTheLockWithinTtlPlusCheckpointPlusElection() throws Exception {
-    start(Map.of("checkpoint-interval-ms", Long.toString(CHECKPOINT_MS), "failover-grace-ms",
-        Long.toString(CHECKPOINT_MS)));
+  void killingTheLeaderAndTheHolderTogetherFreesTheLockWithinTtlPlusTwoSeconds() throws Exception {
+    // The default grace (none): the new leader counts the failover as gone from the holder's TTL.
+    start(Map.of("checkpoint-interval-ms", Long.toString(CHECKPOINT_MS), "failover-grace-ms", "0"));
     long ttlMs = 4_000;
     Process holder = LockHolderProcess.start(String.join(",", cluster.endpoints()), "f/dead", ttlMs);
     try {
@@ -118,7 +118,10 @@ class FailoverClusterTest {
 
       LockLease lease = wait.get(ttlMs + 20_000, TimeUnit.MILLISECONDS);
       long freedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
-      long bound = ttlMs + CHECKPOINT_MS + electionMs + 2_000;
+      // The holder died with the leader: its session ends within its TTL of that, whatever the
+      // election took (it used to get the old leader's last checkpoint interval, the election and a
+      // grace on top).
+      long bound = ttlMs + 2_000;
       System.out.printf("leader+holder kill: lock moved after %d ms (TTL %d, election %d ms, bound %d ms)%n",
           freedMs, ttlMs, electionMs, bound);
       assertTrue(freedMs <= bound, "lock moved after " + freedMs + " ms; bound " + bound + " ms (election "

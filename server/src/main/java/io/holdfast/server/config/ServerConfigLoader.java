@@ -61,7 +61,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("election-timeout-max-ms", 1_000L);
     DEFAULTS.put("fast-failover", true);
     DEFAULTS.put("checkpoint-interval-ms", 1_000L);
-    DEFAULTS.put("failover-grace-ms", 1_000L);
+    DEFAULTS.put("failover-grace-ms", 0L);
     // As etcd's snapshot-count and ZooKeeper's snapCount. 10,000 meant an 8 MB snapshot every ~12 s
     // at 100,000 sessions, and the keepalives around each one made the p99 (benchmarks.md, W3).
     DEFAULTS.put("snapshot-threshold", 100_000L);

@@ -28,9 +28,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A node that becomes leader cannot know when renewals after the last checkpoint arrived, but
  * no such renewal was acknowledged (acks wait for the checkpoint). So it gives every session what
- * the log says is left, {@code TTL - (log clock now - log clock at renewal)}, plus a grace, from
- * the moment it takes over. The log clock never runs faster than real time (see LogClock), so a
- * failover never shortens a session.
+ * the log says is left, {@code TTL - (log clock now - log clock at renewal)}, less the time since
+ * it applied its last entry (every stamp the log's clock counted was made before that), plus the
+ * configured grace (none by default). The log clock never runs faster than real time (see
+ * LogClock), so a failover never shortens a session: its deadline stays at or after the client's
+ * own (keepalive send + TTL). Before 2026-12-07 the whole failover (the old leader's last tick to
+ * the new one ready) and a 1 s grace were added on top, and a dead holder kept its locks that much
+ * longer.
  */
 public final class LeaderSessionClock implements StateObserver, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LeaderSessionClock.class);
@@ -59,6 +63,11 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
 
     /** Runs {@code f} against the applied state, with apply excluded. */
     <T> T read(java.util.function.Function<HoldfastState, T> f);
+
+    /** When this node last applied an entry or loaded a state (nanoTime), or 0 if not known. */
+    default long lastAppliedAtNanos() {
+      return 0;
+    }
   }
 
   private final Node raft;
@@ -89,6 +98,11 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
       @Override
       public <T> T read(java.util.function.Function<HoldfastState, T> f) {
         return raft.stateMachine().read(f);
+      }
+
+      @Override
+      public long lastAppliedAtNanos() {
+        return raft.stateMachine().lastAppliedAtNanos();
       }
     }, failoverGraceMs, scanIntervalMs);
   }
@@ -133,16 +147,19 @@ public final class LeaderSessionClock implements StateObserver, AutoCloseable {
     long now = System.nanoTime();
     Map<Long, Deadline> fresh = new ConcurrentHashMap<>();
     long logNow = state.clock().elapsedMs();
+    long applied = raft.lastAppliedAtNanos();
+    // Real time since the log clock's last counted stamp is at least this (0 if not known).
+    long goneMs = applied == 0 ? 0 : Math.max(0, TimeUnit.NANOSECONDS.toMillis(now - applied));
     for (SessionRecord s : state.sessions()) {
-      long remaining = Math.max(0, s.ttlMs() - Math.max(0, logNow - s.renewedAtClockMs()));
+      long remaining = Math.max(0, s.ttlMs() - Math.max(0, logNow - s.renewedAtClockMs()) - goneMs);
       long at = now + TimeUnit.MILLISECONDS.toNanos(remaining + failoverGraceMs);
       fresh.put(s.id(), new Deadline(s.id(), s.ttlMs(), at, s.renewedIndex()));
     }
     deadlines = fresh;
     active = true;
     graceReport.accept(fresh.size());
-    LOG.info("Leader ready: tracking {} sessions, each given what the log says is left plus {} ms grace",
-        fresh.size(), failoverGraceMs);
+    LOG.info("Leader ready: tracking {} sessions, each given what the log says is left, less {} ms since this node "
+        + "last applied an entry, plus {} ms grace", fresh.size(), goneMs, failoverGraceMs);
   }
 
   @Override

@@ -66,7 +66,7 @@ public final class HoldfastState {
       throw new IllegalStateException("entry " + entry.index() + " applied twice (last applied "
           + lastAppliedIndex + ")");
     }
-    clock.advance(entry.term(), entry.leaderTimeMs());
+    clock.advance(entry.term(), entry.leaderTimeMs(), entry.applyRules() >= 4 ? entry.carriedMs() : 0);
     lastAppliedIndex = entry.index();
     lastAppliedTerm = entry.term();
     if (entry.command() instanceof Command.Batch batch) {

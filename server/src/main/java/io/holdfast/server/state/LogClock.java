@@ -8,6 +8,11 @@ package io.holdfast.server.state;
  * each failover is lost) and never jumps forward when a new leader's clock runs ahead. Session
  * expiry is computed from it, so a skewed leader can extend a session a little but never shorten
  * one. {@link #wallMs()} (the newest stamp seen) is for display only.
+ *
+ * <p>From apply rules 4 the gap is no longer lost whole: a new leader's first entry carries the time
+ * that leader measured on its own clock from applying the previous term's last entry to stamping
+ * it. That is a lower bound of the real gap (the previous stamps were made before they were
+ * applied), so the clock still under-counts, but repeated failovers no longer stop it.
  */
 public final class LogClock {
   private long elapsedMs;
@@ -15,7 +20,7 @@ public final class LogClock {
   private long lastStampTerm = -1;
   private long wallMs;
 
-  void advance(long term, long stampMs) {
+  void advance(long term, long stampMs, long carriedMs) {
     if (term == lastStampTerm) {
       if (stampMs > lastStampMs) {
         elapsedMs += stampMs - lastStampMs;
@@ -24,6 +29,7 @@ public final class LogClock {
     } else {
       lastStampTerm = term;
       lastStampMs = stampMs;
+      elapsedMs += Math.max(0, carriedMs);
     }
     wallMs = Math.max(wallMs, stampMs);
   }

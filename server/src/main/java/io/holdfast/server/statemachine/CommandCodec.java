@@ -15,7 +15,7 @@ public final class CommandCodec {
 
   /** A decoded log entry payload; {@code applyRules}: see LogEntry.RULES (0 in entries from before them). */
   /** {@code fencingEpoch}: the writing leader's, or -1 in entries from before leaders said it. */
-  public record Decoded(long leaderTimeMs, Command command, int applyRules, long fencingEpoch) {}
+  public record Decoded(long leaderTimeMs, Command command, int applyRules, long fencingEpoch, long carriedMs) {}
 
   public static byte[] encode(Command c, long leaderTimeMs) {
     return toProto(c).setLeaderTimeMs(leaderTimeMs).setApplyRules(LogEntry.RULES).build().toByteArray();
@@ -38,7 +38,7 @@ public final class CommandCodec {
   public static Decoded decode(byte[] bytes) throws InvalidProtocolBufferException {
     var p = io.holdfast.server.statemachine.proto.Command.parseFrom(bytes);
     return new Decoded(p.getLeaderTimeMs(), fromProto(p), p.getApplyRules(),
-        p.hasFencingEpoch() ? p.getFencingEpoch() : -1);
+        p.hasFencingEpoch() ? p.getFencingEpoch() : -1, p.getCarriedMs());
   }
 
   /**
@@ -54,8 +54,15 @@ public final class CommandCodec {
   /** As above, with the leader's fencing epoch, which every member checks against its own. */
   public static byte[] stamp(byte[] bytes, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch)
       throws InvalidProtocolBufferException {
+    return stamp(bytes, leaderTimeMs, rules, supportedRules, fencingEpoch, 0);
+  }
+
+  /** As above, with the time a new leader carries across the failover ({@code carriedMs}; 0: none). */
+  public static byte[] stamp(byte[] bytes, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch,
+      long carriedMs) throws InvalidProtocolBufferException {
     return checked(bytes, supportedRules).toBuilder().setLeaderTimeMs(leaderTimeMs)
-        .setApplyRules(Math.min(rules, supportedRules)).setFencingEpoch(fencingEpoch).build().toByteArray();
+        .setApplyRules(Math.min(rules, supportedRules)).setFencingEpoch(fencingEpoch).setCarriedMs(carriedMs).build()
+        .toByteArray();
   }
 
   /**
@@ -104,8 +111,15 @@ public final class CommandCodec {
 
   /** As above, for a foreign command already decoded ({@link #foreign}), perhaps given the leader's limits. */
   public static byte[] stampForeign(Command c, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch) {
+    return stampForeign(c, leaderTimeMs, rules, supportedRules, fencingEpoch, 0);
+  }
+
+  /** As above, with the time a new leader carries across the failover ({@code carriedMs}; 0: none). */
+  public static byte[] stampForeign(Command c, long leaderTimeMs, int rules, int supportedRules, long fencingEpoch,
+      long carriedMs) {
     return toProto(c).setLeaderTimeMs(leaderTimeMs)
-        .setApplyRules(Math.min(rules, supportedRules)).setFencingEpoch(fencingEpoch).build().toByteArray();
+        .setApplyRules(Math.min(rules, supportedRules)).setFencingEpoch(fencingEpoch).setCarriedMs(carriedMs).build()
+        .toByteArray();
   }
 
   /** {@code bytes} parsed, if a leader that knows rules up to {@code supportedRules} may log it. */

@@ -279,6 +279,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     }
     synchronized (state) {
       state.restore(image);
+      lastApplyNanos = System.nanoTime();
       setLastAppliedTermIndex(TermIndex.valueOf(state.lastAppliedTerm(), state.lastAppliedIndex()));
       writeRules = state.clusterRules();
       fencingEpoch = state.fencingEpoch();
@@ -303,6 +304,33 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     super.close();
   }
 
+  // ---- time across a failover --------------------------------------------------------------
+
+  /** When this node last applied an entry or loaded a state (nanoTime; 0: not yet). Node-local. */
+  private volatile long lastApplyNanos;
+  /** As leader, until it applies an entry of its own term: when it applied the earlier terms' last. */
+  private volatile long carryFromNanos;
+  private volatile long carryTerm = Long.MAX_VALUE;
+
+  /**
+   * When this node last applied an entry (or loaded a snapshot), on its monotonic clock, or 0. Every
+   * stamp the log's clock has counted was made before then: a new leader may take the time since as
+   * already gone from every session's TTL.
+   */
+  public long lastAppliedAtNanos() {
+    return lastApplyNanos;
+  }
+
+  /** What this leader's next entry carries across the failover (see LogEntry#carriedMs), or 0. */
+  private long carriedMs() {
+    long from = carryFromNanos;
+    if (from == 0 || writeRules < 4) {
+      return 0;
+    }
+    // Read before the stamp is taken: the carry must not reach past the stamp it goes with.
+    return Math.max(0, java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - from));
+  }
+
   // ---- the write path ----------------------------------------------------------------------
 
   /** The state's fencing epoch, read outside apply: it changes only when a snapshot is loaded. */
@@ -314,8 +342,9 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     byte[] content = request.getMessage().getContent().toByteArray();
     byte[] stamped;
     try {
+      long carried = carriedMs();
       if (request.getClientId().equals(ownClientId)) {
-        stamped = CommandCodec.stamp(content, stamps.nowMs(), writeRules, supportedRules, fencingEpoch);
+        stamped = CommandCodec.stamp(content, stamps.nowMs(), writeRules, supportedRules, fencingEpoch, carried);
       } else {
         Command c = CommandCodec.foreign(content, supportedRules);
         LeaderLimits limits = leaderLimits;
@@ -327,7 +356,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
           }
           c = limits.relimit(c);
         }
-        stamped = CommandCodec.stampForeign(c, stamps.nowMs(), writeRules, supportedRules, fencingEpoch);
+        stamped = CommandCodec.stampForeign(c, stamps.nowMs(), writeRules, supportedRules, fencingEpoch, carried);
       }
     } catch (IOException refused) {
       // Not logged, and answered as a StateMachineException: thrown from here, it reached the sender
@@ -375,7 +404,12 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
             + "as the others, into empty data dirs (ops/runbooks/quorum-lost.md)");
       }
       result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
-          d.applyRules()), events::add);
+          d.applyRules(), d.carriedMs()), events::add);
+      lastApplyNanos = System.nanoTime();
+      if (entry.getTerm() >= carryTerm) {
+        // This leader's own term has begun in the log: what its first entry carried is counted.
+        carryFromNanos = 0;
+      }
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
       if (raise > 0) {
         writeRules = state.clusterRules();
@@ -494,6 +528,11 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   public void notifyLeaderReady() {
     long lossesBefore = losses.get();
     leader = true;
+    long term = currentTerm();
+    if (term > 0 && lastApplyNanos != 0) {
+      carryTerm = term;
+      carryFromNanos = lastApplyNanos;
+    }
     synchronized (state) {
       for (StateObserver o : observers) {
         o.onLeaderReady(state);
@@ -505,6 +544,14 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       // follower. onLeadershipLost is idempotent.
       leader = false;
       observers.forEach(StateObserver::onLeadershipLost);
+    }
+  }
+
+  private long currentTerm() {
+    try {
+      return getServer().join().getDivision(getGroupId()).getInfo().getCurrentTerm();
+    } catch (IOException | RuntimeException e) {
+      return -1; // no division to ask: carry nothing
     }
   }
 
@@ -534,9 +581,11 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   }
 
   private void leadershipLost() {
-    // The next term's stamps start from the wall clock again: the log's clock never counts time
+    // The next term's stamps start from the wall clock again: the log's clock never compares stamps
     // across terms, and a clock corrected meanwhile must not hold the stamps back in that term.
     stamps.reset();
+    carryFromNanos = 0;
+    carryTerm = Long.MAX_VALUE;
     losses.incrementAndGet();
     if (leader) {
       leader = false;

@@ -75,7 +75,7 @@ class ServerConfigLoaderTest {
     assertEquals(500, c.electionTimeoutMinMs());
     assertEquals(1_000, c.electionTimeoutMaxMs());
     assertEquals(1_000, c.checkpointIntervalMs());
-    assertEquals(1_000, c.failoverGraceMs());
+    assertEquals(0, c.failoverGraceMs());
     assertEquals(100_000, c.snapshotThreshold());
     assertEquals(3_600_000, c.maxWaitMs());
     assertEquals(256, c.batchMaxCommands());

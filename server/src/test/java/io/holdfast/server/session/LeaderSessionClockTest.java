@@ -20,6 +20,12 @@ class LeaderSessionClockTest {
     final HoldfastState state;
     volatile boolean leads;
     final List<Command> submitted = new CopyOnWriteArrayList<>();
+    volatile long lastAppliedAtNanos;
+
+    @Override
+    public long lastAppliedAtNanos() {
+      return lastAppliedAtNanos;
+    }
 
     PlayedNode(HoldfastState state) {
       this.state = state;
@@ -136,6 +142,31 @@ class LeaderSessionClockTest {
       assertTrue(asked.get() > 1, "scanned again after the throw");
       assertEquals(List.of(new Command.ExpireSession(dead, log.state().session(dead).renewedIndex())),
           node.submitted.subList(0, Math.min(1, node.submitted.size())));
+    }
+  }
+
+  /**
+   * A new leader counts the time since it last applied an entry as gone from every session: every
+   * stamp the log's clock counted was made before then. It used to add the whole failover (and a
+   * second of grace) to a dead holder's TTL.
+   */
+  @Test
+  void aNewLeaderTakesTheTimeSinceItsLastApplyFromEverySession() throws Exception {
+    TestLog log = new TestLog();
+    long s = log.open(2_000);
+    log.applyAt(log.term(), log.timeMs() + 1_000, new Command.Checkpoint(new long[0])); // the old leader's last tick
+    PlayedNode node = new PlayedNode(log.state());
+    node.lastAppliedAtNanos = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(800); // then the election
+    try (LeaderSessionClock clock = new LeaderSessionClock(node, 0, 20_000)) {
+      leads(node, clock);
+      long left = clock.remainingMs(s);
+      assertTrue(left >= 0 && left <= 200, "2,000 ms TTL - 1,000 by the log - 800 since the last apply: " + left);
+    }
+    PlayedNode unknown = new PlayedNode(log.state());
+    try (LeaderSessionClock clock = new LeaderSessionClock(unknown, 0, 20_000)) {
+      leads(unknown, clock);
+      long left = clock.remainingMs(s);
+      assertTrue(left > 900 && left <= 1_000, "nothing applied yet: only the log's time counts: " + left);
     }
   }
 }

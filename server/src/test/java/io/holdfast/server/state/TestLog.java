@@ -71,6 +71,15 @@ public final class TestLog {
     return state.apply(new LogEntry(index, term, leaderTimeMs, c, rules), lastEvents::add);
   }
 
+  /** As a new leader's entry that carries {@code carriedMs} across the failover (LogEntry#carriedMs). */
+  public Result applyCarrying(int rules, long term, long leaderTimeMs, long carriedMs, Command c) {
+    index++;
+    this.term = term;
+    this.timeMs = leaderTimeMs;
+    lastEvents.clear();
+    return state.apply(new LogEntry(index, term, leaderTimeMs, c, rules, carriedMs), lastEvents::add);
+  }
+
   /** The index the next {@link #apply} will use. */
   public long nextIndex() {
     return index + 1;
