@@ -50,6 +50,16 @@ class CommandCodecTest {
             new Command.Put("put-3", "k", "v".getBytes(), -1, "y", 9), new Command.Checkpoint(List.of(42L)))));
   }
 
+  @Test
+  void whatANewLeaderCarriesAcrossTheFailoverTravelsInTheEntry() throws Exception {
+    byte[] mine = CommandCodec.encode(new Command.CloseSession("r", 1), 0);
+    assertEquals(700, CommandCodec.decode(CommandCodec.stamp(mine, 5, LogEntry.RULES, LogEntry.RULES, 0, 700))
+        .carriedMs());
+    assertEquals(0, CommandCodec.decode(CommandCodec.stamp(mine, 5, LogEntry.RULES, LogEntry.RULES, 0)).carriedMs());
+    assertEquals(300, CommandCodec.decode(CommandCodec.stampForeign(new Command.CloseSession("r", 1), 5, LogEntry.RULES,
+        LogEntry.RULES, 0, 300)).carriedMs());
+  }
+
   /** Renewals, expiries and rule raises are the leader's own: none is taken from a Raft-port client. */
   @Test
   void aForeignCheckpointExpiryOrRulesRaiseIsRefused() throws Exception {
