@@ -140,7 +140,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       super.initialize(server, groupId, raftStorage);
       storage.init(raftStorage);
       installRestoreSeed(raftStorage);
-      loadLatestSnapshot();
+      loadLatestSnapshot(false);
     });
   }
 
@@ -234,7 +234,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   @Override
   public void reinitialize() throws IOException {
     snapshots.quiesce();
-    loadLatestSnapshot();
+    loadLatestSnapshot(true);
     getLifeCycle().transition(LifeCycle.State.STARTING);
     getLifeCycle().transition(LifeCycle.State.RUNNING);
     // Under the lock, like apply: a watcher subscribing meanwhile is either told or never joins.
@@ -250,7 +250,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     return storage;
   }
 
-  private void loadLatestSnapshot() throws IOException {
+  /** {@code installed}: the leader sent it, to replace this node's state (not this node's own at start). */
+  private void loadLatestSnapshot(boolean installed) throws IOException {
     SingleFileSnapshotInfo snap = storage.loadLatestSnapshot();
     if (snap == null) {
       return;
@@ -278,6 +279,18 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       throw new IOException(message);
     }
     synchronized (state) {
+      if (installed && state.lastAppliedIndex() > 0 && image.fencingEpoch() != state.fencingEpoch()) {
+        // The check each log entry gets (applyTransaction), for a whole state: a member of another
+        // restore's line (an old cluster's member come back after a restore that reused its id)
+        // would otherwise replace this node's state and tokens with its own.
+        String message = "the leader sent a snapshot " + file.getFileName() + " in fencing epoch " + image.fencingEpoch()
+            + ", and this node's state is in epoch " + state.fencingEpoch() + ". This node and the leader come from "
+            + "different restores (another backup, or a cluster id reused while an old member was still alive): it "
+            + "stops rather than take that state (ops/runbooks/quorum-lost.md)";
+        LOG.error(message);
+        onUnappliable.accept(new IllegalStateException(message));
+        throw new IOException(message);
+      }
       state.restore(image);
       lastApplyNanos = System.nanoTime();
       setLastAppliedTermIndex(TermIndex.valueOf(state.lastAppliedTerm(), state.lastAppliedIndex()));

@@ -62,4 +62,47 @@ class RestoreSeedInstallTest {
     assertFalse(Files.exists(seed));
     storage.close();
   }
+
+  /**
+   * A restored node (epoch 1) is sent a snapshot in epoch 0, as by a member of the replaced cluster
+   * that came back and won an election: it stops rather than take that state and its tokens.
+   */
+  @Test
+  void aSnapshotFromAnotherEpochDoesNotReplaceARestoredNodesState() throws Exception {
+    TestLog log = new TestLog();
+    log.acquireFree(log.open(), "fleet/config");
+    StateImage seedImage = RestoreSeed.seedImage(log.state().image());
+    Path seed = dir.resolve("restore/seed.snapshot");
+    Files.createDirectories(seed.getParent());
+    Files.write(seed, SnapshotCodec.encode(seedImage));
+
+    TestLog old = new TestLog();
+    for (int i = 0; i < 50; i++) {
+      old.open();
+    }
+    StateImage oldClusters = old.state().image();
+    assertEquals(0, oldClusters.fencingEpoch());
+
+    RaftStorage storage = TestRaftStorage.open(dir.resolve("raft"), RaftStorage.StartupOption.FORMAT);
+    try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
+      sm.installRestoreSeedFrom(seed);
+      sm.initialize(server(), RaftGroupId.randomId(), storage);
+      java.util.List<Throwable> stopped = new java.util.concurrent.CopyOnWriteArrayList<>();
+      sm.onUnappliable(stopped::add);
+      // What Ratis leaves in the state machine's directory before it asks for a reload.
+      java.io.File sent = storage.getStorageDir().getStateMachineDir().toPath().resolve(
+          org.apache.ratis.statemachine.impl.SimpleStateMachineStorage.getSnapshotFileName(57,
+              seedImage.lastAppliedIndex() + 500)).toFile();
+      Files.write(sent.toPath(), SnapshotCodec.encode(oldClusters));
+      org.apache.ratis.util.MD5FileUtil.computeAndSaveMd5ForFile(sent);
+
+      sm.pause();
+      java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, sm::reinitialize);
+      assertTrue(e.getMessage().contains("fencing epoch 0") && e.getMessage().contains("epoch 1"), e.getMessage());
+      assertEquals(1, stopped.size(), "the node is told to stop");
+      assertEquals(1L, (long) sm.read(s -> s.fencingEpoch()), "the restored state is kept");
+      assertEquals(seedImage.lastAppliedIndex(), (long) sm.read(s -> s.lastAppliedIndex()));
+    }
+    storage.close();
+  }
 }
