@@ -226,7 +226,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
 
   @Override
   public void pause() {
-    snapshots.quiesce();
+    // Ratis holds its server lock here: no waiting for a write under way (reinitialize waits).
+    snapshots.abandon();
     getLifeCycle().transition(LifeCycle.State.PAUSING);
     getLifeCycle().transition(LifeCycle.State.PAUSED);
   }

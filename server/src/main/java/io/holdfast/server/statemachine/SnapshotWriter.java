@@ -155,6 +155,18 @@ final class SnapshotWriter implements AutoCloseable {
   }
 
   /**
+   * Forgets a write under way or finished and not yet reported, without waiting for it: for Ratis's
+   * pause before a snapshot install, which it calls holding its server lock (votes and appends wait
+   * meanwhile). The write, if it goes on, is only a file in the old directory, never reported.
+   */
+  void abandon() {
+    synchronized (this) {
+      generation++;
+      durableUnreported = -1;
+    }
+  }
+
+  /**
    * Waits for a write under way and forgets a finished one not yet reported: before a snapshot
    * from the leader replaces this node's state (Ratis then sets its snapshot index itself, and an
    * older index reported after that would break its bookkeeping).

@@ -162,10 +162,14 @@ class SnapshotWriterTest {
       }
     };
     slow.init(raftStorage);
-    try (SnapshotWriter w = new SnapshotWriter(slow, n -> { }, 100, 30_000)) {
+    try (SnapshotWriter w = new SnapshotWriter(slow, n -> { }, 20_000, 30_000)) {
       assertEquals(-1, w.take(capture(3, 500)));
       assertTrue(entered.await(30, TimeUnit.SECONDS));
-      w.quiesce(); // a snapshot from the leader is installed; the write is still stuck
+      // A snapshot from the leader is installed; the write is still stuck. Ratis's pause holds its
+      // server lock: it must not wait for the write.
+      long before = System.nanoTime();
+      w.abandon();
+      assertTrue(System.nanoTime() - before < TimeUnit.SECONDS.toNanos(5), "abandon waited for the write");
       release.countDown();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       while (System.nanoTime() < deadline) {
