@@ -219,7 +219,7 @@ class SnapshotRestoreCliTest {
     Run damaged = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
         config("n4", false).toString());
     assertEquals(3, damaged.code(), damaged.toString());
-    assertTrue(damaged.err().contains("cannot read the restore ledger"), damaged.toString());
+    assertTrue(damaged.err().contains("cannot use the restore ledger"), damaged.toString());
     Run named = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
         dir.resolve("n4.yaml").toString(), "--fencing-epoch", "3");
     assertEquals(0, named.code(), named.toString());

@@ -278,35 +278,31 @@ public final class SnapshotCommand {
           }
         }
       }
-      // The epoch is chosen before anything is written, from the restores recorded beside the backup.
+      // The epoch is chosen, and recorded beside the backup, before anything is written: under the
+      // ledger's lock (two restores at once take different epochs) and forced to disk (a power cut
+      // after the seeds cannot lose it). A seeding that fails afterwards only leaves an epoch unused.
       RestoreLedger ledger = RestoreLedger.beside(file);
-      List<RestoreLedger.Entry> recorded;
-      try {
-        recorded = ledger.read();
-      } catch (IOException | IllegalArgumentException e) {
-        if (fencingEpoch == null) {
-          throw precondition("cannot read the restore ledger " + ledger.file() + " (" + e.getMessage()
-              + "): pass --fencing-epoch, above every epoch this cluster's line has used");
-        }
-        recorded = List.of();
-      }
       String sha = BackupFile.hex(backup.header().getSha256().toByteArray());
       String cluster = clusterId == null ? "" : clusterId;
-      long epoch = RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster,
-          fencingEpoch == null ? OptionalLong.empty() : OptionalLong.of(fencingEpoch), recorded);
+      OptionalLong requested = fencingEpoch == null ? OptionalLong.empty() : OptionalLong.of(fencingEpoch);
+      long epoch;
+      try {
+        epoch = ledger.chooseAndRecord(backup.image().fencingEpoch(), sha, cluster, requested,
+            Instant.now().toString(), file.getFileName().toString());
+      } catch (IOException e) {
+        if (fencingEpoch == null) {
+          throw precondition("cannot use the restore ledger " + ledger.file() + " (" + e.getMessage()
+              + "): pass --fencing-epoch, above every epoch this cluster's line has used");
+        }
+        epoch = RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster, requested, List.of());
+        spec.commandLine().getErr().println("warning: could not record fencing epoch " + epoch + " in "
+            + ledger.file() + " (" + e.getMessage() + "); a later restore must pass --fencing-epoch above " + epoch);
+      }
       StateImage seed = null;
       List<String> seeded = new ArrayList<>();
       for (Path[] t : targets) {
         seed = RestoreSeed.write(backup, t[0], t[1], epoch);
         seeded.add(t[0].toString());
-      }
-      try {
-        ledger.record(new RestoreLedger.Entry(epoch, sha, cluster, Instant.now().toString(),
-            file.getFileName().toString()));
-      } catch (IOException | IllegalArgumentException e) {
-        // The seeds are written; a later restore must still learn of this epoch.
-        spec.commandLine().getErr().println("warning: could not record fencing epoch " + epoch + " in "
-            + ledger.file() + " (" + e.getMessage() + "); a later restore must pass --fencing-epoch above " + epoch);
       }
       Map<String, Object> doc = new LinkedHashMap<>(describe(backup.header()));
       doc.put("seeded", seeded);

@@ -48,12 +48,56 @@ public final class RestoreLedger {
 
   /** The restores recorded so far; none if the file does not exist. */
   public List<Entry> read() throws IOException {
-    List<Entry> out = new ArrayList<>();
     if (!Files.exists(file)) {
-      return out;
+      return new ArrayList<>();
     }
+    return parse(Files.readString(file, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Chooses the epoch for a restore (see {@link #choose}) and records it, durably, before anything
+   * is seeded, holding the ledger's file lock from the read to the write: two restores at once
+   * would otherwise both read the same ledger and take the same epoch, and a power cut after the
+   * seeds were written could lose the record of one.
+   *
+   * @throws IOException when the ledger cannot be read, locked or written
+   * @throws IllegalArgumentException when the epoch cannot be chosen safely (see {@link #choose})
+   */
+  public long chooseAndRecord(long backupEpoch, String sha, String clusterId, OptionalLong requested,
+      String restoredAt, String backupName) throws IOException {
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.CREATE,
+        StandardOpenOption.READ, StandardOpenOption.WRITE);
+        java.nio.channels.FileLock ignored = ch.lock()) {
+      byte[] all = new byte[Math.toIntExact(ch.size())];
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(all);
+      while (buf.hasRemaining() && ch.read(buf, buf.position()) >= 0) {
+        // read until full
+      }
+      List<Entry> recorded;
+      try {
+        recorded = parse(new String(all, StandardCharsets.UTF_8));
+      } catch (IllegalArgumentException unreadable) {
+        throw new IOException(unreadable.getMessage(), unreadable);
+      }
+      long epoch = choose(backupEpoch, sha, clusterId, requested, recorded);
+      Entry e = new Entry(epoch, sha, clusterId, restoredAt, backupName);
+      boolean known = recorded.stream().anyMatch(old -> old.epoch() == e.epoch()
+          && old.backupSha256().equals(e.backupSha256()) && old.clusterId().equals(e.clusterId()));
+      if (!known) {
+        String text = (all.length == 0 ? HEADER : "") + e.line();
+        ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), ch.size());
+        ch.force(true);
+      }
+      return epoch;
+    }
+  }
+
+  private static final String HEADER = "# epoch\tbackup sha256\tcluster id\trestored at\tbackup file\n";
+
+  private List<Entry> parse(String text) {
+    List<Entry> out = new ArrayList<>();
     int n = 0;
-    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+    for (String line : text.split("\n", -1)) {
       n++;
       if (line.isBlank() || line.startsWith("#")) {
         continue;
@@ -70,21 +114,6 @@ public final class RestoreLedger {
       }
     }
     return out;
-  }
-
-  /** Adds {@code e}, unless the ledger already holds the same restore. */
-  public void record(Entry e) throws IOException {
-    for (Entry old : read()) {
-      if (old.epoch() == e.epoch() && old.backupSha256().equals(e.backupSha256())
-          && old.clusterId().equals(e.clusterId())) {
-        return;
-      }
-    }
-    if (!Files.exists(file)) {
-      Files.writeString(file, "# epoch\tbackup sha256\tcluster id\trestored at\tbackup file\n", StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE_NEW);
-    }
-    Files.writeString(file, e.line(), StandardCharsets.UTF_8, StandardOpenOption.APPEND);
   }
 
   /**

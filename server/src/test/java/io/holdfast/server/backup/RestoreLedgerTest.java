@@ -20,6 +20,11 @@ class RestoreLedgerTest {
     return new RestoreLedger.Entry(epoch, sha, cluster, "2026-12-06T10:00:00Z", sha + ".hfb");
   }
 
+  private static long record(RestoreLedger ledger, String sha, String cluster, OptionalLong requested)
+      throws java.io.IOException {
+    return ledger.chooseAndRecord(0, sha, cluster, requested, "2026-12-06T10:00:00Z", sha + ".hfb");
+  }
+
   @Test
   void aFirstRestoreRunsOneEpochAboveItsBackup() {
     assertEquals(1, RestoreLedger.choose(0, "aa", "c1", OptionalLong.empty(), List.of()));
@@ -61,13 +66,16 @@ class RestoreLedgerTest {
   void recordsRoundTripOnceEachAndADamagedLineIsNamed() throws Exception {
     RestoreLedger ledger = RestoreLedger.beside(dir.resolve("backup.hfb"));
     assertEquals(List.of(), ledger.read());
-    ledger.record(restored(1, "aa", ""));
-    ledger.record(restored(1, "aa", ""));
-    ledger.record(restored(2, "bb", "c1"));
+    assertEquals(1, record(ledger, "aa", "", OptionalLong.empty()));
+    assertEquals(1, record(ledger, "aa", "", OptionalLong.of(1)), "the rest of that cluster's nodes: no second line");
+    assertEquals(2, record(ledger, "bb", "c1", OptionalLong.empty()), "recorded before: the next restore is above it");
     assertEquals(List.of(restored(1, "aa", ""), restored(2, "bb", "c1")), ledger.read());
 
     Files.writeString(ledger.file(), "one\tline\n", java.nio.file.StandardOpenOption.APPEND);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, ledger::read);
     assertTrue(e.getMessage().contains("line 4"), e.getMessage());
+    java.io.IOException unusable = assertThrows(java.io.IOException.class,
+        () -> record(ledger, "cc", "c2", OptionalLong.empty()));
+    assertTrue(unusable.getMessage().contains("line 4"), unusable.getMessage());
   }
 }
