@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
@@ -238,12 +239,16 @@ class ChaosRunTest {
         int w = f.targetChoice() % workers.size();
         WorkerProcess worker = workers.get(w);
         Op grant;
+        CompletableFuture<Op> granted = worker.pauseOnNextGrant();
         try {
-          grant = worker.pauseOnNextGrant().get(15, TimeUnit.SECONDS);
+          grant = granted.get(15, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
           grant = null;
           if (worker.disarm()) {
             worker.pause();
+          } else {
+            // It fired between the timeout and the disarm: the worker is paused holding that grant.
+            grant = granted.get(5, TimeUnit.SECONDS);
           }
         }
         long pausedAt = System.nanoTime();
@@ -256,7 +261,12 @@ class ChaosRunTest {
         }
         nemesis("pause", worker.proc(), v);
         if (grant != null) {
-          probe(cluster, store, grant.key(), f.durationMs() - 2_000);
+          // Waits past the latest moment the holder's session may end (its last keepalive, up to a
+          // third of the TTL before the pause, + TTL + the reclaim bound): a prober that gave up
+          // earlier would leave a late reclaim unjudged.
+          long judged = profile.sessionTtlMs() / 3 + profile.sessionTtlMs()
+              + TimeUnit.NANOSECONDS.toMillis(SessionTtlChecker.DEFAULT_RECLAIM_BOUND_NANOS) + 1_000;
+          probe(cluster, store, grant.key(), Math.max(f.durationMs() - 2_000, judged));
         }
         sleepUntil(pausedAt + duration);
         // Before the signal: the worker could act on its session no earlier than this.
