@@ -84,6 +84,10 @@ final class FailoverBench extends HoldfastWorkload {
             sessionLost.set(true);
             return;
           } catch (LockLostException e) {
+            if (!session.isValid()) {
+              sessionLost.set(true); // the lock went with the session
+              return;
+            }
             // The session is alive: a lock it was still holding must not be gone.
             locksLost.add(e.getMessage());
           } catch (HoldfastException e) {

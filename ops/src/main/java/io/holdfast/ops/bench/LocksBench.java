@@ -85,10 +85,14 @@ final class LocksBench extends HoldfastWorkload {
     }
 
     @Override
-    public void unlock() throws LostException {
+    public void unlock() throws LostException, SessionLostException {
       try {
         lease.close();
       } catch (LockLostException e) {
+        if (!session.isValid()) {
+          // The lock went with its session: counted as the session's loss, not as the lock's.
+          throw new SessionLostException("session " + session.id() + " expired", e);
+        }
         throw new LostException("session " + session.id() + " lost " + lease.name() + " (token " + lease.token()
             + "): " + e.getMessage(), e);
       }

@@ -290,11 +290,19 @@ public final class SnapshotCommand {
         epoch = ledger.chooseAndRecord(backup.image().fencingEpoch(), sha, cluster, requested,
             Instant.now().toString(), file.getFileName().toString());
       } catch (IOException e) {
-        if (fencingEpoch == null) {
-          throw precondition("cannot use the restore ledger " + ledger.file() + " (" + e.getMessage()
-              + "): pass --fencing-epoch, above every epoch this cluster's line has used");
+        // Not lockable or writable (a read-only backup directory): still chosen by what it records,
+        // if it can be read; without a record, a later restore must be told the epoch.
+        List<RestoreLedger.Entry> recorded = null;
+        try {
+          recorded = ledger.read();
+        } catch (IOException | IllegalArgumentException unreadable) {
+          if (fencingEpoch == null) {
+            throw precondition("cannot use the restore ledger " + ledger.file() + " (" + e.getMessage()
+                + "): pass --fencing-epoch, above every epoch this cluster's line has used");
+          }
         }
-        epoch = RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster, requested, List.of());
+        epoch = RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster, requested,
+            recorded == null ? List.of() : recorded);
         spec.commandLine().getErr().println("warning: could not record fencing epoch " + epoch + " in "
             + ledger.file() + " (" + e.getMessage() + "); a later restore must pass --fencing-epoch above " + epoch);
       }

@@ -84,7 +84,8 @@ public final class RestoreLedger {
       boolean known = recorded.stream().anyMatch(old -> old.epoch() == e.epoch()
           && old.backupSha256().equals(e.backupSha256()) && old.clusterId().equals(e.clusterId()));
       if (!known) {
-        String text = (all.length == 0 ? HEADER : "") + e.line();
+        // A last line written by hand without its newline must not swallow this record.
+        String text = (all.length == 0 ? HEADER : all[all.length - 1] != '\n' ? "\n" : "") + e.line();
         ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), ch.size());
         ch.force(true);
       }

@@ -156,7 +156,7 @@ public final class ServerMetrics implements StateObserver {
         java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
-  /** A new leader gave {@code sessions} sessions their remaining time plus the failover grace. */
+  /** A new leader gave {@code sessions} sessions the time the log says they have left (see LeaderSessionClock). */
   public void failoverGrace(int sessions) {
     failoverGrace.inc(sessions);
   }

@@ -53,6 +53,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   private static final Logger LOG = LoggerFactory.getLogger(HoldfastStateMachine.class);
 
   private final SnapshotStorage storage = new SnapshotStorage();
+  /** Set in initialize; see EpochMarker. */
+  private volatile EpochMarker epochMarker;
   private final HoldfastState state = new HoldfastState();
   private final List<StateObserver> observers = new CopyOnWriteArrayList<>();
   /** The leader's time for the entries it proposes (see LeaderStampClock). */
@@ -138,6 +140,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     // would close the division (Ratis brief, P2). Walk the lifecycle properly.
     getLifeCycle().startAndTransition(() -> {
       super.initialize(server, groupId, raftStorage);
+      epochMarker = new EpochMarker(raftStorage.getStorageDir().getRoot().toPath());
       storage.init(raftStorage);
       installRestoreSeed(raftStorage);
       loadLatestSnapshot(false);
@@ -265,7 +268,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     MD5Hash actual = MD5Hash.newInstance(MD5FileUtil.newMD5().digest(bytes));
     if (!actual.equals(saved)) {
       throw new IOException("snapshot " + file + " is damaged: its MD5 is " + actual + ", and the digest saved with it "
-          + saved + ". Move this node's data directory aside and let it rejoin; the leader sends it a snapshot");
+          + saved + ". Replace this member as ops/runbooks/replace-node.md says (a new id, an empty data dir): never "
+          + "start it empty under its old id");
     }
     lastSnapshotBytes = bytes.length;
     io.holdfast.server.state.StateImage image = SnapshotCodec.decode(bytes);
@@ -279,20 +283,29 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       onUnappliable.accept(new IllegalStateException(message));
       throw new IOException(message);
     }
+    EpochMarker marker = epochMarker;
+    java.util.OptionalLong recorded = marker == null ? java.util.OptionalLong.empty() : marker.read();
     synchronized (state) {
-      if (installed && state.lastAppliedIndex() > 0 && image.fencingEpoch() != state.fencingEpoch()) {
+      long mine = recorded.isPresent() ? recorded.getAsLong()
+          : installed && state.lastAppliedIndex() > 0 ? state.fencingEpoch() : image.fencingEpoch();
+      if (image.fencingEpoch() != mine) {
         // The check each log entry gets (applyTransaction), for a whole state: a member of another
         // restore's line (an old cluster's member come back after a restore that reused its id)
-        // would otherwise replace this node's state and tokens with its own.
-        String message = "the leader sent a snapshot " + file.getFileName() + " in fencing epoch " + image.fencingEpoch()
-            + ", and this node's state is in epoch " + state.fencingEpoch() + ". This node and the leader come from "
-            + "different restores (another backup, or a cluster id reused while an old member was still alive): it "
-            + "stops rather than take that state (ops/runbooks/quorum-lost.md)";
+        // would otherwise replace this node's state and tokens with its own. Checked at start too
+        // (the install has replaced the snapshot directory by then; the marker is outside it).
+        String message = "snapshot " + file.getFileName() + (installed ? ", sent by the leader," : "") + " is in fencing epoch "
+            + image.fencingEpoch() + ", and this node's state is in epoch " + mine + " (" + (recorded.isPresent()
+            ? marker.file() : "its state") + "). This node and the leader come from different restores (another backup, "
+            + "or a cluster id reused while an old member was still alive): it stops rather than take that state "
+            + "(ops/runbooks/quorum-lost.md)";
         LOG.error(message);
         onUnappliable.accept(new IllegalStateException(message));
         throw new IOException(message);
       }
       state.restore(image);
+      if (marker != null && image.lastAppliedIndex() > 0) {
+        marker.recordIfAbsent(image.fencingEpoch());
+      }
       lastApplyNanos = System.nanoTime();
       setLastAppliedTermIndex(TermIndex.valueOf(state.lastAppliedTerm(), state.lastAppliedIndex()));
       writeRules = state.clusterRules();
@@ -420,6 +433,10 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       result = state.apply(new LogEntry(entry.getIndex(), entry.getTerm(), d.leaderTimeMs(), d.command(),
           d.applyRules(), d.carriedMs()), events::add);
       lastApplyNanos = System.nanoTime();
+      EpochMarker marker = epochMarker;
+      if (marker != null && !marker.recorded()) {
+        marker.recordIfAbsent(state.fencingEpoch());
+      }
       if (entry.getTerm() >= carryTerm) {
         // This leader's own term has begun in the log: what its first entry carried is counted.
         carryFromNanos = 0;
@@ -557,13 +574,16 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       // before they were ready to hear it: tell them again, or the session clock would run on a
       // follower. onLeadershipLost is idempotent.
       leader = false;
+      carryFromNanos = 0;
+      carryTerm = Long.MAX_VALUE;
       observers.forEach(StateObserver::onLeadershipLost);
     }
   }
 
   private long currentTerm() {
     try {
-      return getServer().join().getDivision(getGroupId()).getInfo().getCurrentTerm();
+      RaftServer server = getServer().getNow(null);
+      return server == null ? -1 : server.getDivision(getGroupId()).getInfo().getCurrentTerm();
     } catch (IOException | RuntimeException e) {
       return -1; // no division to ask: carry nothing
     }

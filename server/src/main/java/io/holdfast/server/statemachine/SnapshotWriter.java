@@ -147,7 +147,9 @@ final class SnapshotWriter implements AutoCloseable {
         // start-up removes it (SnapshotStorage)
       }
       synchronized (this) {
-        failedAtNanos = Math.max(1, System.nanoTime());
+        if (gen == generation) {
+          failedAtNanos = Math.max(1, System.nanoTime());
+        }
       }
       LOG.error("Snapshot at index {} could not be written; trying again in {} s", c.at().getIndex(),
           TimeUnit.NANOSECONDS.toSeconds(retryAfterFailureNanos), e);
@@ -163,6 +165,7 @@ final class SnapshotWriter implements AutoCloseable {
     synchronized (this) {
       generation++;
       durableUnreported = -1;
+      failedAtNanos = 0; // a failure of the abandoned write says nothing of the new directory
     }
   }
 
@@ -188,6 +191,7 @@ final class SnapshotWriter implements AutoCloseable {
     synchronized (this) {
       generation++;
       durableUnreported = -1;
+      failedAtNanos = 0;
     }
   }
 

@@ -78,4 +78,12 @@ class RestoreLedgerTest {
         () -> record(ledger, "cc", "c2", OptionalLong.empty()));
     assertTrue(unusable.getMessage().contains("line 4"), unusable.getMessage());
   }
+
+  @Test
+  void aLastLineWrittenByHandWithoutItsNewlineIsNotJoinedByTheNextRecord() throws Exception {
+    RestoreLedger ledger = RestoreLedger.beside(dir.resolve("backup.hfb"));
+    Files.writeString(ledger.file(), "3\taa\tc1\t2026-12-06T10:00:00Z\taa.hfb");
+    assertEquals(4, record(ledger, "bb", "c2", OptionalLong.empty()));
+    assertEquals(List.of(restored(3, "aa", "c1"), restored(4, "bb", "c2")), ledger.read());
+  }
 }

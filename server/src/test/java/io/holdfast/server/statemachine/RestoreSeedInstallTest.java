@@ -90,9 +90,7 @@ class RestoreSeedInstallTest {
       java.util.List<Throwable> stopped = new java.util.concurrent.CopyOnWriteArrayList<>();
       sm.onUnappliable(stopped::add);
       // What Ratis leaves in the state machine's directory before it asks for a reload.
-      java.io.File sent = storage.getStorageDir().getStateMachineDir().toPath().resolve(
-          org.apache.ratis.statemachine.impl.SimpleStateMachineStorage.getSnapshotFileName(57,
-              seedImage.lastAppliedIndex() + 500)).toFile();
+      java.io.File sent = storage.getStorageDir().getStateMachineDir().toPath().resolve(sentName(seedImage)).toFile();
       Files.write(sent.toPath(), SnapshotCodec.encode(oldClusters));
       org.apache.ratis.util.MD5FileUtil.computeAndSaveMd5ForFile(sent);
 
@@ -103,6 +101,25 @@ class RestoreSeedInstallTest {
       assertEquals(1L, (long) sm.read(s -> s.fencingEpoch()), "the restored state is kept");
       assertEquals(seedImage.lastAppliedIndex(), (long) sm.read(s -> s.lastAppliedIndex()));
     }
+    // Ratis had already swapped the directory: only the sent snapshot is left. Restarted (systemd
+    // does), the node must not take it as its own either.
+    try (var files = Files.list(storage.getStorageDir().getStateMachineDir().toPath())) {
+      for (Path f : files.toList()) {
+        if (!f.getFileName().toString().startsWith(sentName(seedImage))) {
+          Files.delete(f);
+        }
+      }
+    }
+    try (HoldfastStateMachine again = new HoldfastStateMachine()) {
+      java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+          () -> again.initialize(server(), RaftGroupId.randomId(), storage));
+      assertTrue(e.getMessage().contains("fencing epoch 0") && e.getMessage().contains("epoch 1"), e.getMessage());
+    }
     storage.close();
+  }
+
+  private static String sentName(StateImage seed) {
+    return org.apache.ratis.statemachine.impl.SimpleStateMachineStorage.getSnapshotFileName(57,
+        seed.lastAppliedIndex() + 500);
   }
 }
