@@ -349,7 +349,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   }
 
   /** What this leader's next entry carries across the failover (see LogEntry#carriedMs), or 0. */
-  private long carriedMs() {
+  long carriedMs() {
     long from = carryFromNanos;
     if (from == 0 || writeRules < 4) {
       return 0;
