@@ -28,14 +28,24 @@ class RestoreSeedInstallTest {
             ? RaftPeerId.valueOf("n1") : null);
   }
 
-  @Test
-  void aCrashBetweenTheSeedsSnapshotAndItsRenameLeavesANodeThatStillStarts() throws Exception {
+  /** A backup of a state with one held lock, as a restore turns it into a seed (one epoch on). */
+  private static StateImage seedImage() {
     TestLog log = new TestLog();
     log.acquireFree(log.open(), "fleet/config");
-    StateImage seedImage = RestoreSeed.seedImage(log.state().image());
+    return RestoreSeed.seedImage(log.state().image());
+  }
+
+  private Path writeSeed(StateImage seedImage) throws java.io.IOException {
     Path seed = dir.resolve("restore/seed.snapshot");
     Files.createDirectories(seed.getParent());
     Files.write(seed, SnapshotCodec.encode(seedImage));
+    return seed;
+  }
+
+  @Test
+  void aCrashBetweenTheSeedsSnapshotAndItsRenameLeavesANodeThatStillStarts() throws Exception {
+    StateImage seedImage = seedImage();
+    Path seed = writeSeed(seedImage);
     Path installed = seed.resolveSibling("seed.snapshot.installed");
 
     RaftStorage storage = TestRaftStorage.open(dir.resolve("raft"), RaftStorage.StartupOption.FORMAT);
@@ -69,12 +79,8 @@ class RestoreSeedInstallTest {
    */
   @Test
   void aSnapshotFromAnotherEpochDoesNotReplaceARestoredNodesState() throws Exception {
-    TestLog log = new TestLog();
-    log.acquireFree(log.open(), "fleet/config");
-    StateImage seedImage = RestoreSeed.seedImage(log.state().image());
-    Path seed = dir.resolve("restore/seed.snapshot");
-    Files.createDirectories(seed.getParent());
-    Files.write(seed, SnapshotCodec.encode(seedImage));
+    StateImage seedImage = seedImage();
+    Path seed = writeSeed(seedImage);
 
     TestLog old = new TestLog();
     for (int i = 0; i < 50; i++) {
