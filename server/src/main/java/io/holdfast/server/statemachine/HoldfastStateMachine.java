@@ -26,6 +26,7 @@ import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftGroupMemberId;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.FileInfo;
@@ -307,6 +308,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
         marker.recordIfAbsent(image.fencingEpoch());
       }
       lastApplyNanos = System.nanoTime();
+      lastApplyTerm = state.lastAppliedTerm();
       setLastAppliedTermIndex(TermIndex.valueOf(state.lastAppliedTerm(), state.lastAppliedIndex()));
       writeRules = state.clusterRules();
       fencingEpoch = state.fencingEpoch();
@@ -335,9 +337,8 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
 
   /** When this node last applied an entry or loaded a state (nanoTime; 0: not yet). Node-local. */
   private volatile long lastApplyNanos;
-  /** As leader, until it applies an entry of its own term: when it applied the earlier terms' last. */
-  private volatile long carryFromNanos;
-  private volatile long carryTerm = Long.MAX_VALUE;
+  /** The term of the last entry applied (or of the snapshot loaded), or -1. */
+  private volatile long lastApplyTerm = -1;
 
   /**
    * When this node last applied an entry (or loaded a snapshot), on its monotonic clock, or 0. Every
@@ -350,9 +351,16 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
 
   /** What this leader's next entry carries across the failover (see LogEntry#carriedMs), or 0. */
   long carriedMs() {
-    long from = carryFromNanos;
+    long from = lastApplyNanos;
     if (from == 0 || writeRules < 4) {
       return 0;
+    }
+    // Asked here, not remembered from notifyLeaderReady: Ratis admits writes as soon as its startup
+    // entry is applied, a moment before it calls notifyLeaderReady, and such a first entry would
+    // carry nothing (the whole election lost from every session's TTL).
+    long term = leadingTerm();
+    if (term <= lastApplyTerm) {
+      return 0; // a follower, or this leader's own term is already in the applied log
     }
     // Read before the stamp is taken: the carry must not reach past the stamp it goes with.
     return Math.max(0, java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - from));
@@ -437,10 +445,7 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       if (marker != null && !marker.recorded()) {
         marker.recordIfAbsent(state.fencingEpoch());
       }
-      if (entry.getTerm() >= carryTerm) {
-        // This leader's own term has begun in the log: what its first entry carried is counted.
-        carryFromNanos = 0;
-      }
+      lastApplyTerm = entry.getTerm();
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
       if (raise > 0) {
         writeRules = state.clusterRules();
@@ -559,11 +564,6 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
   public void notifyLeaderReady() {
     long lossesBefore = losses.get();
     leader = true;
-    long term = currentTerm();
-    if (term > 0 && lastApplyNanos != 0) {
-      carryTerm = term;
-      carryFromNanos = lastApplyNanos;
-    }
     synchronized (state) {
       for (StateObserver o : observers) {
         o.onLeaderReady(state);
@@ -574,18 +574,21 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
       // before they were ready to hear it: tell them again, or the session clock would run on a
       // follower. onLeadershipLost is idempotent.
       leader = false;
-      carryFromNanos = 0;
-      carryTerm = Long.MAX_VALUE;
       observers.forEach(StateObserver::onLeadershipLost);
     }
   }
 
-  private long currentTerm() {
+  /** The term this division leads in, or -1 when it does not lead (or there is no division to ask). */
+  private long leadingTerm() {
     try {
       RaftServer server = getServer().getNow(null);
-      return server == null ? -1 : server.getDivision(getGroupId()).getInfo().getCurrentTerm();
+      if (server == null) {
+        return -1;
+      }
+      DivisionInfo info = server.getDivision(getGroupId()).getInfo();
+      return info.isLeader() ? info.getCurrentTerm() : -1;
     } catch (IOException | RuntimeException e) {
-      return -1; // no division to ask: carry nothing
+      return -1; // carry nothing
     }
   }
 
@@ -618,8 +621,6 @@ public final class HoldfastStateMachine extends BaseStateMachine implements Stat
     // The next term's stamps start from the wall clock again: the log's clock never compares stamps
     // across terms, and a clock corrected meanwhile must not hold the stamps back in that term.
     stamps.reset();
-    carryFromNanos = 0;
-    carryTerm = Long.MAX_VALUE;
     losses.incrementAndGet();
     if (leader) {
       leader = false;

@@ -8,6 +8,7 @@ import io.holdfast.server.state.Command;
 import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.proto.RaftProtos.StateMachineLogEntryProto;
@@ -23,8 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What a new leader's entries carry across the failover (LogEntry#carriedMs): the time since it
- * applied the earlier terms' last entry, from its readiness until an entry of its own term is
- * applied, only once the cluster writes apply rules 4, and nothing once the lead is lost.
+ * applied the earlier terms' last entry, while it leads and until an entry of its own term is
+ * applied (whether or not notifyLeaderReady has run yet), only once the cluster writes apply rules
+ * 4, and nothing once the lead is lost.
  */
 class CarriedTimeTest {
   @TempDir
@@ -32,10 +34,15 @@ class CarriedTimeTest {
 
   /** A server whose one division reports {@code term} and leads. */
   static RaftServer server(AtomicLong term) {
+    return server(term, new AtomicBoolean(true));
+  }
+
+  /** A server whose one division reports {@code term} and leads while {@code leads} says so. */
+  static RaftServer server(AtomicLong term, AtomicBoolean leads) {
     DivisionInfo info = (DivisionInfo) Proxy.newProxyInstance(DivisionInfo.class.getClassLoader(),
         new Class<?>[] {DivisionInfo.class}, (p, m, a) -> switch (m.getName()) {
           case "getCurrentTerm" -> term.get();
-          case "isLeader" -> true;
+          case "isLeader" -> leads.get();
           default -> null;
         });
     RaftServer.Division division = (RaftServer.Division) Proxy.newProxyInstance(
@@ -64,12 +71,16 @@ class CarriedTimeTest {
   @Test
   void aNewLeaderCarriesTheTimeSinceItsLastApplyUntilItsOwnTermIsApplied() throws Exception {
     AtomicLong term = new AtomicLong(1);
+    AtomicBoolean leads = new AtomicBoolean(false);
     RaftStorage storage = TestRaftStorage.open(dir, RaftStorage.StartupOption.FORMAT);
     try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
-      sm.initialize(server(term), RaftGroupId.randomId(), storage);
+      sm.initialize(server(term, leads), RaftGroupId.randomId(), storage);
       apply(sm, 1, 1, new Command.RaiseApplyRules(4));
       apply(sm, 2, 1, open("a"));
       assertEquals(0, sm.carriedMs(), "a follower carries nothing");
+      term.set(2);
+      assertEquals(0, sm.carriedMs(), "a follower in a later term carries nothing either");
+      leads.set(true);
 
       term.set(2);
       Thread.sleep(50); // the election
@@ -81,8 +92,29 @@ class CarriedTimeTest {
 
       term.set(3);
       sm.notifyLeaderReady();
+      leads.set(false);
       sm.notifyNotLeader(List.of());
       assertEquals(0, sm.carriedMs(), "a lost lead carries nothing");
+    }
+    storage.close();
+  }
+
+  /**
+   * Ratis admits writes once its startup entry is applied and calls notifyLeaderReady a moment
+   * later: an entry stamped in between must carry the election too, or it is lost from every TTL.
+   */
+  @Test
+  void anEntryStampedBeforeNotifyLeaderReadyStillCarriesTheElection() throws Exception {
+    AtomicLong term = new AtomicLong(1);
+    RaftStorage storage = TestRaftStorage.open(dir, RaftStorage.StartupOption.FORMAT);
+    try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
+      sm.initialize(server(term), RaftGroupId.randomId(), storage);
+      apply(sm, 1, 1, new Command.RaiseApplyRules(4));
+      apply(sm, 2, 1, open("a"));
+      term.set(2);
+      Thread.sleep(50); // the election; notifyLeaderReady has not run
+      long carried = sm.carriedMs();
+      assertTrue(carried >= 50 && carried < 10_000, "the time since the last apply: " + carried);
     }
     storage.close();
   }
