@@ -64,7 +64,18 @@ public final class LinearizabilityChecker {
    */
   record State(int holder, long holderToken, long highest, long since) {}
 
-  private record Seen(BitSet done, State state) {}
+  /**
+   * A state the search has been in: the operations done, as the first not done ({@code base}) and
+   * the done ones after it (bit 0 = {@code base}), and the model's state. Ops are sorted by call and
+   * only a window of concurrent ones is ever open, so this stays small however long the history
+   * (a bit set over all of a key's operations made 30,000 acquires run the checker out of heap).
+   */
+  private record Seen(int base, BitSet doneAfterBase, State state) {
+    static Seen of(BitSet done, State state) {
+      int base = done.nextClearBit(0);
+      return new Seen(base, done.get(base, Math.max(base, done.length())), state);
+    }
+  }
 
   private static final class OutOfBudget extends RuntimeException {
     OutOfBudget() {
@@ -184,8 +195,10 @@ public final class LinearizabilityChecker {
         throw new OutOfBudget();
       }
       // An operation may go next only if no pending operation returned before it was invoked.
+      // Ops are sorted by call and none returns before its call, so the scan can stop at the first
+      // op called after the earliest return so far (it would otherwise walk the whole rest).
       long minRet = Long.MAX_VALUE;
-      for (int i = done.nextClearBit(0); i < ops.size(); i = done.nextClearBit(i + 1)) {
+      for (int i = done.nextClearBit(0); i < ops.size() && ops.get(i).call() <= minRet; i = done.nextClearBit(i + 1)) {
         minRet = Math.min(minRet, ops.get(i).ret());
       }
       List<String> tried = depth > bestDepth ? new ArrayList<>() : null;
@@ -194,13 +207,15 @@ public final class LinearizabilityChecker {
         if (tried != null && tried.size() < 6) {
           tried.add(op.label());
         }
+        // One bit set for the whole search, set and cleared around each step: a copy per frame
+        // grew with the square of the history.
+        done.set(i);
         for (State next : step(state, op)) {
-          BitSet d = (BitSet) done.clone();
-          d.set(i);
-          if (seen.add(new Seen(d, next)) && dfs(d, depth + 1, next)) {
+          if (seen.add(Seen.of(done, next)) && dfs(done, depth + 1, next)) {
             return true;
           }
         }
+        done.clear(i);
       }
       if (tried != null && depth > bestDepth) {
         bestDepth = depth;

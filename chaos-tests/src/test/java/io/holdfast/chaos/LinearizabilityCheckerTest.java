@@ -177,4 +177,35 @@ class LinearizabilityCheckerTest {
     assertFalse(v.valid(), "budget exhaustion must not pass");
     assertTrue(v.problems().get(0).contains("could not decide"), v.toString());
   }
+
+  /**
+   * A long run of hand-offs (a broken build's spinning workers make histories like it): decided
+   * either way within the default budget and the test JVM's heap. Each state the search remembered
+   * used to hold a bit set over all of a key's operations, and each frame a copy of it.
+   */
+  @Test
+  void aLongHistoryIsDecidedBothWays() {
+    int handOffs = 20_000;
+    Histories b = new Histories();
+    long last = 0;
+    for (int k = 0; k < handOffs; k++) {
+      String w = "w" + (k % 4);
+      long t = k * 10L * MS;
+      // invoked while up to three earlier holders still held: the search has a window to order
+      b.acquire(w, "L1", Math.max(0, t - 25 * MS), t + 2 * MS, k + 1).release(w, "L1", t + 5 * MS, t + 8 * MS, k + 1, "ok");
+      last = t;
+    }
+    Verdict fine = LinearizabilityChecker.check(b.build());
+    assertTrue(fine.valid(), fine.toString());
+
+    // w0 took it again at the end and renewed its session; x's grant came while w0 still held
+    String w = "w" + (handOffs % 4);
+    long t = last + 100 * MS;
+    b.keepalive(w, t + 3 * MS, t + 2 * MS, 10_000)
+        .acquire(w, "L1", t, t + 2 * MS, handOffs + 1)
+        .acquire("x", "L1", t + 10 * MS, t + 20 * MS, handOffs + 2);
+    Verdict broken = LinearizabilityChecker.check(b.build());
+    assertFalse(broken.valid(), broken.toString());
+    assertTrue(broken.problems().get(0).contains("not linearizable on L1"), "decided, not out of budget: " + broken);
+  }
 }
