@@ -63,7 +63,7 @@ public final class FencingChecker {
 
   public static Verdict checkFenced(History history) {
     List<Op> decisions = decisions(history, "fenced");
-    List<String> problems = new ArrayList<>(regressions(decisions));
+    Problems problems = new Problems(regressions(decisions));
     Map<String, List<Operation>> grants = new HashMap<>();
     for (Operation o : history.operations()) {
       if (o.f().equals("acquire") && o.ok()) {
@@ -100,7 +100,7 @@ public final class FencingChecker {
         newestAcceptedGrant.put(d.key(), grant);
       }
     }
-    return new Verdict("fencing", problems.isEmpty(), problems,
+    return new Verdict("fencing", problems.isEmpty(), problems.list(),
         accepted + " writes accepted, " + refused + " stale writes refused, on " + keys.size() + " keys");
   }
 
@@ -159,7 +159,7 @@ public final class FencingChecker {
             k -> new ArrayList<>()).add(o);
       }
     }
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     Map<String, List<Operation[]>> acceptedByKey = new HashMap<>(); // {write, grant}
     int accepted = 0;
     int refusedStale = 0;
@@ -222,7 +222,7 @@ public final class FencingChecker {
         }
       }
     }
-    return new Verdict("kv-fencing", problems.isEmpty(), problems, accepted + " KV writes accepted, " + refusedStale
+    return new Verdict("kv-fencing", problems.isEmpty(), problems.list(), accepted + " KV writes accepted, " + refusedStale
         + " refused as stale" + (refusedOther == 0 ? "" : ", " + refusedOther + " refused otherwise") + ", " + maybe
         + " maybe applied (info), on " + keys.size() + " locks");
   }
@@ -235,7 +235,7 @@ public final class FencingChecker {
    */
   public static Verdict checkKvFinal(History history) {
     List<Operation> writes = kvWrites(history);
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     List<String> facts = new ArrayList<>();
     int reads = 0;
     for (Op r : history.ops()) {
@@ -277,7 +277,7 @@ public final class FencingChecker {
     if (reads == 0) {
       problems.add("no final KV read recorded");
     }
-    return new Verdict("kv-final", problems.isEmpty(), problems, "final values: " + String.join(", ", facts));
+    return new Verdict("kv-final", problems.isEmpty(), problems.list(), "final values: " + String.join(", ", facts));
   }
 
   /**
@@ -288,7 +288,7 @@ public final class FencingChecker {
    */
   public static Verdict checkKvPaused(History history) {
     List<Operation> writes = kvWrites(history);
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     int refused = 0;
     int maybe = 0;
     for (Op p : history.ops()) {
@@ -316,7 +316,7 @@ public final class FencingChecker {
       problems.add("no paused holder's late KV put was refused as stale (" + maybe + " unanswered): the pause did"
           + " not bite on the KV");
     }
-    return new Verdict("kv-paused", problems.isEmpty(), problems, refused + " late KV put(s) of paused holders refused"
+    return new Verdict("kv-paused", problems.isEmpty(), problems.list(), refused + " late KV put(s) of paused holders refused"
         + (maybe == 0 ? "" : ", " + maybe + " unanswered"));
   }
 }

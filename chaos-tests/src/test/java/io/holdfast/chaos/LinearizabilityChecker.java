@@ -122,7 +122,7 @@ public final class LinearizabilityChecker {
       perKey.computeIfAbsent(o.key(), k -> new ArrayList<>()).add(new LinOp(kind, id, o.invoke().t(),
           maybe ? Long.MAX_VALUE : o.completion().t(), token, maybe, TimeUnit.MILLISECONDS.toNanos(maxHoldMs), label));
     }
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     long states = 0;
     int ops = 0;
     for (Map.Entry<String, List<LinOp>> e : perKey.entrySet()) {
@@ -138,7 +138,7 @@ public final class LinearizabilityChecker {
             + " of " + e.getValue().size() + " operations) could not go on with any of: " + search.stuckAt);
       }
     }
-    return new Verdict("linearizable", problems.isEmpty(), problems,
+    return new Verdict("linearizable", problems.isEmpty(), problems.list(),
         ops + " operations on " + perKey.size() + " keys, " + states + " states explored (budget " + budget + "/key)");
   }
 

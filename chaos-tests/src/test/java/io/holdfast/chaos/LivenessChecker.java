@@ -74,7 +74,7 @@ public final class LivenessChecker {
    * ghost holder, no orphan stuck past its session.
    */
   public static Verdict checkFinalGrants(History history, String proc, List<String> keys) {
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     for (String key : keys) {
       boolean granted = history.operations().stream()
           .anyMatch(o -> o.proc().equals(proc) && o.f().equals("acquire") && key.equals(o.key()) && o.ok());
@@ -82,12 +82,12 @@ public final class LivenessChecker {
         problems.add(key + " was not granted to the final reader");
       }
     }
-    return new Verdict("final-grants", problems.isEmpty(), problems, keys.size() + " keys");
+    return new Verdict("final-grants", problems.isEmpty(), problems.list(), keys.size() + " keys");
   }
 
   /** {@code tables}: node id to its lock rows (already rendered as comparable strings). */
   public static Verdict checkTables(Map<String, List<String>> tables) {
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     Map.Entry<String, List<String>> first = null;
     for (Map.Entry<String, List<String>> e : tables.entrySet()) {
       if (e.getValue() == null) {
@@ -101,7 +101,7 @@ public final class LivenessChecker {
             + first.getValue());
       }
     }
-    return new Verdict("lock-tables-agree", problems.isEmpty(), problems, tables.size() + " nodes, "
+    return new Verdict("lock-tables-agree", problems.isEmpty(), problems.list(), tables.size() + " nodes, "
         + (first == null ? 0 : first.getValue().size()) + " rows each");
   }
 

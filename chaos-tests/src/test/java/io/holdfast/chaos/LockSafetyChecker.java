@@ -37,7 +37,7 @@ public final class LockSafetyChecker {
 
   public static Verdict check(History history) {
     List<Operation> ops = history.operations();
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     List<Operation> grants = new ArrayList<>();
     for (Operation o : ops) {
       if (o.f().equals("acquire") && o.ok()) {
@@ -60,16 +60,25 @@ public final class LockSafetyChecker {
     for (Operation g : grants) {
       perKey.computeIfAbsent(g.key(), k -> new ArrayList<>()).add(g);
     }
-    for (List<Operation> list : perKey.values()) {
-      list.sort(Comparator.comparingLong(o -> o.invoke().t()));
-      for (int i = 0; i < list.size(); i++) {
-        Operation a = list.get(i);
-        for (int j = i + 1; j < list.size(); j++) {
-          Operation b = list.get(j);
-          if (a.endT() < b.invoke().t() && a.completion().longValue("token") >= b.completion().longValue("token")) {
-            problems.add("token order broken on " + a.key() + ": " + describe(a) + " completed before "
-                + describe(b) + " was invoked, yet its token is not lower");
-          }
+    // Each grant against the highest token answered before it was invoked (a pair at a time took
+    // the square of a long history, and a broken build's runs are long).
+    Map<String, List<Operation>> byEnd = new HashMap<>();
+    Map<String, Operation[]> highestByEnd = new HashMap<>();
+    for (Map.Entry<String, List<Operation>> e : perKey.entrySet()) {
+      List<Operation> ended = new ArrayList<>(e.getValue());
+      ended.sort(Comparator.comparingLong(Operation::endT));
+      Operation[] highest = new Operation[ended.size()]; // the highest token among ended[0..i]
+      for (int i = 0; i < ended.size(); i++) {
+        Operation g = ended.get(i);
+        highest[i] = i > 0 && token(highest[i - 1]) >= token(g) ? highest[i - 1] : g;
+      }
+      byEnd.put(e.getKey(), ended);
+      highestByEnd.put(e.getKey(), highest);
+      for (Operation b : e.getValue()) {
+        Operation a = highestEndedBefore(ended, highest, b.invoke().t());
+        if (a != null && token(a) >= token(b)) {
+          problems.add("token order broken on " + a.key() + ": " + describe(a) + " completed before "
+              + describe(b) + " was invoked, yet its token is not lower");
         }
       }
     }
@@ -117,17 +126,35 @@ public final class LockSafetyChecker {
       validChecks++;
       long token = seen.longValue("token");
       long checkedT = seen.longValue("checked_t");
-      for (Operation g : perKey.getOrDefault(seen.key(), List.of())) {
-        if (g.completion().longValue("token") > token && g.endT() < checkedT) {
-          problems.add(seen.proc() + "'s lease on " + seen.key() + " (token " + token + ") said valid at " + checkedT
-              + ", after " + describe(g) + " was answered");
-          break;
-        }
+      Operation g = highestEndedBefore(byEnd.getOrDefault(seen.key(), List.of()),
+          highestByEnd.getOrDefault(seen.key(), new Operation[0]), checkedT);
+      if (g != null && token(g) > token) {
+        problems.add(seen.proc() + "'s lease on " + seen.key() + " (token " + token + ") said valid at " + checkedT
+            + ", after " + describe(g) + " was answered");
       }
     }
-    return new Verdict("lock-safety", problems.isEmpty(), problems,
+    return new Verdict("lock-safety", problems.isEmpty(), problems.list(),
         grants.size() + " ok acquires on " + perKey.size() + " keys, " + holdCount + " certain holds, "
         + validChecks + " valid-lease checks");
+  }
+
+  private static long token(Operation grant) {
+    return grant.completion().longValue("token");
+  }
+
+  /** The grant with the highest token among those answered before {@code t}, or null. */
+  private static Operation highestEndedBefore(List<Operation> byEnd, Operation[] highest, long t) {
+    int lo = 0;
+    int hi = byEnd.size(); // the first grant answered at or after t
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (byEnd.get(mid).endT() < t) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo == 0 ? null : highest[lo - 1];
   }
 
   private static String describe(Operation o) {

@@ -41,15 +41,15 @@ public final class SessionTtlChecker {
   public static Verdict check(History history, long reclaimBoundNanos) {
     Map<String, SessionFacts.Facts> facts = SessionFacts.of(history);
     List<Operation> ops = history.operations();
-    List<String> problems = new ArrayList<>();
+    Problems problems = new Problems();
     int takeovers = early(ops, facts, problems);
     String reclaims = late(history, ops, facts, reclaimBoundNanos, problems);
-    return new Verdict("session-ttl", problems.isEmpty(), problems,
+    return new Verdict("session-ttl", problems.isEmpty(), problems.list(),
         takeovers + " takeovers without release checked against the holder's TTL" + reclaims);
   }
 
   /** Grants that took a lock from a live session. Returns how many takeovers were checked. */
-  private static int early(List<Operation> ops, Map<String, SessionFacts.Facts> facts, List<String> problems) {
+  private static int early(List<Operation> ops, Map<String, SessionFacts.Facts> facts, Problems problems) {
     Map<String, List<Operation>> grants = new HashMap<>();
     for (Operation o : ops) {
       if (o.f().equals("acquire") && o.ok()) {
@@ -116,7 +116,7 @@ public final class SessionTtlChecker {
 
   /** Orphans (held by a paused worker) that were not re-granted in time. Returns a note. */
   private static String late(History history, List<Operation> ops, Map<String, SessionFacts.Facts> facts,
-      long bound, List<String> problems) {
+      long bound, Problems problems) {
     long slowest = Long.MIN_VALUE;
     int orphans = 0;
     for (Op pause : history.ops()) {

@@ -5,7 +5,7 @@ import java.util.List;
 /** A checker's answer: valid or not, the problems found (capped), and a one-line note. */
 public record Verdict(String checker, boolean valid, List<String> problems, String note) {
   public Verdict {
-    problems = List.copyOf(problems.size() > 20 ? problems.subList(0, 20) : problems);
+    problems = List.copyOf(problems.size() > Problems.KEPT + 1 ? problems.subList(0, Problems.KEPT + 1) : problems);
   }
 
   @Override

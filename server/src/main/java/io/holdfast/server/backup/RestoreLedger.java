@@ -98,8 +98,10 @@ public final class RestoreLedger {
   private List<Entry> parse(String text) {
     List<Entry> out = new ArrayList<>();
     int n = 0;
-    for (String line : text.split("\n", -1)) {
+    for (String raw : text.split("\n", -1)) {
       n++;
+      // A ledger saved by an editor with CRLF line ends must still name the same backup files.
+      String line = raw.endsWith("\r") ? raw.substring(0, raw.length() - 1) : raw;
       if (line.isBlank() || line.startsWith("#")) {
         continue;
       }

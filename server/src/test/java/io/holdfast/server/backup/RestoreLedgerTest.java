@@ -86,4 +86,14 @@ class RestoreLedgerTest {
     assertEquals(4, record(ledger, "bb", "c2", OptionalLong.empty()));
     assertEquals(List.of(restored(3, "aa", "c1"), restored(4, "bb", "c2")), ledger.read());
   }
+
+  @Test
+  void aLedgerSavedWithCrlfLineEndsReadsTheSame() throws Exception {
+    RestoreLedger ledger = RestoreLedger.beside(dir.resolve("backup.hfb"));
+    Files.writeString(ledger.file(), "# epoch\tbackup sha256\tcluster id\trestored at\tbackup file\r\n"
+        + "3\taa\tc1\t2026-12-06T10:00:00Z\taa.hfb\r\n");
+    assertEquals(List.of(restored(3, "aa", "c1")), ledger.read());
+    assertEquals(4, record(ledger, "bb", "c2", OptionalLong.empty()));
+    assertEquals(List.of(restored(3, "aa", "c1"), restored(4, "bb", "c2")), ledger.read());
+  }
 }
