@@ -1,6 +1,7 @@
 package io.holdfast.chaos;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.holdfast.chaos.History.Operation;
 import io.holdfast.chaos.Schedule.Fault;
@@ -75,21 +76,40 @@ class ChaosRunTest {
 
   @Test
   void defaultProfile() throws Exception {
-    long seed = System.getProperty("chaos.seed") != null && !System.getProperty("chaos.seed").isBlank()
+    // -Dchaos.fault=<name>: start a deliberately broken build; the run then passes only if it is caught.
+    run(Profile.fromSystemProperties(), System.getProperty("chaos.fault", "").trim(), POST_HEAL_MS);
+  }
+
+  /**
+   * Every default run also starts a build that hands out one frozen token and must see a safety
+   * checker fail: checkers that cannot fail would pass the run above as well. Left out when a seed
+   * is replayed or a fault chosen by hand (the run above is then the one asked for).
+   */
+  @Test
+  void aDeliberatelyBrokenBuildIsCaught() throws Exception {
+    assumeTrue(isBlank(System.getProperty("chaos.seed")) && isBlank(System.getProperty("chaos.fault"))
+        && isBlank(System.getProperty("chaos.profile")), "a seed, a fault or a profile was chosen by hand");
+    // Liveness is not what this run is about: a short settle after the heal is enough.
+    run(Profile.brokenBuild(), FaultyServerMain.Fault.SKIP_FENCING.label, 5_000);
+  }
+
+  private static boolean isBlank(String s) {
+    return s == null || s.isBlank();
+  }
+
+  private void run(Profile requested, String faultName, long postHealMs) throws Exception {
+    long seed = !isBlank(System.getProperty("chaos.seed"))
         ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
     System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
-    Profile requested = Profile.fromSystemProperties();
     // Namespaces for the spare slots too: a member swap starts a fresh node on one.
     try (FaultSupport support = FaultSupport.detect(requested.nodes() + requested.maxSwaps())) {
       support.notes().forEach(System.out::println);
       profile = requested.without(support.missingKinds());
-      run(seed, support);
+      run(seed, support, faultName, postHealMs);
     }
   }
 
-  private void run(long seed, FaultSupport support) throws Exception {
-    // -Dchaos.fault=<name>: start a deliberately broken build; the run then passes only if it is caught.
-    String faultName = System.getProperty("chaos.fault", "").trim();
+  private void run(long seed, FaultSupport support, String faultName, long postHealMs) throws Exception {
     FaultyServerMain.Fault fault = faultName.isEmpty() ? null : FaultyServerMain.Fault.byLabel(faultName);
     Schedule schedule = Schedule.generate(seed, profile);
     System.out.println(schedule);
@@ -136,7 +156,7 @@ class ChaosRunTest {
           }
           sleepUntil(opsStart + TimeUnit.MILLISECONDS.toNanos(profile.opsMs()));
           healAll(cluster, workers, clusterFaults);
-          sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(POST_HEAL_MS));
+          sleepUntil(lastHealT + TimeUnit.MILLISECONDS.toNanos(postHealMs));
           opsEnd = System.nanoTime();
           nemesis("stop-workers", null, Map.of());
           for (WorkerProcess w : workers) {

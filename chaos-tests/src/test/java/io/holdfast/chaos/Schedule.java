@@ -78,6 +78,15 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
       return new Profile("default", 3, 3, 75_000, 8_000, 4_000, 7_000, 2_000, 6_000, EnumSet.allOf(Kind.class), false);
     }
 
+    /**
+     * The default's cluster and faults, 20 s of operations: long enough for a deliberately broken
+     * build to be caught in every default run, short enough to add a minute to it.
+     */
+    public static Profile brokenBuild() {
+      return new Profile("broken-build", 3, 3, 20_000, 8_000, 4_000, 7_000, 2_000, 6_000, EnumSet.allOf(Kind.class),
+          false);
+    }
+
     /** 5 nodes, every kind of fault at least once, {@code opsMs} of operations. */
     public static Profile soak(long opsMs) {
       return new Profile("soak", 5, 3, opsMs, 8_000, 4_000, 7_000, 2_000, 6_000, EnumSet.allOf(Kind.class), true);
