@@ -172,6 +172,8 @@ public final class RealSession implements Session {
   /** Guards the renewal state: the keepalives' sequence and send times, what is unanswered, the local deadline. */
   private final Object renewal = new Object();
   private final Map<Long, Long> sendTimes = new ConcurrentHashMap<>();
+  /** The same sends on the wall clock (see validUntilWallMs). */
+  private final Map<Long, Long> sendWallTimes = new ConcurrentHashMap<>();
   private final AtomicLong seq = new AtomicLong();
   private final Object streamLock = new Object();
   private final ScheduledFuture<?> keepaliveTask;
@@ -183,6 +185,12 @@ public final class RealSession implements Session {
   /** The first keepalive sent since a stream was given up on: those before it are not waited for. */
   private long pendingFloor = 1; // guarded by renewal
   private volatile long validUntilNanos; // written under renewal
+  /**
+   * The same deadline on the wall clock. System.nanoTime stands still while the machine or VM is
+   * suspended, and the cluster's clocks do not: after a resume only the wall clock shows the time
+   * gone. A wall clock stepped forward ends the session early, the safe way round.
+   */
+  private volatile long validUntilWallMs; // written under renewal
   private long lastAckSendNanos; // guarded by renewal
   private volatile SessionState state = SessionState.CONNECTED;
   private ClientCallStreamObserver<KeepAliveRequest> stream; // guarded by streamLock
@@ -218,6 +226,12 @@ public final class RealSession implements Session {
 
   RealSession(long id, Duration ttl, long openSentNanos, Caller caller, ScheduledExecutorService timers,
       Executor events, Duration callTimeout) {
+    this(id, ttl, openSentNanos, System.currentTimeMillis() - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - openSentNanos),
+        caller, timers, events, callTimeout);
+  }
+
+  RealSession(long id, Duration ttl, long openSentNanos, long openSentWallMs, Caller caller,
+      ScheduledExecutorService timers, Executor events, Duration callTimeout) {
     this.id = id;
     this.ttl = ttl;
     this.caller = caller;
@@ -229,6 +243,7 @@ public final class RealSession implements Session {
     this.ackTimeoutNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(500), intervalNanos / 2);
     this.lastAckSendNanos = openSentNanos;
     this.validUntilNanos = openSentNanos + ttl.toNanos() - marginNanos;
+    this.validUntilWallMs = openSentWallMs + TimeUnit.NANOSECONDS.toMillis(ttl.toNanos() - marginNanos);
     long watchMs = Math.max(10, Math.min(100, ttl.toMillis() / 20));
     // The session counts from the first open attempt: an open retried for a while (a cluster still
     // electing) leaves less than a TTL, maybe less than one interval. Renew within a third of
@@ -245,17 +260,19 @@ public final class RealSession implements Session {
       io.holdfast.proto.v1.ClientIdentity identity, Duration ttl, String exclusiveKey, Executor events,
       Duration callTimeout) {
     String requestId = RequestIds.next();
-    Long[] sent = new Long[1];
+    Long[] sent = new Long[2];
     return caller.call("open session", callTimeout, (ch, t) -> {
       // The first attempt's send time: a retry may be answered from the request cache, the session
       // then dating from when an earlier attempt was applied, so only the first send bounds it.
       if (sent[0] == null) {
         sent[0] = System.nanoTime();
+        sent[1] = System.currentTimeMillis();
       }
       return SessionServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
           .openSession(io.holdfast.proto.v1.OpenSessionRequest.newBuilder().setRequestId(requestId)
               .setTtlMs(ttl.toMillis()).setClient(identity).setExclusiveKey(exclusiveKey).build());
-    }).thenApply(r -> new RealSession(r.getSessionId(), ttl, sent[0], caller, timers, events, callTimeout));
+    }).thenApply(r -> new RealSession(r.getSessionId(), ttl, sent[0], sent[1], caller, timers, events,
+        callTimeout));
   }
 
   @Override
@@ -276,7 +293,9 @@ public final class RealSession implements Session {
   @Override
   public Instant validUntil() {
     long left = validUntilNanos - System.nanoTime();
-    return Instant.now().plusNanos(left);
+    Instant byMonotonic = Instant.now().plusNanos(left);
+    Instant byWall = Instant.ofEpochMilli(validUntilWallMs);
+    return byWall.isBefore(byMonotonic) ? byWall : byMonotonic;
   }
 
   @Override
@@ -287,7 +306,7 @@ public final class RealSession implements Session {
     // Under the lock that answers extend the deadline under: once this says false, no answer
     // already on its way can make it say true again (see onAck).
     synchronized (renewal) {
-      return System.nanoTime() - validUntilNanos < 0;
+      return !pastDeadline();
     }
   }
 
@@ -317,22 +336,35 @@ public final class RealSession implements Session {
 
   // ---- keepalives --------------------------------------------------------------------------
 
-  private void sendKeepAlive() {
+  void sendKeepAlive() {
     if (isFinal()) {
       return;
     }
     long n;
     synchronized (renewal) {
-      n = seq.incrementAndGet();
-      long now = System.nanoTime();
-      sendTimes.put(n, now);
-      long oldest = n - 64;
-      sendTimes.keySet().removeIf(k -> k < oldest);
-      if (pendingSinceNanos == 0) {
-        pendingSinceNanos = now;
+      if (pastDeadline()) {
+        n = -1; // after a pause, say, the missed runs come back to back: not one renews a session given up
+      } else {
+        n = seq.incrementAndGet();
+        long now = System.nanoTime();
+        sendTimes.put(n, now);
+        sendWallTimes.put(n, System.currentTimeMillis());
+        long oldest = n - 64;
+        sendTimes.keySet().removeIf(k -> k < oldest);
+        sendWallTimes.keySet().removeIf(k -> k < oldest);
+        if (pendingSinceNanos == 0) {
+          pendingSinceNanos = now;
+        }
       }
     }
+    if (n < 0) {
+      check(); // expires it, as the watchdog would
+      return;
+    }
     synchronized (streamLock) {
+      if (isFinal()) {
+        return; // stopped since the check above: a stream opened now would never be closed
+      }
       // Nothing may escape: an exception out of a periodic task cancels it, and with it the session's renewals.
       try {
         if (stream == null) {
@@ -485,12 +517,13 @@ public final class RealSession implements Session {
     boolean lapsed;
     synchronized (renewal) {
       Long sent = sendTimes.get(r.getSeq());
-      if (sent == null) {
+      Long sentWall = sendWallTimes.get(r.getSeq());
+      if (sent == null || sentWall == null) {
         return;
       }
       // The deadline passed before the watchdog looked: isValid() may already have said false, and
       // a lease that was invalid must never become valid again. The session is over for the client.
-      lapsed = System.nanoTime() - validUntilNanos >= 0;
+      lapsed = pastDeadline();
       if (!lapsed) {
         answered(r.getSeq());
         if (sent - lastAckSendNanos > 0) {
@@ -498,6 +531,7 @@ public final class RealSession implements Session {
           // Never extend a session that the watchdog already declared expired.
           if (!isFinal()) {
             validUntilNanos = sent + ttl.toNanos() - marginNanos;
+            validUntilWallMs = sentWall + TimeUnit.NANOSECONDS.toMillis(ttl.toNanos() - marginNanos);
           }
         }
       }
@@ -680,12 +714,16 @@ public final class RealSession implements Session {
     }
     long now = System.nanoTime();
     boolean past;
+    boolean pastOnWallOnly;
     synchronized (renewal) {
       // Under the lock answers extend the deadline under: an answer that counted is not overtaken.
-      past = now - validUntilNanos >= 0;
+      past = pastDeadline();
+      pastOnWallOnly = past && now - validUntilNanos < 0;
     }
     if (past) {
-      expire("no keepalive acknowledged within the TTL (" + ttl.toMillis() + " ms, less a "
+      expire(pastOnWallOnly ? "the wall clock passed the session's deadline while the monotonic clock did not (the "
+          + "machine or VM was suspended, or the clock was stepped forward): the cluster may have ended it"
+          : "no keepalive acknowledged within the TTL (" + ttl.toMillis() + " ms, less a "
           + TimeUnit.NANOSECONDS.toMillis(marginNanos) + " ms margin)", true);
       return;
     }
@@ -858,6 +896,11 @@ public final class RealSession implements Session {
     }
   }
 
+  /** Whether the local deadline passed on either clock; hold {@code renewal}. */
+  private boolean pastDeadline() {
+    return System.nanoTime() - validUntilNanos >= 0 || System.currentTimeMillis() >= validUntilWallMs;
+  }
+
   private boolean isFinal() {
     SessionState s = state;
     return s == SessionState.EXPIRED || s == SessionState.CLOSED;
@@ -888,6 +931,7 @@ public final class RealSession implements Session {
     LOG.warn("session {} expired: {}", id, why);
     synchronized (renewal) {
       validUntilNanos = System.nanoTime();
+      validUntilWallMs = System.currentTimeMillis();
     }
     expiry = localDeadline ? EXPIRED_LOCALLY : EXPIRED_BY_CLUSTER;
     boolean heldLocks = !leases.isEmpty();
@@ -989,12 +1033,21 @@ public final class RealSession implements Session {
     // Giving up on this future (cancel, orTimeout) must give up the acquire itself, or its wait
     // stays queued and a later grant goes to a lease nobody holds.
     out.whenComplete((v, err) -> {
-      if (err != null && !acquiring.cancel(true)) {
-        // The caller gave up (orTimeout) just as the grant came: nobody will have this lease.
-        acquiring.thenAccept(granted -> granted.ifPresent(l -> giveBack((RealLease) l, acquiring)));
+      if (err != null) {
+        abandon(acquiring);
       }
     });
     return out;
+  }
+
+  /**
+   * The caller gave up on an acquire (cancelled, timed out, interrupted): it is withdrawn, or, if
+   * its grant came just before, the grant is given back, since nobody will have that lease.
+   */
+  void abandon(CompletableFuture<Optional<LockLease>> acquiring) {
+    if (!acquiring.cancel(true)) {
+      acquiring.thenAccept(granted -> granted.ifPresent(l -> giveBack((RealLease) l, acquiring)));
+    }
   }
 
   @Override
@@ -1014,7 +1067,7 @@ public final class RealSession implements Session {
     try {
       return callbacks.await(f);
     } catch (InterruptedException e) {
-      f.cancel(true);
+      abandon(f); // the grant may have come, on another thread, just as the interrupt did
       throw e;
     } catch (ExecutionException e) {
       throw Errors.map(e.getCause());
@@ -1082,6 +1135,7 @@ public final class RealSession implements Session {
     /** Resends of an unanswered release or withdrawal of this lock that failed again (for their backoff). */
     private final java.util.concurrent.atomic.AtomicInteger doubtResends = new java.util.concurrent.atomic.AtomicInteger();
     private CompletableFuture<AcquireResponse> rpc; // guarded by this
+    private boolean deadlineArmed; // guarded by this
     /** Set before an answer settles the result: a result settled otherwise was settled by the caller. */
     private volatile boolean answered;
 
@@ -1107,12 +1161,14 @@ public final class RealSession implements Session {
           // rather than the one being released. (Async: the gate may complete under locks; and
           // not on the scheduler, as the result may complete there.)
           g.whenCompleteAsync((v, err) -> send(), caller.completions());
+          armDeadline();
           return;
         }
       }
       long leftNanos = deadline - System.nanoTime();
       Doubt doubt = doubtAbout(name);
       if (doubt != null) {
+        armDeadline();
         if (waitMs >= 0 && leftNanos <= 0) {
           answered = true;
           result.completeExceptionally(new io.holdfast.client.ClusterUnavailableException("lock '" + name + "' not asked for: an "
@@ -1176,6 +1232,33 @@ public final class RealSession implements Session {
       rpc.whenComplete((r, err) -> answer(rid, firstSent[0], r, err));
     }
 
+    /**
+     * A timed acquire waiting behind this session's own release or withdrawal of the lock (retried
+     * for up to the whole retry budget) still ends at its deadline. Under this object's lock.
+     */
+    private void armDeadline() {
+      if (waitMs < 0 || deadlineArmed) {
+        return;
+      }
+      deadlineArmed = true;
+      try {
+        caller.scheduler().schedule(() -> caller.completions().execute(this::deadlinePassed),
+            Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        // the client is closing: its sessions end their acquires
+      }
+    }
+
+    private synchronized void deadlinePassed() {
+      if (result.isDone() || (rpc != null && !rpc.isDone())) {
+        return; // an attempt on its way ends by its own deadline
+      }
+      answered = true; // nothing was asked for since the last answer: nothing to withdraw
+      result.completeExceptionally(new io.holdfast.client.ClusterUnavailableException("lock '" + name + "' not asked for "
+          + "within its wait plus one call timeout: an earlier release of it or withdrawal from it by this session is "
+          + "still unanswered"));
+    }
+
     private long elapsedMs() {
       return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
@@ -1200,6 +1283,16 @@ public final class RealSession implements Session {
         RealLease lease = new RealLease(RealSession.this, name, r.getToken(), holdUntil(r, sentNanos));
         leases.add(lease); // before the result completes: see onAck
         answered = true;
+        if (!isValid()) {
+          // The session's deadline passed (a pause, say) or it ended while the grant was on its way:
+          // the cluster may have ended it and granted the lock on. Kept in leases, so that an expiry
+          // leaves the lock to the cluster's deadline rather than closing the session under it.
+          lease.markLost();
+          expire("its deadline passed while a grant of '" + name + "' was on its way", true);
+          result.completeExceptionally(new SessionExpiredException("session " + id + " is " + state
+              + "; a grant of '" + name + "' came after its deadline"));
+          return;
+        }
         if (!result.complete(Optional.of(lease))) {
           // The caller gave up while the grant was on its way.
           giveBack(lease, result);

@@ -401,7 +401,9 @@ class RealSessionTest {
       sessions.silenced.add(holder.id());
       sessions.silenced.add(idle.id());
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while ((holder.isValid() || idle.isValid()) && System.nanoTime() < end) {
+      // Expired by their watchdogs, which look every 100 ms: invalid a moment before that.
+      while ((holder.state() != SessionState.EXPIRED || idle.state() != SessionState.EXPIRED)
+          && System.nanoTime() < end) {
         Thread.sleep(20);
       }
       assertEquals(SessionState.EXPIRED, holder.state());
@@ -646,6 +648,165 @@ class RealSessionTest {
       s.tryLock("a").orElseThrow().close();
       assertEquals(2, locks.releases.get(), "the grant and the try's grant are released");
       assertEquals(List.of(), locks.withdrawals, "no withdrawal raced the release");
+    }
+  }
+
+  /** Runs {@code test} with a session's own executors, tearing them down after. */
+  private interface WithExecutors {
+    void run(ScheduledExecutorService scheduler, ScheduledExecutorService timers, ExecutorService completions)
+        throws Exception;
+  }
+
+  private static void withExecutors(WithExecutors test) throws Exception {
+    ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1);
+    ScheduledExecutorService timers = Executors.newScheduledThreadPool(1);
+    ExecutorService completions = Executors.newCachedThreadPool();
+    try {
+      test.run(scheduler, timers, completions);
+    } finally {
+      scheduler.shutdownNow();
+      timers.shutdownNow();
+      completions.shutdownNow();
+    }
+  }
+
+  /** Stops {@code timers} (a paused process's keepalives and watchdog) until the executor is shut down. */
+  private static void standStill(ScheduledExecutorService timers) {
+    timers.execute(() -> {
+      try {
+        Thread.sleep(Long.MAX_VALUE);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+  }
+
+  /**
+   * A grant whose answer comes after the session's local deadline (the process paused, say, before
+   * its watchdog could look) is not handed out: the cluster may have ended the session and granted
+   * the lock on meanwhile.
+   */
+  @Test
+  void aGrantThatComesAfterTheSessionsDeadlineIsNotHandedOut() throws Exception {
+    ViewedGrant locks = new ViewedGrant();
+    locks.answerAfterMs = 1_500;
+    withExecutors((scheduler, timers, completions) -> {
+      try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+          Endpoints endpoints = new Endpoints(List.of(node.endpoint()))) {
+        Caller caller = new Caller(endpoints, RetryPolicy.DEFAULT, scheduler, completions);
+        // Valid for about 900 ms (a 1 s TTL less its margin), and neither renewed nor watched.
+        RealSession s = new RealSession(1, Duration.ofSeconds(1), System.nanoTime(), caller, timers,
+            new OrderedDelivery(completions, completions), Duration.ofSeconds(5));
+        standStill(timers);
+        CompletableFuture<java.util.Optional<LockLease>> granted = s.tryLockAsync("a");
+        java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+            java.util.concurrent.ExecutionException.class, () -> granted.get(10, TimeUnit.SECONDS));
+        org.junit.jupiter.api.Assertions.assertInstanceOf(io.holdfast.client.SessionExpiredException.class,
+            e.getCause(), e.toString());
+        assertFalse(s.isValid());
+        assertEquals(SessionState.EXPIRED, s.state());
+      }
+    });
+  }
+
+  /**
+   * An acquire given up on just after its grant came (a blocking lock() interrupted as the grant
+   * arrived on another thread): nobody will have the lease, so the grant is released.
+   */
+  @Test
+  void anAcquireAbandonedAfterItsGrantCameGivesTheGrantBack() throws Exception {
+    UnansweredRelease locks = new UnansweredRelease();
+    try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO).build();
+        Session s = client.newSession(Duration.ofSeconds(10))) {
+      CompletableFuture<java.util.Optional<LockLease>> acquiring = s.tryLockAsync("a");
+      LockLease lease = acquiring.get(5, TimeUnit.SECONDS).orElseThrow();
+      ((RealSession) s).abandon(acquiring);
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (!locks.calls.contains("release 9") && System.nanoTime() < end) {
+        Thread.sleep(10);
+      }
+      assertTrue(locks.calls.contains("release 9"), locks.calls.toString());
+      assertFalse(lease.isValid());
+    }
+  }
+
+  /**
+   * The monotonic clock stands still while the machine or VM is suspended; the cluster's clocks do
+   * not. A session whose deadline has passed on the wall clock is over, whatever the monotonic says.
+   */
+  @Test
+  void aSessionPastItsDeadlineOnTheWallClockIsOverThoughTheMonotonicClockStoodStill() throws Exception {
+    withExecutors((scheduler, timers, completions) -> {
+      try (FakeNode node = FakeNode.serve(new FakeSessions());
+          Endpoints endpoints = new Endpoints(List.of(node.endpoint()))) {
+        Caller caller = new Caller(endpoints, RetryPolicy.DEFAULT, scheduler, completions);
+        Duration ttl = Duration.ofSeconds(4);
+        // Opened just now by the monotonic clock, a TTL ago by the wall clock: a resume from suspend.
+        RealSession s = new RealSession(1, ttl, System.nanoTime(), System.currentTimeMillis() - ttl.toMillis(),
+            caller, timers, new OrderedDelivery(completions, completions), Duration.ofSeconds(2));
+        assertFalse(s.isValid());
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (s.state() != SessionState.EXPIRED && System.nanoTime() < end) {
+          Thread.sleep(10);
+        }
+        assertEquals(SessionState.EXPIRED, s.state(), "the watchdog ends it");
+        assertTrue(s.validUntil().isBefore(java.time.Instant.now().plusMillis(1)), s.validUntil().toString());
+      }
+    });
+  }
+
+  /**
+   * After a pause, a fixed-rate keepalive's missed runs come back to back, maybe before the
+   * watchdog's: one sent past the local deadline would renew on the cluster a session the client
+   * gives up, and keep its locks another TTL. It is not sent; the session expires instead.
+   */
+  @Test
+  void noKeepaliveIsSentPastTheLocalDeadline() throws Exception {
+    AtomicInteger keepalives = new AtomicInteger();
+    FakeSessions sessions = new FakeSessions() {
+      @Override
+      protected void onKeepAlive(int stream, io.holdfast.proto.v1.KeepAliveRequest r,
+          StreamObserver<io.holdfast.proto.v1.KeepAliveResponse> out) {
+        keepalives.incrementAndGet();
+        answer(r, out);
+      }
+    };
+    withExecutors((scheduler, timers, completions) -> {
+      try (FakeNode node = FakeNode.serve(sessions);
+          Endpoints endpoints = new Endpoints(List.of(node.endpoint()))) {
+        Caller caller = new Caller(endpoints, RetryPolicy.DEFAULT, scheduler, completions);
+        Duration ttl = Duration.ofSeconds(4);
+        RealSession s = new RealSession(1, ttl, System.nanoTime() - ttl.toNanos(), caller, timers,
+            new OrderedDelivery(completions, completions), Duration.ofSeconds(2));
+        standStill(timers);
+        s.sendKeepAlive(); // as the catch-up run would, before the watchdog
+        Thread.sleep(500);
+        assertEquals(0, keepalives.get(), "no keepalive reached the cluster");
+        assertEquals(SessionState.EXPIRED, s.state());
+      }
+    });
+  }
+
+  /**
+   * A tryLock behind this session's own release of the lock, unanswered and retried for the whole
+   * retry budget (30 s here), still ends within its call timeout (500 ms), as unavailable rather
+   * than "held by someone else".
+   */
+  @Test
+  void aTryLockBehindThisSessionsOwnUnansweredReleaseEndsAtItsDeadline() throws Exception {
+    UnansweredRelease locks = new UnansweredRelease();
+    try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+        HoldfastClient client = withA30sBudget(node);
+        Session s = client.newSession(Duration.ofSeconds(60))) {
+      LockLease first = s.tryLock("a").orElseThrow();
+      locks.silent = true;
+      first.releaseAsync();
+      long t0 = System.nanoTime();
+      org.junit.jupiter.api.Assertions.assertThrows(io.holdfast.client.ClusterUnavailableException.class,
+          () -> s.tryLock("a"));
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      assertTrue(ms < 5_000, "ended after " + ms + " ms: its deadline, not the release's 30 s budget");
     }
   }
 }
