@@ -54,6 +54,11 @@ final class CommandBatcher {
   private final long lingerNanos;
   private final Scheduler scheduler;
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+  // What may wait here at most (see limitQueue); the bytes as encoded.
+  private int maxQueued = Integer.MAX_VALUE;
+  private long maxQueuedBytes = Long.MAX_VALUE;
+  private Predicate<Command> exempt = c -> true;
+  private long queuedBytes;
   private final BatchStats stats;
   private int entriesInFlight;
   // Queued commands that may open the extra entry.
@@ -135,6 +140,23 @@ final class CommandBatcher {
     this.stats = stats;
   }
 
+  /**
+   * Bounds what waits for the log: past {@code commands} queued, or {@code bytes} as encoded, a
+   * command is refused at once as busy (nothing was logged: retryable). Only one entry goes to
+   * Ratis at a time, so Ratis's own pending limits never see a flood, and the leader's heap would
+   * hold it all. Commands {@code exempt} accepts (the leader's own keepalive checkpoints and
+   * expiries) are always queued: a flood must not cost live sessions their renewals.
+   */
+  synchronized CommandBatcher limitQueue(int commands, long bytes, Predicate<Command> exempt) {
+    if (commands < 1 || bytes < 1) {
+      throw new IllegalArgumentException("queue limits must be positive");
+    }
+    this.maxQueued = commands;
+    this.maxQueuedBytes = bytes;
+    this.exempt = exempt;
+    return this;
+  }
+
   CompletableFuture<Result> submit(Command command) {
     // Measured on the caller's thread: the byte cap must hold for every kind of command (a batch
     // of session opens with large labels once made an entry larger than Ratis's buffers).
@@ -147,7 +169,15 @@ final class CommandBatcher {
         p.result().completeExceptionally(shuttingDown());
         return p.result();
       }
+      if (!queue.isEmpty() && (queue.size() >= maxQueued || queuedBytes + p.bytes() > maxQueuedBytes)
+          && !exempt.test(command)) {
+        p.result().completeExceptionally(new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null,
+            "this leader is busy: " + queue.size() + " commands (" + queuedBytes + " bytes) wait for the log already; "
+            + "nothing was logged, retry"));
+        return p.result();
+      }
       queue.addLast(p);
+      queuedBytes += p.bytes();
       if (p.urgent()) {
         urgentQueued++;
       }
@@ -213,6 +243,7 @@ final class CommandBatcher {
       }
       bytes += next;
       Pending taken = queue.pollFirst();
+      queuedBytes -= taken.bytes();
       if (taken.urgent()) {
         urgentQueued--;
       }
@@ -347,6 +378,7 @@ final class CommandBatcher {
       closed = true;
       dropped = new ArrayList<>(queue);
       queue.clear();
+      queuedBytes = 0;
       urgentQueued = 0;
       deferrableQueued = 0;
       deferTimerArmed = false;

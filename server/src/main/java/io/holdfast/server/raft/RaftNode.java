@@ -69,6 +69,12 @@ public final class RaftNode implements AutoCloseable {
         return t;
       });
   private final CommandBatcher batcher;
+  /**
+   * What may wait for the log at the leader: far above what a busy cluster queues (each caller has
+   * a command or two on its way), and the bytes Ratis itself lets wait (64 MB).
+   */
+  static final int MAX_QUEUED_COMMANDS = 65_536;
+  static final long MAX_QUEUED_BYTES = 64L << 20;
   private final DeadLeaderDetector deadLeaderDetector;
   private final PeerLogAsker peerLogs;
   private final LeaderLink leaderLink;
@@ -151,7 +157,7 @@ public final class RaftNode implements AutoCloseable {
           public void schedule(Runnable task, long delayNanos) {
             batchPump.schedule(task, delayNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
           }
-        });
+        }).limitQueue(MAX_QUEUED_COMMANDS, MAX_QUEUED_BYTES, RaftNode::housekeeping);
     this.groupId = RaftGroupId.valueOf(config.clusterId());
     this.selfId = RaftPeerId.valueOf(config.nodeId());
     List<RaftPeer> peers = new ArrayList<>();
@@ -476,6 +482,11 @@ public final class RaftNode implements AutoCloseable {
 
   public long commitIndex() {
     return division().getRaftLog().getLastCommittedIndex();
+  }
+
+  /** The leader's own commands, never refused as busy: renewals and expiries keep sessions honest. */
+  private static boolean housekeeping(Command c) {
+    return c instanceof Command.Checkpoint || c instanceof Command.ExpireSession || c instanceof Command.RaiseApplyRules;
   }
 
   /**

@@ -529,4 +529,40 @@ class CommandBatcherTest {
     CompletableFuture<Result> deferred = closing.submit(acquire(2));
     assertThrows(ExecutionException.class, deferred::get, "no timer will ever send it: it fails instead of waiting");
   }
+
+  /**
+   * Past its limit the queue refuses a command at once as busy (retryable, nothing logged), except
+   * the leader's own housekeeping; once the entry in flight completes, there is room again.
+   */
+  @Test
+  void aFullQueueRefusesCommandsButNotHousekeeping() throws Exception {
+    CommandBatcher b = batcher(256, 1).limitQueue(2, Long.MAX_VALUE, c -> c instanceof Command.Checkpoint);
+    b.submit(close(1)); // in flight
+    CompletableFuture<Result> second = b.submit(close(2));
+    CompletableFuture<Result> third = b.submit(close(3));
+    CompletableFuture<Result> refused = b.submit(close(4));
+    ExecutionException e = assertThrows(ExecutionException.class, refused::get);
+    RaftCallException busy = assertInstanceOf(RaftCallException.class, e.getCause());
+    assertEquals(io.holdfast.server.state.ErrorCode.NO_LEADER, busy.code(), "retryable: nothing was logged");
+    assertTrue(busy.getMessage().contains("busy"), busy.getMessage());
+    Command.Checkpoint renewal = new Command.Checkpoint(new long[] {7});
+    CompletableFuture<Result> checkpoint = b.submit(renewal);
+    assertFalse(checkpoint.isDone(), "queued although the queue is full");
+
+    replies.get(0).complete(closed(1));
+    assertEquals(new Command.Batch(List.of(close(2), close(3), renewal)), sent.get(1));
+    assertFalse(b.submit(close(5)).isDone(), "room again once the queue went out");
+    assertFalse(second.isDone() || third.isDone());
+  }
+
+  /** The byte limit: a command larger than what is left waits for nothing, it is refused; alone it still goes. */
+  @Test
+  void theQueuesByteLimitCountsEncodedCommands() throws Exception {
+    long one = io.holdfast.server.statemachine.CommandCodec.entryBytes(close(2));
+    CommandBatcher b = batcher(256, 1).limitQueue(1_000, one, c -> false);
+    b.submit(close(1)); // in flight, not queued
+    assertFalse(b.submit(close(2)).isDone(), "the first queued command always fits");
+    CompletableFuture<Result> refused = b.submit(close(3));
+    assertTrue(refused.isCompletedExceptionally(), "past the bytes");
+  }
 }
