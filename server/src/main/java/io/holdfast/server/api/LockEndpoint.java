@@ -342,7 +342,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     AcquireResponse.Builder b = AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(true)
         .setToken(token);
     raft.stateMachine().read(s -> {
-      b.setLock(ProtoViews.lockInfo(s, name));
+      b.setLock(ProtoViews.lockInfo(s, name, false));
       var lock = s.lock(name);
       if (lock != null && lock.isHeld() && lock.holderSessionId() == session && lock.token() == token
           && lock.maxHoldMs() > 0) {
@@ -355,8 +355,8 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   }
 
   private AcquireResponse notAcquired(String name) {
-    return AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(false)
-        .setLock(lockView(name)).build();
+    io.holdfast.proto.v1.LockInfo view = raft.stateMachine().read(s -> ProtoViews.lockInfo(s, name, false));
+    return AcquireResponse.newBuilder().setHeader(responses.header()).setGranted(false).setLock(view).build();
   }
 
   private io.holdfast.proto.v1.LockInfo lockView(String name) {
