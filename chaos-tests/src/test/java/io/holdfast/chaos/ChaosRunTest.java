@@ -77,27 +77,30 @@ class ChaosRunTest {
   @Test
   void defaultProfile() throws Exception {
     // -Dchaos.fault=<name>: start a deliberately broken build; the run then passes only if it is caught.
-    run(Profile.fromSystemProperties(), System.getProperty("chaos.fault", "").trim(), POST_HEAL_MS);
+    run(Profile.fromSystemProperties(), System.getProperty("chaos.fault", "").trim(), POST_HEAL_MS, null);
   }
 
   /**
-   * Every default run also starts a build that hands out one frozen token and must see a safety
-   * checker fail: checkers that cannot fail would pass the run above as well. Left out when a seed
-   * is replayed or a fault chosen by hand (the run above is then the one asked for).
+   * Every default run also starts a build that hands out one frozen token and must see lock-safety
+   * fail (the same token granted twice): checkers that cannot fail would pass the run above as
+   * well. Lock-safety, by name: kv-paused, say, fails in a run too short for a worker pause whatever
+   * the build. Left out when a seed is replayed or a fault chosen by hand (the run above is then
+   * the one asked for).
    */
   @Test
   void aDeliberatelyBrokenBuildIsCaught() throws Exception {
     assumeTrue(isBlank(System.getProperty("chaos.seed")) && isBlank(System.getProperty("chaos.fault"))
         && isBlank(System.getProperty("chaos.profile")), "a seed, a fault or a profile was chosen by hand");
     // Liveness is not what this run is about: a short settle after the heal is enough.
-    run(Profile.brokenBuild(), FaultyServerMain.Fault.SKIP_FENCING.label, 5_000);
+    run(Profile.brokenBuild(), FaultyServerMain.Fault.SKIP_FENCING.label, 5_000, "lock-safety");
   }
 
   private static boolean isBlank(String s) {
     return s == null || s.isBlank();
   }
 
-  private void run(Profile requested, String faultName, long postHealMs) throws Exception {
+  /** {@code mustCatch}: with a fault, the checker that must fail (null: any safety checker). */
+  private void run(Profile requested, String faultName, long postHealMs, String mustCatch) throws Exception {
     long seed = !isBlank(System.getProperty("chaos.seed"))
         ? Long.parseLong(System.getProperty("chaos.seed").trim()) : new SecureRandom().nextLong();
     System.out.println("chaos seed: " + seed + "   (replay with -Dchaos.seed=" + seed + ")");
@@ -105,11 +108,12 @@ class ChaosRunTest {
     try (FaultSupport support = FaultSupport.detect(requested.nodes() + requested.maxSwaps())) {
       support.notes().forEach(System.out::println);
       profile = requested.without(support.missingKinds());
-      run(seed, support, faultName, postHealMs);
+      run(seed, support, faultName, postHealMs, mustCatch);
     }
   }
 
-  private void run(long seed, FaultSupport support, String faultName, long postHealMs) throws Exception {
+  private void run(long seed, FaultSupport support, String faultName, long postHealMs, String mustCatch)
+      throws Exception {
     FaultyServerMain.Fault fault = faultName.isEmpty() ? null : FaultyServerMain.Fault.byLabel(faultName);
     Schedule schedule = Schedule.generate(seed, profile);
     System.out.println(schedule);
@@ -196,7 +200,9 @@ class ChaosRunTest {
       }
     }
     if (fault != null) {
-      assertTrue(!caught(verdicts).isEmpty(), "the broken build (" + faultName + ") was not caught (seed " + seed
+      List<String> caught = caught(verdicts);
+      assertTrue(mustCatch == null ? !caught.isEmpty() : caught.contains(mustCatch), "the broken build (" + faultName
+          + ") was not caught" + (mustCatch == null ? "" : " by " + mustCatch) + " (caught by " + caught + "; seed " + seed
           + ", run dir " + runDir + ")");
       return;
     }

@@ -79,8 +79,10 @@ public record Schedule(long seed, Profile profile, List<Fault> faults, List<Stri
     }
 
     /**
-     * The default's cluster and faults, 20 s of operations: long enough for a deliberately broken
-     * build to be caught in every default run, short enough to add a minute to it.
+     * The default's cluster, 20 s of operations: long enough for a deliberately broken build to be
+     * caught in every default run, short enough to add half a minute to it. Only faults that fit
+     * between 8 s and the end are drawn (often one short one, or none): the broken build is what
+     * this run tests.
      */
     public static Profile brokenBuild() {
       return new Profile("broken-build", 3, 3, 20_000, 8_000, 4_000, 7_000, 2_000, 6_000, EnumSet.allOf(Kind.class),

@@ -186,6 +186,9 @@ public final class Caller {
           endpoints.leaderHint(hint);
           // A redirect is not a failure: go straight to the leader (but never ping-pong in a loop).
           delayMs = redirected ? electionPause(n) : 0;
+        } else if ("BUSY".equals(Errors.code(e))) {
+          // The leader sheds load: it is the leader still, so the same node, after a backoff.
+          delayMs = retry.backoffMillis(n);
         } else if (Errors.noLeader(e)) {
           // A node answered but knows no leader we can reach: an election is under way. Ask again
           // soon, elsewhere; backing off exponentially would sleep well past the new leader's start.

@@ -358,8 +358,7 @@ public final class RealSession implements Session {
       }
     }
     if (n < 0) {
-      check(); // expires it, as the watchdog would
-      return;
+      return; // the watchdog expires it (not from here: this may run before the constructor is done)
     }
     synchronized (streamLock) {
       if (isFinal()) {
@@ -1135,7 +1134,9 @@ public final class RealSession implements Session {
     /** Resends of an unanswered release or withdrawal of this lock that failed again (for their backoff). */
     private final java.util.concurrent.atomic.AtomicInteger doubtResends = new java.util.concurrent.atomic.AtomicInteger();
     private CompletableFuture<AcquireResponse> rpc; // guarded by this
-    private boolean deadlineArmed; // guarded by this
+    private java.util.concurrent.ScheduledFuture<?> deadlineTimer; // guarded by this
+    /** The request id whose answer was last taken up (answer() may run after rpc is done). */
+    private volatile String answeredRid;
     /** Set before an answer settles the result: a result settled otherwise was settled by the caller. */
     private volatile boolean answered;
 
@@ -1237,21 +1238,23 @@ public final class RealSession implements Session {
      * for up to the whole retry budget) still ends at its deadline. Under this object's lock.
      */
     private void armDeadline() {
-      if (waitMs < 0 || deadlineArmed) {
+      if (waitMs < 0 || deadlineTimer != null) {
         return;
       }
-      deadlineArmed = true;
       try {
-        caller.scheduler().schedule(() -> caller.completions().execute(this::deadlinePassed),
-            Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        java.util.concurrent.ScheduledFuture<?> timer = caller.scheduler().schedule(
+            () -> caller.completions().execute(this::deadlinePassed), Math.max(0, deadline - System.nanoTime()),
+            TimeUnit.NANOSECONDS);
+        deadlineTimer = timer;
+        result.whenComplete((v, err) -> timer.cancel(false));
       } catch (java.util.concurrent.RejectedExecutionException closing) {
         // the client is closing: its sessions end their acquires
       }
     }
 
     private synchronized void deadlinePassed() {
-      if (result.isDone() || (rpc != null && !rpc.isDone())) {
-        return; // an attempt on its way ends by its own deadline
+      if (result.isDone() || (requestId != null && !requestId.equals(answeredRid))) {
+        return; // an attempt on its way (or its answer, about to be taken up) ends by its own deadline
       }
       answered = true; // nothing was asked for since the last answer: nothing to withdraw
       result.completeExceptionally(new io.holdfast.client.ClusterUnavailableException("lock '" + name + "' not asked for "
@@ -1264,6 +1267,7 @@ public final class RealSession implements Session {
     }
 
     private void answer(String rid, long sentNanos, AcquireResponse r, Throwable err) {
+      answeredRid = rid;
       if (err != null) {
         if (Errors.unwrap(err) instanceof CancellationException) {
           return; // the caller gave up; see settled()
@@ -1285,8 +1289,9 @@ public final class RealSession implements Session {
         answered = true;
         if (!isValid()) {
           // The session's deadline passed (a pause, say) or it ended while the grant was on its way:
-          // the cluster may have ended it and granted the lock on. Kept in leases, so that an expiry
-          // leaves the lock to the cluster's deadline rather than closing the session under it.
+          // the cluster may have ended it and granted the lock on. Nobody had this lease, so it does
+          // not keep the session from being closed (which frees the grant at once).
+          leases.remove(lease);
           lease.markLost();
           expire("its deadline passed while a grant of '" + name + "' was on its way", true);
           result.completeExceptionally(new SessionExpiredException("session " + id + " is " + state

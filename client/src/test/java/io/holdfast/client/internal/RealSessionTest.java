@@ -684,14 +684,16 @@ class RealSessionTest {
   /**
    * A grant whose answer comes after the session's local deadline (the process paused, say, before
    * its watchdog could look) is not handed out: the cluster may have ended the session and granted
-   * the lock on meanwhile.
+   * the lock on meanwhile. Nobody had that grant, so the session is closed on the cluster (the grant
+   * freed at once) rather than left to the cluster's deadline.
    */
   @Test
   void aGrantThatComesAfterTheSessionsDeadlineIsNotHandedOut() throws Exception {
     ViewedGrant locks = new ViewedGrant();
     locks.answerAfterMs = 1_500;
+    FakeSessions sessions = new FakeSessions();
     withExecutors((scheduler, timers, completions) -> {
-      try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+      try (FakeNode node = FakeNode.serve(sessions, locks);
           Endpoints endpoints = new Endpoints(List.of(node.endpoint()))) {
         Caller caller = new Caller(endpoints, RetryPolicy.DEFAULT, scheduler, completions);
         // Valid for about 900 ms (a 1 s TTL less its margin), and neither renewed nor watched.
@@ -705,6 +707,11 @@ class RealSessionTest {
             e.getCause(), e.toString());
         assertFalse(s.isValid());
         assertEquals(SessionState.EXPIRED, s.state());
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (sessions.closed.isEmpty() && System.nanoTime() < end) {
+          Thread.sleep(10);
+        }
+        assertEquals(List.of(1L), sessions.closed, "closed: the grant nobody had is freed at once");
       }
     });
   }
@@ -783,7 +790,7 @@ class RealSessionTest {
         s.sendKeepAlive(); // as the catch-up run would, before the watchdog
         Thread.sleep(500);
         assertEquals(0, keepalives.get(), "no keepalive reached the cluster");
-        assertEquals(SessionState.EXPIRED, s.state());
+        assertFalse(s.isValid());
       }
     });
   }
@@ -807,6 +814,46 @@ class RealSessionTest {
           () -> s.tryLock("a"));
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
       assertTrue(ms < 5_000, "ended after " + ms + " ms: its deadline, not the release's 30 s budget");
+    }
+  }
+
+  /** Answers the first {@code busy} acquires BUSY (a leader shedding load), then grants; counts the acquires. */
+  static final class BusyThenGrant extends LockServiceGrpc.LockServiceImplBase {
+    final AtomicInteger acquires = new AtomicInteger();
+    final int busy;
+
+    BusyThenGrant(int busy) {
+      this.busy = busy;
+    }
+
+    @Override
+    public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
+      if (acquires.incrementAndGet() <= busy) {
+        out.onError(FakeNode.error(Status.Code.UNAVAILABLE, "BUSY"));
+        return;
+      }
+      out.onNext(AcquireResponse.newBuilder().setGranted(true).setToken(5).build());
+      out.onCompleted();
+    }
+  }
+
+  /**
+   * A leader that sheds load (BUSY) is still the leader: the call is retried there after a backoff,
+   * not taken to another node as if an election were on.
+   */
+  @Test
+  void aBusyLeaderIsAskedAgainNotLeft() throws Exception {
+    BusyThenGrant leader = new BusyThenGrant(2);
+    BusyThenGrant other = new BusyThenGrant(0);
+    try (FakeNode a = FakeNode.serve(new FakeSessions(), leader);
+        FakeNode b = FakeNode.serve(new FakeSessions(), other);
+        HoldfastClient client = HoldfastClient.builder().endpoints(a.endpoint(), b.endpoint())
+            .memberSync(Duration.ZERO).build();
+        Session s = client.newSession(Duration.ofSeconds(10))) {
+      LockLease lease = s.tryLock("a").orElseThrow();
+      assertEquals(5, lease.token());
+      assertEquals(3, leader.acquires.get(), "asked again on the busy leader");
+      assertEquals(0, other.acquires.get(), "never sent elsewhere");
     }
   }
 }

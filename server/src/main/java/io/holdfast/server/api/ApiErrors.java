@@ -46,6 +46,7 @@ public final class ApiErrors {
     switch (code) {
       case NOT_LEADER:
       case NO_LEADER:
+      case BUSY:
         return Status.Code.UNAVAILABLE;
       case SESSION_NOT_FOUND:
       case LOCK_NOT_FOUND:
@@ -134,6 +135,11 @@ public final class ApiErrors {
     }
     if (t instanceof TimeoutException) {
       return of(ErrorCode.NO_LEADER, "the cluster did not commit the call in time; retry");
+    }
+    if (t instanceof java.util.concurrent.RejectedExecutionException) {
+      // This node is shutting down (its executors are closed); the write may still have committed:
+      // an INTERNAL with a code would be taken as final, and a retry with the same id is safe.
+      return of(ErrorCode.NO_LEADER, "this node is shutting down; retry on another");
     }
     return of(ErrorCode.INTERNAL, "internal error: " + t);
   }

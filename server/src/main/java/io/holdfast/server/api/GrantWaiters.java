@@ -89,6 +89,7 @@ public final class GrantWaiters implements StateObserver {
     if (waiting.isEmpty()) {
       return;
     }
+    java.util.Set<Long> ended = null;
     for (StateEvent e : events) {
       if (e instanceof StateEvent.LockGranted g) {
         complete(new Key(g.sessionId(), g.lockName()), new Outcome(Outcome.Kind.GRANTED, g.token()));
@@ -100,10 +101,18 @@ public final class GrantWaiters implements StateObserver {
         };
         complete(new Key(w.sessionId(), w.lockName()), new Outcome(kind, 0, w.requestId()));
       } else if (e instanceof StateEvent.SessionEnded s) {
-        for (Key k : new ArrayList<>(waiting.keySet())) {
-          if (k.sessionId() == s.sessionId()) {
-            complete(k, new Outcome(Outcome.Kind.SESSION_ENDED, 0));
-          }
+        if (ended == null) {
+          ended = new java.util.HashSet<>();
+        }
+        ended.add(s.sessionId());
+      }
+    }
+    if (ended != null) {
+      // One pass for the entry, not one per ended session: an entry of 256 expiries while a
+      // hundred thousand calls wait would otherwise scan them all 256 times, on the apply thread.
+      for (Key k : new ArrayList<>(waiting.keySet())) {
+        if (ended.contains(k.sessionId())) {
+          complete(k, new Outcome(Outcome.Kind.SESSION_ENDED, 0));
         }
       }
     }

@@ -391,8 +391,11 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       out.onError(errors.invalid(bad));
       return;
     }
+    // Only a named acquire's grant is released: an anonymous cancel matches whatever the session holds,
+    // so a late retry of one could release a grant made since, with no token to tell them apart.
+    boolean releaseIfGranted = !req.getAcquireRequestId().isEmpty();
     ifAllowed(out, req.getLockName(), req.getSessionId(), () -> responses.submit(new Command.CancelWait(
-        req.getRequestId(), req.getSessionId(), req.getLockName(), req.getAcquireRequestId(), true), out,
+        req.getRequestId(), req.getSessionId(), req.getLockName(), req.getAcquireRequestId(), releaseIfGranted), out,
         r -> CancelWaitResponse.newBuilder().setHeader(responses.header())
             .setReleased(((Result.WaitCancelled) r).released()).build()));
   }

@@ -171,7 +171,7 @@ final class CommandBatcher {
       }
       if (!queue.isEmpty() && (queue.size() >= maxQueued || queuedBytes + p.bytes() > maxQueuedBytes)
           && !exempt.test(command)) {
-        p.result().completeExceptionally(new RaftCallException(io.holdfast.server.state.ErrorCode.NO_LEADER, null,
+        p.result().completeExceptionally(new RaftCallException(io.holdfast.server.state.ErrorCode.BUSY, null,
             "this leader is busy: " + queue.size() + " commands (" + queuedBytes + " bytes) wait for the log already; "
             + "nothing was logged, retry"));
         return p.result();

@@ -19,5 +19,7 @@ public enum ErrorCode {
   RESOURCE_EXHAUSTED,
   TIMEOUT,
   INTERNAL,
-  REVISION_MISMATCH
+  REVISION_MISMATCH,
+  /** The leader's queue for the log is full: nothing was logged, retry after a backoff. */
+  BUSY
 }

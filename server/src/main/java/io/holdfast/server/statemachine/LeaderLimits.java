@@ -53,7 +53,7 @@ public record LeaderLimits(long maxEntryBytes, long maxValueBytes, long maxLocks
    */
   public String refusal(Command c, int encodedBytes, StateReader state) {
     if (encodedBytes > maxEntryBytes) {
-      return "the request makes a log entry of " + encodedBytes + " bytes; the limit is " + maxEntryBytes;
+      return LIMIT_REACHED + "the request makes a log entry of " + encodedBytes + " bytes; the limit is " + maxEntryBytes;
     }
     String bad = valueRefusal(c);
     if (bad == null && maxSessions > 0 && opens(c) > 0) {

@@ -82,6 +82,24 @@ class GrantWaitersTest {
     assertFalse(someoneElse.isDone());
   }
 
+  /** An entry of many expiries: each wait hears once, and a grant earlier in the entry is what its call hears. */
+  @Test
+  void anEntryEndingSeveralSessionsEndsEachOfTheirWaitsOnce() {
+    CompletableFuture<Outcome> granted = waiters.register(7, "a");
+    CompletableFuture<Outcome> ended7 = waiters.register(7, "b");
+    CompletableFuture<Outcome> ended8 = waiters.register(8, "a");
+    CompletableFuture<Outcome> alive = waiters.register(9, "a");
+    waiters.onApplied(List.of(new StateEvent.LockGranted(40, "a", 7, 40),
+        new StateEvent.SessionEnded(40, 7, StateEvent.EndReason.EXPIRED),
+        new StateEvent.SessionEnded(40, 8, StateEvent.EndReason.EXPIRED)));
+    assertEquals(3, pool.size(), "one answer per wait");
+    pool.forEach(Runnable::run);
+    assertEquals(new Outcome(Outcome.Kind.GRANTED, 40), granted.join());
+    assertEquals(Outcome.Kind.SESSION_ENDED, ended7.join().kind());
+    assertEquals(Outcome.Kind.SESSION_ENDED, ended8.join().kind());
+    assertFalse(alive.isDone());
+  }
+
   @Test
   void losingLeadershipTellsEveryWaiterToRetryThroughThePool() {
     CompletableFuture<Outcome> a = waiters.register(7, "a");

@@ -121,6 +121,33 @@ class LockApiClusterTest {
     }
   }
 
+  /**
+   * A cancel that names no acquire withdraws a queued wait but never releases a grant: a late retry
+   * of it could otherwise release a grant the session got since, which carries no token to check.
+   */
+  @Test
+  void aCancelNamingNoAcquireWithdrawsAWaitButReleasesNoGrant() throws Exception {
+    long holder = openSession(30_000);
+    long waiter = openSession(30_000);
+    AcquireResponse held = acquire(holder, "jobs/anonymous-cancel", 0);
+    assertTrue(held.getGranted());
+    var pending = queued(waiter, "jobs/anonymous-cancel");
+    io.holdfast.proto.v1.CancelWaitResponse withdrawn = locks(leader).cancelWait(
+        io.holdfast.proto.v1.CancelWaitRequest.newBuilder().setRequestId(rid()).setSessionId(waiter)
+            .setLockName("jobs/anonymous-cancel").build());
+    assertFalse(withdrawn.getReleased());
+    assertFalse(pending.get(20, TimeUnit.SECONDS).getGranted(), "the wait was withdrawn");
+    assertEquals(0, describe(leader, "jobs/anonymous-cancel").getWaitersCount());
+
+    io.holdfast.proto.v1.CancelWaitResponse onTheHolder = locks(leader).cancelWait(
+        io.holdfast.proto.v1.CancelWaitRequest.newBuilder().setRequestId(rid()).setSessionId(holder)
+            .setLockName("jobs/anonymous-cancel").build());
+    assertFalse(onTheHolder.getReleased());
+    LockInfo after = describe(leader, "jobs/anonymous-cancel");
+    assertEquals(holder, after.getHolderSessionId(), "still held");
+    assertEquals(held.getToken(), after.getToken());
+  }
+
   @Test
   void releaseByNonHolderOrWithStaleTokenIsRefusedAndChangesNothing() {
     long s1 = openSession(30_000);

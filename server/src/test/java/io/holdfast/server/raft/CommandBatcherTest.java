@@ -543,7 +543,7 @@ class CommandBatcherTest {
     CompletableFuture<Result> refused = b.submit(close(4));
     ExecutionException e = assertThrows(ExecutionException.class, refused::get);
     RaftCallException busy = assertInstanceOf(RaftCallException.class, e.getCause());
-    assertEquals(io.holdfast.server.state.ErrorCode.NO_LEADER, busy.code(), "retryable: nothing was logged");
+    assertEquals(io.holdfast.server.state.ErrorCode.BUSY, busy.code(), "retryable: nothing was logged");
     assertTrue(busy.getMessage().contains("busy"), busy.getMessage());
     Command.Checkpoint renewal = new Command.Checkpoint(new long[] {7});
     CompletableFuture<Result> checkpoint = b.submit(renewal);

@@ -49,7 +49,10 @@ class LeaderLimitsTest {
   void anEntryOrAValueLargerThanTheLeaderTakesIsRefused() {
     Command.Put small = new Command.Put("r", "k", new byte[1_000], -1, "", 0, 0);
     assertNull(LEADER.refusal(small, 1_100, state()));
-    assertTrue(LEADER.refusal(small, 5_001, state()).contains("log entry of 5001 bytes"));
+    String entry = LEADER.refusal(small, 5_001, state());
+    assertTrue(entry.contains("log entry of 5001 bytes"), entry);
+    // As the leader answers it when asked directly: RESOURCE_EXHAUSTED, not a malformed request.
+    assertTrue(entry.startsWith(LeaderLimits.LIMIT_REACHED), entry);
     String value = LEADER.refusal(new Command.Batch(List.of(new Command.Put("r", "k", new byte[1_001], -1, "", 0, 0))),
         1_200, state());
     assertTrue(value.contains("max-value-bytes"), value);
