@@ -65,7 +65,7 @@ class ElectionResignTest {
         Session s = client.newSession(Duration.ofSeconds(10))) {
       Leadership me = client.election("orchestrators/eu").campaign(s, "node-7");
       assertTrue(me.isValid());
-      HoldfastException e = assertThrows(HoldfastException.class, me::resign);
+      HoldfastException e = assertThrows(io.holdfast.client.LimitExceededException.class, me::resign);
       assertTrue(e.getMessage().contains("RESOURCE_EXHAUSTED"), e.getMessage());
       assertEquals(List.of(7L), locks.released, "the lock went back all the same");
       assertFalse(me.isValid());

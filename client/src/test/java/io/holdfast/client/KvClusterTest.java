@@ -199,6 +199,8 @@ class KvClusterTest {
         }
       }
       assertTrue(refused != null, "no put was refused after " + written + " of " + MAX_VALUE + " bytes");
+      org.junit.jupiter.api.Assertions.assertInstanceOf(io.holdfast.client.LimitExceededException.class, refused,
+          "a limit, typed as one");
       assertTrue(refused.getMessage().startsWith("RESOURCE_EXHAUSTED") && refused.getMessage().contains("max-kv-bytes"),
           refused.getMessage());
       assertTrue(written >= 3, "only " + written + " puts fitted under " + MAX_KV + " bytes");

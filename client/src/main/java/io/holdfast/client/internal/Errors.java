@@ -97,6 +97,8 @@ public final class Errors {
         return new InvalidArgumentException(message, e);
       case "PERMISSION_DENIED":
         return new PermissionDeniedException(message, e);
+      case "RESOURCE_EXHAUSTED":
+        return new io.holdfast.client.LimitExceededException("RESOURCE_EXHAUSTED: " + message, e);
       default:
         break;
     }
@@ -109,6 +111,9 @@ public final class Errors {
       case UNAVAILABLE:
       case DEADLINE_EXCEEDED:
         return new ClusterUnavailableException(message, e);
+      case RESOURCE_EXHAUSTED:
+        // Without a code: gRPC's own limits (message size) and per-connection ones (watches).
+        return new io.holdfast.client.LimitExceededException("RESOURCE_EXHAUSTED: " + message, e);
       default:
         return new HoldfastException(e.getStatus().getCode() + ": " + message, e);
     }

@@ -1277,7 +1277,8 @@ public final class RealSession implements Session {
           // The cluster's word is final: a session it no longer knows cannot be kept alive.
           expire("the cluster refused an acquire of '" + name + "': " + mapped.getMessage(), false);
         } else if (!(mapped instanceof io.holdfast.client.InvalidArgumentException
-            || mapped instanceof io.holdfast.client.PermissionDeniedException)) {
+            || mapped instanceof io.holdfast.client.PermissionDeniedException
+            || mapped instanceof io.holdfast.client.LimitExceededException)) {
           // No readable answer: the request may have queued, or been granted.
           withdraw(name, rid, result);
         }
