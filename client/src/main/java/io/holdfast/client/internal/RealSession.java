@@ -73,7 +73,9 @@ public final class RealSession implements Session {
 
   private static final int EXPIRED_LOCALLY = 1;
   private static final int EXPIRED_BY_CLUSTER = 2;
-  /** 0 until the session expires; then how (set before the expiry ends unanswered releases). */
+  /** Closed by its owner: the close releases every lock, so a release still unanswered ends cleanly. */
+  private static final int CLOSED_BY_OWNER = 3;
+  /** 0 until the session ends; then how (set before the end settles unanswered releases). */
   private volatile int expiry;
   private final Set<RealLease> leases = ConcurrentHashMap.newKeySet();
   /** Acquires under way, with their lock names. */
@@ -1594,7 +1596,7 @@ public final class RealSession implements Session {
 
   /** On expiry: every release still unanswered ends as endsWithTheSession says, on the client's executor. */
   private void endUnansweredReleases() {
-    boolean locally = expiry == EXPIRED_LOCALLY;
+    boolean locally = expiry == EXPIRED_LOCALLY || expiry == CLOSED_BY_OWNER;
     unansweredReleases.forEach((out, pending) -> {
       if (unansweredReleases.remove(out) == null) {
         return;
@@ -1646,6 +1648,11 @@ public final class RealSession implements Session {
       closeWanted.set(true);
       return closeIfLeftAndWanted();
     }
+    // Before the leases are marked lost: a release begun while its lease was valid ends cleanly
+    // (the close releases the lock), not as lost when the close lands first and it hears
+    // SESSION_NOT_FOUND.
+    expiry = CLOSED_BY_OWNER;
+    endUnansweredReleases();
     leases.forEach(RealLease::markLost);
     stopKeepalives();
     expired.cancel(false);

@@ -856,4 +856,23 @@ class RealSessionTest {
       assertEquals(0, other.acquires.get(), "never sent elsewhere");
     }
   }
+
+  /**
+   * A release still unanswered when its owner closes the session ends cleanly: the close releases
+   * the lock, and a release that then hears SESSION_NOT_FOUND (or nothing) did not lose it.
+   */
+  @Test
+  void aReleaseUnansweredWhenTheSessionIsClosedEndsCleanly() throws Exception {
+    UnansweredRelease locks = new UnansweredRelease();
+    try (FakeNode node = FakeNode.serve(new FakeSessions(), locks);
+        HoldfastClient client = withA30sBudget(node)) {
+      Session s = client.newSession(Duration.ofSeconds(60));
+      LockLease lease = s.tryLock("a").orElseThrow();
+      locks.silent = true;
+      CompletableFuture<Void> releasing = lease.releaseAsync();
+      Thread.sleep(300); // sent, and unanswered
+      s.close();
+      releasing.get(5, TimeUnit.SECONDS); // not LockLostException, nor the 30 s retry budget
+    }
+  }
 }
