@@ -1603,7 +1603,10 @@ public final class RealSession implements Session {
       }
       RealLease lease = pending.lease();
       boolean clean = locally && pending.begunValid() && !lease.lost();
-      if (clean) {
+      if (clean && expiry == CLOSED_BY_OWNER) {
+        LOG.debug("session {}: closed while the release of '{}' (token {}) was unanswered; the close releases it", id,
+            lease.name(), lease.token());
+      } else if (clean) {
         LOG.warn("session {}: the release of '{}' (token {}) was not answered before the session's deadline passed;"
             + " the lock is no longer this session's (released, or freed at the session's deadline)", id,
             lease.name(), lease.token());
