@@ -454,6 +454,7 @@ public final class RealSession implements Session {
 
   private void streamFailed(ClientCallStreamObserver<KeepAliveRequest> failed, String endpoint, Throwable t) {
     long delayMs;
+    String refused = null;
     synchronized (streamLock) {
       if (stream != failed) {
         abandoned.remove(failed);
@@ -492,11 +493,22 @@ public final class RealSession implements Session {
         endpoints.unreachable(endpoint);
         gaveUpOn(endpoint);
         delayMs = endpoints.suspect(endpoints.current()) ? backoffMs : 0;
+      } else if (e != null && refusesThisClient(e.getStatus().getCode())) {
+        // A node that answered, and will answer so again (another identity since a credential
+        // rotated, an ACL changed): no reconnect renews this session. Not the node's failure.
+        refused = e.getStatus().getCode() + ": " + e.getStatus().getDescription();
+        delayMs = 0;
+      } else if (e != null && e.getStatus().getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED) {
+        delayMs = backoffMs; // rate-limited: the node is fine, and the leader still
       } else {
         endpoints.failed(endpoint);
         delayMs = backoffMs;
       }
       reconnects++;
+    }
+    if (refused != null) {
+      expire("the cluster refused its keepalives (" + refused + ")", true);
+      return;
     }
     LOG.debug("session {}: keepalive stream to {} ended ({}); reconnecting in {} ms", id, endpoint, t, delayMs);
     if (!isFinal()) {
@@ -508,6 +520,11 @@ public final class RealSession implements Session {
         // the client is closing: its sessions are being closed too
       }
     }
+  }
+
+  private static boolean refusesThisClient(io.grpc.Status.Code code) {
+    return code == io.grpc.Status.Code.PERMISSION_DENIED || code == io.grpc.Status.Code.UNAUTHENTICATED
+        || code == io.grpc.Status.Code.INVALID_ARGUMENT;
   }
 
   private void onAck(KeepAliveResponse r) {

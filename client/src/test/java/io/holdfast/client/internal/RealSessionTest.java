@@ -875,4 +875,36 @@ class RealSessionTest {
       releasing.get(5, TimeUnit.SECONDS); // not LockLostException, nor the 30 s retry budget
     }
   }
+
+  /**
+   * Keepalives refused for this client's identity (a credential rotated to another identity, an
+   * ACL changed) will be refused again: the session ends at once, saying why, instead of
+   * reconnecting until its TTL runs out.
+   */
+  @Test
+  void keepalivesRefusedForThisClientEndTheSessionSayingWhy() throws Exception {
+    FakeSessions refusing = new FakeSessions() {
+      @Override
+      public StreamObserver<io.holdfast.proto.v1.KeepAliveRequest> keepAlive(
+          StreamObserver<io.holdfast.proto.v1.KeepAliveResponse> out) {
+        out.onError(FakeNode.error(Status.Code.PERMISSION_DENIED, "PERMISSION_DENIED"));
+        return new StreamObserver<>() {
+          @Override
+          public void onNext(io.holdfast.proto.v1.KeepAliveRequest r) {}
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onCompleted() {}
+        };
+      }
+    };
+    try (FakeNode node = FakeNode.serve(refusing);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint()).memberSync(Duration.ZERO).build()) {
+      Session s = client.newSession(Duration.ofSeconds(15)); // first keepalive after 5 s
+      s.onExpired().get(8, TimeUnit.SECONDS); // its own deadline would be 13.5 s away
+      assertEquals(SessionState.EXPIRED, s.state());
+    }
+  }
 }
