@@ -86,7 +86,9 @@ public final class LockCommand {
           + "and HOLDFAST_SESSION_ID in its environment; hand the token to whatever it writes.",
           "If the lock is lost (the session expired: this process was paused or cut off), the command is sent "
               + "SIGTERM, then SIGKILL after --grace, and the exit code is 4. Otherwise the exit code is the "
-              + "command's; 1 if the lock was not acquired within --wait."},
+              + "command's; 1 if the lock was not acquired within --wait (or the cluster could not be reached), "
+              + "3 if the session ended while it waited; in both the command did not run.",
+          "The command goes after -- (required): its own options are its own."},
       footer = {"", "Example:", "  holdfast lock run fleet/config --ttl 10s --wait 1m --lock-delay 15s -- ./apply-config.sh"})
   static final class Run implements Callable<Integer> {
     @Mixin
@@ -95,7 +97,7 @@ public final class LockCommand {
     @Parameters(index = "0", paramLabel = "NAME")
     String name;
 
-    @Parameters(index = "1..*", paramLabel = "COMMAND", arity = "1..*", description = "the command (after --)")
+    @Parameters(index = "1..*", paramLabel = "COMMAND", arity = "1..*", description = "the command, after -- (required)")
     List<String> command;
 
     @Option(names = "--ttl", converter = Durations.class, description = "session TTL (default 10s)")
@@ -131,6 +133,7 @@ public final class LockCommand {
 
     @Override
     public Integer call() throws Exception {
+      requireDoubleDash();
       PrintWriter err = spec.commandLine().getErr();
       HoldfastClient client = cluster.client(clientName);
       try {
@@ -152,6 +155,20 @@ public final class LockCommand {
         if (!leaveToTtl) {
           client.close();
         }
+      }
+    }
+
+    /**
+     * The command must follow {@code --}: without it, its own options (--timeout, -o, even --help)
+     * would be taken for this command's and silently change what it does, or print help and exit 0
+     * without running anything.
+     */
+    private void requireDoubleDash() {
+      List<String> args = spec.commandLine().getParseResult().originalArgs();
+      int dash = args.indexOf("--");
+      if (dash < 0 || !args.subList(dash + 1, args.size()).equals(command)) {
+        throw new IllegalArgumentException("put -- between the options and the command: holdfast lock run NAME "
+            + "[OPTIONS] -- COMMAND [ARGS...] (without it the command's own options are read as this one's)");
       }
     }
 

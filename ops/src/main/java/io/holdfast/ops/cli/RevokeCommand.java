@@ -16,7 +16,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "revoke", mixinStandardHelpOptions = true,
     description = {"The safe bypass: takes a lock from its holder in one replicated step, records the reason, "
         + "who asked, the former holder and its token in the audit log, and grants the lock to --successor or "
-        + "lets its queue proceed (after its lock-delay, if it has one).",
+        + "lets its queue proceed (after its lock-delay, if it has one; revoking a lock already ORPHANED ends "
+        + "what is left of its lock-delay at once).",
         "Every later grant carries a higher fencing token, so fenced resources refuse anything the former "
             + "holder still sends. Try --dry-run first."},
     footer = {"", "Example:", "  holdfast revoke fleet/config --reason 'node-7 crashed at 03:12' --dry-run",

@@ -18,6 +18,9 @@ import java.util.concurrent.TimeoutException;
  */
 public final class ApiErrors {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ApiErrors.class);
+  /** Refusals a caller can repeat at will (a fence check with an old token in a loop): counted, logged sparingly. */
+  private final io.holdfast.server.security.WarningBudget staleLines =
+      new io.holdfast.server.security.WarningBudget(LOG, 20, 10_000);
   public static final Metadata.Key<String> ERROR_KEY =
       Metadata.Key.of("holdfast-error", Metadata.ASCII_STRING_MARSHALLER);
   public static final Metadata.Key<String> LEADER_KEY =
@@ -100,7 +103,7 @@ public final class ApiErrors {
   public StatusRuntimeException of(Result.Failure f) {
     if (f.code() == ErrorCode.STALE_TOKEN) {
       metrics.staleTokenRefused();
-      LOG.info("stale token refused: {}", f.message());
+      staleLines.info("stale token refused: {}", f.message());
     }
     return of(f.code(), f.message(), null, f.currentToken());
   }
@@ -116,7 +119,7 @@ public final class ApiErrors {
   /** Counts and logs one fenced write (or fence check) refused for its token. */
   public void fencedWriteRefused(String message) {
     metrics.fencedWriteRefused();
-    LOG.info("fenced write refused: {}", message);
+    staleLines.info("fenced write refused: {}", message);
   }
 
   /** Maps any failure of a call path (Raft, apply, timeouts, bugs) to a status. */

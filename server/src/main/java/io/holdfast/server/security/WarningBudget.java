@@ -24,6 +24,15 @@ public final class WarningBudget {
 
   /** Logs {@code format} with {@code args} at WARN if this window's budget allows. */
   public void warn(String format, Object... args) {
+    log(false, format, args);
+  }
+
+  /** As {@link #warn}, at INFO: for events that are the system working (a stale token refused). */
+  public void info(String format, Object... args) {
+    log(true, format, args);
+  }
+
+  private void log(boolean info, String format, Object... args) {
     long unlogged;
     synchronized (this) {
       long now = System.nanoTime();
@@ -40,10 +49,18 @@ public final class WarningBudget {
       }
       logged++;
     }
-    if (unlogged > 0) {
-      log.warn("... and {} more like the lines above in the last {} s, not logged", unlogged, windowNanos / 1_000_000_000L);
+    String more = "... and {} more like the lines above in the last {} s, not logged";
+    if (info) {
+      if (unlogged > 0) {
+        log.info(more, unlogged, windowNanos / 1_000_000_000L);
+      }
+      log.info(format, args);
+    } else {
+      if (unlogged > 0) {
+        log.warn(more, unlogged, windowNanos / 1_000_000_000L);
+      }
+      log.warn(format, args);
     }
-    log.warn(format, args);
   }
 
   /** Lines left unlogged in the current window (for tests). */

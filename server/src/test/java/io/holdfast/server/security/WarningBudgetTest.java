@@ -30,4 +30,20 @@ class WarningBudgetTest {
     assertTrue(lines.list.get(5).getFormattedMessage().contains("9995 more"), lines.list.get(5).getFormattedMessage());
     assertEquals("Refused call late from 10.0.0.9", lines.list.get(6).getFormattedMessage());
   }
+
+  /** Stale tokens refused in a loop (a fence check with an old token): the same budget, at INFO. */
+  @Test
+  void infoLinesKeepTheSameBudget() {
+    Logger log = (Logger) LoggerFactory.getLogger("warning-budget-info-test");
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    log.addAppender(lines);
+    WarningBudget budget = new WarningBudget(log, 3, 60_000);
+    for (int i = 0; i < 1_000; i++) {
+      budget.info("stale token refused: {}", i);
+    }
+    assertEquals(3, lines.list.size());
+    assertEquals(ch.qos.logback.classic.Level.INFO, lines.list.get(0).getLevel());
+    assertEquals(997, budget.suppressed());
+  }
 }
