@@ -522,6 +522,14 @@ public final class RealSession implements Session {
     }
   }
 
+  /**
+   * A refusal the server made and said so (its error code): nothing was queued. Without one, a
+   * RESOURCE_EXHAUSTED may be gRPC's own (an answer too large to read) after the call was applied.
+   */
+  private static boolean refusedByServer(Throwable err) {
+    return Errors.unwrap(err) instanceof StatusRuntimeException e && !Errors.code(e).isEmpty();
+  }
+
   private static boolean refusesThisClient(io.grpc.Status.Code code) {
     return code == io.grpc.Status.Code.PERMISSION_DENIED || code == io.grpc.Status.Code.UNAUTHENTICATED
         || code == io.grpc.Status.Code.INVALID_ARGUMENT;
@@ -1297,7 +1305,7 @@ public final class RealSession implements Session {
           expire("the cluster refused an acquire of '" + name + "': " + mapped.getMessage(), false);
         } else if (!(mapped instanceof io.holdfast.client.InvalidArgumentException
             || mapped instanceof io.holdfast.client.PermissionDeniedException
-            || mapped instanceof io.holdfast.client.LimitExceededException)) {
+            || (mapped instanceof io.holdfast.client.LimitExceededException && refusedByServer(err)))) {
           // No readable answer: the request may have queued, or been granted.
           withdraw(name, rid, result);
         }
