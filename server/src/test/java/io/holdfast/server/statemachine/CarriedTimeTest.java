@@ -68,6 +68,12 @@ class CarriedTimeTest {
     return new Command.OpenSession(id, 10_000, ClientInfo.UNKNOWN);
   }
 
+  /** Term 1's log: the cluster raised to apply rules 4, then a session opened (indexes 1 and 2). */
+  static void termOneUnderRulesFour(HoldfastStateMachine sm) {
+    apply(sm, 1, 1, new Command.RaiseApplyRules(4));
+    apply(sm, 2, 1, open("a"));
+  }
+
   @Test
   void aNewLeaderCarriesTheTimeSinceItsLastApplyUntilItsOwnTermIsApplied() throws Exception {
     AtomicLong term = new AtomicLong(1);
@@ -75,14 +81,11 @@ class CarriedTimeTest {
     RaftStorage storage = TestRaftStorage.open(dir, RaftStorage.StartupOption.FORMAT);
     try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
       sm.initialize(server(term, leads), RaftGroupId.randomId(), storage);
-      apply(sm, 1, 1, new Command.RaiseApplyRules(4));
-      apply(sm, 2, 1, open("a"));
+      termOneUnderRulesFour(sm);
       assertEquals(0, sm.carriedMs(), "a follower carries nothing");
       term.set(2);
       assertEquals(0, sm.carriedMs(), "a follower in a later term carries nothing either");
       leads.set(true);
-
-      term.set(2);
       Thread.sleep(50); // the election
       sm.notifyLeaderReady();
       long carried = sm.carriedMs();
@@ -109,8 +112,7 @@ class CarriedTimeTest {
     RaftStorage storage = TestRaftStorage.open(dir, RaftStorage.StartupOption.FORMAT);
     try (HoldfastStateMachine sm = new HoldfastStateMachine()) {
       sm.initialize(server(term), RaftGroupId.randomId(), storage);
-      apply(sm, 1, 1, new Command.RaiseApplyRules(4));
-      apply(sm, 2, 1, open("a"));
+      termOneUnderRulesFour(sm);
       term.set(2);
       Thread.sleep(50); // the election; notifyLeaderReady has not run
       long carried = sm.carriedMs();
