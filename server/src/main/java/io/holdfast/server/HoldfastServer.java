@@ -116,7 +116,11 @@ public final class HoldfastServer implements AutoCloseable {
     }
     this.metrics = new ServerMetrics(registry);
     RatisMetricsBridge.install(registry);
-    Files.createDirectories(config.dataDir());
+    try {
+      Files.createDirectories(config.dataDir());
+    } catch (IOException e) {
+      throw new io.holdfast.server.config.ConfigException("data-dir: cannot create " + config.dataDir() + ": " + e);
+    }
     this.tlsReloader = Executors.newSingleThreadScheduledExecutor(named("holdfast-tls-reload"));
     SecurityConfig sec = config.security();
     this.clientTls = sec.clientTls().enabled() ? tlsFiles("client-tls", sec.clientTls(), false) : null;
@@ -291,6 +295,8 @@ public final class HoldfastServer implements AutoCloseable {
       LOG.error(why);
       throw new IOException(why, e);
     }
+    // Before anything starts: a node that cannot have one of its ports must not first join elections.
+    io.holdfast.server.config.ListenProbe.check(config.listeners());
     // Nothing installs before Ratis starts, so every partial snapshot is a leftover: on a disk that
     // failed installs filled, this is the space the restart needs.
     PartialSnapshots partials = new PartialSnapshots(config.raftLogDir());
@@ -466,7 +472,13 @@ public final class HoldfastServer implements AutoCloseable {
    */
   public void serveUntilShutdown() throws IOException, InterruptedException {
     onRemovedFromCluster(() -> System.exit(0), () -> System.exit(1));
-    start();
+    try {
+      start();
+    } catch (IOException | RuntimeException e) {
+      // Whatever had started (Raft, timers, ports) stops with the node, instead of keeping the JVM up.
+      close();
+      throw e;
+    }
     java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       close();

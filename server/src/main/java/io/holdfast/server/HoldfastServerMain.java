@@ -52,7 +52,16 @@ public final class HoldfastServerMain implements Callable<Integer> {
       System.err.println("holdfast-server: bad configuration: " + e.getMessage());
       return 2;
     }
-    server.serveUntilShutdown();
+    try {
+      server.serveUntilShutdown();
+    } catch (ConfigException e) {
+      System.err.println("holdfast-server: bad configuration: " + e.getMessage());
+      return 2;
+    } catch (java.io.IOException e) {
+      // E.g. Raft storage that cannot be written: the message says what and where; no stack trace.
+      System.err.println("holdfast-server: cannot start: " + e.getMessage());
+      return 1;
+    }
     return 0;
   }
 }

@@ -103,6 +103,18 @@ public record ServerConfig(
     return peer(nodeId);
   }
 
+  /** Every address this node binds, each with the key that names it, for {@link ListenProbe}. */
+  public List<ListenProbe.Listener> listeners() {
+    List<ListenProbe.Listener> all = new java.util.ArrayList<>();
+    all.add(new ListenProbe.Listener("peers." + nodeId + " (peer address)", self().peerAddress()));
+    all.add(new ListenProbe.Listener(clientListenAddress.equals(self().clientAddress())
+        ? "peers." + nodeId + " (client address)" : "client-listen-address", clientListenAddress));
+    if (adminAddress != null) {
+      all.add(new ListenProbe.Listener("admin-address", adminAddress));
+    }
+    return all;
+  }
+
   public PeerConfig peer(String id) {
     for (PeerConfig p : peers) {
       if (p.id().equals(id)) {
