@@ -352,10 +352,12 @@ public final class HoldfastServer implements AutoCloseable {
       LOG.info("Admin HTTP on http://{}", config.adminAddress());
       String host = config.adminAddress().host();
       boolean loopback = host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
-      if (config.security().authRequired() && !loopback) {
-        // The client port checks every caller; this one serves /status to whoever reaches it.
-        LOG.warn("SECURITY: the admin HTTP port ({}) has no TLS or authentication, and its /status page shows "
-            + "every lock, holder and token: keep it on loopback or behind a firewall", config.adminAddress());
+      if (config.security().authRequired() && !loopback
+          && config.security().statusPage() == io.holdfast.server.config.SecurityConfig.StatusPage.OPEN) {
+        // The client port checks every caller; this one serves the status page to whoever reaches it.
+        LOG.warn("SECURITY: the admin HTTP port ({}) has no TLS or authentication, and admin-status-page: open "
+            + "shows every lock, holder and token to whoever reaches it: keep it behind a firewall, or set "
+            + "admin-status-page: local", config.adminAddress());
       }
     }
     if (config.join()) {

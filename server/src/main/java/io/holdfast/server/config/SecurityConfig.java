@@ -15,11 +15,38 @@ import java.util.List;
  * @param clientCertConnectionMaxAgeMs with client certificates (mtls), how long a client connection
  *     lives before the server asks the client to reconnect (0: for ever). A certificate is checked
  *     only at the handshake, so this bounds how long one whose CA was withdrawn keeps working.
+ * @param statusPage who may read the admin port's status page ({@code /} and {@code /api/overview}),
+ *     which shows every lock, holder and token without asking who is reading
  */
 public record SecurityConfig(TlsSettings clientTls, TlsSettings peerTls, Path tokenFile, CertIdentity certIdentity,
-    List<AccessRule> acl, long clientCertConnectionMaxAgeMs) {
+    List<AccessRule> acl, long clientCertConnectionMaxAgeMs, StatusPage statusPage) {
   public enum CertIdentity {
     CN, SAN
+  }
+
+  /**
+   * The status page's audience ({@code admin-status-page}): everyone, callers on this host only (an
+   * SSH tunnel's end among them), or nobody.
+   */
+  public enum StatusPage {
+    OPEN, LOCAL, OFF;
+
+    /** Whether a caller from {@code remote} is served the page. */
+    public boolean serves(java.net.InetAddress remote) {
+      return switch (this) {
+        case OPEN -> true;
+        case LOCAL -> remote != null && (remote.isLoopbackAddress() || ownAddress(remote));
+        case OFF -> false;
+      };
+    }
+
+    private static boolean ownAddress(java.net.InetAddress a) {
+      try {
+        return java.net.NetworkInterface.getByInetAddress(a) != null;
+      } catch (java.net.SocketException e) {
+        return false;
+      }
+    }
   }
 
   public SecurityConfig {

@@ -89,6 +89,7 @@ public final class ServerConfigLoader {
     DEFAULTS.put("client-cert-connection-max-age-ms", 3_600_000L);
     DEFAULTS.put("auth-token-file", "");
     DEFAULTS.put("cert-identity", "cn");
+    DEFAULTS.put("admin-status-page", "auto");
     DEFAULTS.put("acl", List.of());
     // Limits.
     DEFAULTS.put("max-name-length", (long) Names.MAX_LOCK_NAME);
@@ -301,7 +302,28 @@ public final class ServerConfigLoader {
       throw new ConfigException("client-cert-connection-max-age-ms (" + certAge + ") must be 0 (never) or at least "
           + "10000: every client reconnects that often");
     }
-    return new SecurityConfig(client, peer, tokens, certIdentity, acl(v.get("acl")), certAge);
+    boolean authRequired = client.mutual() || tokens != null;
+    SecurityConfig.StatusPage page;
+    switch (string(v, "admin-status-page").toLowerCase(java.util.Locale.ROOT)) {
+      case "auto":
+        // Where the client port asks every caller who it is, the page must not tell strangers what it hides.
+        page = authRequired ? SecurityConfig.StatusPage.LOCAL : SecurityConfig.StatusPage.OPEN;
+        break;
+      case "open":
+        page = SecurityConfig.StatusPage.OPEN;
+        break;
+      case "local":
+        page = SecurityConfig.StatusPage.LOCAL;
+        break;
+      case "off":
+      case "false": // YAML reads a bare off as the boolean false
+        page = SecurityConfig.StatusPage.OFF;
+        break;
+      default:
+        throw new ConfigException("admin-status-page: '" + v.get("admin-status-page")
+            + "' must be auto, open, local or off");
+    }
+    return new SecurityConfig(client, peer, tokens, certIdentity, acl(v.get("acl")), certAge, page);
   }
 
   private static TlsSettings tls(Map<String, Object> v, String key, long reload, boolean oneWayAllowed) {

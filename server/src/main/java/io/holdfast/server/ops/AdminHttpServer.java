@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.holdfast.server.api.AdminEndpoint;
 import io.holdfast.server.config.HostPort;
+import io.holdfast.server.config.SecurityConfig;
 import io.holdfast.server.config.ServerConfig;
 import io.holdfast.server.raft.RaftNode;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -15,6 +16,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -26,6 +28,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class AdminHttpServer implements AutoCloseable {
   static final long MAX_READY_LAG = 1_000;
+  static final long READY_CACHE_MS = 1_000;
 
   private final HttpServer http;
   private final RaftNode raft;
@@ -49,14 +52,37 @@ public final class AdminHttpServer implements AutoCloseable {
         raft.isAlive() ? "ok\n" : "failed: raft division is not running\n", "text/plain"));
     http.createContext("/readyz", this::readyz);
     http.createContext("/status", this::status);
-    http.createContext("/api/overview", ex -> reply(ex, 200, page.overview(), "application/json"));
+    SecurityConfig.StatusPage audience = config.security().statusPage();
+    http.createContext("/api/overview", ex -> {
+      if (pageRefused(ex, audience)) {
+        return;
+      }
+      reply(ex, 200, page.overview(), "application/json");
+    });
     http.createContext("/", ex -> {
       if (!ex.getRequestURI().getPath().equals("/")) {
         reply(ex, 404, "not found\n", "text/plain");
         return;
       }
+      if (pageRefused(ex, audience)) {
+        return;
+      }
       reply(ex, 200, new String(page.html(), StandardCharsets.UTF_8), "text/html; charset=utf-8");
     });
+  }
+
+  /** Answers a caller the status page is not for, saying which key decides; true if it did. */
+  private static boolean pageRefused(HttpExchange ex, SecurityConfig.StatusPage audience) throws IOException {
+    if (audience.serves(ex.getRemoteAddress() == null ? null : ex.getRemoteAddress().getAddress())) {
+      return false;
+    }
+    if (audience == SecurityConfig.StatusPage.OFF) {
+      reply(ex, 404, "the status page is off on this node (admin-status-page: off)\n", "text/plain");
+    } else {
+      reply(ex, 403, "the status page is served to callers on this node's host only (admin-status-page: local); "
+          + "reach it through an SSH tunnel to the admin address, or set admin-status-page: open\n", "text/plain");
+    }
+    return true;
   }
 
   public AdminHttpServer start() {
@@ -95,8 +121,37 @@ public final class AdminHttpServer implements AutoCloseable {
     return null;
   }
 
+  /** The last readiness answer, and when it was worked out (System.nanoTime). */
+  private record Readiness(String failed, long atNanos) {
+  }
+
+  private volatile Readiness lastReadiness;
+  private final Semaphore readinessCheck = new Semaphore(1);
+
+  /**
+   * Readiness at most {@link #READY_CACHE_MS} old, worked out by one request at a time: a check can
+   * wait 2 s for its read, and the port has two threads, so probers arriving together must not take
+   * both from {@code /metrics}, the scrape that matters most during the incident that slows them.
+   */
+  String readiness() {
+    Readiness last = lastReadiness;
+    if (last != null && System.nanoTime() - last.atNanos() < TimeUnit.MILLISECONDS.toNanos(READY_CACHE_MS)) {
+      return last.failed();
+    }
+    if (!readinessCheck.tryAcquire()) {
+      return last != null ? last.failed() : "checking: another readiness check is running";
+    }
+    try {
+      String failed = notReady();
+      lastReadiness = new Readiness(failed, System.nanoTime());
+      return failed;
+    } finally {
+      readinessCheck.release();
+    }
+  }
+
   private void readyz(HttpExchange ex) throws IOException {
-    String failed = notReady();
+    String failed = readiness();
     reply(ex, failed == null ? 200 : 503, failed == null ? "ok\n" : "failed: " + failed + "\n", "text/plain");
   }
 

@@ -565,4 +565,36 @@ class ServerConfigLoaderTest {
     assertTrue(failsNaming("max-wait-ms", with("max-wait-ms", new java.math.BigInteger("99999999999999999999")))
         .contains("whole number"));
   }
+
+  @Test
+  void theStatusPageIsForThisHostOnlyWhereClientsMustAuthenticate(@TempDir Path dir) throws Exception {
+    assertEquals(SecurityConfig.StatusPage.OPEN, ServerConfigLoader.fromMap(valid()).security().statusPage());
+    Path tokens = Files.writeString(dir.resolve("tokens"), "alice s3cret-s3cret-s3cret\n");
+    assertEquals(SecurityConfig.StatusPage.LOCAL,
+        ServerConfigLoader.fromMap(with("auth-token-file", tokens.toString())).security().statusPage());
+    Map<String, Object> openAnyway = with("auth-token-file", tokens.toString());
+    openAnyway.put("admin-status-page", "open");
+    assertEquals(SecurityConfig.StatusPage.OPEN, ServerConfigLoader.fromMap(openAnyway).security().statusPage());
+    // A bare off in YAML arrives as the boolean false.
+    Path file = Files.writeString(dir.resolve("holdfast.yaml"), YAML + "admin-status-page: off\n");
+    assertEquals(SecurityConfig.StatusPage.OFF, ServerConfigLoader.load(file, Map.of(), Map.of()).security().statusPage());
+    assertTrue(failsNaming("admin-status-page", with("admin-status-page", "loopback")).contains("auto, open, local or off"));
+  }
+
+  @Test
+  void aLocalStatusPageServesThisHostsAddressesOnly() throws Exception {
+    SecurityConfig.StatusPage local = SecurityConfig.StatusPage.LOCAL;
+    assertTrue(local.serves(java.net.InetAddress.getByName("127.0.0.1")));
+    assertTrue(local.serves(java.net.InetAddress.getByName("::1")));
+    // TEST-NET-1: never an address of this host.
+    java.net.InetAddress stranger = java.net.InetAddress.getByName("192.0.2.77");
+    assertTrue(!local.serves(stranger));
+    assertTrue(!local.serves(null));
+    assertTrue(SecurityConfig.StatusPage.OPEN.serves(stranger));
+    assertTrue(!SecurityConfig.StatusPage.OFF.serves(java.net.InetAddress.getByName("127.0.0.1")));
+    // An address of one of this host's interfaces, as an SSH tunnel's end to the admin address has.
+    java.util.Optional<java.net.InetAddress> own = java.net.NetworkInterface.networkInterfaces()
+        .flatMap(java.net.NetworkInterface::inetAddresses).filter(a -> !a.isLoopbackAddress()).findFirst();
+    own.ifPresent(a -> assertTrue(local.serves(a), a.toString()));
+  }
 }

@@ -194,8 +194,14 @@ class AdminHttpClusterTest {
 
   @Test
   void readyzFailsOnANodeCutOffFromTheMajorityAndLivezStaysUp() throws Exception {
-    cluster = new ProcessCluster(3, dir).start();
+    // The status page switched off on the way: the rest of the port still serves.
+    cluster = new ProcessCluster(3, dir, Map.of("admin-status-page", "off")).start();
     int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+    HttpResponse<String> page = get(cluster.adminUrl(leader) + "/");
+    assertEquals(404, page.statusCode());
+    assertTrue(page.body().contains("admin-status-page: off"), page.body());
+    assertEquals(404, get(cluster.adminUrl(leader) + "/api/overview").statusCode());
+    assertEquals(200, get(cluster.adminUrl(leader) + "/status").statusCode());
     for (int i = 0; i < 3; i++) {
       assertEquals(200, get(cluster.adminUrl(i) + "/readyz").statusCode(), "node " + i);
       assertEquals(200, get(cluster.adminUrl(i) + "/livez").statusCode(), "node " + i);
