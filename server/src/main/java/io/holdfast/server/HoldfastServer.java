@@ -187,6 +187,8 @@ public final class HoldfastServer implements AutoCloseable {
     AuthInterceptor auth = new AuthInterceptor(sec, tokenFile, rate, registry);
     errors.resolveClientAddressesWith(raft::clientAddressOf);
     timers.scheduleWithFixedDelay(auth::recheckStreams, 1, 1, TimeUnit.SECONDS);
+    LockEndpoint lockEndpoint = new LockEndpoint(config, raft, waiters, timers, errors, metrics, access);
+    registry.gauge("holdfast_lock_wait_timers", () -> lockEndpoint::waitTimers);
     var address = config.clientListenAddress();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
     if (clientTls != null) {
@@ -211,7 +213,7 @@ public final class HoldfastServer implements AutoCloseable {
         .intercept(auth)
         .intercept(new GrpcMetrics(registry))
         .addService(new SessionEndpoint(config, raft, checkpointer, errors, metrics, access, rate))
-        .addService(new LockEndpoint(config, raft, waiters, timers, errors, metrics, access))
+        .addService(lockEndpoint)
         .addService(new AdminEndpoint(config, raft, errors, access))
         .addService(health.getHealthService())
         .addService(new KvEndpoint(config, raft, errors, access))

@@ -45,6 +45,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   private final io.holdfast.server.ops.ServerMetrics metrics;
 
   private final Access access;
+  private final java.util.concurrent.atomic.AtomicLong waitTimers = new java.util.concurrent.atomic.AtomicLong();
 
   public LockEndpoint(ServerConfig config, RaftNode raft, GrantWaiters waiters, ScheduledExecutorService timers,
       ApiErrors errors, io.holdfast.server.ops.ServerMetrics metrics, Access access) {
@@ -132,8 +133,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       if (!waiters.isRegistered(session, name, grant)) {
         if (call.isCancelled()) {
           // Let go of with its call (the context is marked cancelled before that): the client is
-          // gone, and what is left is a timed wait's withdrawal when it runs out, awaitGrant's timer.
-          awaitGrant(p, grant);
+          // gone, and so is everything held for it here (see awaitGrant).
           return;
         }
         // Something ended the wait registered before the submit, and it may have come from an entry
@@ -224,12 +224,10 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     AcquireRequest req = p.req();
     String name = p.name();
     StreamObserver<AcquireResponse> out = p.out();
-    java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : timers.schedule(
-        () -> grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1)),
-        Math.max(0, p.deadlineNanos() - System.nanoTime()), TimeUnit.NANOSECONDS);
+    java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : waitTimer(p, grant);
     grant.whenComplete((o, e) -> {
-      if (timer != null) {
-        timer.cancel(false);
+      if (timer != null && timer.cancel(false)) {
+        waitTimers.decrementAndGet();
       }
       waiters.unregister(req.getSessionId(), name, grant);
       // A wait apply ended that was this call's own (its request id) ends the call, even if the same
@@ -301,6 +299,35 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     }
     awaitGrant(p, again);
     return true;
+  }
+
+  /**
+   * The timer that withdraws a timed wait when it runs out here. A call its client cancels takes its
+   * timer with it: kept until due (up to max-wait-ms), a client cancelling long waits at its rate
+   * limit would fill the heap with timers and calls nobody reads. The wait is then withdrawn by the
+   * client's own CancelWait (the Java client sends one), or else by apply 5 s after its deadline.
+   */
+  private java.util.concurrent.ScheduledFuture<?> waitTimer(Pending p, CompletableFuture<GrantWaiters.Outcome> grant) {
+    waitTimers.incrementAndGet();
+    java.util.concurrent.ScheduledFuture<?> timer = timers.schedule(() -> {
+      waitTimers.decrementAndGet();
+      grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1));
+    }, Math.max(0, p.deadlineNanos() - System.nanoTime()), TimeUnit.NANOSECONDS);
+    // Run at once if the call is already gone. The call's context is also cancelled once it is
+    // answered; by then the grant has completed and this finds the timer done.
+    Context.CancellationListener gone = c -> {
+      if (timer.cancel(false)) {
+        waitTimers.decrementAndGet();
+      }
+    };
+    p.call().addListener(gone, Runnable::run);
+    grant.whenComplete((o, e) -> p.call().removeListener(gone));
+    return timer;
+  }
+
+  /** Timed waits this node is timing (a gauge): each holds its call until it ends or is cancelled. */
+  public long waitTimers() {
+    return waitTimers.get();
   }
 
   /** The wait ran out here: withdraw it, unless the grant won the race. */

@@ -148,6 +148,62 @@ class LockApiClusterTest {
     assertEquals(held.getToken(), after.getToken());
   }
 
+  /** A gauge of {@code node}'s, read from its admin port as Prometheus scrapes it. */
+  static double gauge(int node, String name) throws Exception {
+    var http = java.net.http.HttpClient.newHttpClient();
+    String body = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(cluster.adminUrl(node) + "/metrics"))
+        .build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    for (String line : body.split("\n")) {
+      if (line.startsWith(name + " ")) {
+        return Double.parseDouble(line.substring(name.length() + 1).trim());
+      }
+    }
+    throw new AssertionError("no " + name + " in /metrics");
+  }
+
+  @Test
+  void aTimedAcquireItsClientCancelsLeavesNoTimerBehind() throws Exception {
+    long holder = openSession(30_000);
+    long waiter = openSession(30_000);
+    assertTrue(acquire(holder, "jobs/cancelled-wait", 0).getGranted());
+    double before = gauge(leader, "holdfast_lock_wait_timers");
+    io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+    call.run(() -> LockServiceGrpc.newStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
+        .setRequestId(rid()).setSessionId(waiter).setLockName("jobs/cancelled-wait").setWaitMs(3_600_000).build(),
+        new io.grpc.stub.StreamObserver<AcquireResponse>() {
+          @Override
+          public void onNext(AcquireResponse value) {
+          }
+
+          @Override
+          public void onError(Throwable t) {
+          }
+
+          @Override
+          public void onCompleted() {
+          }
+        }));
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (gauge(leader, "holdfast_lock_wait_timers") < before + 1 && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    assertEquals(before + 1, gauge(leader, "holdfast_lock_wait_timers"), "the hour-long wait is timed");
+    assertEquals(waiter, describe(leader, "jobs/cancelled-wait").getWaiters(0).getSessionId());
+
+    call.cancel(null);
+    end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (gauge(leader, "holdfast_lock_wait_timers") > before && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    assertEquals(before, gauge(leader, "holdfast_lock_wait_timers"), "the timer went with the call");
+    // The wait itself is the client's to withdraw (or apply's, past its deadline); the holder keeps the lock.
+    locks(leader).cancelWait(io.holdfast.proto.v1.CancelWaitRequest.newBuilder().setRequestId(rid())
+        .setSessionId(waiter).setLockName("jobs/cancelled-wait").build());
+    LockInfo after = describe(leader, "jobs/cancelled-wait");
+    assertEquals(0, after.getWaitersCount());
+    assertEquals(holder, after.getHolderSessionId());
+  }
+
   @Test
   void releaseByNonHolderOrWithStaleTokenIsRefusedAndChangesNothing() {
     long s1 = openSession(30_000);
