@@ -17,6 +17,10 @@ import java.util.concurrent.CompletableFuture;
  *   long revision = client.kv().putFenced("fleet/aim_lock_config.conf", configBytes, lease);
  * } // a holder whose lock moved on gets StaleTokenException, and the value stays as it was
  * }</pre>
+ *
+ * <p>Writes (puts and deletes) are retried with one request id, so they act at most once. A write
+ * still unanswered when the retry budget runs out throws {@link OutcomeUnknownException} if an
+ * attempt may have been applied, and plain {@link ClusterUnavailableException} if none can have been.
  */
 public interface KvClient {
   /** Writes {@code key} unconditionally; returns the new revision. */

@@ -14,6 +14,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
 import io.holdfast.client.ClusterUnavailableException;
+import io.holdfast.client.OutcomeUnknownException;
 import io.holdfast.client.RetryPolicy;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -100,6 +101,24 @@ public final class Caller {
    */
   public <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Duration budget, Executor callbacks,
       Rpc<T> rpc) {
+    return call(what, attemptTimeout, budget, callbacks, rpc, null);
+  }
+
+  /**
+   * As {@link #call(String, Duration, Rpc)}, for a write the caller cannot settle itself: a budget
+   * that runs out after an attempt that may have been applied ends in {@link OutcomeUnknownException}.
+   */
+  public <T> CompletableFuture<T> write(String what, Duration attemptTimeout, Rpc<T> rpc) {
+    return call(what, attemptTimeout, retry.maxElapsed(), null, rpc, new Ambiguity());
+  }
+
+  /** Whether an attempt of a write may have been applied; written and read on its attempts' threads in turn. */
+  private static final class Ambiguity {
+    volatile boolean maybeApplied;
+  }
+
+  private <T> CompletableFuture<T> call(String what, Duration attemptTimeout, Duration budget, Executor callbacks,
+      Rpc<T> rpc, Ambiguity write) {
     CompletableFuture<T> result = new CompletableFuture<>();
     unsettled.add(result);
     result.whenComplete((v, e) -> unsettled.remove(result));
@@ -108,7 +127,8 @@ public final class Caller {
       result.completeExceptionally(new ClusterUnavailableException("client closed"));
       return result;
     }
-    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, null, callbacks, rpc, result, false);
+    attempt(what, attemptTimeout, System.nanoTime() + budget.toNanos(), 1, false, null, callbacks, rpc, result, false,
+        write);
     return result;
   }
 
@@ -118,7 +138,7 @@ public final class Caller {
    * cannot reach.
    */
   private <T> void attempt(String what, Duration timeout, long giveUpAt, int n, boolean redirected, String via,
-      Executor callbacks, Rpc<T> rpc, CompletableFuture<T> result, boolean onScheduler) {
+      Executor callbacks, Rpc<T> rpc, CompletableFuture<T> result, boolean onScheduler, Ambiguity write) {
     boolean forward = via != null;
     if (result.isDone()) {
       return;
@@ -130,7 +150,10 @@ public final class Caller {
     // One deadline for the whole call: an attempt gets what is left of it, never a full timeout more.
     long leftNanos = giveUpAt - System.nanoTime();
     if (leftNanos < TimeUnit.MILLISECONDS.toNanos(1)) {
-      fail(result, new ClusterUnavailableException(what + ": no time left in its deadline"), onScheduler);
+      fail(result, write != null && write.maybeApplied
+          ? new OutcomeUnknownException(what + ": no time left in its deadline, after an attempt that may have "
+              + "been applied", null)
+          : new ClusterUnavailableException(what + ": no time left in its deadline"), onScheduler);
       return;
     }
     Duration attemptTimeout = leftNanos < timeout.toNanos() ? Duration.ofNanos(leftNanos) : timeout;
@@ -171,6 +194,9 @@ public final class Caller {
           result.completeExceptionally(Errors.map(t));
           return;
         }
+        if (write != null && maybeApplied(e)) {
+          write.maybeApplied = true;
+        }
         String hint = Errors.leaderHint(e);
         // A follower names a leader this client could not reach just now (a one-sided partition):
         // ask that follower to pass the call on, once; a node too old to know how refuses again.
@@ -207,20 +233,43 @@ public final class Caller {
           delayMs = endpoints.suspect(endpoints.current()) ? retry.backoffMillis(n) : 0;
         }
         if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMs + 1) - giveUpAt > 0) {
-          result.completeExceptionally(new ClusterUnavailableException(what + ": no leader answered within the retry "
-              + "budget; last error: " + e.getStatus(), e));
+          result.completeExceptionally(write != null && write.maybeApplied
+              ? new OutcomeUnknownException(what + ": no leader answered within the retry budget, and an attempt "
+                  + "may have been applied; read before writing again. Last error: " + e.getStatus(), e)
+              : new ClusterUnavailableException(what + ": no leader answered within the retry budget; last error: "
+                  + e.getStatus(), e));
           return;
         }
         LOG.debug("{} attempt {} on {} failed ({}); retrying in {} ms", what, n, endpoint, e.getStatus(), delayMs);
         try {
           String via = forwardNext ? endpoint : null;
-          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, via, callbacks, rpc, result, true),
-              delayMs, TimeUnit.MILLISECONDS);
+          scheduler.schedule(() -> attempt(what, timeout, giveUpAt, n + 1, redirect, via, callbacks, rpc, result, true,
+              write), delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
           result.completeExceptionally(new ClusterUnavailableException("client closed", e));
         }
       }
     }, MoreExecutors.directExecutor());
+  }
+
+  /**
+   * Whether a failed attempt may have been applied: it may have reached a leader that logged it.
+   * A refusal with the server's code says it was not (NOT_LEADER, BUSY), except NO_LEADER, which a
+   * leader also answers when it lost office with the entry in its log; a connection refused sent nothing.
+   */
+  static boolean maybeApplied(StatusRuntimeException e) {
+    String code = Errors.code(e);
+    if (!code.isEmpty()) {
+      return code.equals("NO_LEADER");
+    }
+    if (e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+      for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+        if (c instanceof java.net.ConnectException) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   private <T> void fail(CompletableFuture<T> result, Throwable failure, boolean onScheduler) {

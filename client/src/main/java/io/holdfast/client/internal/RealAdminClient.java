@@ -88,7 +88,7 @@ final class RealAdminClient implements AdminClient {
       throw new IllegalArgumentException("expectedToken must not be negative, got " + expectedToken);
     }
     String requestId = RequestIds.next();
-    RevokeResponse r = Errors.join(caller.call("revoke " + lock, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
+    RevokeResponse r = Errors.join(caller.write("revoke " + lock, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .revoke(RevokeRequest.newBuilder().setRequestId(requestId).setLockName(lock).setReason(reason)
             .setSuccessorSessionId(successorSessionId).setDryRun(dryRun).setRequestedBy(requestedBy)
@@ -100,7 +100,7 @@ final class RealAdminClient implements AdminClient {
   @Override
   public List<String> expireSession(long sessionId, String reason, String requestedBy) {
     String requestId = RequestIds.next();
-    return Errors.join(caller.call("expire session " + sessionId, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.write("expire session " + sessionId, callTimeout, (ch, t) -> AdminServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
         .expireSession(ExpireSessionRequest.newBuilder().setRequestId(requestId).setSessionId(sessionId)
             .setReason(reason).setRequestedBy(requestedBy).build()))).getReleasedLocksList();

@@ -83,7 +83,7 @@ final class RealKvClient implements KvClient {
       b.setExpectedRevision(expectedRevision);
     }
     PutRequest req = b.build();
-    return caller.call("put " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+    return caller.write("put " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).put(req)).thenApply(r -> r.getRevision());
   }
 
@@ -116,7 +116,7 @@ final class RealKvClient implements KvClient {
   private boolean deleteAsync(String key, String fenceLock, long fenceToken) {
     DeleteRequest req = DeleteRequest.newBuilder().setRequestId(RequestIds.next()).setKey(key)
         .setFenceLock(fenceLock).setFenceToken(fenceToken).build();
-    return Errors.join(caller.call("delete " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
+    return Errors.join(caller.write("delete " + key, callTimeout, (ch, t) -> KvServiceGrpc.newFutureStub(ch)
         .withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS).delete(req))).getDeleted();
   }
 
