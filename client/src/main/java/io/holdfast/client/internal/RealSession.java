@@ -273,8 +273,20 @@ public final class RealSession implements Session {
       return SessionServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
           .openSession(io.holdfast.proto.v1.OpenSessionRequest.newBuilder().setRequestId(requestId)
               .setTtlMs(ttl.toMillis()).setClient(identity).setExclusiveKey(exclusiveKey).build());
-    }).thenApply(r -> new RealSession(r.getSessionId(), ttl, sent[0], sent[1], caller, timers, events,
-        callTimeout));
+    }).thenApply(r -> {
+      // A server that granted less than asked (none does today) must not be outlived.
+      Duration granted = r.getTtlMs() > 0 && r.getTtlMs() < ttl.toMillis() ? Duration.ofMillis(r.getTtlMs()) : ttl;
+      RealSession s = new RealSession(r.getSessionId(), granted, sent[0], sent[1], caller, timers, events, callTimeout);
+      if (s.pastDeadline()) {
+        // Opened, but answered after its TTL (the open was retried through a long election): handed
+        // out, it would expire at once. Closed on the cluster, so that it holds nothing for nobody.
+        s.closeAsync();
+        throw new io.holdfast.client.ClusterUnavailableException("open session: the cluster answered after the session's TTL of "
+            + granted.toMillis() + " ms had run out (" + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent[0])
+            + " ms after the first attempt); that session was closed. Open another, or use a longer TTL");
+      }
+      return s;
+    });
   }
 
   @Override

@@ -76,6 +76,42 @@ class RealSessionTest {
     }
   }
 
+  @Test
+  void anOpenAnsweredAfterItsTtlIsClosedAndNotHandedOut() throws Exception {
+    long[] firstNanos = {0};
+    FakeSessions slow = new FakeSessions() {
+      @Override
+      public void openSession(OpenSessionRequest req, StreamObserver<io.holdfast.proto.v1.OpenSessionResponse> out) {
+        // An election that outlasts the TTL asked for: no leader for 800 ms, then the open goes through.
+        synchronized (firstNanos) {
+          if (firstNanos[0] == 0) {
+            firstNanos[0] = System.nanoTime();
+          }
+        }
+        if (System.nanoTime() - firstNanos[0] < TimeUnit.MILLISECONDS.toNanos(800)) {
+          out.onError(FakeNode.error(Status.Code.UNAVAILABLE, "NO_LEADER"));
+          return;
+        }
+        super.openSession(req, out);
+      }
+    };
+    try (FakeNode node = FakeNode.serve(slow);
+        HoldfastClient client = HoldfastClient.builder().endpoints(node.endpoint())
+            .memberSync(Duration.ZERO).build()) {
+      io.holdfast.client.ClusterUnavailableException e = org.junit.jupiter.api.Assertions.assertThrows(
+          io.holdfast.client.ClusterUnavailableException.class, () -> client.newSession(Duration.ofMillis(500)));
+      assertTrue(e.getMessage().contains("after the session's TTL"), e.getMessage());
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (slow.closed.isEmpty() && System.nanoTime() < end) {
+        Thread.sleep(10);
+      }
+      assertEquals(List.of(1L), slow.closed, "the session opened too late is closed on the cluster");
+      // A TTL the election does not outlast: the open is retried through it and handed out.
+      Session s = client.newSession(Duration.ofSeconds(5));
+      assertTrue(s.isValid());
+    }
+  }
+
   /** Grants every acquire of a lock the same grant, as a session re-taking a lock it holds gets; one release frees it. */
   static final class OneGrant extends LockServiceGrpc.LockServiceImplBase {
     final AtomicInteger releases = new AtomicInteger();
