@@ -96,9 +96,10 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       }
     }
     long maxSessions = config.limits().maxSessions();
-    if (maxSessions > 0) {
+    if (maxSessions > 0 && leads()) {
       // Checked before proposing, not in apply: opens already in flight may pass it by a few, which a
-      // memory bound allows. A leader checks again, with its own limit, an open a follower passes on.
+      // memory bound allows. Only by the leader: a follower's count may be stale, and it redirects the
+      // open or passes it on to the leader, which checks it with its own limit (LeaderLimits).
       String requestId = req.getRequestId();
       String key = req.getExclusiveKey();
       int live = raft.stateMachine().read(s -> s.opensPastLimit(maxSessions, requestId, key) ? s.sessionCount() : -1);
@@ -123,6 +124,14 @@ public final class SessionEndpoint extends SessionServiceGrpc.SessionServiceImpl
       return OpenSessionResponse.newBuilder().setHeader(responses.header()).setSessionId(o.sessionId())
           .setTtlMs(o.ttlMs()).build();
     });
+  }
+
+  private boolean leads() {
+    try {
+      return raft.isLeader();
+    } catch (RuntimeException closing) {
+      return false;
+    }
   }
 
   @Override

@@ -22,8 +22,12 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  * with peer TLS, a handshake.
  */
 final class LeaderLink implements AutoCloseable {
-  /** A query the leader has not answered in this long has failed; the asking client moves on well before. */
-  static final long TIMEOUT_MS = 5_000;
+  /**
+   * A query or write the leader has not answered in this long has failed. It is the bound the
+   * forwarding caller answers its client by: longer, a write would stay in flight (and hold one of
+   * the {@link #WRITERS}) after its client was told to retry, which logs a second copy of it.
+   */
+  private final long timeoutMs;
 
   private record Link(RaftPeer leader, RaftClient client) {}
 
@@ -51,9 +55,10 @@ final class LeaderLink implements AutoCloseable {
     writers.allowCoreThreadTimeOut(true);
   }
 
-  LeaderLink(RaftGroupId groupId, Parameters parameters) {
+  LeaderLink(RaftGroupId groupId, Parameters parameters, long timeoutMs) {
     this.groupId = groupId;
     this.parameters = parameters;
+    this.timeoutMs = timeoutMs;
   }
 
   /**
@@ -147,7 +152,7 @@ final class LeaderLink implements AutoCloseable {
     if (link != null) {
       closeLater(link.client());
     }
-    link = new Link(leader, PeerRaftClients.to(leader, groupId, parameters, TIMEOUT_MS));
+    link = new Link(leader, PeerRaftClients.to(leader, groupId, parameters, timeoutMs));
     return link;
   }
 

@@ -172,7 +172,7 @@ public final class RaftNode implements AutoCloseable {
         new LeaderLimits.Times(config.minSessionTtlMs(), config.maxSessionTtlMs(), config.maxWaitMs(),
             config.maxLockDelayMs())));
     this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls)) : null;
-    this.leaderLink = new LeaderLink(groupId, parameters(peerTls));
+    this.leaderLink = new LeaderLink(groupId, parameters(peerTls), forwardBoundMs(config));
     this.deadLeaderDetector = config.fastFailover()
         ? new DeadLeaderDetector(this::raftServer, peerLogs, groupId, selfId, config.electionTimeoutMinMs() / 2)
         : null;
@@ -548,6 +548,15 @@ public final class RaftNode implements AutoCloseable {
     return null;
   }
 
+  /**
+   * How long a follower waits for the leader to answer what it passed on: an election or so. A
+   * leader that stops answering meanwhile is being replaced, and the client's retry (same request
+   * id) finds the new one.
+   */
+  static long forwardBoundMs(ServerConfig config) {
+    return 2 * config.electionTimeoutMaxMs();
+  }
+
   private CompletableFuture<Result> forward(Command command) {
     RaftPeer leader = leaderPeer();
     RaftCallException notPassedOn = forwardRefusal(leader);
@@ -563,9 +572,7 @@ public final class RaftNode implements AutoCloseable {
     if (c != null) {
       c.inc();
     }
-    // Bounded by an election or so: a leader that stops answering meanwhile is being replaced, and
-    // the client's retry (same request id) finds the new one.
-    long boundMs = 2 * config.electionTimeoutMaxMs();
+    long boundMs = forwardBoundMs(config);
     return leaderLink.write(leader, bytes, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(boundMs))
         .orTimeout(boundMs, TimeUnit.MILLISECONDS)
         .thenCompose(reply -> {
