@@ -74,7 +74,12 @@ public record BackupFile(SnapshotHeader header, byte[] state) {
     return b.toString();
   }
 
-  /** Writes the file via a temporary sibling and an atomic move, fsync'd: never a torn backup. */
+  /**
+   * Writes the file via a temporary sibling and an atomic move, fsync'd: never a torn backup. It is
+   * readable by its owner only (where the file system has POSIX modes): it holds every key's value
+   * and every session's identity. A failed write leaves no temporary file behind, and its message
+   * says where and why.
+   */
   public void write(Path file) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream(state.length + 256);
     out.write(MAGIC);
@@ -82,15 +87,57 @@ public record BackupFile(SnapshotHeader header, byte[] state) {
     out.write(state);
     Path abs = file.toAbsolutePath();
     Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
-    Files.write(tmp, out.toByteArray());
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-      ch.force(true);
+    boolean moved = false;
+    try {
+      Files.deleteIfExists(tmp); // a leftover of a killed save; created anew below with its mode
+      try (FileChannel ch = FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+          ownerOnly(tmp))) {
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(out.toByteArray());
+        while (buf.hasRemaining()) {
+          ch.write(buf);
+        }
+        ch.force(true);
+      }
+      Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      moved = true;
+      // Reported as saved only once the rename is durable too: a power cut must not lose the backup.
+      try (FileChannel dir = FileChannel.open(abs.getParent(), StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+    } catch (IOException e) {
+      throw new IOException("cannot write the backup to " + abs + ": " + describe(e), e);
+    } finally {
+      if (!moved) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // the message above already says what went wrong
+        }
+      }
     }
-    Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    // Reported as saved only once the rename is durable too: a power cut must not lose the backup.
-    try (FileChannel dir = FileChannel.open(abs.getParent(), StandardOpenOption.READ)) {
-      dir.force(true);
+  }
+
+  /** Mode 0600 where the file system has POSIX permissions (the umask only narrows it). */
+  private static java.nio.file.attribute.FileAttribute<?>[] ownerOnly(Path file) {
+    if (!file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      return new java.nio.file.attribute.FileAttribute<?>[0];
     }
+    return new java.nio.file.attribute.FileAttribute<?>[] {java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"))};
+  }
+
+  /** An IO failure in words: the JDK's NoSuchFileException says only the path. */
+  private static String describe(IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such file or directory: " + e.getMessage();
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied: " + e.getMessage();
+    }
+    if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+      return f.getReason() + ": " + f.getFile();
+    }
+    return String.valueOf(e.getMessage());
   }
 
   /** Reads and checks a backup file; the message says what is wrong with a bad one (the caller names the file). */

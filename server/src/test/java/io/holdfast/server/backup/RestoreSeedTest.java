@@ -120,6 +120,31 @@ class RestoreSeedTest {
   }
 
   @Test
+  void aBackupIsReadableByItsOwnerOnlyAndAFailedWriteLeavesNothingBehind() throws Exception {
+    TestLog log = new TestLog();
+    log.acquireFree(log.open(), "x");
+    BackupFile backup = backupOf(log.state().image());
+    Path file = dir.resolve("owner-only.hfb");
+    // A killed save's leftover temporary file does not stand in the way.
+    Files.writeString(dir.resolve("owner-only.hfb.tmp"), "half a backup");
+    backup.write(file);
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(file)));
+    assertTrue(!Files.exists(dir.resolve("owner-only.hfb.tmp")));
+    assertEquals(log.state().lastAppliedIndex(), BackupFile.read(file).image().lastAppliedIndex());
+
+    Path nowhere = dir.resolve("no-such-dir").resolve("b.hfb");
+    java.io.IOException e = assertThrows(java.io.IOException.class, () -> backup.write(nowhere));
+    assertTrue(e.getMessage().startsWith("cannot write the backup to " + nowhere + ": no such file or directory"),
+        e.getMessage());
+    // A directory where the file belongs: the move fails after the temporary file was written.
+    Path taken = Files.createDirectories(dir.resolve("taken.hfb")).resolve("inside");
+    Files.writeString(taken, "x");
+    assertThrows(java.io.IOException.class, () -> backup.write(dir.resolve("taken.hfb")));
+    assertTrue(!Files.exists(dir.resolve("taken.hfb.tmp")), "the temporary file was removed");
+  }
+
+  @Test
   void aSeedIsOnlyWrittenForAnEmptyNode() throws Exception {
     TestLog log = new TestLog();
     log.acquireFree(log.open(), "x");
