@@ -12,7 +12,10 @@ import java.util.List;
  * }</pre>
  */
 public interface AdminClient {
-  /** The leader's view of the cluster. */
+  /**
+   * The leader's view of the cluster, asked of the first endpoint that answers and then of the
+   * leader it names.
+   */
   ClusterStatus status();
 
   /** What the node at {@code endpoint} says, whether or not it leads. */

@@ -32,8 +32,11 @@ final class RealAdminClient implements AdminClient {
 
   @Override
   public ClusterStatus status() {
-    // A follower answers too; ask until the answer comes from the leader itself.
-    ClusterStatus s = memberStatus(caller.endpoints().current(), callTimeout);
+    // Any member answers; with the current endpoint down, the caller moves on to the next.
+    ClusterStatus s = Views.status(Errors.join(caller.call("cluster status", callTimeout,
+        (ch, t) -> AdminServiceGrpc.newFutureStub(ch).withDeadlineAfter(t.toMillis(), TimeUnit.MILLISECONDS)
+            .clusterStatus(ClusterStatusRequest.getDefaultInstance()))));
+    // A follower's answer: ask the leader it names for its own.
     if (!"LEADER".equals(s.role()) && !s.leaderEndpoint().isEmpty()) {
       caller.endpoints().leaderHint(s.leaderEndpoint());
       s = memberStatus(s.leaderEndpoint(), callTimeout);
