@@ -174,6 +174,59 @@ class CliClusterTest {
     }
   }
 
+  /**
+   * "Not acquired, nothing ran" has a code of its own (75, or --conflict-exit-code), never one a
+   * command that ran and failed would give; a command that cannot start gives 127, as in a shell.
+   */
+  @Test
+  void lockRunSaysWhetherTheCommandRan() throws Exception {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30));
+         LockLease held = s.tryLock("codes/busy").orElseThrow()) {
+      Path ran = dir.resolve("ran-" + System.nanoTime());
+      Run busy = cli("lock", "run", "codes/busy", "--wait", "1s", "--", "touch", ran.toString());
+      assertEquals(75, busy.code(), busy.toString());
+      assertTrue(busy.err().contains("not acquired within 1s; the command did not run"), busy.err());
+      Run chosen = cli("lock", "run", "codes/busy", "--wait", "1s", "-E", "9", "--", "touch", ran.toString());
+      assertEquals(9, chosen.code(), chosen.toString());
+      assertFalse(Files.exists(ran));
+    }
+    Run failed = cli("lock", "run", "codes/free", "--", "sh", "-c", "exit 3");
+    assertEquals(3, failed.code(), "the command's own code passes through: " + failed);
+    Run missing = cli("lock", "run", "codes/free", "--", "no-such-command-" + System.nanoTime());
+    assertEquals(127, missing.code(), missing.toString());
+    assertTrue(missing.err().contains("cannot start no-such-command-"), missing.err());
+    assertEquals("FREE", lock("codes/free").get("state").asText(), "released at once, not left to the TTL");
+  }
+
+  /**
+   * A run whose session ends while it is queued never held the lock and ran nothing: the conflict
+   * code, as for a lock still busy at the end of --wait (it was 3, "not found", before).
+   */
+  @Test
+  void aRunWhoseSessionEndsWhileQueuedGivesTheConflictCode() throws Exception {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30));
+         LockLease held = s.tryLock("codes/queued").orElseThrow()) {
+      Path ran = dir.resolve("ran-" + System.nanoTime());
+      java.util.concurrent.CompletableFuture<Run> queued = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+          cli("lock", "run", "codes/queued", "--wait", "60s", "--", "touch", ran.toString()));
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      JsonNode l = lock("codes/queued");
+      while (l.get("waiters").size() == 0 && System.nanoTime() < end) {
+        Thread.sleep(50);
+        l = lock("codes/queued");
+      }
+      long waiter = l.get("waiters").get(0).get("session_id").asLong();
+      Run expire = cli("session", "expire", Long.toString(waiter), "--reason", "queued run test");
+      assertEquals(0, expire.code(), expire.toString());
+      Run r = queued.get(30, TimeUnit.SECONDS);
+      assertEquals(75, r.code(), r.toString());
+      assertTrue(r.err().contains("not acquired"), r.err());
+      assertFalse(Files.exists(ran));
+    }
+  }
+
   @Test
   void revokeIsTheSafeBypass() throws Exception {
     Process node7 = spawn("lock", "run", "fleet/revoke", "--endpoints", endpoints, "--ttl", "6s", "--client-name",
