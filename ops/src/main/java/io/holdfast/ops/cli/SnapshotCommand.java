@@ -196,8 +196,18 @@ public final class SnapshotCommand {
     List<Path> configs = new ArrayList<>();
 
     @Option(names = "--data-dir", paramLabel = "DIR",
-        description = "a new node's data dir, when its Raft log is in the default place (repeat per node)")
+        description = "a new node's data dir (repeat per node); needs --cluster-id or --reuse-cluster-id")
     List<Path> dataDirs = new ArrayList<>();
+
+    @Option(names = "--raft-log-dir", paramLabel = "DIR",
+        description = "with --data-dir: that node's raft-log-dir, checked to be empty, when it is not DIR/raft "
+            + "(one per --data-dir, in the same order)")
+    List<Path> raftLogDirs = new ArrayList<>();
+
+    @Option(names = "--cluster-id", paramLabel = "UUID",
+        description = {"the new cluster's cluster-id, as in its nodes' configs: required with --data-dir (a data "
+            + "dir does not say it), and checked against the backup's and the --config files'"})
+    String newClusterId;
 
     @Option(names = "--fencing-epoch", paramLabel = "N",
         description = {"the new cluster's fencing epoch (default: above the backup's and above every epoch in the "
@@ -218,11 +228,29 @@ public final class SnapshotCommand {
       if (configs.isEmpty() && dataDirs.isEmpty()) {
         throw new IllegalArgumentException("name the new cluster's nodes with --config FILE or --data-dir DIR");
       }
+      if (!raftLogDirs.isEmpty() && raftLogDirs.size() != dataDirs.size()) {
+        throw new IllegalArgumentException("--raft-log-dir: give one per --data-dir, in the same order ("
+            + dataDirs.size() + " --data-dir, " + raftLogDirs.size() + " --raft-log-dir)");
+      }
+      if (newClusterId != null) {
+        try {
+          newClusterId = java.util.UUID.fromString(newClusterId).toString();
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--cluster-id: '" + newClusterId + "' is not a UUID");
+        }
+      }
+      if (!dataDirs.isEmpty() && configs.isEmpty() && newClusterId == null && !reuseClusterId) {
+        // A data dir does not say which cluster its node will join (a --config beside it does): without
+        // this the check against the backup's own cluster-id below would be skipped without a word.
+        throw new IllegalArgumentException("with --data-dir, pass --cluster-id UUID, the cluster-id in the new "
+            + "nodes' configs (checked to differ from the backup's), or --reuse-cluster-id if they keep the "
+            + "backup's own");
+      }
       BackupFile backup = read(file);
       backup.image();
       // Targets first, all checked before any is written: a half-seeded cluster helps nobody.
       List<Path[]> targets = new ArrayList<>();
-      String clusterId = null;
+      String clusterId = newClusterId;
       for (Path c : configs) {
         ServerConfig config = ServerConfigLoader.load(c, Map.of(), System.getenv());
         if (config.join()) {
@@ -232,13 +260,19 @@ public final class SnapshotCommand {
         String id = config.clusterId().toString();
         if (clusterId != null && !clusterId.equals(id)) {
           throw new IllegalArgumentException(c + ": cluster-id " + id + " differs from " + clusterId
-              + " in the configs before it; one restore seeds one cluster");
+              + (newClusterId != null ? " (--cluster-id)" : " in the configs before it")
+              + "; one restore seeds one cluster");
         }
         clusterId = id;
         targets.add(new Path[] {config.restoreSeedFile(), config.raftLogDir()});
       }
-      for (Path d : dataDirs) {
-        targets.add(new Path[] {d.resolve("restore").resolve("seed.snapshot"), d.resolve("raft")});
+      for (int i = 0; i < dataDirs.size(); i++) {
+        Path d = dataDirs.get(i);
+        targets.add(new Path[] {d.resolve("restore").resolve("seed.snapshot"),
+            raftLogDirs.isEmpty() ? d.resolve("raft") : raftLogDirs.get(i)});
+      }
+      if (clusterId == null) {
+        clusterId = backup.header().getClusterId(); // --data-dir with --reuse-cluster-id only: the backup's
       }
       java.util.Set<Path> named = new java.util.HashSet<>();
       for (Path[] t : targets) {
@@ -250,8 +284,8 @@ public final class SnapshotCommand {
         }
       }
       String backupCluster = backup.header().getClusterId();
-      if (clusterId != null && clusterId.equals(backupCluster) && !reuseClusterId) {
-        throw precondition("the configs are for cluster-id " + clusterId + ", the cluster this backup was taken "
+      if (clusterId.equals(backupCluster) && !reuseClusterId) {
+        throw precondition("the new nodes are for cluster-id " + clusterId + ", the cluster this backup was taken "
             + "from: a member of it that was unreachable rather than gone could come back as a member of the "
             + "restored one. Give the new cluster a new cluster-id, or pass --reuse-cluster-id once every old "
             + "member is stopped and its data dir moved aside");
@@ -283,7 +317,7 @@ public final class SnapshotCommand {
       // after the seeds cannot lose it). A seeding that fails afterwards only leaves an epoch unused.
       RestoreLedger ledger = RestoreLedger.beside(file);
       String sha = BackupFile.hex(backup.header().getSha256().toByteArray());
-      String cluster = clusterId == null ? "" : clusterId;
+      String cluster = clusterId;
       OptionalLong requested = fencingEpoch == null ? OptionalLong.empty() : OptionalLong.of(fencingEpoch);
       long epoch;
       try {
