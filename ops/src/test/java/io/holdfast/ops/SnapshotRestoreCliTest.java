@@ -145,6 +145,30 @@ class SnapshotRestoreCliTest {
     assertEquals(nobody, Files.getOwner(data.resolve("restore/seed.snapshot")));
   }
 
+  /**
+   * An epoch that cannot be recorded would be chosen again by the next restore of this backup, and
+   * two clusters would grant the same tokens: refused unless the operator names it.
+   */
+  @Test
+  void anEpochTheLedgerCannotRecordMustBeNamed() throws Exception {
+    // The ledger cannot be created, as on a read-only mount: a link into a directory that does not
+    // exist (chmod would not stop the root these tests may run as).
+    Files.createSymbolicLink(dir.resolve("holdfast-restores.tsv"), dir.resolve("gone/holdfast-restores.tsv"));
+    Run refused = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", false).toString());
+    assertEquals(3, refused.code(), refused.toString());
+    assertTrue(refused.err().contains("cannot record the new fencing epoch in the restore ledger"), refused.toString());
+    assertTrue(refused.err().contains("no such file or directory"), "says why: " + refused);
+    assertTrue(refused.err().contains("pass --fencing-epoch (1 by what the ledger says)"), refused.toString());
+    assertFalse(Files.exists(dir.resolve("data/n1/restore")), "nothing seeded");
+
+    Run named = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        dir.resolve("n1.yaml").toString(), "--fencing-epoch", "1");
+    assertEquals(0, named.code(), named.toString());
+    assertTrue(named.err().contains("could not record fencing epoch 1"), named.toString());
+    assertEquals(1, seededEpoch("n1"));
+  }
+
   static final String BACKED_UP_ID = "9f1c2a3b-0000-4000-8000-00000000abcd";
   static final String NEW_ID = "3b7e9d10-0000-4000-8000-0000000000e1";
 

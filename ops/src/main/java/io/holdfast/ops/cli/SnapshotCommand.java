@@ -212,7 +212,7 @@ public final class SnapshotCommand {
     @Option(names = "--fencing-epoch", paramLabel = "N",
         description = {"the new cluster's fencing epoch (default: above the backup's and above every epoch in the "
             + "restore ledger beside the backup, " + RestoreLedger.FILE_NAME + "); give every node of one cluster "
-            + "the same"})
+            + "the same. Required when the ledger cannot be written"})
     Long fencingEpoch;
 
     @Option(names = "--reuse-cluster-id",
@@ -324,21 +324,36 @@ public final class SnapshotCommand {
         epoch = ledger.chooseAndRecord(backup.image().fencingEpoch(), sha, cluster, requested,
             Instant.now().toString(), file.getFileName().toString());
       } catch (IOException e) {
-        // Not lockable or writable (a read-only backup directory): still chosen by what it records,
-        // if it can be read; without a record, a later restore must be told the epoch.
+        // Not lockable, readable or writable (a read-only backup directory). An epoch chosen here
+        // would go unrecorded: a later restore of this backup would choose it again and grant the
+        // same tokens. So only an epoch the operator names, who then knows to keep it.
         List<RestoreLedger.Entry> recorded = null;
         try {
           recorded = ledger.read();
         } catch (IOException | IllegalArgumentException unreadable) {
           if (fencingEpoch == null) {
-            throw precondition("cannot use the restore ledger " + ledger.file() + " (" + e.getMessage()
+            throw precondition("cannot use the restore ledger " + ledger.file() + " (" + IoErrors.reason(e)
                 + "): pass --fencing-epoch, above every epoch this cluster's line has used");
           }
+        }
+        if (fencingEpoch == null) {
+          String would;
+          try {
+            would = " (" + RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster, requested, recorded)
+                + " by what the ledger says)";
+          } catch (IllegalArgumentException unsure) {
+            would = "";
+          }
+          throw precondition("cannot record the new fencing epoch in the restore ledger " + ledger.file() + " ("
+              + IoErrors.reason(e) + "): unrecorded, a later restore of this backup would choose the same epoch "
+              + "and its cluster would grant the same tokens. Make the ledger writable, or pass --fencing-epoch"
+              + would + " and keep a note of it with the backups: a later restore must pass one above it");
         }
         epoch = RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster, requested,
             recorded == null ? List.of() : recorded);
         spec.commandLine().getErr().println("warning: could not record fencing epoch " + epoch + " in "
-            + ledger.file() + " (" + e.getMessage() + "); a later restore must pass --fencing-epoch above " + epoch);
+            + ledger.file() + " (" + IoErrors.reason(e) + "); a later restore must pass --fencing-epoch above "
+            + epoch);
       }
       StateImage seed = null;
       List<String> seeded = new ArrayList<>();
