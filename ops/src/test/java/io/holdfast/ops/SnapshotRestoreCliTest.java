@@ -169,6 +169,46 @@ class SnapshotRestoreCliTest {
     assertEquals(1, seededEpoch("n1"));
   }
 
+  /** The CLI in a JVM of its own, with {@code env} added to this one's environment. */
+  CliRunner.Run spawn(java.util.Map<String, String> env, String... args) throws Exception {
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx128m", "-XX:TieredStopAtLevel=1",
+        "-cp", System.getProperty("java.class.path"), HoldfastCli.class.getName()));
+    cmd.addAll(java.util.List.of(args));
+    Path out = dir.resolve("spawned-" + System.nanoTime() + ".out");
+    Path err = dir.resolve("spawned-" + System.nanoTime() + ".err");
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("the CLI did not finish: " + Files.readString(err));
+    }
+    return new CliRunner.Run(p.exitValue(), Files.readString(out), Files.readString(err));
+  }
+
+  /**
+   * The node's config is what counts, not the operator's shell: a stray HOLDFAST_DATA_DIR there
+   * would seed a directory the node never reads, and it would start as a new, empty cluster.
+   */
+  @Test
+  void theConfigsAreReadWithoutThisShellsVariablesUnlessAsked() throws Exception {
+    Path stray = dir.resolve("stray");
+    Run r = spawn(java.util.Map.of("HOLDFAST_DATA_DIR", stray.toString()), "snapshot", "restore", backup.toString(),
+        "--new-cluster", "--config", config("n1", false).toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(Files.exists(dir.resolve("data/n1/restore/seed.snapshot")), "seeded where the config says");
+    assertFalse(Files.exists(stray.resolve("restore")), r.toString());
+    assertTrue(r.err().contains("note: ignoring HOLDFAST_DATA_DIR from this shell"), r.toString());
+
+    Run asked = spawn(java.util.Map.of("HOLDFAST_DATA_DIR", stray.toString()), "snapshot", "restore",
+        backup.toString(), "--new-cluster", "--use-env", "--fencing-epoch", "1", "--config",
+        config("n2", false).toString());
+    assertEquals(0, asked.code(), asked.toString());
+    assertTrue(Files.exists(stray.resolve("restore/seed.snapshot")), asked.toString());
+    assertFalse(Files.exists(dir.resolve("data/n2/restore")));
+  }
+
   static final String BACKED_UP_ID = "9f1c2a3b-0000-4000-8000-00000000abcd";
   static final String NEW_ID = "3b7e9d10-0000-4000-8000-0000000000e1";
 

@@ -220,8 +220,35 @@ public final class SnapshotCommand {
             + "cluster is stopped and its data dir moved aside (one that comes back would be a member)"})
     boolean reuseClusterId;
 
+    @Option(names = "--use-env",
+        description = {"apply HOLDFAST_<KEY> variables from this shell to the --config files, as a node applies "
+            + "its own (for nodes that take settings from /etc/default/holdfast: set -a; . /etc/default/holdfast). "
+            + "Without it they are ignored"})
+    boolean useEnv;
+
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
     Output.Format output = Output.Format.table;
+
+    /**
+     * The environment the configs are read with. Not this shell's by default: a stray
+     * HOLDFAST_DATA_DIR there would seed a directory the node never reads (or the node's own
+     * variables, from its unit, would be missing here), and nothing would say so until it started
+     * as a new, empty cluster.
+     */
+    private Map<String, String> configEnvironment() {
+      if (useEnv) {
+        return System.getenv();
+      }
+      List<String> ignored = System.getenv().keySet().stream().filter(k -> k.startsWith("HOLDFAST_")
+          && ServerConfigLoader.keys().contains(k.substring("HOLDFAST_".length()).toLowerCase(java.util.Locale.ROOT).replace('_', '-')))
+          .sorted().toList();
+      if (!configs.isEmpty() && !ignored.isEmpty()) {
+        spec.commandLine().getErr().println("note: ignoring " + String.join(", ", ignored) + " from this shell: "
+            + "the --config files are read as written (--use-env applies them)");
+        spec.commandLine().getErr().flush();
+      }
+      return Map.of();
+    }
 
     @Override
     public Integer call() throws IOException {
@@ -251,8 +278,9 @@ public final class SnapshotCommand {
       // Targets first, all checked before any is written: a half-seeded cluster helps nobody.
       List<Path[]> targets = new ArrayList<>();
       String clusterId = newClusterId;
+      Map<String, String> env = configEnvironment();
       for (Path c : configs) {
-        ServerConfig config = ServerConfigLoader.load(c, Map.of(), System.getenv());
+        ServerConfig config = ServerConfigLoader.load(c, Map.of(), env);
         if (config.join()) {
           throw new IllegalArgumentException(c + ": join is true; a restored cluster's first members start from "
               + "the backup (join: false), later members join it as usual");
@@ -357,12 +385,15 @@ public final class SnapshotCommand {
       }
       StateImage seed = null;
       List<String> seeded = new ArrayList<>();
+      List<String> raftDirs = new ArrayList<>();
       for (Path[] t : targets) {
         seed = RestoreSeed.write(backup, t[0], t[1], epoch);
         seeded.add(t[0].toString());
+        raftDirs.add(t[1].toString());
       }
       Map<String, Object> doc = new LinkedHashMap<>(describe(backup.header()));
       doc.put("seeded", seeded);
+      doc.put("raft_log_dirs", raftDirs); // checked empty: where each node's Raft state must be
       doc.put("restore_ledger", ledger.file().toString());
       doc.put("new_fencing_epoch", seed.fencingEpoch());
       doc.put("lowest_new_token", FencingToken.value(seed.fencingEpoch(), seed.lastAppliedIndex() + 1));
