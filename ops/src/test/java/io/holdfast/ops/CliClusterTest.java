@@ -344,6 +344,24 @@ class CliClusterTest {
     assertTrue(sessions.isArray());
   }
 
+  /** A member left out of --endpoints (added after $HOLDFAST_ENDPOINTS was set) is still asked, and named. */
+  @Test
+  void statusAsksEveryMemberNotOnlyTheEndpointsGiven() throws Exception {
+    CliRunner.Run r = CliRunner.run("status", "--endpoints", cluster.endpoint(0) + "," + cluster.endpoint(1), "-o",
+        "json");
+    assertEquals(0, r.code(), r.toString());
+    JsonNode status = JSON.readTree(r.out());
+    assertTrue(status.get("healthy").asBoolean(), r.out());
+    assertFalse(status.get("cluster_id").asText().isEmpty());
+    assertEquals(3, status.get("members").size(), r.out());
+    JsonNode third = status.get("members").get(2);
+    assertEquals(cluster.endpoint(2), third.get("endpoint").asText());
+    assertEquals("ok", third.get("health").asText());
+    assertFalse(third.get("in_endpoints").asBoolean());
+    assertEquals("not in --endpoints", third.get("notes").get(0).asText());
+    assertTrue(r.err().contains("is not in --endpoints"), r.err());
+  }
+
   private static void collect(CommandLine c, List<String> path, List<List<String>> out) {
     for (var e : c.getSubcommands().entrySet()) {
       if (e.getKey().equals("help")) {
