@@ -464,6 +464,31 @@ class CliClusterTest {
     assertTrue(!out.toString().contains("old news"), out.toString());
   }
 
+  /** More entries in --since's time than --limit shows: the newest are shown, and the rest are said to exist. */
+  @Test
+  void auditSinceSaysWhenItShowsOnlyPartOfThatTime() throws Exception {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30))) {
+      for (int i = 1; i <= 4; i++) {
+        s.tryLock("audit-many/x").orElseThrow();
+        assertEquals(0, cli("revoke", "audit-many/x", "--reason", "burst " + i).code());
+      }
+    }
+    Run r = cli("audit", "--lock", "audit-many/x", "--since", "1h", "--limit", "2", "-o", "json");
+    assertEquals(0, r.code(), r.toString());
+    JsonNode shown = JSON.readTree(r.out());
+    assertEquals(2, shown.size(), r.out());
+    assertEquals("burst 3", shown.get(0).get("reason").asText());
+    assertEquals("burst 4", shown.get(1).get("reason").asText());
+    assertTrue(r.err().contains("4 entries in the last ") && r.err().contains("; showing the newest 2 (--limit 4 shows "
+        + "them all)"), r.err());
+
+    Run all = cli("audit", "--lock", "audit-many/x", "--since", "1h", "--limit", "4", "-o", "json");
+    assertEquals(4, JSON.readTree(all.out()).size(), all.out());
+    assertTrue(all.err().isEmpty(), all.err());
+    assertEquals(2, cli("audit", "--limit", "1001").code());
+  }
+
   /** `holdfast audit -f -o json | grep -m1 ...`: one compact object per line, and it ends once its reader has gone. */
   @Test
   void auditFollowPrintsAnObjectPerLineAndEndsWithItsReader() throws Exception {
