@@ -117,6 +117,12 @@ public final class StatusCommand implements Callable<Integer> {
         }
       }
     }
+    for (Probe p : probes) {
+      // Again, over the members asked as well: the leader may be one that --endpoints leaves out.
+      if (p.answer != null && "LEADER".equals(p.answer.role()) && (leader == null || p.answer.term() > leader.term())) {
+        leader = p.answer;
+      }
+    }
     java.util.SortedMap<String, List<String>> clusters = new java.util.TreeMap<>();
     for (Probe p : probes) {
       if (p.answer != null) {

@@ -73,6 +73,15 @@ class StatusProbeTest {
   }
 
   @Test
+  void theLeaderMayBeAMemberTheEndpointsLeaveOut() {
+    StatusCommand.Report r = allUp().probe("h2:7400", "h3:7400");
+    assertEquals("n1", r.leader().memberId());
+    assertTrue(r.healthy(), r.problems().toString());
+    assertEquals(List.of("member n1 (h1:7400) is not in --endpoints", "member n4 (h4:7400) is not in --endpoints"),
+        r.problems());
+  }
+
+  @Test
   void aDownEndpointThatIsAMembersAddressIsThatMemberAndNotAskedTwice() {
     Cluster c = allUp();
     c.answering.remove("h2:7400");
