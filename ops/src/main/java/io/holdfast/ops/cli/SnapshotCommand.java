@@ -239,8 +239,10 @@ public final class SnapshotCommand {
       if (useEnv) {
         return System.getenv();
       }
+      // Only those a node would apply (as ServerConfigLoader reads them): HOLDFAST_ENDPOINTS is the CLI's.
       List<String> ignored = System.getenv().keySet().stream().filter(k -> k.startsWith("HOLDFAST_")
-          && ServerConfigLoader.keys().contains(k.substring("HOLDFAST_".length()).toLowerCase(java.util.Locale.ROOT).replace('_', '-')))
+          && ServerConfigLoader.keys().contains(
+              k.substring("HOLDFAST_".length()).toLowerCase(java.util.Locale.ROOT).replace('_', '-')))
           .sorted().toList();
       if (!configs.isEmpty() && !ignored.isEmpty()) {
         spec.commandLine().getErr().println("note: ignoring " + String.join(", ", ignored) + " from this shell: "
