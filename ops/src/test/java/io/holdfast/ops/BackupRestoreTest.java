@@ -61,11 +61,13 @@ class BackupRestoreTest {
             io.holdfast.server.backup.BackupFile.sha256(bytes))).build(), bytes).write(backup);
 
     ProcessCluster mixed = new ProcessCluster(3, dir.resolve("mixed"), SETTINGS);
+    // The test clusters draw their own cluster-ids: any other than the backup's will do here.
+    String newId = java.util.UUID.randomUUID().toString();
     Run first = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--fencing-epoch", "7",
-        "--data-dir", mixed.dataDir(0).toString());
+        "--cluster-id", newId, "--data-dir", mixed.dataDir(0).toString());
     assertEquals(0, first.code(), first.toString());
     Run others = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--fencing-epoch", "8",
-        "--data-dir", mixed.dataDir(1).toString(), "--data-dir", mixed.dataDir(2).toString());
+        "--cluster-id", newId, "--data-dir", mixed.dataDir(1).toString(), "--data-dir", mixed.dataDir(2).toString());
     assertEquals(0, others.code(), others.toString());
 
     try (ProcessCluster c = mixed.start()) {
@@ -159,8 +161,10 @@ class BackupRestoreTest {
     Path damaged = dir.resolve("damaged.hfb");
     Files.write(damaged, bytes);
     ProcessCluster fresh = new ProcessCluster(3, dir.resolve("new"), SETTINGS);
-    Run refused = CliRunner.run("snapshot", "restore", damaged.toString(), "--new-cluster", "--data-dir",
-        fresh.dataDir(0).toString());
+    // The test clusters draw their own cluster-ids: any other than the backup's will do here.
+    String newId = java.util.UUID.randomUUID().toString();
+    Run refused = CliRunner.run("snapshot", "restore", damaged.toString(), "--new-cluster", "--cluster-id", newId,
+        "--data-dir", fresh.dataDir(0).toString());
     assertEquals(1, refused.code(), "a damaged backup is a failure, not a usage error: " + refused);
     assertTrue(refused.err().contains("checksum"), refused.toString());
     assertFalse(Files.exists(fresh.dataDir(0).resolve("restore")), "nothing written for a damaged backup");
@@ -168,7 +172,7 @@ class BackupRestoreTest {
     assertEquals(2, noFlag.code(), "--new-cluster is required: " + noFlag);
 
     Run restore = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "-o", "json",
-        "--data-dir", fresh.dataDir(0).toString(), "--data-dir", fresh.dataDir(1).toString(),
+        "--cluster-id", newId, "--data-dir", fresh.dataDir(0).toString(), "--data-dir", fresh.dataDir(1).toString(),
         "--data-dir", fresh.dataDir(2).toString());
     assertEquals(0, restore.code(), restore.toString());
     assertEquals(1, JSON.readTree(restore.out()).get("new_fencing_epoch").asLong());
@@ -222,8 +226,8 @@ class BackupRestoreTest {
       }
 
       // A restore never lands on a node that already has Raft state.
-      Run again = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--data-dir",
-          restored.dataDir(0).toString());
+      Run again = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--cluster-id", newId,
+          "--data-dir", restored.dataDir(0).toString());
       assertNotEquals(0, again.code());
       assertTrue(again.err().contains("already holds Raft state"), again.toString());
 

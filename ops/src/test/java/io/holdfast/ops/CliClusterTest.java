@@ -174,6 +174,59 @@ class CliClusterTest {
     }
   }
 
+  /**
+   * "Not acquired, nothing ran" has a code of its own (75, or --conflict-exit-code), never one a
+   * command that ran and failed would give; a command that cannot start gives 127, as in a shell.
+   */
+  @Test
+  void lockRunSaysWhetherTheCommandRan() throws Exception {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30));
+         LockLease held = s.tryLock("codes/busy").orElseThrow()) {
+      Path ran = dir.resolve("ran-" + System.nanoTime());
+      Run busy = cli("lock", "run", "codes/busy", "--wait", "1s", "--", "touch", ran.toString());
+      assertEquals(75, busy.code(), busy.toString());
+      assertTrue(busy.err().contains("not acquired within 1s; the command did not run"), busy.err());
+      Run chosen = cli("lock", "run", "codes/busy", "--wait", "1s", "-E", "9", "--", "touch", ran.toString());
+      assertEquals(9, chosen.code(), chosen.toString());
+      assertFalse(Files.exists(ran));
+    }
+    Run failed = cli("lock", "run", "codes/free", "--", "sh", "-c", "exit 3");
+    assertEquals(3, failed.code(), "the command's own code passes through: " + failed);
+    Run missing = cli("lock", "run", "codes/free", "--", "no-such-command-" + System.nanoTime());
+    assertEquals(127, missing.code(), missing.toString());
+    assertTrue(missing.err().contains("cannot start no-such-command-"), missing.err());
+    assertEquals("FREE", lock("codes/free").get("state").asText(), "released at once, not left to the TTL");
+  }
+
+  /**
+   * A run whose session ends while it is queued never held the lock and ran nothing: the conflict
+   * code, as for a lock still busy at the end of --wait (it was 3, "not found", before).
+   */
+  @Test
+  void aRunWhoseSessionEndsWhileQueuedGivesTheConflictCode() throws Exception {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30));
+         LockLease held = s.tryLock("codes/queued").orElseThrow()) {
+      Path ran = dir.resolve("ran-" + System.nanoTime());
+      java.util.concurrent.CompletableFuture<Run> queued = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+          cli("lock", "run", "codes/queued", "--wait", "60s", "--", "touch", ran.toString()));
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      JsonNode l = lock("codes/queued");
+      while (l.get("waiters").size() == 0 && System.nanoTime() < end) {
+        Thread.sleep(50);
+        l = lock("codes/queued");
+      }
+      long waiter = l.get("waiters").get(0).get("session_id").asLong();
+      Run expire = cli("session", "expire", Long.toString(waiter), "--reason", "queued run test");
+      assertEquals(0, expire.code(), expire.toString());
+      Run r = queued.get(30, TimeUnit.SECONDS);
+      assertEquals(75, r.code(), r.toString());
+      assertTrue(r.err().contains("not acquired"), r.err());
+      assertFalse(Files.exists(ran));
+    }
+  }
+
   @Test
   void revokeIsTheSafeBypass() throws Exception {
     Process node7 = spawn("lock", "run", "fleet/revoke", "--endpoints", endpoints, "--ttl", "6s", "--client-name",
@@ -291,6 +344,24 @@ class CliClusterTest {
     assertTrue(sessions.isArray());
   }
 
+  /** A member left out of --endpoints (added after $HOLDFAST_ENDPOINTS was set) is still asked, and named. */
+  @Test
+  void statusAsksEveryMemberNotOnlyTheEndpointsGiven() throws Exception {
+    CliRunner.Run r = CliRunner.run("status", "--endpoints", cluster.endpoint(0) + "," + cluster.endpoint(1), "-o",
+        "json");
+    assertEquals(0, r.code(), r.toString());
+    JsonNode status = JSON.readTree(r.out());
+    assertTrue(status.get("healthy").asBoolean(), r.out());
+    assertFalse(status.get("cluster_id").asText().isEmpty());
+    assertEquals(3, status.get("members").size(), r.out());
+    JsonNode third = status.get("members").get(2);
+    assertEquals(cluster.endpoint(2), third.get("endpoint").asText());
+    assertEquals("ok", third.get("health").asText());
+    assertFalse(third.get("in_endpoints").asBoolean());
+    assertEquals("not in --endpoints", third.get("notes").get(0).asText());
+    assertTrue(r.err().contains("is not in --endpoints"), r.err());
+  }
+
   private static void collect(CommandLine c, List<String> path, List<List<String>> out) {
     for (var e : c.getSubcommands().entrySet()) {
       if (e.getKey().equals("help")) {
@@ -391,6 +462,31 @@ class CliClusterTest {
     follower.interrupt();
     follower.join(10_000);
     assertTrue(!out.toString().contains("old news"), out.toString());
+  }
+
+  /** More entries in --since's time than --limit shows: the newest are shown, and the rest are said to exist. */
+  @Test
+  void auditSinceSaysWhenItShowsOnlyPartOfThatTime() throws Exception {
+    try (HoldfastClient client = HoldfastClient.builder().endpoints(cluster.endpoints()).build();
+         Session s = client.newSession(Duration.ofSeconds(30))) {
+      for (int i = 1; i <= 4; i++) {
+        s.tryLock("audit-many/x").orElseThrow();
+        assertEquals(0, cli("revoke", "audit-many/x", "--reason", "burst " + i).code());
+      }
+    }
+    Run r = cli("audit", "--lock", "audit-many/x", "--since", "1h", "--limit", "2", "-o", "json");
+    assertEquals(0, r.code(), r.toString());
+    JsonNode shown = JSON.readTree(r.out());
+    assertEquals(2, shown.size(), r.out());
+    assertEquals("burst 3", shown.get(0).get("reason").asText());
+    assertEquals("burst 4", shown.get(1).get("reason").asText());
+    assertTrue(r.err().contains("4 entries in the last ") && r.err().contains("; showing the newest 2 (--limit 4 shows "
+        + "them all)"), r.err());
+
+    Run all = cli("audit", "--lock", "audit-many/x", "--since", "1h", "--limit", "4", "-o", "json");
+    assertEquals(4, JSON.readTree(all.out()).size(), all.out());
+    assertTrue(all.err().isEmpty(), all.err());
+    assertEquals(2, cli("audit", "--limit", "1001").code());
   }
 
   /** `holdfast audit -f -o json | grep -m1 ...`: one compact object per line, and it ends once its reader has gone. */

@@ -41,6 +41,38 @@ class CliWithoutClusterTest {
     assertTrue(noFile.err().contains("--file: cannot read " + missing), noFile.toString());
   }
 
+  /**
+   * A value file larger than any cluster takes is refused before it is read (a whole multi-GB file,
+   * or /dev/zero, would end in an OutOfMemoryError), and a failed read says why.
+   */
+  @Test
+  void aValueFileTooLargeForAnyClusterIsRefusedUnreadAndAFailedReadSaysWhy(@TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path big = dir.resolve("big.bin");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(big.toFile(), "rw")) {
+      f.setLength(32L << 20); // sparse: no disk used
+    }
+    CliRunner.Run tooBig = CliRunner.run("kv", "put", "fleet/x", "--file", big.toString(), "--endpoints",
+        "127.0.0.1:1");
+    assertEquals(2, tooBig.code(), tooBig.toString());
+    assertTrue(tooBig.err().contains("holds 33554432 bytes; a value may be at most 16777216 bytes"),
+        tooBig.toString());
+
+    // A stream with no size (a device, a pipe) is read no further than the limit.
+    CliRunner.Run endless = CliRunner.run("kv", "put", "fleet/x", "--file", "/dev/zero", "--endpoints", "127.0.0.1:1");
+    assertEquals(2, endless.code(), endless.toString());
+    assertTrue(endless.err().contains("holds more than 16777216 bytes"), endless.toString());
+
+    CliRunner.Run directory = CliRunner.run("kv", "put", "fleet/x", "--file", dir.toString(), "--endpoints",
+        "127.0.0.1:1");
+    assertEquals(2, directory.code(), directory.toString());
+    assertTrue(directory.err().contains("--file: cannot read " + dir + ": Is a directory"), directory.toString());
+
+    String missing = dir.resolve("missing.conf").toString();
+    CliRunner.Run noFile = CliRunner.run("kv", "put", "fleet/x", "--file", missing, "--endpoints", "127.0.0.1:1");
+    assertTrue(noFile.err().contains("cannot read " + missing + ": no such file or directory"), noFile.toString());
+  }
+
   @Test
   void aMalformedEndpointIsAUsageErrorForEveryCommand() {
     for (String[] args : new String[][] {{"status", "--endpoints", "foo"}, {"member", "list", "--endpoints", "foo"},

@@ -145,6 +145,137 @@ class SnapshotRestoreCliTest {
     assertEquals(nobody, Files.getOwner(data.resolve("restore/seed.snapshot")));
   }
 
+  /**
+   * An epoch that cannot be recorded would be chosen again by the next restore of this backup, and
+   * two clusters would grant the same tokens: refused unless the operator names it.
+   */
+  @Test
+  void anEpochTheLedgerCannotRecordMustBeNamed() throws Exception {
+    // The ledger cannot be created, as on a read-only mount: a link into a directory that does not
+    // exist (chmod would not stop the root these tests may run as).
+    Files.createSymbolicLink(dir.resolve("holdfast-restores.tsv"), dir.resolve("gone/holdfast-restores.tsv"));
+    Run refused = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        config("n1", false).toString());
+    assertEquals(3, refused.code(), refused.toString());
+    assertTrue(refused.err().contains("cannot record the new fencing epoch in the restore ledger"), refused.toString());
+    assertTrue(refused.err().contains("no such file or directory"), "says why: " + refused);
+    assertTrue(refused.err().contains("pass --fencing-epoch (1 by what the ledger says)"), refused.toString());
+    assertFalse(Files.exists(dir.resolve("data/n1/restore")), "nothing seeded");
+
+    Run named = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
+        dir.resolve("n1.yaml").toString(), "--fencing-epoch", "1");
+    assertEquals(0, named.code(), named.toString());
+    assertTrue(named.err().contains("could not record fencing epoch 1"), named.toString());
+    assertEquals(1, seededEpoch("n1"));
+  }
+
+  /** The CLI in a JVM of its own, with {@code env} added to this one's environment. */
+  CliRunner.Run spawn(java.util.Map<String, String> env, String... args) throws Exception {
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx128m", "-XX:TieredStopAtLevel=1",
+        "-cp", System.getProperty("java.class.path"), HoldfastCli.class.getName()));
+    cmd.addAll(java.util.List.of(args));
+    Path out = dir.resolve("spawned-" + System.nanoTime() + ".out");
+    Path err = dir.resolve("spawned-" + System.nanoTime() + ".err");
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("the CLI did not finish: " + Files.readString(err));
+    }
+    return new CliRunner.Run(p.exitValue(), Files.readString(out), Files.readString(err));
+  }
+
+  /**
+   * The node's config is what counts, not the operator's shell: a stray HOLDFAST_DATA_DIR there
+   * would seed a directory the node never reads, and it would start as a new, empty cluster.
+   */
+  @Test
+  void theConfigsAreReadWithoutThisShellsVariablesUnlessAsked() throws Exception {
+    Path stray = dir.resolve("stray");
+    Run r = spawn(java.util.Map.of("HOLDFAST_DATA_DIR", stray.toString()), "snapshot", "restore", backup.toString(),
+        "--new-cluster", "--config", config("n1", false).toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(Files.exists(dir.resolve("data/n1/restore/seed.snapshot")), "seeded where the config says");
+    assertFalse(Files.exists(stray.resolve("restore")), r.toString());
+    assertTrue(r.err().contains("note: ignoring HOLDFAST_DATA_DIR from this shell"), r.toString());
+
+    Run asked = spawn(java.util.Map.of("HOLDFAST_DATA_DIR", stray.toString()), "snapshot", "restore",
+        backup.toString(), "--new-cluster", "--use-env", "--fencing-epoch", "1", "--config",
+        config("n2", false).toString());
+    assertEquals(0, asked.code(), asked.toString());
+    assertTrue(Files.exists(stray.resolve("restore/seed.snapshot")), asked.toString());
+    assertFalse(Files.exists(dir.resolve("data/n2/restore")));
+  }
+
+  static final String BACKED_UP_ID = "9f1c2a3b-0000-4000-8000-00000000abcd";
+  static final String NEW_ID = "3b7e9d10-0000-4000-8000-0000000000e1";
+
+  /**
+   * A data dir does not say which cluster its node joins: the operator says it, and it is checked
+   * against the backup's as a config's is. Without that, a restore by --data-dir onto hosts whose
+   * configs still have the old cluster's id went ahead without a word.
+   */
+  @Test
+  void aDataDirNeedsItsClusterIdSaidAndCheckedLikeAConfigs() throws Exception {
+    Path ours = backupFile("ours.hfb", 1, BACKED_UP_ID);
+    Path data = dir.resolve("data/d1");
+    Run unsaid = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--data-dir", data.toString());
+    assertEquals(2, unsaid.code(), unsaid.toString());
+    assertTrue(unsaid.err().contains("with --data-dir, pass --cluster-id UUID"), unsaid.toString());
+
+    Run old = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--data-dir", data.toString(),
+        "--cluster-id", BACKED_UP_ID.toUpperCase());
+    assertEquals(3, old.code(), old.toString());
+    assertTrue(old.err().contains("cluster-id " + BACKED_UP_ID + ", the cluster this backup was taken from"),
+        old.toString());
+
+    Run bad = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--data-dir", data.toString(),
+        "--cluster-id", "n1");
+    assertEquals(2, bad.code(), bad.toString());
+    assertTrue(bad.err().contains("'n1' is not a UUID"), bad.toString());
+
+    // --cluster-id beside --config files must be theirs: one restore seeds one cluster.
+    Run other = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--cluster-id", NEW_ID,
+        "--config", config("n1", false).toString(), "--data-dir", data.toString());
+    assertEquals(2, other.code(), other.toString());
+    assertTrue(other.err().contains("differs from " + NEW_ID + " (--cluster-id)"), other.toString());
+    assertFalse(Files.exists(data.resolve("restore")));
+    assertFalse(Files.exists(dir.resolve("data/n1/restore")));
+    assertFalse(Files.exists(dir.resolve("holdfast-restores.tsv")), "no epoch recorded");
+
+    Run said = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--data-dir", data.toString(),
+        "--cluster-id", NEW_ID);
+    assertEquals(0, said.code(), said.toString());
+    assertTrue(Files.exists(data.resolve("restore/seed.snapshot")));
+    assertTrue(Files.readString(dir.resolve("holdfast-restores.tsv")).contains("\t" + NEW_ID + "\t"),
+        "the ledger records the cluster it was restored into");
+
+    Run reused = CliRunner.run("snapshot", "restore", ours.toString(), "--new-cluster", "--data-dir",
+        dir.resolve("data/d2").toString(), "--reuse-cluster-id", "--fencing-epoch", "5");
+    assertEquals(0, reused.code(), reused.toString());
+  }
+
+  /** A node whose raft-log-dir is not DIR/raft is checked where its Raft state really is. */
+  @Test
+  void aDataDirsRaftLogDirElsewhereIsCheckedToo() throws Exception {
+    Path data = dir.resolve("data/d1");
+    Path raft = dir.resolve("fast-disk/d1");
+    Files.createDirectories(raft.resolve("some-group"));
+    Run r = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--cluster-id", NEW_ID,
+        "--data-dir", data.toString(), "--raft-log-dir", raft.toString());
+    assertEquals(3, r.code(), r.toString());
+    assertTrue(r.err().contains("fast-disk/d1 already holds Raft state"), r.toString());
+    assertFalse(Files.exists(data.resolve("restore")));
+
+    Run unpaired = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--cluster-id", NEW_ID,
+        "--data-dir", data.toString(), "--data-dir", dir.resolve("data/d2").toString(), "--raft-log-dir",
+        raft.toString());
+    assertEquals(2, unpaired.code(), unpaired.toString());
+    assertTrue(unpaired.err().contains("one per --data-dir"), unpaired.toString());
+  }
+
   @Test
   void refusesJoiningNodesMissingFilesAndAMissingNewClusterFlag() throws Exception {
     Run join = CliRunner.run("snapshot", "restore", backup.toString(), "--new-cluster", "--config",
@@ -153,7 +284,7 @@ class SnapshotRestoreCliTest {
     assertTrue(join.err().contains("join is true"), join.toString());
 
     Run missing = CliRunner.run("snapshot", "restore", dir.resolve("nope.hfb").toString(), "--new-cluster",
-        "--data-dir", dir.resolve("x").toString());
+        "--data-dir", dir.resolve("x").toString(), "--cluster-id", NEW_ID);
     assertEquals(2, missing.code(), missing.toString());
     assertTrue(missing.err().contains("does not exist"), missing.toString());
 

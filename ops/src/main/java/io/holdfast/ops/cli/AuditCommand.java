@@ -27,7 +27,8 @@ public final class AuditCommand implements Callable<Integer> {
   @Option(names = "--lock", description = "only entries about this lock")
   String lock = "";
 
-  @Option(names = "--limit", description = "at most this many (newest; default 100)")
+  @Option(names = "--limit", description = "at most this many (newest; default 100); with --since, a note on "
+      + "stderr says when more entries fall in that time")
   int limit = 100;
 
   @Option(names = {"-f", "--follow"}, description = "keep printing new entries until interrupted")
@@ -38,13 +39,32 @@ public final class AuditCommand implements Callable<Integer> {
 
   /** What one poll of --follow reads at most. */
   private static final int FOLLOW_PAGE = 1_000;
+  /** How many entries the cluster's audit log keeps, and the most one read returns. */
+  private static final int KEPT = 1_000;
 
   @Override
   public Integer call() throws InterruptedException {
+    if (limit < 0 || limit > KEPT) {
+      throw new IllegalArgumentException("--limit must be between 0 (default 100) and " + KEPT + ", got " + limit);
+    }
     PrintWriter out = spec.commandLine().getOut();
     try (HoldfastClient client = cluster.client("holdfast-cli")) {
-      List<AuditRecord> all = client.admin().audit(0, lock, limit);
-      print(out, filter(all), true);
+      // With --since, everything the cluster keeps (one read: it keeps no more than one returns),
+      // cut at the time: the newest --limit alone could end inside the window and drop the rest
+      // without a word.
+      List<AuditRecord> all = client.admin().audit(0, lock, since == null ? limit : KEPT);
+      List<AuditRecord> shown = filter(all);
+      int most = limit == 0 ? 100 : limit;
+      if (since != null && shown.size() > most) {
+        note(shown.size() + " entries in the last " + Durations.format(since) + "; showing the newest " + most
+            + " (--limit " + Math.min(shown.size(), KEPT) + " shows them all)");
+        shown = shown.subList(shown.size() - most, shown.size());
+      }
+      if (since != null && all.size() == KEPT && filter(all).size() == KEPT) {
+        note("the cluster keeps its newest " + KEPT + " entries, all of them in the last " + Durations.format(since)
+            + ": older ones from that time have left its audit log");
+      }
+      print(out, shown, true);
       // Follow from the newest entry read, printed or not: --since must not let older ones through.
       long last = all.isEmpty() ? 0 : all.get(all.size() - 1).index();
       boolean behind = false;
@@ -72,6 +92,11 @@ public final class AuditCommand implements Callable<Integer> {
       }
       return ExitCodes.OK;
     }
+  }
+
+  private void note(String message) {
+    spec.commandLine().getErr().println("holdfast audit: " + message);
+    spec.commandLine().getErr().flush();
   }
 
   private List<AuditRecord> filter(List<AuditRecord> all) {

@@ -13,7 +13,9 @@ import picocli.CommandLine;
  * Exit codes, the same for every command: 0 ok, 1 failed, 2 usage (bad arguments), 3 not found or
  * precondition failed (no such lock or session, not the holder, stale token, a member that already
  * exists), 4 the lock was lost
- * while {@code lock run} held it. Errors go to stderr on one line.
+ * while {@code lock run} held it. {@code lock run} adds its own (see its help): 75 or
+ * --conflict-exit-code when the lock was not acquired, 127 when the command cannot start.
+ * Errors go to stderr on one line.
  */
 public final class ExitCodes implements CommandLine.IExecutionExceptionHandler {
   public static final int OK = 0;

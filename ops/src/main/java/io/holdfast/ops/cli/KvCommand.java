@@ -112,12 +112,7 @@ public final class KvCommand {
         throw new IllegalArgumentException("--expected-revision must be a revision, or 0 for an absent key; got "
             + expectedRevision);
       }
-      byte[] bytes;
-      try {
-        bytes = value != null ? value.getBytes(StandardCharsets.UTF_8) : Files.readAllBytes(file);
-      } catch (java.io.IOException e) {
-        throw new IllegalArgumentException("--file: cannot read " + file + " (" + e.getClass().getSimpleName() + ")");
-      }
+      byte[] bytes = value != null ? value.getBytes(StandardCharsets.UTF_8) : readValue(file);
       try (HoldfastClient client = cluster.client("holdfast-cli")) {
         long revision;
         try {
@@ -136,6 +131,38 @@ public final class KvCommand {
         return ExitCodes.OK;
       }
     }
+  }
+
+  /**
+   * The largest value any cluster takes: the ceiling of the server's max-value-bytes (its own
+   * setting may be lower, and the server then says so).
+   */
+  static final long MAX_VALUE_BYTES = 16L << 20;
+
+  /**
+   * The file's bytes, refused above {@link #MAX_VALUE_BYTES} before they are read: a multi-GB file
+   * (or /dev/zero, whose size says 0) would otherwise end in an OutOfMemoryError and a stack trace.
+   */
+  static byte[] readValue(Path file) {
+    try {
+      if (Files.isRegularFile(file) && Files.size(file) > MAX_VALUE_BYTES) {
+        throw tooLarge(file, Files.size(file) + " bytes");
+      }
+      try (java.io.InputStream in = Files.newInputStream(file)) {
+        byte[] bytes = in.readNBytes((int) MAX_VALUE_BYTES + 1);
+        if (bytes.length > MAX_VALUE_BYTES) {
+          throw tooLarge(file, "more than " + MAX_VALUE_BYTES + " bytes");
+        }
+        return bytes;
+      }
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("--file: cannot read " + file + ": " + IoErrors.reason(e), e);
+    }
+  }
+
+  private static IllegalArgumentException tooLarge(Path file, String size) {
+    return new IllegalArgumentException("--file: " + file + " holds " + size + "; a value may be at most "
+        + MAX_VALUE_BYTES + " bytes (16 MiB, the largest max-value-bytes a cluster can have)");
   }
 
   @Command(name = "ls", mixinStandardHelpOptions = true, description = "Lists keys under a prefix.",

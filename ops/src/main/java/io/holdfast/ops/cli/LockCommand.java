@@ -7,6 +7,7 @@ import io.holdfast.client.LockLease;
 import io.holdfast.client.LockLostException;
 import io.holdfast.client.LockOptions;
 import io.holdfast.client.Session;
+import io.holdfast.client.SessionExpiredException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -84,13 +85,29 @@ public final class LockCommand {
   @Command(name = "run", mixinStandardHelpOptions = true,
       description = {"Holds a lock while a command runs. The command gets HOLDFAST_LOCK, HOLDFAST_FENCING_TOKEN "
           + "and HOLDFAST_SESSION_ID in its environment; hand the token to whatever it writes.",
-          "If the lock is lost (the session expired: this process was paused or cut off), the command is sent "
-              + "SIGTERM, then SIGKILL after --grace, and the exit code is 4. Otherwise the exit code is the "
-              + "command's; 1 if the lock was not acquired within --wait (or the cluster could not be reached), "
-              + "3 if the session ended while it waited; in both the command did not run.",
           "The command goes after -- (required): its own options are its own."},
-      footer = {"", "Example:", "  holdfast lock run fleet/config --ttl 10s --wait 1m --lock-delay 15s -- ./apply-config.sh"})
+      footer = {"", "Exit codes:",
+          "  the command's  it ran, holding the lock to the end",
+          "  75             the lock was not acquired (not granted within --wait, or this",
+          "                 process's session ended while it waited): the command did not",
+          "                 run, and trying again is safe. --conflict-exit-code changes it",
+          "  4              the lock was lost while the command ran (this process was paused",
+          "                 or cut off past its TTL, or the lock was revoked): the command",
+          "                 got SIGTERM, then SIGKILL after --grace",
+          "  127            the command could not be started (not found, not executable)",
+          "  1              the cluster could not be reached, or processes the command left",
+          "                 running would not stop (the lock is left to the TTL)",
+          "  2              bad arguments",
+          "", "Example:", "  holdfast lock run fleet/config --ttl 10s --wait 1m --lock-delay 15s -- ./apply-config.sh"})
   static final class Run implements Callable<Integer> {
+    /**
+     * "Not acquired, nothing ran": sysexits' EX_TEMPFAIL, which scripts rarely use for their own
+     * failures, so a wrapper can tell a busy lock (retry) from a command that ran and failed.
+     */
+    static final int DEFAULT_CONFLICT_EXIT_CODE = 75;
+    /** As a shell says when it cannot run a command. */
+    static final int CANNOT_START = 127;
+
     @Mixin
     ClusterOptions cluster;
 
@@ -116,6 +133,11 @@ public final class LockCommand {
     @Option(names = "--grace", converter = Durations.class, description = "SIGTERM to SIGKILL (default 10s)")
     Duration grace = Duration.ofSeconds(10);
 
+    @Option(names = {"-E", "--conflict-exit-code"}, paramLabel = "N",
+        description = "exit code when the lock is not acquired and the command did not run (1-255; default "
+            + DEFAULT_CONFLICT_EXIT_CODE + ", EX_TEMPFAIL; 1 was the code before this option existed)")
+    int conflictExitCode = DEFAULT_CONFLICT_EXIT_CODE;
+
     /** The processes the command started, as seen while it ran (see run). */
     private final java.util.Set<ProcessHandle> started = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -134,6 +156,9 @@ public final class LockCommand {
     @Override
     public Integer call() throws Exception {
       requireDoubleDash();
+      if (conflictExitCode < 1 || conflictExitCode > 255) {
+        throw new IllegalArgumentException("--conflict-exit-code must be between 1 and 255, got " + conflictExitCode);
+      }
       PrintWriter err = spec.commandLine().getErr();
       HoldfastClient client = cluster.client(clientName);
       try {
@@ -178,13 +203,22 @@ public final class LockCommand {
       try {
         got = session.lockAsync(name, options).get();
       } catch (ExecutionException e) {
+        if (e.getCause() instanceof SessionExpiredException ended) {
+          // Expired (or ended by an operator) while queued: the lock was never this process's and
+          // nothing ran, the same outcome as a busy lock, not "not found" (3).
+          err.println("holdfast lock run: lock '" + name + "' not acquired: " + ended.getMessage()
+              + " while it waited; the command did not run");
+          err.flush();
+          return conflictExitCode;
+        }
         throw e.getCause() instanceof Exception x ? x : e;
       }
       if (got.isEmpty()) {
-        err.println("holdfast lock run: lock '" + name + "' not acquired within " + Durations.format(wait));
+        err.println("holdfast lock run: lock '" + name + "' not acquired within " + Durations.format(wait)
+            + "; the command did not run");
         err.flush();
         session.close();
-        return ExitCodes.FAILED;
+        return conflictExitCode;
       }
       LockLease lease = got.get();
       err.println("holdfast lock run: holding '" + name + "' with fencing token " + lease.token() + " (session "
@@ -198,12 +232,20 @@ public final class LockCommand {
         // Granted as the session's deadline passed (a long pause, keepalives unanswered): the
         // command never starts on a lease that is no longer good.
         err.println("holdfast lock run: lock '" + name + "' lost before the command started (session " + session.id()
-            + " is " + session.state() + ")");
+            + " is " + session.state() + "); the command did not run");
         err.flush();
         session.close(); // nothing ran under it
-        return ExitCodes.LOCK_LOST;
+        return conflictExitCode; // as for an expiry while queued: which one it is depends on timing
       }
-      Process child = stop.start(pb);
+      Process child;
+      try {
+        child = stop.start(pb);
+      } catch (java.io.IOException e) {
+        err.println("holdfast lock run: cannot start " + command.get(0) + ": " + e.getMessage());
+        err.flush();
+        session.close(); // nothing ran under it
+        return CANNOT_START;
+      }
       if (child == null) {
         return ExitCodes.FAILED; // stopped before the command started
       }
@@ -244,12 +286,18 @@ public final class LockCommand {
       }
       try {
         lease.close();
+        session.close();
       } catch (LockLostException e) {
         err.println("holdfast lock run: the command finished but the lock had been lost: " + e.getMessage());
         err.flush();
         return ExitCodes.LOCK_LOST;
+      } catch (RuntimeException e) {
+        // The command ran to its end under the lock: its code is the outcome. The lock goes when the
+        // session's TTL runs out; a 1 here would read as the command's own failure.
+        err.println("holdfast lock run: the command exited " + code + "; releasing '" + name + "' failed ("
+            + e.getMessage() + "): it is freed when session " + session.id() + "'s TTL runs out");
+        err.flush();
       }
-      session.close();
       return code;
     }
 

@@ -196,13 +196,23 @@ public final class SnapshotCommand {
     List<Path> configs = new ArrayList<>();
 
     @Option(names = "--data-dir", paramLabel = "DIR",
-        description = "a new node's data dir, when its Raft log is in the default place (repeat per node)")
+        description = "a new node's data dir (repeat per node); needs --cluster-id or --reuse-cluster-id")
     List<Path> dataDirs = new ArrayList<>();
+
+    @Option(names = "--raft-log-dir", paramLabel = "DIR",
+        description = "with --data-dir: that node's raft-log-dir, checked to be empty, when it is not DIR/raft "
+            + "(one per --data-dir, in the same order)")
+    List<Path> raftLogDirs = new ArrayList<>();
+
+    @Option(names = "--cluster-id", paramLabel = "UUID",
+        description = {"the new cluster's cluster-id, as in its nodes' configs: required with --data-dir (a data "
+            + "dir does not say it), and checked against the backup's and the --config files'"})
+    String newClusterId;
 
     @Option(names = "--fencing-epoch", paramLabel = "N",
         description = {"the new cluster's fencing epoch (default: above the backup's and above every epoch in the "
             + "restore ledger beside the backup, " + RestoreLedger.FILE_NAME + "); give every node of one cluster "
-            + "the same"})
+            + "the same. Required when the ledger cannot be written"})
     Long fencingEpoch;
 
     @Option(names = "--reuse-cluster-id",
@@ -210,21 +220,69 @@ public final class SnapshotCommand {
             + "cluster is stopped and its data dir moved aside (one that comes back would be a member)"})
     boolean reuseClusterId;
 
+    @Option(names = "--use-env",
+        description = {"apply HOLDFAST_<KEY> variables from this shell to the --config files, as a node applies "
+            + "its own (for nodes that take settings from /etc/default/holdfast: set -a; . /etc/default/holdfast). "
+            + "Without it they are ignored"})
+    boolean useEnv;
+
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json")
     Output.Format output = Output.Format.table;
+
+    /**
+     * The environment the configs are read with. Not this shell's by default: a stray
+     * HOLDFAST_DATA_DIR there would seed a directory the node never reads (or the node's own
+     * variables, from its unit, would be missing here), and nothing would say so until it started
+     * as a new, empty cluster.
+     */
+    private Map<String, String> configEnvironment() {
+      if (useEnv) {
+        return System.getenv();
+      }
+      // Only those a node would apply (as ServerConfigLoader reads them): HOLDFAST_ENDPOINTS is the CLI's.
+      List<String> ignored = System.getenv().keySet().stream().filter(k -> k.startsWith("HOLDFAST_")
+          && ServerConfigLoader.keys().contains(
+              k.substring("HOLDFAST_".length()).toLowerCase(java.util.Locale.ROOT).replace('_', '-')))
+          .sorted().toList();
+      if (!configs.isEmpty() && !ignored.isEmpty()) {
+        spec.commandLine().getErr().println("note: ignoring " + String.join(", ", ignored) + " from this shell: "
+            + "the --config files are read as written (--use-env applies them)");
+        spec.commandLine().getErr().flush();
+      }
+      return Map.of();
+    }
 
     @Override
     public Integer call() throws IOException {
       if (configs.isEmpty() && dataDirs.isEmpty()) {
         throw new IllegalArgumentException("name the new cluster's nodes with --config FILE or --data-dir DIR");
       }
+      if (!raftLogDirs.isEmpty() && raftLogDirs.size() != dataDirs.size()) {
+        throw new IllegalArgumentException("--raft-log-dir: give one per --data-dir, in the same order ("
+            + dataDirs.size() + " --data-dir, " + raftLogDirs.size() + " --raft-log-dir)");
+      }
+      if (newClusterId != null) {
+        try {
+          newClusterId = java.util.UUID.fromString(newClusterId).toString();
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--cluster-id: '" + newClusterId + "' is not a UUID");
+        }
+      }
+      if (!dataDirs.isEmpty() && configs.isEmpty() && newClusterId == null && !reuseClusterId) {
+        // A data dir does not say which cluster its node will join (a --config beside it does): without
+        // this the check against the backup's own cluster-id below would be skipped without a word.
+        throw new IllegalArgumentException("with --data-dir, pass --cluster-id UUID, the cluster-id in the new "
+            + "nodes' configs (checked to differ from the backup's), or --reuse-cluster-id if they keep the "
+            + "backup's own");
+      }
       BackupFile backup = read(file);
       backup.image();
       // Targets first, all checked before any is written: a half-seeded cluster helps nobody.
       List<Path[]> targets = new ArrayList<>();
-      String clusterId = null;
+      String clusterId = newClusterId;
+      Map<String, String> env = configEnvironment();
       for (Path c : configs) {
-        ServerConfig config = ServerConfigLoader.load(c, Map.of(), System.getenv());
+        ServerConfig config = ServerConfigLoader.load(c, Map.of(), env);
         if (config.join()) {
           throw new IllegalArgumentException(c + ": join is true; a restored cluster's first members start from "
               + "the backup (join: false), later members join it as usual");
@@ -232,13 +290,19 @@ public final class SnapshotCommand {
         String id = config.clusterId().toString();
         if (clusterId != null && !clusterId.equals(id)) {
           throw new IllegalArgumentException(c + ": cluster-id " + id + " differs from " + clusterId
-              + " in the configs before it; one restore seeds one cluster");
+              + (newClusterId != null ? " (--cluster-id)" : " in the configs before it")
+              + "; one restore seeds one cluster");
         }
         clusterId = id;
         targets.add(new Path[] {config.restoreSeedFile(), config.raftLogDir()});
       }
-      for (Path d : dataDirs) {
-        targets.add(new Path[] {d.resolve("restore").resolve("seed.snapshot"), d.resolve("raft")});
+      for (int i = 0; i < dataDirs.size(); i++) {
+        Path d = dataDirs.get(i);
+        targets.add(new Path[] {d.resolve("restore").resolve("seed.snapshot"),
+            raftLogDirs.isEmpty() ? d.resolve("raft") : raftLogDirs.get(i)});
+      }
+      if (clusterId == null) {
+        clusterId = backup.header().getClusterId(); // --data-dir with --reuse-cluster-id only: the backup's
       }
       java.util.Set<Path> named = new java.util.HashSet<>();
       for (Path[] t : targets) {
@@ -250,8 +314,8 @@ public final class SnapshotCommand {
         }
       }
       String backupCluster = backup.header().getClusterId();
-      if (clusterId != null && clusterId.equals(backupCluster) && !reuseClusterId) {
-        throw precondition("the configs are for cluster-id " + clusterId + ", the cluster this backup was taken "
+      if (clusterId.equals(backupCluster) && !reuseClusterId) {
+        throw precondition("the new nodes are for cluster-id " + clusterId + ", the cluster this backup was taken "
             + "from: a member of it that was unreachable rather than gone could come back as a member of the "
             + "restored one. Give the new cluster a new cluster-id, or pass --reuse-cluster-id once every old "
             + "member is stopped and its data dir moved aside");
@@ -283,37 +347,55 @@ public final class SnapshotCommand {
       // after the seeds cannot lose it). A seeding that fails afterwards only leaves an epoch unused.
       RestoreLedger ledger = RestoreLedger.beside(file);
       String sha = BackupFile.hex(backup.header().getSha256().toByteArray());
-      String cluster = clusterId == null ? "" : clusterId;
+      String cluster = clusterId;
       OptionalLong requested = fencingEpoch == null ? OptionalLong.empty() : OptionalLong.of(fencingEpoch);
       long epoch;
       try {
         epoch = ledger.chooseAndRecord(backup.image().fencingEpoch(), sha, cluster, requested,
             Instant.now().toString(), file.getFileName().toString());
       } catch (IOException e) {
-        // Not lockable or writable (a read-only backup directory): still chosen by what it records,
-        // if it can be read; without a record, a later restore must be told the epoch.
+        // Not lockable, readable or writable (a read-only backup directory). An epoch chosen here
+        // would go unrecorded: a later restore of this backup would choose it again and grant the
+        // same tokens. So only an epoch the operator names, who then knows to keep it.
         List<RestoreLedger.Entry> recorded = null;
         try {
           recorded = ledger.read();
         } catch (IOException | IllegalArgumentException unreadable) {
           if (fencingEpoch == null) {
-            throw precondition("cannot use the restore ledger " + ledger.file() + " (" + e.getMessage()
+            throw precondition("cannot use the restore ledger " + ledger.file() + " (" + IoErrors.reason(e)
                 + "): pass --fencing-epoch, above every epoch this cluster's line has used");
           }
+        }
+        if (fencingEpoch == null) {
+          String would;
+          try {
+            would = " (" + RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster, requested, recorded)
+                + " by what the ledger says)";
+          } catch (IllegalArgumentException unsure) {
+            would = "";
+          }
+          throw precondition("cannot record the new fencing epoch in the restore ledger " + ledger.file() + " ("
+              + IoErrors.reason(e) + "): unrecorded, a later restore of this backup would choose the same epoch "
+              + "and its cluster would grant the same tokens. Make the ledger writable, or pass --fencing-epoch"
+              + would + " and keep a note of it with the backups: a later restore must pass one above it");
         }
         epoch = RestoreLedger.choose(backup.image().fencingEpoch(), sha, cluster, requested,
             recorded == null ? List.of() : recorded);
         spec.commandLine().getErr().println("warning: could not record fencing epoch " + epoch + " in "
-            + ledger.file() + " (" + e.getMessage() + "); a later restore must pass --fencing-epoch above " + epoch);
+            + ledger.file() + " (" + IoErrors.reason(e) + "); a later restore must pass --fencing-epoch above "
+            + epoch);
       }
       StateImage seed = null;
       List<String> seeded = new ArrayList<>();
+      List<String> raftDirs = new ArrayList<>();
       for (Path[] t : targets) {
         seed = RestoreSeed.write(backup, t[0], t[1], epoch);
         seeded.add(t[0].toString());
+        raftDirs.add(t[1].toString());
       }
       Map<String, Object> doc = new LinkedHashMap<>(describe(backup.header()));
       doc.put("seeded", seeded);
+      doc.put("raft_log_dirs", raftDirs); // checked empty: where each node's Raft state must be
       doc.put("restore_ledger", ledger.file().toString());
       doc.put("new_fencing_epoch", seed.fencingEpoch());
       doc.put("lowest_new_token", FencingToken.value(seed.fencingEpoch(), seed.lastAppliedIndex() + 1));

@@ -34,4 +34,15 @@ class LockRunArgumentsTest {
     assertEquals("2", r[0], r[2]);
     assertTrue(r[2].contains("put -- between"), r[2]);
   }
+
+  @Test
+  void aConflictExitCodeOutsideWhatAProcessCanReturnIsRefused() {
+    // 0 would report "nothing ran" as success; above 255 the shell would see it modulo 256.
+    for (String n : new String[] {"0", "256", "-1"}) {
+      String[] r = run("lock", "run", "deploy/x", "--endpoints", "127.0.0.1:1", "--conflict-exit-code", n, "--",
+          "./deploy.sh");
+      assertEquals("2", r[0], n + ": " + r[2]);
+      assertTrue(r[2].contains("--conflict-exit-code must be between 1 and 255"), r[2]);
+    }
+  }
 }
