@@ -193,6 +193,22 @@ public final class NetnsNetwork implements AutoCloseable {
    */
   public synchronized void rejectInto(int node, int from) {
     heal();
+    rejectOneInto(node, from);
+  }
+
+  /**
+   * Every node in {@code nodes} rejects TCP from node {@code from}, as {@link #rejectInto}: to
+   * {@code from}, all of them look dead, while they still reach each other. Replaces the current
+   * partition.
+   */
+  public synchronized void rejectedByAll(int from, int... nodes) {
+    heal();
+    for (int node : nodes) {
+      rejectOneInto(node, from);
+    }
+  }
+
+  private void rejectOneInto(int node, int from) {
     String peer = address(from);
     cutNodes.add(node);
     if (nft) {

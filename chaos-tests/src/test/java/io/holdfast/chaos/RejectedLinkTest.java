@@ -20,7 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Fast failover must not depose a live leader. A firewall that rejects the link between the
  * leader and one follower makes that follower see what a dead leader looks like (its stream cut,
  * a connect refused); the other follower still hears from the leader, and saying so keeps the
- * cut-off follower from forcing an election. Pre-vote then keeps it from disturbing anyone.
+ * cut-off follower from forcing an election. Pre-vote then keeps it from disturbing anyone. A
+ * follower that cannot reach a majority does not force one either: it could not win, and its
+ * higher term would depose the leader once the cut heals.
  */
 class RejectedLinkTest {
   @TempDir
@@ -86,5 +88,64 @@ class RejectedLinkTest {
         net.heal();
       }
     }
+  }
+
+  @Test
+  void aFollowerWhoseLinkToAnIdleLeaderIsRejectedDoesNotDeposeIt() throws Exception {
+    NetnsNetwork.assumeAvailable("RejectedLinkTest");
+    try (NetnsNetwork net = NetnsNetwork.open(3);
+        ProcessCluster cluster = net.place(new ProcessCluster(3, dir.resolve("cluster"), Map.of()))) {
+      net.checkReachable();
+      cluster.start();
+      int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+      int cut = (leader + 1) % 3;
+      int other = (leader + 2) % 3;
+      // Idle: no client, only heartbeats every 250 ms, which a look 40 ms after the cut mostly misses.
+      Thread.sleep(2_000);
+      long term = cluster.status(leader).getTerm();
+      net.rejectInto(leader, cut);
+      Thread.sleep(5_000);
+      ClusterStatusResponse lead = cluster.status(leader);
+      ClusterStatusResponse seen = cluster.status(other);
+      printDetectorLines(cluster, cut);
+      assertEquals("LEADER", lead.getRole(), "still the leader");
+      assertEquals(term, lead.getTerm(), "no election: the term did not move");
+      assertEquals(ProcessCluster.nodeId(leader), seen.getLeaderId());
+      net.heal();
+    }
+  }
+
+  @Test
+  void aFollowerEveryoneRejectsForcesNoElectionItCannotWin() throws Exception {
+    NetnsNetwork.assumeAvailable("RejectedLinkTest");
+    try (NetnsNetwork net = NetnsNetwork.open(3);
+        ProcessCluster cluster = net.place(new ProcessCluster(3, dir.resolve("cluster"), Map.of()))) {
+      net.checkReachable();
+      cluster.start();
+      int leader = cluster.awaitLeader(Duration.ofSeconds(60));
+      int cut = (leader + 1) % 3;
+      int other = (leader + 2) % 3;
+      Thread.sleep(1_000);
+      long term = cluster.status(leader).getTerm();
+      // To the cut-off follower both others look dead (stream cut, connects refused), and neither answers it.
+      net.rejectedByAll(cut, leader, other);
+      Thread.sleep(4_000);
+      net.heal();
+      // Healed: had it forced an election, its higher term would now reach the leader and depose it.
+      Thread.sleep(3_000);
+      ClusterStatusResponse lead = cluster.status(leader);
+      printDetectorLines(cluster, cut);
+      assertNotNull(lead);
+      assertEquals("LEADER", lead.getRole(), "still the leader");
+      assertEquals(term, lead.getTerm(), "no election: the term did not move");
+      assertEquals(ProcessCluster.nodeId(leader), cluster.status(other).getLeaderId());
+      assertTrue(cluster.logContains(cut, "which could not win"), "the cut-off follower held back for want of a quorum");
+    }
+  }
+
+  private static void printDetectorLines(ProcessCluster cluster, int node) throws java.io.IOException {
+    java.nio.file.Files.readAllLines(cluster.log(node)).stream()
+        .filter(l -> l.contains("DeadLeaderDetector"))
+        .forEach(l -> System.out.println("n" + (node + 1) + ": " + l));
   }
 }

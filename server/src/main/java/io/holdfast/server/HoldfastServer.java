@@ -423,8 +423,16 @@ public final class HoldfastServer implements AutoCloseable {
           raft.members().stream().map(RaftNode.Member::id).toList());
       action = onRemoved;
     } else if (wasAlive && !alive) {
-      LOG.error("This node's Raft division stopped by itself (see the errors above); stopping");
-      action = onFailed;
+      if (raft.removedAccordingToPeers()) {
+        // Removed while it was down: the leader had its division shut down when it came back.
+        LOG.warn("This node ({}) is no longer a member of the cluster (it was removed while it was down); stopping. "
+            + "To bring it back, clear its data directory, start it with join: true and add it (holdfast member add)",
+            config.nodeId());
+        action = onRemoved;
+      } else {
+        LOG.error("This node's Raft division stopped by itself (see the errors above); stopping");
+        action = onFailed;
+      }
     }
     if (action != null) {
       reported = true;

@@ -304,7 +304,10 @@ public final class AdminEndpoint extends AdminServiceGrpc.AdminServiceImplBase {
           + raft.nodeId() + "'").asRuntimeException());
       return;
     }
-    long timeout = req.getTimeoutMs() == 0 ? 10_000 : req.getTimeoutMs();
+    // While it is pending no write commits, checkpoints of renewals included, and a target that dies
+    // after the check above ends it only at the timeout: a few elections' time, whatever was asked.
+    long cap = 5 * config.electionTimeoutMaxMs();
+    long timeout = Math.min(cap, req.getTimeoutMs() == 0 ? 10_000 : req.getTimeoutMs());
     LOG.info("Transferring leadership from {} to {}", raft.nodeId(), target);
     raft.transferLeadership(target, timeout).whenComplete((v, err) -> {
       if (err != null) {

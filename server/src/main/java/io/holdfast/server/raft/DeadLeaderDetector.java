@@ -64,6 +64,12 @@ public final class DeadLeaderDetector implements AutoCloseable {
   static final int CONFIRM_MS = 40;
   /** Clock and transport slack in telling "heard after the cut" from "heard just before it". */
   static final int CONFIRM_MARGIN_MS = 10;
+  /**
+   * A leader that sent this node entries twice within this long, the last this long before the cut,
+   * was busy: alive, it would reach another voter again within {@link #CONFIRM_MS}. An idle one only
+   * heartbeats, every half election timeout, and the confirmation waits for one.
+   */
+  static final int BUSY_GAP_MS = CONFIRM_MS / 2;
 
   /**
    * What a voter says of itself: where its log ends, the leader it follows (null: none) and how
@@ -86,6 +92,10 @@ public final class DeadLeaderDetector implements AutoCloseable {
   // The term whose leader was found dead: its log and heartbeat streams are cut together, and one
   // election is enough. A probe the leader answered is not remembered: it may still die this term.
   private volatile long deadLeaderTerm = -1;
+  // The last two AppendEntries with entries this node received, and from whom (LeaderStreamWatch).
+  private volatile RaftPeerId entriesSender;
+  private volatile long lastEntriesNanos;
+  private volatile long previousEntriesNanos;
   private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "holdfast-dead-leader-detector");
     t.setDaemon(true);
@@ -111,6 +121,43 @@ public final class DeadLeaderDetector implements AutoCloseable {
     this.groupId = groupId;
     this.selfId = selfId;
     this.stepMs = stepMs;
+  }
+
+  /** An AppendEntries with entries came from {@code peer} (on Ratis's transport thread: kept cheap). */
+  void entriesFrom(RaftPeerId peer) {
+    long now = System.nanoTime();
+    if (!peer.equals(entriesSender)) {
+      entriesSender = peer;
+      previousEntriesNanos = Long.MIN_VALUE / 2;
+    } else {
+      previousEntriesNanos = lastEntriesNanos;
+    }
+    lastEntriesNanos = now;
+  }
+
+  /** Whether {@code leader} was sending this node entries at a steady pace up to {@code cutNanos}. */
+  boolean wasBusy(RaftPeerId leader, long cutNanos) {
+    long gap = TimeUnit.MILLISECONDS.toNanos(BUSY_GAP_MS);
+    long last = lastEntriesNanos;
+    return leader.equals(entriesSender) && cutNanos - last <= gap && last - previousEntriesNanos <= gap;
+  }
+
+  /**
+   * How long after the cut the first voter in the election order looks again for signs of life:
+   * a busy leader would have reached another voter within {@link #CONFIRM_MS}; an idle one within
+   * a heartbeat interval (half the minimum election timeout, {@code stepMs}), plus slack.
+   */
+  long confirmMs(boolean busy) {
+    return busy ? CONFIRM_MS : Math.max(CONFIRM_MS, stepMs + 2 * CONFIRM_MARGIN_MS);
+  }
+
+  /**
+   * Whether this node and the voters that answered it make a majority of the configuration: only
+   * then can it win. A forced election skips pre-vote, and a candidate that cannot win still raises
+   * the term, which deposes the leader once the partition heals.
+   */
+  static boolean quorumAnswered(int voters, int othersAnswered) {
+    return 1 + othersAnswered > voters / 2;
   }
 
   /** A stream of AppendEntries from {@code peer} ended without being completed: its connection may be gone. */
@@ -172,11 +219,13 @@ public final class DeadLeaderDetector implements AutoCloseable {
     }
     List<RaftPeerId> order = electionOrder(logs);
     int rank = order.indexOf(selfId);
-    long delay = CONFIRM_MS + rank * stepMs;
+    long confirm = confirmMs(wasBusy(peer, cutNanos));
+    long delay = confirm + rank * stepMs;
     LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections); the voters' last "
         + "entries {}: starting an election in {} ms unless another voter has by then, or one still hears from it",
         peer, leader.getAddress(), logs, delay);
-    schedule(peer, term, survivors, contacts, cutNanos + TimeUnit.MILLISECONDS.toNanos(4 * stepMs), delay, false);
+    schedule(peer, term, survivors, contacts, cutNanos + TimeUnit.MILLISECONDS.toNanos(confirm - CONFIRM_MS + 4 * stepMs),
+        delay, false);
   }
 
   private void schedule(RaftPeerId peer, long term, List<RaftPeer> survivors, Map<RaftPeerId, Long> contacts,
@@ -281,6 +330,16 @@ public final class DeadLeaderDetector implements AutoCloseable {
       return;
     }
     Map<RaftPeerId, Seen> now = ask(survivors);
+    int voters = division.getRaftConf().getCurrentPeers().size();
+    int answered = (int) now.values().stream().filter(v -> v != null && v.view() != null).count();
+    if (!quorumAnswered(voters, answered)) {
+      LOG.info("not starting an election after leader {} went: only {} of the other {} voters answered this node, "
+          + "which could not win; the election timeout and pre-vote decide", deadLeader, answered, voters - 1);
+      if (deadLeaderTerm == term) {
+        deadLeaderTerm = -1; // a later cut this term is looked at afresh
+      }
+      return;
+    }
     for (Map.Entry<RaftPeerId, Seen> e : now.entrySet()) {
       Long before = contacts.get(e.getKey());
       if (before != null && advanced(before, e.getValue(), deadLeader)) {

@@ -23,9 +23,10 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  */
 final class LeaderLink implements AutoCloseable {
   /**
-   * A query or write the leader has not answered in this long has failed. It is the bound the
-   * forwarding caller answers its client by: longer, a write would stay in flight (and hold one of
-   * the {@link #WRITERS}) after its client was told to retry, which logs a second copy of it.
+   * A query or write the leader has not answered in this long has failed. A write's wait for a
+   * writer and its send fit together in the bound the forwarding caller answers its client by:
+   * longer, a write would stay in flight (and hold one of the {@link #WRITERS}) after its client
+   * was told to retry, which logs a second copy of it.
    */
   private final long timeoutMs;
 

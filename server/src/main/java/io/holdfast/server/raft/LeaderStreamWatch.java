@@ -16,7 +16,8 @@ import org.apache.ratis.thirdparty.io.grpc.netty.NettyServerBuilder;
  * Tells the {@link DeadLeaderDetector} when a peer's AppendEntries stream into this node's Raft
  * port is cut rather than completed, which is what a dying leader's connections do. Installed on
  * Ratis's own gRPC server through its services customizer; it reads only the sender's id, from the
- * first request of each stream.
+ * first request of each stream, and when requests carry entries (how busy the leader was before
+ * the cut).
  */
 final class LeaderStreamWatch implements ServerInterceptor, GrpcServices.Customizer {
   private static final String APPEND_ENTRIES = RaftServerProtocolServiceGrpc.getAppendEntriesMethod().getFullMethodName();
@@ -44,8 +45,13 @@ final class LeaderStreamWatch implements ServerInterceptor, GrpcServices.Customi
 
       @Override
       public void onMessage(Q message) {
-        if (sender == null && message instanceof AppendEntriesRequestProto request) {
-          sender = RaftPeerId.valueOf(request.getServerRequest().getRequestorId());
+        if (message instanceof AppendEntriesRequestProto request) {
+          if (sender == null) {
+            sender = RaftPeerId.valueOf(request.getServerRequest().getRequestorId());
+          }
+          if (request.getEntriesCount() > 0) {
+            detector.entriesFrom(sender);
+          }
         }
         super.onMessage(message);
       }

@@ -77,6 +77,9 @@ public final class RaftNode implements AutoCloseable {
   static final long MAX_QUEUED_BYTES = 64L << 20;
   private final DeadLeaderDetector deadLeaderDetector;
   private final PeerLogAsker peerLogs;
+  private final org.apache.ratis.conf.Parameters peerParameters;
+  /** Last members this node knew of (its division's configuration), for asking them after it closed. */
+  private volatile List<RaftPeer> lastKnownPeers = List.of();
   private final LeaderLink leaderLink;
   private final ApplyRulesNegotiation applyRules;
   /**
@@ -172,7 +175,9 @@ public final class RaftNode implements AutoCloseable {
         new LeaderLimits.Times(config.minSessionTtlMs(), config.maxSessionTtlMs(), config.maxWaitMs(),
             config.maxLockDelayMs())));
     this.peerLogs = config.fastFailover() ? new PeerLogAsker(groupId, parameters(peerTls)) : null;
-    this.leaderLink = new LeaderLink(groupId, parameters(peerTls), forwardBoundMs(config));
+    // Half the bound to wait for a writer, half for the send: neither outlives the client's answer.
+    this.leaderLink = new LeaderLink(groupId, parameters(peerTls), forwardBoundMs(config) / 2);
+    this.peerParameters = parameters(peerTls);
     this.deadLeaderDetector = config.fastFailover()
         ? new DeadLeaderDetector(this::raftServer, peerLogs, groupId, selfId, config.electionTimeoutMinMs() / 2)
         : null;
@@ -332,6 +337,10 @@ public final class RaftNode implements AutoCloseable {
         TimeDuration.valueOf(c.electionTimeoutMaxMs(), TimeUnit.MILLISECONDS));
     // Ratis's DEFAULT read option lets a deposed leader answer from stale state; ReadIndex does not.
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    // Leader-lease reads stay off (Ratis's default), said here so it stays so: the DeadLeaderDetector
+    // forces elections without pre-vote, which voters grant whatever leader they last heard, so a
+    // deposed leader could still answer reads (and keepalive barriers) from a lease it thinks it holds.
+    RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, false);
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, c.snapshotThreshold());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
@@ -573,7 +582,7 @@ public final class RaftNode implements AutoCloseable {
       c.inc();
     }
     long boundMs = forwardBoundMs(config);
-    return leaderLink.write(leader, bytes, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(boundMs))
+    return leaderLink.write(leader, bytes, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(boundMs / 2))
         .orTimeout(boundMs, TimeUnit.MILLISECONDS)
         .thenCompose(reply -> {
           if (!reply.isSuccess()) {
@@ -737,9 +746,12 @@ public final class RaftNode implements AutoCloseable {
 
   private RuntimeException translate(Throwable e) {
     if (e instanceof NotLeaderException nle) {
+      // Ratis answers so both a call it refused and every entry still pending when its leader
+      // stepped down, which the next leader may commit: "maybe applied" (NO_LEADER) to a client,
+      // never NOT_LEADER's "not logged". The hint still sends it on.
       RaftPeer hint = nle.getSuggestedLeader();
-      return new RaftCallException(ErrorCode.NOT_LEADER, hint == null ? null : hint.getId().toString(),
-          "not the leader");
+      return new RaftCallException(ErrorCode.NO_LEADER, hint == null ? null : hint.getId().toString(),
+          "the leader stepped down with the call in flight; it may still commit: retry it (same request id)");
     }
     if (e instanceof RaftCallException rce) {
       return rce;
@@ -825,6 +837,7 @@ public final class RaftNode implements AutoCloseable {
   public Membership membership() {
     try {
       var conf = division().getRaftConf();
+      lastKnownPeers = List.copyOf(conf.getCurrentPeers());
       boolean inNew = conf.getCurrentPeers().stream().anyMatch(p -> p.getId().equals(selfId));
       if (!conf.getPreviousPeers().isEmpty()) {
         return inNew ? Membership.CHANGING : Membership.LEAVING;
@@ -833,6 +846,40 @@ public final class RaftNode implements AutoCloseable {
     } catch (RuntimeException e) {
       return Membership.UNKNOWN;
     }
+  }
+
+  /**
+   * Whether another member says this node is no longer in the cluster: asked when this node's
+   * division stopped by itself. A member removed while it was down still finds itself in its own
+   * stored configuration when it starts again, and the leader has it shut down; it must then stop
+   * for good, not be restarted as failed.
+   */
+  public boolean removedAccordingToPeers() {
+    List<RaftPeer> others = new ArrayList<>();
+    for (RaftPeer p : lastKnownPeers) {
+      if (!p.getId().equals(selfId)) {
+        others.add(p);
+      }
+    }
+    for (PeerConfig p : config.peers()) {
+      if (!p.id().equals(config.nodeId()) && others.stream().noneMatch(o -> o.getId().toString().equals(p.id()))) {
+        others.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.peerAddress().toString()).build());
+      }
+    }
+    for (RaftPeer p : others) {
+      try (org.apache.ratis.client.RaftClient c = PeerRaftClients.to(p, groupId, peerParameters, 1_000)) {
+        var conf = c.getGroupManagementApi(p.getId()).info(groupId).getConf();
+        if (conf.isPresent() && conf.get().getOldPeersCount() == 0 && conf.get().getPeersList().stream()
+            .noneMatch(q -> RaftPeerId.valueOf(q.getId()).equals(selfId))) {
+          LOG.warn("{} says the cluster's members are {}, without this node", p.getId(), conf.get().getPeersList()
+              .stream().map(q -> RaftPeerId.valueOf(q.getId()).toString()).toList());
+          return true;
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.debug("{} did not say who the members are: {}", p.getId(), e.toString());
+      }
+    }
+    return false;
   }
 
   /** The client endpoint of member {@code id}, or null if no member has that id. */
@@ -1018,12 +1065,19 @@ public final class RaftNode implements AutoCloseable {
       return null;
     }
     if (e instanceof NotLeaderException nle) {
+      // As in translate: a change pending when the leader stepped down may still commit.
       RaftPeer hint = nle.getSuggestedLeader();
-      throw new CompletionException(new RaftCallException(ErrorCode.NOT_LEADER,
-          hint == null ? null : hint.getId().toString(), "not the leader"));
+      throw new CompletionException(new RaftCallException(ErrorCode.NO_LEADER,
+          hint == null ? null : hint.getId().toString(), "the leader stepped down with the change in flight; it may "
+          + "still commit: look at the members before trying again"));
     }
     if (e instanceof LeaderNotReadyException) {
       throw new CompletionException(new RaftCallException(ErrorCode.NO_LEADER, null, "no leader is ready yet"));
+    }
+    if (e instanceof org.apache.ratis.protocol.exceptions.ReconfigurationInProgressException) {
+      // Another change is still being made: this one may go once it is done (ABORTED, not final).
+      throw new CompletionException(new MembershipBusyException("another membership change is in progress ("
+          + e.getMessage() + "); try again once it is done"));
     }
     // A reconfiguration in progress, a compare-and-set that lost, a new member that never caught
     // up, a transfer that timed out: the operator must look and decide, so say what Ratis said.

@@ -74,6 +74,19 @@ class MembershipGuardClusterTest {
       // Without a target, leadership goes to the member that answers.
       assertEquals(liveId, admin(cluster, leader).transferLeader(TransferLeaderRequest.newBuilder().build())
           .getLeaderId());
+
+      // The removed member comes back (a reboot): it still finds itself in its own stored
+      // configuration, is shut down by the others, and stops for good (exit 0, which systemd's
+      // Restart=on-failure leaves stopped), saying why.
+      cluster.start(down);
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (cluster.isRunning(down) && System.nanoTime() < end) {
+        Thread.sleep(200);
+      }
+      assertTrue(!cluster.isRunning(down), "the removed member stopped");
+      assertEquals(0, cluster.exitCode(down).orElse(-1), cluster.logTails());
+      assertTrue(cluster.logContains(down, "it was removed while it was down"), cluster.logTails());
+      assertEquals(2, members(cluster, live));
     }
   }
 

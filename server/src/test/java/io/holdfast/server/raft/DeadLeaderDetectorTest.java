@@ -102,4 +102,32 @@ class DeadLeaderDetectorTest {
     assertFalse(DeadLeaderDetector.advanced(cut, new DeadLeaderDetector.Seen(null, askedAt), leader), "no answer");
     assertFalse(DeadLeaderDetector.advanced(cut, null, leader), "no answer is no evidence");
   }
+
+  @Test
+  void onlyANodeThatCanWinForcesAnElection() {
+    assertFalse(DeadLeaderDetector.quorumAnswered(3, 0), "alone of 3: the other survivor did not answer");
+    assertTrue(DeadLeaderDetector.quorumAnswered(3, 1));
+    assertFalse(DeadLeaderDetector.quorumAnswered(5, 1), "a minority of 2 of 5, cut off with the leader's side");
+    assertTrue(DeadLeaderDetector.quorumAnswered(5, 2));
+    assertTrue(DeadLeaderDetector.quorumAnswered(5, 3));
+  }
+
+  @Test
+  void anIdleLeaderIsGivenAHeartbeatIntervalToShowItIsAlive() throws Exception {
+    RaftPeerId leader = RaftPeerId.valueOf("n1");
+    try (DeadLeaderDetector d = new DeadLeaderDetector(() -> null, p -> null,
+        org.apache.ratis.protocol.RaftGroupId.randomId(), RaftPeerId.valueOf("n2"), 250)) {
+      assertFalse(d.wasBusy(leader, System.nanoTime()), "nothing received yet");
+      d.entriesFrom(leader);
+      assertFalse(d.wasBusy(leader, System.nanoTime()), "one append is no pace");
+      d.entriesFrom(leader);
+      long cut = System.nanoTime();
+      assertTrue(d.wasBusy(leader, cut), "two appends just before the cut");
+      assertFalse(d.wasBusy(RaftPeerId.valueOf("n3"), cut), "another node's appends say nothing of this leader");
+      assertFalse(d.wasBusy(leader, cut + java.util.concurrent.TimeUnit.SECONDS.toNanos(1)),
+          "the last append a second before the cut: idle since");
+      assertEquals(DeadLeaderDetector.CONFIRM_MS, d.confirmMs(true));
+      assertEquals(250 + 2 * DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(false), "one heartbeat interval");
+    }
+  }
 }
