@@ -64,12 +64,8 @@ public final class DeadLeaderDetector implements AutoCloseable {
   static final int CONFIRM_MS = 40;
   /** Clock and transport slack in telling "heard after the cut" from "heard just before it". */
   static final int CONFIRM_MARGIN_MS = 10;
-  /**
-   * A leader that sent this node entries twice within this long, the last this long before the cut,
-   * was busy: alive, it would reach another voter again within {@link #CONFIRM_MS}. An idle one only
-   * heartbeats, every half election timeout, and the confirmation waits for one.
-   */
-  static final int BUSY_GAP_MS = CONFIRM_MS / 2;
+  /** How many of the leader's last appends with entries tell its pace. */
+  static final int PACE_SAMPLES = 4;
 
   /**
    * What a voter says of itself: where its log ends, the leader it follows (null: none) and how
@@ -92,10 +88,11 @@ public final class DeadLeaderDetector implements AutoCloseable {
   // The term whose leader was found dead: its log and heartbeat streams are cut together, and one
   // election is enough. A probe the leader answered is not remembered: it may still die this term.
   private volatile long deadLeaderTerm = -1;
-  // The last two AppendEntries with entries this node received, and from whom (LeaderStreamWatch).
-  private volatile RaftPeerId entriesSender;
-  private volatile long lastEntriesNanos;
-  private volatile long previousEntriesNanos;
+  // When the last PACE_SAMPLES AppendEntries with entries came, and from whom (LeaderStreamWatch).
+  private final Object paceLock = new Object();
+  private RaftPeerId entriesSender; // guarded by paceLock
+  private final long[] entryNanos = new long[PACE_SAMPLES]; // guarded by paceLock: a ring
+  private int entryCount; // guarded by paceLock
   private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "holdfast-dead-leader-detector");
     t.setDaemon(true);
@@ -126,29 +123,48 @@ public final class DeadLeaderDetector implements AutoCloseable {
   /** An AppendEntries with entries came from {@code peer} (on Ratis's transport thread: kept cheap). */
   void entriesFrom(RaftPeerId peer) {
     long now = System.nanoTime();
-    if (!peer.equals(entriesSender)) {
-      entriesSender = peer;
-      previousEntriesNanos = Long.MIN_VALUE / 2;
-    } else {
-      previousEntriesNanos = lastEntriesNanos;
+    synchronized (paceLock) {
+      if (!peer.equals(entriesSender)) {
+        entriesSender = peer;
+        entryCount = 0;
+      }
+      entryNanos[entryCount++ % PACE_SAMPLES] = now;
     }
-    lastEntriesNanos = now;
   }
 
-  /** Whether {@code leader} was sending this node entries at a steady pace up to {@code cutNanos}. */
-  boolean wasBusy(RaftPeerId leader, long cutNanos) {
-    long gap = TimeUnit.MILLISECONDS.toNanos(BUSY_GAP_MS);
-    long last = lastEntriesNanos;
-    return leader.equals(entriesSender) && cutNanos - last <= gap && last - previousEntriesNanos <= gap;
+  /**
+   * The longest a live {@code leader} went without sending this node entries, over its last few
+   * appends and up to {@code cutNanos}: within about that, alive, it reaches the other voters
+   * again. Long.MAX_VALUE when too few appends came from it to tell.
+   */
+  long paceMs(RaftPeerId leader, long cutNanos) {
+    synchronized (paceLock) {
+      if (!leader.equals(entriesSender) || entryCount < PACE_SAMPLES) {
+        return Long.MAX_VALUE;
+      }
+      long longest = 0;
+      long newer = cutNanos;
+      for (int k = 1; k <= PACE_SAMPLES; k++) {
+        long at = entryNanos[(entryCount - k) % PACE_SAMPLES];
+        longest = Math.max(longest, newer - at);
+        newer = at;
+      }
+      return TimeUnit.NANOSECONDS.toMillis(longest);
+    }
   }
 
   /**
    * How long after the cut the first voter in the election order looks again for signs of life:
-   * a busy leader would have reached another voter within {@link #CONFIRM_MS}; an idle one within
-   * a heartbeat interval (half the minimum election timeout, {@code stepMs}), plus slack.
+   * twice the leader's pace, so that alive it would have reached another voter by then, at least
+   * {@link #CONFIRM_MS}; at most a heartbeat interval (half the minimum election timeout,
+   * {@code stepMs}) plus slack, which an idle leader keeps to.
    */
-  long confirmMs(boolean busy) {
-    return busy ? CONFIRM_MS : Math.max(CONFIRM_MS, stepMs + 2 * CONFIRM_MARGIN_MS);
+  long confirmMs(long paceMs) {
+    long heartbeat = stepMs + 2 * CONFIRM_MARGIN_MS;
+    if (paceMs >= heartbeat) {
+      return Math.max(CONFIRM_MS, heartbeat);
+    }
+    return Math.max(CONFIRM_MS, Math.min(heartbeat, 2 * paceMs + CONFIRM_MARGIN_MS));
   }
 
   /**
@@ -219,11 +235,13 @@ public final class DeadLeaderDetector implements AutoCloseable {
     }
     List<RaftPeerId> order = electionOrder(logs);
     int rank = order.indexOf(selfId);
-    long confirm = confirmMs(wasBusy(peer, cutNanos));
+    long pace = paceMs(peer, cutNanos);
+    long confirm = confirmMs(pace);
     long delay = confirm + rank * stepMs;
     LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections); the voters' last "
-        + "entries {}: starting an election in {} ms unless another voter has by then, or one still hears from it",
-        peer, leader.getAddress(), logs, delay);
+        + "entries {}: starting an election in {} ms unless another voter has by then, or one still hears from it "
+        + "(it sent entries at most {} apart)", peer, leader.getAddress(), logs, delay,
+        pace == Long.MAX_VALUE ? "too seldom to tell" : pace + " ms");
     schedule(peer, term, survivors, contacts, cutNanos + TimeUnit.MILLISECONDS.toNanos(confirm - CONFIRM_MS + 4 * stepMs),
         delay, false);
   }

@@ -113,21 +113,27 @@ class DeadLeaderDetectorTest {
   }
 
   @Test
-  void anIdleLeaderIsGivenAHeartbeatIntervalToShowItIsAlive() throws Exception {
+  void theLookForSignsOfLifeFollowsTheLeadersPace() throws Exception {
     RaftPeerId leader = RaftPeerId.valueOf("n1");
+    long ms = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1);
     try (DeadLeaderDetector d = new DeadLeaderDetector(() -> null, p -> null,
         org.apache.ratis.protocol.RaftGroupId.randomId(), RaftPeerId.valueOf("n2"), 250)) {
-      assertFalse(d.wasBusy(leader, System.nanoTime()), "nothing received yet");
-      d.entriesFrom(leader);
-      assertFalse(d.wasBusy(leader, System.nanoTime()), "one append is no pace");
-      d.entriesFrom(leader);
+      assertEquals(Long.MAX_VALUE, d.paceMs(leader, System.nanoTime()), "nothing received yet");
+      for (int i = 0; i < DeadLeaderDetector.PACE_SAMPLES; i++) {
+        d.entriesFrom(leader);
+      }
       long cut = System.nanoTime();
-      assertTrue(d.wasBusy(leader, cut), "two appends just before the cut");
-      assertFalse(d.wasBusy(RaftPeerId.valueOf("n3"), cut), "another node's appends say nothing of this leader");
-      assertFalse(d.wasBusy(leader, cut + java.util.concurrent.TimeUnit.SECONDS.toNanos(1)),
-          "the last append a second before the cut: idle since");
-      assertEquals(DeadLeaderDetector.CONFIRM_MS, d.confirmMs(true));
-      assertEquals(250 + 2 * DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(false), "one heartbeat interval");
+      assertTrue(d.paceMs(leader, cut) < 50, "appends back to back: " + d.paceMs(leader, cut));
+      assertEquals(Long.MAX_VALUE, d.paceMs(RaftPeerId.valueOf("n3"), cut), "another node's appends say nothing");
+      assertTrue(d.paceMs(leader, cut + 1_000 * ms) >= 1_000, "a second of silence before the cut is the pace");
+      Thread.sleep(30);
+      d.entriesFrom(leader);
+      assertTrue(d.paceMs(leader, System.nanoTime()) >= 30, "the longest of the last gaps counts");
+
+      assertEquals(DeadLeaderDetector.CONFIRM_MS, d.confirmMs(2), "busy: the shortest look");
+      assertEquals(2 * 60 + DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(60), "twice the pace");
+      assertEquals(250 + 2 * DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(200), "at most a heartbeat interval");
+      assertEquals(250 + 2 * DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(Long.MAX_VALUE), "idle: a heartbeat");
     }
   }
 }
