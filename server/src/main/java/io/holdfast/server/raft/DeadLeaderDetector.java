@@ -240,18 +240,20 @@ public final class DeadLeaderDetector implements AutoCloseable {
     long delay = confirm + rank * stepMs;
     LOG.info("leader {} is gone (its stream was cut and its Raft port {} refuses connections); the voters' last "
         + "entries {}: starting an election in {} ms unless another voter has by then, or one still hears from it "
-        + "(it sent entries at most {} apart)", peer, leader.getAddress(), logs, delay,
-        pace == Long.MAX_VALUE ? "too seldom to tell" : pace + " ms");
+        + "({})", peer, leader.getAddress(), logs, delay,
+        pace == Long.MAX_VALUE ? "it sent entries too seldom to tell its pace" : "it sent entries at most " + pace
+            + " ms apart");
     schedule(peer, term, survivors, contacts, cutNanos + TimeUnit.MILLISECONDS.toNanos(confirm - CONFIRM_MS + 4 * stepMs),
-        delay, false);
+        delay, confirm, false);
   }
 
+  /** {@code lookMs}: how long a live leader may go unheard by the others (see confirmMs): the spacing of later looks. */
   private void schedule(RaftPeerId peer, long term, List<RaftPeer> survivors, Map<RaftPeerId, Long> contacts,
-      long deadlineNanos, long delayMs, boolean lookedAgain) {
+      long deadlineNanos, long delayMs, long lookMs, boolean lookedAgain) {
     try {
       executor.schedule(() -> {
         try {
-          startElection(peer, term, survivors, contacts, deadlineNanos, lookedAgain);
+          startElection(peer, term, survivors, contacts, deadlineNanos, lookMs, lookedAgain);
         } catch (RuntimeException e) {
           LOG.debug("could not start an election after leader {} died: {}", peer, e.toString());
         }
@@ -330,7 +332,7 @@ public final class DeadLeaderDetector implements AutoCloseable {
   }
 
   private void startElection(RaftPeerId deadLeader, long term, List<RaftPeer> survivors,
-      Map<RaftPeerId, Long> contacts, long deadlineNanos, boolean lookedAgain) {
+      Map<RaftPeerId, Long> contacts, long deadlineNanos, long lookMs, boolean lookedAgain) {
     RaftServer.Division division = division();
     if (division == null) {
       return;
@@ -365,16 +367,18 @@ public final class DeadLeaderDetector implements AutoCloseable {
         // like a dead process from here); pre-vote, not a forced election, decides from now on.
         Map<RaftPeerId, Long> later = new java.util.HashMap<>(contacts);
         now.forEach((id, v) -> later.put(id, Math.max(later.getOrDefault(id, Long.MIN_VALUE), v.contactWith(deadLeader))));
-        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONFIRM_MS) < deadlineNanos) {
-          // Said once; then, while the leader stays alive, every 40 ms at debug.
+        // Seen alive, it may go idle any moment: later looks leave room for a heartbeat.
+        long nextLookMs = Math.max(lookMs, confirmMs(Long.MAX_VALUE));
+        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(nextLookMs) < deadlineNanos) {
+          // Said once; then, while the leader stays alive, at debug.
           String msg = "not starting an election yet: {} heard from leader {} {} ms ago, since this node's stream from it "
               + "was cut; looking again in {} ms";
           if (lookedAgain) {
-            LOG.debug(msg, e.getKey(), deadLeader, e.getValue().view().leaderElapsedMs(), CONFIRM_MS);
+            LOG.debug(msg, e.getKey(), deadLeader, e.getValue().view().leaderElapsedMs(), nextLookMs);
           } else {
-            LOG.info(msg, e.getKey(), deadLeader, e.getValue().view().leaderElapsedMs(), CONFIRM_MS);
+            LOG.info(msg, e.getKey(), deadLeader, e.getValue().view().leaderElapsedMs(), nextLookMs);
           }
-          schedule(deadLeader, term, survivors, later, deadlineNanos, CONFIRM_MS, true);
+          schedule(deadLeader, term, survivors, later, deadlineNanos, nextLookMs, nextLookMs, true);
         } else {
           LOG.info("not starting an election: {} still hears from leader {}; only the link between {} and this node "
               + "is broken, and the election timeout applies", e.getKey(), deadLeader, deadLeader);
