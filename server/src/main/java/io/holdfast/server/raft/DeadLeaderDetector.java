@@ -155,16 +155,16 @@ public final class DeadLeaderDetector implements AutoCloseable {
 
   /**
    * How long after the cut the first voter in the election order looks again for signs of life:
-   * twice the leader's pace, so that alive it would have reached another voter by then, at least
-   * {@link #CONFIRM_MS}; at most a heartbeat interval (half the minimum election timeout,
-   * {@code stepMs}) plus slack, which an idle leader keeps to.
+   * the leader's pace (the longest of its last gaps) and slack, so that alive it would have reached
+   * another voter by then; at least {@link #CONFIRM_MS}, at most a heartbeat interval (half the
+   * minimum election timeout, {@code stepMs}) plus slack, which an idle leader keeps to.
    */
   long confirmMs(long paceMs) {
     long heartbeat = stepMs + 2 * CONFIRM_MARGIN_MS;
     if (paceMs >= heartbeat) {
       return Math.max(CONFIRM_MS, heartbeat);
     }
-    return Math.max(CONFIRM_MS, Math.min(heartbeat, 2 * paceMs + CONFIRM_MARGIN_MS));
+    return Math.max(CONFIRM_MS, Math.min(heartbeat, paceMs + 2 * CONFIRM_MARGIN_MS));
   }
 
   /**
