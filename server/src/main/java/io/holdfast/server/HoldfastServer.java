@@ -189,6 +189,7 @@ public final class HoldfastServer implements AutoCloseable {
     timers.scheduleWithFixedDelay(auth::recheckStreams, 1, 1, TimeUnit.SECONDS);
     LockEndpoint lockEndpoint = new LockEndpoint(config, raft, waiters, timers, errors, metrics, access);
     registry.gauge("holdfast_lock_wait_timers", () -> lockEndpoint::waitTimers);
+    registry.gauge("holdfast_lock_abandoned_waits", () -> lockEndpoint::abandonedWaits);
     var address = config.clientListenAddress();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()));
     if (clientTls != null) {

@@ -46,6 +46,7 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
 
   private final Access access;
   private final java.util.concurrent.atomic.AtomicLong waitTimers = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong abandonedWaits = new java.util.concurrent.atomic.AtomicLong();
 
   public LockEndpoint(ServerConfig config, RaftNode raft, GrantWaiters waiters, ScheduledExecutorService timers,
       ApiErrors errors, io.holdfast.server.ops.ServerMetrics metrics, Access access) {
@@ -133,7 +134,10 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
       if (!waiters.isRegistered(session, name, grant)) {
         if (call.isCancelled()) {
           // Let go of with its call (the context is marked cancelled before that): the client is
-          // gone, and so is everything held for it here (see awaitGrant).
+          // gone; a timed wait is still withdrawn at its deadline (see WaitTimer).
+          if (req.getWaitMs() > 0) {
+            abandoned(p);
+          }
           return;
         }
         // Something ended the wait registered before the submit, and it may have come from an entry
@@ -224,10 +228,10 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
     AcquireRequest req = p.req();
     String name = p.name();
     StreamObserver<AcquireResponse> out = p.out();
-    java.util.concurrent.ScheduledFuture<?> timer = req.getWaitMs() <= 0 ? null : waitTimer(p, grant);
+    WaitTimer timer = req.getWaitMs() <= 0 ? null : new WaitTimer(p, grant);
     grant.whenComplete((o, e) -> {
-      if (timer != null && timer.cancel(false)) {
-        waitTimers.decrementAndGet();
+      if (timer != null) {
+        timer.stop();
       }
       waiters.unregister(req.getSessionId(), name, grant);
       // A wait apply ended that was this call's own (its request id) ends the call, even if the same
@@ -302,32 +306,74 @@ public final class LockEndpoint extends LockServiceGrpc.LockServiceImplBase {
   }
 
   /**
-   * The timer that withdraws a timed wait when it runs out here. A call its client cancels takes its
-   * timer with it: kept until due (up to max-wait-ms), a client cancelling long waits at its rate
-   * limit would fill the heap with timers and calls nobody reads. The wait is then withdrawn by the
-   * client's own CancelWait (the Java client sends one), or else by apply 5 s after its deadline.
+   * Ends a timed wait when it runs out here (its grant future completes TIMED_OUT, and awaitGrant
+   * withdraws the wait). A call its client cancels lets go of its timer and with it the call: kept
+   * until due (up to max-wait-ms), a client cancelling long waits at its rate limit would fill the
+   * heap with calls nobody reads. What is left is the withdrawal at the deadline, in a few fields
+   * ({@link #abandoned}): withdrawn at once instead, a retry of the acquire after a broken
+   * connection (same request id, answered "queued" from the state's cache) would wait for a wait
+   * that no longer exists.
    */
-  private java.util.concurrent.ScheduledFuture<?> waitTimer(Pending p, CompletableFuture<GrantWaiters.Outcome> grant) {
-    waitTimers.incrementAndGet();
-    java.util.concurrent.ScheduledFuture<?> timer = timers.schedule(() -> {
-      waitTimers.decrementAndGet();
-      grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1));
-    }, Math.max(0, p.deadlineNanos() - System.nanoTime()), TimeUnit.NANOSECONDS);
-    // Run at once if the call is already gone. The call's context is also cancelled once it is
-    // answered; by then the grant has completed and this finds the timer done.
-    Context.CancellationListener gone = c -> {
-      if (timer.cancel(false)) {
-        waitTimers.decrementAndGet();
+  private final class WaitTimer {
+    private final java.util.concurrent.atomic.AtomicBoolean over = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.ScheduledFuture<?> task;
+
+    WaitTimer(Pending p, CompletableFuture<GrantWaiters.Outcome> grant) {
+      waitTimers.incrementAndGet();
+      task = timers.schedule(() -> {
+        if (over.compareAndSet(false, true)) {
+          waitTimers.decrementAndGet();
+          grant.complete(new GrantWaiters.Outcome(GrantWaiters.Outcome.Kind.TIMED_OUT, -1));
+        }
+      }, Math.max(0, p.deadlineNanos() - System.nanoTime()), TimeUnit.NANOSECONDS);
+      // Runs at once if the call is already gone. The call's context is also cancelled once it is
+      // answered; by then the grant has completed and stopped this timer.
+      Context.CancellationListener gone = c -> {
+        if (stop()) {
+          abandoned(p);
+        }
+      };
+      p.call().addListener(gone, Runnable::run);
+      grant.whenComplete((o, e) -> p.call().removeListener(gone));
+    }
+
+    /** Stops the timer unless it has run; true if this call stopped it. */
+    boolean stop() {
+      if (!over.compareAndSet(false, true)) {
+        return false;
       }
-    };
-    p.call().addListener(gone, Runnable::run);
-    grant.whenComplete((o, e) -> p.call().removeListener(gone));
-    return timer;
+      waitTimers.decrementAndGet();
+      task.cancel(false);
+      return true;
+    }
   }
 
-  /** Timed waits this node is timing (a gauge): each holds its call until it ends or is cancelled. */
+  /** The withdrawal at its deadline of a timed wait whose call is gone, holding only what it names. */
+  private void abandoned(Pending p) {
+    long session = p.session();
+    String name = p.name();
+    String acquireId = p.req().getRequestId();
+    boolean forward = p.forward();
+    abandonedWaits.incrementAndGet();
+    try {
+      timers.schedule(() -> {
+        abandonedWaits.decrementAndGet();
+        raft.submit(new Command.CancelWait(Names.derivedRequestId(acquireId, "#timeout"), session, name, acquireId,
+            false), forward);
+      }, Math.max(0, p.deadlineNanos() - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      abandonedWaits.decrementAndGet(); // the node is stopping: apply's backstop withdraws it
+    }
+  }
+
+  /** Timed waits this node is timing with their calls (a gauge). */
   public long waitTimers() {
     return waitTimers.get();
+  }
+
+  /** Timed waits whose calls were cancelled, to be withdrawn at their deadlines (a gauge). */
+  public long abandonedWaits() {
+    return abandonedWaits.get();
   }
 
   /** The wait ran out here: withdraw it, unless the grant won the race. */

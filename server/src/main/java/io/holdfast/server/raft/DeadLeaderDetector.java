@@ -92,7 +92,7 @@ public final class DeadLeaderDetector implements AutoCloseable {
   private final Object paceLock = new Object();
   private RaftPeerId entriesSender; // guarded by paceLock
   private final long[] entryNanos = new long[PACE_SAMPLES]; // guarded by paceLock: a ring
-  private int entryCount; // guarded by paceLock
+  private long entryCount; // guarded by paceLock; a long: an int would wrap after 2^31 appends
   private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "holdfast-dead-leader-detector");
     t.setDaemon(true);
@@ -128,7 +128,7 @@ public final class DeadLeaderDetector implements AutoCloseable {
         entriesSender = peer;
         entryCount = 0;
       }
-      entryNanos[entryCount++ % PACE_SAMPLES] = now;
+      entryNanos[(int) (entryCount++ % PACE_SAMPLES)] = now;
     }
   }
 
@@ -145,7 +145,7 @@ public final class DeadLeaderDetector implements AutoCloseable {
       long longest = 0;
       long newer = cutNanos;
       for (int k = 1; k <= PACE_SAMPLES; k++) {
-        long at = entryNanos[(entryCount - k) % PACE_SAMPLES];
+        long at = entryNanos[(int) ((entryCount - k) % PACE_SAMPLES)];
         longest = Math.max(longest, newer - at);
         newer = at;
       }
@@ -160,7 +160,8 @@ public final class DeadLeaderDetector implements AutoCloseable {
    * minimum election timeout, {@code stepMs}) plus slack, which an idle leader keeps to.
    */
   long confirmMs(long paceMs) {
-    long heartbeat = stepMs + 2 * CONFIRM_MARGIN_MS;
+    // A quarter of the interval as slack: a heartbeat late by a pause or a busy core is still seen.
+    long heartbeat = stepMs + Math.max(2 * CONFIRM_MARGIN_MS, stepMs / 4);
     if (paceMs >= heartbeat) {
       return Math.max(CONFIRM_MS, heartbeat);
     }

@@ -50,7 +50,11 @@ final class LeaderStreamWatch implements ServerInterceptor, GrpcServices.Customi
             sender = RaftPeerId.valueOf(request.getServerRequest().getRequestorId());
           }
           if (request.getEntriesCount() > 0) {
-            detector.entriesFrom(sender);
+            try {
+              detector.entriesFrom(sender);
+            } catch (RuntimeException e) {
+              // Only a failover hint: whatever happens here, the append must still reach Ratis.
+            }
           }
         }
         super.onMessage(message);

@@ -849,7 +849,7 @@ public final class RaftNode implements AutoCloseable {
   }
 
   /**
-   * Whether another member says this node is no longer in the cluster: asked when this node's
+   * Whether the leader says this node is no longer in the cluster: asked when this node's
    * division stopped by itself. A member removed while it was down still finds itself in its own
    * stored configuration when it starts again, and the leader has it shut down; it must then stop
    * for good, not be restarted as failed.
@@ -868,7 +868,12 @@ public final class RaftNode implements AutoCloseable {
     }
     for (RaftPeer p : others) {
       try (org.apache.ratis.client.RaftClient c = PeerRaftClients.to(p, groupId, peerParameters, 1_000)) {
-        var conf = c.getGroupManagementApi(p.getId()).info(groupId).getConf();
+        var info = c.getGroupManagementApi(p.getId()).info(groupId);
+        // Only the leader's word: a follower behind the log may not know of a later change.
+        if (info.getRoleInfoProto().getRole() != org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER) {
+          continue;
+        }
+        var conf = info.getConf();
         if (conf.isPresent() && conf.get().getOldPeersCount() == 0 && conf.get().getPeersList().stream()
             .noneMatch(q -> RaftPeerId.valueOf(q.getId()).equals(selfId))) {
           LOG.warn("{} says the cluster's members are {}, without this node", p.getId(), conf.get().getPeersList()

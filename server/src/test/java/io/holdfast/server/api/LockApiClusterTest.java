@@ -161,15 +161,11 @@ class LockApiClusterTest {
     throw new AssertionError("no " + name + " in /metrics");
   }
 
-  @Test
-  void aTimedAcquireItsClientCancelsLeavesNoTimerBehind() throws Exception {
-    long holder = openSession(30_000);
-    long waiter = openSession(30_000);
-    assertTrue(acquire(holder, "jobs/cancelled-wait", 0).getGranted());
-    double before = gauge(leader, "holdfast_lock_wait_timers");
+  /** Starts an acquire that waits up to {@code waitMs} on a call the returned context cancels. */
+  static io.grpc.Context.CancellableContext waitingCall(long session, String lock, long waitMs) {
     io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
     call.run(() -> LockServiceGrpc.newStub(cluster.channel(leader)).acquire(AcquireRequest.newBuilder()
-        .setRequestId(rid()).setSessionId(waiter).setLockName("jobs/cancelled-wait").setWaitMs(3_600_000).build(),
+        .setRequestId(rid()).setSessionId(session).setLockName(lock).setWaitMs(waitMs).build(),
         new io.grpc.stub.StreamObserver<AcquireResponse>() {
           @Override
           public void onNext(AcquireResponse value) {
@@ -183,25 +179,41 @@ class LockApiClusterTest {
           public void onCompleted() {
           }
         }));
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (gauge(leader, "holdfast_lock_wait_timers") < before + 1 && System.nanoTime() < end) {
+    return call;
+  }
+
+  @Test
+  void aTimedAcquireItsClientCancelsLetsGoOfItsCallAndIsStillWithdrawnAtItsDeadline() throws Exception {
+    long holder = openSession(30_000);
+    long waiter = openSession(30_000);
+    assertTrue(acquire(holder, "jobs/cancelled-wait", 0).getGranted());
+    double timed = gauge(leader, "holdfast_lock_wait_timers");
+    io.grpc.Context.CancellableContext call = waitingCall(waiter, "jobs/cancelled-wait", 3_000);
+    long queuedAt = System.nanoTime();
+    long end = queuedAt + TimeUnit.SECONDS.toNanos(10);
+    while (describe(leader, "jobs/cancelled-wait").getWaitersCount() == 0 && System.nanoTime() < end) {
       Thread.sleep(20);
     }
-    assertEquals(before + 1, gauge(leader, "holdfast_lock_wait_timers"), "the hour-long wait is timed");
     assertEquals(waiter, describe(leader, "jobs/cancelled-wait").getWaiters(0).getSessionId());
+    double abandoned = gauge(leader, "holdfast_lock_abandoned_waits");
 
     call.cancel(null);
-    end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (gauge(leader, "holdfast_lock_wait_timers") > before && System.nanoTime() < end) {
+    end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    while (gauge(leader, "holdfast_lock_abandoned_waits") < abandoned + 1 && System.nanoTime() < end) {
       Thread.sleep(20);
     }
-    assertEquals(before, gauge(leader, "holdfast_lock_wait_timers"), "the timer went with the call");
-    // The wait itself is the client's to withdraw (or apply's, past its deadline); the holder keeps the lock.
-    locks(leader).cancelWait(io.holdfast.proto.v1.CancelWaitRequest.newBuilder().setRequestId(rid())
-        .setSessionId(waiter).setLockName("jobs/cancelled-wait").build());
+    assertEquals(abandoned + 1, gauge(leader, "holdfast_lock_abandoned_waits"), "the call was let go of");
+    assertTrue(gauge(leader, "holdfast_lock_wait_timers") <= timed, "no timer holds the call");
+    // No CancelWait from the client: the server withdraws the wait when its 3 s run out, before
+    // apply's backstop (5 s later) would.
+    end = queuedAt + TimeUnit.MILLISECONDS.toNanos(6_500);
+    while (describe(leader, "jobs/cancelled-wait").getWaitersCount() > 0 && System.nanoTime() < end) {
+      Thread.sleep(50);
+    }
     LockInfo after = describe(leader, "jobs/cancelled-wait");
-    assertEquals(0, after.getWaitersCount());
+    assertEquals(0, after.getWaitersCount(), "withdrawn at its deadline");
     assertEquals(holder, after.getHolderSessionId());
+    assertTrue(System.nanoTime() - queuedAt < TimeUnit.MILLISECONDS.toNanos(7_500), "before the backstop");
   }
 
   @Test

@@ -132,8 +132,8 @@ class DeadLeaderDetectorTest {
 
       assertEquals(DeadLeaderDetector.CONFIRM_MS, d.confirmMs(2), "busy: the shortest look");
       assertEquals(60 + 2 * DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(60), "the pace and slack");
-      assertEquals(250 + 2 * DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(300), "at most a heartbeat interval");
-      assertEquals(250 + 2 * DeadLeaderDetector.CONFIRM_MARGIN_MS, d.confirmMs(Long.MAX_VALUE), "idle: a heartbeat");
+      assertEquals(250 + 250 / 4, d.confirmMs(400), "at most a heartbeat interval and a quarter");
+      assertEquals(250 + 250 / 4, d.confirmMs(Long.MAX_VALUE), "idle: a heartbeat interval and a quarter");
     }
   }
 }

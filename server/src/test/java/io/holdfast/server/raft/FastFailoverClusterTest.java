@@ -101,26 +101,35 @@ class FastFailoverClusterTest {
               .setValue(com.google.protobuf.ByteString.copyFromUtf8(Long.toString(puts.get()))).build());
           puts.incrementAndGet();
         } catch (RuntimeException e) {
-          // the leader was killed: the load has done its part
+          // the leader was killed: the load has done its part, and must not spin on a dead channel
+          loading.set(false);
         }
       }
     }, "load");
     load.start();
-    long loadEnd = System.nanoTime() + 20_000_000_000L;
-    while (puts.get() < 100 && System.nanoTime() < loadEnd) {
-      Thread.onSpinWait();
-    }
-    assertTrue(puts.get() >= 100, "the leader took writes before the kill");
-
-    long killedAt = System.nanoTime();
-    cluster.kill(leader);
-    int next = awaitNewLeader(leader, term, BOUND_MS);
-    long tookMs = (System.nanoTime() - killedAt) / 1_000_000;
-    loading.set(false);
+    int next;
+    long tookMs;
     try {
-      load.join(5_000);
+      long loadEnd = System.nanoTime() + 20_000_000_000L;
+      while (puts.get() < 100 && System.nanoTime() < loadEnd) {
+        Thread.sleep(5);
+      }
+      assertTrue(puts.get() >= 100, "the leader took writes before the kill");
+
+      long killedAt = System.nanoTime();
+      cluster.kill(leader);
+      next = awaitNewLeader(leader, term, BOUND_MS);
+      tookMs = (System.nanoTime() - killedAt) / 1_000_000;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    } finally {
+      loading.set(false);
+      try {
+        load.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
 
     assertTrue(next >= 0, "no new leader within " + BOUND_MS + " ms of the kill (the election timeout is 6-9 s)\n"
